@@ -1,0 +1,6 @@
+namespace Ember.Nbd;
+
+/// <summary>The NBD server.</summary>
+public sealed class NbdServer
+{
+}
