@@ -1,0 +1,164 @@
+using System.Text.Json.Nodes;
+
+namespace Ember.Compute.Qemu;
+
+/// <summary>Builds the QEMU argument list and the block/device descriptions shared by the command line and QMP hot-plug.</summary>
+internal static class QemuCommandLine
+{
+    public const string QmpSocketName = "qmp.sock";
+    public const string AgentSocketName = "qga.sock";
+    public const string ConsoleSocketName = "console.sock";
+    public const string ConsoleLogName = "console.log";
+    public const string PidFileName = "qemu.pid";
+    public const string AgentPortName = "org.qemu.guest_agent.0";
+
+    /// <summary>sun_path is 108 bytes including the terminating NUL.</summary>
+    public const int MaxUnixSocketPath = 107;
+
+    /// <summary>Seconds the nbd driver holds guest I/O while reconnecting to a restarted NBD server.</summary>
+    public const int NbdReconnectDelaySeconds = 5;
+
+    // Glance disk_format -> QEMU block driver; anything else is refused rather than handed to QEMU.
+    private static readonly Dictionary<string, string> s_formats = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["qcow2"] = "qcow2",
+        ["raw"] = "raw",
+        ["vmdk"] = "vmdk",
+        ["vdi"] = "vdi",
+        ["vhdx"] = "vhdx",
+        ["vhd"] = "vpc",
+    };
+
+    public static string QemuFormat(string format) =>
+        s_formats.TryGetValue(format, out var driver)
+            ? driver
+            : throw new QemuException($"unsupported disk format '{format}' (supported: {string.Join(", ", s_formats.Keys)})");
+
+    public static List<string> Build(QemuMachineSpec spec, string accelerator)
+    {
+        var dir = spec.InstanceDir;
+        var args = new List<string>
+        {
+            "-name", "guest=" + Escape(spec.Id) + ",debug-threads=on",
+            "-machine", "pc",
+            "-accel", accelerator,
+        };
+        if (Guid.TryParse(spec.Id, out var uuid))
+        {
+            args.AddRange(["-uuid", uuid.ToString()]);
+        }
+
+        if (accelerator == "kvm")
+        {
+            args.AddRange(["-cpu", "host"]);
+        }
+
+        args.AddRange(
+        [
+            "-m", spec.MemoryMiB.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-smp", spec.Vcpus.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-boot", "strict=on",
+            "-rtc", "base=utc",
+            "-msg", "timestamp=on",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            "-pidfile", Path.Combine(dir, PidFileName),
+            "-chardev", $"socket,id=qmp,path={Escape(Path.Combine(dir, QmpSocketName))},server=on,wait=off",
+            "-mon", "chardev=qmp,mode=control",
+            "-chardev", $"socket,id=console,path={Escape(Path.Combine(dir, ConsoleSocketName))},server=on,wait=off,"
+                + $"logfile={Escape(Path.Combine(dir, ConsoleLogName))},logappend=on",
+            "-serial", "chardev:console",
+            "-chardev", $"socket,id=qga0,path={Escape(Path.Combine(dir, AgentSocketName))},server=on,wait=off",
+            "-device", "virtio-serial-pci,id=virtio-serial0",
+            "-device", $"virtserialport,bus=virtio-serial0.0,chardev=qga0,name={AgentPortName}",
+            "-object", "rng-random,id=rng0,filename=/dev/urandom",
+            "-device", "virtio-rng-pci,rng=rng0",
+        ]);
+
+        // PCI slots are handed out in command-line order and Linux probes virtio-blk in slot order,
+        // so the root disk is vda and the boot-time volumes follow as vdb, vdc, ...
+        args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
+        foreach (var disk in spec.Disks)
+        {
+            args.AddRange(["-blockdev", Blockdev(disk).ToJsonString(), "-device", Device(disk, bootIndex: null).ToJsonString()]);
+        }
+
+        // Paused until the driver has connected QMP and sends "cont": no event is missed.
+        args.Add("-S");
+        return args;
+    }
+
+    /// <summary>The <c>-blockdev</c> / <c>blockdev-add</c> description of a disk.</summary>
+    public static JsonObject Blockdev(QemuDisk disk) => disk switch
+    {
+        FileDisk file => new JsonObject
+        {
+            ["driver"] = QemuFormat(file.Format),
+            ["node-name"] = file.NodeName,
+            ["discard"] = "unmap",
+            ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(file.Path) },
+        },
+        NbdDisk nbd => new JsonObject
+        {
+            ["driver"] = "nbd",
+            ["node-name"] = nbd.NodeName,
+            ["server"] = nbd.UnixSocketPath is { } socket
+                ? new JsonObject { ["type"] = "unix", ["path"] = socket }
+                : new JsonObject
+                {
+                    ["type"] = "inet",
+                    ["host"] = nbd.Host ?? throw new QemuException($"disk {nbd.DeviceName}: NBD needs a unix socket path or a host"),
+                    ["port"] = nbd.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), // QAPI InetSocketAddress.port is a string
+                },
+            ["export"] = nbd.ExportName,
+            ["read-only"] = nbd.ReadOnly,
+            ["discard"] = "unmap",
+            ["reconnect-delay"] = NbdReconnectDelaySeconds,
+            // Host page cache off for shared disks, as libvirt does for <shareable/>. It changes nothing on the
+            // NBD wire (reference nbd.md §4); the device's write-cache=off below is what makes writes FUA.
+            ["cache"] = new JsonObject { ["direct"] = nbd.Shareable },
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(disk)),
+    };
+
+    /// <summary>The <c>-device</c> / <c>device_add</c> description of a disk.</summary>
+    public static JsonObject Device(QemuDisk disk, int? bootIndex)
+    {
+        var device = new JsonObject
+        {
+            ["driver"] = "virtio-blk-pci",
+            ["id"] = disk.DeviceId,
+            ["drive"] = disk.NodeName,
+        };
+        if (disk.TruncatedSerial is { } serial)
+        {
+            device["serial"] = serial;
+        }
+
+        if (bootIndex is { } index)
+        {
+            device["bootindex"] = index;
+        }
+
+        if (disk is NbdDisk { Shareable: true })
+        {
+            // Two guests write the same export: allow it, and turn the guest-visible write cache off so
+            // every acknowledged write is durable on the server (FUA) before the guest sees completion.
+            device["share-rw"] = true;
+            device["write-cache"] = "off";
+        }
+
+        return device;
+    }
+
+    /// <summary>QEMU's key=value option syntax escapes a comma by doubling it.</summary>
+    public static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
+
+    public static void ValidateSocketPath(string path)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(path) > MaxUnixSocketPath)
+        {
+            throw new QemuException($"unix socket path too long ({path.Length} > {MaxUnixSocketPath} bytes): {path}; use a shorter instance directory");
+        }
+    }
+}

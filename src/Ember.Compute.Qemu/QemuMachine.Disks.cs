@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Ember.Compute.Qemu.Qmp;
+
+namespace Ember.Compute.Qemu;
+
+public sealed partial class QemuMachine
+{
+    /// <summary>Default time the guest gets to release a device on <see cref="DetachDiskAsync(string, CancellationToken)"/>.</summary>
+    public static readonly TimeSpan DefaultUnplugTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Hot-plugs an NBD export as a virtio-blk disk: <c>blockdev-add</c> then <c>device_add</c> (rolled back if it fails).</summary>
+    public async Task AttachDiskAsync(NbdDisk disk, CancellationToken cancellationToken)
+    {
+        QemuDriver.ValidateDeviceName(disk.DeviceName);
+        await Qmp.ExecuteAsync("blockdev-add", QemuCommandLine.Blockdev(disk), cancellationToken);
+        try
+        {
+            await Qmp.ExecuteAsync("device_add", QemuCommandLine.Device(disk, bootIndex: null), cancellationToken);
+        }
+        catch
+        {
+            try
+            {
+                await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = disk.NodeName }, CancellationToken.None);
+            }
+            catch (Exception rollback)
+            {
+                Log.RollbackFailed(_logger, Id, disk.NodeName, rollback);
+            }
+
+            throw;
+        }
+
+        Log.DiskAttached(_logger, Id, disk.DeviceName, disk.ExportName);
+    }
+
+    /// <inheritdoc cref="DetachDiskAsync(string, TimeSpan, CancellationToken)"/>
+    public Task DetachDiskAsync(string deviceName, CancellationToken cancellationToken) =>
+        DetachDiskAsync(deviceName, DefaultUnplugTimeout, cancellationToken);
+
+    /// <summary>
+    /// Hot-unplugs a disk: <c>device_del</c>, wait for the guest to release it (<c>DEVICE_DELETED</c>), then
+    /// <c>blockdev-del</c>. Throws <see cref="QemuUnplugTimeoutException"/> if the guest does not release it in
+    /// time (no OS, no ACPI hot-plug support, device busy); the request stays pending in the guest and the NBD
+    /// connection stays open, so calling this again later is safe. Detaching a device that is already gone
+    /// just removes its block node.
+    /// </summary>
+    public async Task DetachDiskAsync(string deviceName, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        QemuDriver.ValidateDeviceName(deviceName);
+        var deviceId = "disk-" + deviceName;
+        var nodeName = "node-" + deviceName;
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var deleted = Qmp.WaitForEventAsync("DEVICE_DELETED", e => e.GetString("device") == deviceId, wait.Token);
+        var refused = Qmp.WaitForEventAsync("DEVICE_UNPLUG_GUEST_ERROR", e => e.GetString("device") == deviceId, wait.Token);
+        var alreadyGone = false;
+        try
+        {
+            await Qmp.ExecuteAsync("device_del", new JsonObject { ["id"] = deviceId }, cancellationToken);
+        }
+        catch (QmpErrorException ex) when (ex.ErrorClass == "DeviceNotFound")
+        {
+            alreadyGone = true;
+        }
+        catch (QmpErrorException ex) when (ex.Description.Contains("in the process of unplug", StringComparison.OrdinalIgnoreCase))
+        {
+            // An earlier detach timed out and the guest still has not acted; keep waiting for the same event.
+        }
+
+        if (!alreadyGone)
+        {
+            wait.CancelAfter(timeout);
+            var first = await Task.WhenAny(deleted, refused);
+            if (first == refused && refused.IsCompletedSuccessfully)
+            {
+                throw new QemuException($"the guest refused to release {deviceName}");
+            }
+
+            if (!deleted.IsCompletedSuccessfully)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await deleted.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                if (deleted.Exception?.InnerException is { } failure)
+                {
+                    throw failure; // QEMU went away
+                }
+
+                throw new QemuUnplugTimeoutException(
+                    $"the guest did not release {deviceName} within {timeout.TotalSeconds:0.#} s (it needs an OS with ACPI PCI hot-plug); "
+                    + "the unplug request stays pending");
+            }
+        }
+
+        await wait.CancelAsync(); // drop the other waiter
+        try
+        {
+            await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = nodeName }, cancellationToken);
+        }
+        catch (QmpErrorException ex) when (ex.Description.Contains("Failed to find node", StringComparison.OrdinalIgnoreCase))
+        {
+            // Already removed by an earlier call.
+        }
+
+        Log.DiskDetached(_logger, Id, deviceName);
+    }
+}
