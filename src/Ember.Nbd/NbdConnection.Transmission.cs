@@ -1,0 +1,436 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Threading.Channels;
+using Ember.Nbd.Protocol;
+
+namespace Ember.Nbd;
+
+internal sealed partial class NbdConnection
+{
+    /// <summary>Extents per BLOCK_STATUS reply without REQ_ONE (the spec allows up to 2^20; clients ask again for the rest).</summary>
+    private const int MaxExtents = 1024;
+
+    private static readonly ReadOnlyMemory<byte> s_zeroes = new byte[1024 * 1024];
+
+    private SemaphoreSlim _slots = null!;
+    private Channel<Reply> _replies = null!;
+
+    // Reader state for a WRITE whose payload is still arriving, or a payload being skipped after an error.
+    private byte[]? _body;
+    private int _bodyFilled;
+    private NbdRequest _bodyRequest;
+    private long _skipRemaining;
+    private NbdError _skipError;
+
+    private enum ReplyKind : byte
+    {
+        Done,
+        ReadData,
+        ReadHole,
+        BlockStatus,
+    }
+
+    /// <summary>A finished request waiting for the reply loop. Buffer (if any) is pooled and returned after writing.</summary>
+    private readonly record struct Reply(ulong Cookie, NbdCommand Command, NbdError Error, ReplyKind Kind, ulong Offset, byte[]? Buffer, int Length);
+
+    private async Task TransmissionAsync()
+    {
+        _slots = new SemaphoreSlim(_options.MaxInFlightPerConnection, _options.MaxInFlightPerConnection);
+        _replies = Channel.CreateUnbounded<Reply>(new UnboundedChannelOptions { SingleReader = true });
+        var replyLoop = ReplyLoopAsync();
+        try
+        {
+            await RequestLoopAsync(_aborted.Token);
+        }
+        finally
+        {
+            if (_body is not null)
+                ArrayPool<byte>.Shared.Return(_body);
+            _body = null;
+            // Every request read gets its reply (or is dropped if the socket is gone) before the connection closes.
+            for (var i = 0; i < _options.MaxInFlightPerConnection; i++)
+                await _slots.WaitAsync();
+            _replies.Writer.TryComplete();
+            await replyLoop;
+            _slots.Dispose();
+        }
+    }
+
+    private async Task RequestLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _input.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            try
+            {
+                while (true)
+                {
+                    if (_body is not null)
+                    {
+                        var n = (int)Math.Min(buffer.Length, _bodyRequest.Length - _bodyFilled);
+                        buffer.Slice(0, n).CopyTo(_body.AsSpan(_bodyFilled));
+                        buffer = buffer.Slice(n);
+                        _bodyFilled += n;
+                        if (_bodyFilled < _bodyRequest.Length)
+                            break;
+                        var body = _body;
+                        _body = null;
+                        _ = ExecuteAsync(_bodyRequest, body);
+                        continue;
+                    }
+                    if (_skipRemaining > 0)
+                    {
+                        var n = Math.Min(buffer.Length, _skipRemaining);
+                        buffer = buffer.Slice(n);
+                        _skipRemaining -= n;
+                        if (_skipRemaining > 0)
+                            break;
+                        Enqueue(new Reply(_bodyRequest.Cookie, NbdCommand.Write, _skipError, ReplyKind.Done, 0, null, 0));
+                        continue;
+                    }
+                    var status = NbdParser.TryParseRequest(buffer, out var request);
+                    if (status == NbdParseStatus.NeedMoreData)
+                        break;
+                    if (status != NbdParseStatus.Ok)
+                    {
+                        // Out of sync: nothing after this can be trusted. The spec allows a hard disconnect.
+                        Log.ProtocolViolation(_logger, Id, "bad request magic");
+                        return;
+                    }
+                    buffer = buffer.Slice(NbdLimits.RequestSize);
+                    // Back-pressure: with every slot taken we stop reading, and the client's socket fills up.
+                    await _slots.WaitAsync(cancellationToken);
+                    if (!Dispatch(request))
+                        return;
+                }
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (result.IsCompleted)
+                return;
+        }
+    }
+
+    /// <summary>Validates and starts one request (its slot is held). False after NBD_CMD_DISC.</summary>
+    private bool Dispatch(in NbdRequest request)
+    {
+        if (request.Command == NbdCommand.Disconnect)
+        {
+            _slots.Release();
+            return false;
+        }
+        var error = Validate(request);
+        if (request.Command == NbdCommand.Write)
+        {
+            if (error == NbdError.None && request.Length <= NbdLimits.MaxPayload)
+            {
+                if (request.Length == 0)
+                {
+                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, 0, null, 0));
+                    return true;
+                }
+                _bodyRequest = request;
+                _body = ArrayPool<byte>.Shared.Rent((int)request.Length);
+                _bodyFilled = 0;
+                return true;
+            }
+            // The payload is on the wire whatever we think of it: skip it (no buffering) and then reply the error.
+            _bodyRequest = request;
+            _skipError = error == NbdError.None ? NbdError.Inval : error;
+            _skipRemaining = request.Length;
+            if (_skipRemaining == 0)
+                Enqueue(new Reply(request.Cookie, request.Command, _skipError, ReplyKind.Done, 0, null, 0));
+            return true;
+        }
+        if (error != NbdError.None)
+        {
+            Enqueue(new Reply(request.Cookie, request.Command, error, ReplyKind.Done, 0, null, 0));
+            return true;
+        }
+        _ = ExecuteAsync(request, null);
+        return true;
+    }
+
+    private NbdError Validate(in NbdRequest request)
+    {
+        var allowed = NbdCommandFlags.Fua; // the spec: with SEND_FUA, FUA is accepted on every command
+        switch (request.Command)
+        {
+            case NbdCommand.Read:
+                if (_structured)
+                    allowed |= NbdCommandFlags.DontFragment;
+                break;
+            case NbdCommand.WriteZeroes:
+                allowed |= NbdCommandFlags.NoHole;
+                break;
+            case NbdCommand.BlockStatus:
+                allowed |= NbdCommandFlags.ReqOne;
+                break;
+            case NbdCommand.Write:
+            case NbdCommand.Flush:
+            case NbdCommand.Trim:
+            case NbdCommand.Cache:
+                break;
+            default:
+                return NbdError.Inval;
+        }
+        if ((request.Flags & ~allowed) != 0)
+            return NbdError.Inval; // includes FAST_ZERO, which this server does not advertise
+        var writes = request.Command is NbdCommand.Write or NbdCommand.Trim or NbdCommand.WriteZeroes;
+        if (writes && _export!.ReadOnly)
+            return NbdError.Perm;
+        if (request.Command == NbdCommand.Flush)
+            return NbdError.None;
+        var end = request.Offset + request.Length;
+        if (end < request.Offset || end > _size)
+            return request.Command is NbdCommand.Write or NbdCommand.WriteZeroes ? NbdError.NoSpc : NbdError.Inval;
+        if (request.Command == NbdCommand.Read && request.Length > NbdLimits.MaxPayload)
+            return NbdError.Inval;
+        if (request.Command == NbdCommand.BlockStatus && (!_metaContextAllocation || request.Length == 0))
+            return NbdError.Inval;
+        return NbdError.None;
+    }
+
+    private async Task ExecuteAsync(NbdRequest request, byte[]? body)
+    {
+        Reply reply;
+        try
+        {
+            reply = request.Command switch
+            {
+                NbdCommand.Read => await ReadAsync(request),
+                NbdCommand.Write => await WriteAsync(request, body!),
+                _ => await ExecuteOtherAsync(request),
+            };
+        }
+        catch (Exception e)
+        {
+            var error = e is ObjectDisposedException ? NbdError.Shutdown : NbdError.Io;
+            if (error == NbdError.Io)
+                Log.RequestFailed(_logger, e, Id, request.Command.ToString(), request.Offset, request.Length);
+            reply = new Reply(request.Cookie, request.Command, error, ReplyKind.Done, request.Offset, null, 0);
+        }
+        finally
+        {
+            if (body is not null)
+                ArrayPool<byte>.Shared.Return(body);
+        }
+        Enqueue(reply);
+    }
+
+    private async ValueTask<Reply> ReadAsync(NbdRequest request)
+    {
+        var length = (int)request.Length;
+        if (length == 0)
+            return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var handle = _export!.File.Handle;
+            var done = 0;
+            while (done < length)
+            {
+                var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(done, length - done), (long)request.Offset + done);
+                if (n == 0)
+                {
+                    // The file shrank under us: past its end reads as zeroes.
+                    buffer.AsSpan(done, length - done).Clear();
+                    break;
+                }
+                done += n;
+            }
+            if (_structured && !buffer.AsSpan(0, length).ContainsAnyExcept((byte)0))
+            {
+                // All zeroes: one 12-byte hole chunk instead of the data.
+                ArrayPool<byte>.Shared.Return(buffer);
+                return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadHole, request.Offset, null, length);
+            }
+            return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadData, request.Offset, buffer, length);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private async ValueTask<Reply> WriteAsync(NbdRequest request, byte[] body)
+    {
+        var handle = _export!.File.Handle;
+        await RandomAccess.WriteAsync(handle, body.AsMemory(0, (int)request.Length), (long)request.Offset);
+        if ((request.Flags & NbdCommandFlags.Fua) != 0)
+            FileOps.FlushData(handle);
+        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0);
+    }
+
+    private async ValueTask<Reply> ExecuteOtherAsync(NbdRequest request)
+    {
+        // These are blocking syscalls: leave the request loop's thread first.
+        await Task.Yield();
+        var handle = _export!.File.Handle;
+        var offset = (long)request.Offset;
+        long length = request.Length;
+        var fua = (request.Flags & NbdCommandFlags.Fua) != 0;
+        switch (request.Command)
+        {
+            case NbdCommand.Flush:
+                FileOps.FlushData(handle);
+                break;
+            case NbdCommand.Trim:
+                // Trim is advisory: a file system that cannot punch holes simply keeps the data.
+                if (length > 0)
+                    FileOps.TryPunchHole(handle, offset, length);
+                if (fua)
+                    FileOps.FlushData(handle);
+                break;
+            case NbdCommand.WriteZeroes:
+                if (length > 0)
+                    await WriteZeroesAsync(handle, offset, length, (request.Flags & NbdCommandFlags.NoHole) != 0);
+                if (fua)
+                    FileOps.FlushData(handle);
+                break;
+            case NbdCommand.Cache:
+                FileOps.WillNeed(handle, offset, length);
+                break;
+            case NbdCommand.BlockStatus:
+                return BlockStatus(request, handle);
+        }
+        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0);
+    }
+
+    private static async ValueTask WriteZeroesAsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, long length, bool noHole)
+    {
+        if (!noHole && FileOps.TryPunchHole(handle, offset, length))
+            return;
+        if (FileOps.TryZeroRange(handle, offset, length))
+            return;
+        for (var done = 0L; done < length;)
+        {
+            var n = (int)Math.Min(length - done, s_zeroes.Length);
+            await RandomAccess.WriteAsync(handle, s_zeroes[..n], offset + done);
+            done += n;
+        }
+    }
+
+    private Reply BlockStatus(in NbdRequest request, Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        var maxExtents = (request.Flags & NbdCommandFlags.ReqOne) != 0 ? 1 : MaxExtents;
+        var buffer = ArrayPool<byte>.Shared.Rent(maxExtents * 8);
+        var count = 0;
+        var position = (long)request.Offset;
+        var end = position + request.Length;
+        var fileEnd = RandomAccess.GetLength(handle);
+        while (position < end && count < maxExtents)
+        {
+            long next;
+            NbdAllocationFlags flags;
+            if (position >= fileEnd)
+            {
+                (next, flags) = (end, NbdAllocationFlags.Hole | NbdAllocationFlags.Zero);
+            }
+            else
+            {
+                var data = FileOps.SeekDataOrEnd(handle, position, fileEnd);
+                if (data > position)
+                {
+                    (next, flags) = (data, NbdAllocationFlags.Hole | NbdAllocationFlags.Zero);
+                }
+                else
+                {
+                    var hole = FileOps.SeekHoleOrEnd(handle, position, fileEnd);
+                    (next, flags) = (hole > position ? hole : end, NbdAllocationFlags.Data);
+                }
+            }
+            next = Math.Min(next, end);
+            var span = buffer.AsSpan(count * 8);
+            BinaryPrimitives.WriteUInt32BigEndian(span, (uint)(next - position));
+            BinaryPrimitives.WriteUInt32BigEndian(span[4..], (uint)flags);
+            count++;
+            position = next;
+        }
+        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.BlockStatus, request.Offset, buffer, count * 8);
+    }
+
+    private void Enqueue(in Reply reply)
+    {
+        if (!_replies.Writer.TryWrite(reply))
+        {
+            // Cannot happen while a slot is held (the channel completes only after all slots return); be safe anyway.
+            if (reply.Buffer is not null)
+                ArrayPool<byte>.Shared.Return(reply.Buffer);
+            _slots.Release();
+        }
+    }
+
+    /// <summary>Writes replies as they complete (out of order), batching everything ready into one flush.</summary>
+    private async Task ReplyLoopAsync()
+    {
+        var reader = _replies.Reader;
+        var failed = false;
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var reply))
+            {
+                if (!failed)
+                    WriteReply(reply);
+                if (reply.Buffer is not null)
+                    ArrayPool<byte>.Shared.Return(reply.Buffer);
+                _slots.Release();
+            }
+            if (failed)
+                continue;
+            try
+            {
+                var flush = await _output.FlushAsync();
+                if (flush.IsCompleted || flush.IsCanceled)
+                    failed = true;
+            }
+            catch (Exception)
+            {
+                // The peer is gone: keep draining so every slot is released, and stop the request loop.
+                failed = true;
+                Abort();
+            }
+        }
+    }
+
+    private void WriteReply(in Reply reply)
+    {
+        var w = _output;
+        if (reply.Error != NbdError.None)
+        {
+            if (_structured)
+                NbdWriter.WriteErrorChunk(w, NbdReplyChunkFlags.Done, reply.Cookie, reply.Error, string.Empty);
+            else
+                NbdWriter.WriteSimpleReply(w, reply.Error, reply.Cookie);
+            return;
+        }
+        switch (reply.Kind)
+        {
+            case ReplyKind.ReadData when _structured:
+                NbdWriter.WriteOffsetDataHeader(w, NbdReplyChunkFlags.Done, reply.Cookie, reply.Offset, (uint)reply.Length);
+                w.Write(reply.Buffer.AsSpan(0, reply.Length));
+                break;
+            case ReplyKind.ReadData:
+                NbdWriter.WriteSimpleReply(w, NbdError.None, reply.Cookie);
+                w.Write(reply.Buffer.AsSpan(0, reply.Length));
+                break;
+            case ReplyKind.ReadHole:
+                NbdWriter.WriteOffsetHole(w, NbdReplyChunkFlags.Done, reply.Cookie, reply.Offset, (uint)reply.Length);
+                break;
+            case ReplyKind.BlockStatus:
+                NbdWriter.WriteBlockStatusHeader(w, NbdReplyChunkFlags.Done, reply.Cookie, BaseAllocationContextId, reply.Length / 8);
+                w.Write(reply.Buffer.AsSpan(0, reply.Length));
+                break;
+            case ReplyKind.Done when _structured && reply.Command == NbdCommand.Read:
+                NbdWriter.WriteNoneChunk(w, reply.Cookie); // zero-length READ
+                break;
+            default:
+                NbdWriter.WriteSimpleReply(w, NbdError.None, reply.Cookie);
+                break;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using System.Net;
+
+namespace Ember.Nbd;
+
+/// <summary>Where the NBD server listens and how much each connection may have in flight.</summary>
+public sealed class NbdServerOptions
+{
+    /// <summary>Unix socket path (created with mode 0600; a stale file is replaced).</summary>
+    public string? UnixSocketPath { get; set; }
+
+    /// <summary>Optional TCP endpoint; port 0 picks an ephemeral port (see <see cref="NbdServer.BoundTcpEndPoint"/>).</summary>
+    public IPEndPoint? TcpEndPoint { get; set; }
+
+    /// <summary>Requests read but not yet replied per connection; beyond it the server stops reading (back-pressure).</summary>
+    public int MaxInFlightPerConnection { get; set; } = 64;
+
+    /// <summary>A client that has not finished the handshake by then is dropped.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
