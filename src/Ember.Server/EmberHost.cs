@@ -1,6 +1,130 @@
+using System.Net;
+using Ember.Server.Common;
+using Ember.Server.Data;
+using Ember.Server.Identity;
+using Ember.Server.Image;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
 namespace Ember.Server;
 
-/// <summary>Builds and runs the all-in-one control plane.</summary>
-public static class EmberHost
+/// <summary>The all-in-one Ember host: every API on one listener, state in the data directory.</summary>
+public sealed class EmberHost : IAsyncDisposable
 {
+    private EmberHost(WebApplication app, string baseUrl)
+    {
+        App = app;
+        BaseUrl = baseUrl;
+    }
+
+    public WebApplication App { get; }
+
+    /// <summary>http://host:port of the running listener (the real port when 0 was asked for).</summary>
+    public string BaseUrl { get; }
+
+    public string AuthUrl => BaseUrl + "/identity/v3";
+
+    public IServiceProvider Services => App.Services;
+
+    /// <summary>Migrates the database, starts listening, bootstraps identity; returns once requests are served.</summary>
+    public static async Task<EmberHost> StartAsync(EmberOptions options, Action<ILoggingBuilder>? logging = null,
+        CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.DataDir);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.IncludeScopes = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.None);
+        logging?.Invoke(builder.Logging);
+
+        var endPoint = ParseEndPoint(options.Listen);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(endPoint);
+            k.Limits.MaxRequestBodySize = null; // image uploads are streamed to disk
+        });
+        builder.Services.AddOptions<EmberOptions>().Configure(o => Copy(options, o)).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddRouting();
+
+        var database = new Database(Path.Combine(options.DataDir, "ember.db"));
+        builder.Services.AddSingleton(database);
+        builder.Services.AddIdentityServices();
+        builder.Services.AddImageServices();
+
+        var app = builder.Build();
+        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations], cancellationToken);
+
+        app.UseEmberPipeline();
+        app.MapIdentityApi();
+        app.MapImageApi();
+        app.MapGet("/", () => Json.Reply(new System.Text.Json.Nodes.JsonObject
+        {
+            ["name"] = "ember",
+            ["services"] = new System.Text.Json.Nodes.JsonArray("/identity", "/image", "/compute", "/volume"),
+        }));
+
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var baseUrl = (options.PublicUrl ?? address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)
+            .Replace("[::]", "[::1]", StringComparison.Ordinal)).TrimEnd('/');
+        var host = new EmberHost(app, baseUrl);
+        await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
+        await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
+        return host;
+    }
+
+    public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+
+    /// <summary>"HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).</summary>
+    public static IPEndPoint ParseEndPoint(string text)
+    {
+        if (text.StartsWith(':'))
+        {
+            text = "0.0.0.0" + text;
+        }
+
+        if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0 || text.EndsWith(":0", StringComparison.Ordinal) && IPEndPoint.TryParse(text, out endPoint))
+        {
+            return endPoint;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(text[(colon + 1)..], out var port) && text[..colon] == "localhost")
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+
+        throw new ArgumentException($"Cannot parse listen address '{text}': expected HOST:PORT, e.g. 127.0.0.1:5000.");
+    }
+
+    private static void Copy(EmberOptions from, EmberOptions to)
+    {
+        to.DataDir = from.DataDir;
+        to.Listen = from.Listen;
+        to.PublicUrl = from.PublicUrl;
+        to.TokenLifetimeSeconds = from.TokenLifetimeSeconds;
+        to.AdminPassword = from.AdminPassword;
+        to.DemoPassword = from.DemoPassword;
+        to.NbdListen = from.NbdListen;
+        to.DefaultImagePath = from.DefaultImagePath;
+    }
 }

@@ -1,1 +1,4 @@
-return 0;
+using Ember.Commands;
+
+// One executable: `ember serve` runs the cloud; the other verbs are its clients.
+return await EmberCli.RunAsync(args);

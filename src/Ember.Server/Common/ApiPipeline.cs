@@ -1,0 +1,128 @@
+using Ember.Server.Identity;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Common;
+
+/// <summary>The request pipeline every API shares: request ids, error bodies, token validation.</summary>
+public static partial class ApiPipeline
+{
+    private const string ContextKey = "ember.context";
+    private const string TokenKey = "ember.token";
+
+    public static void UseEmberPipeline(this WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ember.Api");
+        app.Use(async (http, next) =>
+        {
+            var requestId = "req-" + Ids.NewUuid();
+            http.Response.Headers["x-openstack-request-id"] = requestId;
+            if (ErrorBodies.FamilyOf(http.Request.Path) == ApiFamily.Compute)
+            {
+                http.Response.Headers["X-Compute-Request-Id"] = requestId;
+            }
+
+            using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId });
+            try
+            {
+                await AuthenticateAsync(http);
+                await next(http);
+            }
+            catch (ApiException ex) when (!http.Response.HasStarted)
+            {
+                await WriteErrorAsync(http, ex.StatusCode, ex.Message);
+            }
+            catch (BadHttpRequestException ex) when (!http.Response.HasStarted)
+            {
+                await WriteErrorAsync(http, ex.StatusCode, ex.Message);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away; nothing to answer.
+            }
+            catch (Exception ex) when (!http.Response.HasStarted)
+            {
+                LogUnhandled(logger, http.Request.Method, http.Request.Path, ex);
+                await WriteErrorAsync(http, 500, "The server has either erred or is incapable of performing the requested operation.");
+            }
+        });
+
+        // Route matching runs inside the handler above, so its errors get API error bodies too.
+        app.UseRouting();
+
+        // Unknown routes and wrong methods get each API's own 404/405 body.
+        app.UseStatusCodePages(async status =>
+        {
+            var http = status.HttpContext;
+            if (http.Response.ContentLength is null && string.IsNullOrEmpty(http.Response.ContentType)
+                && http.Response.StatusCode is 404 or 405)
+            {
+                var message = http.Response.StatusCode == 404
+                    ? "The resource could not be found."
+                    : "The method is not allowed for the requested URL.";
+                await WriteErrorAsync(http, http.Response.StatusCode, message);
+            }
+        });
+    }
+
+    /// <summary>The caller, or a 401 when the request carries no valid token.</summary>
+    public static RequestContext RequireContext(this HttpContext http) =>
+        http.Items[ContextKey] as RequestContext ?? throw ApiException.Unauthorized();
+
+    /// <summary>The caller, who must hold a project-scoped token (every service but identity).</summary>
+    public static RequestContext RequireProjectContext(this HttpContext http)
+    {
+        var context = http.RequireContext();
+        context.RequireProject();
+        return context;
+    }
+
+    public static ValidToken? CurrentToken(this HttpContext http) => http.Items[TokenKey] as ValidToken;
+
+    /// <summary>The base URL for links and the catalog: the configured public URL, else how the client reached us.</summary>
+    public static string BaseUrl(this HttpContext http)
+    {
+        var configured = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmberOptions>>().Value.PublicUrl;
+        return string.IsNullOrEmpty(configured)
+            ? $"{http.Request.Scheme}://{http.Request.Host}"
+            : configured.TrimEnd('/');
+    }
+
+    public static async Task WriteErrorAsync(HttpContext http, int status, string message)
+    {
+        var family = ErrorBodies.FamilyOf(http.Request.Path);
+        http.Response.StatusCode = status;
+        if (status == 401)
+        {
+            http.Response.Headers.WWWAuthenticate = $"Keystone uri=\"{http.BaseUrl()}/identity\"";
+        }
+
+        if (http.Request.Method == HttpMethods.Head)
+        {
+            return;
+        }
+
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(Json.Serialize(ErrorBodies.Render(family, status, message)));
+    }
+
+    /// <summary>A present token must be valid everywhere (401 otherwise); an absent one is checked by each endpoint.</summary>
+    private static async Task AuthenticateAsync(HttpContext http)
+    {
+        var token = http.Request.Headers["X-Auth-Token"].ToString();
+        if (string.IsNullOrEmpty(token))
+        {
+            return;
+        }
+
+        var tokens = http.RequestServices.GetRequiredService<TokenService>();
+        var valid = await tokens.ValidateAsync(token) ?? throw ApiException.Unauthorized();
+        http.Items[ContextKey] = valid.Context;
+        http.Items[TokenKey] = valid;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, string method, string path, Exception exception);
+}

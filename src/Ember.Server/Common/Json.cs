@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+
+namespace Ember.Server.Common;
+
+/// <summary>Reading OpenStack request bodies with clear 400s, and writing JSON replies.</summary>
+public static class Json
+{
+    private static readonly JsonSerializerOptions s_compact = new() { WriteIndented = false };
+
+    /// <summary>Parses the body as a JSON object; a missing or malformed body is a 400.</summary>
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        JsonNode? node;
+        try
+        {
+            node = await JsonNode.ParseAsync(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.BadRequest($"Malformed request body: {ex.Message}");
+        }
+
+        return node as JsonObject ?? throw ApiException.BadRequest("The request body must be a JSON object.");
+    }
+
+    /// <summary>The object under <paramref name="key"/>, e.g. "volume" in {"volume":{...}}.</summary>
+    public static JsonObject RequiredObject(JsonObject body, string key) =>
+        body[key] as JsonObject ?? throw ApiException.BadRequest($"Missing or invalid '{key}' in request body.");
+
+    public static string? OptionalString(JsonObject body, string key)
+    {
+        var node = body[key];
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is JsonValue value && value.TryGetValue(out string? text))
+        {
+            return text;
+        }
+
+        throw ApiException.BadRequest($"Invalid input for field/attribute {key}: expected a string.");
+    }
+
+    public static string RequiredString(JsonObject body, string key) =>
+        OptionalString(body, key) ?? throw ApiException.BadRequest($"Missing required field '{key}'.");
+
+    /// <summary>An integer that clients may send as a number or a numeric string.</summary>
+    public static long? OptionalInteger(JsonObject body, string key)
+    {
+        var node = body[key];
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is JsonValue value)
+        {
+            if (value.TryGetValue(out long number))
+            {
+                return number;
+            }
+
+            if (value.TryGetValue(out double real) && real == Math.Floor(real) && Math.Abs(real) < long.MaxValue)
+            {
+                return (long)real;
+            }
+
+            if (value.TryGetValue(out string? text) && long.TryParse(text, out number))
+            {
+                return number;
+            }
+        }
+
+        throw ApiException.BadRequest($"Invalid input for field/attribute {key}: expected an integer.");
+    }
+
+    /// <summary>A boolean that clients may send as true/false or as strings like "True", "1", "0".</summary>
+    public static bool? OptionalBoolean(JsonObject body, string key)
+    {
+        var node = body[key];
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is JsonValue value)
+        {
+            if (value.TryGetValue(out bool flag))
+            {
+                return flag;
+            }
+
+            if (value.TryGetValue(out long number) && number is 0 or 1)
+            {
+                return number == 1;
+            }
+
+            if (value.TryGetValue(out string? text) && ParseBoolean(text) is { } parsed)
+            {
+                return parsed;
+            }
+        }
+
+        throw ApiException.BadRequest($"Invalid input for field/attribute {key}: expected a boolean.");
+    }
+
+    public static bool? ParseBoolean(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "on" or "t" or "y" => true,
+        "false" or "0" or "no" or "off" or "f" or "n" => false,
+        _ => null,
+    };
+
+    /// <summary>A string-to-string map such as "metadata"; values must be strings.</summary>
+    public static Dictionary<string, string>? OptionalStringMap(JsonObject body, string key)
+    {
+        var node = body[key];
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonObject map)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute {key}: expected an object.");
+        }
+
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, item) in map)
+        {
+            if (item is JsonValue v && v.TryGetValue(out string? text))
+            {
+                result[name] = text;
+            }
+            else
+            {
+                throw ApiException.BadRequest($"Invalid input for field/attribute {key}: value of '{name}' must be a string.");
+            }
+        }
+
+        return result;
+    }
+
+    public static JsonObject ToJson(IReadOnlyDictionary<string, string> map)
+    {
+        var result = new JsonObject();
+        foreach (var (k, v) in map)
+        {
+            result[k] = v;
+        }
+
+        return result;
+    }
+
+    public static IResult Reply(JsonNode body, int status = StatusCodes.Status200OK) =>
+        Results.Text(body.ToJsonString(s_compact), "application/json", System.Text.Encoding.UTF8, status);
+
+    public static string Serialize(JsonNode body) => body.ToJsonString(s_compact);
+}

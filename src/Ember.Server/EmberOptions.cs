@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Ember.Server;
+
+/// <summary>Settings of one all-in-one Ember host, bound from configuration and the command line.</summary>
+public sealed class EmberOptions
+{
+    /// <summary>Holds the database, images, volumes and instances.</summary>
+    [Required]
+    public string DataDir { get; set; } = DefaultDataDir();
+
+    /// <summary>HOST:PORT of the HTTP listener. Port 0 picks a free port.</summary>
+    [Required]
+    public string Listen { get; set; } = "127.0.0.1:5000";
+
+    /// <summary>Base URL put in the service catalog; null means "as the client reached us".</summary>
+    public string? PublicUrl { get; set; }
+
+    [Range(60, 7 * 24 * 3600)]
+    public int TokenLifetimeSeconds { get; set; } = 3600;
+
+    public string? AdminPassword { get; set; }
+
+    public string? DemoPassword { get; set; }
+
+    /// <summary>Optional TCP endpoint (HOST:PORT) for the NBD server, besides its unix socket.</summary>
+    public string? NbdListen { get; set; }
+
+    /// <summary>Path of the guest image registered as the public image "ember-tiny" on first start.</summary>
+    public string? DefaultImagePath { get; set; }
+
+    public static string DefaultDataDir()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("EMBER_DATA_DIR");
+        if (!string.IsNullOrEmpty(fromEnv))
+        {
+            return fromEnv;
+        }
+
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(home, ".local", "share", "ember");
+    }
+}

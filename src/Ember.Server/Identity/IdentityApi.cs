@@ -1,0 +1,159 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Identity;
+
+/// <summary>The Keystone v3 subset: discovery, tokens, catalog, projects, users, roles and assignments.</summary>
+public static partial class IdentityApi
+{
+    public static void MapIdentityApi(this IEndpointRouteBuilder app)
+    {
+        var identity = app.MapGroup("/identity");
+        identity.MapGet("", Versions);
+        identity.MapGet("/v3", Version);
+
+        var v3 = identity.MapGroup("/v3");
+        v3.MapPost("/auth/tokens", IssueTokenAsync);
+        v3.MapGet("/auth/tokens", ValidateTokenAsync);
+        v3.MapMethods("/auth/tokens", [HttpMethods.Head], ValidateTokenAsync);
+        v3.MapDelete("/auth/tokens", RevokeTokenAsync);
+        v3.MapGet("/auth/catalog", Catalog);
+        v3.MapGet("/auth/projects", AuthProjectsAsync);
+        v3.MapGet("/auth/domains", AuthDomainsAsync);
+
+        MapProjects(v3);
+        MapUsers(v3);
+        MapRoles(v3);
+        MapDomainsAndServices(v3);
+    }
+
+    private static JsonObject VersionEntry(HttpContext http) => new()
+    {
+        ["id"] = "v3.14",
+        ["status"] = "stable",
+        ["updated"] = "2020-04-07T00:00:00Z",
+        ["links"] = new JsonArray(new JsonObject { ["rel"] = "self", ["href"] = $"{http.BaseUrl()}/identity/v3/" }),
+        ["media-types"] = new JsonArray(new JsonObject
+        {
+            ["base"] = "application/json",
+            ["type"] = "application/vnd.openstack.identity-v3+json",
+        }),
+    };
+
+    private static IResult Versions(HttpContext http)
+    {
+        http.Response.Headers.Location = $"{http.BaseUrl()}/identity/v3/";
+        return Json.Reply(new JsonObject { ["versions"] = new JsonObject { ["values"] = new JsonArray(VersionEntry(http)) } }, 300);
+    }
+
+    private static IResult Version(HttpContext http) => Json.Reply(new JsonObject { ["version"] = VersionEntry(http) });
+
+    private static IResult Catalog(HttpContext http)
+    {
+        var context = http.RequireContext();
+        return Json.Reply(new JsonObject
+        {
+            ["catalog"] = ServiceCatalog.Build(http.BaseUrl(), context.ProjectId),
+            ["links"] = Links(http, "/auth/catalog"),
+        });
+    }
+
+    private static async Task<IResult> AuthProjectsAsync(HttpContext http, IdentityStore store)
+    {
+        var context = http.RequireContext();
+        var projects = await store.ListProjectsOfUserAsync(context.UserId);
+        return Json.Reply(new JsonObject
+        {
+            ["projects"] = new JsonArray([.. projects.Select(p => (JsonNode)ProjectJson(http, p))]),
+            ["links"] = Links(http, "/auth/projects"),
+        });
+    }
+
+    private static async Task<IResult> AuthDomainsAsync(HttpContext http, IdentityStore store)
+    {
+        var context = http.RequireContext();
+        var domain = await store.FindDomainAsync(context.DomainId, null);
+        var list = new JsonArray();
+        if (domain is not null)
+        {
+            list.Add(DomainJson(http, domain));
+        }
+
+        return Json.Reply(new JsonObject { ["domains"] = list, ["links"] = Links(http, "/auth/domains") });
+    }
+
+    internal static JsonObject Links(HttpContext http, string path) => new()
+    {
+        ["self"] = $"{http.BaseUrl()}/identity/v3{path}",
+        ["previous"] = null,
+        ["next"] = null,
+    };
+
+    internal static JsonObject DomainJson(HttpContext http, DomainRow d) => new()
+    {
+        ["id"] = d.Id,
+        ["name"] = d.Name,
+        ["description"] = d.Description ?? "",
+        ["enabled"] = d.Enabled,
+        ["tags"] = new JsonArray(),
+        ["options"] = new JsonObject(),
+        ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/domains/{d.Id}" },
+    };
+
+    internal static JsonObject ProjectJson(HttpContext http, ProjectRow p) => new()
+    {
+        ["id"] = p.Id,
+        ["name"] = p.Name,
+        ["domain_id"] = p.DomainId,
+        ["description"] = p.Description ?? "",
+        ["enabled"] = p.Enabled,
+        ["parent_id"] = p.DomainId,
+        ["is_domain"] = false,
+        ["tags"] = new JsonArray(),
+        ["options"] = new JsonObject(),
+        ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/projects/{p.Id}" },
+    };
+
+    internal static JsonObject UserJson(HttpContext http, UserRow u)
+    {
+        var json = new JsonObject
+        {
+            ["id"] = u.Id,
+            ["name"] = u.Name,
+            ["domain_id"] = u.DomainId,
+            ["enabled"] = u.Enabled,
+            ["password_expires_at"] = null,
+            ["options"] = new JsonObject(),
+            ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/users/{u.Id}" },
+        };
+        if (u.DefaultProjectId is not null)
+        {
+            json["default_project_id"] = u.DefaultProjectId;
+        }
+
+        if (u.Email is not null)
+        {
+            json["email"] = u.Email;
+        }
+
+        if (u.Description is not null)
+        {
+            json["description"] = u.Description;
+        }
+
+        return json;
+    }
+
+    internal static JsonObject RoleJson(HttpContext http, RoleRow r) => new()
+    {
+        ["id"] = r.Id,
+        ["name"] = r.Name,
+        ["domain_id"] = null,
+        ["description"] = r.Description,
+        ["options"] = new JsonObject(),
+        ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/roles/{r.Id}" },
+    };
+}

@@ -1,0 +1,56 @@
+using Ember.Server.Data;
+
+namespace Ember.Server.Identity;
+
+/// <summary>Tables of the Keystone subset.</summary>
+public static class IdentitySchema
+{
+    public static IEnumerable<Migration> Migrations { get; } =
+    [
+        new("identity-001", """
+            CREATE TABLE domains (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description TEXT,
+                enabled BOOLEAN NOT NULL);
+            CREATE TABLE projects (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                domain_id VARCHAR(64) NOT NULL REFERENCES domains(id),
+                description TEXT,
+                enabled BOOLEAN NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (domain_id, name));
+            CREATE TABLE users (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                domain_id VARCHAR(64) NOT NULL REFERENCES domains(id),
+                password_hash TEXT,
+                enabled BOOLEAN NOT NULL,
+                default_project_id VARCHAR(64),
+                email VARCHAR(255),
+                description TEXT,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (domain_id, name));
+            CREATE TABLE roles (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description TEXT);
+            CREATE TABLE role_assignments (
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (user_id, project_id, role_id));
+            CREATE TABLE tokens (
+                token_hash VARCHAR(64) PRIMARY KEY,
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) REFERENCES projects(id) ON DELETE CASCADE,
+                methods VARCHAR(255) NOT NULL,
+                audit_id VARCHAR(64) NOT NULL,
+                issued_at TIMESTAMP NOT NULL,
+                expires_at TIMESTAMP NOT NULL,
+                revoked BOOLEAN NOT NULL);
+            CREATE INDEX tokens_expires_at ON tokens (expires_at);
+            """),
+    ];
+}

@@ -1,0 +1,70 @@
+using Ember.Server.Common;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Identity;
+
+/// <summary>A validated token: the row and the context it gives a request.</summary>
+public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow User, ProjectRow? Project, IReadOnlyList<RoleRow> Roles);
+
+/// <summary>Issues opaque random tokens and validates them against the database (so revocation is immediate).</summary>
+public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> options)
+{
+    public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
+        DateTime? expiresAt = null, string? auditId = null)
+    {
+        var token = Ids.NewSecret();
+        var now = Ids.Now();
+        var lifetimeEnd = now.AddSeconds(options.Value.TokenLifetimeSeconds);
+        // A re-scoped token never outlives the token it came from.
+        var expiry = expiresAt is { } limit && limit < lifetimeEnd ? limit : lifetimeEnd;
+        var row = new TokenRow(IdentityStore.HashToken(token), user.Id, project?.Id, string.Join(',', methods),
+            auditId ?? Ids.NewSecret(16), now, expiry, false);
+        await store.InsertTokenAsync(row);
+        var roles = project is null ? [] : await store.RolesOnProjectAsync(user.Id, project.Id);
+        return (token, new ValidToken(row, ContextOf(row, user, project, roles), user, project, roles));
+    }
+
+    /// <summary>The token's context, or null when it is unknown, expired, revoked, or its user or project is disabled.</summary>
+    public async Task<ValidToken?> ValidateAsync(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 512)
+        {
+            return null;
+        }
+
+        var row = await store.FindTokenAsync(token);
+        if (row is null || row.Revoked || Ids.AsUtc(row.ExpiresAt) <= DateTime.UtcNow)
+        {
+            return null;
+        }
+
+        var user = await store.FindUserAsync(row.UserId, null, null);
+        if (user is not { Enabled: true })
+        {
+            return null;
+        }
+
+        ProjectRow? project = null;
+        IReadOnlyList<RoleRow> roles = [];
+        if (row.ProjectId is not null)
+        {
+            project = await store.FindProjectAsync(row.ProjectId, null, null);
+            if (project is not { Enabled: true })
+            {
+                return null;
+            }
+
+            roles = await store.RolesOnProjectAsync(user.Id, project.Id);
+            if (roles.Count == 0)
+            {
+                // The user lost every role on the project since the token was issued.
+                return null;
+            }
+        }
+
+        return new ValidToken(row, ContextOf(row, user, project, roles), user, project, roles);
+    }
+
+    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, IReadOnlyList<RoleRow> roles) =>
+        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt));
+}

@@ -1,0 +1,274 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Http;
+
+namespace Ember.Server.Image;
+
+public static partial class ImageApi
+{
+    private const int DefaultPageSize = 25;
+    private const int MaxPageSize = 1000;
+
+    /// <summary>POST /v2/images: a queued image record; the data comes with PUT .../file.</summary>
+    private static async Task<IResult> CreateAsync(HttpContext http, ImageStore store)
+    {
+        var context = Authorize(http, "image:add_image");
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var now = Ids.Now();
+        var id = Json.OptionalString(body, "id") ?? Ids.NewUuid();
+        if (!Ids.IsUuid(id))
+        {
+            throw ApiException.BadRequest($"Provided object does not match schema 'image': '{id}' is not a valid UUID");
+        }
+
+        var image = new ImageRow
+        {
+            Id = id,
+            Status = "queued",
+            Visibility = "shared",
+            Owner = context.ProjectId!,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var properties = new Dictionary<string, string>();
+        foreach (var (key, value) in body)
+        {
+            if (key == "id")
+            {
+                continue;
+            }
+
+            if (ImageJson.ReadOnly.Contains(key))
+            {
+                throw ApiException.Forbidden($"Attribute '{key}' is read-only.");
+            }
+
+            image = Apply(image, properties, key, value);
+        }
+
+        if (image.Visibility == "public")
+        {
+            Policy.Enforce(context, "image:publicize_image");
+        }
+
+        image = image with { Properties = ImageJson.PropertiesText(properties) };
+        await store.InsertAsync(image);
+        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
+        return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
+    }
+
+    /// <summary>Sets one field from a create body or a patch; custom properties must be strings.</summary>
+    private static ImageRow Apply(ImageRow image, Dictionary<string, string> properties, string key, JsonNode? value)
+    {
+        var holder = new JsonObject { [key] = value?.DeepClone() };
+        return key switch
+        {
+            "name" => image with { Name = CheckLength(Json.OptionalString(holder, key), key) },
+            "visibility" => image with { Visibility = OneOf(Json.OptionalString(holder, key), Visibilities, key) },
+            "protected" => image with { Protected = Json.OptionalBoolean(holder, key) ?? false },
+            "os_hidden" => image with { OsHidden = Json.OptionalBoolean(holder, key) ?? false },
+            "disk_format" => image with { DiskFormat = OneOfOrNull(Json.OptionalString(holder, key), DiskFormats, key) },
+            "container_format" => image with { ContainerFormat = OneOfOrNull(Json.OptionalString(holder, key), ContainerFormats, key) },
+            "min_disk" => image with { MinDisk = NonNegative(Json.OptionalInteger(holder, key), key) },
+            "min_ram" => image with { MinRam = NonNegative(Json.OptionalInteger(holder, key), key) },
+            "tags" => image with { Tags = ImageJson.TagsText(TagList(value)) },
+            _ => SetProperty(image, properties, key, value),
+        };
+    }
+
+    private static ImageRow SetProperty(ImageRow image, Dictionary<string, string> properties, string key, JsonNode? value)
+    {
+        if (value is not JsonValue v || !v.TryGetValue(out string? text))
+        {
+            throw ApiException.BadRequest($"Provided object does not match schema 'image': {value?.ToJsonString() ?? "null"} is not of type 'string' (property '{key}')");
+        }
+
+        if (key.Length > 255)
+        {
+            throw ApiException.BadRequest("Property names are limited to 255 characters.");
+        }
+
+        properties[key] = text;
+        return image;
+    }
+
+    private static List<string> TagList(JsonNode? value) =>
+        value is JsonArray array && array.All(t => t is JsonValue tv && tv.TryGetValue(out string? _))
+            ? [.. array.Select(t => t!.GetValue<string>())]
+            : throw ApiException.BadRequest("Provided object does not match schema 'image': tags must be a list of strings");
+
+    private static string? CheckLength(string? text, string key) =>
+        text is { Length: > 255 } ? throw ApiException.BadRequest($"Provided object does not match schema 'image': '{key}' is too long") : text;
+
+    private static string OneOf(string? text, string[] allowed, string key) =>
+        text is not null && allowed.Contains(text)
+            ? text
+            : throw ApiException.BadRequest($"Provided object does not match schema 'image': '{text}' is not one of [{string.Join(", ", allowed)}] ({key})");
+
+    private static string? OneOfOrNull(string? text, string[] allowed, string key) => text is null ? null : OneOf(text, allowed, key);
+
+    private static int NonNegative(long? number, string key) =>
+        number is >= 0 and <= int.MaxValue ? (int)number : throw ApiException.BadRequest($"Invalid value for {key}: it must be a non-negative integer.");
+
+    /// <summary>GET /v2/images with Glance's filters and marker/limit paging.</summary>
+    private static async Task<IResult> ListAsync(HttpContext http, ImageStore store)
+    {
+        var context = Authorize(http, "image:get_images");
+        var query = http.Request.Query;
+        var limit = int.TryParse(query["limit"], out var l) ? l : DefaultPageSize;
+        if (limit < 0)
+        {
+            throw ApiException.BadRequest("limit param must be positive");
+        }
+
+        limit = Math.Min(limit, MaxPageSize);
+        IEnumerable<ImageRow> images = (await store.ListAsync()).Where(i => CanSee(context, i));
+        string? visibility = query["visibility"];
+        images = visibility switch
+        {
+            null or "" => images.Where(i => i.Visibility != "community" || i.Owner == context.ProjectId),
+            "all" => images,
+            _ => images.Where(i => i.Visibility == visibility),
+        };
+        if (query["name"] is { Count: > 0 } name)
+        {
+            images = images.Where(i => i.Name == name.ToString());
+        }
+
+        if (query["status"] is { Count: > 0 } status)
+        {
+            images = images.Where(i => i.Status == status.ToString());
+        }
+
+        if (query["owner"] is { Count: > 0 } owner)
+        {
+            images = images.Where(i => i.Owner == owner.ToString());
+        }
+
+        if (query["tag"] is { Count: > 0 } tags)
+        {
+            images = images.Where(i => tags.All(t => ImageJson.TagsOf(i).Contains(t!)));
+        }
+
+        if (!(Json.ParseBoolean(query["os_hidden"]) ?? false))
+        {
+            images = images.Where(i => !i.OsHidden);
+        }
+
+        images = Sort(images, query["sort_key"], query["sort_dir"]);
+        var all = images.ToList();
+        if (query["marker"] is { Count: > 0 } marker)
+        {
+            var index = all.FindIndex(i => i.Id == marker.ToString());
+            if (index < 0)
+            {
+                throw ApiException.BadRequest($"Invalid marker {marker}. Image could not be found.");
+            }
+
+            all = all.Skip(index + 1).ToList();
+        }
+
+        var page = all.Take(limit).ToList();
+        var body = new JsonObject
+        {
+            ["images"] = new JsonArray([.. page.Select(i => (JsonNode)ImageJson.Of(i))]),
+            ["schema"] = "/v2/schemas/images",
+            ["first"] = "/v2/images",
+        };
+        if (page.Count == limit && all.Count > limit)
+        {
+            body["next"] = $"/v2/images?marker={page[^1].Id}&limit={limit}";
+        }
+
+        return Json.Reply(body);
+    }
+
+    private static IEnumerable<ImageRow> Sort(IEnumerable<ImageRow> images, string? key, string? direction)
+    {
+        var descending = direction != "asc";
+        Func<ImageRow, object?> selector = key switch
+        {
+            "name" => i => i.Name,
+            "size" => i => i.Size,
+            "status" => i => i.Status,
+            "updated_at" => i => i.UpdatedAt,
+            null or "" or "created_at" => i => i.CreatedAt,
+            _ => throw ApiException.BadRequest($"Invalid sort key: {key}."),
+        };
+        return descending ? images.OrderByDescending(selector).ThenByDescending(i => i.Id) : images.OrderBy(selector).ThenBy(i => i.Id);
+    }
+
+    /// <summary>PATCH /v2/images/{id} with a JSON patch (add/replace/remove on top-level fields).</summary>
+    private static async Task<IResult> PatchAsync(HttpContext http, ImageStore store, string id)
+    {
+        var context = Authorize(http, "image:modify_image");
+        var contentType = http.Request.ContentType ?? "";
+        if (!contentType.StartsWith("application/openstack-images-v2.", StringComparison.Ordinal))
+        {
+            throw new ApiException(ErrorKind.UnsupportedMediaType,
+                "Unsupported Content-Type: use application/openstack-images-v2.1-json-patch.");
+        }
+
+        var image = await FindVisibleAsync(store, context, id);
+        RequireOwner(context, image, "modify");
+        JsonArray operations;
+        try
+        {
+            operations = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted) as JsonArray
+                ?? throw ApiException.BadRequest("Request body must be a JSON array of operation objects.");
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.BadRequest($"Malformed JSON patch: {ex.Message}");
+        }
+
+        var properties = ImageJson.PropertiesOf(image);
+        foreach (var operation in operations.OfType<JsonObject>())
+        {
+            var op = Json.RequiredString(operation, "op");
+            var key = Json.RequiredString(operation, "path").TrimStart('/');
+            if (ImageJson.ReadOnly.Contains(key))
+            {
+                throw ApiException.Forbidden($"Attribute '{key}' is read-only.");
+            }
+
+            if (key is "disk_format" or "container_format" && image.Status != "queued")
+            {
+                throw ApiException.Forbidden($"Attribute {key} can be only replaced for a queued image.");
+            }
+
+            switch (op)
+            {
+                case "add" or "replace":
+                    if (op == "replace" && !ImageJson.Writable.Contains(key) && !properties.ContainsKey(key))
+                    {
+                        throw ApiException.Conflict($"Property {key} does not exist.");
+                    }
+
+                    image = Apply(image, properties, key, operation["value"]);
+                    break;
+                case "remove" when ImageJson.Writable.Contains(key):
+                    throw ApiException.Forbidden($"Attribute '{key}' is reserved.");
+                case "remove":
+                    if (!properties.Remove(key))
+                    {
+                        throw ApiException.Conflict($"Property {key} does not exist.");
+                    }
+
+                    break;
+                default:
+                    throw ApiException.BadRequest($"Operation '{op}' is not supported.");
+            }
+        }
+
+        if (image.Visibility == "public")
+        {
+            Policy.Enforce(context, "image:publicize_image");
+        }
+
+        image = image with { Properties = ImageJson.PropertiesText(properties) };
+        await store.UpdateAsync(image);
+        return Json.Reply(ImageJson.Of((await store.FindAsync(id))!));
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Ember.Server;
+
+namespace Ember.Commands;
+
+/// <summary>`ember serve`: runs every service in this process until SIGINT/SIGTERM.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "Directory for the database, images, volumes and instances (default: $EMBER_DATA_DIR or ~/.local/share/ember)." };
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT for the HTTP API (default 127.0.0.1:5000).", DefaultValueFactory = _ => "127.0.0.1:5000" };
+        var publicUrl = new Option<string?>("--public-url") { Description = "Base URL to put in the service catalog (default: as the client reached us)." };
+        var nbdListen = new Option<string?>("--nbd-listen") { Description = "Also serve NBD on this HOST:PORT (the unix socket in the data dir is always on)." };
+        var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
+        var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
+        {
+            dataDir, listen, publicUrl, nbdListen, image,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new EmberOptions
+            {
+                DataDir = Path.GetFullPath(parse.GetValue(dataDir) ?? EmberOptions.DefaultDataDir()),
+                Listen = parse.GetValue(listen)!,
+                PublicUrl = parse.GetValue(publicUrl),
+                NbdListen = parse.GetValue(nbdListen),
+                DefaultImagePath = parse.GetValue(image),
+                AdminPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_ADMIN_PASSWORD")),
+                DemoPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_DEMO_PASSWORD")),
+            };
+            await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
+            var clouds = Path.Combine(options.DataDir, "clouds.yaml");
+            Console.WriteLine($"""
+                Ember is running.
+                  endpoint:    {host.AuthUrl}
+                  clouds.yaml: {clouds}
+                  try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
+                """);
+            await host.WaitForShutdownAsync();
+            return 0;
+        });
+        return command;
+    }
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+}
