@@ -33,7 +33,8 @@ packages=(
 )
 # Kernel modules loaded at boot (with their dependencies). ext4 (which serves ext3), jbd2,
 # crc16 and crc32c are built into Debian's cloud kernel; the virtio drivers are modules.
-modules=(virtio_pci virtio_blk virtio_console virtio_net virtio-rng)
+# button + evdev let busybox acpid see the ACPI power button (graceful system_powerdown).
+modules=(virtio_pci virtio_blk virtio_console virtio_net virtio-rng button evdev)
 disk_mib=64      # virtual disk size; the qcow2 file only holds what is written
 part_start=2048  # first sector of the FAT partition (1 MiB, the usual alignment)
 

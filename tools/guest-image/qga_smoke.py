@@ -234,12 +234,18 @@ def main():
         fail(f"read back {got!r} from vdc")
     log("mkfs.ext3+mount+write+read on vdc: ok")
 
-    # Clean power-off through the agent (busybox has no `shutdown`: the image maps it).
+    # Clean power-off: through the agent (busybox has no `shutdown`: the image maps it), or
+    # with SMOKE_POWEROFF=acpi through the ACPI power button (busybox acpid runs poweroff).
     t = time.monotonic()
-    qga.send_only("guest-shutdown", {"mode": "powerdown"})
+    if os.environ.get("SMOKE_POWEROFF", "agent") == "acpi":
+        how = "QMP system_powerdown"
+        qmp.call("system_powerdown")
+    else:
+        how = "guest-shutdown"
+        qga.send_only("guest-shutdown", {"mode": "powerdown"})
     if not qmp.wait_event("SHUTDOWN", 30):
-        fail("guest-shutdown did not power the guest off")
-    log(f"guest-shutdown powered off in {time.monotonic() - t:5.2f} s")
+        fail(f"{how} did not power the guest off")
+    log(f"{how} powered off in {time.monotonic() - t:5.2f} s")
     log("smoke: all passed")
 
 

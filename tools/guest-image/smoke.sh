@@ -13,6 +13,7 @@ timeout_s=${SMOKE_TIMEOUT:-240}
 
 tmp=$(mktemp -d)
 qemu_pid=
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
     kill "$qemu_pid" 2>/dev/null || true
@@ -36,7 +37,7 @@ qemu_args=(
   -drive "file=$tmp/vdb.raw,if=virtio,format=raw,cache=none"
   -chardev "socket,path=$tmp/qga.sock,server=on,wait=off,id=qga0"
   -device virtio-serial
-  -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0
+  -device "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"
 )
 echo "smoke: qemu-system-x86_64 ${qemu_args[*]}"
 SMOKE_T0=$(date +%s.%N)
