@@ -5,8 +5,24 @@ namespace Ember.Compute.Qemu;
 
 public sealed partial class QemuDriver
 {
-    /// <summary>SeaBIOS prints this on its debug port when it finds the KVM CPUID signature.</summary>
-    private const string KvmBanner = "Running on KVM";
+    private const string ProbeOk = "EMBER-KVM-OK";
+
+    /// <summary>
+    /// A boot sector assembled from KvmProbe.S: protected mode, an <c>iretl</c>, then <see cref="ProbeOk"/> on
+    /// port 0x402. On the development machines KVM runs SeaBIOS but dies with "KVM internal error. Suberror: 1"
+    /// on exactly this iretl inside syslinux, so a probe that stops at the BIOS would wrongly say KVM works.
+    /// </summary>
+    private static readonly byte[] s_probeBootSector =
+    [
+        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xd0, 0xbc, 0x00, 0x7c, 0x66, 0x0f, 0x01, 0x16, 0x78, 0x7c,
+        0x0f, 0x20, 0xc0, 0x66, 0x83, 0xc8, 0x01, 0x0f, 0x22, 0xc0, 0x66, 0xea, 0x22, 0x7c, 0x00, 0x00,
+        0x08, 0x00, 0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, 0xbc, 0x00, 0x70, 0x00,
+        0x00, 0x9c, 0x0e, 0x68, 0x39, 0x7c, 0x00, 0x00, 0xcf, 0x66, 0xba, 0x02, 0x04, 0xbe, 0x4d, 0x7c,
+        0x00, 0x00, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xf4, 0xeb, 0xfd, 0x45, 0x4d, 0x42,
+        0x45, 0x52, 0x2d, 0x4b, 0x56, 0x4d, 0x2d, 0x4f, 0x4b, 0x0a, 0x00, 0x8d, 0x74, 0x26, 0x00, 0x90,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00,
+        0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00, 0x17, 0x00, 0x60, 0x7c, 0x00, 0x00,
+    ];
 
     /// <summary>
     /// The accelerator <see cref="StartAsync"/> uses: the configured one, or for auto the result of
@@ -31,8 +47,8 @@ public sealed partial class QemuDriver
     }
 
     /// <summary>
-    /// Probes KVM: <c>/dev/kvm</c> must open read-write, and a throw-away QEMU with <c>-accel kvm</c> must
-    /// actually execute guest code (SeaBIOS reaching its "Running on KVM" line on the debug port) within
+    /// Probes KVM: <c>/dev/kvm</c> must open read-write, and a throw-away QEMU with <c>-accel kvm</c> must boot a
+    /// tiny boot sector through SeaBIOS and run its protected-mode code to the end within
     /// <see cref="QemuDriverOptions.AcceleratorProbeTimeout"/>. Anything else, including a hang, means <c>tcg</c>.
     /// </summary>
     public async Task<string> DetectAcceleratorAsync(CancellationToken cancellationToken)
@@ -59,6 +75,28 @@ public sealed partial class QemuDriver
             return ("tcg", $"cannot open {device}: {ex.Message}");
         }
 
+        var disk = Path.Combine(Path.GetTempPath(), $"ember-kvm-probe-{Guid.NewGuid():N}.img");
+        try
+        {
+            // SeaBIOS will not boot a disk smaller than about a megabyte (no usable geometry).
+            using (var file = File.Create(disk))
+            {
+                file.Write(s_probeBootSector);
+                file.Position = 510;
+                file.Write([0x55, 0xaa]);
+                file.SetLength(1024 * 1024);
+            }
+
+            return await RunProbeAsync(disk, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    private async Task<(string Accelerator, string Reason)> RunProbeAsync(string disk, CancellationToken cancellationToken)
+    {
         var startInfo = new ProcessStartInfo(_options.QemuBinary)
         {
             RedirectStandardInput = true,
@@ -70,6 +108,8 @@ public sealed partial class QemuDriver
         {
             "-accel", "kvm", "-machine", "pc", "-m", "32", "-nodefaults", "-no-user-config", "-display", "none",
             "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
+            "-blockdev", $"driver=raw,node-name=probe,read-only=on,file.driver=file,file.filename={QemuCommandLine.Escape(disk)}",
+            "-device", "virtio-blk-pci,drive=probe,bootindex=0",
         })
         {
             startInfo.ArgumentList.Add(arg);
@@ -87,21 +127,26 @@ public sealed partial class QemuDriver
 
         using (process)
         {
-            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.AcceleratorProbeTimeout);
+            // A failed emulation pauses the guest instead of exiting QEMU: stop at that stderr line rather than the timeout.
+            var internalError = WatchStderrAsync(process, timeout.Token);
             try
             {
-                while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+                var ok = WaitForOkAsync(process, timeout.Token);
+                var first = await Task.WhenAny(ok, internalError);
+                if (first == ok && await ok)
                 {
-                    if (line.Contains(KvmBanner, StringComparison.Ordinal))
-                    {
-                        return ("kvm", "a KVM guest ran SeaBIOS");
-                    }
+                    return ("kvm", "a KVM guest ran the probe boot sector");
                 }
 
-                await process.WaitForExitAsync(timeout.Token);
-                return ("tcg", $"KVM probe exited with code {process.ExitCode}: {(await stderr).Trim()}");
+                if (first == internalError && await internalError is { } error)
+                {
+                    return ("tcg", "KVM cannot run the probe: " + error);
+                }
+
+                await Task.WhenAll(ok, internalError);
+                return ("tcg", $"KVM probe exited: {await internalError}");
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -113,5 +158,35 @@ public sealed partial class QemuDriver
                 await process.WaitForExitAsync(CancellationToken.None);
             }
         }
+    }
+
+    private static async Task<bool> WaitForOkAsync(Process process, CancellationToken cancellationToken)
+    {
+        while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Contains(ProbeOk, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Returns the first "KVM internal error" or "error" line; at end of stderr, all of it (or null if empty).</summary>
+    private static async Task<string?> WatchStderrAsync(Process process, CancellationToken cancellationToken)
+    {
+        var all = new List<string>();
+        while (await process.StandardError.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Contains("internal error", StringComparison.OrdinalIgnoreCase) || line.Contains("error:", StringComparison.OrdinalIgnoreCase))
+            {
+                return line.Trim();
+            }
+
+            all.Add(line.Trim());
+        }
+
+        return all.Count > 0 ? string.Join("; ", all) : "no error output";
     }
 }

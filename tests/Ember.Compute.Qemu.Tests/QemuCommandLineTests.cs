@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+
+namespace Ember.Compute.Qemu.Tests;
+
+public class QemuCommandLineTests
+{
+    private static readonly QemuMachineSpec s_spec = new(
+        "3f2a8a64-7f8e-4b7a-9d5e-0123456789ab",
+        "/tmp/inst,x",
+        256,
+        2,
+        new FileDisk("vda", "/tmp/inst/disk.qcow2", "qcow2"),
+        [
+            new NbdDisk("vdb", "0123456789abcdefghijKLMN", "vol-1", "/run/nbd.sock", null, 0, ReadOnly: false, Shareable: true),
+            new NbdDisk("vdc", "vol-2", "vol-2", null, "127.0.0.1", 10809, ReadOnly: true, Shareable: false),
+        ]);
+
+    [Fact]
+    public void Disks_follow_the_root_disk_in_order_and_only_the_root_boots()
+    {
+        var args = QemuCommandLine.Build(s_spec, "tcg");
+        var devices = Values(args, "-device").Where(d => d.StartsWith('{')).Select(d => JsonNode.Parse(d)!).ToList();
+        Assert.Equal(["disk-vda", "disk-vdb", "disk-vdc"], devices.Select(d => (string)d["id"]!));
+        Assert.Equal(0, (int)devices[0]["bootindex"]!);
+        Assert.All(devices.Skip(1), d => Assert.Null(d["bootindex"]));
+        Assert.Equal("-S", args[^1]);
+    }
+
+    [Fact]
+    public void Shareable_nbd_disk_gets_share_rw_no_write_cache_and_direct_io()
+    {
+        var device = QemuCommandLine.Device(s_spec.Disks[0], bootIndex: null);
+        Assert.True((bool)device["share-rw"]!);
+        Assert.Equal("off", (string)device["write-cache"]!);
+        Assert.Equal("0123456789abcdefghij", (string)device["serial"]!); // 20 chars, as Nova truncates
+
+        var blockdev = QemuCommandLine.Blockdev(s_spec.Disks[0]);
+        Assert.Equal("nbd", (string)blockdev["driver"]!);
+        Assert.Equal("unix", (string)blockdev["server"]!["type"]!);
+        Assert.Equal("/run/nbd.sock", (string)blockdev["server"]!["path"]!);
+        Assert.Equal("vol-1", (string)blockdev["export"]!);
+        Assert.True((bool)blockdev["cache"]!["direct"]!);
+    }
+
+    [Fact]
+    public void Tcp_nbd_disk_sends_the_port_as_a_string_and_read_only_is_on_the_node()
+    {
+        var blockdev = QemuCommandLine.Blockdev(s_spec.Disks[1]);
+        Assert.Equal("inet", (string)blockdev["server"]!["type"]!);
+        Assert.Equal("10809", blockdev["server"]!["port"]!.GetValue<string>());
+        Assert.True((bool)blockdev["read-only"]!);
+        var device = QemuCommandLine.Device(s_spec.Disks[1], bootIndex: null);
+        Assert.Null(device["share-rw"]);
+        Assert.Null(device["write-cache"]);
+    }
+
+    [Fact]
+    public void Commas_in_paths_are_doubled_in_key_value_options()
+    {
+        var args = QemuCommandLine.Build(s_spec, "tcg");
+        Assert.Contains(Values(args, "-chardev"), c => c.Contains("path=/tmp/inst,,x/qmp.sock,", StringComparison.Ordinal));
+        Assert.Contains("-uuid", args);
+    }
+
+    [Fact]
+    public void Kvm_uses_the_host_cpu_and_tcg_does_not()
+    {
+        Assert.Contains("host", Values(QemuCommandLine.Build(s_spec, "kvm"), "-cpu"));
+        Assert.Empty(Values(QemuCommandLine.Build(s_spec, "tcg"), "-cpu"));
+    }
+
+    [Theory]
+    [InlineData("qcow2", "qcow2")]
+    [InlineData("RAW", "raw")]
+    [InlineData("vhd", "vpc")]
+    public void Glance_disk_formats_map_to_qemu_drivers(string glance, string qemu) =>
+        Assert.Equal(qemu, QemuCommandLine.QemuFormat(glance));
+
+    [Fact]
+    public void Unknown_disk_format_is_refused() =>
+        Assert.Throws<QemuException>(() => QemuCommandLine.QemuFormat("nbd"));
+
+    private static List<string> Values(List<string> args, string option) =>
+        [.. args.Select((a, i) => (a, i)).Where(x => x.a == option).Select(x => args[x.i + 1])];
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Ember.Compute.Qemu.Tests;
+
+/// <summary>A short temp directory (unix socket paths are limited to 107 bytes), removed on dispose.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine("/tmp", "emq-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Routes driver logs to the xUnit output of the running test (or nowhere once it has finished).</summary>
+public sealed class TestLoggerProvider : ILoggerProvider
+{
+    public ITestOutputHelper? Output { get; set; }
+
+    public ILogger CreateLogger(string categoryName) => new TestLogger(this, categoryName);
+
+    public void Dispose() => Output = null;
+
+    private sealed class TestLogger(TestLoggerProvider provider, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            try
+            {
+                provider.Output?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {logLevel} {category.Split('.')[^1]}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
+            }
+            catch (InvalidOperationException)
+            {
+                // The test that owned the output has finished.
+            }
+        }
+    }
+}
+
+/// <summary>A qemu-nbd serving one raw file on a unix socket (persistent, up to 4 clients), killed on dispose.</summary>
+public sealed class QemuNbd : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private QemuNbd(Process process, string socketPath, string exportName)
+    {
+        _process = process;
+        SocketPath = socketPath;
+        ExportName = exportName;
+    }
+
+    public string SocketPath { get; }
+
+    public string ExportName { get; }
+
+    public static async Task<QemuNbd> StartAsync(string file, string socketPath, string exportName)
+    {
+        var startInfo = new ProcessStartInfo("qemu-nbd")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "--socket=" + socketPath, "--format=raw", "--shared=4", "--persistent", "--export-name=" + exportName, file })
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(startInfo)!;
+        for (var i = 0; i < 200 && !File.Exists(socketPath); i++)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException("qemu-nbd exited: " + await process.StandardError.ReadToEndAsync());
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.True(File.Exists(socketPath), "qemu-nbd did not create its socket");
+        return new QemuNbd(process, socketPath, exportName);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}
+
+internal static class Processes
+{
+    public static bool IsRunning(int pid) => Directory.Exists($"/proc/{pid}")
+        && !File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].TrimStart().StartsWith('Z');
+}
