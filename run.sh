@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up and runs Ember on this machine: Debian packages, .NET build, guest image, then `ember serve`.
+# Idempotent; a second run skips what is already done.
+#   ./run.sh                    set up, then run the cloud in the foreground
+#   ./run.sh --setup-only       set up and stop (for scripts and CI)
+#   ./run.sh --listen 0.0.0.0:5000 --data-dir /srv/ember    extra arguments go to `ember serve`
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+setup_only=false
+serve_args=()
+for arg in "$@"; do
+  if [[ "$arg" == "--setup-only" ]]; then setup_only=true; else serve_args+=("$arg"); fi
+done
+
+say() { printf 'ember: %s\n' "$*" >&2; }
+
+tools/install-deps.sh
+
+# Build only when a source file changed since the last build.
+stamp=artifacts/ember/.source-hash
+hash=$(find src Directory.Build.props Directory.Packages.props global.json -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) \
+  -not -path '*/bin/*' -not -path '*/obj/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [[ ! -x artifacts/ember/ember || "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
+  say "building (dotnet publish, Release)"
+  dotnet publish src/Ember/Ember.csproj -c Release -o artifacts/ember --nologo -v quiet >&2
+  echo "$hash" > "$stamp"
+fi
+mkdir -p bin
+ln -sfn ../artifacts/ember/ember bin/ember
+# The same executable answers to the seed's 2015 command names.
+for name in cinder nova glance; do ln -sfn ember "bin/$name"; done
+
+say "guest image"
+image=$(tools/guest-image/build.sh | tail -n 1)
+
+if $setup_only; then
+  say "set up: bin/ember, bin/cinder, bin/nova, bin/glance; guest image $image"
+  exit 0
+fi
+
+exec bin/ember serve --default-image "$image" "${serve_args[@]}"

@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Ember.Server.Tests.Support;
+
+namespace Ember.Server.Tests.Image;
+
+public class ImageTests(EmberFixture ember) : IClassFixture<EmberFixture>, IDisposable
+{
+    private readonly string _workDir = Directory.CreateTempSubdirectory("ember-image-test").FullName;
+
+    public void Dispose() => Directory.Delete(_workDir, recursive: true);
+
+    private async Task<string> MakeQcow2Async(string name, string size = "32M")
+    {
+        var path = Path.Combine(_workDir, name);
+        (await Cli.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", path, size])).EnsureSuccess();
+        // Some real bytes, so the checksum is not that of an empty image.
+        (await Cli.RunAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 0 1M", path])).EnsureSuccess();
+        return path;
+    }
+
+    [Fact]
+    public async Task Openstack_client_uploads_lists_shows_saves_and_deletes_an_image()
+    {
+        var source = await MakeQcow2Async("cirros.qcow2");
+        var created = (await ember.RunClientAsync("openstack", "ember", "image", "create", "--disk-format", "qcow2",
+            "--container-format", "bare", "--file", source, "cirros-cli", "-f", "json")).EnsureSuccess().Json();
+        var id = created["id"]!.GetValue<string>();
+
+        var shown = (await ember.RunClientAsync("openstack", "ember", "image", "show", "cirros-cli", "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("active", shown["status"]!.GetValue<string>());
+        Assert.Equal(new FileInfo(source).Length, shown["size"]!.GetValue<long>());
+        Assert.Equal(32L << 20, shown["virtual_size"]!.GetValue<long>());
+
+        var copy = Path.Combine(_workDir, "saved.qcow2");
+        (await ember.RunClientAsync("openstack", "ember", "image", "save", "--file", copy, "cirros-cli")).EnsureSuccess();
+        Assert.Equal(await File.ReadAllBytesAsync(source), await File.ReadAllBytesAsync(copy));
+
+        (await ember.RunClientAsync("openstack", "ember", "image", "delete", "cirros-cli")).EnsureSuccess();
+        var after = await ember.RunClientAsync("openstack", "ember", "image", "show", id);
+        Assert.NotEqual(0, after.ExitCode);
+        Assert.False(File.Exists(Path.Combine(ember.DataDir, "images", id)));
+    }
+
+    [Fact]
+    public async Task Glance_client_lists_images_with_the_v2_columns()
+    {
+        var source = await MakeQcow2Async("listed.qcow2");
+        (await ember.RunClientAsync("openstack", "ember", "image", "create", "--disk-format", "qcow2",
+            "--container-format", "bare", "--file", source, "listed")).EnsureSuccess();
+        var env = OpenRc();
+        var list = (await Cli.RunAsync("glance", ["image-list"], env)).EnsureSuccess();
+        Assert.Contains("| ID", list.StdOut);
+        Assert.Contains("| listed", list.StdOut);
+        var show = (await Cli.RunAsync("glance", ["image-show", "--human-readable", ListedId(list.StdOut, "listed")], env)).EnsureSuccess();
+        Assert.Contains("active", show.StdOut);
+    }
+
+    private Dictionary<string, string> OpenRc() => new()
+    {
+        ["OS_AUTH_URL"] = ember.Host.AuthUrl,
+        ["OS_USERNAME"] = "admin",
+        ["OS_PASSWORD"] = EmberFixture.AdminPassword,
+        ["OS_PROJECT_NAME"] = "admin",
+        ["OS_USER_DOMAIN_NAME"] = "Default",
+        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+    };
+
+    private static string ListedId(string table, string name) =>
+        table.Split('\n').First(l => l.Contains($"| {name} ")).Split('|', StringSplitOptions.TrimEntries)[1];
+
+    [Fact]
+    public async Task Member_cannot_create_a_public_image()
+    {
+        using var demo = await ember.ClientAsync("demo");
+        using var response = await demo.PostAsync("/image/v2/images", new StringContent(
+            """{"name":"pub","visibility":"public","disk_format":"raw","container_format":"bare"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("403 Forbidden", body["code"]!.GetValue<string>());
+
+        var cli = await ember.RunClientAsync("openstack", "ember-demo", "image", "create", "--public", "--disk-format", "raw", "pub2");
+        Assert.NotEqual(0, cli.ExitCode);
+        Assert.Contains("403", cli.StdErr);
+    }
+
+    [Fact]
+    public async Task A_cut_off_upload_leaves_the_image_queued_without_data()
+    {
+        using var admin = await ember.ClientAsync("admin");
+        using var created = await admin.PostAsync("/image/v2/images", new StringContent(
+            """{"name":"partial","disk_format":"raw","container_format":"bare"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+
+        // Declare 10 MiB, send 1 MiB, then close the connection.
+        using var client = new System.Net.Sockets.TcpClient();
+        var uri = new Uri(ember.BaseUrl);
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var token = admin.DefaultRequestHeaders.GetValues("X-Auth-Token").Single();
+        var stream = client.GetStream();
+        var head = $"PUT /image/v2/images/{id}/file HTTP/1.1\r\nHost: {uri.Authority}\r\nX-Auth-Token: {token}\r\n" +
+                   "Content-Type: application/octet-stream\r\nContent-Length: 10485760\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(new byte[1 << 20]);
+        client.Close();
+
+        var status = "";
+        for (var i = 0; i < 100 && status != "queued"; i++)
+        {
+            await Task.Delay(100);
+            status = JsonNode.Parse(await admin.GetStringAsync($"/image/v2/images/{id}"))!["status"]!.GetValue<string>();
+        }
+
+        Assert.Equal("queued", status);
+        Assert.Empty(Directory.GetFiles(Path.Combine(ember.DataDir, "images"), id + "*"));
+    }
+
+    [Fact]
+    public async Task Upload_download_round_trip_with_checksums_and_content_md5()
+    {
+        using var admin = await ember.ClientAsync("admin");
+        using var created = await admin.PostAsync("/image/v2/images", new StringContent(
+            """{"name":"raw-bytes","disk_format":"raw","container_format":"bare","hw_disk_bus":"virtio"}""", Encoding.UTF8, "application/json"));
+        var image = JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+        Assert.Equal("queued", image["status"]!.GetValue<string>());
+        Assert.Equal("virtio", image["hw_disk_bus"]!.GetValue<string>());
+        var id = image["id"]!.GetValue<string>();
+
+        var data = new byte[3 << 20];
+        Random.Shared.NextBytes(data);
+        var content = new ByteArrayContent(data);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsync($"/image/v2/images/{id}/file", content)).StatusCode);
+
+        var shown = JsonNode.Parse(await admin.GetStringAsync($"/image/v2/images/{id}"))!;
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data)), shown["checksum"]!.GetValue<string>());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA512.HashData(data)), shown["os_hash_value"]!.GetValue<string>());
+        Assert.Equal(data.Length, shown["virtual_size"]!.GetValue<long>());
+
+        using var download = await admin.GetAsync($"/image/v2/images/{id}/file");
+        Assert.Equal(shown["checksum"]!.GetValue<string>(), download.Content.Headers.GetValues("Content-MD5").Single());
+        Assert.Equal(data, await download.Content.ReadAsByteArrayAsync());
+
+        // A second upload to an active image is a conflict.
+        var again = new ByteArrayContent([1, 2, 3]);
+        again.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        Assert.Equal(HttpStatusCode.Conflict, (await admin.PutAsync($"/image/v2/images/{id}/file", again)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Patch_renames_and_protected_images_cannot_be_deleted()
+    {
+        using var admin = await ember.ClientAsync("admin");
+        using var created = await admin.PostAsync("/image/v2/images", new StringContent(
+            """{"name":"before","disk_format":"raw","container_format":"bare"}""", Encoding.UTF8, "application/json"));
+        var id = JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+
+        var patch = new StringContent("""[{"op":"replace","path":"/name","value":"after"},{"op":"replace","path":"/protected","value":true}]""");
+        patch.Headers.ContentType = new MediaTypeHeaderValue("application/openstack-images-v2.1-json-patch");
+        using var patched = await admin.PatchAsync($"/image/v2/images/{id}", patch);
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        Assert.Equal("after", JsonNode.Parse(await patched.Content.ReadAsStringAsync())!["name"]!.GetValue<string>());
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await admin.DeleteAsync($"/image/v2/images/{id}")).StatusCode);
+
+        var readOnly = new StringContent("""[{"op":"replace","path":"/status","value":"active"}]""");
+        readOnly.Headers.ContentType = new MediaTypeHeaderValue("application/openstack-images-v2.1-json-patch");
+        Assert.Equal(HttpStatusCode.Forbidden, (await admin.PatchAsync($"/image/v2/images/{id}", readOnly)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_image_is_404_in_glance_format()
+    {
+        using var admin = await ember.ClientAsync("admin");
+        using var response = await admin.GetAsync($"/image/v2/images/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("404 Not Found", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Requests_without_a_token_are_401()
+    {
+        using var http = new HttpClient();
+        using var response = await http.GetAsync($"{ember.BaseUrl}/image/v2/images");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+}

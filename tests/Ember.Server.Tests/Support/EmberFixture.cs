@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Tests.Support;
+
+/// <summary>
+/// A real Ember host on 127.0.0.1 with an ephemeral port and a temporary data directory,
+/// shared by the tests of one class (IClassFixture). Deleted when the class is done.
+/// </summary>
+public class EmberFixture : IAsyncLifetime
+{
+    public const string AdminPassword = "admin-secret";
+    public const string DemoPassword = "demo-secret";
+
+    public EmberHost Host { get; private set; } = null!;
+
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "ember-test-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public string BaseUrl => Host.BaseUrl;
+
+    public string CloudsYaml => Path.Combine(DataDir, "clouds.yaml");
+
+    /// <summary>Lets a derived fixture change the options (e.g. a default image) before start.</summary>
+    protected virtual void Configure(EmberOptions options)
+    {
+    }
+
+    public async Task InitializeAsync()
+    {
+        var options = new EmberOptions
+        {
+            DataDir = DataDir,
+            Listen = "127.0.0.1:0",
+            AdminPassword = AdminPassword,
+            DemoPassword = DemoPassword,
+        };
+        Configure(options);
+        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A QEMU or client may still hold a file for a moment; the temp dir is not worth failing a test for.
+        }
+    }
+
+    /// <summary>A token for admin (project admin) or demo (project demo).</summary>
+    public async Task<string> TokenAsync(string user = "admin")
+    {
+        using var http = new HttpClient();
+        var password = user == "admin" ? AdminPassword : DemoPassword;
+        using var response = await http.PostAsync($"{BaseUrl}/identity/v3/auth/tokens", PasswordAuth(user, password, user));
+        response.EnsureSuccessStatusCode();
+        return response.Headers.GetValues("X-Subject-Token").Single();
+    }
+
+    /// <summary>A Keystone password-auth body, scoped to <paramref name="project"/> when given.</summary>
+    public static StringContent PasswordAuth(string user, string password, string? project = null)
+    {
+        var auth = new JsonObject
+        {
+            ["identity"] = new JsonObject
+            {
+                ["methods"] = new JsonArray("password"),
+                ["password"] = new JsonObject
+                {
+                    ["user"] = new JsonObject { ["name"] = user, ["domain"] = new JsonObject { ["name"] = "Default" }, ["password"] = password },
+                },
+            },
+        };
+        if (project is not null)
+        {
+            auth["scope"] = new JsonObject { ["project"] = new JsonObject { ["name"] = project, ["domain"] = new JsonObject { ["name"] = "Default" } } };
+        }
+
+        return new StringContent(new JsonObject { ["auth"] = auth }.ToJsonString(), Encoding.UTF8, "application/json");
+    }
+
+    /// <summary>An HttpClient whose requests carry a token of <paramref name="user"/>.</summary>
+    public async Task<HttpClient> ClientAsync(string user = "admin")
+    {
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        http.DefaultRequestHeaders.Add("X-Auth-Token", await TokenAsync(user));
+        http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return http;
+    }
+
+    /// <summary>Runs a real OpenStack command line client (openstack, cinder, nova, glance) against this host.</summary>
+    public Task<CliResult> RunClientAsync(string program, string cloud, params string[] args) =>
+        Cli.RunAsync(program, args, new Dictionary<string, string>
+        {
+            ["OS_CLIENT_CONFIG_FILE"] = CloudsYaml,
+            ["OS_CLOUD"] = cloud,
+        });
+}
+
+public sealed record CliResult(int ExitCode, string StdOut, string StdErr)
+{
+    public JsonNode Json() => JsonNode.Parse(StdOut) ?? throw new InvalidOperationException("empty output");
+
+    public CliResult EnsureSuccess() =>
+        ExitCode == 0 ? this : throw new InvalidOperationException($"exit {ExitCode}\nstdout: {StdOut}\nstderr: {StdErr}");
+}
+
+public static class Cli
+{
+    /// <summary>Runs a program to completion (killing it after <paramref name="timeout"/>) and captures its output.</summary>
+    public static async Task<CliResult> RunAsync(string program, IEnumerable<string> args, IDictionary<string, string>? env = null,
+        TimeSpan? timeout = null, string? stdin = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // Keep the caller's OS_* variables out: each test says which cloud it talks to.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OS_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in env ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in time");
+        }
+
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+}
