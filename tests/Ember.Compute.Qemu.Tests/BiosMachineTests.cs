@@ -131,6 +131,17 @@ public sealed class BiosMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Guest_without_an_agent_is_reported_unavailable_not_hung()
+    {
+        var machine = await StartAsync("vm1");
+
+        Assert.False(await machine.Agent.PingAsync(TimeSpan.FromSeconds(2), default).WaitAsync(s_wait));
+        var error = await Assert.ThrowsAsync<GuestAgentUnavailableException>(
+            () => machine.Agent.ExecAsync("/bin/true", [], null, TimeSpan.FromSeconds(2), default).WaitAsync(s_wait));
+        Assert.Contains("agent", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_failure_reports_qemus_error_and_leaves_no_process()
     {
         var dir = _dir["vm-bad"];
