@@ -57,20 +57,30 @@ class Qga:
                 raise ConnectionError("agent socket closed")
             self.buf += chunk
 
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
     def sync(self, timeout):
-        """One guest-sync-delimited round trip; True when the agent answered."""
-        self._connect()
+        """One guest-sync-delimited round trip; True when the agent answered.
+        Until qemu-ga opens its port QEMU may not read the socket, so a send can block:
+        treat that like no answer and start over on a new connection."""
         ident = int.from_bytes(os.urandom(4), "little")
-        # 0xFF makes the agent's parser drop anything half-written before it.
-        self.sock.sendall(b"\xff" + json.dumps(
-            {"execute": "guest-sync-delimited", "arguments": {"id": ident}}).encode() + b"\n")
         deadline = time.monotonic() + timeout
         try:
+            self._connect()
+            self.sock.settimeout(timeout)
+            # 0xFF makes the agent's parser drop anything half-written before it.
+            self.sock.sendall(b"\xff" + json.dumps(
+                {"execute": "guest-sync-delimited", "arguments": {"id": ident}}).encode() + b"\n")
             while True:
                 msg = self._read_json(deadline)
                 if msg.get("return") == ident:
                     return True
-        except TimeoutError:
+        except (TimeoutError, socket.timeout, ConnectionError, OSError):
+            self.close()
+            time.sleep(0.1)
             return False
 
     def call(self, cmd, args=None, timeout=30):
@@ -78,6 +88,7 @@ class Qga:
         req = {"execute": cmd}
         if args is not None:
             req["arguments"] = args
+        self.sock.settimeout(timeout)
         self.sock.sendall(json.dumps(req).encode() + b"\n")
         msg = self._read_json(time.monotonic() + timeout)
         if "error" in msg:

@@ -26,15 +26,19 @@ trap cleanup EXIT
 truncate -s 256M "$tmp/vdb.raw"
 truncate -s 128M "$tmp/hotplug.raw"
 
-# The same shape of command line the compute driver uses: root disk first (vda), the
-# volume second (vdb), the agent on a virtio-serial port named org.qemu.guest_agent.0.
-# snapshot=on keeps the cached image untouched.
+# The shape of command line a compute driver should use: every disk as -device (mixing in
+# -drive if=virtio reorders them), the root disk first with bootindex=0 (vda, booted by
+# SeaBIOS), the volume second (vdb, shared-volume style: share-rw, no write cache), the
+# agent on a virtio-serial port named org.qemu.guest_agent.0. snapshot=on keeps the cached
+# image untouched.
 qemu_args=(
   -accel tcg -m 256 -smp 1 -nodefaults -display none
   -chardev "file,id=ser0,path=$tmp/serial.log" -serial chardev:ser0
   -qmp "unix:$tmp/qmp.sock,server=on,wait=off"
-  -drive "file=$image,if=virtio,format=qcow2,snapshot=on"
-  -drive "file=$tmp/vdb.raw,if=virtio,format=raw,cache=none"
+  -drive "file=$image,if=none,id=root,format=qcow2,snapshot=on"
+  -device "virtio-blk-pci,drive=root,bootindex=0"
+  -blockdev "driver=file,filename=$tmp/vdb.raw,node-name=vol0,cache.direct=on"
+  -device "virtio-blk-pci,drive=vol0,share-rw=on,write-cache=off"
   -chardev "socket,path=$tmp/qga.sock,server=on,wait=off,id=qga0"
   -device virtio-serial
   -device "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"
