@@ -3,6 +3,7 @@ using Ember.Server.Common;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
+using Ember.Server.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -63,13 +64,15 @@ public sealed class EmberHost : IAsyncDisposable
         builder.Services.AddSingleton(database);
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
+        builder.Services.AddVolumeServices();
 
         var app = builder.Build();
-        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations], cancellationToken);
+        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations], cancellationToken);
 
         app.UseEmberPipeline();
         app.MapIdentityApi();
         app.MapImageApi();
+        app.MapVolumeApi();
         app.MapGet("/", () => Json.Reply(new System.Text.Json.Nodes.JsonObject
         {
             ["name"] = "ember",
@@ -83,6 +86,7 @@ public sealed class EmberHost : IAsyncDisposable
         var host = new EmberHost(app, baseUrl);
         await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
+        await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         return host;
     }
 

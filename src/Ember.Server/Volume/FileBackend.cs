@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Volume;
+
+/// <summary>One sparse raw file per volume under DATA/volumes (volume-&lt;id&gt;, snapshot-&lt;id&gt;).</summary>
+public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
+{
+    public string Directory { get; } = Path.Combine(options.Value.DataDir, "volumes");
+
+    public string HostName => $"{Environment.MachineName.ToLowerInvariant()}@file#file";
+
+    public string ExportPath(string volumeId) => Path.Combine(Directory, "volume-" + volumeId);
+
+    public string SnapshotPath(string snapshotId) => Path.Combine(Directory, "snapshot-" + snapshotId);
+
+    public Task CreateAsync(string volumeId, long sizeBytes, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        // SetLength on a new file makes a hole: no blocks until the guest writes.
+        using var file = new FileStream(ExportPath(volumeId), FileMode.CreateNew, FileAccess.Write);
+        file.SetLength(sizeBytes);
+        return Task.CompletedTask;
+    }
+
+    public Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken)
+    {
+        using var file = new FileStream(ExportPath(volumeId), FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        if (newSizeBytes > file.Length)
+        {
+            file.SetLength(newSizeBytes);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(string volumeId, CancellationToken cancellationToken)
+    {
+        File.Delete(ExportPath(volumeId));
+        return Task.CompletedTask;
+    }
+
+    public Task CloneAsync(string sourceVolumeId, string volumeId, long sizeBytes, CancellationToken cancellationToken) =>
+        CopySparseAsync(ExportPath(sourceVolumeId), ExportPath(volumeId), sizeBytes, cancellationToken);
+
+    public Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) =>
+        CopySparseAsync(ExportPath(volumeId), SnapshotPath(snapshotId), null, cancellationToken);
+
+    public Task DeleteSnapshotAsync(string snapshotId, CancellationToken cancellationToken)
+    {
+        File.Delete(SnapshotPath(snapshotId));
+        return Task.CompletedTask;
+    }
+
+    public Task CreateFromSnapshotAsync(string snapshotId, string volumeId, long sizeBytes, CancellationToken cancellationToken) =>
+        CopySparseAsync(SnapshotPath(snapshotId), ExportPath(volumeId), sizeBytes, cancellationToken);
+
+    public async Task CopyImageAsync(string imagePath, string? diskFormat, string volumeId, long sizeBytes, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var target = ExportPath(volumeId);
+        var format = diskFormat switch { null or "iso" => "raw", "vhd" => "vpc", var f => f };
+        // -S 4k keeps zero runs as holes; -n is not used so qemu-img creates the target itself.
+        await RunAsync("qemu-img", ["convert", "-q", "-f", format, "-O", "raw", "-S", "4k", imagePath, target], cancellationToken);
+        await ExtendAsync(volumeId, sizeBytes, cancellationToken);
+    }
+
+    /// <summary>cp keeps holes and reflinks where the filesystem can; the target is then grown to the volume size.</summary>
+    private async Task CopySparseAsync(string source, string target, long? sizeBytes, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        await RunAsync("cp", ["--sparse=always", "--reflink=auto", source, target], cancellationToken);
+        if (sizeBytes is { } size)
+        {
+            using var file = new FileStream(target, FileMode.Open, FileAccess.Write);
+            if (size > file.Length)
+            {
+                file.SetLength(size);
+            }
+        }
+    }
+
+    private static async Task RunAsync(string program, string[] arguments, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} failed ({process.ExitCode}): {(await stderr).Trim()}");
+        }
+    }
+}

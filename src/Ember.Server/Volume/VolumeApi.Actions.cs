@@ -1,0 +1,170 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Http;
+
+namespace Ember.Server.Volume;
+
+// POST /volumes/{id}/action: one key names the action, as in cinder/api/contrib/volume_actions.py and admin_actions.py.
+public static partial class VolumeApi
+{
+    private static readonly string[] s_resetStatuses =
+        ["available", "error", "creating", "deleting", "in-use", "attaching", "detaching", "error_deleting", "maintenance", "reserved", "error_extending", "extending"];
+
+    private static async Task<IResult> VolumeActionAsync(HttpContext http, string id)
+    {
+        var ctx = http.RequireProjectContext();
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        if (body.Count != 1)
+        {
+            throw ApiException.BadRequest("There is no such action: " + string.Join(",", body.Select(kv => kv.Key)));
+        }
+
+        var (action, node) = body.First();
+        var args = node as JsonObject ?? new JsonObject();
+        var service = Service(http);
+        var accepted = Results.StatusCode(StatusCodes.Status202Accepted);
+        switch (action)
+        {
+            case "os-extend":
+                {
+                    Policy.Enforce(ctx, "volume:extend");
+                    var newSize = Json.OptionalInteger(args, "new_size") ?? throw ApiException.BadRequest("Invalid input for field/attribute new_size. Value: None.");
+                    if (newSize is < 1 or > int.MaxValue)
+                    {
+                        throw ApiException.BadRequest($"Invalid input for field/attribute new_size. Value: {newSize}. {newSize} is less than the minimum of 1");
+                    }
+
+                    await service.ExtendAsync(ctx, id, (int)newSize, http.VolumeVersion());
+                    return accepted;
+                }
+
+            case "os-reset_status":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_admin_actions:reset_status");
+                    var status = Json.OptionalString(args, "status");
+                    var attachStatus = Json.OptionalString(args, "attach_status");
+                    if (status is not null && !s_resetStatuses.Contains(status))
+                    {
+                        throw ApiException.BadRequest($"Invalid input received: Must specify a valid status: {status}");
+                    }
+
+                    if (attachStatus is not null && attachStatus is not ("attached" or "detached"))
+                    {
+                        throw ApiException.BadRequest($"Invalid input received: Must specify a valid attach status: {attachStatus}");
+                    }
+
+                    if (status is null && attachStatus is null && Json.OptionalString(args, "migration_status") is null)
+                    {
+                        throw ApiException.BadRequest("Must specify 'status', 'attach_status' or 'migration_status' for update.");
+                    }
+
+                    await service.FindVisibleAsync(ctx, id);
+                    await service.Store.ResetStatusAsync(id, status, attachStatus);
+                    return accepted;
+                }
+
+            case "os-force_delete":
+                Policy.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
+                await service.DeleteVolumeAsync(ctx, id, cascade: false, force: true);
+                return accepted;
+
+            case "os-set_bootable":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_actions:set_bootable");
+                    var bootable = Json.OptionalBoolean(args, "bootable") ?? throw ApiException.BadRequest("Must specify bootable in request.");
+                    await service.FindVisibleAsync(ctx, id);
+                    await service.Store.SetVolumeFlagAsync(id, "bootable", bootable);
+                    return Results.Ok();
+                }
+
+            case "os-update_readonly_flag":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_actions:update_readonly_flag");
+                    var flag = Json.OptionalBoolean(args, "readonly") ?? throw ApiException.BadRequest("Must specify readonly in request.");
+                    var volume = await service.FindVisibleAsync(ctx, id);
+                    if (!await service.Store.SetReadonlyIfAvailableAsync(id, flag))
+                    {
+                        throw VolumeService.InvalidVolume($"Volume {id} status must be available to update readonly flag, but current status is: {volume.Status}.");
+                    }
+
+                    return accepted;
+                }
+
+            case "os-reserve":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:reserve");
+                await service.LegacyReserveAsync(ctx, id);
+                return accepted;
+
+            case "os-unreserve":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:unreserve");
+                await service.LegacyUnreserveAsync(ctx, id);
+                return accepted;
+
+            case "os-begin_detaching":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:begin_detaching");
+                await service.BeginDetachingAsync(ctx, id);
+                return accepted;
+
+            case "os-roll_detaching":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:roll_detaching");
+                await service.RollDetachingAsync(ctx, id);
+                return accepted;
+
+            case "os-attach":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_actions:attach");
+                    var instance = Json.OptionalString(args, "instance_uuid");
+                    var host = Json.OptionalString(args, "host_name");
+                    if (instance is null && host is null)
+                    {
+                        throw ApiException.BadRequest("Invalid request to attach volume to an invalid target");
+                    }
+
+                    var mode = Json.OptionalString(args, "mode");
+                    if (mode is not (null or "rw" or "ro"))
+                    {
+                        throw ApiException.BadRequest("Invalid request to attach volume with an invalid mode. Attaching mode should be 'rw' or 'ro'");
+                    }
+
+                    await service.LegacyAttachAsync(ctx, id, instance, host, Json.OptionalString(args, "mountpoint"), mode);
+                    return accepted;
+                }
+
+            case "os-detach":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:detach");
+                await service.LegacyDetachAsync(ctx, id, Json.OptionalString(args, "attachment_id"));
+                return accepted;
+
+            case "os-force_detach":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_admin_actions:force_detach");
+                    await service.LegacyDetachAsync(ctx, id, Json.OptionalString(args, "attachment_id"));
+                    return accepted;
+                }
+
+            case "os-initialize_connection":
+                {
+                    Policy.Enforce(ctx, "volume_extension:volume_actions:initialize_connection");
+                    if (args["connector"] is not JsonObject)
+                    {
+                        throw ApiException.BadRequest("Must specify 'connector'");
+                    }
+
+                    return Json.Reply(await service.LegacyInitializeConnectionAsync(ctx, id));
+                }
+
+            case "os-terminate_connection":
+                Policy.Enforce(ctx, "volume_extension:volume_actions:terminate_connection");
+                if (args["connector"] is not JsonObject)
+                {
+                    throw ApiException.BadRequest("Must specify 'connector'");
+                }
+
+                await service.LegacyTerminateConnectionAsync(ctx, id);
+                return accepted;
+
+            default:
+                throw ApiException.BadRequest($"There is no such action: {action}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Volume;
+
+// Snapshots (cinder/api/v3/snapshots.py) and quotas/limits (contrib/quotas.py, v3/limits.py).
+public static partial class VolumeApi
+{
+    private static void MapSnapshots(RouteGroupBuilder v3)
+    {
+        v3.MapPost("/snapshots", (Delegate)(CreateSnapshotAsync));
+        v3.MapGet("/snapshots", (Delegate)((HttpContext http) => ListSnapshotsAsync(http, detail: false)));
+        v3.MapGet("/snapshots/detail", (Delegate)((HttpContext http) => ListSnapshotsAsync(http, detail: true)));
+        v3.MapGet("/snapshots/{id}", (Delegate)(ShowSnapshotAsync));
+        v3.MapPut("/snapshots/{id}", (Delegate)(UpdateSnapshotAsync));
+        v3.MapDelete("/snapshots/{id}", (Delegate)(DeleteSnapshotAsync));
+        v3.MapGet("/snapshots/{id}/metadata", (Delegate)(GetSnapshotMetadataAsync));
+        v3.MapPost("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: false));
+        v3.MapPut("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: true));
+    }
+
+    private static void MapQuotas(RouteGroupBuilder v3)
+    {
+        v3.MapGet("/os-quota-sets/{target}", (Delegate)(ShowQuotasAsync));
+        v3.MapGet("/os-quota-sets/{target}/defaults", (HttpContext http, string target) =>
+        {
+            Authorize(http, "volume_extension:quotas:show");
+            return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(QuotaLimits.Defaults, null, target) });
+        });
+        v3.MapPut("/os-quota-sets/{target}", (Delegate)(UpdateQuotasAsync));
+        v3.MapDelete("/os-quota-sets/{target}", async (HttpContext http, string target) =>
+        {
+            Authorize(http, "volume_extension:quotas:delete");
+            await Service(http).Store.DeleteLimitsAsync(target);
+            return Results.Ok();
+        });
+        v3.MapGet("/limits", (Delegate)(LimitsAsync));
+    }
+
+    private static async Task<IResult> CreateSnapshotAsync(HttpContext http)
+    {
+        var ctx = Authorize(http, "volume:create_snapshot");
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "snapshot");
+        var volumeId = Json.OptionalString(body, "volume_id") ?? throw ApiException.BadRequest("'volume_id' is a required property");
+        // From 3.66 an in-use volume may be snapshotted without force; Ember's maximum is below that, so force decides.
+        var force = Json.OptionalBoolean(body, "force") ?? false;
+        var row = await Service(http).CreateSnapshotAsync(ctx, volumeId,
+            Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"),
+            Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"),
+            Json.OptionalStringMap(body, "metadata"), force);
+        return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(row, false, http.VolumeVersion()) }, StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> ListSnapshotsAsync(HttpContext http, bool detail)
+    {
+        var ctx = Authorize(http, "volume:get_all_snapshots");
+        var query = http.Request.Query;
+        var allTenants = ctx.IsAdmin && IsTrue(http.Request, "all_tenants");
+        IEnumerable<SnapshotRow> rows = await Service(http).Store.ListSnapshotsAsync(allTenants ? null : ctx.ProjectId, query["volume_id"].FirstOrDefault());
+        if (query.TryGetValue("status", out var status))
+        {
+            rows = rows.Where(s => s.Status == status.ToString());
+        }
+
+        if (query.TryGetValue("name", out var name))
+        {
+            rows = rows.Where(s => s.Name == name.ToString());
+        }
+
+        var (page, next) = Paginate(http, [.. rows], s => s.Id, http.Request.Path);
+        var list = new JsonArray();
+        foreach (var row in page)
+        {
+            list.Add(VolumeJson.Snapshot(row, detail, http.VolumeVersion()));
+        }
+
+        var body = new JsonObject { ["snapshots"] = list };
+        if (next is not null)
+        {
+            body["snapshots_links"] = next;
+        }
+
+        return Json.Reply(body);
+    }
+
+    private static async Task<IResult> ShowSnapshotAsync(HttpContext http, string id)
+    {
+        var ctx = Authorize(http, "volume:get_snapshot");
+        var row = await Service(http).FindVisibleSnapshotAsync(ctx, id);
+        return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(row, true, http.VolumeVersion()) });
+    }
+
+    private static async Task<IResult> UpdateSnapshotAsync(HttpContext http, string id)
+    {
+        var ctx = Authorize(http, "volume:update_snapshot");
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "snapshot");
+        var service = Service(http);
+        var row = await service.FindVisibleSnapshotAsync(ctx, id);
+        var name = body.ContainsKey("name") ? Json.OptionalString(body, "name") : row.Name;
+        var description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : row.Description;
+        await service.Store.UpdateSnapshotAsync(id, name, description, row.Metadata);
+        var updated = await service.FindVisibleSnapshotAsync(ctx, id);
+        return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(updated, false, http.VolumeVersion()) });
+    }
+
+    private static async Task<IResult> DeleteSnapshotAsync(HttpContext http, string id)
+    {
+        var ctx = Authorize(http, "volume:delete_snapshot");
+        await Service(http).DeleteSnapshotAsync(ctx, id, force: false);
+        return Results.StatusCode(StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> GetSnapshotMetadataAsync(HttpContext http, string id)
+    {
+        var ctx = Authorize(http, "volume:get_snapshot_metadata");
+        var row = await Service(http).FindVisibleSnapshotAsync(ctx, id);
+        return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(VolumeService.MapOf(row.Metadata)) });
+    }
+
+    private static async Task<IResult> SetSnapshotMetadataAsync(HttpContext http, string id, bool replace)
+    {
+        var ctx = Authorize(http, "volume:update_snapshot_metadata");
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
+        var service = Service(http);
+        var row = await service.FindVisibleSnapshotAsync(ctx, id);
+        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(row.Metadata);
+        foreach (var (k, v) in given)
+        {
+            metadata[k] = v;
+        }
+
+        await service.Store.UpdateSnapshotAsync(id, row.Name, row.Description, VolumeService.JsonOf(metadata));
+        return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+    }
+
+    private static JsonObject QuotaSet(QuotaLimits limits, QuotaUsage? usage, string? id)
+    {
+        var o = new JsonObject();
+        if (id is not null)
+        {
+            o["id"] = id;
+        }
+
+        foreach (var resource in QuotaLimits.Resources)
+        {
+            if (usage is null)
+            {
+                o[resource] = limits[resource];
+                continue;
+            }
+
+            var inUse = resource switch
+            {
+                "volumes" => usage.Volumes,
+                "snapshots" => usage.Snapshots,
+                "gigabytes" => usage.Gigabytes,
+                _ => 0,
+            };
+            o[resource] = new JsonObject { ["limit"] = limits[resource], ["in_use"] = inUse, ["reserved"] = 0, ["allocated"] = 0 };
+        }
+
+        return o;
+    }
+
+    private static async Task<IResult> ShowQuotasAsync(HttpContext http, string target)
+    {
+        var ctx = Authorize(http, "volume_extension:quotas:show");
+        if (!ctx.IsAdmin && target != ctx.ProjectId)
+        {
+            throw ApiException.Forbidden("Policy doesn't allow volume_extension:quotas:show to be performed.");
+        }
+
+        var store = Service(http).Store;
+        var usage = IsTrue(http.Request, "usage") ? await store.UsageOfAsync(target) : null;
+        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await store.LimitsOfAsync(target), usage, target) });
+    }
+
+    private static async Task<IResult> UpdateQuotasAsync(HttpContext http, string target)
+    {
+        Authorize(http, "volume_extension:quotas:update");
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "quota_set");
+        var store = Service(http).Store;
+        foreach (var (key, _) in body)
+        {
+            if (key is "id" or "tenant_id")
+            {
+                continue;
+            }
+
+            if (!QuotaLimits.Resources.Contains(key))
+            {
+                throw ApiException.BadRequest($"Bad key(s) in quota set: {key}");
+            }
+
+            var value = Json.OptionalInteger(body, key) ?? throw ApiException.BadRequest($"Invalid input for field/attribute {key}.");
+            if (value < -1 || value > int.MaxValue)
+            {
+                throw ApiException.BadRequest($"Invalid input received: Quota limit {value} for {key} must be -1 or greater.");
+            }
+
+            await store.SetLimitAsync(target, key, (int)value);
+        }
+
+        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await store.LimitsOfAsync(target), null, null) });
+    }
+
+    private static async Task<IResult> LimitsAsync(HttpContext http)
+    {
+        var ctx = Authorize(http, "limits_extension:used_limits");
+        var store = Service(http).Store;
+        var limits = await store.LimitsOfAsync(ctx.ProjectId!);
+        var usage = await store.UsageOfAsync(ctx.ProjectId!);
+        return Json.Reply(new JsonObject
+        {
+            ["limits"] = new JsonObject
+            {
+                ["rate"] = new JsonArray(),
+                ["absolute"] = new JsonObject
+                {
+                    ["maxTotalVolumes"] = limits.Volumes,
+                    ["maxTotalSnapshots"] = limits.Snapshots,
+                    ["maxTotalVolumeGigabytes"] = limits.Gigabytes,
+                    ["maxTotalBackups"] = limits.Backups,
+                    ["maxTotalBackupGigabytes"] = limits.BackupGigabytes,
+                    ["totalVolumesUsed"] = usage.Volumes,
+                    ["totalSnapshotsUsed"] = usage.Snapshots,
+                    ["totalGigabytesUsed"] = usage.Gigabytes,
+                    ["totalBackupsUsed"] = 0,
+                    ["totalBackupGigabytesUsed"] = 0,
+                },
+            },
+        });
+    }
+}

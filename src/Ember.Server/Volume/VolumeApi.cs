@@ -1,0 +1,133 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ember.Server.Volume;
+
+/// <summary>The Cinder v3 subset under /volume: discovery, volumes, types, attachments, snapshots, quotas.</summary>
+public static partial class VolumeApi
+{
+    private const string VersionKey = "ember.volume.version";
+
+    public static void MapVolumeApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/volume", (HttpContext http) => Json.Reply(VersionsBody(http), StatusCodes.Status300MultipleChoices));
+        app.MapGet("/volume/", (HttpContext http) => Json.Reply(VersionsBody(http), StatusCodes.Status300MultipleChoices));
+        app.MapGet("/volume/v3", (HttpContext http) => Json.Reply(VersionsBody(http)));
+        app.MapGet("/volume/v3/", (HttpContext http) => Json.Reply(VersionsBody(http)));
+        app.MapGet("/volume/v3/{project_id}", (HttpContext http) => Json.Reply(VersionsBody(http))).AddEndpointFilter(MicroversionFilterAsync);
+
+        // The catalog URL carries the project id (/volume/v3/{project_id}); from 3.67 it may be left out.
+        foreach (var prefix in new[] { "/volume/v3", "/volume/v3/{project_id}" })
+        {
+            var v3 = app.MapGroup(prefix).AddEndpointFilter(MicroversionFilterAsync);
+            MapVolumes(v3);
+            MapTypes(v3);
+            MapAttachments(v3);
+            MapSnapshots(v3);
+            MapQuotas(v3);
+        }
+    }
+
+    /// <summary>The microversion of this request (3.0 when the client sent none).</summary>
+    public static ApiVersion VolumeVersion(this HttpContext http) =>
+        http.Items[VersionKey] is ApiVersion v ? v : ApiVersion.Min;
+
+    private static async ValueTask<object?> MicroversionFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        http.Response.Headers.Vary = ApiVersion.HeaderName;
+        var version = ApiVersion.FromHeader(http.Request.Headers[ApiVersion.HeaderName].ToString());
+        http.Items[VersionKey] = version;
+        http.Response.Headers[ApiVersion.HeaderName] = $"volume {version}";
+        return await next(context);
+    }
+
+    private static JsonObject VersionsBody(HttpContext http) => new()
+    {
+        ["versions"] = new JsonArray(new JsonObject
+        {
+            ["id"] = "v3.0",
+            ["status"] = "CURRENT",
+            ["version"] = ApiVersion.Max.ToString(),
+            ["min_version"] = ApiVersion.Min.ToString(),
+            ["updated"] = "2018-07-17T00:00:00Z",
+            ["links"] = new JsonArray(
+                new JsonObject { ["rel"] = "describedby", ["type"] = "text/html", ["href"] = "https://docs.openstack.org/" },
+                new JsonObject { ["rel"] = "self", ["href"] = $"{http.BaseUrl()}/volume/v3/" }),
+            ["media-types"] = new JsonArray(new JsonObject
+            {
+                ["base"] = "application/json",
+                ["type"] = "application/vnd.openstack.volume+json;version=3",
+            }),
+        }),
+    };
+
+    private static RequestContext Authorize(HttpContext http, string action)
+    {
+        var context = http.RequireProjectContext();
+        Policy.Enforce(context, action);
+        return context;
+    }
+
+    /// <summary>Routes that exist only from a microversion on answer 404 below it, as Cinder's do.</summary>
+    private static void RequireVersion(HttpContext http, ApiVersion min)
+    {
+        if (http.VolumeVersion() < min)
+        {
+            throw ApiException.NotFound($"The resource could not be found.");
+        }
+    }
+
+    private static bool IsTrue(HttpRequest request, string key) =>
+        request.Query.TryGetValue(key, out var value) && Json.ParseBoolean(value.ToString()) == true;
+
+    private static VolumeService Service(HttpContext http) => http.RequestServices.GetRequiredService<VolumeService>();
+
+    /// <summary>limit/marker paging shared by the lists; returns the page and the next link when more may follow.</summary>
+    private static (List<T> Page, JsonArray? Next) Paginate<T>(HttpContext http, IReadOnlyList<T> items, Func<T, string> idOf, string path)
+    {
+        var query = http.Request.Query;
+        var start = 0;
+        if (query.TryGetValue("marker", out var marker) && !string.IsNullOrEmpty(marker))
+        {
+            var index = items.ToList().FindIndex(i => idOf(i) == marker.ToString());
+            if (index < 0)
+            {
+                throw ApiException.BadRequest($"marker [{marker}] not found");
+            }
+
+            start = index + 1;
+        }
+
+        if (query.TryGetValue("offset", out var offsetText) && int.TryParse(offsetText, out var offset) && offset > 0)
+        {
+            start += offset;
+        }
+
+        var limit = int.MaxValue;
+        if (query.TryGetValue("limit", out var limitText))
+        {
+            if (!int.TryParse(limitText, out limit) || limit < 0)
+            {
+                throw ApiException.BadRequest("limit param must be an integer");
+            }
+        }
+
+        var page = items.Skip(start).Take(limit).ToList();
+        JsonArray? next = null;
+        if (limit != int.MaxValue && page.Count == limit && start + limit < items.Count)
+        {
+            next = new JsonArray(new JsonObject
+            {
+                ["href"] = $"{http.BaseUrl()}{path}?limit={limit}&marker={idOf(page[^1])}",
+                ["rel"] = "next",
+            });
+        }
+
+        return (page, next);
+    }
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using Ember.Nbd;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Volume;
+
+/// <summary>
+/// Owns Ember's NBD server (unix socket DATA/nbd.sock, TCP when NbdListen is set) and the exports of attached
+/// volumes. Exports live in memory only, so start-up re-creates those of attachments the database still has.
+/// </summary>
+public sealed partial class VolumeDataPlane(
+    IOptions<EmberOptions> options, VolumeStore store, IVolumeBackend backend, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger<VolumeDataPlane>();
+    private NbdServer? _server;
+
+    public string? UnixSocketPath => _server?.UnixSocketPath;
+
+    public IPEndPoint? TcpEndPoint => _server?.BoundTcpEndPoint;
+
+    /// <summary>The server (for tests and diagnostics); null before start.</summary>
+    public NbdServer? Server => _server;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var nbdOptions = new NbdServerOptions { UnixSocketPath = Path.Combine(options.Value.DataDir, "nbd.sock") };
+        if (!string.IsNullOrEmpty(options.Value.NbdListen))
+        {
+            nbdOptions.TcpEndPoint = EmberHost.ParseEndPoint(options.Value.NbdListen);
+        }
+
+        _server = new NbdServer(nbdOptions, loggerFactory);
+        await _server.StartAsync(cancellationToken);
+        foreach (var attachment in await store.ListExportedAttachmentsAsync())
+        {
+            var volume = await store.FindVolumeAsync(attachment.VolumeId);
+            if (volume is not null && TryAdd(attachment.ExportName!, volume.Id, attachment.AttachMode == "ro"))
+            {
+                LogRestored(_logger, attachment.ExportName![..8], volume.Id);
+            }
+        }
+
+        foreach (var volume in await store.ListVolumesWithLegacyExportAsync())
+        {
+            TryAdd(volume.LegacyExport!, volume.Id, volume.Readonly);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is { } server)
+        {
+            _server = null;
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>Exports the volume's file under <paramref name="exportName"/> unless that export already exists.</summary>
+    public void Export(string exportName, string volumeId, bool readOnly)
+    {
+        var server = _server ?? throw new InvalidOperationException("The NBD server is not running.");
+        if (!server.Exports.Contains(exportName))
+        {
+            server.Exports.Add(exportName, backend.ExportPath(volumeId), readOnly);
+            LogExported(_logger, exportName[..8], volumeId, readOnly);
+        }
+    }
+
+    /// <summary>Removes the export and closes its connections at once.</summary>
+    public void Unexport(string? exportName)
+    {
+        if (exportName is not null && _server is { } server && server.Exports.Remove(exportName))
+        {
+            LogUnexported(_logger, exportName[..Math.Min(8, exportName.Length)]);
+        }
+    }
+
+    public NbdConnectionInfo ConnectionOf(string exportName, bool readOnly, bool multiattach)
+    {
+        var tcp = TcpEndPoint;
+        return new NbdConnectionInfo(exportName, UnixSocketPath, tcp?.Address.ToString(), tcp?.Port, readOnly, multiattach);
+    }
+
+    private bool TryAdd(string exportName, string volumeId, bool readOnly)
+    {
+        try
+        {
+            Export(exportName, volumeId, readOnly);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            LogRestoreFailed(_logger, volumeId, ex);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Exported volume {VolumeId} as {ExportPrefix}… (read-only: {ReadOnly})")]
+    private static partial void LogExported(ILogger logger, string exportPrefix, string volumeId, bool readOnly);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed export {ExportPrefix}…")]
+    private static partial void LogUnexported(ILogger logger, string exportPrefix);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Restored export {ExportPrefix}… of volume {VolumeId}")]
+    private static partial void LogRestored(ILogger logger, string exportPrefix, string volumeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not restore the export of volume {VolumeId}")]
+    private static partial void LogRestoreFailed(ILogger logger, string volumeId, Exception exception);
+}

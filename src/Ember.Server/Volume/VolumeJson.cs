@@ -1,0 +1,230 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+
+namespace Ember.Server.Volume;
+
+/// <summary>Cinder's view builders: which keys appear for which caller at which microversion.</summary>
+public static class VolumeJson
+{
+    /// <summary>_get_volume_status: the managing states show as their public counterparts.</summary>
+    public static string DisplayStatus(string status) => status switch
+    {
+        "managing" => "creating",
+        "error_managing" => "error",
+        "error_managing_deleting" => "deleting",
+        _ => status,
+    };
+
+    public static JsonArray Links(string baseUrl, string projectId, string kind, string id) =>
+    [
+        new JsonObject { ["href"] = $"{baseUrl}/volume/v3/{projectId}/{kind}/{id}", ["rel"] = "self" },
+        new JsonObject { ["href"] = $"{baseUrl}/volume/{projectId}/{kind}/{id}", ["rel"] = "bookmark" },
+    ];
+
+    public static JsonObject Summary(VolumeRow v, string baseUrl) => new()
+    {
+        ["id"] = v.Id,
+        ["links"] = Links(baseUrl, v.ProjectId, "volumes", v.Id),
+        ["name"] = v.Name,
+    };
+
+    /// <summary>
+    /// The detail view. <paramref name="withExtensions"/> adds what Cinder's extension controllers add to show and
+    /// detail (tenant, host, migration attributes, volume_image_metadata); the create reply has none of them.
+    /// </summary>
+    public static JsonObject Detail(VolumeRow v, string typeName, IEnumerable<AttachmentRow> attachments, RequestContext ctx, ApiVersion version,
+        string baseUrl, string hostName, bool withExtensions)
+    {
+        var o = new JsonObject
+        {
+            ["id"] = v.Id,
+            ["status"] = DisplayStatus(v.Status),
+            ["size"] = v.Size,
+            ["availability_zone"] = v.AvailabilityZone,
+            ["created_at"] = Ids.CinderTime(v.CreatedAt),
+            ["updated_at"] = Ids.CinderTime(v.UpdatedAt),
+            ["name"] = v.Name,
+            ["description"] = v.Description,
+            ["volume_type"] = typeName,
+            ["snapshot_id"] = v.SnapshotId,
+            ["source_volid"] = v.SourceVolid,
+            ["metadata"] = Json.ToJson(VolumeService.MapOf(v.Metadata)),
+            ["links"] = Links(baseUrl, v.ProjectId, "volumes", v.Id),
+            ["user_id"] = v.UserId,
+            ["bootable"] = v.Bootable ? "true" : "false",
+            ["encrypted"] = false,
+            ["replication_status"] = null,
+            ["consistencygroup_id"] = null,
+            ["multiattach"] = v.Multiattach,
+            ["attachments"] = AttachmentsOf(v, attachments, ctx),
+        };
+        if (ctx.IsAdmin)
+        {
+            o["migration_status"] = null;
+        }
+
+        if (version >= ApiVersion.GroupId)
+        {
+            o["group_id"] = null;
+        }
+
+        if (version >= ApiVersion.ProviderId && ctx.IsAdmin)
+        {
+            o["provider_id"] = null;
+        }
+
+        if (version >= ApiVersion.SharedTargets)
+        {
+            // Below 3.69 Cinder shows a null shared_targets as true; the NBD export is per attachment, so false.
+            o["shared_targets"] = false;
+            o["service_uuid"] = ServiceUuid;
+        }
+
+        if (withExtensions)
+        {
+            o["os-vol-tenant-attr:tenant_id"] = v.ProjectId;
+            if (ctx.IsAdmin)
+            {
+                o["os-vol-host-attr:host"] = hostName;
+                o["os-vol-mig-status-attr:migstat"] = null;
+                o["os-vol-mig-status-attr:name_id"] = null;
+            }
+
+            if (v.ImageMetadata is not null)
+            {
+                o["volume_image_metadata"] = Json.ToJson(VolumeService.MapOf(v.ImageMetadata));
+            }
+        }
+
+        return o;
+    }
+
+    /// <summary>The id of this host's volume service, stable across restarts.</summary>
+    public static string ServiceUuid { get; } = new Guid(System.Security.Cryptography.SHA256.HashData("ember-volume-service"u8)[..16]).ToString("D");
+
+    /// <summary>_get_attachments: only attached ones; "id" is the volume id; host_name for admins only.</summary>
+    private static JsonArray AttachmentsOf(VolumeRow v, IEnumerable<AttachmentRow> attachments, RequestContext ctx)
+    {
+        var list = new JsonArray();
+        foreach (var a in attachments.Where(a => a.AttachStatus == "attached"))
+        {
+            list.Add(new JsonObject
+            {
+                ["id"] = v.Id,
+                ["attachment_id"] = a.Id,
+                ["volume_id"] = v.Id,
+                ["server_id"] = a.InstanceUuid,
+                ["host_name"] = ctx.IsAdmin ? a.AttachedHost : null,
+                ["device"] = a.Mountpoint,
+                ["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : null,
+            });
+        }
+
+        return list;
+    }
+
+    public static JsonObject AttachmentSummary(AttachmentRow a) => new()
+    {
+        ["id"] = a.Id,
+        ["status"] = a.AttachStatus,
+        ["instance"] = a.InstanceUuid,
+        ["volume_id"] = a.VolumeId,
+    };
+
+    public static JsonObject AttachmentDetail(AttachmentRow a, NbdConnectionInfo? connection)
+    {
+        var o = AttachmentSummary(a);
+        o["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : "";
+        o["detached_at"] = a.DetachTime is { } d ? Ids.CinderTime(d) : "";
+        o["attach_mode"] = a.AttachMode;
+        o["connection_info"] = connection is null ? new JsonObject() : FlatConnection(connection, a);
+        return o;
+    }
+
+    /// <summary>The "data" of an nbd connection (nested in os-initialize_connection).</summary>
+    public static JsonObject ConnectionData(NbdConnectionInfo c, string volumeId)
+    {
+        var o = new JsonObject
+        {
+            ["export_name"] = c.ExportName,
+            ["unix_socket"] = c.UnixSocket,
+            ["host"] = c.Host,
+            ["port"] = c.Port,
+            ["volume_id"] = volumeId,
+            ["multiattach"] = c.Multiattach,
+            ["access_mode"] = c.ReadOnly ? "ro" : "rw",
+            ["encrypted"] = false,
+            ["discard"] = true,
+        };
+        return o;
+    }
+
+    /// <summary>_connection_create: data merged into the top level, plus driver_volume_type and attachment_id.</summary>
+    public static JsonObject FlatConnection(NbdConnectionInfo c, AttachmentRow a)
+    {
+        var o = ConnectionData(c, a.VolumeId);
+        o["driver_volume_type"] = "nbd";
+        o["attachment_id"] = a.Id;
+        return o;
+    }
+
+    public static JsonObject Snapshot(SnapshotRow s, bool withExtensions, ApiVersion version)
+    {
+        var o = new JsonObject
+        {
+            ["id"] = s.Id,
+            ["created_at"] = Ids.CinderTime(s.CreatedAt),
+            ["updated_at"] = Ids.CinderTime(s.UpdatedAt),
+            ["name"] = s.Name,
+            ["description"] = s.Description,
+            ["volume_id"] = s.VolumeId,
+            ["status"] = s.Status,
+            ["size"] = s.Size,
+            ["metadata"] = Json.ToJson(VolumeService.MapOf(s.Metadata)),
+        };
+        if (version >= new ApiVersion(3, 14))
+        {
+            o["group_snapshot_id"] = null;
+        }
+
+        if (version >= new ApiVersion(3, 41))
+        {
+            o["user_id"] = s.UserId;
+        }
+
+        if (withExtensions)
+        {
+            o["os-extended-snapshot-attributes:progress"] = s.Status == "available" ? "100%" : "0%";
+            o["os-extended-snapshot-attributes:project_id"] = s.ProjectId;
+        }
+
+        return o;
+    }
+
+    /// <summary>Users see only the extra specs Cinder lists as user-visible; admins see all and qos_specs_id.</summary>
+    public static JsonObject Type(VolumeTypeRow t, RequestContext ctx)
+    {
+        var specs = VolumeService.SpecsOf(t);
+        if (!ctx.IsAdmin)
+        {
+            specs = specs.Where(kv => kv.Key is "multiattach" or "replication_enabled" or "RESKEY:availability_zones" or VolumeService.MaxAttachmentsSpec)
+                .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        }
+
+        var o = new JsonObject
+        {
+            ["id"] = t.Id,
+            ["name"] = t.Name,
+            ["description"] = t.Description,
+            ["is_public"] = t.IsPublic,
+            ["extra_specs"] = Json.ToJson(specs),
+            ["os-volume-type-access:is_public"] = t.IsPublic,
+        };
+        if (ctx.IsAdmin)
+        {
+            o["qos_specs_id"] = null;
+        }
+
+        return o;
+    }
+}

@@ -1,0 +1,77 @@
+using Ember.Server.Data;
+
+namespace Ember.Server.Volume;
+
+/// <summary>Tables of the Cinder subset. Metadata, extra specs and connectors are JSON text (portable to PostgreSQL).</summary>
+public static class VolumeSchema
+{
+    public static IEnumerable<Migration> Migrations { get; } =
+    [
+        new("volume-001", """
+            CREATE TABLE volume_types (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description TEXT,
+                is_public BOOLEAN NOT NULL,
+                extra_specs TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE TABLE volumes (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                description TEXT,
+                size INTEGER NOT NULL,
+                status VARCHAR(30) NOT NULL,
+                attach_status VARCHAR(30) NOT NULL,
+                volume_type_id VARCHAR(36) NOT NULL REFERENCES volume_types(id),
+                availability_zone VARCHAR(255) NOT NULL,
+                bootable BOOLEAN NOT NULL,
+                multiattach BOOLEAN NOT NULL,
+                readonly BOOLEAN NOT NULL,
+                snapshot_id VARCHAR(36),
+                source_volid VARCHAR(36),
+                image_metadata TEXT,
+                metadata TEXT NOT NULL,
+                legacy_export VARCHAR(128),
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volumes_project ON volumes (project_id);
+            CREATE TABLE volume_attachments (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL REFERENCES volumes(id),
+                project_id VARCHAR(64) NOT NULL,
+                instance_uuid VARCHAR(36),
+                attach_status VARCHAR(30) NOT NULL,
+                attach_mode VARCHAR(4) NOT NULL,
+                mountpoint VARCHAR(255),
+                attached_host VARCHAR(255),
+                connector TEXT,
+                export_name VARCHAR(128),
+                attach_time TIMESTAMP,
+                detach_time TIMESTAMP,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_attachments_volume ON volume_attachments (volume_id);
+            CREATE TABLE volume_snapshots (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL REFERENCES volumes(id),
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                description TEXT,
+                size INTEGER NOT NULL,
+                status VARCHAR(30) NOT NULL,
+                metadata TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_snapshots_volume ON volume_snapshots (volume_id);
+            CREATE TABLE volume_quotas (
+                project_id VARCHAR(64) NOT NULL,
+                resource VARCHAR(64) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (project_id, resource));
+            """),
+    ];
+}

@@ -1,0 +1,76 @@
+using Ember.Server.Common;
+
+namespace Ember.Server.Volume;
+
+// Snapshots: a copy of the volume's file taken off the request thread (creating -> available).
+public sealed partial class VolumeService
+{
+    public static ApiException SnapshotNotFound(string id) => ApiException.NotFound($"Snapshot {id} could not be found.");
+
+    public async Task<SnapshotRow> FindVisibleSnapshotAsync(RequestContext ctx, string id)
+    {
+        var row = await store.FindSnapshotAsync(id);
+        return row is not null && CanSee(ctx, row.ProjectId) ? row : throw SnapshotNotFound(id);
+    }
+
+    /// <summary>From an available volume; an in-use one needs force (or 3.66+), as in Cinder.</summary>
+    public async Task<SnapshotRow> CreateSnapshotAsync(RequestContext ctx, string volumeId, string? name, string? description,
+        IReadOnlyDictionary<string, string>? metadata, bool force)
+    {
+        var projectId = ctx.RequireProject();
+        var volume = await FindVisibleAsync(ctx, volumeId);
+        string[] allowed = force ? ["available", "in-use"] : ["available"];
+        var limits = await store.LimitsOfAsync(volume.ProjectId);
+        var now = Ids.Now();
+        var row = new SnapshotRow
+        {
+            Id = Ids.NewUuid(),
+            VolumeId = volumeId,
+            ProjectId = volume.ProjectId,
+            UserId = ctx.UserId,
+            Name = name,
+            Description = description,
+            Size = volume.Size,
+            Status = "creating",
+            Metadata = JsonOf(metadata ?? new Dictionary<string, string>()),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        if (!await store.InsertSnapshotAsync(row, allowed, limits))
+        {
+            var current = await store.FindVolumeAsync(volumeId) ?? throw VolumeNotFound(volumeId);
+            if (!allowed.Contains(current.Status))
+            {
+                throw InvalidVolume(current.Status == "in-use"
+                    ? "Volume is in-use and force is not set; snapshot of an in-use volume needs force=True."
+                    : $"Volume {volumeId} status must be available, but current status is: {current.Status}.");
+            }
+
+            throw await OverQuotaAsync(projectId, limits, volume.Size, "snapshots");
+        }
+
+        work.Run("snapshot", volumeId, async ct =>
+        {
+            await backend.CreateSnapshotAsync(volumeId, row.Id, ct);
+            await store.TransitionSnapshotAsync(row.Id, ["creating"], "available");
+        }, async _ => await store.TransitionSnapshotAsync(row.Id, ["creating"], "error"));
+        return row;
+    }
+
+    public async Task DeleteSnapshotAsync(RequestContext ctx, string id, bool force)
+    {
+        await FindVisibleSnapshotAsync(ctx, id);
+        string[] from = force ? ["available", "error", "creating", "error_deleting", "deleting"] : ["available", "error"];
+        if (!await store.TransitionSnapshotAsync(id, from, "deleting"))
+        {
+            var current = await store.FindSnapshotAsync(id);
+            throw ApiException.BadRequest($"Invalid snapshot: Volume Snapshot status must be available or error, currently {current?.Status}.");
+        }
+
+        work.Run("snapshot delete", id, async ct =>
+        {
+            await backend.DeleteSnapshotAsync(id, ct);
+            await store.DeleteSnapshotRowAsync(id);
+        }, async _ => await store.TransitionSnapshotAsync(id, ["deleting"], "error_deleting"));
+    }
+}

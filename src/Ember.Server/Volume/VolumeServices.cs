@@ -1,0 +1,79 @@
+using Ember.Server.Common;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ember.Server.Volume;
+
+public static class VolumeServices
+{
+    /// <summary>Cinder's default policies for what Ember serves (cinder/policies/*.py), mapped onto reader/member/admin.</summary>
+    private static readonly Dictionary<string, PolicyRule> s_policy = new(StringComparer.Ordinal)
+    {
+        ["volume:create"] = PolicyRule.Member,
+        ["volume:get"] = PolicyRule.Reader,
+        ["volume:get_all"] = PolicyRule.Reader,
+        ["volume:update"] = PolicyRule.Member,
+        ["volume:delete"] = PolicyRule.Member,
+        ["volume:extend"] = PolicyRule.Member,
+        ["volume:extend_attached_volume"] = PolicyRule.Member,
+        ["volume:multiattach"] = PolicyRule.Member,
+        ["volume:get_volume_metadata"] = PolicyRule.Reader,
+        ["volume:create_volume_metadata"] = PolicyRule.Member,
+        ["volume:update_volume_metadata"] = PolicyRule.Member,
+        ["volume:delete_volume_metadata"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:set_bootable"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:update_readonly_flag"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:reserve"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:unreserve"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:begin_detaching"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:roll_detaching"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:attach"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:detach"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:initialize_connection"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:terminate_connection"] = PolicyRule.Member,
+        ["volume_extension:volume_admin_actions:reset_status"] = PolicyRule.Admin,
+        ["volume_extension:volume_admin_actions:force_delete"] = PolicyRule.Admin,
+        ["volume_extension:volume_admin_actions:force_detach"] = PolicyRule.Admin,
+        ["volume_extension:type_get"] = PolicyRule.Reader,
+        ["volume_extension:type_get_all"] = PolicyRule.Reader,
+        ["volume_extension:types_manage"] = PolicyRule.Admin,
+        ["volume_extension:types_extra_specs:index"] = PolicyRule.Reader,
+        ["volume_extension:types_extra_specs:show"] = PolicyRule.Reader,
+        ["volume_extension:types_extra_specs:create"] = PolicyRule.Admin,
+        ["volume_extension:types_extra_specs:update"] = PolicyRule.Admin,
+        ["volume_extension:types_extra_specs:delete"] = PolicyRule.Admin,
+        ["volume:attachment_create"] = PolicyRule.Member,
+        ["volume:attachment_update"] = PolicyRule.Member,
+        ["volume:attachment_delete"] = PolicyRule.Member,
+        ["volume:attachment_complete"] = PolicyRule.Member,
+        ["volume:attachment_get"] = PolicyRule.Reader,
+        ["volume:attachment_get_all"] = PolicyRule.Reader,
+        ["volume:create_snapshot"] = PolicyRule.Member,
+        ["volume:get_snapshot"] = PolicyRule.Reader,
+        ["volume:get_all_snapshots"] = PolicyRule.Reader,
+        ["volume:update_snapshot"] = PolicyRule.Member,
+        ["volume:delete_snapshot"] = PolicyRule.Member,
+        ["volume:get_snapshot_metadata"] = PolicyRule.Reader,
+        ["volume:update_snapshot_metadata"] = PolicyRule.Member,
+        ["volume_extension:quotas:show"] = PolicyRule.Reader,
+        ["volume_extension:quotas:update"] = PolicyRule.Admin,
+        ["volume_extension:quotas:delete"] = PolicyRule.Admin,
+        ["limits_extension:used_limits"] = PolicyRule.Reader,
+    };
+
+    public static IServiceCollection AddVolumeServices(this IServiceCollection services)
+    {
+        Policy.Register(s_policy);
+        services.AddSingleton<VolumeStore>();
+        services.AddSingleton<FileBackend>();
+        services.AddSingleton<IVolumeBackend>(sp => sp.GetRequiredService<FileBackend>());
+        services.AddSingleton<VolumeWork>();
+        services.AddSingleton<VolumeDataPlane>();
+        services.AddSingleton<VolumeService>();
+        services.AddSingleton<IVolumeService>(sp => sp.GetRequiredService<VolumeService>());
+        services.AddSingleton<VolumeBootstrap>();
+        // Started with the host: the data plane before requests are served, the worker so shutdown waits for it.
+        services.AddHostedService(sp => sp.GetRequiredService<VolumeWork>());
+        services.AddHostedService(sp => sp.GetRequiredService<VolumeDataPlane>());
+        return services;
+    }
+}

@@ -1,0 +1,535 @@
+using System.Data.Common;
+using Dapper;
+using Ember.Server.Common;
+using Ember.Server.Data;
+
+namespace Ember.Server.Volume;
+
+/// <summary>
+/// The SQL of the volume service. Every status change is a compare-and-swap UPDATE
+/// (WHERE status IN ...) so concurrent requests cannot both win; nothing reads and then writes.
+/// </summary>
+public sealed class VolumeStore(Database db)
+{
+    private const string VolumeColumns = "id, project_id, user_id, name, description, size, status, attach_status, volume_type_id, availability_zone, bootable, multiattach, readonly, snapshot_id, source_volid, image_metadata, metadata, legacy_export, created_at, updated_at";
+    private const string TypeColumns = "id, name, description, is_public, extra_specs, created_at, updated_at";
+    private const string AttachmentColumns = "id, volume_id, project_id, instance_uuid, attach_status, attach_mode, mountpoint, attached_host, connector, export_name, attach_time, detach_time, created_at, updated_at";
+    private const string SnapshotColumns = "id, volume_id, project_id, user_id, name, description, size, status, metadata, created_at, updated_at";
+
+    /// <summary>The lowest non-error attach_status of a volume's attachments (attached &lt; attaching &lt; detaching &lt; reserved), else detached.</summary>
+    private const string DerivedAttachStatus = "COALESCE((SELECT MIN(a.attach_status) FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status NOT LIKE 'error%'), 'detached')";
+
+    public Task<DbConnection> OpenAsync() => db.OpenAsync();
+
+    // ---- volume types ----
+
+    public async Task<IReadOnlyList<VolumeTypeRow>> ListTypesAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<VolumeTypeRow>($"SELECT {TypeColumns} FROM volume_types ORDER BY created_at, name")];
+    }
+
+    /// <summary>By id, else by name (Cinder accepts either wherever a type is named).</summary>
+    public async Task<VolumeTypeRow?> FindTypeAsync(string idOrName)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QueryFirstOrDefaultAsync<VolumeTypeRow>(
+            $"SELECT {TypeColumns} FROM volume_types WHERE id = @Key OR name = @Key ORDER BY CASE WHEN id = @Key THEN 0 ELSE 1 END",
+            new { Key = idOrName });
+    }
+
+    public async Task InsertTypeAsync(VolumeTypeRow row)
+    {
+        await using var c = await db.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync($"INSERT INTO volume_types ({TypeColumns}) VALUES (@Id, @Name, @Description, @IsPublic, @ExtraSpecs, @CreatedAt, @UpdatedAt)", row);
+        }
+        catch (DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase))
+        {
+            throw ApiException.Conflict($"Volume Type {row.Name} already exists.");
+        }
+    }
+
+    public async Task UpdateTypeAsync(VolumeTypeRow row)
+    {
+        await using var c = await db.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync("UPDATE volume_types SET name = @Name, description = @Description, is_public = @IsPublic, extra_specs = @ExtraSpecs, updated_at = @UpdatedAt WHERE id = @Id",
+                row with { UpdatedAt = Ids.Now() });
+        }
+        catch (DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase))
+        {
+            throw ApiException.Conflict($"Volume Type {row.Name} already exists.");
+        }
+    }
+
+    /// <summary>False when a volume still uses the type.</summary>
+    public async Task<bool> DeleteTypeAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM volume_types WHERE id = @Id AND NOT EXISTS (SELECT 1 FROM volumes WHERE volume_type_id = @Id)", new { Id = id }) == 1;
+    }
+
+    // ---- volumes ----
+
+    /// <summary>Inserts the volume only if the project's quotas allow it, in one statement; false when over quota.</summary>
+    public async Task<bool> InsertVolumeWithinQuotaAsync(VolumeRow row, QuotaLimits limits)
+    {
+        var p = new DynamicParameters(row);
+        p.Add("MaxVolumes", limits.Volumes);
+        p.Add("MaxGigabytes", limits.Gigabytes);
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync($"""
+            INSERT INTO volumes ({VolumeColumns})
+            SELECT @Id, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @AttachStatus, @VolumeTypeId, @AvailabilityZone, @Bootable,
+                   @Multiattach, @Readonly, @SnapshotId, @SourceVolid, @ImageMetadata, @Metadata, @LegacyExport, @CreatedAt, @UpdatedAt
+            WHERE (@MaxVolumes < 0 OR (SELECT COUNT(*) FROM volumes WHERE project_id = @ProjectId) < @MaxVolumes)
+              AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
+                   + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
+            """, p) == 1;
+    }
+
+    public async Task<VolumeRow?> FindVolumeAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeColumns} FROM volumes WHERE id = @Id", new { Id = id });
+    }
+
+    /// <summary>All volumes of a project (null: every project), newest first; filtering and paging happen in the API layer.</summary>
+    public async Task<IReadOnlyList<VolumeRow>> ListVolumesAsync(string? projectId)
+    {
+        await using var c = await db.OpenAsync();
+        var where = projectId is null ? "" : "WHERE project_id = @ProjectId";
+        return [.. await c.QueryAsync<VolumeRow>($"SELECT {VolumeColumns} FROM volumes {where} ORDER BY created_at DESC, id DESC", new { ProjectId = projectId })];
+    }
+
+    /// <summary>Compare-and-swap of the status; false when the volume was not in one of <paramref name="from"/>.</summary>
+    public async Task<bool> TransitionAsync(string id, IEnumerable<string> from, string to)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volumes SET status = @To, updated_at = @Now WHERE id = @Id AND status IN @From",
+            new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>Compare-and-swap requiring both the status and the attach_status.</summary>
+    public async Task<bool> TransitionAsync(string id, string from, string fromAttachStatus, string to)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volumes SET status = @To, updated_at = @Now WHERE id = @Id AND status = @From AND attach_status = @AttachStatus",
+            new { Id = id, From = from, AttachStatus = fromAttachStatus, To = to, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>Ends the background creation: creating -> available with what the work produced.</summary>
+    public async Task<bool> FinishCreateAsync(string id, bool bootable, string? imageMetadata)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volumes SET status = 'available', bootable = @Bootable, image_metadata = @ImageMetadata, updated_at = @Now WHERE id = @Id AND status = 'creating'",
+            new { Id = id, Bootable = bootable, ImageMetadata = imageMetadata, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>Ends an extend: extending -> the status it came from, with the new size.</summary>
+    public async Task<bool> FinishExtendAsync(string id, int newSize, string backTo)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volumes SET status = @BackTo, size = @Size, updated_at = @Now WHERE id = @Id AND status = 'extending'",
+            new { Id = id, Size = newSize, BackTo = backTo, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>Starts an extend if the status allows it and the gigabytes quota has room.</summary>
+    public async Task<bool> BeginExtendAsync(string id, IEnumerable<string> from, string projectId, int growBy, int maxGigabytes)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("""
+            UPDATE volumes SET status = 'extending', updated_at = @Now WHERE id = @Id AND status IN @From
+              AND (@Max < 0 OR (SELECT COALESCE(SUM(v.size), 0) FROM volumes v WHERE v.project_id = @ProjectId)
+                   + (SELECT COALESCE(SUM(s.size), 0) FROM volume_snapshots s WHERE s.project_id = @ProjectId) + @Grow <= @Max)
+            """, new { Id = id, From = from.ToArray(), ProjectId = projectId, Grow = growBy, Max = maxGigabytes, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>
+    /// Starts a delete: to deleting when the status allows it (unless forced), the volume is not attached and has
+    /// no snapshots (with cascade: only deletable ones, which go to deleting too). Returns false otherwise.
+    /// </summary>
+    public async Task<bool> BeginDeleteAsync(string id, IReadOnlyCollection<string>? fromStatuses, bool cascade)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var snapshotRule = cascade
+            ? "NOT EXISTS (SELECT 1 FROM volume_snapshots s WHERE s.volume_id = @Id AND s.status NOT IN ('available', 'error', 'deleting', 'error_deleting'))"
+            : "NOT EXISTS (SELECT 1 FROM volume_snapshots s WHERE s.volume_id = @Id)";
+        var statusRule = fromStatuses is null ? "" : "AND status IN @From";
+        var ok = await c.ExecuteAsync($"""
+            UPDATE volumes SET status = 'deleting', updated_at = @Now
+            WHERE id = @Id AND attach_status <> 'attached' {statusRule} AND {snapshotRule}
+              AND NOT EXISTS (SELECT 1 FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status IN ('attached', 'attaching', 'detaching'))
+            """, new { Id = id, From = fromStatuses?.ToArray() ?? [], Now = Ids.Now() }, tx) == 1;
+        if (ok && cascade)
+        {
+            await c.ExecuteAsync("UPDATE volume_snapshots SET status = 'deleting', updated_at = @Now WHERE volume_id = @Id", new { Id = id, Now = Ids.Now() }, tx);
+        }
+
+        await tx.CommitAsync();
+        return ok;
+    }
+
+    /// <summary>Removes the row with its reserved or detached attachments and snapshots (the files are gone already).</summary>
+    public async Task DeleteVolumeRowAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("DELETE FROM volume_attachments WHERE volume_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM volume_snapshots WHERE volume_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM volumes WHERE id = @Id", new { Id = id }, tx);
+        await tx.CommitAsync();
+    }
+
+    public async Task UpdateVolumeAsync(string id, string? name, string? description, string metadata)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE volumes SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
+            new { Id = id, Name = name, Description = description, Metadata = metadata, Now = Ids.Now() });
+    }
+
+    public async Task SetVolumeFlagAsync(string id, string column, bool value)
+    {
+        // Column names come from this class's callers only, never from requests.
+        if (column is not ("bootable" or "readonly"))
+        {
+            throw new ArgumentOutOfRangeException(nameof(column));
+        }
+
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync($"UPDATE volumes SET {column} = @Value, updated_at = @Now WHERE id = @Id", new { Id = id, Value = value, Now = Ids.Now() });
+    }
+
+    /// <summary>os-update_readonly_flag: only while available.</summary>
+    public async Task<bool> SetReadonlyIfAvailableAsync(string id, bool value)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volumes SET readonly = @Value, updated_at = @Now WHERE id = @Id AND status = 'available'",
+            new { Id = id, Value = value, Now = Ids.Now() }) == 1;
+    }
+
+    public async Task ResetStatusAsync(string id, string? status, string? attachStatus)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE volumes SET status = COALESCE(@Status, status), attach_status = COALESCE(@AttachStatus, attach_status), updated_at = @Now WHERE id = @Id",
+            new { Id = id, Status = status, AttachStatus = attachStatus, Now = Ids.Now() });
+    }
+
+    public async Task SetLegacyExportAsync(string id, string? exportName)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE volumes SET legacy_export = @Export WHERE id = @Id", new { Id = id, Export = exportName });
+    }
+
+    /// <summary>Cinder's _get_statuses_from_attachments in one UPDATE: the alphabetically lowest attachment state decides.</summary>
+    public static Task RecomputeStatusAsync(DbConnection c, string volumeId, DbTransaction? tx = null) =>
+        c.ExecuteAsync($"""
+            UPDATE volumes SET
+              status = CASE {DerivedAttachStatus} WHEN 'attached' THEN 'in-use' WHEN 'detached' THEN 'available' ELSE {DerivedAttachStatus} END,
+              attach_status = {DerivedAttachStatus},
+              updated_at = @Now
+            WHERE id = @Id
+            """, new { Id = volumeId, Now = Ids.Now() }, tx);
+
+    // ---- attachments ----
+
+    /// <summary>
+    /// Cinder's _attachment_reserve: volume -> reserved by compare-and-swap from <paramref name="from"/> (and under the
+    /// Ember attachment cap), then the attachment row. With <paramref name="sameInstanceOverride"/> the status is left
+    /// alone when the instance already holds an attachment (live migration). Returns false when neither applies.
+    /// </summary>
+    public async Task<bool> ReserveAsync(AttachmentRow row, IReadOnlyCollection<string> from, int maxAttachments)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var args = new { Id = row.VolumeId, From = from.ToArray(), Max = maxAttachments, Instance = row.InstanceUuid, Now = Ids.Now() };
+        var reserved = await c.ExecuteAsync("""
+            UPDATE volumes SET status = 'reserved', updated_at = @Now WHERE id = @Id AND status IN @From
+              AND (@Max < 0 OR (SELECT COUNT(*) FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status NOT LIKE 'error%') < @Max)
+            """, args, tx) == 1;
+        if (!reserved && row.InstanceUuid is not null)
+        {
+            reserved = await c.ExecuteScalarAsync<long>("""
+                SELECT COUNT(*) FROM volumes v WHERE v.id = @Id AND v.status IN ('in-use', 'reserved')
+                  AND EXISTS (SELECT 1 FROM volume_attachments a WHERE a.volume_id = @Id AND a.instance_uuid = @Instance)
+                """, args, tx) > 0;
+        }
+
+        if (!reserved)
+        {
+            await tx.RollbackAsync();
+            return false;
+        }
+
+        await c.ExecuteAsync($"""
+            INSERT INTO volume_attachments ({AttachmentColumns}) VALUES (@Id, @VolumeId, @ProjectId, @InstanceUuid, @AttachStatus, @AttachMode,
+              @Mountpoint, @AttachedHost, @Connector, @ExportName, @AttachTime, @DetachTime, @CreatedAt, @UpdatedAt)
+            """, row, tx);
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>Legacy os-attach: an attached row and the volume in-use in one transaction.</summary>
+    public async Task InsertAttachedAsync(AttachmentRow row)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync($"""
+            INSERT INTO volume_attachments ({AttachmentColumns}) VALUES (@Id, @VolumeId, @ProjectId, @InstanceUuid, @AttachStatus, @AttachMode,
+              @Mountpoint, @AttachedHost, @Connector, @ExportName, @AttachTime, @DetachTime, @CreatedAt, @UpdatedAt)
+            """, row, tx);
+        await c.ExecuteAsync("UPDATE volumes SET status = 'in-use', attach_status = 'attached', updated_at = @Now WHERE id = @Id",
+            new { Id = row.VolumeId, Now = Ids.Now() }, tx);
+        await tx.CommitAsync();
+    }
+
+    public async Task<AttachmentRow?> FindAttachmentAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE id = @Id", new { Id = id });
+    }
+
+    public async Task<IReadOnlyList<AttachmentRow>> ListAttachmentsAsync(string? volumeId = null, string? projectId = null)
+    {
+        await using var c = await db.OpenAsync();
+        var where = new List<string>();
+        if (volumeId is not null)
+        {
+            where.Add("volume_id = @VolumeId");
+        }
+
+        if (projectId is not null)
+        {
+            where.Add("project_id = @ProjectId");
+        }
+
+        var clause = where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
+        return [.. await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments {clause} ORDER BY created_at, id",
+            new { VolumeId = volumeId, ProjectId = projectId })];
+    }
+
+    /// <summary>Attachments of many volumes at once, for list views.</summary>
+    public async Task<ILookup<string, AttachmentRow>> AttachmentsOfAsync(IReadOnlyCollection<string> volumeIds)
+    {
+        if (volumeIds.Count == 0)
+        {
+            return Array.Empty<AttachmentRow>().ToLookup(a => a.VolumeId);
+        }
+
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE volume_id IN @Ids ORDER BY created_at, id",
+            new { Ids = volumeIds.ToArray() });
+        return rows.ToLookup(a => a.VolumeId);
+    }
+
+    /// <summary>
+    /// volume_attached(mark_attached=False): the attachment gets its connector and export and goes to attaching, and so
+    /// does the volume. False when the attachment is gone or the volume is in a state that cannot attach.
+    /// </summary>
+    public async Task<bool> ConnectAsync(AttachmentRow row)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var args = new { row.Id, row.VolumeId, row.Connector, row.ExportName, row.Mountpoint, row.AttachedHost, row.AttachMode, Now = Ids.Now() };
+        var volumeOk = await c.ExecuteAsync("""
+            UPDATE volumes SET status = 'attaching', attach_status = 'attaching', updated_at = @Now
+            WHERE id = @VolumeId AND status IN ('reserved', 'attaching', 'in-use', 'available', 'detaching')
+            """, args, tx) == 1;
+        var attachmentOk = volumeOk && await c.ExecuteAsync("""
+            UPDATE volume_attachments SET attach_status = 'attaching', connector = @Connector, export_name = @ExportName, mountpoint = @Mountpoint,
+              attached_host = @AttachedHost, attach_mode = @AttachMode, updated_at = @Now
+            WHERE id = @Id AND attach_status NOT LIKE 'error%' AND attach_status <> 'detached'
+            """, args, tx) == 1;
+        if (!attachmentOk)
+        {
+            await tx.RollbackAsync();
+            return false;
+        }
+
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>os-complete: the attachment attached, the volume in-use/attached.</summary>
+    public async Task<bool> CompleteAsync(string attachmentId, string volumeId)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var args = new { Id = attachmentId, VolumeId = volumeId, Now = Ids.Now() };
+        var ok = await c.ExecuteAsync("UPDATE volume_attachments SET attach_status = 'attached', attach_time = @Now, updated_at = @Now WHERE id = @Id AND attach_status NOT LIKE 'error%'", args, tx) == 1;
+        if (ok)
+        {
+            await c.ExecuteAsync("UPDATE volumes SET status = 'in-use', attach_status = 'attached', updated_at = @Now WHERE id = @VolumeId", args, tx);
+        }
+
+        await tx.CommitAsync();
+        return ok;
+    }
+
+    /// <summary>finish_detach: drops the attachment and derives the volume's status from the rest; returns the rest.</summary>
+    public async Task<IReadOnlyList<AttachmentRow>?> DeleteAttachmentAsync(string attachmentId, string volumeId)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        if (await c.ExecuteAsync("DELETE FROM volume_attachments WHERE id = @Id", new { Id = attachmentId }, tx) == 0)
+        {
+            await tx.RollbackAsync();
+            return null;
+        }
+
+        await RecomputeStatusAsync(c, volumeId, tx);
+        var rest = await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE volume_id = @Id ORDER BY created_at, id", new { Id = volumeId }, tx);
+        await tx.CommitAsync();
+        return [.. rest];
+    }
+
+    /// <summary>Attachments whose export must exist while Ember runs (re-created on start-up).</summary>
+    public async Task<IReadOnlyList<AttachmentRow>> ListExportedAttachmentsAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE export_name IS NOT NULL AND attach_status IN ('attaching', 'attached', 'detaching')")];
+    }
+
+    public async Task<IReadOnlyList<VolumeRow>> ListVolumesWithLegacyExportAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<VolumeRow>($"SELECT {VolumeColumns} FROM volumes WHERE legacy_export IS NOT NULL")];
+    }
+
+    // ---- snapshots ----
+
+    /// <summary>Inserts the snapshot if the volume is in an allowed status and quotas allow; false otherwise.</summary>
+    public async Task<bool> InsertSnapshotAsync(SnapshotRow row, IReadOnlyCollection<string> volumeStatuses, QuotaLimits limits)
+    {
+        var p = new DynamicParameters(row);
+        p.Add("From", volumeStatuses.ToArray());
+        p.Add("MaxSnapshots", limits.Snapshots);
+        p.Add("MaxGigabytes", limits.Gigabytes);
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync($"""
+            INSERT INTO volume_snapshots ({SnapshotColumns})
+            SELECT @Id, @VolumeId, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @Metadata, @CreatedAt, @UpdatedAt
+            WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @VolumeId AND status IN @From)
+              AND (@MaxSnapshots < 0 OR (SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @ProjectId) < @MaxSnapshots)
+              AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
+                   + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
+            """, p) == 1;
+    }
+
+    public async Task<SnapshotRow?> FindSnapshotAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<SnapshotRow>($"SELECT {SnapshotColumns} FROM volume_snapshots WHERE id = @Id", new { Id = id });
+    }
+
+    public async Task<IReadOnlyList<SnapshotRow>> ListSnapshotsAsync(string? projectId, string? volumeId = null)
+    {
+        await using var c = await db.OpenAsync();
+        var where = new List<string>();
+        if (projectId is not null)
+        {
+            where.Add("project_id = @ProjectId");
+        }
+
+        if (volumeId is not null)
+        {
+            where.Add("volume_id = @VolumeId");
+        }
+
+        var clause = where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
+        return [.. await c.QueryAsync<SnapshotRow>($"SELECT {SnapshotColumns} FROM volume_snapshots {clause} ORDER BY created_at DESC, id DESC",
+            new { ProjectId = projectId, VolumeId = volumeId })];
+    }
+
+    public async Task<bool> TransitionSnapshotAsync(string id, IEnumerable<string> from, string to)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volume_snapshots SET status = @To, updated_at = @Now WHERE id = @Id AND status IN @From",
+            new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
+    }
+
+    public async Task UpdateSnapshotAsync(string id, string? name, string? description, string metadata)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE volume_snapshots SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
+            new { Id = id, Name = name, Description = description, Metadata = metadata, Now = Ids.Now() });
+    }
+
+    public async Task DeleteSnapshotRowAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM volume_snapshots WHERE id = @Id", new { Id = id });
+    }
+
+    // ---- quotas ----
+
+    public async Task<QuotaLimits> LimitsOfAsync(string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        var rows = (await c.QueryAsync<(string Resource, long HardLimit)>("SELECT resource, hard_limit FROM volume_quotas WHERE project_id = @P", new { P = projectId }))
+            .ToDictionary(r => r.Resource, r => (int)r.HardLimit, StringComparer.Ordinal);
+        return QuotaLimits.Defaults.With(rows);
+    }
+
+    public async Task SetLimitAsync(string projectId, string resource, int limit)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("DELETE FROM volume_quotas WHERE project_id = @P AND resource = @R", new { P = projectId, R = resource }, tx);
+        await c.ExecuteAsync("INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)", new { P = projectId, R = resource, L = limit }, tx);
+        await tx.CommitAsync();
+    }
+
+    public async Task DeleteLimitsAsync(string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM volume_quotas WHERE project_id = @P", new { P = projectId });
+    }
+
+    public async Task<QuotaUsage> UsageOfAsync(string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        var volumes = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volumes WHERE project_id = @P", new { P = projectId });
+        var volumeGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @P", new { P = projectId });
+        var snapshots = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
+        var snapshotGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
+        return new QuotaUsage((int)volumes, (int)snapshots, (int)(volumeGb + snapshotGb));
+    }
+}
+
+/// <summary>A project's hard limits; -1 is unlimited.</summary>
+public sealed record QuotaLimits(int Volumes, int Snapshots, int Gigabytes, int PerVolumeGigabytes, int Backups, int BackupGigabytes, int Groups)
+{
+    /// <summary>Cinder's defaults (quota_volumes, quota_snapshots, quota_gigabytes, ...).</summary>
+    public static QuotaLimits Defaults { get; } = new(10, 10, 1000, -1, 10, 1000, 10);
+
+    public static readonly string[] Resources = ["volumes", "snapshots", "gigabytes", "per_volume_gigabytes", "backups", "backup_gigabytes", "groups"];
+
+    public int this[string resource] => resource switch
+    {
+        "volumes" => Volumes,
+        "snapshots" => Snapshots,
+        "gigabytes" => Gigabytes,
+        "per_volume_gigabytes" => PerVolumeGigabytes,
+        "backups" => Backups,
+        "backup_gigabytes" => BackupGigabytes,
+        "groups" => Groups,
+        _ => throw new ArgumentOutOfRangeException(nameof(resource)),
+    };
+
+    public QuotaLimits With(IReadOnlyDictionary<string, int> overrides) => new(
+        overrides.GetValueOrDefault("volumes", Volumes),
+        overrides.GetValueOrDefault("snapshots", Snapshots),
+        overrides.GetValueOrDefault("gigabytes", Gigabytes),
+        overrides.GetValueOrDefault("per_volume_gigabytes", PerVolumeGigabytes),
+        overrides.GetValueOrDefault("backups", Backups),
+        overrides.GetValueOrDefault("backup_gigabytes", BackupGigabytes),
+        overrides.GetValueOrDefault("groups", Groups));
+}
+
+/// <summary>What a project uses; gigabytes counts volumes and snapshots, as Cinder does.</summary>
+public sealed record QuotaUsage(int Volumes, int Snapshots, int Gigabytes);
