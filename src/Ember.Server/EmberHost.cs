@@ -1,5 +1,6 @@
 using System.Net;
 using Ember.Server.Common;
+using Ember.Server.Compute;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
@@ -65,14 +66,16 @@ public sealed class EmberHost : IAsyncDisposable
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
+        builder.Services.AddComputeServices();
 
         var app = builder.Build();
-        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations], cancellationToken);
+        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations], cancellationToken);
 
         app.UseEmberPipeline();
         app.MapIdentityApi();
         app.MapImageApi();
         app.MapVolumeApi();
+        app.MapComputeApi();
         app.MapGet("/", () => Json.Reply(new System.Text.Json.Nodes.JsonObject
         {
             ["name"] = "ember",
@@ -87,6 +90,7 @@ public sealed class EmberHost : IAsyncDisposable
         await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
         await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
+        await app.Services.GetRequiredService<ComputeBootstrap>().RunAsync();
         return host;
     }
 

@@ -14,10 +14,9 @@ public static partial class VolumeApi
 
     public static void MapVolumeApi(this IEndpointRouteBuilder app)
     {
+        // Routing treats a trailing slash as the same route, so "/volume/" (what cinderclient asks) lands here too.
         app.MapGet("/volume", (HttpContext http) => Json.Reply(VersionsBody(http), StatusCodes.Status300MultipleChoices));
-        app.MapGet("/volume/", (HttpContext http) => Json.Reply(VersionsBody(http), StatusCodes.Status300MultipleChoices));
         app.MapGet("/volume/v3", (HttpContext http) => Json.Reply(VersionsBody(http)));
-        app.MapGet("/volume/v3/", (HttpContext http) => Json.Reply(VersionsBody(http)));
         app.MapGet("/volume/v3/{project_id}", (HttpContext http) => Json.Reply(VersionsBody(http))).AddEndpointFilter(MicroversionFilterAsync);
 
         // The catalog URL carries the project id (/volume/v3/{project_id}); from 3.67 it may be left out.

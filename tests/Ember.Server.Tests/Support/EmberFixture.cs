@@ -24,9 +24,7 @@ public class EmberFixture : IAsyncLifetime
     public string CloudsYaml => Path.Combine(DataDir, "clouds.yaml");
 
     /// <summary>Lets a derived fixture change the options (e.g. a default image) before start.</summary>
-    protected virtual void Configure(EmberOptions options)
-    {
-    }
+    protected virtual Task ConfigureAsync(EmberOptions options) => Task.CompletedTask;
 
     public async Task InitializeAsync()
     {
@@ -37,7 +35,7 @@ public class EmberFixture : IAsyncLifetime
             AdminPassword = AdminPassword,
             DemoPassword = DemoPassword,
         };
-        Configure(options);
+        await ConfigureAsync(options);
         Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
     }
 

@@ -1,0 +1,266 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Compute;
+
+public static partial class ComputeApi
+{
+    private static void MapServers(RouteGroupBuilder v21)
+    {
+        v21.MapPost("/servers", CreateServerAsync);
+        v21.MapGet("/servers", (HttpContext http, ComputeStore store) => ListServersAsync(http, store, detail: false));
+        v21.MapGet("/servers/detail", (HttpContext http, ComputeStore store) => ListServersAsync(http, store, detail: true));
+        v21.MapGet("/servers/{id}", async (HttpContext http, ComputeStore store, string id) =>
+        {
+            var context = Authorize(http, "os_compute_api:servers:show");
+            var server = await FindServerAsync(store, context, id);
+            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, server) });
+        });
+        v21.MapPut("/servers/{id}", async (HttpContext http, ComputeStore store, string id) =>
+        {
+            var context = Authorize(http, "os_compute_api:servers:update");
+            var server = await FindServerAsync(store, context, id);
+            var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "server");
+            if (body.ContainsKey("name"))
+            {
+                server = server with { Name = ServerName(Json.OptionalString(body, "name")) };
+            }
+
+            if (body.ContainsKey("description") && ComputeVersion.Of(http).AtLeast(19))
+            {
+                server = server with { Description = Json.OptionalString(body, "description") };
+            }
+
+            await store.UpdateServerAsync(server);
+            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, (await store.FindServerAsync(id))!) });
+        });
+        v21.MapDelete("/servers/{id}", async (HttpContext http, ComputeStore store, ComputeService compute, string id) =>
+        {
+            var context = Authorize(http, "os_compute_api:servers:delete");
+            var server = await FindServerAsync(store, context, id);
+            await compute.DeleteAsync(context, server);
+            return Results.NoContent();
+        });
+        v21.MapPost("/servers/{id}/action", ServerActionAsync);
+    }
+
+    private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server) =>
+        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http));
+
+    private static string ServerName(string? name) =>
+        string.IsNullOrWhiteSpace(name) || name.Length > 255
+            ? throw ApiException.BadRequest("Invalid input for field/attribute name. It must be a non-empty string of at most 255 characters.")
+            : name;
+
+    /// <summary>POST /servers: 202 with adminPass; the server builds in the background.</summary>
+    private static async Task<IResult> CreateServerAsync(HttpContext http, ComputeService compute)
+    {
+        var context = Authorize(http, "os_compute_api:servers:create");
+        var version = ComputeVersion.Of(http);
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "server");
+        var request = ParseCreate(body, version);
+        var adminPass = request.AdminPass ?? Ids.NewSecret(9)[..12];
+        var server = await compute.CreateAsync(context, request with { AdminPass = adminPass }, version);
+        http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";
+        return Json.Reply(new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["id"] = server.Id,
+                ["links"] = ComputeJson.Links(http, "servers", server.Id),
+                ["OS-DCF:diskConfig"] = "MANUAL",
+                ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
+                ["adminPass"] = adminPass,
+            },
+        }, StatusCodes.Status202Accepted);
+    }
+
+    private static ServerCreateRequest ParseCreate(JsonObject body, ComputeVersion version)
+    {
+        if (version.AtLeast(37) && !body.ContainsKey("networks"))
+        {
+            throw ApiException.BadRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property");
+        }
+
+        if (body["networks"] is JsonValue networks && networks.TryGetValue(out string? mode) && mode is not ("auto" or "none"))
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute networks. Value: {mode}. It must be 'auto', 'none' or a list.");
+        }
+
+        var volumes = new List<BootVolume>();
+        string? imageFromBdm = null;
+        if (body["block_device_mapping"] is JsonArray legacy)
+        {
+            foreach (var item in legacy.OfType<JsonObject>())
+            {
+                var volumeId = Json.OptionalString(item, "volume_id")
+                    ?? throw ApiException.BadRequest("Block Device Mapping is Invalid: only volume_id mappings are supported.");
+                var device = Json.OptionalString(item, "device_name");
+                volumes.Add(new BootVolume(volumeId, device, device is "vda" or "/dev/vda" ? 0 : null,
+                    Json.OptionalBoolean(item, "delete_on_termination") ?? false, null));
+            }
+        }
+
+        if (body["block_device_mapping_v2"] is JsonArray mappings)
+        {
+            foreach (var item in mappings.OfType<JsonObject>())
+            {
+                var source = Json.OptionalString(item, "source_type");
+                var destination = Json.OptionalString(item, "destination_type") ?? (source == "volume" ? "volume" : "local");
+                var bootIndex = (int?)Json.OptionalInteger(item, "boot_index");
+                var uuid = Json.OptionalString(item, "uuid");
+                switch (source, destination)
+                {
+                    case ("volume", "volume") when uuid is not null:
+                        volumes.Add(new BootVolume(uuid, Json.OptionalString(item, "device_name"), bootIndex,
+                            Json.OptionalBoolean(item, "delete_on_termination") ?? false, Json.OptionalString(item, "tag")));
+                        break;
+                    case ("image", "local") when bootIndex == 0 && uuid is not null:
+                        imageFromBdm = uuid;
+                        break;
+                    default:
+                        throw ApiException.BadRequest(
+                            $"Block Device Mapping is Invalid: Ember supports volume->volume mappings and image->local as the boot disk, not {source}->{destination}.");
+                }
+            }
+        }
+
+        var imageRef = Json.OptionalString(body, "imageRef");
+        return new ServerCreateRequest
+        {
+            Name = ServerName(Json.OptionalString(body, "name")),
+            Description = version.AtLeast(19) ? Json.OptionalString(body, "description") : null,
+            ImageId = string.IsNullOrEmpty(imageRef) ? imageFromBdm : imageRef,
+            FlavorRef = FlavorIdFromRef(Json.RequiredString(body, "flavorRef")),
+            Metadata = Json.OptionalStringMap(body, "metadata") ?? [],
+            UserData = Json.OptionalString(body, "user_data"),
+            KeyName = Json.OptionalString(body, "key_name"),
+            AdminPass = Json.OptionalString(body, "adminPass"),
+            Volumes = volumes,
+        };
+    }
+
+    /// <summary>flavorRef may be an id or a URL ending in the id.</summary>
+    private static string FlavorIdFromRef(string flavorRef) =>
+        flavorRef.Contains('/', StringComparison.Ordinal) ? flavorRef[(flavorRef.LastIndexOf('/') + 1)..] : flavorRef;
+
+    private static async Task<IResult> ListServersAsync(HttpContext http, ComputeStore store, bool detail)
+    {
+        var context = Authorize(http, detail ? "os_compute_api:servers:detail" : "os_compute_api:servers:index");
+        var query = http.Request.Query;
+        var allTenants = context.IsAdmin && (query.ContainsKey("all_tenants") && (Json.ParseBoolean(query["all_tenants"]) ?? true));
+        var projectFilter = context.IsAdmin && query["project_id"] is { Count: > 0 } p ? p.ToString() : null;
+        IEnumerable<ServerRow> servers = await store.ListServersAsync(allTenants ? projectFilter : projectFilter ?? context.ProjectId);
+        if (query["name"] is { Count: > 0 } name)
+        {
+            // Nova matches the name as a regular expression.
+            var regex = new Regex(name.ToString(), RegexOptions.None, TimeSpan.FromMilliseconds(100));
+            servers = servers.Where(s => regex.IsMatch(s.Name));
+        }
+
+        if (query["status"] is { Count: > 0 } status)
+        {
+            servers = servers.Where(s => string.Equals(ComputeJson.Status(s), status.ToString(), StringComparison.OrdinalIgnoreCase));
+        }
+
+        var list = servers.ToList();
+        if (query["marker"] is { Count: > 0 } marker)
+        {
+            var index = list.FindIndex(s => s.Id == marker.ToString());
+            list = index < 0 ? throw ApiException.BadRequest($"marker [{marker}] not found") : list.Skip(index + 1).ToList();
+        }
+
+        if (int.TryParse(query["limit"], out var limit))
+        {
+            list = list.Take(limit).ToList();
+        }
+
+        var result = new JsonArray();
+        foreach (var server in list)
+        {
+            result.Add(detail
+                ? await ServerViewAsync(http, store, context, server)
+                : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
+        }
+
+        return Json.Reply(new JsonObject { ["servers"] = result });
+    }
+
+    /// <summary>POST /servers/{id}/action: one action per body, named by its only key.</summary>
+    private static async Task<IResult> ServerActionAsync(HttpContext http, ComputeStore store, ComputeService compute, string id)
+    {
+        var context = http.RequireProjectContext();
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var (action, argument) = body.Count == 1 ? body.First() : throw ApiException.BadRequest("The action body must name exactly one action.");
+        var server = await FindServerAsync(store, context, id);
+        switch (action)
+        {
+            case "os-stop":
+                Policy.Enforce(context, "os_compute_api:servers:stop");
+                await compute.StopAsync(context, server);
+                return Results.Accepted();
+            case "os-start":
+                Policy.Enforce(context, "os_compute_api:servers:start");
+                await compute.StartAsync(context, server);
+                return Results.Accepted();
+            case "reboot":
+                Policy.Enforce(context, "os_compute_api:servers:reboot");
+                var type = argument is JsonObject reboot ? Json.OptionalString(reboot, "type") : null;
+                if (type is not ("SOFT" or "HARD"))
+                {
+                    throw ApiException.BadRequest("Invalid input for field/attribute type. Value: " + (type ?? "None") + ". It must be SOFT or HARD.");
+                }
+
+                await compute.RebootAsync(context, server, hard: type == "HARD");
+                return Results.Accepted();
+            case "os-getConsoleOutput":
+                Policy.Enforce(context, "os_compute_api:os-console-output");
+                var length = argument is JsonObject console ? Json.OptionalInteger(console, "length") : null;
+                if (length is < -1)
+                {
+                    throw ApiException.BadRequest("Invalid input for field/attribute length. It must be -1 or a non-negative integer.");
+                }
+
+                return Json.Reply(new JsonObject { ["output"] = await compute.ConsoleOutputAsync(server, length is null or -1 ? null : (int)length) });
+            case "changePassword":
+                Policy.Enforce(context, "os_compute_api:os-admin-password");
+                var password = argument is JsonObject change ? Json.OptionalString(change, "adminPass") : null;
+                await compute.ChangePasswordAsync(server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
+                return Results.Accepted();
+            case "ember-exec":
+                Policy.Enforce(context, "ember:servers:exec");
+                return await ExecAsync(http, compute, server, argument as JsonObject);
+            default:
+                throw ApiException.BadRequest($"There is no such action: {action}");
+        }
+    }
+
+    /// <summary>Ember extension: {"ember-exec":{"command":["mkfs.ext3","/dev/vdb"],"timeout":60,"stdin":"..."}}.</summary>
+    private static async Task<IResult> ExecAsync(HttpContext http, ComputeService compute, ServerRow server, JsonObject? argument)
+    {
+        if (argument?["command"] is not JsonArray { Count: > 0 } commandArray
+            || commandArray.Any(c => c is not JsonValue v || !v.TryGetValue(out string? _)))
+        {
+            throw ApiException.BadRequest("'command' must be a non-empty list of strings.");
+        }
+
+        var timeout = Json.OptionalInteger(argument, "timeout") ?? 60;
+        if (timeout is < 1 or > 3600)
+        {
+            throw ApiException.BadRequest("'timeout' must be between 1 and 3600 seconds.");
+        }
+
+        var command = commandArray.Select(c => c!.GetValue<string>()).ToList();
+        var result = await compute.ExecAsync(server, command, Json.OptionalString(argument, "stdin"), TimeSpan.FromSeconds(timeout), http.RequestAborted);
+        if (result.TimedOut)
+        {
+            throw new ApiException(ErrorKind.Conflict, $"The command did not finish within {timeout} seconds; it is still running in the guest.");
+        }
+
+        return Json.Reply(new JsonObject { ["exit_code"] = result.ExitCode, ["stdout"] = result.StdOut, ["stderr"] = result.StdErr });
+    }
+}

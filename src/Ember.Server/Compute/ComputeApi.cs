@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Compute;
+
+/// <summary>The Nova v2.1 subset: discovery, flavors, servers, server actions and os-volume_attachments.</summary>
+public static partial class ComputeApi
+{
+    public static void MapComputeApi(this IEndpointRouteBuilder app)
+    {
+        var compute = app.MapGroup("/compute");
+        compute.AddEndpointFilter(async (context, next) =>
+        {
+            ComputeVersion.Echo(context.HttpContext);
+            return await next(context);
+        });
+        compute.MapGet("", Versions);
+        compute.MapGet("/v2.1", (HttpContext http) => Json.Reply(new JsonObject { ["version"] = VersionEntry(http, withMediaTypes: true) }));
+
+        var v21 = compute.MapGroup("/v2.1");
+        MapFlavors(v21);
+        MapServers(v21);
+        MapVolumeAttachments(v21);
+    }
+
+    private static JsonObject VersionEntry(HttpContext http, bool withMediaTypes)
+    {
+        var entry = new JsonObject
+        {
+            ["id"] = "v2.1",
+            ["status"] = "CURRENT",
+            ["version"] = ComputeVersion.Max.ToString(),
+            ["min_version"] = ComputeVersion.Min.ToString(),
+            ["updated"] = "2013-07-23T11:33:21Z",
+            ["links"] = new JsonArray(new JsonObject { ["rel"] = "self", ["href"] = $"{http.BaseUrl()}/compute/v2.1/" }),
+        };
+        if (withMediaTypes)
+        {
+            entry["media-types"] = new JsonArray(new JsonObject
+            {
+                ["base"] = "application/json",
+                ["type"] = "application/vnd.openstack.compute+json;version=2.1",
+            });
+        }
+
+        return entry;
+    }
+
+    private static IResult Versions(HttpContext http) =>
+        Json.Reply(new JsonObject { ["versions"] = new JsonArray(VersionEntry(http, withMediaTypes: false)) });
+
+    private static RequestContext Authorize(HttpContext http, string action)
+    {
+        var context = http.RequireProjectContext();
+        Policy.Enforce(context, action);
+        return context;
+    }
+
+    /// <summary>The server if the caller may see it (own project, or admin); 404 in Nova's words otherwise.</summary>
+    private static async Task<ServerRow> FindServerAsync(ComputeStore store, RequestContext context, string id)
+    {
+        var server = await store.FindServerAsync(id);
+        return server is not null && (context.IsAdmin || server.ProjectId == context.ProjectId)
+            ? server
+            : throw ApiException.NotFound($"Instance {id} could not be found.");
+    }
+}

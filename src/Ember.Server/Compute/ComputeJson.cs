@@ -1,0 +1,192 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Http;
+
+namespace Ember.Server.Compute;
+
+/// <summary>Nova's views of flavors, servers and volume attachments, field by field per microversion.</summary>
+internal static class ComputeJson
+{
+    public static JsonArray Links(HttpContext http, string collection, string id) => new(
+        new JsonObject { ["rel"] = "self", ["href"] = $"{http.BaseUrl()}/compute/v2.1/{collection}/{id}" },
+        new JsonObject { ["rel"] = "bookmark", ["href"] = $"{http.BaseUrl()}/compute/{collection}/{id}" });
+
+    public static Dictionary<string, string> ExtraSpecs(FlavorRow flavor) =>
+        JsonSerializer.Deserialize<Dictionary<string, string>>(flavor.ExtraSpecs) ?? [];
+
+    public static JsonObject Flavor(HttpContext http, FlavorRow flavor, ComputeVersion version)
+    {
+        var json = new JsonObject
+        {
+            ["id"] = flavor.Id,
+            ["name"] = flavor.Name,
+            ["ram"] = flavor.Ram,
+            ["disk"] = flavor.Disk,
+            ["vcpus"] = flavor.Vcpus,
+            ["OS-FLV-EXT-DATA:ephemeral"] = flavor.Ephemeral,
+            ["OS-FLV-DISABLED:disabled"] = false,
+            // Nova shows a zero swap as "" before 2.75.
+            ["swap"] = flavor.Swap == 0 ? "" : flavor.Swap,
+            ["rxtx_factor"] = flavor.RxtxFactor,
+            ["os-flavor-access:is_public"] = flavor.IsPublic,
+            ["links"] = Links(http, "flavors", flavor.Id),
+        };
+        if (version.AtLeast(55))
+        {
+            json["description"] = flavor.Description;
+        }
+
+        return json;
+    }
+
+    public static string Status(ServerRow server) => (server.VmState, server.TaskState) switch
+    {
+        (VmStates.Building, _) => "BUILD",
+        (VmStates.Active, "reboot_started" or "rebooting") => "REBOOT",
+        (VmStates.Active, "reboot_started_hard" or "rebooting_hard") => "HARD_REBOOT",
+        (VmStates.Active, _) => "ACTIVE",
+        (VmStates.Stopped, _) => "SHUTOFF",
+        (VmStates.Error, _) => "ERROR",
+        (VmStates.Deleted, _) => "DELETED",
+        _ => "UNKNOWN",
+    };
+
+    /// <summary>
+    /// Nova's hostId is sha224(project id + host), so tenants can tell co-located servers apart. .NET has no
+    /// SHA-224, so this is SHA-256 cut to the same 224 bits: same length and purpose, different digits.
+    /// </summary>
+    public static string HostId(ServerRow server) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
+
+    public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
+        ComputeVersion version, string? imageName = null)
+    {
+        var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
+        var json = new JsonObject
+        {
+            ["id"] = server.Id,
+            ["name"] = server.Name,
+            ["status"] = Status(server),
+            ["tenant_id"] = server.ProjectId,
+            ["user_id"] = server.UserId,
+            ["metadata"] = Json.ToJson(JsonSerializer.Deserialize<Dictionary<string, string>>(server.Metadata) ?? []),
+            ["hostId"] = HostId(server),
+            ["image"] = server.ImageId is null
+                ? ""
+                : new JsonObject
+                {
+                    ["id"] = server.ImageId,
+                    ["links"] = new JsonArray(new JsonObject { ["rel"] = "bookmark", ["href"] = $"{http.BaseUrl()}/compute/images/{server.ImageId}" }),
+                },
+            ["flavor"] = version.AtLeast(47)
+                ? new JsonObject
+                {
+                    ["vcpus"] = flavor.Vcpus,
+                    ["ram"] = flavor.Ram,
+                    ["disk"] = flavor.Disk,
+                    ["ephemeral"] = flavor.Ephemeral,
+                    ["swap"] = flavor.Swap,
+                    ["original_name"] = flavor.Name,
+                    ["extra_specs"] = Json.ToJson(ExtraSpecs(flavor)),
+                }
+                : new JsonObject
+                {
+                    ["id"] = flavor.Id,
+                    ["links"] = new JsonArray(new JsonObject { ["rel"] = "bookmark", ["href"] = $"{http.BaseUrl()}/compute/flavors/{flavor.Id}" }),
+                },
+            ["created"] = Ids.ZuluSeconds(server.CreatedAt),
+            ["updated"] = Ids.ZuluSeconds(server.UpdatedAt),
+            ["addresses"] = new JsonObject(),
+            ["accessIPv4"] = "",
+            ["accessIPv6"] = "",
+            ["links"] = Links(http, "servers", server.Id),
+            ["OS-DCF:diskConfig"] = "MANUAL",
+            ["progress"] = 0,
+            ["OS-EXT-AZ:availability_zone"] = "nova",
+            ["config_drive"] = "",
+            ["key_name"] = server.KeyName,
+            ["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null,
+            ["OS-SRV-USG:terminated_at"] = null,
+            ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
+            ["OS-EXT-STS:task_state"] = server.TaskState,
+            ["OS-EXT-STS:vm_state"] = server.VmState,
+            ["OS-EXT-STS:power_state"] = server.PowerState,
+            ["os-extended-volumes:volumes_attached"] = new JsonArray([.. bdms.Select(b => (JsonNode)VolumeAttached(b, version))]),
+        };
+        if (ctx.IsAdmin)
+        {
+            json["OS-EXT-SRV-ATTR:host"] = server.Host;
+            json["OS-EXT-SRV-ATTR:instance_name"] = server.InstanceName;
+            json["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server.Host;
+            if (version.AtLeast(3))
+            {
+                json["OS-EXT-SRV-ATTR:reservation_id"] = "r-" + server.Id[..8];
+                json["OS-EXT-SRV-ATTR:launch_index"] = 0;
+                json["OS-EXT-SRV-ATTR:hostname"] = server.Name;
+                json["OS-EXT-SRV-ATTR:kernel_id"] = "";
+                json["OS-EXT-SRV-ATTR:ramdisk_id"] = "";
+                json["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda";
+                json["OS-EXT-SRV-ATTR:user_data"] = server.UserData;
+            }
+        }
+
+        if (version.AtLeast(9))
+        {
+            json["locked"] = false;
+        }
+
+        if (version.AtLeast(16) && ctx.IsAdmin)
+        {
+            json["host_status"] = "UP";
+        }
+
+        if (version.AtLeast(19))
+        {
+            json["description"] = server.Description;
+        }
+
+        if (version.AtLeast(26))
+        {
+            json["tags"] = new JsonArray();
+        }
+
+        if (server.FaultJson is not null && server.VmState == VmStates.Error)
+        {
+            json["fault"] = JsonNode.Parse(server.FaultJson);
+        }
+
+        return json;
+    }
+
+    private static JsonObject VolumeAttached(BdmRow bdm, ComputeVersion version)
+    {
+        var json = new JsonObject { ["id"] = bdm.VolumeId };
+        if (version.AtLeast(3))
+        {
+            json["delete_on_termination"] = bdm.DeleteOnTermination;
+        }
+
+        return json;
+    }
+
+    /// <summary>One volumeAttachment: id is the volume id (before 2.89, which is above Ember's maximum).</summary>
+    public static JsonObject VolumeAttachment(BdmRow bdm, ComputeVersion version)
+    {
+        var json = new JsonObject
+        {
+            ["id"] = bdm.VolumeId,
+            ["serverId"] = bdm.ServerId,
+            ["volumeId"] = bdm.VolumeId,
+            ["device"] = "/dev/" + bdm.DeviceName,
+        };
+        if (version.AtLeast(70))
+        {
+            json["tag"] = bdm.Tag;
+        }
+
+        return json;
+    }
+}

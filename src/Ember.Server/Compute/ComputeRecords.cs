@@ -1,0 +1,87 @@
+namespace Ember.Server.Compute;
+
+// Rows have parameterless constructors so Dapper converts SQLite's integer booleans property by property.
+
+public sealed record FlavorRow
+{
+    public string Id { get; init; } = "";
+    public string Name { get; init; } = "";
+    public int Ram { get; init; }
+    public int Vcpus { get; init; }
+    public int Disk { get; init; }
+    public int Ephemeral { get; init; }
+    public int Swap { get; init; }
+    public double RxtxFactor { get; init; } = 1.0;
+    public bool IsPublic { get; init; } = true;
+    public string? Description { get; init; }
+    public string ExtraSpecs { get; init; } = "{}";
+    public DateTime CreatedAt { get; init; }
+}
+
+/// <summary>A server. Nova's vm_state/task_state/power_state are kept; the API status is derived from them.</summary>
+public sealed record ServerRow
+{
+    public string Id { get; init; } = "";
+    public int InstanceNumber { get; init; }
+    public string Name { get; init; } = "";
+    public string? Description { get; init; }
+    public string ProjectId { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string? ImageId { get; init; }
+    public string FlavorId { get; init; } = "";
+
+    /// <summary>The flavor as it was at boot (Nova embeds a copy; the flavor may be deleted later).</summary>
+    public string FlavorJson { get; init; } = "{}";
+    public string VmState { get; init; } = VmStates.Building;
+    public string? TaskState { get; init; }
+    public int PowerState { get; init; }
+    public string Metadata { get; init; } = "{}";
+    public string? UserData { get; init; }
+    public string? KeyName { get; init; }
+    public string? FaultJson { get; init; }
+    public string Host { get; init; } = "";
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+    public DateTime? LaunchedAt { get; init; }
+
+    public string InstanceName => $"instance-{InstanceNumber:x8}";
+}
+
+/// <summary>A volume attached to a server (at boot or later), with the Cinder attachment behind it.</summary>
+public sealed record BdmRow
+{
+    public string Id { get; init; } = "";
+    public string ServerId { get; init; } = "";
+    public string VolumeId { get; init; } = "";
+    public string? AttachmentId { get; init; }
+
+    /// <summary>Without /dev/, e.g. "vdb".</summary>
+    public string DeviceName { get; init; } = "";
+    public int? BootIndex { get; init; }
+    public bool DeleteOnTermination { get; init; }
+    public string? Tag { get; init; }
+
+    /// <summary>The NBD connection info from the volume service, kept so a restart can reconnect.</summary>
+    public string? ConnectionJson { get; init; }
+    public DateTime CreatedAt { get; init; }
+}
+
+/// <summary>Nova's vm_state values used here.</summary>
+public static class VmStates
+{
+    public const string Building = "building";
+    public const string Active = "active";
+    public const string Stopped = "stopped";
+    public const string Error = "error";
+    public const string Deleted = "deleted";
+}
+
+/// <summary>Nova's power_state numbers.</summary>
+public static class PowerStates
+{
+    public const int NoState = 0;
+    public const int Running = 1;
+    public const int Paused = 3;
+    public const int Shutdown = 4;
+    public const int Crashed = 6;
+}

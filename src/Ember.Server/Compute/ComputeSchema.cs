@@ -1,0 +1,60 @@
+using Ember.Server.Data;
+
+namespace Ember.Server.Compute;
+
+/// <summary>Tables of the Nova subset: flavors, servers and their block device mappings.</summary>
+public static class ComputeSchema
+{
+    public static IEnumerable<Migration> Migrations { get; } =
+    [
+        new("compute-001", """
+            CREATE TABLE flavors (
+                id VARCHAR(255) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                ram INTEGER NOT NULL,
+                vcpus INTEGER NOT NULL,
+                disk INTEGER NOT NULL,
+                ephemeral INTEGER NOT NULL,
+                swap INTEGER NOT NULL,
+                rxtx_factor DOUBLE PRECISION NOT NULL,
+                is_public BOOLEAN NOT NULL,
+                description TEXT,
+                extra_specs TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            CREATE TABLE servers (
+                id VARCHAR(36) PRIMARY KEY,
+                instance_number INTEGER NOT NULL UNIQUE,
+                name VARCHAR(255) NOT NULL,
+                description TEXT,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                image_id VARCHAR(36),
+                flavor_id VARCHAR(255) NOT NULL,
+                flavor_json TEXT NOT NULL,
+                vm_state VARCHAR(30) NOT NULL,
+                task_state VARCHAR(30),
+                power_state INTEGER NOT NULL,
+                metadata TEXT NOT NULL,
+                user_data TEXT,
+                key_name VARCHAR(255),
+                fault_json TEXT,
+                host VARCHAR(255) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                launched_at TIMESTAMP);
+            CREATE INDEX servers_project ON servers (project_id);
+            CREATE TABLE block_device_mappings (
+                id VARCHAR(36) PRIMARY KEY,
+                server_id VARCHAR(36) NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                volume_id VARCHAR(36) NOT NULL,
+                attachment_id VARCHAR(36),
+                device_name VARCHAR(64) NOT NULL,
+                boot_index INTEGER,
+                delete_on_termination BOOLEAN NOT NULL,
+                tag VARCHAR(255),
+                connection_json TEXT,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (server_id, volume_id));
+            """),
+    ];
+}

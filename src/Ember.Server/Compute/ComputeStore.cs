@@ -1,0 +1,186 @@
+using System.Data.Common;
+using Dapper;
+using Ember.Server.Common;
+using Ember.Server.Data;
+
+namespace Ember.Server.Compute;
+
+/// <summary>Reads and writes flavors, servers and block device mappings.</summary>
+public sealed class ComputeStore(Database db)
+{
+    public async Task<FlavorRow?> FindFlavorAsync(string idOrName)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QueryFirstOrDefaultAsync<FlavorRow>(
+            "SELECT * FROM flavors WHERE id = @Key UNION ALL SELECT * FROM flavors WHERE name = @Key AND id <> @Key", new { Key = idOrName });
+    }
+
+    public async Task<IReadOnlyList<FlavorRow>> ListFlavorsAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<FlavorRow>("SELECT * FROM flavors")];
+    }
+
+    public async Task InsertFlavorAsync(FlavorRow flavor)
+    {
+        await using var c = await db.OpenAsync();
+        if (await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM flavors WHERE name = @Name", flavor) > 0)
+        {
+            throw ApiException.Conflict($"Flavor with name {flavor.Name} already exists.");
+        }
+
+        try
+        {
+            await c.ExecuteAsync("""
+                INSERT INTO flavors (id, name, ram, vcpus, disk, ephemeral, swap, rxtx_factor, is_public, description, extra_specs, created_at)
+                VALUES (@Id, @Name, @Ram, @Vcpus, @Disk, @Ephemeral, @Swap, @RxtxFactor, @IsPublic, @Description, @ExtraSpecs, @CreatedAt)
+                """, flavor);
+        }
+        catch (DbException ex) when (IsUniqueViolation(ex))
+        {
+            throw ApiException.Conflict($"Flavor with ID {flavor.Id} already exists.");
+        }
+    }
+
+    public async Task UpdateFlavorAsync(FlavorRow flavor)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE flavors SET description = @Description, extra_specs = @ExtraSpecs WHERE id = @Id", flavor);
+    }
+
+    public async Task<bool> DeleteFlavorAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM flavors WHERE id = @Id", new { Id = id }) == 1;
+    }
+
+    /// <summary>Inserts a server with the next instance number (instance-0000000N), retrying if another insert took it.</summary>
+    public async Task<ServerRow> InsertServerAsync(ServerRow server, IEnumerable<BdmRow> bdms)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var c = await db.OpenAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            var next = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(instance_number), 0) + 1 FROM servers", transaction: tx);
+            var row = server with { InstanceNumber = (int)next };
+            try
+            {
+                await c.ExecuteAsync("""
+                    INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
+                      vm_state, task_state, power_state, metadata, user_data, key_name, fault_json, host, created_at, updated_at, launched_at)
+                    VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
+                      @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @FaultJson, @Host, @CreatedAt, @UpdatedAt, @LaunchedAt)
+                    """, row, tx);
+                foreach (var bdm in bdms)
+                {
+                    await InsertBdmAsync(c, bdm, tx);
+                }
+
+                await tx.CommitAsync();
+                return row;
+            }
+            catch (DbException ex) when (IsUniqueViolation(ex) && attempt < 5)
+            {
+                await tx.RollbackAsync();
+            }
+        }
+    }
+
+    public async Task<ServerRow?> FindServerAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<ServerRow>("SELECT * FROM servers WHERE id = @Id", new { Id = id });
+    }
+
+    public async Task<IReadOnlyList<ServerRow>> ListServersAsync(string? projectId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<ServerRow>(
+            "SELECT * FROM servers WHERE (@ProjectId IS NULL OR project_id = @ProjectId) ORDER BY created_at DESC, id DESC",
+            new { ProjectId = projectId })];
+    }
+
+    /// <summary>Sets the states (and optionally the fault); returns false when the server is gone.</summary>
+    public async Task<bool> SetStateAsync(string id, string vmState, string? taskState, int powerState, string? faultJson = null,
+        bool launched = false)
+    {
+        await using var c = await db.OpenAsync();
+        var now = Ids.Now();
+        return await c.ExecuteAsync("""
+            UPDATE servers SET vm_state = @VmState, task_state = @TaskState, power_state = @PowerState,
+              fault_json = COALESCE(@FaultJson, fault_json), updated_at = @Now,
+              launched_at = CASE WHEN @Launched THEN @Now ELSE launched_at END
+            WHERE id = @Id
+            """, new { Id = id, VmState = vmState, TaskState = taskState, PowerState = powerState, FaultJson = faultJson, Now = now, Launched = launched }) == 1;
+    }
+
+    /// <summary>Compare-and-swap on task_state: claims the server for one operation at a time, as Nova does.</summary>
+    public async Task<bool> ClaimTaskAsync(string id, string[] allowedVmStates, string taskState)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync(
+            "UPDATE servers SET task_state = @TaskState, updated_at = @Now WHERE id = @Id AND task_state IS NULL AND vm_state IN @Allowed",
+            new { Id = id, TaskState = taskState, Allowed = allowedVmStates, Now = Ids.Now() }) == 1;
+    }
+
+    public async Task UpdateServerAsync(ServerRow server)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE servers SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
+            new { server.Id, server.Name, server.Description, server.Metadata, Now = Ids.Now() });
+    }
+
+    public async Task DeleteServerAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM block_device_mappings WHERE server_id = @Id", new { Id = id });
+        await c.ExecuteAsync("DELETE FROM servers WHERE id = @Id", new { Id = id });
+    }
+
+    public async Task<IReadOnlyList<BdmRow>> ListBdmsAsync(string serverId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<BdmRow>("SELECT * FROM block_device_mappings WHERE server_id = @Id ORDER BY created_at, device_name", new { Id = serverId })];
+    }
+
+    /// <summary>Servers (other than none) holding a mapping of <paramref name="volumeId"/>.</summary>
+    public async Task<IReadOnlyList<string>> ServersWithVolumeAsync(string volumeId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<string>("SELECT server_id FROM block_device_mappings WHERE volume_id = @Id", new { Id = volumeId })];
+    }
+
+    public async Task AddBdmAsync(BdmRow bdm)
+    {
+        await using var c = await db.OpenAsync();
+        try
+        {
+            await InsertBdmAsync(c, bdm, null);
+        }
+        catch (DbException ex) when (IsUniqueViolation(ex))
+        {
+            throw ApiException.BadRequest($"Invalid volume: volume {bdm.VolumeId} already attached");
+        }
+    }
+
+    public async Task UpdateBdmConnectionAsync(string id, string? attachmentId, string? connectionJson)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE block_device_mappings SET attachment_id = @AttachmentId, connection_json = @ConnectionJson WHERE id = @Id",
+            new { Id = id, AttachmentId = attachmentId, ConnectionJson = connectionJson });
+    }
+
+    public async Task DeleteBdmAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM block_device_mappings WHERE id = @Id", new { Id = id });
+    }
+
+    private static Task InsertBdmAsync(DbConnection c, BdmRow bdm, DbTransaction? tx) => c.ExecuteAsync("""
+        INSERT INTO block_device_mappings (id, server_id, volume_id, attachment_id, device_name, boot_index, delete_on_termination, tag, connection_json, created_at)
+        VALUES (@Id, @ServerId, @VolumeId, @AttachmentId, @DeviceName, @BootIndex, @DeleteOnTermination, @Tag, @ConnectionJson, @CreatedAt)
+        """, bdm, tx);
+
+    private static bool IsUniqueViolation(DbException ex) =>
+        ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase) || ex.SqlState == "23505";
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Ember.Server.Tests.Support;
+
+/// <summary>A thin JSON client over one Ember host for scenario tests: every call asserts its status code.</summary>
+public sealed class ApiClient(HttpClient http) : IDisposable
+{
+    public const string Compute260 = "compute 2.60";
+
+    public HttpClient Http { get; } = http;
+
+    public async Task<JsonNode> SendAsync(HttpMethod method, string path, JsonNode? body = null, HttpStatusCode expect = HttpStatusCode.OK,
+        string? apiVersion = null)
+    {
+        var (status, json, text) = await TrySendAsync(method, path, body, apiVersion);
+        Assert.True(status == expect, $"{method} {path}: expected {(int)expect}, got {(int)status}: {text}");
+        return json ?? new JsonObject();
+    }
+
+    public async Task<(HttpStatusCode Status, JsonNode? Json, string Text)> TrySendAsync(HttpMethod method, string path, JsonNode? body = null,
+        string? apiVersion = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+
+        if (apiVersion is not null)
+        {
+            request.Headers.Add("OpenStack-API-Version", apiVersion);
+        }
+
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        JsonNode? json = null;
+        if (response.Content.Headers.ContentType?.MediaType == "application/json" && text.Length > 0)
+        {
+            json = JsonNode.Parse(text);
+        }
+
+        return (response.StatusCode, json, text);
+    }
+
+    /// <summary>Polls <paramref name="path"/> until <paramref name="done"/> holds (a hang is a failure, not a wait forever).</summary>
+    public async Task<JsonNode> WaitForAsync(string path, Func<JsonNode, bool> done, TimeSpan timeout, string? apiVersion = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        JsonNode? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var (status, json, _) = await TrySendAsync(HttpMethod.Get, path, apiVersion: apiVersion);
+            if (status == HttpStatusCode.OK && json is not null)
+            {
+                last = json;
+                if (done(json))
+                {
+                    return json;
+                }
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"{path} did not reach the expected state in {timeout.TotalSeconds:0} s; last: {last?.ToJsonString()}");
+    }
+
+    /// <summary>Waits until GET <paramref name="path"/> answers 404.</summary>
+    public async Task WaitGoneAsync(string path, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var (status, _, _) = await TrySendAsync(HttpMethod.Get, path);
+            if (status == HttpStatusCode.NotFound)
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"{path} still exists after {timeout.TotalSeconds:0} s");
+    }
+
+    public void Dispose() => Http.Dispose();
+
+    public static MediaTypeWithQualityHeaderValue JsonMedia { get; } = new("application/json");
+}

@@ -1,0 +1,299 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Ember.Server.Tests.Support;
+
+namespace Ember.Server.Tests.Volume;
+
+/// <summary>The Cinder v3 subset over raw HTTP against a real host: status codes, bodies, the attachment state machine.</summary>
+public sealed class VolumeApiTests(EmberFixture fixture) : IClassFixture<EmberFixture>
+{
+    private const string V354 = "volume 3.54";
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
+
+    private async Task<ApiClient> ClientAsync(string user = "admin") => new(await fixture.ClientAsync(user));
+
+    private static async Task<string> CreateAvailableAsync(ApiClient api, JsonObject volume)
+    {
+        var created = await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = volume }, HttpStatusCode.Accepted);
+        var id = created["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        return id;
+    }
+
+    private static JsonObject Connector(string host) => new() { ["host"] = host, ["ip"] = "127.0.0.1", ["platform"] = "x86_64", ["os_type"] = "linux", ["multipath"] = false, ["mountpoint"] = "/dev/vdb" };
+
+    [Fact]
+    public async Task Discovery_lists_v3_with_microversions_and_negotiates_the_header()
+    {
+        using var api = await ClientAsync();
+        var root = await api.SendAsync(HttpMethod.Get, "/volume", expect: HttpStatusCode.MultipleChoices);
+        var v3 = root["versions"]![0]!;
+        Assert.Equal("3.54", v3["version"]!.GetValue<string>());
+        Assert.Equal("3.0", v3["min_version"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Get, "/volume/v3/");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/volume/v3/types");
+        request.Headers.Add("OpenStack-API-Version", "volume latest");
+        using var response = await api.Http.SendAsync(request);
+        Assert.Equal("volume 3.54", response.Headers.GetValues("OpenStack-API-Version").Single());
+        Assert.Contains("OpenStack-API-Version", response.Headers.Vary);
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/volume/v3/volumes", apiVersion: "volume 3.99");
+        Assert.Equal(HttpStatusCode.NotAcceptable, status);
+        Assert.Equal(406, json!["computeFault"]!["code"]!.GetValue<int>());
+
+        // Attachments exist from 3.27 only.
+        var (old, _, _) = await api.TrySendAsync(HttpMethod.Get, "/volume/v3/attachments", apiVersion: "volume 3.26");
+        Assert.Equal(HttpStatusCode.NotFound, old);
+    }
+
+    [Fact]
+    public async Task Volume_lifecycle_create_show_extend_delete_with_a_sparse_file_of_exact_size()
+    {
+        using var api = await ClientAsync();
+        var created = await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = "life", ["metadata"] = new JsonObject { ["k"] = "v" } } }, HttpStatusCode.Accepted);
+        var volume = created["volume"]!.AsObject();
+        Assert.DoesNotContain(volume, kv => kv.Key.StartsWith("os-vol-", StringComparison.Ordinal));
+        Assert.Equal("__DEFAULT__", volume["volume_type"]!.GetValue<string>());
+        var id = volume["id"]!.GetValue<string>();
+        var shown = await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        Assert.Equal("false", shown["volume"]!["bootable"]!.GetValue<string>());
+        Assert.NotNull(shown["volume"]!["os-vol-tenant-attr:tenant_id"]);
+        Assert.Equal("v", shown["volume"]!["metadata"]!["k"]!.GetValue<string>());
+
+        var file = Path.Combine(fixture.DataDir, "volumes", "volume-" + id);
+        Assert.Equal(1L << 30, new FileInfo(file).Length);
+        var du = await Cli.RunAsync("du", ["--block-size=1", file]);
+        Assert.True(long.Parse(du.StdOut.Split('\t')[0]) < 1 << 20, "the new volume file should be sparse: " + du.StdOut);
+
+        var listed = await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail?name=life&with_count=true", apiVersion: "volume 3.45");
+        Assert.Equal(1, listed["count"]!.GetValue<int>());
+
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-extend"] = new JsonObject { ["new_size"] = 2 } }, HttpStatusCode.Accepted);
+        await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["size"]!.GetValue<int>() == 2 && j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        Assert.Equal(2L << 30, new FileInfo(file).Length);
+
+        var (badExtend, badBody, _) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-extend"] = new JsonObject { ["new_size"] = 1 } });
+        Assert.Equal(HttpStatusCode.BadRequest, badExtend);
+        Assert.Equal(400, badBody!["badRequest"]!["code"]!.GetValue<int>());
+
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
+        Assert.False(File.Exists(file));
+    }
+
+    [Fact]
+    public async Task Multiattach_volume_takes_two_attachments_exported_over_nbd_and_detaches_back_to_available()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["volume_type"] = "multiattach" });
+        var servers = new[] { Guid.NewGuid().ToString(), Guid.NewGuid().ToString() };
+        var attachments = new List<string>();
+        foreach (var server in servers)
+        {
+            var a = await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments", new JsonObject
+            {
+                ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = server, ["connector"] = Connector("host-" + server[..4]), ["mode"] = "rw" },
+            }, apiVersion: V354);
+            Assert.Equal("attaching", a["attachment"]!["status"]!.GetValue<string>());
+            var connection = a["attachment"]!["connection_info"]!;
+            Assert.Equal("nbd", connection["driver_volume_type"]!.GetValue<string>());
+            Assert.True(connection["multiattach"]!.GetValue<bool>());
+
+            // The export is real: a real NBD client sees a 1 GiB disk.
+            var uri = $"nbd+unix:///{connection["export_name"]!.GetValue<string>()}?socket={connection["unix_socket"]!.GetValue<string>()}";
+            var info = await Cli.RunAsync("nbdinfo", ["--size", uri]);
+            Assert.Equal((1L << 30).ToString(), info.EnsureSuccess().StdOut.Trim());
+
+            var attachmentId = a["attachment"]!["id"]!.GetValue<string>();
+            await api.SendAsync(HttpMethod.Post, $"/volume/v3/attachments/{attachmentId}/action", new JsonObject { ["os-complete"] = new JsonObject() },
+                HttpStatusCode.NoContent, V354);
+            attachments.Add(attachmentId);
+        }
+
+        var shown = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!;
+        Assert.Equal("in-use", shown["status"]!.GetValue<string>());
+        var entries = shown["attachments"]!.AsArray();
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(servers.Order(), entries.Select(e => e!["server_id"]!.GetValue<string>()).Order());
+        Assert.All(entries, e => Assert.Equal(id, e!["id"]!.GetValue<string>()));
+
+        var detail = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
+        var exportUri = $"nbd+unix:///{detail["attachment"]!["connection_info"]!["export_name"]}?socket={detail["attachment"]!["connection_info"]!["unix_socket"]}";
+        var rest = await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
+        Assert.Single(rest["attachments"]!.AsArray());
+        Assert.Equal("in-use", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!["status"]!.GetValue<string>());
+        Assert.NotEqual(0, (await Cli.RunAsync("nbdinfo", ["--size", exportUri])).ExitCode);
+
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachments[1]}", apiVersion: V354);
+        var after = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!;
+        Assert.Equal("available", after["status"]!.GetValue<string>());
+        Assert.Empty(after["attachments"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Second_reserve_of_a_normal_volume_is_cinders_400()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1 });
+        await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString() } }, apiVersion: V354);
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString() } }, V354);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Invalid volume: Volume {id} status must be available or downloading to reserve, but the current status is reserved.",
+            json!["badRequest"]!["message"]!.GetValue<string>());
+
+        // mode is a 3.54 field: below it the schema refuses it.
+        var (old, _, _) = await api.TrySendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["mode"] = "ro" } }, "volume 3.44");
+        Assert.Equal(HttpStatusCode.BadRequest, old);
+    }
+
+    [Fact]
+    public async Task Fifty_concurrent_reserves_on_a_normal_volume_let_exactly_one_win()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1 });
+        var tasks = Enumerable.Range(0, 50).Select(_ => api.TrySendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString() } }, V354));
+        var results = await Task.WhenAll(tasks);
+        Assert.Equal(1, results.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.Equal(49, results.Count(r => r.Status == HttpStatusCode.BadRequest));
+
+        var rows = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments?volume_id={id}", apiVersion: V354);
+        Assert.Single(rows["attachments"]!.AsArray());
+        Assert.Equal("reserved", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Legacy_multiattach_flag_and_the_ember_attachment_cap()
+    {
+        using var api = await ClientAsync();
+        // The 2015 client body: multiattach true without a multiattach type.
+        var legacy = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["multiattach"] = true, ["availability_zone"] = null, ["imageRef"] = null });
+        Assert.True((await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{legacy}"))["volume"]!["multiattach"]!.GetValue<bool>());
+
+        var typeName = "capped-" + Guid.NewGuid().ToString("N")[..6];
+        await api.SendAsync(HttpMethod.Post, "/volume/v3/types", new JsonObject
+        {
+            ["volume_type"] = new JsonObject { ["name"] = typeName, ["extra_specs"] = new JsonObject { ["multiattach"] = "<is> True", ["ember:max_attachments"] = "2" } },
+        });
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["volume_type"] = typeName });
+        for (var i = 0; i < 2; i++)
+        {
+            var a = await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments",
+                new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString(), ["connector"] = Connector("h" + i) } }, apiVersion: V354);
+            await api.SendAsync(HttpMethod.Post, $"/volume/v3/attachments/{a["attachment"]!["id"]}/action", new JsonObject { ["os-complete"] = new JsonObject() }, HttpStatusCode.NoContent, V354);
+        }
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString() } }, V354);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("ember:max_attachments=2", json!["badRequest"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var (badSpec, _, _) = await api.TrySendAsync(HttpMethod.Post, "/volume/v3/types",
+            new JsonObject { ["volume_type"] = new JsonObject { ["name"] = typeName + "x", ["extra_specs"] = new JsonObject { ["ember:max_attachments"] = "many" } } });
+        Assert.Equal(HttpStatusCode.BadRequest, badSpec);
+    }
+
+    [Fact]
+    public async Task Projects_are_isolated_and_types_are_admin_managed()
+    {
+        using var admin = await ClientAsync();
+        using var demo = await ClientAsync("demo");
+        var id = await CreateAvailableAsync(admin, new JsonObject { ["size"] = 1 });
+        var (status, json, _) = await demo.TrySendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal($"Volume {id} could not be found.", json!["itemNotFound"]!["message"]!.GetValue<string>());
+        var (deleteStatus, _, _) = await demo.TrySendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, deleteStatus);
+        var list = await demo.SendAsync(HttpMethod.Get, "/volume/v3/volumes?all_tenants=1");
+        Assert.DoesNotContain(list["volumes"]!.AsArray(), v => v!["id"]!.GetValue<string>() == id);
+
+        var (typeStatus, typeJson, _) = await demo.TrySendAsync(HttpMethod.Post, "/volume/v3/types", new JsonObject { ["volume_type"] = new JsonObject { ["name"] = "nope" } });
+        Assert.Equal(HttpStatusCode.Forbidden, typeStatus);
+        Assert.Equal(403, typeJson!["forbidden"]!["code"]!.GetValue<int>());
+        var (resetStatus, _, _) = await demo.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "error" } });
+        Assert.Equal(HttpStatusCode.Forbidden, resetStatus);
+    }
+
+    [Fact]
+    public async Task Quota_exceeded_is_413_overLimit()
+    {
+        using var admin = await ClientAsync();
+        using var demo = await ClientAsync("demo");
+        var project = (await demo.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail")).AsObject();
+        Assert.NotNull(project);
+        var demoProject = await DemoProjectIdAsync(admin);
+        await admin.SendAsync(HttpMethod.Put, $"/volume/v3/os-quota-sets/{demoProject}", new JsonObject { ["quota_set"] = new JsonObject { ["gigabytes"] = 3 } });
+        var (status, json, _) = await demo.TrySendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 4 } });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.StartsWith("VolumeSizeExceedsAvailableQuota", json!["overLimit"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        var quota = await demo.SendAsync(HttpMethod.Get, $"/volume/v3/os-quota-sets/{demoProject}?usage=true");
+        Assert.Equal(3, quota["quota_set"]!["gigabytes"]!["limit"]!.GetValue<int>());
+        await admin.SendAsync(HttpMethod.Delete, $"/volume/v3/os-quota-sets/{demoProject}");
+    }
+
+    private static async Task<string> DemoProjectIdAsync(ApiClient admin)
+    {
+        var projects = await admin.SendAsync(HttpMethod.Get, "/identity/v3/projects?name=demo");
+        return projects["projects"]![0]!["id"]!.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task Snapshot_keeps_data_written_over_nbd_and_a_volume_from_it_has_the_same_bytes()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1 });
+        var a = await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments",
+            new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString(), ["connector"] = Connector("writer") } }, apiVersion: V354);
+        var c = a["attachment"]!["connection_info"]!;
+        var uri = $"nbd+unix:///{c["export_name"]}?socket={c["unix_socket"]}";
+        (await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "write -P 0xab 1M 64k", uri])).EnsureSuccess();
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{a["attachment"]!["id"]}", apiVersion: V354);
+
+        var snap = await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots", new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = id, ["name"] = "s1" } }, HttpStatusCode.Accepted);
+        var snapId = snap["snapshot"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/snapshots/{snapId}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+
+        var (deleteStatus, _, _) = await api.TrySendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}");
+        Assert.Equal(HttpStatusCode.BadRequest, deleteStatus);
+
+        var copy = await CreateAvailableAsync(api, new JsonObject { ["snapshot_id"] = snapId });
+        var file = Path.Combine(fixture.DataDir, "volumes", "volume-" + copy);
+        var read = await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "read -P 0xab 1M 64k", file]);
+        Assert.Contains("read 65536/65536", read.EnsureSuccess().StdOut, StringComparison.Ordinal);
+
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapId}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/snapshots/{snapId}", s_wait);
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
+    }
+
+    [Fact]
+    public async Task Legacy_actions_reserve_attach_initialize_begin_and_roll_detaching()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1 });
+        async Task<string> StatusAsync() => (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!["status"]!.GetValue<string>();
+        Task ActAsync(string action, JsonObject args, HttpStatusCode expect = HttpStatusCode.Accepted) =>
+            api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { [action] = args }, expect);
+
+        await ActAsync("os-reserve", new JsonObject());
+        Assert.Equal("attaching", await StatusAsync());
+        var init = await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-initialize_connection"] = new JsonObject { ["connector"] = Connector("legacy") } });
+        Assert.Equal("nbd", init["connection_info"]!["driver_volume_type"]!.GetValue<string>());
+        Assert.NotNull(init["connection_info"]!["data"]!["export_name"]);
+        await ActAsync("os-attach", new JsonObject { ["instance_uuid"] = Guid.NewGuid().ToString(), ["mountpoint"] = "/dev/vdc" });
+        Assert.Equal("in-use", await StatusAsync());
+        await ActAsync("os-begin_detaching", new JsonObject());
+        Assert.Equal("detaching", await StatusAsync());
+        await ActAsync("os-roll_detaching", new JsonObject());
+        Assert.Equal("in-use", await StatusAsync());
+        await ActAsync("os-detach", new JsonObject());
+        await ActAsync("os-terminate_connection", new JsonObject { ["connector"] = Connector("legacy") });
+        Assert.Equal("available", await StatusAsync());
+    }
+}
