@@ -41,9 +41,9 @@ public class MultiAttachScenarioTests(CloudFixture ember) : IClassFixture<CloudF
         Assert.Equal(volume1, shown["server"]!["os-extended-volumes:volumes_attached"]![0]!["id"]!.GetValue<string>());
 
         // Part one, in the guests: format and write in vm-001, read and write in vm-002, read back in vm-001.
-        await ExecAsync(api, vm1, "mkdir -p /tmp/1 && sudo mkfs.ext3 -q /dev/vdb && sudo mount /dev/vdb /tmp/1 && sudo chmod 777 /tmp/1 && echo vm-001 > /tmp/1/1 && sudo umount /dev/vdb");
-        Assert.Equal("vm-001", await ExecAsync(api, vm2, "mkdir -p /tmp/1 && sudo mount /dev/vdb /tmp/1 && cat /tmp/1/1 && echo vm-002 > /tmp/1/2 && sudo umount /dev/vdb"));
-        Assert.Equal("vm-002", await ExecAsync(api, vm1, "sudo mount /dev/vdb /tmp/1 && cat /tmp/1/2 && sudo umount /dev/vdb"));
+        await api.ExecInGuestAsync(vm1, "mkdir -p /tmp/1 && sudo mkfs.ext3 -q /dev/vdb && sudo mount /dev/vdb /tmp/1 && sudo chmod 777 /tmp/1 && echo vm-001 > /tmp/1/1 && sudo umount /dev/vdb");
+        Assert.Equal("vm-001", await api.ExecInGuestAsync(vm2, "mkdir -p /tmp/1 && sudo mount /dev/vdb /tmp/1 && cat /tmp/1/1 && echo vm-002 > /tmp/1/2 && sudo umount /dev/vdb"));
+        Assert.Equal("vm-002", await api.ExecInGuestAsync(vm1, "sudo mount /dev/vdb /tmp/1 && cat /tmp/1/2 && sudo umount /dev/vdb"));
 
         // Part two: nova volume-attach <vm> <m-a-002> /dev/vdc on both running servers.
         var volume2 = await CreateMultiattachVolumeAsync(api, "m-a-002");
@@ -58,16 +58,16 @@ public class MultiAttachScenarioTests(CloudFixture ember) : IClassFixture<CloudF
 
         await api.WaitForAsync($"/volume/v3/volumes/{volume2}",
             v => v["volume"]!["attachments"]!.AsArray().Count == 2 && v["volume"]!["status"]!.GetValue<string>() == "in-use", s_boot);
-        await ExecAsync(api, vm1, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mkfs.ext3 -q /dev/vdc && sudo mount /dev/vdc /tmp/2 && sudo chmod 777 /tmp/2 && echo vdc-vm-001 > /tmp/2/1 && sudo umount /dev/vdc");
-        Assert.Equal("vdc-vm-001", await ExecAsync(api, vm2, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mount /dev/vdc /tmp/2 && cat /tmp/2/1 && echo vdc-vm-002 > /tmp/2/2 && sudo umount /dev/vdc"));
-        Assert.Equal("vdc-vm-002", await ExecAsync(api, vm1, "sudo mount /dev/vdc /tmp/2 && cat /tmp/2/2 && sudo umount /dev/vdc"));
+        await api.ExecInGuestAsync(vm1, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mkfs.ext3 -q /dev/vdc && sudo mount /dev/vdc /tmp/2 && sudo chmod 777 /tmp/2 && echo vdc-vm-001 > /tmp/2/1 && sudo umount /dev/vdc");
+        Assert.Equal("vdc-vm-001", await api.ExecInGuestAsync(vm2, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mount /dev/vdc /tmp/2 && cat /tmp/2/1 && echo vdc-vm-002 > /tmp/2/2 && sudo umount /dev/vdc"));
+        Assert.Equal("vdc-vm-002", await api.ExecInGuestAsync(vm1, "sudo mount /dev/vdc /tmp/2 && cat /tmp/2/2 && sudo umount /dev/vdc"));
 
         // Detach from one server: the volume stays in-use for the other, and the guest loses the disk.
         await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{vm2}/os-volume_attachments/{volume2}", expect: HttpStatusCode.Accepted);
         var afterDetach = await api.WaitForAsync($"/volume/v3/volumes/{volume2}",
             v => v["volume"]!["attachments"]!.AsArray().Count == 1 && v["volume"]!["status"]!.GetValue<string>() == "in-use", s_boot);
         Assert.Equal(vm1, afterDetach["volume"]!["attachments"]![0]!["server_id"]!.GetValue<string>());
-        Assert.Equal("gone", await ExecAsync(api, vm2, "[ -b /dev/vdc ] && echo present || echo gone"));
+        Assert.Equal("gone", await api.ExecInGuestAsync(vm2, "[ -b /dev/vdc ] && echo present || echo gone"));
 
         // Deleting the servers frees the volumes; delete_on_termination was 0, so they stay.
         foreach (var vm in new[] { vm1, vm2 })
@@ -129,27 +129,4 @@ public class MultiAttachScenarioTests(CloudFixture ember) : IClassFixture<CloudF
             Assert.NotEqual("ERROR", status);
             return status == "ACTIVE";
         }, s_boot);
-
-    /// <summary>Runs a shell line in the guest through the agent (waiting for the agent to come up) and returns stdout.</summary>
-    private static async Task<string> ExecAsync(ApiClient api, string server, string script)
-    {
-        var body = new JsonObject
-        {
-            ["ember-exec"] = new JsonObject { ["command"] = new JsonArray("sh", "-c", script), ["timeout"] = 120 },
-        };
-        var deadline = DateTime.UtcNow + s_boot;
-        while (true)
-        {
-            var (status, json, text) = await api.TrySendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/action", body);
-            if (status == HttpStatusCode.OK)
-            {
-                Assert.True(json!["exit_code"]!.GetValue<int>() == 0, $"'{script}' failed: {json.ToJsonString()}");
-                return json["stdout"]!.GetValue<string>().Trim();
-            }
-
-            // 409: the guest agent is not up yet.
-            Assert.True(status == HttpStatusCode.Conflict && DateTime.UtcNow < deadline, $"exec failed with {(int)status}: {text}");
-            await Task.Delay(1000);
-        }
-    }
 }

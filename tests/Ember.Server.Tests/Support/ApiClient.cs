@@ -86,6 +86,28 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         throw new TimeoutException($"{path} still exists after {timeout.TotalSeconds:0} s");
     }
 
+    /// <summary>
+    /// Runs a shell line in a guest through Ember's ember-exec server action, retrying while the guest agent
+    /// is not up yet (409); asserts exit code 0 and returns stdout.
+    /// </summary>
+    public async Task<string> ExecInGuestAsync(string server, string script)
+    {
+        var body = new JsonObject { ["ember-exec"] = new JsonObject { ["command"] = new JsonArray("sh", "-c", script), ["timeout"] = 120 } };
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        while (true)
+        {
+            var (status, json, text) = await TrySendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/action", body);
+            if (status == HttpStatusCode.OK)
+            {
+                Assert.True(json!["exit_code"]!.GetValue<int>() == 0, $"'{script}' failed: {json.ToJsonString()}");
+                return json["stdout"]!.GetValue<string>().Trim();
+            }
+
+            Assert.True(status == HttpStatusCode.Conflict && DateTime.UtcNow < deadline, $"exec failed with {(int)status}: {text}");
+            await Task.Delay(1000);
+        }
+    }
+
     public void Dispose() => Http.Dispose();
 
     public static MediaTypeWithQualityHeaderValue JsonMedia { get; } = new("application/json");

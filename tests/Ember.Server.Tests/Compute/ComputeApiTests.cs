@@ -1,0 +1,163 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Ember.Server.Tests.Support;
+
+namespace Ember.Server.Tests.Compute;
+
+/// <summary>Nova's wire format and rules: discovery, microversions, flavors, and the attach checks of reference §3.5.</summary>
+public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
+{
+    [Fact]
+    public async Task Discovery_advertises_v21_up_to_260()
+    {
+        using var http = new HttpClient();
+        var versions = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute"))!["versions"]![0]!;
+        Assert.Equal("v2.1", versions["id"]!.GetValue<string>());
+        Assert.Equal("2.60", versions["version"]!.GetValue<string>());
+        Assert.Equal("2.1", versions["min_version"]!.GetValue<string>());
+        var version = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute/v2.1"))!["version"]!;
+        Assert.Equal("CURRENT", version["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Microversion_is_echoed_and_out_of_range_is_406()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/compute/v2.1/flavors");
+        request.Headers.Add("OpenStack-API-Version", "compute latest");
+        using var response = await api.Http.SendAsync(request);
+        Assert.Equal("compute 2.60", response.Headers.GetValues("OpenStack-API-Version").Single());
+        Assert.Equal("2.60", response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/compute/v2.1/flavors", apiVersion: "compute 2.99");
+        Assert.Equal(HttpStatusCode.NotAcceptable, status);
+        Assert.Contains("maximum is 2.60", json!["computeFault"]!["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Novaclient_flavor_create_auto_prints_the_seed_columns()
+    {
+        var result = (await Cli.RunAsync("nova", ["flavor-create", "m1.seed", "auto", "256", "1", "1"], OpenRc("admin"))).EnsureSuccess();
+        var header = result.StdOut.Split('\n').First(l => l.StartsWith("| ID", StringComparison.Ordinal));
+        var columns = header.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["ID", "Name", "Memory_MiB", "Disk", "Ephemeral", "Swap", "VCPUs", "RXTX_Factor", "Is_Public", "Description"], columns);
+        var row = result.StdOut.Split('\n').First(l => l.Contains("m1.seed", StringComparison.Ordinal))
+            .Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(Guid.TryParse(row[0], out _), $"auto id should be a UUID: {row[0]}");
+        Assert.Equal(["256", "1", "0"], row[2..5]);
+    }
+
+    [Fact]
+    public async Task Member_cannot_create_a_flavor_and_gets_novas_message()
+    {
+        using var api = new ApiClient(await ember.ClientAsync("demo"));
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
+            new JsonObject { ["flavor"] = new JsonObject { ["name"] = "x", ["ram"] = 64, ["vcpus"] = 1, ["disk"] = 0 } });
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed.", json!["forbidden"]!["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Duplicate_flavor_name_is_409_and_bad_ram_is_400()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var flavor = new JsonObject { ["flavor"] = new JsonObject { ["name"] = "dup", ["ram"] = 64, ["vcpus"] = 1, ["disk"] = 0, ["id"] = null } };
+        await api.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors", flavor);
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/flavors", flavor);
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal("Flavor with name dup already exists.", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+
+        var (badStatus, _, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
+            new JsonObject { ["flavor"] = new JsonObject { ["name"] = "bad", ["ram"] = 0, ["vcpus"] = 1, ["disk"] = 0 } });
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus);
+    }
+
+    [Fact]
+    public async Task Unknown_server_is_404_item_not_found()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, $"/compute/v2.1/servers/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal(404, json!["itemNotFound"]!["code"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Attach_rules_multiattach_needs_260_single_attach_volumes_attach_once()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var single = await CreateVolumeAsync(api, "single", multiattach: false);
+        var shared = await CreateVolumeAsync(api, "shared", multiattach: true);
+
+        // A multi-attach volume below 2.60 is refused at boot.
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody("too-old", image, shared), apiVersion: "compute 2.59");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Multiattach volumes are only supported starting with compute API version 2.60.", json!["badRequest"]!["message"]!.GetValue<string>());
+        Assert.Equal("available", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{shared}"))["volume"]!["status"]!.GetValue<string>());
+
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody("holder", image, single), HttpStatusCode.Accepted))
+            ["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{single}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(3));
+
+        // The same single-attach volume on another server: Nova's "already attached to instances".
+        var (second, secondJson, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody("thief", image, single), apiVersion: ApiClient.Compute260);
+        Assert.Equal(HttpStatusCode.BadRequest, second);
+        Assert.Equal($"Invalid volume: volume {single} is already attached to instances: {server}", secondJson!["badRequest"]!["message"]!.GetValue<string>());
+
+        // The same volume twice on one server.
+        var (twice, twiceJson, _) = await api.TrySendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/os-volume_attachments",
+            new JsonObject { ["volumeAttachment"] = new JsonObject { ["volumeId"] = single } }, ApiClient.Compute260);
+        Assert.Equal(HttpStatusCode.BadRequest, twice);
+        Assert.Equal($"Invalid volume: volume {single} already attached", twiceJson!["badRequest"]!["message"]!.GetValue<string>());
+
+        // Hot-attaching a multi-attach volume below 2.60 is refused too.
+        var (hot, _, _) = await api.TrySendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/os-volume_attachments",
+            new JsonObject { ["volumeAttachment"] = new JsonObject { ["volumeId"] = shared } }, "compute 2.59");
+        Assert.Equal(HttpStatusCode.BadRequest, hot);
+
+        var console = await api.SendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/action",
+            new JsonObject { ["os-getConsoleOutput"] = new JsonObject { ["length"] = 50 } });
+        Assert.NotNull(console["output"]);
+
+        await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync($"/compute/v2.1/servers/{server}", TimeSpan.FromMinutes(2));
+        await api.WaitForAsync($"/volume/v3/volumes/{single}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+    }
+
+    private static JsonObject ServerBody(string name, string image, string volume) => new()
+    {
+        ["server"] = new JsonObject
+        {
+            ["name"] = name,
+            ["imageRef"] = image,
+            ["flavorRef"] = "1",
+            ["networks"] = "none",
+            ["block_device_mapping_v2"] = new JsonArray(
+                new JsonObject { ["source_type"] = "image", ["destination_type"] = "local", ["uuid"] = image, ["boot_index"] = 0 },
+                new JsonObject { ["source_type"] = "volume", ["destination_type"] = "volume", ["uuid"] = volume, ["boot_index"] = 1 }),
+        },
+    };
+
+    private static async Task<string> CreateVolumeAsync(ApiClient api, string name, bool multiattach)
+    {
+        var body = new JsonObject { ["volume"] = new JsonObject { ["name"] = name, ["size"] = 1 } };
+        if (multiattach)
+        {
+            body["volume"]!["volume_type"] = "multiattach";
+        }
+
+        var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", body, HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+        return id;
+    }
+
+    private Dictionary<string, string> OpenRc(string user) => new()
+    {
+        ["OS_AUTH_URL"] = ember.Host.AuthUrl,
+        ["OS_USERNAME"] = user,
+        ["OS_PASSWORD"] = user == "admin" ? EmberFixture.AdminPassword : EmberFixture.DemoPassword,
+        ["OS_PROJECT_NAME"] = user,
+        ["OS_USER_DOMAIN_NAME"] = "Default",
+        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+    };
+}
