@@ -6,7 +6,7 @@ namespace Ember.Client.Output;
 /// <summary>Prints a record or a list like python-openstackclient (cliff): -f table|json|value and -c COLUMN.</summary>
 public sealed class OutputFormatter(TextWriter output, string format, IReadOnlyList<string> columns)
 {
-    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>One record as Field/Value rows, in the given order.</summary>
     public void Show(IEnumerable<KeyValuePair<string, JsonNode?>> fields)

@@ -57,10 +57,16 @@ public static class PyFormat
     }
 
     /// <summary>A Python float as str() prints it: 1 -> "1.0".</summary>
-    public static string Float(JsonNode? node) =>
-        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
-            ? v.GetValue<double>() is var d && d == Math.Floor(d) && Math.Abs(d) < 1e16 ? d.ToString("0.0", CultureInfo.InvariantCulture) : v.GetValue<double>().ToString("R", CultureInfo.InvariantCulture)
-            : Str(node);
+    public static string Float(JsonNode? node)
+    {
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return Str(node);
+        }
+
+        var d = double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture);
+        return d == Math.Floor(d) && Math.Abs(d) < 1e16 ? d.ToString("0.0", CultureInfo.InvariantCulture) : d.ToString("R", CultureInfo.InvariantCulture);
+    }
 
     private static string QuoteRepr(string text)
     {

@@ -113,11 +113,15 @@ public static class NovaShell
     }
 
     /// <summary>novaclient's _print_server: flavor and image as "name (id)", security groups joined, one row per network.</summary>
-    public static async Task<string> ServerTableAsync(CloudApi api, JsonObject server, JsonObject? flavor, CancellationToken ct)
+    public static async Task<string> ServerTableAsync(CloudApi api, JsonObject server, JsonObject? flavor, CancellationToken ct) =>
+        ServerTable(server, await FlavorTextAsync(api, server, flavor, ct), await ImageTextAsync(api, server, ct));
+
+    /// <summary>The table for a server whose flavor and image were already named.</summary>
+    public static string ServerTable(JsonObject server, string flavorText, string imageText)
     {
         var rows = ServerRows.Select(k => (k, LegacyFormat.NovaValue(server[k]))).ToDictionary(r => r.k, r => r.Item2);
-        rows["flavor"] = await FlavorTextAsync(api, server, flavor, ct);
-        rows["image"] = await ImageTextAsync(api, server, ct);
+        rows["flavor"] = flavorText;
+        rows["image"] = imageText;
         rows["security_groups"] = server["security_groups"] is JsonArray groups
             ? string.Join(", ", groups.Select(s => (string?)s?["name"]).Distinct().Order(StringComparer.Ordinal))
             : "-";
