@@ -4,7 +4,7 @@ boot -> ACTIVE / -> guest agent ready, hot attach -> disk visible in the guest, 
 and the seed walkthrough (../shared/seed/) end to end: a multiattach volume at boot on two VMs (vdb) and a second
 one hot-attached to both (vdc), each with the seed's mkfs/mount/write/read exchange run through ember-exec.
 
-  compute.py OUT.json        env: OS_* as for rest.py, IMAGE (name, default ember-tiny), BOOTS (3), ATTACH_N (5)
+  compute.py OUT.json        env: OS_* as for rest.py, IMAGE (name, default ember-tiny), BOOTS (5), ATTACH_N (10)
 """
 import json
 import os
@@ -15,8 +15,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rest import Cloud, endpoint, log, stats  # noqa: E402
 
-BOOTS = int(os.environ.get('BOOTS', 3))
-ATTACH_N = int(os.environ.get('ATTACH_N', 5))
+BOOTS = int(os.environ.get('BOOTS', 5))
+ATTACH_N = int(os.environ.get('ATTACH_N', 10))
 POLL = 0.05
 R = {'errors': {}}
 
@@ -72,7 +72,7 @@ def server_status(sid):
 
 def boot(name, image, flavor, volume=None):
     """POST /servers -> (id, seconds to ACTIVE, seconds to agent ready)."""
-    body = {'server': {'name': name, 'imageRef': image, 'flavorRef': flavor}}
+    body = {'server': {'name': name, 'imageRef': image, 'flavorRef': flavor, 'networks': 'none'}}
     if volume:  # what `nova boot --block-device-mapping vdb=<id>:::0` sends
         body['server']['block_device_mapping'] = [{'volume_id': volume, 'device_name': 'vdb', 'delete_on_termination': '0'}]
     t0 = time.perf_counter()
@@ -103,14 +103,24 @@ def attach(sid, vid):
 
 
 def detach(sid, vid, dev, want_available=True):
-    """Detach: API call -> device gone in the guest, -> volume available. Returns (api s, gone s, available s)."""
+    """Detach: API call -> device gone in the guest, -> volume released by this server (and available when
+    want_available). Returns (api s, gone s, released/available s)."""
     t0 = time.perf_counter()
     st, js, raw = nova('DELETE', '/servers/%s/os-volume_attachments/%s' % (sid, vid))
     api = time.perf_counter() - t0
     if st != 202:
-        raise RuntimeError('detach: HTTP %d %s' % (st, raw[:300]))
+        _, vj, _ = c.call('GET', '/volumes/%s' % vid)
+        v = (vj or {}).get('volume', {})
+        raise RuntimeError('detach: HTTP %d %s; volume %s, attachments %s' % (
+            st, raw[:200].decode(errors='replace'), v.get('status'), [(a.get('server_id'), a.get('device')) for a in v.get('attachments', [])]))
     wait(lambda: not visible(sid, dev), 120, '%s gone from guest' % dev)
     gone = time.perf_counter() - t0
+
+    def released():  # the volume no longer lists this server and is no longer 'detaching'
+        _, vj, _ = c.call('GET', '/volumes/%s' % vid)
+        v = vj['volume']
+        return v['status'] != 'detaching' and all(a.get('server_id') != sid for a in v.get('attachments', []))
+    wait(released, 120, 'volume %s released by %s' % (vid, sid))
     if want_available:
         c.wait_status(vid, 'available', poll=POLL)
     return api, gone, time.perf_counter() - t0
@@ -173,9 +183,9 @@ def main():
         if R.get('_del'):
             record('server_delete', R.pop('_del'), 'DELETE -> 404')
 
-        # --- detach the shared m-a-002 from both (last detach makes it available) ---
-        det_gone, det_avail = [], []
-        a, g, av = detach(vm1, v2, '/dev/vdc', want_available=False); det_gone.append(g)
+        # --- detach the shared m-a-002 from both (the last detach makes it available) ---
+        det_gone, det_avail, det_multi = [], [], []
+        a, g, av = detach(vm1, v2, '/dev/vdc', want_available=False); det_gone.append(g); det_multi.append(av)
         a, g, av = detach(vm2, v2, '/dev/vdc', want_available=True); det_gone.append(g); det_avail.append(av)
 
         # --- hot attach / detach round trips of a single-attach volume on vm-001 (vdc) ---
@@ -189,6 +199,7 @@ def main():
         record('hot_attach_visible', hot_vis, 'API call -> test -b /dev/vdc in the guest')
         record('detach_gone', det_gone, 'DELETE -> /dev/vdc gone in the guest')
         record('detach_available', det_avail, 'DELETE -> volume available')
+        record('detach_multi_released', det_multi, 'multiattach volume on 2 VMs: DELETE -> released by that VM')
     except Exception as e:
         R['errors']['compute'] = repr(e); log('compute failed:', repr(e))
     finally:

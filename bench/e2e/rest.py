@@ -95,10 +95,11 @@ class Cloud:
                                 os.environ['OS_PROJECT_NAME'])
         region = os.environ.get('OS_REGION_NAME')
         self.catalog = tok['catalog']
+        self.project_id = tok['project']['id']
         self.ep = endpoint(self.catalog, ('volumev3', 'block-storage'), region)
         self.retries = 0
 
-    def call(self, method, path, body=None, version='volume 3.60', headers=None, ep=None, retry500=True):
+    def call(self, method, path, body=None, version='volume 3.54', headers=None, ep=None, retry500=True):
         h = {'X-Auth-Token': self.token}
         if version:
             h['OpenStack-API-Version'] = version
@@ -174,6 +175,12 @@ def main():
     R['endpoint'] = c.ep
     R['token'] = c.token
     c.call('GET', '/volumes?limit=1'); c.call('GET', '/volumes?limit=1')  # warm-up (token caches, JIT)
+    # unlimited quotas, as the anchor's cinder.conf has (quota_* = -1); the defaults (10 volumes) would stop the run
+    st, js, raw = c.call('PUT', '/os-quota-sets/%s' % c.project_id, {'quota_set': {
+        'volumes': -1, 'gigabytes': -1, 'snapshots': -1, 'per_volume_gigabytes': -1}})
+    R['quota_update'] = st
+    if st != 200:
+        log('quota update: HTTP %d %s' % (st, raw[:200]))
 
     # (1) create -> available, (2) delete -> gone
     try:
@@ -311,7 +318,7 @@ def main():
             st, _, _ = c.call('DELETE', '/volumes/%s' % vid)
             if st == 202:
                 c.wait_status(vid, 'gone', timeout=300, poll=0.05)
-        st, js, _ = c.call('GET', '/volumes')
+        st, js, _ = c.call('GET', '/volumes/detail')
         for v in js['volumes']:
             if v['status'] == 'error' or v['name'].startswith('par-'):
                 c.call('DELETE', '/volumes/%s' % v['id'])

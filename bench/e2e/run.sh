@@ -111,7 +111,7 @@ wrk_run() { # side conns token endpoint
   local side=$1 conns=$2
   cat > "$OUT/wrk-$side.lua" <<EOL
 wrk.headers["X-Auth-Token"] = "$3"
-wrk.headers["OpenStack-API-Version"] = "volume 3.60"
+wrk.headers["OpenStack-API-Version"] = "volume 3.54"
 wrk.headers["Accept"] = "application/json"
 EOL
   wrk -t2 -c"$conns" -d"${WRK_SECS}s" --timeout 30s --latency -s "$OUT/wrk-$side.lua" "$4/volumes/detail" \
