@@ -44,9 +44,15 @@ internal sealed partial class NbdConnection
         }
         finally
         {
-            if (_body is not null)
-                ArrayPool<byte>.Shared.Return(_body);
-            _body = null;
+            if (_body is not null || _skipRemaining > 0)
+            {
+                // A WRITE whose payload never fully arrived: its slot was taken, but it gets no reply.
+                if (_body is not null)
+                    ArrayPool<byte>.Shared.Return(_body);
+                _body = null;
+                _skipRemaining = 0;
+                _slots.Release();
+            }
             // Every request read gets its reply (or is dropped if the socket is gone) before the connection closes.
             for (var i = 0; i < _options.MaxInFlightPerConnection; i++)
                 await _slots.WaitAsync();
