@@ -52,6 +52,8 @@ public static partial class VolumeApi
         var connector = body["connector"] switch
         {
             null => null,
+            // Cinder tests the connector for truth: an empty {} (cinderclient sends one) only reserves.
+            JsonObject { Count: 0 } => null,
             JsonObject o => o.DeepClone().AsObject(),
             _ => throw ApiException.BadRequest("Invalid input for field/attribute connector: expected an object."),
         };
