@@ -57,12 +57,30 @@ internal sealed partial class NbdConnection
         {
             _exportRegistration.Dispose();
             Abort();
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-            await _stream.DisposeAsync();
+            await CloseQuietlyAsync();
             _aborted.Dispose();
             Log.Closed(_logger, Id);
         }
+    }
+
+    private async Task CloseQuietlyAsync()
+    {
+        // The socket is already closed; completing the writer may try to flush leftovers into it.
+        try
+        {
+            await _input.CompleteAsync();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
+        {
+        }
+        try
+        {
+            await _output.CompleteAsync();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
+        {
+        }
+        await _stream.DisposeAsync();
     }
 
     /// <summary>Closes the socket at once: pending reads and writes fail, the loops wind down.</summary>
