@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Ember's NBD server vs qemu-nbd vs nbdkit (file plugin), all serving the same file over a unix socket,
+# plus fio straight on the file as the physical reference. Same fio jobs, same invocation; prints a table
+# of IOPS / MiB/s (median of ROUNDS runs, servers interleaved per round) and Ember's ratio to each peer.
+#
+#   bench/nbd/run.sh                 # defaults: 512 MiB file, 10 s per job, 3 rounds
+#   SIZE_MB=1024 RUNTIME=20 ROUNDS=5 bench/nbd/run.sh
+#
+# Needs fio (with the nbd engine), qemu-nbd (qemu-utils), nbdkit, the .NET SDK, python3.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+SIZE_MB=${SIZE_MB:-512}
+RUNTIME=${RUNTIME:-10}
+ROUNDS=${ROUNDS:-3}
+work=$(mktemp -d /tmp/ember-nbd-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fio --enghelp 2>/dev/null | grep -qx $'\tnbd' || { echo "fio has no nbd engine" >&2; exit 1; }
+dotnet build -c Release "$here/EmberNbdBench/EmberNbdBench.csproj" -o "$work/ember" >/dev/null
+file="$work/disk.raw"
+# Fully allocated random data, so no server gets a free ride from holes.
+dd if=/dev/urandom of="$file" bs=1M count="$SIZE_MB" status=none
+sync
+
+# name|rw|bs|iodepth|numjobs
+jobs=(
+  "4k randread QD16|randread|4k|16|1"
+  "4k randwrite QD16|randwrite|4k|16|1"
+  "4k randread 2 jobs|randread|4k|16|2"
+  "1M seqread QD8|read|1M|8|1"
+  "1M seqwrite QD8|write|1M|8|1"
+)
+servers=(file ember qemu-nbd nbdkit)
+
+wait_socket() { for _ in $(seq 1 200); do [[ -S $1 ]] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
+
+start_server() { # $1 = server; sets target (fio args)
+  local sock="$work/$1.sock"
+  rm -f "$sock"
+  case $1 in
+    file) target=(--ioengine=io_uring "--filename=$file"); return ;;
+    ember) dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench >"$work/ember.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///bench?socket=$sock") ;;
+    qemu-nbd) qemu-nbd -f raw -e 0 -t -k "$sock" "$file" >"$work/qemu-nbd.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
+    nbdkit) nbdkit -f -U "$sock" file "$file" >"$work/nbdkit.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
+  esac
+}
+
+stop_server() { [[ $1 == file ]] && return; kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+
+results="$work/results.tsv"
+: >"$results"
+for round in $(seq 1 "$ROUNDS"); do
+  for server in "${servers[@]}"; do
+    start_server "$server"
+    for job in "${jobs[@]}"; do
+      IFS='|' read -r name rw bs depth numjobs <<<"$job"
+      out=$(fio --name=bench "${target[@]}" --rw="$rw" --bs="$bs" --iodepth="$depth" --numjobs="$numjobs" \
+        --size="${SIZE_MB}M" --time_based --runtime="$RUNTIME" --ramp_time=1 --group_reporting --output-format=json)
+      python3 - "$server" "$name" "$bs" "$round" >>"$results" <<PY
+import json, sys
+server, name, bs, rnd = sys.argv[1:]
+d = json.loads('''$out'''[ '''$out'''.index('{'): ])
+j = d["jobs"][0]
+iops = j["read"]["iops"] + j["write"]["iops"]
+mibs = (j["read"]["bw_bytes"] + j["write"]["bw_bytes"]) / 1048576
+print(f"{server}\t{name}\t{bs}\t{rnd}\t{iops:.0f}\t{mibs:.1f}")
+PY
+      echo "round $round $server $name done" >&2
+    done
+    stop_server "$server"
+  done
+done
+
+python3 - "$results" "$SIZE_MB" "$RUNTIME" "$ROUNDS" <<'PY'
+import sys, statistics, collections
+path, size, runtime, rounds = sys.argv[1:]
+rows = collections.defaultdict(list)
+order = []
+for line in open(path):
+    server, name, bs, rnd, iops, mibs = line.rstrip("\n").split("\t")
+    if name not in order: order.append(name)
+    rows[(server, name)].append(float(mibs) if bs == "1M" else float(iops))
+med = {k: statistics.median(v) for k, v in rows.items()}
+servers = ["file", "ember", "qemu-nbd", "nbdkit"]
+print(f"\nfio ioengine=nbd over a unix socket; {size} MiB random-filled file; {runtime} s per job; median of {rounds} rounds")
+print("4k rows: IOPS; 1M rows: MiB/s\n")
+print("| job | file (fio direct) | Ember | qemu-nbd -e 0 | nbdkit file | Ember/qemu-nbd | Ember/nbdkit |")
+print("|---|---|---|---|---|---|---|")
+for name in order:
+    v = [med.get((s, name), 0) for s in servers]
+    fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
+    r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
+    print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {r(v[1], v[2])} | {r(v[1], v[3])} |")
+PY
