@@ -49,6 +49,8 @@ public static partial class ApiPipeline
             }
         });
 
+        app.UseWebSockets();
+
         // Route matching runs inside the handler above, so its errors get API error bodies too.
         app.UseRouting();
 

@@ -4,6 +4,7 @@ using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Compute;
 
@@ -231,6 +232,11 @@ public static partial class ComputeApi
                 var password = argument is JsonObject change ? Json.OptionalString(change, "adminPass") : null;
                 await compute.ChangePasswordAsync(server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
                 return Results.Accepted();
+            case "os-getSerialConsole":
+                Policy.Enforce(context, "os_compute_api:os-remote-consoles");
+                RequireRunning(http, server);
+                var consoles = http.RequestServices.GetRequiredService<SerialConsole>();
+                return Json.Reply(new JsonObject { ["console"] = new JsonObject { ["type"] = "serial", ["url"] = consoles.IssueUrl(http, server.Id) } });
             case "ember-exec":
                 Policy.Enforce(context, "ember:servers:exec");
                 return await ExecAsync(http, compute, server, argument as JsonObject);

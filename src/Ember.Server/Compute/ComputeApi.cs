@@ -24,6 +24,7 @@ public static partial class ComputeApi
         MapFlavors(v21);
         MapServers(v21);
         MapVolumeAttachments(v21);
+        MapConsoles(compute, v21);
     }
 
     private static JsonObject VersionEntry(HttpContext http, bool withMediaTypes)

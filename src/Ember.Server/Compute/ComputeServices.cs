@@ -35,6 +35,7 @@ public static class ComputeServices
         new("os_compute_api:os-volumes-attachments:create", PolicyRule.Member),
         new("os_compute_api:os-volumes-attachments:delete", PolicyRule.Member),
         new("ember:servers:exec", PolicyRule.Member),
+        new("os_compute_api:os-remote-consoles", PolicyRule.Member),
     ];
 
     public static IServiceCollection AddComputeServices(this IServiceCollection services)
@@ -46,6 +47,7 @@ public static class ComputeServices
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
             .AddSingleton<ComputeService>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeService>())
-            .AddSingleton<ComputeBootstrap>();
+            .AddSingleton<ComputeBootstrap>()
+            .AddSingleton<SerialConsole>();
     }
 }

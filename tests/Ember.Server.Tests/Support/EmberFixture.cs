@@ -36,7 +36,9 @@ public class EmberFixture : IAsyncLifetime
             DemoPassword = DemoPassword,
         };
         await ConfigureAsync(options);
-        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        // EMBER_TEST_LOG=Information (or Debug) shows the host's log in the test output when chasing a failure.
+        var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("EMBER_TEST_LOG"), out var parsed) ? parsed : LogLevel.Warning;
+        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(level));
     }
 
     public async Task DisposeAsync()
