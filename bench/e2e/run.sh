@@ -72,6 +72,7 @@ trap 'exit 130' INT TERM
   echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
   echo "kernel=$(uname -r)"
   echo "date=$(date -u +%FT%TZ)"
+  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "commit=$(git -C "$repo" rev-parse --short HEAD)"
   echo "dotnet=$(dotnet --version 2>/dev/null)"
 } > "$OUT/machine.env"
@@ -239,6 +240,8 @@ put ember_rss_warm "$(group_rss_mib "$ember_pid")"
 )
 
 # ---------------------------------------------------------------- table
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.env"
+put accel "$(grep -o 'Accelerator probe: [^=]*' "$OUT/ember-serve.log" 2>/dev/null | head -1 | sed 's/Accelerator probe: //' | cut -c1-90)"
 say "Results ($OUT)"
 "$PY" "$here/table.py" "$OUT" > "$OUT/table.md"
 cat "$OUT/table.md"

@@ -205,9 +205,11 @@ if DOC:
             '`ember serve` on a fresh data dir, sparse-file volumes, built from commit %s by `./run.sh --setup-only`.' % M.get('commit', '?'),
             'Both are measured by the same client (`bench/e2e/rest.py`, Python stdlib, keep-alive), N = %s per latency.' % n,
             '',
-            '- machine: %s, %s CPUs (nproc), %s RAM, KVM %s; %s, kernel %s; .NET SDK %s' % (
-                M.get('cpu'), M.get('nproc'), M.get('ram'), M.get('kvm'), M.get('os'), M.get('kernel'), M.get('dotnet')),
-            '- date: %s' % M.get('date'), '']
+            '- machine: %s, %s CPUs (nproc), %s RAM, /dev/kvm %s (Ember guests ran under: %s); %s, kernel %s; .NET SDK %s' % (
+                M.get('cpu'), M.get('nproc'), M.get('ram'), 'present' if M.get('kvm') == 'yes' else 'absent',
+                KV.get('accel') or 'n/a', M.get('os'), M.get('kernel'), M.get('dotnet')),
+            '- date: %s; load average (1/5/15 min) at start %s, at the end %s (the machine is shared; see the notes)' % (
+                M.get('date'), M.get('load_start', '?'), M.get('load_end', '?')), '']
 out += ['| metric | Ember | OpenStack | Ember advantage |', '|---|---|---|---|']
 for r in rows:
     out.append('| %s | %s | %s | %s |' % r)
@@ -218,4 +220,9 @@ out += ['', 'Ember advantage: OpenStack ÷ Ember for times and memory, Ember ÷ 
         'Latency cells are median / p90. wrk runs 2 threads for %s s with a 30 s timeout; errors = socket errors + non-2xx.'
         % KV.get('wrk_secs', '15'),
         'CLI times are the median of 5 runs after one warm-up, wall clock, including the client start-up.']
+if DOC:
+    try:
+        out += ['', open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'notes.md')).read().rstrip()]
+    except OSError:
+        pass
 print('\n'.join(out))
