@@ -36,6 +36,9 @@ export ADMIN_PASS=${ADMIN_PASS:-adminpass} SERVICE_PASS=${SERVICE_PASS:-servicep
 ANCHOR_DIR=${ANCHOR_DIR:-$(cd "$repo/.." && pwd)/shared/anchors/openstack}
 SETUP_CLONE=${SETUP_CLONE:-1}; SETUP_COLD=${SETUP_COLD:-1}
 [[ -n ${EMBER_BIN:-} ]] && SETUP_CLONE=0
+if [[ ${SKIP_ANCHOR:-0} != 1 && ! -x $ANCHOR_DIR/up.sh ]]; then
+  echo "no OpenStack anchor at $ANCHOR_DIR (expected ../shared/anchors/openstack next to the repo); set ANCHOR_DIR" >&2; exit 2
+fi
 OUT=${OUT:-$(mktemp -d /tmp/ember-e2e.XXXXXX)}; mkdir -p "$OUT"
 export OSANCHOR=$OUT/osanchor
 KV=$OUT/kv.tsv; : > "$KV"
