@@ -24,6 +24,62 @@ internal static partial class FileOps
     [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
     private static partial int Fdatasync(SafeFileHandle fd);
 
+    [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
+    private static unsafe partial nint Preadv2(SafeFileHandle fd, IoVec* iov, int iovcnt, long offset, int flags);
+
+    [LibraryImport("libc", EntryPoint = "pwritev2", SetLastError = true)]
+    private static unsafe partial nint Pwritev2(SafeFileHandle fd, IoVec* iov, int iovcnt, long offset, int flags);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    private const int RwfNoWait = 0x08;
+    private static bool s_noWaitReads = OperatingSystem.IsLinux();
+    private static bool s_noWaitWrites = OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Reads from the page cache without blocking (preadv2 RWF_NOWAIT): the request loop can answer cached reads
+    /// inline, and only reads that would wait for the disk go to the thread pool. Returns -1 if it would block.
+    /// </summary>
+    public static unsafe int TryReadNoWait(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        if (!s_noWaitReads)
+            return -1;
+        fixed (byte* p = buffer)
+        {
+            var iov = new IoVec { Base = p, Length = (nuint)buffer.Length };
+            var n = Preadv2(handle, &iov, 1, offset, RwfNoWait);
+            if (n >= 0)
+                return (int)n;
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is 95 or 38)
+                s_noWaitReads = false; // kernel or file system without RWF_NOWAIT reads
+            return -1;
+        }
+    }
+
+    /// <summary>Writes into the page cache without blocking (pwritev2 RWF_NOWAIT); -1 if it would block or is unsupported.</summary>
+    public static unsafe int TryWriteNoWait(SafeFileHandle handle, ReadOnlySpan<byte> buffer, long offset)
+    {
+        if (!s_noWaitWrites)
+            return -1;
+        fixed (byte* p = buffer)
+        {
+            var iov = new IoVec { Base = p, Length = (nuint)buffer.Length };
+            var n = Pwritev2(handle, &iov, 1, offset, RwfNoWait);
+            if (n >= 0)
+                return (int)n;
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is 95 or 38)
+                s_noWaitWrites = false; // buffered RWF_NOWAIT writes are file-system dependent
+            return -1;
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "posix_fadvise")]
     private static partial int PosixFadvise(SafeFileHandle fd, long offset, long length, int advice);
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Threading.Channels;
 using Ember.Nbd.Protocol;
 
 namespace Ember.Nbd;
@@ -10,10 +9,15 @@ internal sealed partial class NbdConnection
     /// <summary>Extents per BLOCK_STATUS reply without REQ_ONE (the spec allows up to 2^20; clients ask again for the rest).</summary>
     private const int MaxExtents = 1024;
 
+    /// <summary>Payloads from this size on bypass the pipes (read into / sent from their own pooled buffer).</summary>
+    private const int DirectIoThreshold = 64 * 1024;
+
     private static readonly ReadOnlyMemory<byte> s_zeroes = new byte[1024 * 1024];
 
     private SemaphoreSlim _slots = null!;
-    private Channel<Reply> _replies = null!;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Reply> _replies = new();
+    private int _writerActive;
+    private bool _writeFailed;
 
     // Reader state for a WRITE whose payload is still arriving, or a payload being skipped after an error.
     private byte[]? _body;
@@ -36,8 +40,6 @@ internal sealed partial class NbdConnection
     private async Task TransmissionAsync()
     {
         _slots = new SemaphoreSlim(_options.MaxInFlightPerConnection, _options.MaxInFlightPerConnection);
-        _replies = Channel.CreateUnbounded<Reply>(new UnboundedChannelOptions { SingleReader = true });
-        var replyLoop = ReplyLoopAsync();
         try
         {
             await RequestLoopAsync(_aborted.Token);
@@ -54,10 +56,9 @@ internal sealed partial class NbdConnection
                 _slots.Release();
             }
             // Every request read gets its reply (or is dropped if the socket is gone) before the connection closes.
+            TryRunWriter();
             for (var i = 0; i < _options.MaxInFlightPerConnection; i++)
                 await _slots.WaitAsync();
-            _replies.Writer.TryComplete();
-            await replyLoop;
             _slots.Dispose();
         }
     }
@@ -66,8 +67,11 @@ internal sealed partial class NbdConnection
     {
         while (true)
         {
+            // Replies answered inline while parsing the last batch go out in one write before we wait for more.
+            TryRunWriter();
             var result = await _input.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
+            var directBody = false;
             try
             {
                 while (true)
@@ -79,10 +83,11 @@ internal sealed partial class NbdConnection
                         buffer = buffer.Slice(n);
                         _bodyFilled += n;
                         if (_bodyFilled < _bodyRequest.Length)
+                        {
+                            directBody = _bodyRequest.Length - _bodyFilled >= DirectIoThreshold;
                             break;
-                        var body = _body;
-                        _body = null;
-                        _ = ExecuteAsync(_bodyRequest, body);
+                        }
+                        StartWrite();
                         continue;
                     }
                     if (_skipRemaining > 0)
@@ -106,7 +111,11 @@ internal sealed partial class NbdConnection
                     }
                     buffer = buffer.Slice(NbdLimits.RequestSize);
                     // Back-pressure: with every slot taken we stop reading, and the client's socket fills up.
-                    await _slots.WaitAsync(cancellationToken);
+                    if (!_slots.Wait(0))
+                    {
+                        TryRunWriter(); // our own queued replies hold slots: send them before waiting
+                        await _slots.WaitAsync(cancellationToken);
+                    }
                     if (!Dispatch(request))
                         return;
                 }
@@ -114,6 +123,15 @@ internal sealed partial class NbdConnection
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (directBody)
+            {
+                // The pipe holds nothing unconsumed now, so the rest of a large payload can go from the socket
+                // straight into its buffer: one copy and few syscalls instead of staging it in the pipe.
+                await _stream.ReadExactlyAsync(_body.AsMemory(_bodyFilled, (int)_bodyRequest.Length - _bodyFilled), cancellationToken);
+                _bodyFilled = (int)_bodyRequest.Length;
+                StartWrite();
+                continue;
             }
             if (result.IsCompleted)
                 return;
@@ -156,8 +174,71 @@ internal sealed partial class NbdConnection
             Enqueue(new Reply(request.Cookie, request.Command, error, ReplyKind.Done, 0, null, 0));
             return true;
         }
-        _ = ExecuteAsync(request, null);
+        if (request.Command != NbdCommand.Read || !TryReadInline(request))
+            _ = ExecuteAsync(request, null);
         return true;
+    }
+
+    private void StartWrite()
+    {
+        var body = _body!;
+        _body = null;
+        var request = _bodyRequest;
+        if ((request.Flags & NbdCommandFlags.Fua) == 0)
+        {
+            try
+            {
+                var n = FileOps.TryWriteNoWait(_export!.File.Handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
+                if (n == request.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(body);
+                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0));
+                    return;
+                }
+                // Partial or would block: the thread pool writes it all again (same bytes, same place).
+            }
+            catch (ObjectDisposedException)
+            {
+                // Export removed: ExecuteAsync turns this into ESHUTDOWN.
+            }
+        }
+        _ = ExecuteAsync(request, body);
+    }
+
+    /// <summary>Answers a READ from the page cache on this thread; false if it would block (then the pool does it).</summary>
+    private bool TryReadInline(in NbdRequest request)
+    {
+        var length = (int)request.Length;
+        if (length == 0)
+            return false;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var n = FileOps.TryReadNoWait(_export!.File.Handle, buffer.AsSpan(0, length), (long)request.Offset);
+            if (n != length)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return false;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return false;
+        }
+        Enqueue(ReadReply(request, buffer, length));
+        return true;
+    }
+
+    private Reply ReadReply(in NbdRequest request, byte[] buffer, int length)
+    {
+        if (_structured && !buffer.AsSpan(0, length).ContainsAnyExcept((byte)0))
+        {
+            // All zeroes: one 12-byte hole chunk instead of the data.
+            ArrayPool<byte>.Shared.Return(buffer);
+            return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadHole, request.Offset, null, length);
+        }
+        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadData, request.Offset, buffer, length);
     }
 
     private NbdError Validate(in NbdRequest request)
@@ -225,6 +306,7 @@ internal sealed partial class NbdConnection
                 ArrayPool<byte>.Shared.Return(body);
         }
         Enqueue(reply);
+        TryRunWriter(); // on the pool thread that finished the I/O: no extra hop to send
     }
 
     private async ValueTask<Reply> ReadAsync(NbdRequest request)
@@ -248,13 +330,7 @@ internal sealed partial class NbdConnection
                 }
                 done += n;
             }
-            if (_structured && !buffer.AsSpan(0, length).ContainsAnyExcept((byte)0))
-            {
-                // All zeroes: one 12-byte hole chunk instead of the data.
-                ArrayPool<byte>.Shared.Return(buffer);
-                return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadHole, request.Offset, null, length);
-            }
-            return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.ReadData, request.Offset, buffer, length);
+            return ReadReply(request, buffer, length);
         }
         catch
         {
@@ -360,50 +436,83 @@ internal sealed partial class NbdConnection
         return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.BlockStatus, request.Offset, buffer, count * 8);
     }
 
-    private void Enqueue(in Reply reply)
+    /// <summary>Queues a reply; it is sent by the next <see cref="TryRunWriter"/> (which the caller arranges).</summary>
+    private void Enqueue(in Reply reply) => _replies.Enqueue(reply);
+
+    /// <summary>
+    /// Sends every queued reply (out of order, as completed) unless another thread is already doing so; that
+    /// thread re-checks the queue before it stops, so nothing is left behind. It runs on the caller's thread:
+    /// the request loop after a batch, or the pool thread that finished an I/O, so a reply costs no thread hop.
+    /// </summary>
+    private void TryRunWriter()
     {
-        if (!_replies.Writer.TryWrite(reply))
-        {
-            // Cannot happen while a slot is held (the channel completes only after all slots return); be safe anyway.
-            if (reply.Buffer is not null)
-                ArrayPool<byte>.Shared.Return(reply.Buffer);
-            _slots.Release();
-        }
+        if (!_replies.IsEmpty && Interlocked.CompareExchange(ref _writerActive, 1, 0) == 0)
+            _ = WriteRepliesAsync();
     }
 
-    /// <summary>Writes replies as they complete (out of order), batching everything ready into one flush.</summary>
-    private async Task ReplyLoopAsync()
+    private async Task WriteRepliesAsync()
     {
-        var reader = _replies.Reader;
-        var failed = false;
-        while (await reader.WaitToReadAsync())
+        while (true)
         {
-            while (reader.TryRead(out var reply))
+            var written = 0;
+            while (_replies.TryDequeue(out var reply))
             {
-                if (!failed)
-                    WriteReply(reply);
+                if (!_writeFailed)
+                {
+                    try
+                    {
+                        if (reply.Kind == ReplyKind.ReadData && reply.Length >= DirectIoThreshold && reply.Error == NbdError.None)
+                        {
+                            // Large data: flush what is queued plus this header, then send the data from its own
+                            // buffer instead of copying it through the pipe.
+                            WriteReply(reply, headerOnly: true);
+                            await _output.FlushAsync();
+                            await _stream.WriteAsync(reply.Buffer.AsMemory(0, reply.Length));
+                        }
+                        else
+                        {
+                            WriteReply(reply, headerOnly: false);
+                        }
+                    }
+                    catch (Exception)
+                    {
+                        WriteFailed();
+                    }
+                }
                 if (reply.Buffer is not null)
                     ArrayPool<byte>.Shared.Return(reply.Buffer);
-                _slots.Release();
+                written++;
             }
-            if (failed)
-                continue;
-            try
+            if (written > 0 && !_writeFailed)
             {
-                var flush = await _output.FlushAsync();
-                if (flush.IsCompleted || flush.IsCanceled)
-                    failed = true;
+                try
+                {
+                    var flush = await _output.FlushAsync();
+                    if (flush.IsCompleted || flush.IsCanceled)
+                        WriteFailed();
+                }
+                catch (Exception)
+                {
+                    WriteFailed();
+                }
             }
-            catch (Exception)
-            {
-                // The peer is gone: keep draining so every slot is released, and stop the request loop.
-                failed = true;
-                Abort();
-            }
+            // Slots come back only once the replies are on the socket: in-flight counts unsent replies too.
+            if (written > 0)
+                _slots.Release(written);
+            Volatile.Write(ref _writerActive, 0);
+            if (_replies.IsEmpty || Interlocked.CompareExchange(ref _writerActive, 1, 0) != 0)
+                return;
         }
     }
 
-    private void WriteReply(in Reply reply)
+    private void WriteFailed()
+    {
+        // The peer is gone: keep draining so every slot is released, and stop the request loop.
+        _writeFailed = true;
+        Abort();
+    }
+
+    private void WriteReply(in Reply reply, bool headerOnly)
     {
         var w = _output;
         if (reply.Error != NbdError.None)
@@ -418,11 +527,13 @@ internal sealed partial class NbdConnection
         {
             case ReplyKind.ReadData when _structured:
                 NbdWriter.WriteOffsetDataHeader(w, NbdReplyChunkFlags.Done, reply.Cookie, reply.Offset, (uint)reply.Length);
-                w.Write(reply.Buffer.AsSpan(0, reply.Length));
+                if (!headerOnly)
+                    w.Write(reply.Buffer.AsSpan(0, reply.Length));
                 break;
             case ReplyKind.ReadData:
                 NbdWriter.WriteSimpleReply(w, NbdError.None, reply.Cookie);
-                w.Write(reply.Buffer.AsSpan(0, reply.Length));
+                if (!headerOnly)
+                    w.Write(reply.Buffer.AsSpan(0, reply.Length));
                 break;
             case ReplyKind.ReadHole:
                 NbdWriter.WriteOffsetHole(w, NbdReplyChunkFlags.Done, reply.Cookie, reply.Offset, (uint)reply.Length);
