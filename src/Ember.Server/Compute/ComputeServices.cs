@@ -48,6 +48,7 @@ public static class ComputeServices
             .AddSingleton<ComputeService>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeService>())
             .AddSingleton<ComputeBootstrap>()
-            .AddSingleton<SerialConsole>();
+            .AddSingleton<SerialConsole>()
+            .AddSingleton<Volume.IVolumeConsumers, ComputeVolumeConsumers>();
     }
 }

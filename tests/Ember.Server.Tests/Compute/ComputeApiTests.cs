@@ -124,6 +124,27 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         await api.WaitForAsync($"/volume/v3/volumes/{single}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
     }
 
+    [Fact]
+    public async Task A_user_cannot_delete_an_attachment_from_under_a_server_through_the_volume_api()
+    {
+        using var api = new ApiClient(await ember.ClientAsync("demo"));
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var volume = await CreateVolumeAsync(api, "mine", multiattach: false);
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody("owner", image, volume), HttpStatusCode.Accepted))
+            ["server"]!["id"]!.GetValue<string>();
+        var attached = await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(3));
+        var attachmentId = attached["volume"]!["attachments"]![0]!["attachment_id"]!.GetValue<string>();
+
+        // OSSA-2023-003: only the compute service may drop an attachment a server still uses.
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachmentId}", apiVersion: "volume 3.27");
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Contains($"Detach volume from instance {server} using the Compute API", json!.ToJsonString());
+
+        await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync($"/compute/v2.1/servers/{server}", TimeSpan.FromMinutes(2));
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+    }
+
     private static JsonObject ServerBody(string name, string image, string volume) => new()
     {
         ["server"] = new JsonObject
