@@ -23,6 +23,8 @@ internal sealed partial class NbdConnection
     private byte[]? _body;
     private int _bodyFilled;
     private NbdRequest _bodyRequest;
+    private int _bodyUnits;
+    private SemaphoreSlim _bufferUnits = null!;
     private long _skipRemaining;
     private NbdError _skipError;
 
@@ -35,11 +37,14 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>A finished request waiting for the reply loop. Buffer (if any) is pooled and returned after writing.</summary>
-    private readonly record struct Reply(ulong Cookie, NbdCommand Command, NbdError Error, ReplyKind Kind, ulong Offset, byte[]? Buffer, int Length);
+    /// <remarks><c>Units</c>: MiB of buffer budget the request holds, given back once the reply is sent.</remarks>
+    private readonly record struct Reply(ulong Cookie, NbdCommand Command, NbdError Error, ReplyKind Kind, ulong Offset, byte[]? Buffer, int Length, int Units = 0);
 
     private async Task TransmissionAsync()
     {
         _slots = new SemaphoreSlim(_options.MaxInFlightPerConnection, _options.MaxInFlightPerConnection);
+        var units = Math.Max(NbdLimits.MaxPayload >> 20, (int)Math.Min(int.MaxValue, _options.MaxInFlightBytesPerConnection >> 20));
+        _bufferUnits = new SemaphoreSlim(units, units);
         try
         {
             await RequestLoopAsync(_aborted.Token);
@@ -54,12 +59,15 @@ internal sealed partial class NbdConnection
                 _body = null;
                 _skipRemaining = 0;
                 _slots.Release();
+                if (_bodyUnits > 0)
+                    _bufferUnits.Release(_bodyUnits);
             }
             // Every request read gets its reply (or is dropped if the socket is gone) before the connection closes.
             TryRunWriter();
             for (var i = 0; i < _options.MaxInFlightPerConnection; i++)
                 await _slots.WaitAsync();
             _slots.Dispose();
+            _bufferUnits.Dispose();
         }
     }
 
@@ -116,7 +124,22 @@ internal sealed partial class NbdConnection
                         TryRunWriter(); // our own queued replies hold slots: send them before waiting
                         await _slots.WaitAsync(cancellationToken);
                     }
-                    if (!Dispatch(request))
+                    // Memory budget: READ/WRITE buffers are bounded in bytes too, not only in count.
+                    var units = 0;
+                    if (request.Command is NbdCommand.Read or NbdCommand.Write && request.Length is > 0 and <= NbdLimits.MaxPayload
+                        && Validate(request) == NbdError.None)
+                    {
+                        units = (int)((request.Length + (1u << 20) - 1) >> 20);
+                        for (var i = 0; i < units; i++)
+                        {
+                            if (!_bufferUnits.Wait(0))
+                            {
+                                TryRunWriter();
+                                await _bufferUnits.WaitAsync(cancellationToken);
+                            }
+                        }
+                    }
+                    if (!Dispatch(request, units))
                         return;
                 }
             }
@@ -139,7 +162,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Validates and starts one request (its slot is held). False after NBD_CMD_DISC.</summary>
-    private bool Dispatch(in NbdRequest request)
+    private bool Dispatch(in NbdRequest request, int units)
     {
         if (request.Command == NbdCommand.Disconnect)
         {
@@ -157,12 +180,14 @@ internal sealed partial class NbdConnection
                     return true;
                 }
                 _bodyRequest = request;
+                _bodyUnits = units;
                 _body = ArrayPool<byte>.Shared.Rent((int)request.Length);
                 _bodyFilled = 0;
                 return true;
             }
             // The payload is on the wire whatever we think of it: skip it (no buffering) and then reply the error.
             _bodyRequest = request;
+            _bodyUnits = 0;
             _skipError = error == NbdError.None ? NbdError.Inval : error;
             _skipRemaining = request.Length;
             if (_skipRemaining == 0)
@@ -174,8 +199,8 @@ internal sealed partial class NbdConnection
             Enqueue(new Reply(request.Cookie, request.Command, error, ReplyKind.Done, 0, null, 0));
             return true;
         }
-        if (request.Command != NbdCommand.Read || !TryReadInline(request))
-            _ = ExecuteAsync(request, null);
+        if (request.Command != NbdCommand.Read || !TryReadInline(request, units))
+            _ = ExecuteAsync(request, null, units);
         return true;
     }
 
@@ -184,6 +209,8 @@ internal sealed partial class NbdConnection
         var body = _body!;
         _body = null;
         var request = _bodyRequest;
+        var units = _bodyUnits;
+        _bodyUnits = 0;
         if ((request.Flags & NbdCommandFlags.Fua) == 0)
         {
             try
@@ -192,7 +219,7 @@ internal sealed partial class NbdConnection
                 if (n == request.Length)
                 {
                     ArrayPool<byte>.Shared.Return(body);
-                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0));
+                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0, units));
                     return;
                 }
                 // Partial or would block: the thread pool writes it all again (same bytes, same place).
@@ -202,11 +229,11 @@ internal sealed partial class NbdConnection
                 // Export removed: ExecuteAsync turns this into ESHUTDOWN.
             }
         }
-        _ = ExecuteAsync(request, body);
+        _ = ExecuteAsync(request, body, units);
     }
 
     /// <summary>Answers a READ from the page cache on this thread; false if it would block (then the pool does it).</summary>
-    private bool TryReadInline(in NbdRequest request)
+    private bool TryReadInline(in NbdRequest request, int units)
     {
         var length = (int)request.Length;
         if (length == 0)
@@ -226,7 +253,7 @@ internal sealed partial class NbdConnection
             ArrayPool<byte>.Shared.Return(buffer);
             return false;
         }
-        Enqueue(ReadReply(request, buffer, length));
+        Enqueue(ReadReply(request, buffer, length) with { Units = units });
         return true;
     }
 
@@ -281,7 +308,7 @@ internal sealed partial class NbdConnection
         return NbdError.None;
     }
 
-    private async Task ExecuteAsync(NbdRequest request, byte[]? body)
+    private async Task ExecuteAsync(NbdRequest request, byte[]? body, int units = 0)
     {
         Reply reply;
         try
@@ -305,7 +332,7 @@ internal sealed partial class NbdConnection
             if (body is not null)
                 ArrayPool<byte>.Shared.Return(body);
         }
-        Enqueue(reply);
+        Enqueue(reply with { Units = units });
         TryRunWriter(); // on the pool thread that finished the I/O: no extra hop to send
     }
 
@@ -455,8 +482,10 @@ internal sealed partial class NbdConnection
         while (true)
         {
             var written = 0;
+            var units = 0;
             while (_replies.TryDequeue(out var reply))
             {
+                units += reply.Units;
                 if (!_writeFailed)
                 {
                     try
@@ -499,6 +528,8 @@ internal sealed partial class NbdConnection
             // Slots come back only once the replies are on the socket: in-flight counts unsent replies too.
             if (written > 0)
                 _slots.Release(written);
+            if (units > 0)
+                _bufferUnits.Release(units);
             Volatile.Write(ref _writerActive, 0);
             if (_replies.IsEmpty || Interlocked.CompareExchange(ref _writerActive, 1, 0) != 0)
                 return;

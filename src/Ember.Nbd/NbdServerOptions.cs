@@ -14,6 +14,12 @@ public sealed class NbdServerOptions
     /// <summary>Requests read but not yet replied per connection; beyond it the server stops reading (back-pressure).</summary>
     public int MaxInFlightPerConnection { get; set; } = 64;
 
+    /// <summary>
+    /// READ/WRITE buffer bytes per connection (at least 32 MiB, one maximal request): with 64 requests of
+    /// 32 MiB a single client could otherwise pin 2 GiB.
+    /// </summary>
+    public long MaxInFlightBytesPerConnection { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>A client that has not finished the handshake by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

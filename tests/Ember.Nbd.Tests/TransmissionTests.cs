@@ -108,6 +108,40 @@ public class TransmissionTests
 
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public async Task Large_pipelined_requests_beyond_the_byte_budget_all_complete(string transport)
+    {
+        // 12 × 8 MiB writes and reads against a 32 MiB budget: the server must hold back, not fail or deadlock.
+        await using var server = await TestServer.StartAsync(size: 96 << 20, maxInFlightBytes: 32 << 20);
+        await using var c = await NbdTestClient.OpenAsync(server, transport, structured: true);
+        const int count = 12, size = 8 << 20;
+        var sender = c.SendAsync(w =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                NbdWriter.WriteRequest(w, new NbdRequest(NbdCommandFlags.None, NbdCommand.Write, (ulong)i, (ulong)i * size, size));
+                w.Write(Pattern(size, (byte)i));
+            }
+        });
+        for (var i = 0; i < count; i++)
+            Assert.Equal(NbdError.None, (await c.ReadReplyAsync()).Error);
+        await sender;
+        await c.SendAsync(w =>
+        {
+            for (var i = 0; i < count; i++)
+                NbdWriter.WriteRequest(w, new NbdRequest(NbdCommandFlags.None, NbdCommand.Read, (ulong)(100 + i), (ulong)i * size, size));
+        });
+        for (var i = 0; i < count; i++)
+        {
+            var reply = await c.ReadReplyAsync();
+            Assert.Equal(NbdError.None, reply.Error);
+            var index = (int)reply.Cookie - 100;
+            Assert.Equal((ulong)index * size, reply.DataOffset);
+            Assert.Equal(Pattern(size, (byte)index), reply.Data);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
     public async Task Write_on_A_flush_on_B_read_on_C_sees_the_data(string transport)
     {
         await using var server = await TestServer.StartAsync();
