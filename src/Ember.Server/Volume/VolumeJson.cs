@@ -53,7 +53,7 @@ public static class VolumeJson
             ["user_id"] = v.UserId,
             ["bootable"] = v.Bootable ? "true" : "false",
             ["encrypted"] = false,
-            ["replication_status"] = null,
+            ["replication_status"] = "disabled",
             ["consistencygroup_id"] = null,
             ["multiattach"] = v.Multiattach,
             ["attachments"] = AttachmentsOf(v, attachments, ctx),

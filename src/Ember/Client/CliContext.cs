@@ -13,6 +13,12 @@ public sealed class CliContext
     /// <summary>Standard output as bytes, for downloads written to stdout.</summary>
     public Func<Stream>? OpenStdout { get; init; }
 
+    /// <summary>Standard input as bytes, for the interactive console.</summary>
+    public Func<Stream>? OpenStdin { get; init; }
+
+    /// <summary>True when stdin is a terminal: the console then switches it to raw mode.</summary>
+    public bool InIsTerminal { get; init; }
+
     /// <summary>True when stderr is a terminal: progress bars are drawn only then.</summary>
     public bool ErrIsTerminal { get; init; }
 
@@ -26,6 +32,10 @@ public sealed class CliContext
         Out = Console.Out,
         Err = Console.Error,
         OpenStdout = Console.OpenStandardOutput,
+        // fd 0 itself: Console.OpenStandardInput on a terminal reads through .NET's line editor, which echoes and
+        // waits for Enter whatever the terminal mode is.
+        OpenStdin = () => new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0),
+        InIsTerminal = !Console.IsInputRedirected,
         ErrIsTerminal = !Console.IsErrorRedirected,
     };
 

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Ember.Tests.Support;
 
 /// <summary>A real Ember host on 127.0.0.1 (ephemeral port, temp data dir) and a way to run the CLI against it in-process.</summary>
-public sealed class CliFixture : IAsyncLifetime
+public class CliFixture : IAsyncLifetime
 {
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "ember-cli-test-" + Guid.NewGuid().ToString("N")[..12]);
 
@@ -16,16 +16,23 @@ public sealed class CliFixture : IAsyncLifetime
 
     public string CacheHome => Path.Combine(Root, "cache");
 
+    /// <summary>Lets a derived fixture change the options (e.g. a default image) before start.</summary>
+    protected virtual Task ConfigureAsync(EmberOptions options) => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
-        Host = await EmberHost.StartAsync(new EmberOptions
+        var options = new EmberOptions
         {
             DataDir = Path.Combine(Root, "data"),
             Listen = "127.0.0.1:0",
             AdminPassword = "admin-secret",
             DemoPassword = "demo-secret",
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        };
+        await ConfigureAsync(options);
+        // EMBER_TEST_LOG=Information (or Debug) shows the host's log when chasing a failure.
+        var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("EMBER_TEST_LOG"), out var parsed) ? parsed : LogLevel.Warning;
+        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(level));
     }
 
     public async Task DisposeAsync()

@@ -15,7 +15,7 @@ public static class ServerCommands
         Reboot(g),
         Cmd("add", "Add something to a server.", AddVolume(g)),
         Cmd("remove", "Remove something from a server.", RemoveVolume(g)),
-        Cmd("console", "Server console.", ConsoleLog(g)),
+        ServerConsole.Create(g, ConsoleLog(g)),
         Exec(g));
 
     private static Command CreateServer(ClientOptions g)

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+
+namespace Ember.Tests.Support;
+
+/// <summary>
+/// The built executable as a user runs it: a temp bin/ with ember, cinder, nova and glance as symlinks to the
+/// apphost the build copies next to the tests (the personality comes from argv[0]), run as separate processes
+/// with the cloud's clouds.yaml, OS_CLOUD and a private token cache.
+/// </summary>
+public sealed class LinkedCli : IDisposable
+{
+    private readonly IReadOnlyDictionary<string, string> _env;
+
+    public LinkedCli(IReadOnlyDictionary<string, string> env)
+    {
+        _env = env;
+        Directory.CreateDirectory(Bin);
+        foreach (var name in new[] { "ember", "cinder", "nova", "glance" })
+        {
+            File.CreateSymbolicLink(Path.Combine(Bin, name), Path.Combine(AppContext.BaseDirectory, "ember"));
+        }
+    }
+
+    public string Bin { get; } = Path.Combine(Path.GetTempPath(), "ember-bin-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose() => Directory.Delete(Bin, recursive: true);
+
+    /// <summary>Runs bin/<paramref name="program"/> with <paramref name="args"/>; <paramref name="stdin"/>, when given, is piped in and closed.</summary>
+    public async Task<CliOutput> RunAsync(string program, string[] args, string? stdin = null, TimeSpan? timeout = null)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Bin, program))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OS_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in _env)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in time");
+        }
+
+        var output = await stdout;
+        return new CliOutput(process.ExitCode, output, await stderr, System.Text.Encoding.UTF8.GetBytes(output));
+    }
+
+    public Task<CliOutput> RunAsync(string program, params string[] args) => RunAsync(program, args, null, null);
+
+    /// <summary>`ember server exec SERVER -- sh -c SCRIPT`, retried while the guest agent is not up yet (HTTP 409), for up to 3 minutes.</summary>
+    public async Task<CliOutput> ExecAsync(string server, string script)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            var result = await RunAsync("ember", ["server", "exec", server, "--timeout", "180", "--", "sh", "-c", script], timeout: TimeSpan.FromMinutes(4));
+            if (result.ExitCode == 0 || !result.StdErr.Contains("(HTTP 409)", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return result;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+    }
+}
