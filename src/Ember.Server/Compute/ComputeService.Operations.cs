@@ -178,19 +178,21 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'start' instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
-        RunInBackground(() => host.WithServerLockAsync(server.Id, async () =>
+        RunInBackground(() => host.WithServerLockAsync(server.Id, () => PowerOnAsync(ctx, server)));
+    }
+
+    private async Task PowerOnAsync(RequestContext ctx, ServerRow server)
+    {
+        try
         {
-            try
-            {
-                await BootAsync(ctx, server, _stopping.Token);
-                await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
-            }
-            catch (Exception ex) when (!_stopping.IsCancellationRequested)
-            {
-                LogSpawnFailed(logger, server.Id, ex);
-                await FailAsync(server.Id, ex);
-            }
-        }));
+            await BootAsync(ctx, server, _stopping.Token);
+            await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
+        }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            LogSpawnFailed(logger, server.Id, ex);
+            await FailAsync(server.Id, ex);
+        }
     }
 
     /// <summary>reboot: HARD is a reset; SOFT is an ACPI shutdown followed by a reset (hard after a grace period).</summary>

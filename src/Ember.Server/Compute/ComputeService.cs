@@ -381,9 +381,17 @@ public sealed partial class ComputeService(
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => RecoverAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await RecoverAsync(cancellationToken);
+        RunInBackground(TrimConsoleLogsAsync);
+    }
 
-    /// <summary>Stops background work and the VMs: the NBD server they use stops with this process.</summary>
+    /// <summary>
+    /// Stops background work and the VMs (the NBD server they use stops with this process). Servers that were
+    /// running get a resume marker and are started again by the next <c>ember serve</c>, like Nova's
+    /// resume_guests_state_on_host_boot.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
@@ -397,36 +405,78 @@ public sealed partial class ComputeService(
         foreach (var machine in host.All)
         {
             host.Remove(machine.Id);
+            await File.WriteAllTextAsync(ResumeMarker(machine.Id), "", CancellationToken.None);
             await machine.DisposeAsync();
             await store.SetStateAsync(machine.Id, VmStates.Stopped, null, PowerStates.Shutdown);
         }
     }
 
-    /// <summary>After a restart: servers whose QEMU is gone are SHUTOFF; builds that were cut short are ERROR.</summary>
+    private string ResumeMarker(string serverId) => Path.Combine(InstanceDir(serverId), "resume-on-start");
+
+    /// <summary>
+    /// After a restart no operation is in flight any more: running QEMUs are adopted, servers stopped by the
+    /// last shutdown are started again, interrupted builds become ERROR and interrupted deletes finish.
+    /// </summary>
     private async Task RecoverAsync(CancellationToken cancellationToken)
     {
         foreach (var server in await store.ListServersAsync(null))
         {
+            var ctx = ServiceContext(server);
             if (server.TaskState == "deleting")
             {
-                await store.SetStateAsync(server.Id, server.VmState, null, server.PowerState);
+                await DeleteAsync(ctx, server);
+                continue;
             }
 
             if (server.VmState == VmStates.Building)
             {
                 await FailAsync(server.Id, new InvalidOperationException("Ember restarted while the server was building."));
+                continue;
             }
-            else if (server.VmState == VmStates.Active)
+
+            var machine = server.VmState == VmStates.Active ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
+            if (machine is not null)
             {
-                var machine = await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken);
-                if (machine is null)
+                host.Add(machine);
+                WatchExit(machine);
+                await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
+            }
+            else if (File.Exists(ResumeMarker(server.Id)))
+            {
+                File.Delete(ResumeMarker(server.Id));
+                await store.SetStateAsync(server.Id, VmStates.Stopped, "powering-on", PowerStates.Shutdown);
+                RunInBackground(() => host.WithServerLockAsync(server.Id, () => PowerOnAsync(ctx, server)));
+            }
+            else if (server.VmState == VmStates.Active || server.TaskState is not null)
+            {
+                await store.SetStateAsync(server.Id, VmStates.Stopped, null, PowerStates.Shutdown);
+            }
+        }
+    }
+
+    /// <summary>Who compute acts as when no user request is behind the work (recovery): the server's own project.</summary>
+    private static RequestContext ServiceContext(ServerRow server) =>
+        new(server.UserId, "ember-compute", "default", server.ProjectId, null, ["admin"], DateTime.MaxValue);
+
+    /// <summary>Keeps every console.log under a few MiB; QEMU appends, so cutting the front from outside is safe.</summary>
+    private async Task TrimConsoleLogsAsync()
+    {
+        const long limit = 4 << 20;
+        const int keep = 1 << 20;
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
+        while (await timer.WaitForNextTickAsync(_stopping.Token))
+        {
+            foreach (var machine in host.All)
+            {
+                var log = new FileInfo(machine.ConsoleLogPath);
+                if (log.Exists && log.Length > limit)
                 {
-                    await store.SetStateAsync(server.Id, VmStates.Stopped, server.TaskState == "deleting" ? null : server.TaskState, PowerStates.Shutdown);
-                }
-                else
-                {
-                    host.Add(machine);
-                    WatchExit(machine);
+                    await using var stream = new FileStream(log.FullName, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                    var tail = new byte[keep];
+                    stream.Seek(-keep, SeekOrigin.End);
+                    await stream.ReadExactlyAsync(tail, _stopping.Token);
+                    stream.SetLength(0);
+                    await stream.WriteAsync(tail, _stopping.Token);
                 }
             }
         }
