@@ -49,4 +49,61 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
         await api.WaitForAsync($"/volume/v3/volumes/{volumeId}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(2));
         (await OpenStackAsync("volume", "delete", "shared")).EnsureSuccess();
     }
+
+    /// <summary>The compute issue's check with Debian's novaclient: boot with a BDM, volume-attach, volume-attachments, console-log; OSC power actions.</summary>
+    [Fact]
+    public async Task Novaclient_boots_with_a_mapping_attaches_lists_and_reads_the_console()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["OS_AUTH_URL"] = ember.Host.AuthUrl,
+            ["OS_USERNAME"] = "admin",
+            ["OS_PASSWORD"] = EmberFixture.AdminPassword,
+            ["OS_PROJECT_NAME"] = "admin",
+            ["OS_USER_DOMAIN_NAME"] = "Default",
+            ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+            ["OS_COMPUTE_API_VERSION"] = "2.60",
+        };
+        Task<CliResult> Nova(params string[] args) => Cli.RunAsync("nova", args, env);
+
+        var first = (await OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", "nv1", "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        var second = (await OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", "nv2", "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        using var api = new ApiClient(await ember.ClientAsync());
+        foreach (var id in new[] { first, second })
+        {
+            await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+        }
+
+        var boot = (await Nova("boot", "--flavor", "m1.tiny", "--image", "ember-tiny", "--nic", "none",
+            "--block-device-mapping", $"vdb={first}:::0", "--poll", "vm-nova")).EnsureSuccess();
+        Assert.Contains(first, boot.StdOut);
+        var server = (await OpenStackAsync("server", "show", "vm-nova", "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("ACTIVE", server["status"]!.GetValue<string>());
+        var serverId = server["id"]!.GetValue<string>();
+
+        var attach = (await Nova("volume-attach", "vm-nova", second, "/dev/vdc")).EnsureSuccess();
+        Assert.Contains("/dev/vdc", attach.StdOut);
+        await api.WaitForAsync($"/volume/v3/volumes/{second}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(2));
+        var attachments = (await Nova("volume-attachments", "vm-nova")).EnsureSuccess();
+        Assert.Contains(first, attachments.StdOut);
+        Assert.Contains(second, attachments.StdOut);
+        Assert.Equal("vdc", await api.ExecInGuestAsync(serverId, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; ls /sys/block | grep vdc"));
+
+        (await OpenStackAsync("server", "stop", "vm-nova")).EnsureSuccess();
+        await api.WaitForAsync($"/compute/v2.1/servers/{serverId}", s => s["server"]!["status"]!.GetValue<string>() == "SHUTOFF", TimeSpan.FromMinutes(2));
+        (await OpenStackAsync("server", "start", "vm-nova")).EnsureSuccess();
+        await api.WaitForAsync($"/compute/v2.1/servers/{serverId}", s => s["server"]!["status"]!.GetValue<string>() == "ACTIVE", TimeSpan.FromMinutes(2));
+        (await OpenStackAsync("server", "reboot", "--hard", "--wait", "vm-nova")).EnsureSuccess();
+        Assert.Equal("2", await api.ExecInGuestAsync(serverId, "ls /sys/block | grep -c '^vd[bc]$'"));
+
+        var log = (await Nova("console-log", "--length", "100", "vm-nova")).EnsureSuccess();
+        Assert.False(string.IsNullOrWhiteSpace(log.StdOut));
+
+        (await Nova("volume-detach", "vm-nova", second)).EnsureSuccess();
+        await api.WaitForAsync($"/volume/v3/volumes/{second}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(2));
+        (await Nova("delete", "vm-nova")).EnsureSuccess();
+        await api.WaitGoneAsync($"/compute/v2.1/servers/{serverId}", TimeSpan.FromMinutes(2));
+        await api.WaitForAsync($"/volume/v3/volumes/{first}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+        Assert.False(Directory.Exists(Path.Combine(ember.DataDir, "instances", serverId)));
+    }
 }
