@@ -96,7 +96,7 @@ def attach(sid, vid):
     st, js, raw = nova('POST', '/servers/%s/os-volume_attachments' % sid, {'volumeAttachment': {'volumeId': vid}})
     api = time.perf_counter() - t0
     if st != 200:
-        raise RuntimeError('attach: HTTP %d %s' % (st, raw[:300]))
+        raise RuntimeError('attach of %s to %s: HTTP %d %s' % (vid[:8], sid[:8], st, raw[:200].decode(errors='replace')))
     dev = js['volumeAttachment'].get('device') or '/dev/vdc'
     wait(lambda: visible(sid, dev), 120, '%s in guest' % dev)
     return api, time.perf_counter() - t0, dev
@@ -116,14 +116,21 @@ def detach(sid, vid, dev, want_available=True):
     wait(lambda: not visible(sid, dev), 120, '%s gone from guest' % dev)
     gone = time.perf_counter() - t0
 
-    def released():  # the volume no longer lists this server and is no longer 'detaching'
+    def released():  # as Tempest's waiters: the volume no longer lists this server (nor is 'detaching'),
+        # and the server no longer lists the volume in os-volume_attachments
         _, vj, _ = c.call('GET', '/volumes/%s' % vid)
         v = vj['volume']
-        return v['status'] != 'detaching' and all(a.get('server_id') != sid for a in v.get('attachments', []))
-    wait(released, 120, 'volume %s released by %s' % (vid, sid))
+        if v['status'] == 'detaching' or any(a.get('server_id') == sid for a in v.get('attachments', [])):
+            return False
+        _, sj, _ = nova('GET', '/servers/%s/os-volume_attachments' % sid)
+        return all(a.get('volumeId') != vid for a in (sj or {}).get('volumeAttachments', []))
     if want_available:
         c.wait_status(vid, 'available', poll=POLL)
-    return api, gone, time.perf_counter() - t0
+        avail = time.perf_counter() - t0
+    wait(released, 120, 'volume %s released by %s' % (vid, sid))
+    released_s = time.perf_counter() - t0
+    R.setdefault('_released', []).append(released_s)
+    return api, gone, avail if want_available else released_s
 
 
 def main():
@@ -200,6 +207,7 @@ def main():
         record('detach_gone', det_gone, 'DELETE -> /dev/vdc gone in the guest')
         record('detach_available', det_avail, 'DELETE -> volume available')
         record('detach_multi_released', det_multi, 'multiattach volume on 2 VMs: DELETE -> released by that VM')
+        record('detach_released', R.pop('_released'), 'DELETE -> gone from the volume and from os-volume_attachments')
     except Exception as e:
         R['errors']['compute'] = repr(e); log('compute failed:', repr(e))
     finally:

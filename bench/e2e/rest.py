@@ -13,6 +13,7 @@ not apply to Ember), plus parallel creates. Prints progress to stderr and writes
 import concurrent.futures as cf
 import http.client
 import json
+import math
 import os
 import statistics
 import sys
@@ -153,7 +154,7 @@ def check(st, want, what, raw=b''):
 
 def stats(xs, note=''):
     xs = sorted(xs)
-    return {'median_ms': round(statistics.median(xs) * 1000, 1), 'p90_ms': round(xs[int(0.9 * (len(xs) - 1))] * 1000, 1),
+    return {'median_ms': round(statistics.median(xs) * 1000, 1), 'p90_ms': round(xs[max(0, math.ceil(0.9 * len(xs)) - 1)] * 1000, 1),
             'min_ms': round(xs[0] * 1000, 1), 'n': len(xs), 'note': note}
 
 
