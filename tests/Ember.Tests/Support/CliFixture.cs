@@ -19,7 +19,7 @@ public class CliFixture : IAsyncLifetime
     /// <summary>Lets a derived fixture change the options (e.g. a default image) before start.</summary>
     protected virtual Task ConfigureAsync(EmberOptions options) => Task.CompletedTask;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
         var options = new EmberOptions
@@ -35,7 +35,7 @@ public class CliFixture : IAsyncLifetime
         Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(level));
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Host.DisposeAsync();
         try

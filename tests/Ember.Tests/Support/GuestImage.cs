@@ -64,7 +64,7 @@ public static class GuestImage
 }
 
 /// <summary>An Ember host with the guest image registered as the public image ember-tiny, for tests that boot VMs.</summary>
-public sealed class GuestCloudFixture : CliFixture
+public class GuestCloudFixture : CliFixture
 {
     protected override async Task ConfigureAsync(EmberOptions options) => options.DefaultImagePath = await GuestImage.PathAsync();
 }

@@ -25,10 +25,10 @@ public sealed class LinkedCli : IDisposable
 
     public void Dispose() => Directory.Delete(Bin, recursive: true);
 
-    /// <summary>Runs bin/<paramref name="program"/> with <paramref name="args"/>; <paramref name="stdin"/>, when given, is piped in and closed.</summary>
-    public async Task<CliOutput> RunAsync(string program, string[] args, string? stdin = null, TimeSpan? timeout = null)
+    /// <summary>How to start <paramref name="file"/> (a program in bin/ when not a path) with the cloud's environment and no other OS_* variables.</summary>
+    public ProcessStartInfo StartInfo(string file, params string[] args)
     {
-        var start = new ProcessStartInfo(Path.Combine(Bin, program))
+        var start = new ProcessStartInfo(file.Contains('/', StringComparison.Ordinal) ? file : Path.Combine(Bin, file))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -50,6 +50,13 @@ public sealed class LinkedCli : IDisposable
             start.Environment[key] = value;
         }
 
+        return start;
+    }
+
+    /// <summary>Runs bin/<paramref name="program"/> with <paramref name="args"/>; <paramref name="stdin"/>, when given, is piped in and closed.</summary>
+    public async Task<CliOutput> RunAsync(string program, string[] args, string? stdin = null, TimeSpan? timeout = null)
+    {
+        var start = StartInfo(program, args);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -56,8 +56,14 @@ public static class ServerConsole
 
             if (run.Context.InIsTerminal)
             {
-                run.Context.Err.WriteLine($"Connected to the serial console of {name} ({id}). Escape character is '^]'; press Enter for a prompt.");
-                await InteractiveAsync(socket, stdin, stdout, ct);
+                using (RawTerminal.Enter())
+                {
+                    // Raw mode is on before the banner, so a script that waits for it knows keys now go to the guest as typed.
+                    run.Context.Err.Write($"Connected to the serial console of {name} ({id}). Escape character is '^]'; press Enter for a prompt.\r\n");
+                    run.Context.Err.Flush();
+                    await InteractiveAsync(socket, stdin, stdout, ct);
+                }
+
                 run.Context.Err.WriteLine();
                 run.Context.Err.WriteLine("Console closed.");
             }
@@ -82,10 +88,9 @@ public static class ServerConsole
     private static string RedactToken(string url) =>
         url.Contains("token=", StringComparison.Ordinal) ? url[..(url.IndexOf("token=", StringComparison.Ordinal) + 6)] + "***" : url;
 
-    /// <summary>Raw local terminal; keys go to the guest as typed until Ctrl-] or the server closes the console.</summary>
+    /// <summary>With the terminal raw: keys go to the guest as typed until Ctrl-] or the server closes the console.</summary>
     private static async Task InteractiveAsync(ClientWebSocket socket, Stream stdin, Stream stdout, CancellationToken ct)
     {
-        using var raw = RawTerminal.Enter();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var receive = ReceiveAsync(socket, stdout, () => { }, stop.Token);
         var send = SendAsync(stdin, socket, stopAtEscape: true, stop.Token);
