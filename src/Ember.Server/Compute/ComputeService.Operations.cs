@@ -110,8 +110,10 @@ public sealed partial class ComputeService
             return;
         }
 
-        await volumes.DeleteAttachmentAsync(ctx, bdm.AttachmentId!);
+        // The mapping goes first: once the volume reads available, the server no longer lists it, so a client
+        // that waits for available (as Tempest does) can attach it again at once.
         await store.DeleteBdmAsync(bdm.Id);
+        await volumes.DeleteAttachmentAsync(ctx, bdm.AttachmentId!);
     }
 
     /// <summary>DELETE /servers/{id}: 204 at once; QEMU stops, volumes are detached (and deleted if asked), files go.</summary>
