@@ -12,6 +12,9 @@ internal sealed partial class NbdConnection
     /// <summary>Payloads from this size on bypass the pipes (read into / sent from their own pooled buffer).</summary>
     private const int DirectIoThreshold = 64 * 1024;
 
+    /// <summary>Largest WRITE done on the request loop with <see cref="NbdServerOptions.InlineBufferedWrites"/>.</summary>
+    private const int InlineWriteLimit = 64 * 1024;
+
     private static readonly ReadOnlyMemory<byte> s_zeroes = new byte[1024 * 1024];
 
     private SemaphoreSlim _slots = null!;
@@ -215,7 +218,15 @@ internal sealed partial class NbdConnection
         {
             try
             {
-                var n = FileOps.TryWriteNoWait(_export!.File.Handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
+                var handle = _export!.File.Handle;
+                var n = FileOps.TryWriteNoWait(handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
+                if (n < 0 && _options.InlineBufferedWrites && request.Length <= InlineWriteLimit)
+                {
+                    // Opt-in: a small write into the page cache on the loop's thread, even though it may block
+                    // (dirty-page throttling, journal). Used where RWF_NOWAIT writes are refused (ext4).
+                    RandomAccess.Write(handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
+                    n = (int)request.Length;
+                }
                 if (n == request.Length)
                 {
                     ArrayPool<byte>.Shared.Return(body);

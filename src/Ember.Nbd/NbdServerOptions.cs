@@ -20,6 +20,14 @@ public sealed class NbdServerOptions
     /// </summary>
     public long MaxInFlightBytesPerConnection { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Do small non-FUA WRITEs (up to 64 KiB) synchronously on the request loop when the file system refuses
+    /// RWF_NOWAIT writes. Saves a thread-pool round trip per write, but a write that blocks (dirty-page
+    /// throttling, a stalled disk) then stalls that connection's loop, or with inline socket completions an
+    /// epoll thread. Off by default.
+    /// </summary>
+    public bool InlineBufferedWrites { get; set; }
+
     /// <summary>A client that has not finished the handshake by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -22,7 +22,7 @@ public sealed class TestServer : IAsyncDisposable
     public string ExportName { get; }
     public string FilePath { get; }
 
-    public static async Task<TestServer> StartAsync(long size = 16 * 1024 * 1024, bool readOnly = false, int maxInFlight = 64, long maxInFlightBytes = 256L << 20)
+    public static async Task<TestServer> StartAsync(long size = 16 * 1024 * 1024, bool readOnly = false, int maxInFlight = 64, long maxInFlightBytes = 256L << 20, bool inlineWrites = false)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ember-nbd-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
@@ -35,6 +35,7 @@ public sealed class TestServer : IAsyncDisposable
             TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             MaxInFlightPerConnection = maxInFlight,
             MaxInFlightBytesPerConnection = maxInFlightBytes,
+            InlineBufferedWrites = inlineWrites,
         }, NullLoggerFactory.Instance);
         var name = NbdExportRegistry.NewExportName();
         server.Exports.Add(name, file, readOnly);

@@ -80,10 +80,16 @@ public class TransmissionTests
 
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
-    public async Task Pipelined_requests_all_get_their_reply(string transport)
+    public Task Pipelined_requests_all_get_their_reply(string transport) => PipelinedWritesAsync(transport, inlineWrites: false);
+
+    [Theory]
+    [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
+    public Task Pipelined_requests_all_get_their_reply_with_inline_writes(string transport) => PipelinedWritesAsync(transport, inlineWrites: true);
+
+    private static async Task PipelinedWritesAsync(string transport, bool inlineWrites)
     {
         // More requests than slots: the server must stop reading, reply, and read on (back-pressure, no deadlock).
-        await using var server = await TestServer.StartAsync(maxInFlight: 4);
+        await using var server = await TestServer.StartAsync(maxInFlight: 4, inlineWrites: inlineWrites);
         await using var c = await NbdTestClient.OpenAsync(server, transport);
         const int count = 200;
         await c.SendAsync(w =>

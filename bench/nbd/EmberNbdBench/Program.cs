@@ -2,11 +2,11 @@ using System.Net;
 using Ember.Nbd;
 using Microsoft.Extensions.Logging;
 
-// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT] [--readonly] [--verbose]
+// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT] [--readonly] [--inline-writes] [--verbose]
 // Serves one file and prints "ready" once listening; stops on SIGINT/SIGTERM.
 string? file = null, socket = null, name = "bench";
 int? tcpPort = null;
-bool readOnly = false, verbose = false;
+bool readOnly = false, verbose = false, inlineWrites = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -17,6 +17,7 @@ for (var i = 0; i < args.Length; i++)
         case "--tcp": tcpPort = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         case "--readonly": readOnly = true; break;
         case "--verbose": verbose = true; break;
+        case "--inline-writes": inlineWrites = true; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
@@ -31,6 +32,7 @@ await using var server = new NbdServer(new NbdServerOptions
 {
     UnixSocketPath = socket,
     TcpEndPoint = tcpPort is { } p ? new IPEndPoint(IPAddress.Loopback, p) : null,
+    InlineBufferedWrites = inlineWrites,
 }, loggerFactory);
 server.Exports.Add(name, file, readOnly);
 using var stop = new CancellationTokenSource();
