@@ -35,7 +35,7 @@ public sealed class GuestFixture : IAsyncLifetime
         {
             var loggerFactory = LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
             Driver = new QemuDriver(new QemuDriverOptions { Accelerator = "tcg" }, loggerFactory);
-            ImagePath = await BuildImageAsync();
+            ImagePath = await Ember.Testing.GuestImage.PathAsync();
             var boot = await ServeAsync("boot-vol.raw", "vol-boot");
             HotplugExport = await ServeAsync("hot-vol.raw", "vol-hot");
 
@@ -100,37 +100,5 @@ public sealed class GuestFixture : IAsyncLifetime
         var nbd = await QemuNbd.StartAsync(Dir[file], Dir[file + ".sock"], export);
         _cleanup.Insert(0, nbd);
         return nbd;
-    }
-
-    /// <summary>Runs the image build script; its last stdout line is the image path. Failure is an error, never a skip.</summary>
-    private static async Task<string> BuildImageAsync()
-    {
-        var repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "Ember.slnx")))
-        {
-            repo = Path.GetDirectoryName(repo) ?? throw new InvalidOperationException("repository root (Ember.slnx) not found");
-        }
-
-        var script = Path.Combine(repo, "tools", "guest-image", "build.sh");
-        if (!File.Exists(script))
-        {
-            throw new InvalidOperationException($"guest image script missing: {script}");
-        }
-
-        var startInfo = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var process = Process.Start(startInfo)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
-        await process.WaitForExitAsync(timeout.Token);
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (process.ExitCode != 0 || lines.Length == 0 || !File.Exists(lines[^1]))
-        {
-            var err = await stderr;
-            throw new InvalidOperationException(
-                $"{script} failed (exit {process.ExitCode}, last stdout line '{(lines.Length > 0 ? lines[^1] : "")}'): {err[Math.Max(0, err.Length - 2000)..]}");
-        }
-
-        return lines[^1];
     }
 }

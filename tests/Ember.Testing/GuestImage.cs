@@ -1,4 +1,4 @@
-namespace Ember.Server.Tests.Support;
+namespace Ember.Testing;
 
 /// <summary>The project's small guest image: $EMBER_GUEST_IMAGE (test.sh sets it), else built by tools/guest-image/build.sh.</summary>
 public static class GuestImage
@@ -6,6 +6,7 @@ public static class GuestImage
     private static readonly SemaphoreSlim s_gate = new(1, 1);
     private static string? s_path;
 
+    /// <summary>The qcow2 path; building it once per test process when the environment does not name one.</summary>
     public static async Task<string> PathAsync()
     {
         await s_gate.WaitAsync();
@@ -25,9 +26,11 @@ public static class GuestImage
             var script = Path.Combine(RepoRoot(), "tools", "guest-image", "build.sh");
             var result = await Cli.RunAsync(script, [], timeout: TimeSpan.FromMinutes(15));
             var path = result.StdOut.Trim().Split('\n').LastOrDefault()?.Trim();
-            if (result.ExitCode != 0 || path is null || !File.Exists(path))
+            if (result.ExitCode != 0 || string.IsNullOrEmpty(path) || !File.Exists(path))
             {
-                throw new InvalidOperationException($"tools/guest-image/build.sh failed (exit {result.ExitCode}): {result.StdErr}");
+                var err = result.StdErr;
+                throw new InvalidOperationException(
+                    $"{script} failed (exit {result.ExitCode}, last stdout line '{path}'): {err[Math.Max(0, err.Length - 2000)..]}");
             }
 
             return s_path = path;
@@ -49,11 +52,4 @@ public static class GuestImage
 
         return dir?.FullName ?? throw new InvalidOperationException("Ember.slnx not found above " + AppContext.BaseDirectory);
     }
-}
-
-/// <summary>An Ember host with the guest image registered as the public image ember-tiny, for tests that boot VMs.</summary>
-public sealed class CloudFixture : EmberFixture
-{
-    protected override async Task ConfigureAsync(EmberOptions options) =>
-        options.DefaultImagePath = await GuestImage.PathAsync();
 }
