@@ -16,6 +16,7 @@ namespace Ember.Compute.Qemu;
 public sealed class GuestAgent : IAsyncDisposable
 {
     private const byte Delimiter = 0xFF;
+    private static readonly TimeSpan s_minimumRequestTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_syncInterval = TimeSpan.FromSeconds(1);
 
@@ -74,14 +75,14 @@ public sealed class GuestAgent : IAsyncDisposable
             arguments["input-data"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(stdin));
         }
 
-        var started = await RequestAsync("guest-exec", arguments, Remaining(deadline), cancellationToken);
+        var started = await RequestAsync("guest-exec", arguments, RequestTimeout(deadline), cancellationToken);
         var pid = started.GetProperty("pid").GetInt64();
         Log.Agent(_logger, _serverId, $"guest-exec {path} -> pid {pid}");
 
         var delay = TimeSpan.FromMilliseconds(20);
         while (true)
         {
-            var status = await RequestAsync("guest-exec-status", new JsonObject { ["pid"] = pid }, Remaining(deadline), cancellationToken);
+            var status = await RequestAsync("guest-exec-status", new JsonObject { ["pid"] = pid }, RequestTimeout(deadline), cancellationToken);
             if (status.GetProperty("exited").GetBoolean())
             {
                 var exitCode = status.TryGetProperty("exitcode", out var code) ? code.GetInt32()
@@ -231,6 +232,17 @@ public sealed class GuestAgent : IAsyncDisposable
             _connection = null;
             await connection.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// How long one agent round trip may take: what is left of the command's time, but never less than a few
+    /// seconds. The command's timeout bounds the wait for the command; a loaded host must not turn a late
+    /// poll into "agent unavailable".
+    /// </summary>
+    private static TimeSpan RequestTimeout(DateTime deadline)
+    {
+        var left = Remaining(deadline);
+        return left > s_minimumRequestTimeout ? left : s_minimumRequestTimeout;
     }
 
     private static TimeSpan Remaining(DateTime deadline)
