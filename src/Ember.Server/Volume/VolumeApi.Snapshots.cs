@@ -124,15 +124,9 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:update_snapshot_metadata");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
         var service = Service(http);
         var row = await service.FindVisibleSnapshotAsync(ctx, id);
-        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(row.Metadata);
-        foreach (var (k, v) in given)
-        {
-            metadata[k] = v;
-        }
-
+        var metadata = MergeMetadata(row.Metadata, body, replace);
         await service.Store.UpdateSnapshotAsync(id, row.Name, row.Description, VolumeService.JsonOf(metadata));
         return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
     }

@@ -239,17 +239,24 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, replace ? "volume:update_volume_metadata" : "volume:create_volume_metadata");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
         var service = Service(http);
         var volume = await service.FindVisibleAsync(ctx, id);
-        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(volume.Metadata);
+        var metadata = MergeMetadata(volume.Metadata, body, replace);
+        await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
+        return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+    }
+
+    /// <summary>The metadata after a POST (merge) or PUT (replace) body {"metadata":{...}}; shared by volumes and snapshots.</summary>
+    private static Dictionary<string, string> MergeMetadata(string? currentJson, JsonObject body, bool replace)
+    {
+        var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
+        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(currentJson);
         foreach (var (k, v) in given)
         {
             metadata[k] = v;
         }
 
-        await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
-        return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+        return metadata;
     }
 
     private static async Task<IResult> GetMetadataItemAsync(HttpContext http, string id, string key)
