@@ -296,4 +296,27 @@ public sealed class VolumeApiTests(EmberFixture fixture) : IClassFixture<EmberFi
         await ActAsync("os-terminate_connection", new JsonObject { ["connector"] = Connector("legacy") });
         Assert.Equal("available", await StatusAsync());
     }
+
+    [Fact]
+    public async Task Metadata_post_merges_put_replaces_for_volumes_and_snapshots()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["metadata"] = new JsonObject { ["a"] = "1" } });
+
+        var merged = await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/metadata", new JsonObject { ["metadata"] = new JsonObject { ["b"] = "2" } });
+        Assert.Equal(["a", "b"], merged["metadata"]!.AsObject().Select(p => p.Key).Order());
+        var replaced = await api.SendAsync(HttpMethod.Put, $"/volume/v3/volumes/{id}/metadata", new JsonObject { ["metadata"] = new JsonObject { ["c"] = "3" } });
+        Assert.Equal(["c"], replaced["metadata"]!.AsObject().Select(p => p.Key));
+        Assert.Equal("3", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}/metadata/c"))["meta"]!["c"]!.GetValue<string>());
+        var (bad, _, _) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/metadata", new JsonObject { ["metadata"] = new JsonObject { ["n"] = 1 } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+
+        var snapshot = (await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots",
+            new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = id, ["metadata"] = new JsonObject { ["s"] = "1" } } }, HttpStatusCode.Accepted))["snapshot"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+        var snapMerged = await api.SendAsync(HttpMethod.Post, $"/volume/v3/snapshots/{snapshot}/metadata", new JsonObject { ["metadata"] = new JsonObject { ["t"] = "2" } });
+        Assert.Equal(["s", "t"], snapMerged["metadata"]!.AsObject().Select(p => p.Key).Order());
+        var snapReplaced = await api.SendAsync(HttpMethod.Put, $"/volume/v3/snapshots/{snapshot}/metadata", new JsonObject { ["metadata"] = new JsonObject() });
+        Assert.Empty(snapReplaced["metadata"]!.AsObject());
+    }
 }
