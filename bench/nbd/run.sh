@@ -37,12 +37,11 @@ jobs=(
   "1M seqread QD8|read|1M|8|1"
   "1M seqwrite QD8|write|1M|8|1"
 )
-# ember-inline: same binary with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1, so socket continuations run on
-# the epoll thread instead of hopping to the thread pool. The request loop never blocks (page-cache I/O uses
-# RWF_NOWAIT, anything that may block is handed to the pool), which is what that switch requires.
-# ember-tuned: inline completions plus NbdServerOptions.InlineBufferedWrites (small WRITEs done on the loop,
-# since ext4 refuses RWF_NOWAIT writes; see docs/nbd.md for what that trades away).
-servers=(file ember ember-inline ember-tuned qemu-nbd nbdkit)
+# ember: the default (NbdConnectionModel.DedicatedThread, one blocking thread per connection).
+# ember-pipelines: the async Pipelines loop (ConnectionModel=Pipelines), the default before it.
+# ember-tuned: Pipelines plus DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (socket continuations on the epoll
+# thread) plus NbdServerOptions.InlineBufferedWrites: the fastest Pipelines setup, which needs a process-wide switch.
+servers=(file ember ember-pipelines ember-tuned qemu-nbd nbdkit)
 
 wait_socket() { for _ in $(seq 1 200); do [[ -S $1 ]] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
 
@@ -53,9 +52,9 @@ start_server() { # $1 = server; sets target (fio args)
     file) target=(--ioengine=io_uring "--filename=$file"); return ;;
     ember) dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench >"$work/ember.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///bench?socket=$sock") ;;
-    ember-inline) DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench >"$work/ember-inline.log" 2>&1 &
+    ember-pipelines) dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench --model Pipelines >"$work/ember-pipelines.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///bench?socket=$sock") ;;
-    ember-tuned) DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench --inline-writes >"$work/ember-tuned.log" 2>&1 &
+    ember-tuned) DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench --model Pipelines --inline-writes >"$work/ember-tuned.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///bench?socket=$sock") ;;
     qemu-nbd) qemu-nbd -f raw -e 0 -t -k "$sock" "$file" >"$work/qemu-nbd.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
@@ -100,14 +99,14 @@ for line in open(path):
     if name not in order: order.append(name)
     rows[(server, name)].append(float(mibs) if bs == "1M" else float(iops))
 med = {k: statistics.median(v) for k, v in rows.items()}
-servers = ["file", "ember", "ember-inline", "ember-tuned", "qemu-nbd", "nbdkit"]
+servers = ["file", "ember", "ember-pipelines", "ember-tuned", "qemu-nbd", "nbdkit"]
 print(f"\nfio ioengine=nbd over a unix socket; {size} MiB random-filled file; {runtime} s per job; median of {rounds} rounds")
-print("4k rows: IOPS; 1M rows: MiB/s. inline = DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1; tuned = inline + InlineBufferedWrites\n")
-print("| job | file (fio io_uring, no NBD) | Ember | Ember inline | Ember tuned | qemu-nbd -e 0 | nbdkit file | Ember/nbdkit | inline/nbdkit | tuned/qemu-nbd | tuned/nbdkit |")
+print("4k rows: IOPS; 1M rows: MiB/s. Ember = default (dedicated thread per connection); pipelines = ConnectionModel=Pipelines; tuned = pipelines + DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 + InlineBufferedWrites\n")
+print("| job | file (fio io_uring, no NBD) | Ember | Ember pipelines | Ember tuned | qemu-nbd -e 0 | nbdkit file | Ember/nbdkit | Ember/qemu-nbd | pipelines/nbdkit | tuned/nbdkit |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for name in order:
     v = [med.get((s, name), 0) for s in servers]
     fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
     r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
-    print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {fmt(v[4])} | {fmt(v[5])} | {r(v[1], v[5])} | {r(v[2], v[5])} | {r(v[3], v[4])} | {r(v[3], v[5])} |")
+    print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {fmt(v[4])} | {fmt(v[5])} | {r(v[1], v[5])} | {r(v[1], v[4])} | {r(v[2], v[5])} | {r(v[3], v[5])} |")
 PY

@@ -50,7 +50,10 @@ internal sealed partial class NbdConnection
         _bufferUnits = new SemaphoreSlim(units, units);
         try
         {
-            await RequestLoopAsync(_aborted.Token);
+            if (_threaded)
+                RequestLoopThreaded(_aborted.Token);
+            else
+                await RequestLoopAsync(_aborted.Token);
         }
         finally
         {
@@ -220,10 +223,11 @@ internal sealed partial class NbdConnection
             {
                 var handle = _export!.File.Handle;
                 var n = FileOps.TryWriteNoWait(handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
-                if (n < 0 && _options.InlineBufferedWrites && request.Length <= InlineWriteLimit)
+                if (n < 0 && (_threaded || _options.InlineBufferedWrites) && request.Length <= InlineWriteLimit)
                 {
-                    // Opt-in: a small write into the page cache on the loop's thread, even though it may block
-                    // (dirty-page throttling, journal). Used where RWF_NOWAIT writes are refused (ext4).
+                    // A small write into the page cache on the loop's thread, even though it may block (dirty-page
+                    // throttling, journal), where RWF_NOWAIT writes are refused (ext4). On a dedicated connection
+                    // thread that only ever stalls this connection; on the async loop it is opt-in.
                     RandomAccess.Write(handle, body.AsSpan(0, (int)request.Length), (long)request.Offset);
                     n = (int)request.Length;
                 }
@@ -482,10 +486,10 @@ internal sealed partial class NbdConnection
     /// thread re-checks the queue before it stops, so nothing is left behind. It runs on the caller's thread:
     /// the request loop after a batch, or the pool thread that finished an I/O, so a reply costs no thread hop.
     /// </summary>
-    private void TryRunWriter()
+    private void TryRunWriter(bool mayBlock = false)
     {
         if (!_replies.IsEmpty && Interlocked.CompareExchange(ref _writerActive, 1, 0) == 0)
-            _ = WriteRepliesAsync();
+            _ = _threaded ? WriteRepliesThreadedAsync(mayBlock) : WriteRepliesAsync();
     }
 
     private async Task WriteRepliesAsync()
@@ -505,13 +509,13 @@ internal sealed partial class NbdConnection
                         {
                             // Large data: flush what is queued plus this header, then send the data from its own
                             // buffer instead of copying it through the pipe.
-                            WriteReply(reply, headerOnly: true);
+                            WriteReply(_output, reply, headerOnly: true);
                             await _output.FlushAsync();
                             await _stream.WriteAsync(reply.Buffer.AsMemory(0, reply.Length));
                         }
                         else
                         {
-                            WriteReply(reply, headerOnly: false);
+                            WriteReply(_output, reply, headerOnly: false);
                         }
                     }
                     catch (Exception)
@@ -554,9 +558,8 @@ internal sealed partial class NbdConnection
         Abort();
     }
 
-    private void WriteReply(in Reply reply, bool headerOnly)
+    private void WriteReply(IBufferWriter<byte> w, in Reply reply, bool headerOnly)
     {
-        var w = _output;
         if (reply.Error != NbdError.None)
         {
             if (_structured)

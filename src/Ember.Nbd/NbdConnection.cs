@@ -8,7 +8,8 @@ namespace Ember.Nbd;
 internal sealed partial class NbdConnection
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
+    private readonly bool _threaded;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly NbdExportRegistry _exports;
@@ -24,7 +25,9 @@ internal sealed partial class NbdConnection
         _exports = exports;
         _options = options;
         _logger = logger;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _threaded = options.ConnectionModel == NbdConnectionModel.DedicatedThread;
+        // A dedicated thread never uses .NET's async socket operations (they would register the socket with epoll).
+        _stream = _threaded ? new BlockingSocketStream(socket) : new NetworkStream(socket, ownsSocket: true);
         // Large read buffers: a 1 MiB WRITE arrives in a few reads rather than 256 pages.
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
@@ -33,13 +36,38 @@ internal sealed partial class NbdConnection
     public long Id { get; }
 
     /// <summary>Runs the connection to its end; never throws.</summary>
-    public async Task RunAsync()
+    public Task RunAsync()
+    {
+        if (!_threaded)
+            return RunCoreAsync();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(static state =>
+        {
+            var (connection, done) = ((NbdConnection, TaskCompletionSource))state!;
+            // Everything below completes synchronously on this thread (blocking stream), except the final wait
+            // for replies still being sent by pool threads.
+            connection.RunCoreAsync().GetAwaiter().GetResult();
+            done.SetResult();
+        }, maxStackSize: 256 * 1024) // shallow call chains; less than the default 1.5 MiB per connection
+        {
+            IsBackground = true,
+            Name = $"nbd-conn-{Id}",
+        };
+        thread.Start((this, done));
+        return done.Task;
+    }
+
+    private async Task RunCoreAsync()
     {
         try
         {
             using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_aborted.Token))
             {
                 handshakeTimeout.CancelAfter(_options.HandshakeTimeout);
+                // Blocking reads do not watch the token: on timeout close the socket, which wakes them.
+                using var timeoutClose = _threaded
+                    ? handshakeTimeout.Token.UnsafeRegister(static s => ((NbdConnection)s!).Abort(), this)
+                    : default;
                 if (!await HandshakeAsync(handshakeTimeout.Token))
                     return;
             }
@@ -94,6 +122,17 @@ internal sealed partial class NbdConnection
         }
         catch (ObjectDisposedException)
         {
+        }
+        if (_threaded)
+        {
+            // Wakes a thread blocked in recv/poll/send on this socket (close alone does not, while it holds the fd).
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
         }
         _socket.Dispose();
     }

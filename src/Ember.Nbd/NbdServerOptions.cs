@@ -28,6 +28,26 @@ public sealed class NbdServerOptions
     /// </summary>
     public bool InlineBufferedWrites { get; set; }
 
+    /// <summary>
+    /// How a connection does its socket I/O. <see cref="NbdConnectionModel.DedicatedThread"/> (the default) gives each
+    /// connection its own thread with blocking reads and no thread-pool hop per request; <see cref="NbdConnectionModel.Pipelines"/>
+    /// is the async loop over System.IO.Pipelines.
+    /// </summary>
+    public NbdConnectionModel ConnectionModel { get; set; } = NbdConnectionModel.DedicatedThread;
+
     /// <summary>A client that has not finished the handshake by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>How an NBD connection runs (see docs/nbd.md, "Connection loop").</summary>
+public enum NbdConnectionModel
+{
+    /// <summary>
+    /// One thread per connection: handshake and requests with blocking syscalls (recv, poll), page-cache reads and
+    /// small writes done on that thread, replies sent from it; only I/O that may wait for the disk goes to the pool.
+    /// </summary>
+    DedicatedThread,
+
+    /// <summary>An async request loop over a <see cref="System.IO.Pipelines.PipeReader"/>; every socket read completes on the thread pool.</summary>
+    Pipelines,
 }

@@ -259,7 +259,13 @@ public sealed class NbdTestClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _input.CompleteAsync();
-        await _output.CompleteAsync();
+        try
+        {
+            await _output.CompleteAsync(); // flushes leftovers of a send that failed because the server closed
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+        }
         await _stream.DisposeAsync();
         _socket.Dispose();
     }

@@ -22,6 +22,10 @@ public sealed class TestServer : IAsyncDisposable
     public string ExportName { get; }
     public string FilePath { get; }
 
+    /// <summary>The server's default, or the model named by EMBER_NBD_TEST_MODEL (to run the whole suite on the other one).</summary>
+    public static NbdConnectionModel ConnectionModel { get; } =
+        Enum.TryParse<NbdConnectionModel>(Environment.GetEnvironmentVariable("EMBER_NBD_TEST_MODEL"), out var model) ? model : new NbdServerOptions().ConnectionModel;
+
     public static async Task<TestServer> StartAsync(long size = 16 * 1024 * 1024, bool readOnly = false, int maxInFlight = 64, long maxInFlightBytes = 256L << 20, bool inlineWrites = false)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ember-nbd-" + Guid.NewGuid().ToString("N")[..12]);
@@ -36,6 +40,7 @@ public sealed class TestServer : IAsyncDisposable
             MaxInFlightPerConnection = maxInFlight,
             MaxInFlightBytesPerConnection = maxInFlightBytes,
             InlineBufferedWrites = inlineWrites,
+            ConnectionModel = ConnectionModel,
         }, NullLoggerFactory.Instance);
         var name = NbdExportRegistry.NewExportName();
         server.Exports.Add(name, file, readOnly);

@@ -2,11 +2,12 @@ using System.Net;
 using Ember.Nbd;
 using Microsoft.Extensions.Logging;
 
-// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT] [--readonly] [--inline-writes] [--verbose]
+// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT] [--readonly] [--inline-writes] [--model DedicatedThread|Pipelines] [--verbose]
 // Serves one file and prints "ready" once listening; stops on SIGINT/SIGTERM.
 string? file = null, socket = null, name = "bench";
 int? tcpPort = null;
 bool readOnly = false, verbose = false, inlineWrites = false;
+var model = new NbdServerOptions().ConnectionModel;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -18,6 +19,7 @@ for (var i = 0; i < args.Length; i++)
         case "--readonly": readOnly = true; break;
         case "--verbose": verbose = true; break;
         case "--inline-writes": inlineWrites = true; break;
+        case "--model": model = Enum.Parse<NbdConnectionModel>(args[++i]); break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
@@ -33,6 +35,7 @@ await using var server = new NbdServer(new NbdServerOptions
     UnixSocketPath = socket,
     TcpEndPoint = tcpPort is { } p ? new IPEndPoint(IPAddress.Loopback, p) : null,
     InlineBufferedWrites = inlineWrites,
+    ConnectionModel = model,
 }, loggerFactory);
 server.Exports.Add(name, file, readOnly);
 using var stop = new CancellationTokenSource();
