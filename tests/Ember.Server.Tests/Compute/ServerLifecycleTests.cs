@@ -33,6 +33,11 @@ public class ServerLifecycleTests(CloudFixture ember) : IClassFixture<CloudFixtu
         await api.WaitForAsync(path, s => Status(s, "server") == "ACTIVE", s_wait);
         await api.ExecInGuestAsync(server, "mkfs.ext3 -q /dev/vdb && mkdir -p /m && mount /dev/vdb /m && echo kept > /m/f && umount /m");
 
+        // changePassword goes through the guest agent; the guest's root hash must then verify the new password.
+        await Action(api, server, new JsonObject { ["changePassword"] = new JsonObject { ["adminPass"] = "N3w-pass" } });
+        Assert.Equal("match", await api.ExecInGuestAsync(server,
+            "h=$(grep '^root:' /etc/shadow | cut -d: -f2); s=$(echo \"$h\" | cut -d'$' -f3); [ \"$(mkpasswd -m sha512 N3w-pass \"$s\")\" = \"$h\" ] && echo match"));
+
         await Action(api, server, new JsonObject { ["os-stop"] = null });
         var stopped = await api.WaitForAsync(path, s => Status(s, "server") == "SHUTOFF", s_wait);
         Assert.Equal(4, stopped["server"]!["OS-EXT-STS:power_state"]!.GetValue<int>());
