@@ -119,22 +119,22 @@ public static partial class ComputeApi
         var list = new JsonArray();
         foreach (var flavor in sorted)
         {
-            list.Add(detail
-                ? ComputeJson.Flavor(http, flavor, version)
-                : new JsonObject
-                {
-                    ["id"] = flavor.Id,
-                    ["name"] = flavor.Name,
-                    ["links"] = ComputeJson.Links(http, "flavors", flavor.Id),
-                    ["description"] = version.AtLeast(55) ? flavor.Description : null,
-                });
-            if (!detail && !version.AtLeast(55))
-            {
-                ((JsonObject)list[^1]!).Remove("description");
-            }
+            list.Add(detail ? ComputeJson.Flavor(http, flavor, version) : FlavorSummary(http, flavor, version));
         }
 
         return Json.Reply(new JsonObject { ["flavors"] = list });
+    }
+
+    /// <summary>An entry of GET /flavors: id, name, links, and the description from 2.55.</summary>
+    private static JsonObject FlavorSummary(HttpContext http, FlavorRow flavor, Microversion version)
+    {
+        var json = new JsonObject { ["id"] = flavor.Id, ["name"] = flavor.Name, ["links"] = ComputeJson.Links(http, "flavors", flavor.Id) };
+        if (version.AtLeast(55))
+        {
+            json["description"] = flavor.Description;
+        }
+
+        return json;
     }
 
     /// <summary>POST /flavors (admin): id null or "auto" means a generated UUID, as novaclient's flavor-create sends.</summary>

@@ -80,7 +80,7 @@ public static partial class ComputeApi
         }, StatusCodes.Status202Accepted);
     }
 
-    private static ServerCreateRequest ParseCreate(JsonObject body, ComputeVersion version)
+    private static ServerCreateRequest ParseCreate(JsonObject body, Microversion version)
     {
         if (version.AtLeast(37) && !body.ContainsKey("networks"))
         {

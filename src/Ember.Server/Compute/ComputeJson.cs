@@ -17,7 +17,7 @@ internal static class ComputeJson
     public static Dictionary<string, string> ExtraSpecs(FlavorRow flavor) =>
         JsonSerializer.Deserialize<Dictionary<string, string>>(flavor.ExtraSpecs) ?? [];
 
-    public static JsonObject Flavor(HttpContext http, FlavorRow flavor, ComputeVersion version)
+    public static JsonObject Flavor(HttpContext http, FlavorRow flavor, Microversion version)
     {
         var json = new JsonObject
         {
@@ -62,7 +62,7 @@ internal static class ComputeJson
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
 
     public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
-        ComputeVersion version, string? imageName = null)
+        Microversion version, string? imageName = null)
     {
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var json = new JsonObject
@@ -161,7 +161,7 @@ internal static class ComputeJson
         return json;
     }
 
-    private static JsonObject VolumeAttached(BdmRow bdm, ComputeVersion version)
+    private static JsonObject VolumeAttached(BdmRow bdm, Microversion version)
     {
         var json = new JsonObject { ["id"] = bdm.VolumeId };
         if (version.AtLeast(3))
@@ -173,7 +173,7 @@ internal static class ComputeJson
     }
 
     /// <summary>One volumeAttachment: id is the volume id (before 2.89, which is above Ember's maximum).</summary>
-    public static JsonObject VolumeAttachment(BdmRow bdm, ComputeVersion version)
+    public static JsonObject VolumeAttachment(BdmRow bdm, Microversion version)
     {
         var json = new JsonObject
         {

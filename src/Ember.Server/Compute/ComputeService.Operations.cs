@@ -13,7 +13,7 @@ public sealed partial class ComputeService
     /// background; the volume goes reserved -> attaching -> in-use as with Nova and Cinder.
     /// </summary>
     public async Task<BdmRow> AttachVolumeAsync(RequestContext ctx, ServerRow server, string volumeId, string? device, string? tag,
-        bool deleteOnTermination, ComputeVersion version)
+        bool deleteOnTermination, Microversion version)
     {
         if (server.VmState is not (VmStates.Active or VmStates.Stopped) || server.TaskState is not null)
         {

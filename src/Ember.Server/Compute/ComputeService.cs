@@ -36,7 +36,7 @@ public sealed partial class ComputeService(
     public string InstanceDir(string serverId) => Path.Combine(InstancesDir, serverId);
 
     /// <summary>Validates, reserves the boot volumes, stores the server in BUILD and starts it in the background.</summary>
-    public async Task<ServerRow> CreateAsync(RequestContext ctx, ServerCreateRequest request, ComputeVersion version)
+    public async Task<ServerRow> CreateAsync(RequestContext ctx, ServerCreateRequest request, Microversion version)
     {
         var flavor = await store.FindFlavorAsync(request.FlavorRef)
             ?? throw ApiException.BadRequest($"Flavor {request.FlavorRef} could not be found.");
@@ -110,7 +110,7 @@ public sealed partial class ComputeService(
     }
 
     /// <summary>Checks each boot volume as Nova's API does and reserves it (Cinder attachment without connector).</summary>
-    private async Task<List<BdmRow>> ReserveBootVolumesAsync(RequestContext ctx, string serverId, List<BootVolume> requested, ComputeVersion version)
+    private async Task<List<BdmRow>> ReserveBootVolumesAsync(RequestContext ctx, string serverId, List<BootVolume> requested, Microversion version)
     {
         var bdms = new List<BdmRow>();
         var used = new HashSet<string> { "vda" };
@@ -151,7 +151,7 @@ public sealed partial class ComputeService(
     }
 
     /// <summary>The volume, after Nova's API checks: the 2.60 gate for multi-attach and "already attached" for the rest.</summary>
-    private async Task<VolumeInfo> GetVolumeForAttachAsync(RequestContext ctx, string volumeId, ComputeVersion version)
+    private async Task<VolumeInfo> GetVolumeForAttachAsync(RequestContext ctx, string volumeId, Microversion version)
     {
         VolumeInfo volume;
         try

@@ -36,7 +36,7 @@ public sealed class ComputeStore(Database db)
                 VALUES (@Id, @Name, @Ram, @Vcpus, @Disk, @Ephemeral, @Swap, @RxtxFactor, @IsPublic, @Description, @ExtraSpecs, @CreatedAt)
                 """, flavor);
         }
-        catch (DbException ex) when (IsUniqueViolation(ex))
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.Conflict($"Flavor with ID {flavor.Id} already exists.");
         }
@@ -79,7 +79,7 @@ public sealed class ComputeStore(Database db)
                 await tx.CommitAsync();
                 return row;
             }
-            catch (DbException ex) when (IsUniqueViolation(ex) && attempt < 5)
+            catch (DbException ex) when (Database.IsUniqueViolation(ex) && attempt < 5)
             {
                 await tx.RollbackAsync();
             }
@@ -157,7 +157,7 @@ public sealed class ComputeStore(Database db)
         {
             await InsertBdmAsync(c, bdm, null);
         }
-        catch (DbException ex) when (IsUniqueViolation(ex))
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.BadRequest($"Invalid volume: volume {bdm.VolumeId} already attached");
         }
@@ -180,7 +180,4 @@ public sealed class ComputeStore(Database db)
         INSERT INTO block_device_mappings (id, server_id, volume_id, attachment_id, device_name, boot_index, delete_on_termination, tag, connection_json, created_at)
         VALUES (@Id, @ServerId, @VolumeId, @AttachmentId, @DeviceName, @BootIndex, @DeleteOnTermination, @Tag, @ConnectionJson, @CreatedAt)
         """, bdm, tx);
-
-    private static bool IsUniqueViolation(DbException ex) =>
-        ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase) || ex.SqlState == "23505";
 }

@@ -30,13 +30,13 @@ public static partial class VolumeApi
 
     private static async Task<IResult> CreateAttachmentAsync(HttpContext http)
     {
-        RequireVersion(http, ApiVersion.NewAttach);
+        RequireVersion(http, VolumeVersions.NewAttach);
         var ctx = Authorize(http, "volume:attachment_create");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "attachment");
         var version = http.VolumeVersion();
         foreach (var (key, _) in body)
         {
-            if (!s_attachmentCreateKeys.Contains(key) || key == "mode" && version < ApiVersion.AttachmentMode)
+            if (!s_attachmentCreateKeys.Contains(key) || key == "mode" && version < VolumeVersions.AttachmentMode)
             {
                 throw ApiException.BadRequest($"Additional properties are not allowed ('{key}' was unexpected)");
             }
@@ -70,7 +70,7 @@ public static partial class VolumeApi
 
     private static async Task<IResult> ListAttachmentsAsync(HttpContext http, bool detail)
     {
-        RequireVersion(http, ApiVersion.NewAttach);
+        RequireVersion(http, VolumeVersions.NewAttach);
         var ctx = Authorize(http, "volume:attachment_get_all");
         var service = Service(http);
         var query = http.Request.Query;
@@ -112,7 +112,7 @@ public static partial class VolumeApi
 
     private static async Task<IResult> ShowAttachmentAsync(HttpContext http, string id)
     {
-        RequireVersion(http, ApiVersion.NewAttach);
+        RequireVersion(http, VolumeVersions.NewAttach);
         var ctx = Authorize(http, "volume:attachment_get");
         var service = Service(http);
         var row = await service.FindVisibleAttachmentAsync(ctx, id);
@@ -121,7 +121,7 @@ public static partial class VolumeApi
 
     private static async Task<IResult> UpdateAttachmentAsync(HttpContext http, string id)
     {
-        RequireVersion(http, ApiVersion.NewAttach);
+        RequireVersion(http, VolumeVersions.NewAttach);
         var ctx = Authorize(http, "volume:attachment_update");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "attachment");
         if (body["connector"] is not JsonObject { Count: > 0 } connector)
@@ -136,7 +136,7 @@ public static partial class VolumeApi
 
     private static async Task<IResult> DeleteAttachmentAsync(HttpContext http, string id)
     {
-        RequireVersion(http, ApiVersion.NewAttach);
+        RequireVersion(http, VolumeVersions.NewAttach);
         var ctx = Authorize(http, "volume:attachment_delete");
         var rest = await Service(http).DeleteAttachmentAsync(ctx, id, isService: false);
         var list = new JsonArray();
@@ -150,7 +150,7 @@ public static partial class VolumeApi
 
     private static async Task<IResult> AttachmentActionAsync(HttpContext http, string id)
     {
-        RequireVersion(http, ApiVersion.AttachmentComplete);
+        RequireVersion(http, VolumeVersions.AttachmentComplete);
         var ctx = Authorize(http, "volume:attachment_complete");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         if (body.Count != 1 || !body.ContainsKey("os-complete"))

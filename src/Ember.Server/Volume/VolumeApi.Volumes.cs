@@ -116,7 +116,7 @@ public static partial class VolumeApi
             body["volumes_links"] = next;
         }
 
-        if (http.VolumeVersion() >= ApiVersion.VolumeListCount && IsTrue(http.Request, "with_count"))
+        if (http.VolumeVersion() >= VolumeVersions.VolumeListCount && IsTrue(http.Request, "with_count"))
         {
             body["count"] = sorted.Count;
         }

@@ -32,16 +32,16 @@ public static partial class VolumeApi
     }
 
     /// <summary>The microversion of this request (3.0 when the client sent none).</summary>
-    public static ApiVersion VolumeVersion(this HttpContext http) =>
-        http.Items[VersionKey] is ApiVersion v ? v : ApiVersion.Min;
+    public static Microversion VolumeVersion(this HttpContext http) =>
+        http.Items[VersionKey] is Microversion v ? v : VolumeVersions.Min;
 
     private static async ValueTask<object?> MicroversionFilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        http.Response.Headers.Vary = ApiVersion.HeaderName;
-        var version = ApiVersion.FromHeader(http.Request.Headers[ApiVersion.HeaderName].ToString());
+        http.Response.Headers.Vary = Microversion.HeaderName;
+        var version = VolumeVersions.FromHeader(http.Request.Headers[Microversion.HeaderName].ToString());
         http.Items[VersionKey] = version;
-        http.Response.Headers[ApiVersion.HeaderName] = $"volume {version}";
+        http.Response.Headers[Microversion.HeaderName] = $"volume {version}";
         return await next(context);
     }
 
@@ -51,8 +51,8 @@ public static partial class VolumeApi
         {
             ["id"] = "v3.0",
             ["status"] = "CURRENT",
-            ["version"] = ApiVersion.Max.ToString(),
-            ["min_version"] = ApiVersion.Min.ToString(),
+            ["version"] = VolumeVersions.Max.ToString(),
+            ["min_version"] = VolumeVersions.Min.ToString(),
             ["updated"] = "2018-07-17T00:00:00Z",
             ["links"] = new JsonArray(
                 new JsonObject { ["rel"] = "describedby", ["type"] = "text/html", ["href"] = "https://docs.openstack.org/" },
@@ -73,7 +73,7 @@ public static partial class VolumeApi
     }
 
     /// <summary>Routes that exist only from a microversion on answer 404 below it, as Cinder's do.</summary>
-    private static void RequireVersion(HttpContext http, ApiVersion min)
+    private static void RequireVersion(HttpContext http, Microversion min)
     {
         if (http.VolumeVersion() < min)
         {

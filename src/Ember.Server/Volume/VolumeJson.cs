@@ -32,7 +32,7 @@ public static class VolumeJson
     /// The detail view. <paramref name="withExtensions"/> adds what Cinder's extension controllers add to show and
     /// detail (tenant, host, migration attributes, volume_image_metadata); the create reply has none of them.
     /// </summary>
-    public static JsonObject Detail(VolumeRow v, string typeName, IEnumerable<AttachmentRow> attachments, RequestContext ctx, ApiVersion version,
+    public static JsonObject Detail(VolumeRow v, string typeName, IEnumerable<AttachmentRow> attachments, RequestContext ctx, Microversion version,
         string baseUrl, string hostName, bool withExtensions)
     {
         var o = new JsonObject
@@ -63,17 +63,17 @@ public static class VolumeJson
             o["migration_status"] = null;
         }
 
-        if (version >= ApiVersion.GroupId)
+        if (version >= VolumeVersions.GroupId)
         {
             o["group_id"] = null;
         }
 
-        if (version >= ApiVersion.ProviderId && ctx.IsAdmin)
+        if (version >= VolumeVersions.ProviderId && ctx.IsAdmin)
         {
             o["provider_id"] = null;
         }
 
-        if (version >= ApiVersion.SharedTargets)
+        if (version >= VolumeVersions.SharedTargets)
         {
             // Below 3.69 Cinder shows a null shared_targets as true; the NBD export is per attachment, so false.
             o["shared_targets"] = false;
@@ -168,7 +168,7 @@ public static class VolumeJson
         return o;
     }
 
-    public static JsonObject Snapshot(SnapshotRow s, bool withExtensions, ApiVersion version)
+    public static JsonObject Snapshot(SnapshotRow s, bool withExtensions, Microversion version)
     {
         var o = new JsonObject
         {
@@ -182,12 +182,12 @@ public static class VolumeJson
             ["size"] = s.Size,
             ["metadata"] = Json.ToJson(VolumeService.MapOf(s.Metadata)),
         };
-        if (version >= new ApiVersion(3, 14))
+        if (version >= new Microversion(3, 14))
         {
             o["group_snapshot_id"] = null;
         }
 
-        if (version >= new ApiVersion(3, 41))
+        if (version >= new Microversion(3, 41))
         {
             o["user_id"] = s.UserId;
         }

@@ -317,7 +317,7 @@ public sealed partial class VolumeService(
 
     // ---- extend ----
 
-    public async Task ExtendAsync(RequestContext ctx, string id, int newSize, ApiVersion version)
+    public async Task ExtendAsync(RequestContext ctx, string id, int newSize, Microversion version)
     {
         var volume = await FindVisibleAsync(ctx, id);
         if (newSize <= volume.Size)
@@ -325,7 +325,7 @@ public sealed partial class VolumeService(
             throw ApiException.BadRequest($"Invalid input received: New size for extend must be greater than current size. (current: {volume.Size}, extended: {newSize}).");
         }
 
-        var allowed = version >= ApiVersion.ExtendInUse ? new[] { "available", "in-use" } : ["available"];
+        var allowed = version >= VolumeVersions.ExtendInUse ? new[] { "available", "in-use" } : ["available"];
         if (volume.Status == "in-use")
         {
             Policy.Enforce(ctx, "volume:extend_attached_volume");

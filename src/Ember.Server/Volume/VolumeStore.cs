@@ -45,7 +45,7 @@ public sealed class VolumeStore(Database db)
         {
             await c.ExecuteAsync($"INSERT INTO volume_types ({TypeColumns}) VALUES (@Id, @Name, @Description, @IsPublic, @ExtraSpecs, @CreatedAt, @UpdatedAt)", row);
         }
-        catch (DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase))
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.Conflict($"Volume Type {row.Name} already exists.");
         }
@@ -59,7 +59,7 @@ public sealed class VolumeStore(Database db)
             await c.ExecuteAsync("UPDATE volume_types SET name = @Name, description = @Description, is_public = @IsPublic, extra_specs = @ExtraSpecs, updated_at = @UpdatedAt WHERE id = @Id",
                 row with { UpdatedAt = Ids.Now() });
         }
-        catch (DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase))
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.Conflict($"Volume Type {row.Name} already exists.");
         }
