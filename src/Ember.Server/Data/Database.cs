@@ -34,6 +34,10 @@ public sealed class Database
 
     public string Path { get; }
 
+    /// <summary>A UNIQUE constraint was violated: SQLite says so in its message, PostgreSQL with SQLSTATE 23505.</summary>
+    public static bool IsUniqueViolation(DbException ex) =>
+        ex.SqlState == "23505" || ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);
+
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
         var connection = new SqliteConnection(_connectionString);

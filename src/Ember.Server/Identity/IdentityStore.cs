@@ -225,8 +225,7 @@ public sealed class IdentityStore(Database db)
         {
             await c.ExecuteAsync(sql, row);
         }
-        catch (System.Data.Common.DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase)
-            || ex.SqlState == "23505")
+        catch (System.Data.Common.DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.Conflict($"Conflict occurred attempting to store {conflictMessage}");
         }

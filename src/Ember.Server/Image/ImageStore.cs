@@ -28,7 +28,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
                   @Size, @VirtualSize, @Checksum, @OsHashAlgo, @OsHashValue, @MinDisk, @MinRam, @Owner, @Tags, @Properties, @CreatedAt, @UpdatedAt)
                 """, row);
         }
-        catch (System.Data.Common.DbException ex) when (ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase))
+        catch (System.Data.Common.DbException ex) when (Database.IsUniqueViolation(ex))
         {
             throw ApiException.Conflict($"Image with identifier {row.Id} already exists!");
         }
