@@ -37,7 +37,7 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
     [Fact]
     public async Task Novaclient_flavor_create_auto_prints_the_seed_columns()
     {
-        var result = (await Cli.RunAsync("nova", ["flavor-create", "m1.seed", "auto", "256", "1", "1"], OpenRc("admin"))).EnsureSuccess();
+        var result = (await Cli.RunAsync("nova", ["flavor-create", "m1.seed", "auto", "256", "1", "1"], ember.OpenRc())).EnsureSuccess();
         var header = result.StdOut.Split('\n').First(l => l.StartsWith("| ID", StringComparison.Ordinal));
         var columns = header.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(["ID", "Name", "Memory_MiB", "Disk", "Ephemeral", "Swap", "VCPUs", "RXTX_Factor", "Is_Public", "Description"], columns);
@@ -171,14 +171,4 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
         return id;
     }
-
-    private Dictionary<string, string> OpenRc(string user) => new()
-    {
-        ["OS_AUTH_URL"] = ember.Host.AuthUrl,
-        ["OS_USERNAME"] = user,
-        ["OS_PASSWORD"] = user == "admin" ? EmberFixture.AdminPassword : EmberFixture.DemoPassword,
-        ["OS_PROJECT_NAME"] = user,
-        ["OS_USER_DOMAIN_NAME"] = "Default",
-        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
-    };
 }

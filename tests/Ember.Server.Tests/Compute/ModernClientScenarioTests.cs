@@ -54,16 +54,7 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
     [Fact]
     public async Task Novaclient_boots_with_a_mapping_attaches_lists_and_reads_the_console()
     {
-        var env = new Dictionary<string, string>
-        {
-            ["OS_AUTH_URL"] = ember.Host.AuthUrl,
-            ["OS_USERNAME"] = "admin",
-            ["OS_PASSWORD"] = EmberFixture.AdminPassword,
-            ["OS_PROJECT_NAME"] = "admin",
-            ["OS_USER_DOMAIN_NAME"] = "Default",
-            ["OS_PROJECT_DOMAIN_NAME"] = "Default",
-            ["OS_COMPUTE_API_VERSION"] = "2.60",
-        };
+        var env = ember.OpenRc("admin", ("OS_COMPUTE_API_VERSION", "2.60"));
         Task<CliResult> Nova(params string[] args) => Cli.RunAsync("nova", args, env);
 
         var first = (await OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", "nv1", "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();

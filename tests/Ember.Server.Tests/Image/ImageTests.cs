@@ -50,23 +50,13 @@ public class ImageTests(EmberFixture ember) : IClassFixture<EmberFixture>, IDisp
         var source = await MakeQcow2Async("listed.qcow2");
         (await ember.RunClientAsync("openstack", "ember", "image", "create", "--disk-format", "qcow2",
             "--container-format", "bare", "--file", source, "listed")).EnsureSuccess();
-        var env = OpenRc();
+        var env = ember.OpenRc();
         var list = (await Cli.RunAsync("glance", ["image-list"], env)).EnsureSuccess();
         Assert.Contains("| ID", list.StdOut);
         Assert.Contains("| listed", list.StdOut);
         var show = (await Cli.RunAsync("glance", ["image-show", "--human-readable", ListedId(list.StdOut, "listed")], env)).EnsureSuccess();
         Assert.Contains("active", show.StdOut);
     }
-
-    private Dictionary<string, string> OpenRc() => new()
-    {
-        ["OS_AUTH_URL"] = ember.Host.AuthUrl,
-        ["OS_USERNAME"] = "admin",
-        ["OS_PASSWORD"] = EmberFixture.AdminPassword,
-        ["OS_PROJECT_NAME"] = "admin",
-        ["OS_USER_DOMAIN_NAME"] = "Default",
-        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
-    };
 
     private static string ListedId(string table, string name) =>
         table.Split('\n').First(l => l.Contains($"| {name} ")).Split('|', StringSplitOptions.TrimEntries)[1];

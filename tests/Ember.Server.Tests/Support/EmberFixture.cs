@@ -95,6 +95,30 @@ public class EmberFixture : IAsyncLifetime
         return http;
     }
 
+    /// <summary>
+    /// The classic OS_* variables of an openrc for admin or demo: for the clients that do not read clouds.yaml
+    /// (cinderclient, novaclient, glanceclient), plus any <paramref name="extra"/> such as OS_COMPUTE_API_VERSION.
+    /// </summary>
+    public Dictionary<string, string> OpenRc(string user = "admin", params (string Key, string Value)[] extra)
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["OS_AUTH_URL"] = Host.AuthUrl,
+            ["OS_USERNAME"] = user,
+            ["OS_PASSWORD"] = user == "admin" ? AdminPassword : DemoPassword,
+            ["OS_PROJECT_NAME"] = user,
+            ["OS_USER_DOMAIN_NAME"] = "Default",
+            ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+            ["OS_IDENTITY_API_VERSION"] = "3",
+        };
+        foreach (var (key, value) in extra)
+        {
+            env[key] = value;
+        }
+
+        return env;
+    }
+
     /// <summary>Runs a real OpenStack command line client (openstack, cinder, nova, glance) against this host.</summary>
     public Task<CliResult> RunClientAsync(string program, string cloud, params string[] args) =>
         Cli.RunAsync(program, args, new Dictionary<string, string>

@@ -15,16 +15,7 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
     }
 
     /// <summary>cinderclient does not read clouds.yaml; it gets the classic OS_* variables.</summary>
-    private Task<CliResult> CinderAsync(params string[] args) => Cli.RunAsync("cinder", args, new Dictionary<string, string>
-    {
-        ["OS_AUTH_URL"] = fixture.Host.AuthUrl,
-        ["OS_USERNAME"] = "admin",
-        ["OS_PASSWORD"] = EmberFixture.AdminPassword,
-        ["OS_PROJECT_NAME"] = "admin",
-        ["OS_USER_DOMAIN_NAME"] = "Default",
-        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
-        ["OS_IDENTITY_API_VERSION"] = "3",
-    });
+    private Task<CliResult> CinderAsync(params string[] args) => Cli.RunAsync("cinder", args, fixture.OpenRc());
 
     [Fact]
     public async Task Openstack_client_lists_the_multiattach_type_and_creates_a_multiattach_volume()
