@@ -58,5 +58,45 @@ public static class CommandHelpers
 
     public static JsonNode? V(string? text) => text is null ? null : JsonValue.Create(text);
 
+    /// <summary>
+    /// Runs <paramref name="action"/> on each item; a failure is reported through <paramref name="failed"/> and the
+    /// rest still run, as the python clients' multi-delete commands do. Returns how many failed.
+    /// </summary>
+    public static async Task<int> EachReportingFailuresAsync(IEnumerable<string> items, Func<string, Task> action, Action<string, CliException> failed)
+    {
+        var failures = 0;
+        foreach (var item in items)
+        {
+            try
+            {
+                await action(item);
+            }
+            catch (CliException e)
+            {
+                failed(item, e);
+                failures++;
+            }
+        }
+
+        return failures;
+    }
+
+    /// <summary>The {"name","description"} part of an update body, with only the fields the user gave.</summary>
+    public static JsonObject NameAndDescription(string? name, string? description)
+    {
+        var update = new JsonObject();
+        if (name is not null)
+        {
+            update["name"] = name;
+        }
+
+        if (description is not null)
+        {
+            update["description"] = description;
+        }
+
+        return update;
+    }
+
     public static string Id(JsonObject item) => (string?)item["id"] ?? throw new CliException("reply without an id");
 }

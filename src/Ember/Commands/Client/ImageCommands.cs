@@ -126,14 +126,19 @@ public static class ImageCommands
         var command = Cmd("delete", "Delete images.", images);
         g.SetAction(command, async (run, ct) =>
         {
-            foreach (var image in run.Get(images))
-            {
-                await run.Session.DeleteAsync("image", "/images/" + Id(await run.Api.FindImageAsync(image, ct)), ct);
-            }
-
+            await DeleteAllAsync(run, run.Get(images), ct);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Deletes images by name or id; shared with `glance image-delete`.</summary>
+    public static async Task DeleteAllAsync(ClientRun run, IEnumerable<string> images, CancellationToken ct)
+    {
+        foreach (var image in images)
+        {
+            await run.Session.DeleteAsync("image", "/images/" + Id(await run.Api.FindImageAsync(image, ct)), ct);
+        }
     }
 
     private static Command Save(ClientOptions g)

@@ -177,16 +177,7 @@ public static class VolumeCommands
         g.SetAction(command, async (run, ct) =>
         {
             var id = Id(await run.Api.FindVolumeAsync(run.Get(volume), ct));
-            var update = new JsonObject();
-            if (run.Get(name) is { } n)
-            {
-                update["name"] = n;
-            }
-
-            if (run.Get(description) is { } d)
-            {
-                update["description"] = d;
-            }
+            var update = NameAndDescription(run.Get(name), run.Get(description));
 
             if (update.Count > 0)
             {

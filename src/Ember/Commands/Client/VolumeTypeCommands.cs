@@ -93,16 +93,7 @@ public static class VolumeTypeCommands
         g.SetAction(command, async (run, ct) =>
         {
             var id = Id(await run.Api.FindVolumeTypeAsync(run.Get(type), ct));
-            var update = new JsonObject();
-            if (run.Get(name) is { } n)
-            {
-                update["name"] = n;
-            }
-
-            if (run.Get(description) is { } d)
-            {
-                update["description"] = d;
-            }
+            var update = NameAndDescription(run.Get(name), run.Get(description));
 
             if (update.Count > 0)
             {

@@ -118,21 +118,11 @@ public static class CinderShell
         var command = Cmd("delete", "Removes one or more volumes.", volumes);
         g.SetAction(command, async (run, ct) =>
         {
-            var failed = 0;
-            foreach (var volume in run.Get(volumes))
+            var failed = await EachReportingFailuresAsync(run.Get(volumes), async volume =>
             {
-                try
-                {
-                    await run.Session.DeleteAsync("volume", "/volumes/" + Id(await run.Api.FindVolumeAsync(volume, ct)), ct);
-                    run.Context.Out.WriteLine($"Request to delete volume {volume} has been accepted.");
-                }
-                catch (CliException e)
-                {
-                    run.Context.Err.WriteLine($"Delete for volume {volume} failed: {e.Message}");
-                    failed++;
-                }
-            }
-
+                await run.Session.DeleteAsync("volume", "/volumes/" + Id(await run.Api.FindVolumeAsync(volume, ct)), ct);
+                run.Context.Out.WriteLine($"Request to delete volume {volume} has been accepted.");
+            }, (volume, e) => run.Context.Err.WriteLine($"Delete for volume {volume} failed: {e.Message}"));
             return failed == 0 ? 0 : throw new CliException("Unable to delete any of the specified volumes.");
         });
         return command;

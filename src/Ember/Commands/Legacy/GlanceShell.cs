@@ -153,11 +153,7 @@ public static class GlanceShell
         var command = Cmd("image-delete", "Delete specified image(s).", images);
         g.SetAction(command, async (run, ct) =>
         {
-            foreach (var image in run.Get(images))
-            {
-                await run.Session.DeleteAsync("image", "/images/" + Id(await run.Api.FindImageAsync(image, ct)), ct);
-            }
-
+            await ImageCommands.DeleteAllAsync(run, run.Get(images), ct);
             return 0;
         });
         return command;

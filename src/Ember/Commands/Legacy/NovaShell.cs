@@ -216,21 +216,11 @@ public static class NovaShell
         var command = Cmd("delete", "Immediately shut down and delete specified server(s).", servers);
         g.SetAction(command, async (run, ct) =>
         {
-            var failed = 0;
-            foreach (var server in run.Get(servers))
+            var failed = await EachReportingFailuresAsync(run.Get(servers), async server =>
             {
-                try
-                {
-                    await run.Session.DeleteAsync("compute", "/servers/" + Id(await run.Api.FindServerAsync(server, ct)), ct);
-                    run.Context.Out.WriteLine($"Request to delete server {server} has been accepted.");
-                }
-                catch (CliException e)
-                {
-                    run.Context.Err.WriteLine(e.Message);
-                    failed++;
-                }
-            }
-
+                await run.Session.DeleteAsync("compute", "/servers/" + Id(await run.Api.FindServerAsync(server, ct)), ct);
+                run.Context.Out.WriteLine($"Request to delete server {server} has been accepted.");
+            }, (_, e) => run.Context.Err.WriteLine(e.Message));
             return failed == 0 ? 0 : throw new CliException("Unable to delete the specified server(s).");
         });
         return command;
