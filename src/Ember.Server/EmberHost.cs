@@ -134,5 +134,6 @@ public sealed class EmberHost : IAsyncDisposable
         to.DemoPassword = from.DemoPassword;
         to.NbdListen = from.NbdListen;
         to.DefaultImagePath = from.DefaultImagePath;
+        to.Identity = from.Identity;
     }
 }

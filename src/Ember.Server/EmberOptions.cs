@@ -29,6 +29,9 @@ public sealed class EmberOptions
     /// <summary>Path of the guest image registered as the public image "ember-tiny" on first start.</summary>
     public string? DefaultImagePath { get; set; }
 
+    /// <summary>The admin project, lock-out and login limits.</summary>
+    public Identity.IdentityOptions Identity { get; set; } = new();
+
     public static string DefaultDataDir()
     {
         var fromEnv = Environment.GetEnvironmentVariable("EMBER_DATA_DIR");

@@ -1,15 +1,18 @@
 namespace Ember.Server.Common;
 
-/// <summary>Who may do an action. Roles imply each other as in Keystone's defaults: admin > member > reader.</summary>
+/// <summary>
+/// Who may do an action. Roles imply each other as in Keystone's defaults (admin > member > reader) within
+/// the token's project; cloud-wide power needs the admin role on the admin project.
+/// </summary>
 public enum PolicyRule
 {
-    /// <summary>Any project-scoped role.</summary>
+    /// <summary>Any role on the token's project.</summary>
     Reader,
 
-    /// <summary>member or admin.</summary>
+    /// <summary>member or admin on the token's project.</summary>
     Member,
 
-    /// <summary>admin only.</summary>
+    /// <summary>The cloud admin only: the admin role on the admin project (<see cref="RequestContext.IsCloudAdmin"/>).</summary>
     Admin,
 }
 
@@ -80,9 +83,9 @@ public static class Policy
 
         return rule switch
         {
-            PolicyRule.Admin => context.IsAdmin,
-            PolicyRule.Member => context.IsAdmin || context.HasRole("member"),
-            _ => context.IsAdmin || context.HasRole("member") || context.HasRole("reader"),
+            PolicyRule.Admin => context.IsCloudAdmin,
+            PolicyRule.Member => context.HasRole("admin") || context.HasRole("member"),
+            _ => context.HasRole("admin") || context.HasRole("member") || context.HasRole("reader"),
         };
     }
 

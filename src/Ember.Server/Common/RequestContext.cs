@@ -8,9 +8,17 @@ public sealed record RequestContext(
     string? ProjectId,
     string? ProjectName,
     IReadOnlyList<string> Roles,
-    DateTime ExpiresAt)
+    DateTime ExpiresAt,
+    bool IsAdminProject = false)
 {
-    public bool IsAdmin => Roles.Contains("admin");
+    /// <summary>
+    /// The cloud admin: the admin role on the admin project (oslo.policy's <c>is_admin_project:True</c>).
+    /// The admin role on any other project gives no power outside that project.
+    /// </summary>
+    public bool IsCloudAdmin => IsAdminProject && HasRole("admin");
+
+    /// <summary>Same as <see cref="IsCloudAdmin"/>, for code written before the rename.</summary>
+    public bool IsAdmin => IsCloudAdmin;
 
     public bool HasRole(string role) => Roles.Contains(role);
 

@@ -91,7 +91,7 @@ public static partial class ComputeApi
     {
         var context = Authorize(http, "os_compute_api:flavors:index");
         var version = ComputeVersion.Of(http);
-        IEnumerable<FlavorRow> flavors = (await store.ListFlavorsAsync()).Where(f => f.IsPublic || context.IsAdmin);
+        IEnumerable<FlavorRow> flavors = (await store.ListFlavorsAsync()).Where(f => f.IsPublic || context.IsCloudAdmin);
         var query = http.Request.Query;
         if (int.TryParse(query["minRam"], out var minRam))
         {

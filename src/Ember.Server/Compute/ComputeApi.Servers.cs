@@ -153,8 +153,8 @@ public static partial class ComputeApi
     {
         var context = Authorize(http, detail ? "os_compute_api:servers:detail" : "os_compute_api:servers:index");
         var query = http.Request.Query;
-        var allTenants = context.IsAdmin && (query.ContainsKey("all_tenants") && (Json.ParseBoolean(query["all_tenants"]) ?? true));
-        var projectFilter = context.IsAdmin && query["project_id"] is { Count: > 0 } p ? p.ToString() : null;
+        var allTenants = context.IsCloudAdmin && (query.ContainsKey("all_tenants") && (Json.ParseBoolean(query["all_tenants"]) ?? true));
+        var projectFilter = context.IsCloudAdmin && query["project_id"] is { Count: > 0 } p ? p.ToString() : null;
         IEnumerable<ServerRow> servers = await store.ListServersAsync(allTenants ? projectFilter : projectFilter ?? context.ProjectId);
         if (query["name"] is { Count: > 0 } name)
         {

@@ -64,7 +64,7 @@ public static partial class ComputeApi
     private static async Task<ServerRow> FindServerAsync(ComputeStore store, RequestContext context, string id)
     {
         var server = await store.FindServerAsync(id);
-        return server is not null && (context.IsAdmin || server.ProjectId == context.ProjectId)
+        return server is not null && (context.IsCloudAdmin || server.ProjectId == context.ProjectId)
             ? server
             : throw ApiException.NotFound($"Instance {id} could not be found.");
     }

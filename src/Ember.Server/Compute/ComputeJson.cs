@@ -116,7 +116,7 @@ internal static class ComputeJson
             ["OS-EXT-STS:power_state"] = server.PowerState,
             ["os-extended-volumes:volumes_attached"] = new JsonArray([.. bdms.Select(b => (JsonNode)VolumeAttached(b, version))]),
         };
-        if (ctx.IsAdmin)
+        if (ctx.IsCloudAdmin)
         {
             json["OS-EXT-SRV-ATTR:host"] = server.Host;
             json["OS-EXT-SRV-ATTR:instance_name"] = server.InstanceName;
@@ -138,7 +138,7 @@ internal static class ComputeJson
             json["locked"] = false;
         }
 
-        if (version.AtLeast(16) && ctx.IsAdmin)
+        if (version.AtLeast(16) && ctx.IsCloudAdmin)
         {
             json["host_status"] = "UP";
         }

@@ -50,7 +50,7 @@ public sealed partial class ComputeService(
             }
 
             image = await images.FindAsync(request.ImageId);
-            if (image is null || (image.Owner != ctx.ProjectId && image.Visibility is not ("public" or "community") && !ctx.IsAdmin))
+            if (image is null || (image.Owner != ctx.ProjectId && image.Visibility is not ("public" or "community") && !ctx.IsCloudAdmin))
             {
                 throw ApiException.BadRequest($"Image {request.ImageId} could not be found.");
             }

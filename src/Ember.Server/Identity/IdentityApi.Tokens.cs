@@ -166,6 +166,7 @@ public static partial class IdentityApi
                 ["name"] = project.Name,
             };
             token["is_domain"] = false;
+            token["is_admin_project"] = valid.Context.IsAdminProject;
             token["roles"] = new JsonArray([.. valid.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = r.Id, ["name"] = r.Name })]);
             if (withCatalog)
             {
@@ -182,7 +183,7 @@ public static partial class IdentityApi
         var caller = http.RequireContext();
         var subject = http.Request.Headers["X-Subject-Token"].ToString();
         var valid = await tokens.ValidateAsync(subject);
-        if (valid is null || (!caller.IsAdmin && valid.User.Id != caller.UserId))
+        if (valid is null || (!caller.IsCloudAdmin && valid.User.Id != caller.UserId))
         {
             throw ApiException.NotFound("Could not find token.");
         }
@@ -203,7 +204,7 @@ public static partial class IdentityApi
         var caller = http.RequireContext();
         var subject = http.Request.Headers["X-Subject-Token"].ToString();
         var valid = await tokens.ValidateAsync(subject);
-        if (valid is null || (!caller.IsAdmin && valid.User.Id != caller.UserId))
+        if (valid is null || (!caller.IsCloudAdmin && valid.User.Id != caller.UserId))
         {
             throw ApiException.NotFound("Could not find token.");
         }

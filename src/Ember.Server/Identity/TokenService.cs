@@ -9,6 +9,8 @@ public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow Us
 /// <summary>Issues opaque random tokens and validates them against the database (so revocation is immediate).</summary>
 public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> options)
 {
+    private string? _adminDomainId;
+
     public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
         DateTime? expiresAt = null, string? auditId = null)
     {
@@ -21,7 +23,7 @@ public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> opt
             auditId ?? Ids.NewSecret(16), now, expiry, false);
         await store.InsertTokenAsync(row);
         var roles = project is null ? [] : await store.RolesOnProjectAsync(user.Id, project.Id);
-        return (token, new ValidToken(row, ContextOf(row, user, project, roles), user, project, roles));
+        return (token, new ValidToken(row, ContextOf(row, user, project, roles, await IsAdminProjectAsync(project)), user, project, roles));
     }
 
     /// <summary>The token's context, or null when it is unknown, expired, revoked, or its user or project is disabled.</summary>
@@ -62,9 +64,23 @@ public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> opt
             }
         }
 
-        return new ValidToken(row, ContextOf(row, user, project, roles), user, project, roles);
+        return new ValidToken(row, ContextOf(row, user, project, roles, await IsAdminProjectAsync(project)), user, project, roles);
     }
 
-    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, IReadOnlyList<RoleRow> roles) =>
-        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt));
+    /// <summary>Keystone's is_admin_project: the project named by [resource] admin_project_name in admin_project_domain_name.</summary>
+    public async Task<bool> IsAdminProjectAsync(ProjectRow? project)
+    {
+        var settings = options.Value.Identity;
+        if (project is null || project.Name != settings.AdminProjectName)
+        {
+            return false;
+        }
+
+        // Domains cannot be created or renamed through the API, so the id is looked up once.
+        _adminDomainId ??= (await store.FindDomainAsync(null, settings.AdminProjectDomainName))?.Id;
+        return project.DomainId == _adminDomainId;
+    }
+
+    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, IReadOnlyList<RoleRow> roles, bool isAdminProject) =>
+        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject);
 }

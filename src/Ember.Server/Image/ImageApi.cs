@@ -61,7 +61,7 @@ public static partial class ImageApi
 
     /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
     private static bool CanSee(RequestContext context, ImageRow image) =>
-        context.IsAdmin || image.Owner == context.ProjectId || image.Visibility is "public" or "community";
+        context.IsCloudAdmin || image.Owner == context.ProjectId || image.Visibility is "public" or "community";
 
     private static async Task<ImageRow> FindVisibleAsync(ImageStore store, RequestContext context, string id)
     {
@@ -72,7 +72,7 @@ public static partial class ImageApi
     /// <summary>Changing an image needs ownership (or admin); others get 403 as in Glance.</summary>
     private static void RequireOwner(RequestContext context, ImageRow image, string action)
     {
-        if (!context.IsAdmin && image.Owner != context.ProjectId)
+        if (!context.IsCloudAdmin && image.Owner != context.ProjectId)
         {
             throw ApiException.Forbidden($"You are not permitted to {action} this image.");
         }

@@ -74,7 +74,7 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:attachment_get_all");
         var service = Service(http);
         var query = http.Request.Query;
-        var allTenants = ctx.IsAdmin && IsTrue(http.Request, "all_tenants");
+        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
         IEnumerable<AttachmentRow> rows = await service.Store.ListAttachmentsAsync(null, allTenants ? null : ctx.ProjectId);
         if (query.TryGetValue("volume_id", out var volumeId))
         {

@@ -58,7 +58,7 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:get_all_snapshots");
         var query = http.Request.Query;
-        var allTenants = ctx.IsAdmin && IsTrue(http.Request, "all_tenants");
+        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
         IEnumerable<SnapshotRow> rows = await Service(http).Store.ListSnapshotsAsync(allTenants ? null : ctx.ProjectId, query["volume_id"].FirstOrDefault());
         if (query.TryGetValue("status", out var status))
         {
@@ -163,7 +163,7 @@ public static partial class VolumeApi
     private static async Task<IResult> ShowQuotasAsync(HttpContext http, string target)
     {
         var ctx = Authorize(http, "volume_extension:quotas:show");
-        if (!ctx.IsAdmin && target != ctx.ProjectId)
+        if (!ctx.IsCloudAdmin && target != ctx.ProjectId)
         {
             throw ApiException.Forbidden("Policy doesn't allow volume_extension:quotas:show to be performed.");
         }

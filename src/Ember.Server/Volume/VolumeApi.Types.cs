@@ -29,7 +29,7 @@ public static partial class VolumeApi
         var list = new JsonArray();
         foreach (var type in await Service(http).Store.ListTypesAsync())
         {
-            if (type.IsPublic || ctx.IsAdmin)
+            if (type.IsPublic || ctx.IsCloudAdmin)
             {
                 list.Add(VolumeJson.Type(type, ctx));
             }
@@ -47,7 +47,7 @@ public static partial class VolumeApi
         }
 
         var type = await service.Store.FindTypeAsync(id);
-        return type is not null && (type.IsPublic || ctx.IsAdmin) ? type : throw ApiException.NotFound($"Volume type {id} could not be found.");
+        return type is not null && (type.IsPublic || ctx.IsCloudAdmin) ? type : throw ApiException.NotFound($"Volume type {id} could not be found.");
     }
 
     private static async Task<IResult> ShowTypeAsync(HttpContext http, string id)

@@ -70,7 +70,7 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:get_all");
         var service = Service(http);
         var query = http.Request.Query;
-        var allTenants = ctx.IsAdmin && IsTrue(http.Request, "all_tenants");
+        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
         var projectFilter = allTenants ? query["project_id"].FirstOrDefault() : ctx.ProjectId;
         IEnumerable<VolumeRow> rows = await service.Store.ListVolumesAsync(projectFilter);
         if (query.TryGetValue("name", out var name))

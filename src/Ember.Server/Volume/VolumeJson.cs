@@ -58,7 +58,7 @@ public static class VolumeJson
             ["multiattach"] = v.Multiattach,
             ["attachments"] = AttachmentsOf(v, attachments, ctx),
         };
-        if (ctx.IsAdmin)
+        if (ctx.IsCloudAdmin)
         {
             o["migration_status"] = null;
         }
@@ -68,7 +68,7 @@ public static class VolumeJson
             o["group_id"] = null;
         }
 
-        if (version >= VolumeVersions.ProviderId && ctx.IsAdmin)
+        if (version >= VolumeVersions.ProviderId && ctx.IsCloudAdmin)
         {
             o["provider_id"] = null;
         }
@@ -83,7 +83,7 @@ public static class VolumeJson
         if (withExtensions)
         {
             o["os-vol-tenant-attr:tenant_id"] = v.ProjectId;
-            if (ctx.IsAdmin)
+            if (ctx.IsCloudAdmin)
             {
                 o["os-vol-host-attr:host"] = hostName;
                 o["os-vol-mig-status-attr:migstat"] = null;
@@ -114,7 +114,7 @@ public static class VolumeJson
                 ["attachment_id"] = a.Id,
                 ["volume_id"] = v.Id,
                 ["server_id"] = a.InstanceUuid,
-                ["host_name"] = ctx.IsAdmin ? a.AttachedHost : null,
+                ["host_name"] = ctx.IsCloudAdmin ? a.AttachedHost : null,
                 ["device"] = a.Mountpoint,
                 ["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : null,
             });
@@ -205,7 +205,7 @@ public static class VolumeJson
     public static JsonObject Type(VolumeTypeRow t, RequestContext ctx)
     {
         var specs = VolumeService.SpecsOf(t);
-        if (!ctx.IsAdmin)
+        if (!ctx.IsCloudAdmin)
         {
             specs = specs.Where(kv => kv.Key is "multiattach" or "replication_enabled" or "RESKEY:availability_zones" or VolumeService.MaxAttachmentsSpec)
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
@@ -220,7 +220,7 @@ public static class VolumeJson
             ["extra_specs"] = Json.ToJson(specs),
             ["os-volume-type-access:is_public"] = t.IsPublic,
         };
-        if (ctx.IsAdmin)
+        if (ctx.IsCloudAdmin)
         {
             o["qos_specs_id"] = null;
         }

@@ -123,7 +123,7 @@ public sealed partial class VolumeService
     public async Task<IReadOnlyList<AttachmentRow>> DeleteAttachmentAsync(RequestContext ctx, string attachmentId, bool isService)
     {
         var attachment = await FindVisibleAttachmentAsync(ctx, attachmentId);
-        if (!isService && !ctx.IsAdmin && attachment.Connector is not null && attachment.InstanceUuid is { } instance
+        if (!isService && !ctx.IsCloudAdmin && attachment.Connector is not null && attachment.InstanceUuid is { } instance
             && Consumers is { } consumers && await consumers.IsAttachmentInUseAsync(instance, attachment.VolumeId, attachmentId))
         {
             throw ApiException.Conflict($"Detach volume from instance {instance} using the Compute API");

@@ -58,7 +58,7 @@ public sealed partial class VolumeService(
 
     // ---- lookups ----
 
-    public static bool CanSee(RequestContext ctx, string projectId) => ctx.IsAdmin || projectId == ctx.ProjectId;
+    public static bool CanSee(RequestContext ctx, string projectId) => ctx.IsCloudAdmin || projectId == ctx.ProjectId;
 
     public async Task<VolumeRow> FindVisibleAsync(RequestContext ctx, string id)
     {
@@ -70,7 +70,7 @@ public sealed partial class VolumeService(
     public async Task<VolumeTypeRow> FindUsableTypeAsync(RequestContext ctx, string idOrName)
     {
         var type = await store.FindTypeAsync(idOrName);
-        if (type is null || !type.IsPublic && !ctx.IsAdmin)
+        if (type is null || !type.IsPublic && !ctx.IsCloudAdmin)
         {
             throw Ids.IsUuid(idOrName)
                 ? ApiException.NotFound($"Volume type {idOrName} could not be found.")
@@ -135,7 +135,7 @@ public sealed partial class VolumeService(
         if (request.ImageRef is { Length: > 0 } imageRef)
         {
             image = await images.FindAsync(imageRef);
-            if (image is null || !(ctx.IsAdmin || image.Owner == ctx.ProjectId || image.Visibility is "public" or "community"))
+            if (image is null || !(ctx.IsCloudAdmin || image.Owner == ctx.ProjectId || image.Visibility is "public" or "community"))
             {
                 throw ApiException.NotFound($"Image {imageRef} could not be found.");
             }
