@@ -18,7 +18,7 @@ using Microsoft.Extensions.Options;
 namespace Ember.Server;
 
 /// <summary>The all-in-one Ember host: every API on one listener, state in the data directory.</summary>
-public sealed class EmberHost : IAsyncDisposable
+public sealed partial class EmberHost : IAsyncDisposable
 {
     private EmberHost(WebApplication app, string baseUrl)
     {
@@ -35,11 +35,15 @@ public sealed class EmberHost : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
+    /// <summary>Passwords this start generated (the first start without EMBER_*_PASSWORD): to be shown once.</summary>
+    public IReadOnlyList<GeneratedPassword> GeneratedPasswords { get; private set; } = [];
+
     /// <summary>Migrates the database, starts listening, bootstraps identity; returns once requests are served.</summary>
     public static async Task<EmberHost> StartAsync(EmberOptions options, Action<ILoggingBuilder>? logging = null,
         CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(options.DataDir);
+        // Before anything creates a file in it: a data dir other users could read is made private first.
+        var tightened = DataDirectory.CreateOrTighten(options.DataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -69,6 +73,11 @@ public sealed class EmberHost : IAsyncDisposable
         builder.Services.AddComputeServices();
 
         var app = builder.Build();
+        if (tightened.Count > 0)
+        {
+            LogTightened(app.Services.GetRequiredService<ILogger<EmberHost>>(), tightened.Count, options.DataDir, tightened[0]);
+        }
+
         await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations], cancellationToken);
 
         app.UseEmberPipeline();
@@ -87,7 +96,7 @@ public sealed class EmberHost : IAsyncDisposable
         var baseUrl = (options.PublicUrl ?? address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)
             .Replace("[::]", "[::1]", StringComparison.Ordinal)).TrimEnd('/');
         var host = new EmberHost(app, baseUrl);
-        await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
+        host.GeneratedPasswords = await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
         await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         await app.Services.GetRequiredService<ComputeBootstrap>().RunAsync();
@@ -136,4 +145,7 @@ public sealed class EmberHost : IAsyncDisposable
         to.DefaultImagePath = from.DefaultImagePath;
         to.Identity = from.Identity;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data directory {DataDir} was readable by other users: took group and other permissions off {Count} paths (first: {First})")]
+    private static partial void LogTightened(ILogger logger, int count, string dataDir, string first);
 }

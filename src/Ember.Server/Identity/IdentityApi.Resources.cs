@@ -50,7 +50,7 @@ public static partial class IdentityApi
                 Json.OptionalBoolean(body, "enabled") ?? true);
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) }, StatusCodes.Status201Created);
         });
-        v3.MapMethods("/projects/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapMethods("/projects/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
         {
             Authorize(http, "identity:update_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
@@ -61,13 +61,25 @@ public static partial class IdentityApi
                 Description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : project.Description,
                 Enabled = Json.OptionalBoolean(body, "enabled") ?? project.Enabled,
             };
+            var disabling = project.Enabled == false && (await store.FindProjectAsync(id, null, null))?.Enabled == true;
             await store.UpdateProjectAsync(project);
+            if (disabling)
+            {
+                await tokens.RevokeAsync(null, id);
+            }
+
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) });
         });
-        v3.MapDelete("/projects/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapDelete("/projects/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
         {
             Authorize(http, "identity:delete_project");
-            return await store.DeleteProjectAsync(id) ? Results.NoContent() : throw ApiException.NotFound($"Could not find project: {id}.");
+            if (!await store.DeleteProjectAsync(id))
+            {
+                throw ApiException.NotFound($"Could not find project: {id}.");
+            }
+
+            await tokens.RevokeAsync(null, id);
+            return Results.NoContent();
         });
     }
 
@@ -127,12 +139,13 @@ public static partial class IdentityApi
                 Json.OptionalString(body, "email"), Json.OptionalString(body, "description"));
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) }, StatusCodes.Status201Created);
         });
-        v3.MapMethods("/users/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapMethods("/users/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
         {
             Authorize(http, "identity:update_user");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
             var user = await store.FindUserAsync(id, null, null) ?? throw ApiException.NotFound($"Could not find user: {id}.");
             var password = Json.OptionalString(body, "password");
+            var wasEnabled = user.Enabled;
             user = user with
             {
                 Name = body.ContainsKey("name") ? RequireName(body) : user.Name,
@@ -143,12 +156,29 @@ public static partial class IdentityApi
                 Description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : user.Description,
             };
             await store.UpdateUserAsync(user);
+            // A new password or a disabled user ends every session that came before (Keystone does the same).
+            if (password is not null || wasEnabled && !user.Enabled)
+            {
+                await tokens.RevokeAsync(user.Id, null);
+            }
+
+            if (password is not null)
+            {
+                await store.ClearLoginFailuresAsync(user.Id);
+            }
+
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) });
         });
-        v3.MapDelete("/users/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapDelete("/users/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
         {
             Authorize(http, "identity:delete_user");
-            return await store.DeleteUserAsync(id) ? Results.NoContent() : throw ApiException.NotFound($"Could not find user: {id}.");
+            if (!await store.DeleteUserAsync(id))
+            {
+                throw ApiException.NotFound($"Could not find user: {id}.");
+            }
+
+            await tokens.RevokeAsync(id, null);
+            return Results.NoContent();
         });
     }
 
@@ -177,10 +207,22 @@ public static partial class IdentityApi
             var role = await store.CreateRoleAsync(RequireName(body), Json.OptionalString(body, "description"));
             return Json.Reply(new JsonObject { ["role"] = RoleJson(http, role) }, StatusCodes.Status201Created);
         });
-        v3.MapDelete("/roles/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapDelete("/roles/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
         {
             Authorize(http, "identity:delete_role");
-            return await store.DeleteRoleAsync(id) ? Results.NoContent() : throw ApiException.NotFound($"Could not find role: {id}.");
+            var holders = await store.ListAssignmentsAsync(null, null, id);
+            if (!await store.DeleteRoleAsync(id))
+            {
+                throw ApiException.NotFound($"Could not find role: {id}.");
+            }
+
+            // Deleting a role removes every assignment of it: each holder's tokens on that project die.
+            foreach (var holder in holders)
+            {
+                await tokens.RevokeAsync(holder.UserId, holder.ProjectId);
+            }
+
+            return Results.NoContent();
         });
 
         const string grant = "/projects/{projectId}/users/{userId}/roles/{roleId}";
@@ -200,12 +242,16 @@ public static partial class IdentityApi
                 ? Results.NoContent()
                 : throw ApiException.NotFound($"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
         });
-        v3.MapDelete(grant, async (HttpContext http, IdentityStore store, string projectId, string userId, string roleId) =>
+        v3.MapDelete(grant, async (HttpContext http, IdentityStore store, TokenService tokens, string projectId, string userId, string roleId) =>
         {
             Authorize(http, "identity:revoke_grant");
-            return await store.RevokeGrantAsync(userId, projectId, roleId)
-                ? Results.NoContent()
-                : throw ApiException.NotFound($"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
+            if (await store.RevokeGrantAsync(userId, projectId, roleId))
+            {
+                await tokens.RevokeAsync(userId, projectId);
+                return Results.NoContent();
+            }
+
+            throw ApiException.NotFound($"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
         });
         v3.MapGet("/projects/{projectId}/users/{userId}/roles", async (HttpContext http, IdentityStore store, string projectId, string userId) =>
         {

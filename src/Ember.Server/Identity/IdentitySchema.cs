@@ -52,5 +52,20 @@ public static class IdentitySchema
                 revoked BOOLEAN NOT NULL);
             CREATE INDEX tokens_expires_at ON tokens (expires_at);
             """),
+        // Keystone's revocation events: a token issued at or before issued_before by a matching user and/or
+        // project is dead, whatever happens to that user or project later. Failed logins for lock-out.
+        new("identity-002", """
+            CREATE TABLE revocation_events (
+                id VARCHAR(64) PRIMARY KEY,
+                user_id VARCHAR(64),
+                project_id VARCHAR(64),
+                issued_before TIMESTAMP NOT NULL,
+                revoked_at TIMESTAMP NOT NULL);
+            CREATE INDEX revocation_events_issued_before ON revocation_events (issued_before);
+            CREATE TABLE login_failures (
+                user_id VARCHAR(64) PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+                failures INTEGER NOT NULL,
+                last_failure_at TIMESTAMP NOT NULL);
+            """),
     ];
 }

@@ -216,6 +216,65 @@ public sealed class IdentityStore(Database db)
             new { Hash = HashToken(token), Revoked = true, NotRevoked = false }) > 0;
     }
 
+    /// <summary>
+    /// Records a revocation event: every token of <paramref name="userId"/> (any project when null), on
+    /// <paramref name="projectId"/> (any user when null), issued until now is invalid from now on.
+    /// </summary>
+    public async Task RecordRevocationAsync(string? userId, string? projectId, DateTime pruneBefore)
+    {
+        var now = Ids.Now();
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            INSERT INTO revocation_events (id, user_id, project_id, issued_before, revoked_at)
+            VALUES (@Id, @UserId, @ProjectId, @Now, @Now)
+            """, new { Id = Ids.NewHexId(), UserId = userId, ProjectId = projectId, Now = now });
+        // An event older than the longest token life matches only expired tokens.
+        await c.ExecuteAsync("DELETE FROM revocation_events WHERE issued_before < @Cutoff", new { Cutoff = pruneBefore });
+    }
+
+    /// <summary>Whether a revocation event issued after the token matches its user or project.</summary>
+    public async Task<bool> IsRevokedByEventAsync(TokenRow token)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("""
+            SELECT COUNT(*) FROM revocation_events
+            WHERE issued_before >= @IssuedAt
+              AND (user_id IS NULL OR user_id = @UserId)
+              AND (project_id IS NULL OR project_id = @ProjectId)
+              AND (user_id IS NOT NULL OR project_id IS NOT NULL)
+            """, new { token.IssuedAt, token.UserId, token.ProjectId }) > 0;
+    }
+
+    /// <summary>The failed logins counted against <paramref name="userId"/> and when the last one was.</summary>
+    public async Task<(int Failures, DateTime? LastFailureAt)> LoginFailuresAsync(string userId)
+    {
+        await using var c = await db.OpenAsync();
+        var row = await c.QuerySingleOrDefaultAsync<LoginFailureRow>(
+            "SELECT failures, last_failure_at FROM login_failures WHERE user_id = @UserId", new { UserId = userId });
+        return row is null ? (0, null) : ((int)row.Failures, Ids.AsUtc(row.LastFailureAt));
+    }
+
+    /// <summary>Counts one more failed login; <paramref name="restart"/> starts again from one (an expired lock-out).</summary>
+    public async Task RecordLoginFailureAsync(string userId, bool restart)
+    {
+        await using var c = await db.OpenAsync();
+        var now = Ids.Now();
+        var updated = await c.ExecuteAsync(
+            "UPDATE login_failures SET failures = CASE WHEN @Restart THEN 1 ELSE failures + 1 END, last_failure_at = @Now WHERE user_id = @UserId",
+            new { UserId = userId, Now = now, Restart = restart });
+        if (updated == 0)
+        {
+            await c.ExecuteAsync("INSERT INTO login_failures (user_id, failures, last_failure_at) VALUES (@UserId, 1, @Now)",
+                new { UserId = userId, Now = now });
+        }
+    }
+
+    public async Task ClearLoginFailuresAsync(string userId)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM login_failures WHERE user_id = @UserId", new { UserId = userId });
+    }
+
     /// <summary>Tokens are stored only as their SHA-256, so a copy of the database holds no usable token.</summary>
     public static string HashToken(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
@@ -229,5 +288,12 @@ public sealed class IdentityStore(Database db)
         {
             throw ApiException.Conflict($"Conflict occurred attempting to store {conflictMessage}");
         }
+    }
+
+    private sealed class LoginFailureRow
+    {
+        public long Failures { get; set; }
+
+        public DateTime LastFailureAt { get; set; }
     }
 }

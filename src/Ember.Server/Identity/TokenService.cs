@@ -9,6 +9,9 @@ public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow Us
 /// <summary>Issues opaque random tokens and validates them against the database (so revocation is immediate).</summary>
 public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> options)
 {
+    /// <summary>The longest a token can live (the upper bound of TokenLifetimeSeconds): events older than that match nothing.</summary>
+    public const int MaxLifetimeSeconds = 7 * 24 * 3600;
+
     private string? _adminDomainId;
 
     public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
@@ -35,7 +38,7 @@ public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> opt
         }
 
         var row = await store.FindTokenAsync(token);
-        if (row is null || row.Revoked || Ids.AsUtc(row.ExpiresAt) <= DateTime.UtcNow)
+        if (row is null || row.Revoked || Ids.AsUtc(row.ExpiresAt) <= DateTime.UtcNow || await store.IsRevokedByEventAsync(row))
         {
             return null;
         }
@@ -66,6 +69,13 @@ public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> opt
 
         return new ValidToken(row, ContextOf(row, user, project, roles, await IsAdminProjectAsync(project)), user, project, roles);
     }
+
+    /// <summary>
+    /// Kills every token issued so far to <paramref name="userId"/> and/or on <paramref name="projectId"/>
+    /// (Keystone's revocation event); re-enabling the user or project later does not bring them back.
+    /// </summary>
+    public Task RevokeAsync(string? userId, string? projectId) =>
+        store.RecordRevocationAsync(userId, projectId, DateTime.UtcNow.AddSeconds(-MaxLifetimeSeconds));
 
     /// <summary>Keystone's is_admin_project: the project named by [resource] admin_project_name in admin_project_domain_name.</summary>
     public async Task<bool> IsAdminProjectAsync(ProjectRow? project)

@@ -27,6 +27,7 @@ public static class EmberCli
     {
         var root = new RootCommand("Ember: a small OpenStack-compatible cloud with multi-attach volumes.");
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(AdminCommand.Create());
         var client = new ClientOptions(context, withOutputOptions: true);
         client.AddTo(root);
         root.Subcommands.Add(VolumeCommands.Create(client));

@@ -19,6 +19,8 @@ public static class ServeCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // First, before any file, socket or child process exists: everything Ember creates is owner-only.
+            DataDirectory.UsePrivateUmask();
             var options = new EmberOptions
             {
                 DataDir = Path.GetFullPath(parse.GetValue(dataDir) ?? EmberOptions.DefaultDataDir()),
@@ -37,6 +39,12 @@ public static class ServeCommand
                   clouds.yaml: {clouds}
                   try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
                 """);
+            foreach (var generated in host.GeneratedPasswords)
+            {
+                // Shown this once; afterwards only clouds.yaml and the openrc files (0600) hold it.
+                Console.WriteLine($"  generated password for {generated.User}: {generated.Password}");
+            }
+
             await host.WaitForShutdownAsync();
             return 0;
         });
