@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
 using Ember.Nbd.Protocol;
 
 namespace Ember.Nbd;
@@ -23,11 +25,14 @@ internal sealed partial class NbdConnection
     private NbdTransmissionFlags _flags;
     private CancellationTokenRegistration _exportRegistration;
 
+    private bool _tlsDone;
+
     private enum OptionOutcome
     {
         Continue,
         Transmission,
         Close,
+        StartTls,
     }
 
     private async Task<bool> HandshakeAsync(CancellationToken cancellationToken)
@@ -98,15 +103,81 @@ internal sealed partial class NbdConnection
             await _output.FlushAsync(cancellationToken);
             if (outcome == OptionOutcome.Transmission)
                 return true;
+            if (outcome == OptionOutcome.StartTls && !await StartTlsAsync(cancellationToken))
+                return false;
         }
         Log.ProtocolViolation(_logger, Id, "too many options");
         return false;
     }
 
-    private OptionOutcome HandleOption(NbdOption option, in ReadOnlySequence<byte> payload)
+    /// <summary>
+    /// After STARTTLS's ACK: the TLS handshake on the same socket (client certificate required), then option haggling
+    /// goes on over TLS with fresh pipes.
+    /// </summary>
+    private async Task<bool> StartTlsAsync(CancellationToken cancellationToken)
+    {
+        // The client must wait for the ACK before its ClientHello: bytes already buffered mean it did not.
+        if (_input.TryRead(out var early))
+        {
+            var pending = early.Buffer.Length;
+            _input.AdvanceTo(early.Buffer.Start);
+            if (pending > 0)
+            {
+                Log.ProtocolViolation(_logger, Id, "data sent before the STARTTLS reply");
+                return false;
+            }
+        }
+        await _input.CompleteAsync();
+        await _output.CompleteAsync();
+        var tls = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = tls;
+        try
+        {
+            await tls.AuthenticateAsServerAsync(_tls!.ServerOptions, cancellationToken);
+        }
+        catch (AuthenticationException e)
+        {
+            Log.TlsFailed(_logger, Id, e.InnerException?.Message ?? e.Message);
+            return false;
+        }
+        (_input, _output) = CreatePipes(tls);
+        _tlsDone = true;
+        // Spec: state negotiated before TLS is forgotten (none can be, everything got TLS_REQD; this makes sure).
+        _structured = false;
+        _metaContextExport = null;
+        _metaContextAllocation = false;
+        return true;
+    }
+
+    /// <summary>FORCEDTLS before STARTTLS: only STARTTLS and ABORT are served; EXPORT_NAME, which has no error reply, closes.</summary>
+    private OptionOutcome HandleOptionBeforeTls(NbdOption option, in ReadOnlySequence<byte> payload)
     {
         switch (option)
         {
+            case NbdOption.StartTls:
+                if (payload.Length != 0)
+                    return Refuse(option, NbdOptionReplyType.ErrInvalid, "STARTTLS takes no data");
+                NbdWriter.WriteOptionReply(_output, option, NbdOptionReplyType.Ack);
+                return OptionOutcome.StartTls;
+            case NbdOption.Abort:
+                NbdWriter.WriteOptionReply(_output, option, NbdOptionReplyType.Ack);
+                return OptionOutcome.Close;
+            case NbdOption.ExportName:
+                Log.ProtocolViolation(_logger, Id, "EXPORT_NAME before TLS");
+                return OptionOutcome.Close;
+            default:
+                return Refuse(option, NbdOptionReplyType.ErrTlsReqd, "TLS required: send NBD_OPT_STARTTLS first");
+        }
+    }
+
+    private OptionOutcome HandleOption(NbdOption option, in ReadOnlySequence<byte> payload)
+    {
+        if (_tls is not null && !_tlsDone)
+            return HandleOptionBeforeTls(option, payload);
+        switch (option)
+        {
+            case NbdOption.StartTls when _tlsDone:
+                return Refuse(option, NbdOptionReplyType.ErrInvalid, "TLS already negotiated");
             case NbdOption.ExportName:
                 return HandleExportName(payload);
             case NbdOption.Abort:
@@ -131,7 +202,7 @@ internal sealed partial class NbdConnection
             case NbdOption.SetMetaContext:
                 return HandleMetaContext(option, payload);
             default:
-                // STARTTLS included: this server runs NOTLS (unix socket / loopback), which the spec allows to answer UNSUP.
+                // STARTTLS included on the unix socket and plain TCP: NOTLS, which the spec allows to answer UNSUP.
                 return Refuse(option, NbdOptionReplyType.ErrUnsup, "unsupported option");
         }
     }
@@ -265,10 +336,10 @@ internal sealed partial class NbdConnection
         _exportRegistration = export.Removed.UnsafeRegister(static state =>
         {
             var connection = (NbdConnection)state!;
-            Log.ExportRemoved(connection._logger, connection.Id, connection._export!.Name);
+            Log.ExportRemoved(connection._logger, connection.Id, Log.Prefix(connection._export!.Name));
             connection.Abort();
         }, this);
-        Log.Attached(_logger, Id, name, size, _structured);
+        Log.Attached(_logger, Id, Log.Prefix(name), size, _structured, _tlsDone);
         return true;
     }
 }

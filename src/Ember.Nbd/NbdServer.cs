@@ -14,6 +14,8 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
+    private readonly Dictionary<IPAddress, int> _perSource = [];
+    private int _tcpConnections;
     private long _nextConnectionId;
     private int _disposed;
 
@@ -23,6 +25,8 @@ public sealed class NbdServer : IAsyncDisposable
         if (options.UnixSocketPath is null && options.TcpEndPoint is null)
             throw new ArgumentException("Give a unix socket path, a TCP endpoint, or both.", nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightPerConnection, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxTcpConnections, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxTcpConnectionsPerSource, 1, nameof(options));
         _options = options;
         _logger = loggerFactory.CreateLogger<NbdServer>();
     }
@@ -38,6 +42,16 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Connections currently open (handshake or transmission).</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>TCP connections currently open, the number <see cref="NbdServerOptions.MaxTcpConnections"/> caps.</summary>
+    public int TcpConnectionCount
+    {
+        get
+        {
+            lock (_perSource)
+                return _tcpConnections;
+        }
+    }
 
     /// <summary>Binds the sockets and starts accepting.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -68,7 +82,7 @@ public sealed class NbdServer : IAsyncDisposable
             tcp.Bind(endPoint);
             tcp.Listen(512);
             BoundTcpEndPoint = (IPEndPoint)tcp.LocalEndPoint!;
-            Log.Listening(_logger, "tcp:" + BoundTcpEndPoint);
+            Log.Listening(_logger, "tcp:" + BoundTcpEndPoint + (_options.TcpTls is null ? " (plain, no TLS)" : " (TLS with client certificates)"));
             _acceptLoops.Add(AcceptLoopAsync(tcp, tcp: true));
         }
         return Task.CompletedTask;
@@ -98,25 +112,71 @@ public sealed class NbdServer : IAsyncDisposable
                 Log.AcceptFailed(_logger, e, listener.LocalEndPoint?.ToString() ?? "?");
                 return;
             }
+            IPAddress? source = null;
             if (tcp)
+            {
+                source = SourceOf(socket);
+                if (!TryAdmit(source))
+                {
+                    // Over a cap: closed before the greeting, so an idle flood holds no more than the caps allow.
+                    Log.ConnectionRefused(_logger, source.ToString());
+                    socket.Dispose();
+                    continue;
+                }
                 socket.NoDelay = true; // the spec: both ends SHOULD set TCP_NODELAY
+            }
             var id = Interlocked.Increment(ref _nextConnectionId);
-            var connection = new NbdConnection(id, socket, Exports, _options, _logger);
-            Log.Accepted(_logger, id, socket.RemoteEndPoint?.ToString() ?? "unix");
+            var connection = new NbdConnection(id, socket, tcp, Exports, _options, _logger);
+            Log.Accepted(_logger, id, source?.ToString() ?? "unix");
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[id] = (connection, RunConnectionAsync(connection, gate.Task));
+            _connections[id] = (connection, RunConnectionAsync(connection, gate.Task, source));
             gate.SetResult();
             if (_stopping.IsCancellationRequested)
                 connection.Abort();
         }
     }
 
-    private async Task RunConnectionAsync(NbdConnection connection, Task registered)
+    private async Task RunConnectionAsync(NbdConnection connection, Task registered, IPAddress? source)
     {
         await registered; // so the entry exists before it can be removed
         await Task.Yield(); // off the accept loop
         await connection.RunAsync();
         _connections.TryRemove(connection.Id, out _);
+        if (source is not null)
+            Release(source);
+    }
+
+    private static IPAddress SourceOf(Socket socket)
+    {
+        var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    }
+
+    private bool TryAdmit(IPAddress source)
+    {
+        lock (_perSource)
+        {
+            if (_tcpConnections >= _options.MaxTcpConnections)
+                return false;
+            _perSource.TryGetValue(source, out var count);
+            if (count >= _options.MaxTcpConnectionsPerSource)
+                return false;
+            _perSource[source] = count + 1;
+            _tcpConnections++;
+            return true;
+        }
+    }
+
+    private void Release(IPAddress source)
+    {
+        lock (_perSource)
+        {
+            _tcpConnections--;
+            if (_perSource.TryGetValue(source, out var count) && count > 1)
+                _perSource[source] = count - 1;
+            else
+                _perSource.Remove(source);
+        }
     }
 
     /// <summary>Stops listening, closes every connection, and closes every export's file.</summary>

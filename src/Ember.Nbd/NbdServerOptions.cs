@@ -37,6 +37,20 @@ public sealed class NbdServerOptions
 
     /// <summary>A client that has not finished the handshake by then is dropped.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// TLS for the TCP listener. When set, TCP clients must negotiate NBD_OPT_STARTTLS and present a client
+    /// certificate issued by its CA before anything else (the spec's FORCEDTLS mode). Null means plain TCP,
+    /// which only trusted networks should see. The unix socket never uses TLS.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public NbdTlsCredentials? TcpTls { get; set; }
+
+    /// <summary>Open TCP connections (any state); beyond it a new one is closed before the greeting.</summary>
+    public int MaxTcpConnections { get; set; } = 1024;
+
+    /// <summary>Open TCP connections from one source address; beyond it a new one is closed before the greeting.</summary>
+    public int MaxTcpConnectionsPerSource { get; set; } = 256;
 }
 
 /// <summary>How an NBD connection runs (see docs/nbd.md, "Connection loop").</summary>

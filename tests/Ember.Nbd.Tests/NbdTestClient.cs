@@ -15,16 +15,45 @@ public sealed class NbdTestClient : IAsyncDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private Stream _stream;
+    private PipeReader _input;
+    private PipeWriter _output;
 
     private NbdTestClient(Socket socket)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
-        _input = PipeReader.Create(_stream);
-        _output = PipeWriter.Create(_stream);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    /// <summary>
+    /// Sends NBD_OPT_STARTTLS, expects its ACK, then runs a TLS client handshake on the same socket: the server must
+    /// chain to <paramref name="authority"/>; <paramref name="clientCertificate"/> (with its key) is offered if given.
+    /// </summary>
+    public async Task StartTlsAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 authority,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? clientCertificate)
+    {
+        await SendOptionAsync(NbdOption.StartTls, []);
+        Assert.Equal(NbdOptionReplyType.Ack, (await ReadOptionReplyAsync()).Type);
+        await _input.CompleteAsync();
+        await _output.CompleteAsync();
+        var tls = new System.Net.Security.SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = tls;
+        using var cts = new CancellationTokenSource(s_timeout);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+            CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+            {
+                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                CustomTrustStore = { authority },
+                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            },
+        }, cts.Token);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
     public NbdHandshakeFlags GreetingFlags { get; private set; }

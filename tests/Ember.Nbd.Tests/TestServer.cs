@@ -26,14 +26,15 @@ public sealed class TestServer : IAsyncDisposable
     public static NbdConnectionModel ConnectionModel { get; } =
         Enum.TryParse<NbdConnectionModel>(Environment.GetEnvironmentVariable("EMBER_NBD_TEST_MODEL"), out var model) ? model : new NbdServerOptions().ConnectionModel;
 
-    public static async Task<TestServer> StartAsync(long size = 16 * 1024 * 1024, bool readOnly = false, int maxInFlight = 64, long maxInFlightBytes = 256L << 20, bool inlineWrites = false)
+    public static async Task<TestServer> StartAsync(long size = 16 * 1024 * 1024, bool readOnly = false, int maxInFlight = 64, long maxInFlightBytes = 256L << 20, bool inlineWrites = false,
+        Action<NbdServerOptions>? configure = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ember-nbd-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         var file = Path.Combine(directory, "volume.raw");
         using (var f = File.Create(file))
             f.SetLength(size);
-        var server = new NbdServer(new NbdServerOptions
+        var options = new NbdServerOptions
         {
             UnixSocketPath = Path.Combine(directory, "nbd.sock"),
             TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
@@ -41,7 +42,9 @@ public sealed class TestServer : IAsyncDisposable
             MaxInFlightBytesPerConnection = maxInFlightBytes,
             InlineBufferedWrites = inlineWrites,
             ConnectionModel = ConnectionModel,
-        }, NullLoggerFactory.Instance);
+        };
+        configure?.Invoke(options);
+        var server = new NbdServer(options, NullLoggerFactory.Instance);
         var name = NbdExportRegistry.NewExportName();
         server.Exports.Add(name, file, readOnly);
         await server.StartAsync(CancellationToken.None);
