@@ -142,6 +142,9 @@ public sealed partial class EmberHost : IAsyncDisposable
         to.AdminPassword = from.AdminPassword;
         to.DemoPassword = from.DemoPassword;
         to.NbdListen = from.NbdListen;
+        to.NbdInsecure = from.NbdInsecure;
+        to.NbdMaxConnections = from.NbdMaxConnections;
+        to.NbdMaxConnectionsPerSource = from.NbdMaxConnectionsPerSource;
         to.DefaultImagePath = from.DefaultImagePath;
         to.Identity = from.Identity;
     }

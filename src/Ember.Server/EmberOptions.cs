@@ -23,8 +23,19 @@ public sealed class EmberOptions
 
     public string? DemoPassword { get; set; }
 
-    /// <summary>Optional TCP endpoint (HOST:PORT) for the NBD server, besides its unix socket.</summary>
+    /// <summary>Optional TCP endpoint (HOST:PORT) for the NBD server, besides its unix socket. TLS with client certificates unless <see cref="NbdInsecure"/>.</summary>
     public string? NbdListen { get; set; }
+
+    /// <summary>Serve <see cref="NbdListen"/> as plain TCP, without TLS: anyone who reaches the port and knows an export name gets the volume.</summary>
+    public bool NbdInsecure { get; set; }
+
+    /// <summary>Open NBD TCP connections in total; more are closed before the greeting.</summary>
+    [Range(1, 65536)]
+    public int NbdMaxConnections { get; set; } = 1024;
+
+    /// <summary>Open NBD TCP connections from one source address.</summary>
+    [Range(1, 65536)]
+    public int NbdMaxConnectionsPerSource { get; set; } = 256;
 
     /// <summary>Path of the guest image registered as the public image "ember-tiny" on first start.</summary>
     public string? DefaultImagePath { get; set; }

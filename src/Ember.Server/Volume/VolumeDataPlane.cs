@@ -15,6 +15,7 @@ public sealed partial class VolumeDataPlane(
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<VolumeDataPlane>();
     private NbdServer? _server;
+    private NbdTlsCredentials? _tls;
 
     public string? UnixSocketPath => _server?.UnixSocketPath;
 
@@ -23,12 +24,46 @@ public sealed partial class VolumeDataPlane(
     /// <summary>The server (for tests and diagnostics); null before start.</summary>
     public NbdServer? Server => _server;
 
+    /// <summary>DATA/nbd-tls: the CA, the server's certificate and, in client/, what a compute host needs.</summary>
+    public string TlsDirectory => Path.Combine(options.Value.DataDir, "nbd-tls");
+
+    /// <summary>The TLS credentials of the TCP listener; null without TCP or with <see cref="EmberOptions.NbdInsecure"/>.</summary>
+    public NbdTlsCredentials? Tls => _tls;
+
+    /// <summary>Names a client may use to reach the TCP listener: loopback, this host's name, the listen address.</summary>
+    private static IEnumerable<string> ServerNames(IPEndPoint endPoint)
+    {
+        yield return "localhost";
+        yield return IPAddress.Loopback.ToString();
+        yield return IPAddress.IPv6Loopback.ToString();
+        yield return Dns.GetHostName();
+        if (!endPoint.Address.Equals(IPAddress.Any) && !endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            yield return endPoint.Address.ToString();
+        }
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var nbdOptions = new NbdServerOptions { UnixSocketPath = Path.Combine(options.Value.DataDir, "nbd.sock") };
+        var nbdOptions = new NbdServerOptions
+        {
+            UnixSocketPath = Path.Combine(options.Value.DataDir, "nbd.sock"),
+            MaxTcpConnections = options.Value.NbdMaxConnections,
+            MaxTcpConnectionsPerSource = options.Value.NbdMaxConnectionsPerSource,
+        };
         if (!string.IsNullOrEmpty(options.Value.NbdListen))
         {
-            nbdOptions.TcpEndPoint = EmberHost.ParseEndPoint(options.Value.NbdListen);
+            var endPoint = EmberHost.ParseEndPoint(options.Value.NbdListen);
+            nbdOptions.TcpEndPoint = endPoint;
+            if (options.Value.NbdInsecure)
+            {
+                LogInsecure(_logger, options.Value.NbdListen);
+            }
+            else
+            {
+                _tls = NbdTlsCredentials.LoadOrCreate(TlsDirectory, ServerNames(endPoint));
+                nbdOptions.TcpTls = _tls;
+            }
         }
 
         _server = new NbdServer(nbdOptions, loggerFactory);
@@ -57,6 +92,9 @@ public sealed partial class VolumeDataPlane(
             _server = null;
             await server.DisposeAsync();
         }
+
+        _tls?.Dispose();
+        _tls = null;
     }
 
     /// <summary>Exports the volume's file under <paramref name="exportName"/> unless that export already exists.</summary>
@@ -82,7 +120,7 @@ public sealed partial class VolumeDataPlane(
     public NbdConnectionInfo ConnectionOf(string exportName, bool readOnly, bool multiattach)
     {
         var tcp = TcpEndPoint;
-        return new NbdConnectionInfo(exportName, UnixSocketPath, tcp?.Address.ToString(), tcp?.Port, readOnly, multiattach);
+        return new NbdConnectionInfo(exportName, UnixSocketPath, tcp?.Address.ToString(), tcp?.Port, readOnly, multiattach, Tls: tcp is not null && _tls is not null);
     }
 
     private bool TryAdd(string exportName, string volumeId, bool readOnly)
@@ -107,6 +145,9 @@ public sealed partial class VolumeDataPlane(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Restored export {ExportPrefix}… of volume {VolumeId}")]
     private static partial void LogRestored(ILogger logger, string exportPrefix, string volumeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "NBD on {Endpoint} is plain TCP (--nbd-insecure): anyone who reaches it and knows an export name reads and writes that volume")]
+    private static partial void LogInsecure(ILogger logger, string endpoint);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not restore the export of volume {VolumeId}")]
     private static partial void LogRestoreFailed(ILogger logger, string volumeId, Exception exception);

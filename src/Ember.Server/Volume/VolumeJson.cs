@@ -131,13 +131,20 @@ public static class VolumeJson
         ["volume_id"] = a.VolumeId,
     };
 
-    public static JsonObject AttachmentDetail(AttachmentRow a, NbdConnectionInfo? connection)
+    /// <summary>An attachment with its connection_info; without <paramref name="withExportName"/> the export name is left out.</summary>
+    public static JsonObject AttachmentDetail(AttachmentRow a, NbdConnectionInfo? connection, bool withExportName)
     {
         var o = AttachmentSummary(a);
         o["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : "";
         o["detached_at"] = a.DetachTime is { } d ? Ids.CinderTime(d) : "";
         o["attach_mode"] = a.AttachMode;
-        o["connection_info"] = connection is null ? new JsonObject() : FlatConnection(connection, a);
+        var info = connection is null ? new JsonObject() : FlatConnection(connection, a);
+        if (!withExportName)
+        {
+            info.Remove("export_name");
+        }
+
+        o["connection_info"] = info;
         return o;
     }
 
@@ -156,6 +163,11 @@ public static class VolumeJson
             ["encrypted"] = false,
             ["discard"] = true,
         };
+        if (c.Host is not null)
+        {
+            o["tls"] = c.Tls;
+        }
+
         return o;
     }
 

@@ -11,11 +11,12 @@ public static class ServeCommand
         var dataDir = new Option<string>("--data-dir") { Description = "Directory for the database, images, volumes and instances (default: $EMBER_DATA_DIR or ~/.local/share/ember)." };
         var listen = new Option<string>("--listen") { Description = "HOST:PORT for the HTTP API (default 127.0.0.1:5000).", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var publicUrl = new Option<string?>("--public-url") { Description = "Base URL to put in the service catalog (default: as the client reached us)." };
-        var nbdListen = new Option<string?>("--nbd-listen") { Description = "Also serve NBD on this HOST:PORT (the unix socket in the data dir is always on)." };
+        var nbdListen = new Option<string?>("--nbd-listen") { Description = "Also serve NBD on this HOST:PORT, with TLS and client certificates of the CA in DATA/nbd-tls (the unix socket in the data dir is always on)." };
+        var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "Serve --nbd-listen as plain TCP without TLS (only on a network you trust completely)." };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
         {
-            dataDir, listen, publicUrl, nbdListen, image,
+            dataDir, listen, publicUrl, nbdListen, nbdInsecure, image,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -27,6 +28,7 @@ public static class ServeCommand
                 Listen = parse.GetValue(listen)!,
                 PublicUrl = parse.GetValue(publicUrl),
                 NbdListen = parse.GetValue(nbdListen),
+                NbdInsecure = parse.GetValue(nbdInsecure),
                 DefaultImagePath = parse.GetValue(image),
                 AdminPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_ADMIN_PASSWORD")),
                 DemoPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_DEMO_PASSWORD")),
