@@ -91,13 +91,13 @@ internal static class QemuCommandLine
     /// <summary>The <c>-blockdev</c> / <c>blockdev-add</c> description of a disk.</summary>
     public static JsonObject Blockdev(QemuDisk disk) => disk switch
     {
-        FileDisk file => new JsonObject
+        FileDisk file => WithBacking(new JsonObject
         {
             ["driver"] = QemuFormat(file.Format),
             ["node-name"] = file.NodeName,
             ["discard"] = "unmap",
             ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(file.Path) },
-        },
+        }, file.Backing),
         NbdDisk nbd => new JsonObject
         {
             ["driver"] = "nbd",
@@ -120,6 +120,36 @@ internal static class QemuCommandLine
         },
         _ => throw new ArgumentOutOfRangeException(nameof(disk)),
     };
+
+    // Block drivers with a "backing" option (BlockdevOptionsGenericCOWFormat in QAPI).
+    private static readonly string[] s_backingDrivers = ["qcow2", "qed", "vmdk"];
+
+    /// <summary>
+    /// Names the overlay's base explicitly: its file and format, and no backing of its own, so a chain named
+    /// in an image header is never followed (the image inspector refuses such images; this is the second wall).
+    /// </summary>
+    private static JsonObject WithBacking(JsonObject node, ImageBase? backing)
+    {
+        if (backing is null)
+        {
+            return node;
+        }
+
+        var driver = QemuFormat(backing.Format is "iso" ? "raw" : backing.Format);
+        var baseNode = new JsonObject
+        {
+            ["driver"] = driver,
+            ["read-only"] = true,
+            ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(backing.Path), ["read-only"] = true },
+        };
+        if (s_backingDrivers.Contains(driver))
+        {
+            baseNode["backing"] = null;
+        }
+
+        node["backing"] = baseNode;
+        return node;
+    }
 
     /// <summary>The <c>-device</c> / <c>device_add</c> description of a disk.</summary>
     public static JsonObject Device(QemuDisk disk, int? bootIndex)

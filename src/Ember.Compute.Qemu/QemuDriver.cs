@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.Json;
 using Ember.Compute.Qemu.Qmp;
+using Ember.Image.Format;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Compute.Qemu;
@@ -25,28 +25,27 @@ public sealed partial class QemuDriver
         _logger = loggerFactory.CreateLogger<QemuDriver>();
     }
 
-    /// <summary>Creates a qcow2 overlay backed by <paramref name="baseImage"/>, grown to <paramref name="sizeBytes"/> if given.</summary>
-    /// <exception cref="QemuException">qemu-img failed, or the requested size is smaller than the image.</exception>
+    /// <summary>
+    /// Creates a qcow2 overlay backed by <paramref name="baseImage"/>, grown to <paramref name="sizeBytes"/> if given.
+    /// The base is inspected first and refused if its bytes are not <paramref name="baseFormat"/> or name any other
+    /// file; the overlay then names the base and its format (<c>-F</c>), and qemu-img does not open the base (<c>-u</c>).
+    /// </summary>
+    /// <exception cref="QemuException">The base is refused, qemu-img failed, or the requested size is smaller than the image.</exception>
     public async Task CreateOverlayAsync(string baseImage, string baseFormat, string overlayPath, long? sizeBytes, CancellationToken cancellationToken)
     {
         var backing = Path.GetFullPath(baseImage);
         var format = QemuCommandLine.QemuFormat(baseFormat);
-        if (sizeBytes is > 0)
+        var inspection = await ImageFiles.VerifyAsync(backing, baseFormat, cancellationToken);
+        var virtualSize = inspection.VirtualSize ?? throw new QemuException($"the virtual size of {baseFormat} image {backing} is unknown");
+        if (sizeBytes is > 0 && sizeBytes < virtualSize)
         {
-            var virtualSize = await GetVirtualSizeAsync(backing, baseFormat, cancellationToken);
-            if (sizeBytes < virtualSize)
-            {
-                throw new QemuException($"disk size {sizeBytes} bytes is smaller than the image's virtual size {virtualSize} bytes");
-            }
+            throw new QemuException($"disk size {sizeBytes} bytes is smaller than the image's virtual size {virtualSize} bytes");
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(overlayPath))!);
-        List<string> args = ["create", "-q", "-f", "qcow2", "-F", format, "-b", backing, overlayPath];
-        if (sizeBytes is > 0)
-        {
-            args.Add(sizeBytes.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-
+        var size = sizeBytes is > 0 ? sizeBytes.Value : virtualSize;
+        List<string> args = ["create", "-q", "-f", "qcow2", "-u", "-F", format, "-b", backing, overlayPath,
+            size.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         var result = await ProcessRunner.RunAsync(_options.QemuImgBinary, args, TimeSpan.FromMinutes(2), cancellationToken);
         if (result.ExitCode != 0)
         {
@@ -54,21 +53,12 @@ public sealed partial class QemuDriver
         }
     }
 
-    /// <summary>The virtual (guest-visible) size of an image, from <c>qemu-img info</c>.</summary>
+    /// <summary>The virtual (guest-visible) size of an image, from its header (no qemu-img, nothing else opened).</summary>
     public async Task<long> GetVirtualSizeAsync(string image, string format, CancellationToken cancellationToken)
     {
-        var result = await ProcessRunner.RunAsync(
-            _options.QemuImgBinary,
-            ["info", "--output=json", "-f", QemuCommandLine.QemuFormat(format), image],
-            TimeSpan.FromMinutes(1),
-            cancellationToken);
-        if (result.ExitCode != 0)
-        {
-            throw new QemuException($"qemu-img info failed: {result.StdErr.Trim()}");
-        }
-
-        using var info = JsonDocument.Parse(result.StdOut);
-        return info.RootElement.GetProperty("virtual-size").GetInt64();
+        QemuCommandLine.QemuFormat(format);
+        var inspection = DiskFormats.Judge(format, await ImageFiles.InspectAsync(image, cancellationToken)).Inspection;
+        return inspection.VirtualSize ?? throw new QemuException($"the virtual size of {format} image {image} is unknown");
     }
 
     /// <summary>

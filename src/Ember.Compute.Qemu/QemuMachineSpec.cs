@@ -27,8 +27,15 @@ public abstract record QemuDisk(string DeviceName, string? Serial)
 }
 
 /// <summary>A local image file (the root overlay).</summary>
-public sealed record FileDisk(string DeviceName, string Path, string Format, string? Serial = null)
+/// <param name="Backing">
+/// The overlay's base image, named on the command line so QEMU opens exactly that file in that format and
+/// nothing the base's own header may name (its backing is null).
+/// </param>
+public sealed record FileDisk(string DeviceName, string Path, string Format, string? Serial = null, ImageBase? Backing = null)
     : QemuDisk(DeviceName, Serial);
+
+/// <summary>A base image file and its Glance disk_format.</summary>
+public sealed record ImageBase(string Path, string Format);
 
 /// <summary>An NBD export (an Ember volume): over a unix socket when <see cref="UnixSocketPath"/> is set, else TCP.</summary>
 /// <param name="Shareable">Multi-attach: <c>share-rw=on</c>, host cache off and guest write cache off (every write FUA).</param>

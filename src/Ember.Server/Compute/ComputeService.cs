@@ -259,15 +259,18 @@ public sealed partial class ComputeService(
         }
         else
         {
+            // The overlay reads its base at every boot, so the base is checked at every boot, not only the first.
             var overlay = Path.Combine(dir, "disk");
+            var image = await images.FindAsync(server.ImageId!) ?? throw new InvalidOperationException($"Image {server.ImageId} is gone.");
+            await images.VerifyAsync(image, cancellationToken);
+            var imageBase = new ImageBase(images.FileOf(image.Id), image.DiskFormat ?? "raw");
             if (!File.Exists(overlay))
             {
-                var image = await images.FindAsync(server.ImageId!) ?? throw new InvalidOperationException($"Image {server.ImageId} is gone.");
                 long? size = flavor.Disk > 0 ? (long)flavor.Disk << 30 : null;
-                await driver.CreateOverlayAsync(images.FileOf(image.Id), image.DiskFormat ?? "raw", overlay, size, cancellationToken);
+                await driver.CreateOverlayAsync(imageBase.Path, imageBase.Format, overlay, size, cancellationToken);
             }
 
-            root = new FileDisk("vda", overlay, "qcow2");
+            root = new FileDisk("vda", overlay, "qcow2", Backing: imageBase);
         }
 
         var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)]);

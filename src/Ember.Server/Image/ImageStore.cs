@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Dapper;
+using Ember.Compute.Qemu;
+using Ember.Image.Format;
 using Ember.Server.Common;
 using Ember.Server.Data;
 using Microsoft.Extensions.Logging;
@@ -78,8 +78,10 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
     }
 
     /// <summary>
-    /// Streams <paramref name="source"/> to the image file while hashing it, then marks the image active.
-    /// The bytes go to a temporary file first: a failed or cut-off upload leaves no file and the image queued.
+    /// Streams <paramref name="source"/> to the image file while hashing and inspecting it, then marks the image
+    /// active. The bytes go to a temporary file first: a failed, cut-off or refused upload leaves no file and the
+    /// image queued. Bytes that are not the declared disk_format, or an image that names any other file (backing
+    /// file, data file, external extent), are refused with 400 as Glance's image inspection does.
     /// </summary>
     public async Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, CancellationToken cancellationToken)
     {
@@ -92,19 +94,27 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
         var temp = FileOf(image.Id) + ".upload-" + Ids.NewHexId();
         try
         {
-            var (size, md5, sha512) = await CopyHashingAsync(source, temp, cancellationToken);
+            var inspector = new ImageInspector();
+            var (size, md5, sha512) = await CopyHashingAsync(source, temp, inspector, image.DiskFormat, cancellationToken);
             if (expectedSize is { } expected && expected != size)
             {
                 throw ApiException.BadRequest($"Size of uploaded data ({size}) does not match the declared size ({expected}).");
             }
 
-            var virtualSize = await VirtualSizeAsync(temp, image.DiskFormat, size, cancellationToken);
+            var inspection = await FinishInspectionAsync(inspector, temp, size, cancellationToken);
+            var verdict = DiskFormats.Judge(image.DiskFormat, inspection);
+            if (!verdict.Accepted)
+            {
+                LogRefused(logger, image.Id, image.DiskFormat, verdict.Reason!);
+                throw ApiException.BadRequest(verdict.Reason!);
+            }
+
             File.Move(temp, FileOf(image.Id), overwrite: true);
             await using var c = await db.OpenAsync(CancellationToken.None);
             var updated = await c.ExecuteAsync("""
                 UPDATE images SET status = 'active', size = @Size, virtual_size = @VirtualSize, checksum = @Md5,
                   os_hash_algo = 'sha512', os_hash_value = @Sha512, updated_at = @Now WHERE id = @Id AND status = 'saving'
-                """, new { image.Id, Size = size, VirtualSize = virtualSize, Md5 = md5, Sha512 = sha512, Now = Ids.Now() });
+                """, new { image.Id, Size = size, verdict.Inspection.VirtualSize, Md5 = md5, Sha512 = sha512, Now = Ids.Now() });
             if (updated == 0)
             {
                 // The image was deleted while uploading.
@@ -122,12 +132,46 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
         }
     }
 
-    private static async Task<(long Size, string Md5, string Sha512)> CopyHashingAsync(Stream source, string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks an image's stored file again before it is used (volume from image, boot): the file may predate the
+    /// upload inspection, or have been put there by other means. Returns the inspection in the image's disk_format.
+    /// </summary>
+    /// <exception cref="ApiException">400 "Image ... is unacceptable: ..." when the file is missing, is not its
+    /// disk_format or names another file.</exception>
+    public async Task<ImageInspection> VerifyAsync(ImageRow image, CancellationToken cancellationToken)
+    {
+        ImageInspection inspection;
+        try
+        {
+            inspection = await ImageFiles.InspectAsync(FileOf(image.Id), cancellationToken);
+        }
+        catch (FileNotFoundException)
+        {
+            throw ApiException.BadRequest($"Image {image.Id} is unacceptable: its data is missing.");
+        }
+
+        var verdict = DiskFormats.Judge(image.DiskFormat, inspection);
+        if (!verdict.Accepted)
+        {
+            LogRefused(logger, image.Id, image.DiskFormat, verdict.Reason!);
+            throw ApiException.BadRequest($"Image {image.Id} is unacceptable: {verdict.Reason}");
+        }
+
+        return verdict.Inspection;
+    }
+
+    /// <summary>
+    /// Copies the body to the file while hashing it and feeding the inspector. Once the first bytes show the body
+    /// cannot be the declared disk_format (a qcow2 header declared raw), the upload stops there.
+    /// </summary>
+    private static async Task<(long Size, string Md5, string Sha512)> CopyHashingAsync(
+        Stream source, string path, ImageInspector inspector, string? diskFormat, CancellationToken cancellationToken)
     {
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         long size = 0;
+        var formatChecked = false;
         try
         {
             await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
@@ -136,6 +180,16 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
             {
                 md5.AppendData(buffer, 0, read);
                 sha512.AppendData(buffer, 0, read);
+                inspector.Feed(size, buffer.AsSpan(0, read));
+                if (!formatChecked && inspector.Format is { } format)
+                {
+                    formatChecked = true;
+                    if (DiskFormats.CannotMatch(diskFormat, format))
+                    {
+                        throw ApiException.BadRequest(DiskFormats.Judge(diskFormat, new ImageInspection(format, null, [], [], [])).Reason!);
+                    }
+                }
+
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                 size += read;
             }
@@ -150,45 +204,19 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
         return (size, Convert.ToHexStringLower(md5.GetHashAndReset()), Convert.ToHexStringLower(sha512.GetHashAndReset()));
     }
 
-    /// <summary>The guest-visible size: from qemu-img for image formats, the byte size for raw.</summary>
-    private async Task<long?> VirtualSizeAsync(string path, string? diskFormat, long size, CancellationToken cancellationToken)
+    /// <summary>The ranges the stream went past before the inspector knew it wanted them are read back from the file.</summary>
+    private static async Task<ImageInspection> FinishInspectionAsync(ImageInspector inspector, string path, long size, CancellationToken cancellationToken)
     {
-        if (diskFormat is "raw" or "iso")
+        inspector.SetLength(size);
+        if (inspector.NextWanted is null)
         {
-            return size;
+            return inspector.Inspect();
         }
 
-        if (diskFormat is not ("qcow2" or "vmdk" or "vdi" or "vhd" or "vhdx"))
-        {
-            return null;
-        }
-
-        try
-        {
-            var start = new ProcessStartInfo("qemu-img") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { "info", "--output=json", "-f", diskFormat == "vhd" ? "vpc" : diskFormat, path })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using var process = Process.Start(start)!;
-            var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
-            await process.WaitForExitAsync(cancellationToken);
-            if (process.ExitCode != 0)
-            {
-                throw ApiException.BadRequest($"The uploaded data is not a valid {diskFormat} image.");
-            }
-
-            using var info = JsonDocument.Parse(output);
-            return info.RootElement.GetProperty("virtual-size").GetInt64();
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            LogNoQemuImg(logger, ex.Message);
-            return null;
-        }
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        return await ImageFiles.FinishAsync(inspector, handle, cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "qemu-img is not available, virtual_size stays unset: {Reason}")]
-    private static partial void LogNoQemuImg(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Image {ImageId} ({DiskFormat}) refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string imageId, string? diskFormat, string reason);
 }

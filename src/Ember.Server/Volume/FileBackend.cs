@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Ember.Compute.Qemu;
 using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Volume;
@@ -55,13 +56,20 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
     public Task CreateFromSnapshotAsync(string snapshotId, string volumeId, long sizeBytes, CancellationToken cancellationToken) =>
         CopySparseAsync(SnapshotPath(snapshotId), ExportPath(volumeId), sizeBytes, cancellationToken);
 
+    /// <summary>
+    /// Converts the image to the raw volume file. The image is inspected again first (it is refused if its bytes
+    /// are not <paramref name="diskFormat"/> or name another file), and qemu-img is given the format and a source
+    /// with no backing, so nothing but the image file itself is ever read.
+    /// </summary>
     public async Task CopyImageAsync(string imagePath, string? diskFormat, string volumeId, long sizeBytes, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
+        await ImageFiles.VerifyAsync(imagePath, diskFormat, cancellationToken);
         var target = ExportPath(volumeId);
-        var format = diskFormat switch { null or "iso" => "raw", "vhd" => "vpc", var f => f };
+        var format = diskFormat is null or "iso" ? "raw" : diskFormat;
         // -S 4k keeps zero runs as holes; -n is not used so qemu-img creates the target itself.
-        await RunAsync("qemu-img", ["convert", "-q", "-f", format, "-O", "raw", "-S", "4k", imagePath, target], cancellationToken);
+        await RunAsync("qemu-img", ["convert", "-q", "-f", ImageFiles.QemuFormat(format), "-O", "raw", "-S", "4k",
+            ImageFiles.QemuImgSource(imagePath, format), target], cancellationToken);
         await ExtendAsync(volumeId, sizeBytes, cancellationToken);
     }
 

@@ -145,7 +145,9 @@ public sealed partial class VolumeService(
                 throw ApiException.BadRequest($"Invalid image identifier or unable to access requested image.");
             }
 
-            var needed = (int)Math.Max(image.MinDisk, ((image.VirtualSize ?? image.Size ?? 0) + GiB - 1) / GiB);
+            // The stored file is checked again (Cinder's ImageUnacceptable), and its header gives the size.
+            var inspection = await images.VerifyAsync(image, CancellationToken.None);
+            var needed = (int)Math.Max(image.MinDisk, ((inspection.VirtualSize ?? image.Size ?? 0) + GiB - 1) / GiB);
             size = size == 0 ? Math.Max(needed, 1) : size;
             if (size < needed)
             {
