@@ -9,7 +9,8 @@ public static partial class IdentityApi
     private const string AuthFailed = "The request you have made requires authentication.";
 
     /// <summary>POST /v3/auth/tokens: password or token auth, optionally scoped to a project.</summary>
-    private static async Task<IResult> IssueTokenAsync(HttpContext http, IdentityStore store, TokenService tokens)
+    private static async Task<IResult> IssueTokenAsync(HttpContext http, IdentityStore store, TokenService tokens, LoginGuard guard,
+        Microsoft.Extensions.Options.IOptions<EmberOptions> options)
     {
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var auth = Json.RequiredObject(body, "auth");
@@ -22,7 +23,7 @@ public static partial class IdentityApi
         string? inheritedAuditId = null;
         if (methodNames.Contains("password"))
         {
-            user = await AuthenticatePasswordAsync(store, Json.RequiredObject(identity, "password"));
+            user = await AuthenticatePasswordAsync(http, store, guard, options.Value.Identity, Json.RequiredObject(identity, "password"));
         }
         else if (methodNames.Contains("token"))
         {
@@ -44,30 +45,75 @@ public static partial class IdentityApi
         return Json.Reply(await TokenBodyAsync(http, store, valid, withCatalog), StatusCodes.Status201Created);
     }
 
-    private static async Task<UserRow> AuthenticatePasswordAsync(IdentityStore store, JsonObject password)
+    /// <summary>
+    /// Password auth with the same work on every path: a throttle check, one hash (a dummy one when the user is
+    /// unknown, disabled or locked), then one answer for every failure, so a caller cannot tell which part was wrong.
+    /// </summary>
+    private static async Task<UserRow> AuthenticatePasswordAsync(HttpContext http, IdentityStore store, LoginGuard guard,
+        IdentityOptions settings, JsonObject password)
     {
         var userRef = Json.RequiredObject(password, "user");
         var secret = Json.OptionalString(userRef, "password") ?? throw ApiException.Unauthorized(AuthFailed);
         var id = Json.OptionalString(userRef, "id");
         UserRow? user;
+        string userKey;
         if (id is not null)
         {
+            userKey = "id:" + id;
+            guard.ThrowIfThrottled(http, userKey);
             user = await store.FindUserAsync(id, null, null);
         }
         else
         {
             var name = Json.OptionalString(userRef, "name") ?? throw ApiException.BadRequest("A user must be given by id, or by name and domain.");
-            var domain = await ResolveDomainAsync(store, userRef["domain"] as JsonObject) ?? throw ApiException.Unauthorized(AuthFailed);
-            user = await store.FindUserAsync(null, name, domain.Id);
+            var domain = await ResolveDomainAsync(store, userRef["domain"] as JsonObject);
+            userKey = $"name:{domain?.Id}/{name}";
+            guard.ThrowIfThrottled(http, userKey);
+            user = domain is null ? null : await store.FindUserAsync(null, name, domain.Id);
         }
 
-        // One answer for every failure, so a caller cannot tell which part was wrong.
-        if (user is not { Enabled: true } || !PasswordHasher.Verify(secret, user.PasswordHash))
+        if (user is not null && user.Id != id)
         {
-            throw ApiException.Unauthorized(AuthFailed);
+            // By id or by name: one budget per user that exists.
+            userKey = "id:" + user.Id;
+            guard.ThrowIfThrottled(http, userKey);
         }
 
-        return user;
+        var lockout = user is not null && settings.LockoutFailureAttempts > 0
+            ? await LockoutOfAsync(store, settings, user.Id)
+            : (Locked: false, Expired: false);
+        var usable = user is { Enabled: true } && !lockout.Locked;
+        var matches = await guard.VerifyAsync(http, secret, usable ? user!.PasswordHash : null);
+        if (usable && matches)
+        {
+            if (settings.LockoutFailureAttempts > 0)
+            {
+                await store.ClearLoginFailuresAsync(user!.Id);
+            }
+
+            return user!;
+        }
+
+        guard.RecordFailure(http, userKey);
+        if (user is not null && settings.LockoutFailureAttempts > 0 && !lockout.Locked)
+        {
+            await store.RecordLoginFailureAsync(user.Id, restart: lockout.Expired);
+        }
+
+        throw ApiException.Unauthorized(AuthFailed);
+    }
+
+    /// <summary>Keystone's lock-out: enough failures in a row lock the user until lockout_duration has passed since the last.</summary>
+    private static async Task<(bool Locked, bool Expired)> LockoutOfAsync(IdentityStore store, IdentityOptions settings, string userId)
+    {
+        var (failures, last) = await store.LoginFailuresAsync(userId);
+        if (failures < settings.LockoutFailureAttempts || last is null)
+        {
+            return (false, false);
+        }
+
+        var locked = last.Value.AddSeconds(settings.LockoutDurationSeconds) > DateTime.UtcNow;
+        return (locked, !locked);
     }
 
     private static async Task<DomainRow?> ResolveDomainAsync(IdentityStore store, JsonObject? domainRef)

@@ -7,5 +7,6 @@ public static class IdentityServices
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
         .AddSingleton<IdentityStore>()
         .AddSingleton<TokenService>()
+        .AddSingleton<LoginGuard>()
         .AddSingleton<IdentityBootstrap>();
 }

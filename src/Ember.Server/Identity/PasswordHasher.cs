@@ -24,6 +24,12 @@ public static class PasswordHasher
             Convert.ToBase64String(salt), Convert.ToBase64String(hash));
     }
 
+    /// <summary>Whether <paramref name="stored"/> is a hash this class can check (a user without a password has none).</summary>
+    public static bool IsWellFormed(string? stored) =>
+        stored?.Split('$') is [Scheme, var iterationText, var saltText, var hashText]
+        && int.TryParse(iterationText, CultureInfo.InvariantCulture, out var iterations) && iterations > 0
+        && IsBase64(saltText) && IsBase64(hashText);
+
     public static bool Verify(string password, string? stored)
     {
         var parts = stored?.Split('$');
@@ -38,4 +44,6 @@ public static class PasswordHasher
             HashAlgorithmName.SHA256, expected.Length);
         return CryptographicOperations.FixedTimeEquals(expected, actual);
     }
+
+    private static bool IsBase64(string text) => Convert.TryFromBase64String(text, new byte[text.Length], out var written) && written > 0;
 }

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Ember.Server.Identity;
+using Ember.Server.Tests.Support;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ember.Server.Tests.Identity;
+
+/// <summary>A host with lock-out on (3 failures, 2 s) and a per-user budget of 5 failed logins a minute.</summary>
+public sealed class LockoutFixture : EmberFixture
+{
+    protected override Task ConfigureAsync(EmberOptions options)
+    {
+        options.Identity = new IdentityOptions
+        {
+            LockoutFailureAttempts = 3,
+            LockoutDurationSeconds = 2,
+            FailedLoginsPerUser = 5,
+            FailedLoginsPerSource = 10_000,
+        };
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Login resists guessing: no timing oracle, failure budgets with 429 and Retry-After, Keystone-style lock-out.</summary>
+public sealed class LoginGuardTests(LockoutFixture ember) : IClassFixture<LockoutFixture>
+{
+    private const string Password = "guard-secret";
+
+    private LoginGuard Guard => ember.Host.Services.GetRequiredService<LoginGuard>();
+
+    [Fact]
+    public async Task Unknown_user_disabled_user_and_wrong_password_each_cost_exactly_one_hash()
+    {
+        var user = await CreateUserAsync();
+        await DisabledUserAsync(user.Name + "-off");
+        foreach (var (name, password) in new[] { ("nobody-" + Guid.NewGuid().ToString("N")[..8], Password), (user.Name, "wrong"), (user.Name + "-off", Password) })
+        {
+            var before = Guard.Verifications;
+            Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(name, password)).Status);
+            Assert.Equal(before + 1, Guard.Verifications);
+        }
+
+        var beforeGood = Guard.Verifications;
+        Assert.Equal(HttpStatusCode.Created, (await LoginAsync(user.Name, Password)).Status);
+        Assert.Equal(beforeGood + 1, Guard.Verifications);
+    }
+
+    [Fact]
+    public async Task Failed_logins_of_one_user_beyond_its_budget_get_429_with_retry_after_in_keystone_form()
+    {
+        // An unknown name: the budget must not tell whether the user exists.
+        var name = "guess-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(name, "guess" + i)).Status);
+        }
+
+        var before = Guard.Verifications;
+        var (status, retryAfter, body) = await LoginAsync(name, "guess-more");
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter!.Value.TotalSeconds, 1, 60);
+        Assert.Equal(429, body!["error"]!["code"]!.GetValue<int>());
+        Assert.Equal("Too Many Requests", body["error"]!["title"]!.GetValue<string>());
+        Assert.Equal(before, Guard.Verifications); // throttled before any hashing
+    }
+
+    [Fact]
+    public async Task Lockout_after_the_configured_failures_refuses_the_right_password_until_the_duration_has_passed()
+    {
+        var user = await CreateUserAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(user.Name, "wrong" + i)).Status);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(user.Name, Password)).Status);
+
+        // Once the duration (2 s) has passed since the last counted failure, the right password works again.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.Equal(HttpStatusCode.Created, (await LoginAsync(user.Name, Password)).Status);
+    }
+
+    [Fact]
+    public void Failures_from_one_source_beyond_its_budget_get_429_whatever_the_user_names()
+    {
+        using var guard = new LoginGuard(Microsoft.Extensions.Options.Options.Create(new EmberOptions
+        {
+            Identity = new IdentityOptions { FailedLoginsPerSource = 4, FailedLoginsPerUser = 100 },
+        }));
+        var http = new DefaultHttpContext();
+        http.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
+        for (var i = 0; i < 4; i++)
+        {
+            guard.ThrowIfThrottled(http, "name:default/user" + i);
+            guard.RecordFailure(http, "name:default/user" + i);
+        }
+
+        var refused = Assert.Throws<ApiException>(() => guard.ThrowIfThrottled(http, "name:default/someone-else"));
+        Assert.Equal(429, refused.StatusCode);
+        Assert.False(string.IsNullOrEmpty(http.Response.Headers.RetryAfter));
+
+        var other = new DefaultHttpContext();
+        other.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.8");
+        guard.ThrowIfThrottled(other, "name:default/someone-else");
+    }
+
+    private sealed record User(string Name, string Id);
+
+    private async Task<User> CreateUserAsync(bool enabled = true, string? name = null)
+    {
+        name ??= "guard-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = new ApiClient(await ember.ClientAsync("admin"));
+        var created = await admin.SendAsync(HttpMethod.Post, "/identity/v3/users",
+            new JsonObject { ["user"] = new JsonObject { ["name"] = name, ["password"] = Password, ["enabled"] = enabled } }, HttpStatusCode.Created);
+        return new User(name, created["user"]!["id"]!.GetValue<string>());
+    }
+
+    private Task<User> DisabledUserAsync(string name) => CreateUserAsync(enabled: false, name: name);
+
+    private async Task<(HttpStatusCode Status, TimeSpan? RetryAfter, JsonNode? Body)> LoginAsync(string user, string password)
+    {
+        using var http = new HttpClient();
+        using var response = await http.PostAsync($"{ember.BaseUrl}/identity/v3/auth/tokens", EmberFixture.PasswordAuth(user, password));
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, response.Headers.RetryAfter?.Delta, text.Length > 0 ? JsonNode.Parse(text) : null);
+    }
+}
+
+/// <summary>A host that hashes one password at a time with two waiting, and no failure budgets in the way.</summary>
+public sealed class HashStormFixture : EmberFixture
+{
+    protected override Task ConfigureAsync(EmberOptions options)
+    {
+        options.Identity = new IdentityOptions
+        {
+            MaxConcurrentPasswordHashes = 1,
+            PasswordHashQueueLimit = 2,
+            FailedLoginsPerUser = 100_000,
+            FailedLoginsPerSource = 100_000,
+        };
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A storm of bad logins is bounded by the hashing slots; requests with a token keep being served.</summary>
+public sealed class HashStormTests(HashStormFixture ember) : IClassFixture<HashStormFixture>
+{
+    [Fact]
+    public async Task A_storm_of_bad_logins_hashes_one_at_a_time_sheds_the_excess_with_429_and_token_requests_succeed()
+    {
+        using var demo = await ember.ClientAsync("demo");
+        demo.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var stormClient = new HttpClient();
+        var storm = Enumerable.Range(0, 48).Select(async i =>
+        {
+            using var response = await stormClient.PostAsync($"{ember.BaseUrl}/identity/v3/auth/tokens",
+                EmberFixture.PasswordAuth("storm-" + i, "guess"));
+            return (response.StatusCode, response.Headers.RetryAfter);
+        }).ToList();
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var listed = await demo.GetAsync("/volume/v3/volumes");
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        }
+
+        var results = await Task.WhenAll(storm);
+        Assert.All(results, r => Assert.True(r.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.TooManyRequests, r.StatusCode.ToString()));
+        Assert.Contains(results, r => r.StatusCode == HttpStatusCode.TooManyRequests && r.RetryAfter is not null);
+        Assert.Contains(results, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        Assert.Equal(1, ember.Host.Services.GetRequiredService<LoginGuard>().MaxConcurrentVerifications);
+    }
+}
