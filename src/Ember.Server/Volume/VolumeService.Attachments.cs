@@ -123,16 +123,26 @@ public sealed partial class VolumeService
     public async Task<IReadOnlyList<AttachmentRow>> DeleteAttachmentAsync(RequestContext ctx, string attachmentId, bool isService)
     {
         var attachment = await FindVisibleAttachmentAsync(ctx, attachmentId);
-        if (!isService && !ctx.IsCloudAdmin && attachment.Connector is not null && attachment.InstanceUuid is { } instance
-            && Consumers is { } consumers && await consumers.IsAttachmentInUseAsync(instance, attachment.VolumeId, attachmentId))
-        {
-            throw ApiException.Conflict($"Detach volume from instance {instance} using the Compute API");
-        }
-
+        await EnsureRemovableAsync(ctx, attachment, isService);
         dataPlane.Unexport(attachment.ExportName);
         var rest = await store.DeleteAttachmentAsync(attachmentId, attachment.VolumeId) ?? throw AttachmentNotFound(attachmentId);
         LogDetached(logger, attachmentId, attachment.VolumeId, rest.Count);
         return rest;
+    }
+
+    /// <summary>
+    /// The detach rule (OSSA-2023-003), the same for DELETE /attachments and the legacy os-detach,
+    /// os-terminate_connection and os-force_detach: while a server uses the attachment, only the compute service
+    /// (in-process, <paramref name="isService"/>) or an admin may remove it; anyone else gets Cinder's 409 and must
+    /// detach through the Compute API, so the guest never loses a disk from under it.
+    /// </summary>
+    private async Task EnsureRemovableAsync(RequestContext ctx, AttachmentRow attachment, bool isService)
+    {
+        if (!isService && !ctx.IsCloudAdmin && attachment.InstanceUuid is { } instance
+            && Consumers is { } consumers && await consumers.IsAttachmentInUseAsync(instance, attachment.VolumeId, attachment.Id))
+        {
+            throw ApiException.Conflict($"Detach volume from instance {instance} using the Compute API");
+        }
     }
 
     public async Task BeginDetachingAsync(RequestContext ctx, string volumeId)
@@ -212,7 +222,7 @@ public sealed partial class VolumeService
         });
     }
 
-    /// <summary>os-detach: drops the given attachment (or the only one).</summary>
+    /// <summary>os-detach and os-force_detach: drop the given attachment (or the only one), under the detach rule.</summary>
     public async Task LegacyDetachAsync(RequestContext ctx, string volumeId, string? attachmentId)
     {
         await FindVisibleAsync(ctx, volumeId);
@@ -238,6 +248,7 @@ public sealed partial class VolumeService
             return;
         }
 
+        await EnsureRemovableAsync(ctx, target, isService: false);
         dataPlane.Unexport(target.ExportName);
         await store.DeleteAttachmentAsync(target.Id, volumeId);
     }
@@ -262,10 +273,18 @@ public sealed partial class VolumeService
         return new JsonObject { ["connection_info"] = new JsonObject { ["driver_volume_type"] = "nbd", ["data"] = data } };
     }
 
-    /// <summary>os-terminate_connection: removes the legacy export.</summary>
+    /// <summary>
+    /// os-terminate_connection: removes the legacy export. It names no attachment, so like Cinder it is refused
+    /// while any attachment of the volume is used by a server (the caller cannot say which connection it means).
+    /// </summary>
     public async Task LegacyTerminateConnectionAsync(RequestContext ctx, string volumeId)
     {
         var volume = await FindVisibleAsync(ctx, volumeId);
+        foreach (var attachment in await store.ListAttachmentsAsync(volumeId))
+        {
+            await EnsureRemovableAsync(ctx, attachment, isService: false);
+        }
+
         if (volume.LegacyExport is not null)
         {
             dataPlane.Unexport(volume.LegacyExport);

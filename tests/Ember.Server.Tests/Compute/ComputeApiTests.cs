@@ -125,24 +125,66 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
     }
 
     [Fact]
-    public async Task A_user_cannot_delete_an_attachment_from_under_a_server_through_the_volume_api()
+    public async Task A_user_cannot_detach_a_volume_from_under_a_server_through_any_volume_api()
     {
         using var api = new ApiClient(await ember.ClientAsync("demo"));
+        using var admin = new ApiClient(await ember.ClientAsync());
         var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
         var volume = await CreateVolumeAsync(api, "mine", multiattach: false);
-        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody("owner", image, volume), HttpStatusCode.Accepted))
-            ["server"]!["id"]!.GetValue<string>();
-        var attached = await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(3));
+        var other = await CreateVolumeAsync(api, "mine-too", multiattach: false);
+        var body = ServerBody("owner", image, volume);
+        body["server"]!["block_device_mapping_v2"]!.AsArray().Add(
+            new JsonObject { ["source_type"] = "volume", ["destination_type"] = "volume", ["uuid"] = other, ["boot_index"] = 2 });
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", body, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/compute/v2.1/servers/{server}", s => s["server"]!["status"]!.GetValue<string>() == "ACTIVE", TimeSpan.FromMinutes(3));
+        var attached = await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(1));
         var attachmentId = attached["volume"]!["attachments"]![0]!["attachment_id"]!.GetValue<string>();
+        var device = attached["volume"]!["attachments"]![0]!["device"]!.GetValue<string>();
+        var otherAttachment = (await api.WaitForAsync($"/volume/v3/volumes/{other}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", TimeSpan.FromMinutes(1)))
+            ["volume"]!["attachments"]![0]!["attachment_id"]!.GetValue<string>();
 
-        // OSSA-2023-003: only the compute service may drop an attachment a server still uses.
+        // OSSA-2023-003: only the compute service (or an admin) may drop an attachment a server still uses,
+        // whichever Cinder API the user tries: the attachments API, os-detach, os-terminate_connection.
         var (status, json, _) = await api.TrySendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachmentId}", apiVersion: "volume 3.27");
         Assert.Equal(HttpStatusCode.Conflict, status);
         Assert.Contains($"Detach volume from instance {server} using the Compute API", json!.ToJsonString());
+        var connector = new JsonObject { ["host"] = "attacker", ["initiator"] = "x" };
+        foreach (var action in new JsonObject[]
+        {
+            new() { ["os-detach"] = new JsonObject() },
+            new() { ["os-detach"] = new JsonObject { ["attachment_id"] = attachmentId } },
+            new() { ["os-terminate_connection"] = new JsonObject { ["connector"] = connector.DeepClone() } },
+        })
+        {
+            var (refused, refusal, _) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action", action);
+            Assert.True(refused == HttpStatusCode.Conflict, $"{action.ToJsonString()} answered {(int)refused}");
+            Assert.Equal($"Detach volume from instance {server} using the Compute API", refusal!["conflictingRequest"]!["message"]!.GetValue<string>());
+        }
+
+        // os-force_detach is an admin action.
+        var (forced, _, _) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+            new JsonObject { ["os-force_detach"] = new JsonObject { ["attachment_id"] = attachmentId, ["connector"] = connector.DeepClone() } });
+        Assert.Equal(HttpStatusCode.Forbidden, forced);
+
+        // Nothing moved: the attachment is there, the volume in-use, and the guest still writes and reads the disk.
+        var still = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/{attachmentId}", apiVersion: "volume 3.27");
+        Assert.Equal("attached", still["attachment"]!["status"]!.GetValue<string>());
+        Assert.Equal("in-use", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{volume}"))["volume"]!["status"]!.GetValue<string>());
+        Assert.Equal("still-here", await api.ExecInGuestAsync(server,
+            $"mkfs.ext3 -q {device} && mkdir -p /m && mount {device} /m && echo still-here > /m/f && sync && umount /m && mount {device} /m && cat /m/f && umount /m"));
+
+        // The Compute API detaches as before (Debian's openstack client).
+        (await ember.RunClientAsync("openstack", "ember-demo", "server", "remove", "volume", server, volume)).EnsureSuccess();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
+
+        // An admin may force-detach (the cloud operator's escape hatch, as in Cinder).
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{other}/action",
+            new JsonObject { ["os-force_detach"] = new JsonObject { ["attachment_id"] = otherAttachment, ["connector"] = connector.DeepClone() } },
+            HttpStatusCode.Accepted);
+        Assert.Equal("available", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{other}"))["volume"]!["status"]!.GetValue<string>());
 
         await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
         await api.WaitGoneAsync($"/compute/v2.1/servers/{server}", TimeSpan.FromMinutes(2));
-        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromMinutes(1));
     }
 
     private static JsonObject ServerBody(string name, string image, string volume) => new()
