@@ -91,6 +91,8 @@ public sealed partial class EmberHost : IAsyncDisposable
             ["services"] = new System.Text.Json.Nodes.JsonArray("/identity", "/image", "/compute", "/volume"),
         }));
 
+        // Volume crash recovery runs before compute recovers its servers and before any request is served.
+        await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         var baseUrl = (options.PublicUrl ?? address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)
@@ -98,7 +100,6 @@ public sealed partial class EmberHost : IAsyncDisposable
         var host = new EmberHost(app, baseUrl);
         host.GeneratedPasswords = await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
-        await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         await app.Services.GetRequiredService<ComputeBootstrap>().RunAsync();
         return host;
     }

@@ -3,27 +3,17 @@ using Ember.Server.Common;
 namespace Ember.Server.Volume;
 
 /// <summary>
-/// First start: the __DEFAULT__ type and the devstack-style "multiattach" type. Every start: volumes left in a
-/// transient state by a crash move on (creating -> error; deleting is retried by an admin with force-delete).
+/// First start: the __DEFAULT__ type and the devstack-style "multiattach" type. Every start: volumes, snapshots
+/// and attachments left in a transient state by a crash move on (<see cref="VolumeService.RecoverAsync"/>).
 /// </summary>
-public sealed class VolumeBootstrap(VolumeStore store)
+public sealed class VolumeBootstrap(VolumeStore store, VolumeService service)
 {
     public async Task RunAsync()
     {
         await EnsureTypeAsync(VolumeService.DefaultTypeName, "Default Volume Type", new Dictionary<string, string>());
         await EnsureTypeAsync(VolumeService.MultiattachTypeName, "Volumes of this type can be attached to several servers at once",
             new Dictionary<string, string> { [VolumeService.MultiattachSpec] = VolumeService.MultiattachSpecValue });
-        foreach (var volume in await store.ListVolumesAsync(null))
-        {
-            if (volume.Status is "creating" or "extending")
-            {
-                await store.TransitionAsync(volume.Id, [volume.Status], volume.Status == "creating" ? "error" : "error_extending");
-            }
-            else if (volume.Status == "deleting")
-            {
-                await store.TransitionAsync(volume.Id, ["deleting"], "error_deleting");
-            }
-        }
+        await service.RecoverAsync();
     }
 
     private async Task EnsureTypeAsync(string name, string description, Dictionary<string, string> specs)

@@ -67,10 +67,14 @@ public sealed partial class VolumeService
             throw ApiException.BadRequest($"Invalid snapshot: Volume Snapshot status must be available or error, currently {current?.Status}.");
         }
 
+        RunSnapshotDelete(id);
+    }
+
+    /// <summary>The file half of a snapshot delete (also resumed at start-up).</summary>
+    private void RunSnapshotDelete(string id) =>
         work.Run("snapshot delete", id, async ct =>
         {
             await backend.DeleteSnapshotAsync(id, ct);
             await store.DeleteSnapshotRowAsync(id);
         }, async _ => await store.TransitionSnapshotAsync(id, ["deleting"], "error_deleting"));
-    }
 }

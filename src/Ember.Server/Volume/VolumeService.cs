@@ -303,8 +303,12 @@ public sealed partial class VolumeService(
         }
 
         LogDeleting(logger, id);
-        var snapshots = cascade ? await store.ListSnapshotsAsync(null, id) : [];
-        work.Run("delete", id, async ct =>
+        RunVolumeDelete(volume, cascade ? await store.ListSnapshotsAsync(null, id) : []);
+    }
+
+    /// <summary>The file half of a delete (also resumed at start-up): the snapshots' files, the volume's, then the rows.</summary>
+    private void RunVolumeDelete(VolumeRow volume, IReadOnlyList<SnapshotRow> snapshots) =>
+        work.Run("delete", volume.Id, async ct =>
         {
             foreach (var snapshot in snapshots)
             {
@@ -312,10 +316,9 @@ public sealed partial class VolumeService(
             }
 
             dataPlane.Unexport(volume.LegacyExport);
-            await backend.DeleteAsync(id, ct);
-            await store.DeleteVolumeRowAsync(id);
-        }, async _ => await store.TransitionAsync(id, ["deleting"], "error_deleting"));
-    }
+            await backend.DeleteAsync(volume.Id, ct);
+            await store.DeleteVolumeRowAsync(volume.Id);
+        }, async _ => await store.TransitionAsync(volume.Id, ["deleting"], "error_deleting"));
 
     // ---- extend ----
 

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Volume;
+
+// Crash recovery at start-up, after Cinder's volume manager init_host/_do_cleanup: no work survives a restart,
+// so every transient status left by a kill -9 (or power loss) moves on to one a user can act on.
+public sealed partial class VolumeService
+{
+    /// <summary>
+    /// creating/downloading -> error; extending -> error_extending; uploading, attaching, detaching and reserved
+    /// -> derived again from the attachments; deleting -> the delete is resumed. Snapshots: creating -> error,
+    /// deleting -> resumed. An attachment still attaching that a server's mapping holds is completed (compute
+    /// reconnects it from the mapping). Runs before the host serves requests or compute recovers its servers.
+    /// </summary>
+    public async Task RecoverAsync()
+    {
+        foreach (var snapshot in await store.ListSnapshotsAsync(null))
+        {
+            if (snapshot.Status == "creating" && await store.TransitionSnapshotAsync(snapshot.Id, ["creating"], "error"))
+            {
+                LogRecovered(logger, "snapshot", snapshot.Id, "creating", "error");
+            }
+            else if (snapshot.Status == "deleting")
+            {
+                LogRecovered(logger, "snapshot", snapshot.Id, "deleting", "deleted");
+                RunSnapshotDelete(snapshot.Id);
+            }
+        }
+
+        foreach (var attachment in await store.ListAttachmentsAsync())
+        {
+            if (attachment is { AttachStatus: "attaching", InstanceUuid: { } instance } && Consumers is { } consumers
+                && await consumers.IsAttachmentInUseAsync(instance, attachment.VolumeId, attachment.Id)
+                && await store.CompleteAsync(attachment.Id, attachment.VolumeId))
+            {
+                LogRecovered(logger, "attachment", attachment.Id, "attaching", "attached");
+            }
+        }
+
+        foreach (var volume in await store.ListVolumesAsync(null))
+        {
+            switch (volume.Status)
+            {
+                case "creating" or "downloading":
+                    await RecoverToAsync(volume, "error");
+                    break;
+                case "extending":
+                    await RecoverToAsync(volume, "error_extending");
+                    break;
+                case "uploading" or "attaching" or "detaching" or "reserved":
+                    {
+                        await using var c = await store.OpenAsync();
+                        await VolumeStore.RecomputeStatusAsync(c, volume.Id);
+                        var now = await store.FindVolumeAsync(volume.Id);
+                        LogRecovered(logger, "volume", volume.Id, volume.Status, now?.Status ?? "deleted");
+                        break;
+                    }
+
+                case "deleting":
+                    LogRecovered(logger, "volume", volume.Id, "deleting", "deleted");
+                    RunVolumeDelete(volume, await store.ListSnapshotsAsync(null, volume.Id));
+                    break;
+            }
+        }
+    }
+
+    private async Task RecoverToAsync(VolumeRow volume, string to)
+    {
+        if (await store.TransitionAsync(volume.Id, [volume.Status], to))
+        {
+            LogRecovered(logger, "volume", volume.Id, volume.Status, to);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered {Kind} {Id} left {From} by a restart: now {To}")]
+    private static partial void LogRecovered(ILogger logger, string kind, string id, string from, string to);
+}

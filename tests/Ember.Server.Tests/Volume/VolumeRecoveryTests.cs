@@ -1,0 +1,130 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Ember.Server.Tests.Support;
+using Ember.Server.Volume;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Tests.Volume;
+
+/// <summary>
+/// Crash recovery: rows left in a transient status (as a kill -9 leaves them, set here through the store of a
+/// stopped host) move on when the next host starts on the same data directory, and every one can be deleted.
+/// </summary>
+public sealed class VolumeRecoveryTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ember-recovery-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_dataDir, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private Task<EmberHost> StartAsync() => EmberHost.StartAsync(new EmberOptions
+    {
+        DataDir = _dataDir,
+        Listen = "127.0.0.1:0",
+        AdminPassword = EmberFixture.AdminPassword,
+        DemoPassword = EmberFixture.DemoPassword,
+    }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+
+    private static async Task<ApiClient> ClientAsync(EmberHost host)
+    {
+        using var http = new HttpClient();
+        using var response = await http.PostAsync($"{host.BaseUrl}/identity/v3/auth/tokens", EmberFixture.PasswordAuth("admin", EmberFixture.AdminPassword, "admin"));
+        var client = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
+        client.DefaultRequestHeaders.Add("X-Auth-Token", response.Headers.GetValues("X-Subject-Token").Single());
+        return new ApiClient(client);
+    }
+
+    private static async Task<string> VolumeAsync(ApiClient api, string name)
+    {
+        var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = name } }, HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        return id;
+    }
+
+    private static async Task<string> SnapshotAsync(ApiClient api, string volume)
+    {
+        var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots",
+            new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = volume } }, HttpStatusCode.Accepted))["snapshot"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/snapshots/{id}", s => s["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+        return id;
+    }
+
+    private static async Task<string> StatusAsync(ApiClient api, string kind, string id) =>
+        (await api.SendAsync(HttpMethod.Get, $"/volume/v3/{kind}s/{id}"))[kind]!["status"]!.GetValue<string>();
+
+    [Fact]
+    public async Task Snapshots_and_volumes_caught_by_a_crash_move_on_at_start_and_can_be_deleted()
+    {
+        string snapped, creatingSnapshot, creating, downloading, deleting, deletingSnapshotVolume, deletingSnapshot, extending, reserved, detaching;
+        string deletingFile;
+        await using (var first = await StartAsync())
+        {
+            using var api = await ClientAsync(first);
+            var store = first.Services.GetRequiredService<VolumeStore>();
+            snapped = await VolumeAsync(api, "snapped");
+            creatingSnapshot = await SnapshotAsync(api, snapped);
+            creating = await VolumeAsync(api, "creating");
+            downloading = await VolumeAsync(api, "downloading");
+            deleting = await VolumeAsync(api, "deleting");
+            deletingSnapshotVolume = await VolumeAsync(api, "with-deleting-snapshot");
+            deletingSnapshot = await SnapshotAsync(api, deletingSnapshotVolume);
+            extending = await VolumeAsync(api, "extending");
+            reserved = await VolumeAsync(api, "reserved");
+            detaching = await VolumeAsync(api, "detaching");
+
+            // Legacy actions leave real rows behind: an os-reserve without os-attach, an os-attach then os-begin_detaching.
+            await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{reserved}/action", new JsonObject { ["os-reserve"] = new JsonObject() }, HttpStatusCode.Accepted);
+            await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action",
+                new JsonObject { ["os-attach"] = new JsonObject { ["instance_uuid"] = Guid.NewGuid().ToString(), ["mountpoint"] = "/dev/vdb" } }, HttpStatusCode.Accepted);
+            await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action", new JsonObject { ["os-begin_detaching"] = new JsonObject() }, HttpStatusCode.Accepted);
+
+            // What a kill -9 in the middle of the work leaves in the database.
+            Assert.True(await store.TransitionSnapshotAsync(creatingSnapshot, ["available"], "creating"));
+            Assert.True(await store.TransitionSnapshotAsync(deletingSnapshot, ["available"], "deleting"));
+            Assert.True(await store.TransitionAsync(creating, ["available"], "creating"));
+            Assert.True(await store.TransitionAsync(downloading, ["available"], "downloading"));
+            Assert.True(await store.TransitionAsync(deleting, ["available"], "deleting"));
+            Assert.True(await store.TransitionAsync(extending, ["available"], "extending"));
+            deletingFile = first.Services.GetRequiredService<IVolumeBackend>().ExportPath(deleting);
+            Assert.True(File.Exists(deletingFile));
+        }
+
+        await using var second = await StartAsync();
+        using var again = await ClientAsync(second);
+
+        // Cinder's init_host: creating and downloading -> error, snapshots creating -> error, interrupted deletes resume.
+        Assert.Equal("error", await StatusAsync(again, "snapshot", creatingSnapshot));
+        Assert.Equal("error", await StatusAsync(again, "volume", creating));
+        Assert.Equal("error", await StatusAsync(again, "volume", downloading));
+        Assert.Equal("error_extending", await StatusAsync(again, "volume", extending));
+        await again.WaitGoneAsync($"/volume/v3/volumes/{deleting}", s_wait);
+        Assert.False(File.Exists(deletingFile), "the resumed delete left the volume file");
+        await again.WaitGoneAsync($"/volume/v3/snapshots/{deletingSnapshot}", s_wait);
+
+        // Attach states are derived again from the attachments that exist.
+        Assert.Equal("available", await StatusAsync(again, "volume", reserved));
+        Assert.Equal("in-use", await StatusAsync(again, "volume", detaching));
+
+        // Nothing stays stuck: the snapshot, then its volume, and every other one can be deleted by their owner.
+        await again.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{creatingSnapshot}", expect: HttpStatusCode.Accepted);
+        await again.WaitGoneAsync($"/volume/v3/snapshots/{creatingSnapshot}", s_wait);
+        await again.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action", new JsonObject { ["os-detach"] = new JsonObject() }, HttpStatusCode.Accepted);
+        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching })
+        {
+            await again.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
+        }
+
+        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching })
+        {
+            await again.WaitGoneAsync($"/volume/v3/volumes/{volume}", s_wait);
+        }
+    }
+}
