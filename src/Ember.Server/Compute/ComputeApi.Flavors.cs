@@ -15,8 +15,8 @@ public static partial class ComputeApi
         v21.MapGet("/flavors/detail", (HttpContext http, ComputeStore store) => ListFlavorsAsync(http, store, detail: true));
         v21.MapGet("/flavors/{id}", async (HttpContext http, ComputeStore store, string id) =>
         {
-            Authorize(http, "os_compute_api:flavors:show");
-            var flavor = await FindFlavorAsync(store, id);
+            var context = Authorize(http, "os_compute_api:flavors:show");
+            var flavor = await FindVisibleFlavorAsync(store, context, id);
             return Json.Reply(new JsonObject { ["flavor"] = ComputeJson.Flavor(http, flavor, ComputeVersion.Of(http)) });
         });
         v21.MapPost("/flavors", CreateFlavorAsync);
@@ -27,8 +27,8 @@ public static partial class ComputeApi
         });
         v21.MapGet("/flavors/{id}/os-extra_specs", async (HttpContext http, ComputeStore store, string id) =>
         {
-            Authorize(http, "os_compute_api:os-flavor-extra-specs:index");
-            var flavor = await FindFlavorAsync(store, id);
+            var context = Authorize(http, "os_compute_api:os-flavor-extra-specs:index");
+            var flavor = await FindVisibleFlavorAsync(store, context, id);
             return Json.Reply(new JsonObject { ["extra_specs"] = Json.ToJson(ComputeJson.ExtraSpecs(flavor)) });
         });
         v21.MapPost("/flavors/{id}/os-extra_specs", async (HttpContext http, ComputeStore store, string id) =>
@@ -48,8 +48,8 @@ public static partial class ComputeApi
         });
         v21.MapGet("/flavors/{id}/os-extra_specs/{key}", async (HttpContext http, ComputeStore store, string id, string key) =>
         {
-            Authorize(http, "os_compute_api:os-flavor-extra-specs:show");
-            var specs = ComputeJson.ExtraSpecs(await FindFlavorAsync(store, id));
+            var context = Authorize(http, "os_compute_api:os-flavor-extra-specs:show");
+            var specs = ComputeJson.ExtraSpecs(await FindVisibleFlavorAsync(store, context, id));
             return specs.TryGetValue(key, out var value)
                 ? Json.Reply(new JsonObject { [key] = value })
                 : throw ApiException.NotFound($"Flavor {id} has no extra specs with key {key}.");
@@ -82,17 +82,32 @@ public static partial class ComputeApi
             await store.UpdateFlavorAsync(flavor with { ExtraSpecs = JsonSerializer.Serialize(specs) });
             return Results.Ok();
         });
+        MapFlavorAccess(v21);
     }
 
     private static async Task<FlavorRow> FindFlavorAsync(ComputeStore store, string id) =>
-        await store.FindFlavorAsync(id) is { } flavor && flavor.Id == id ? flavor : throw ApiException.NotFound($"Flavor {id} could not be found.");
+        await store.FindFlavorAsync(id) is { } flavor && flavor.Id == id ? flavor : throw FlavorNotFound(id);
+
+    /// <summary>A private flavor is a 404 for projects not on its access list, as if it did not exist.</summary>
+    private static async Task<FlavorRow> FindVisibleFlavorAsync(ComputeStore store, RequestContext context, string id)
+    {
+        var flavor = await FindFlavorAsync(store, id);
+        return await store.CanUseFlavorAsync(flavor, context) ? flavor : throw FlavorNotFound(id);
+    }
+
+    private static ApiException FlavorNotFound(string id) => ApiException.NotFound($"Flavor {id} could not be found.");
 
     private static async Task<IResult> ListFlavorsAsync(HttpContext http, ComputeStore store, bool detail)
     {
         var context = Authorize(http, "os_compute_api:flavors:index");
         var version = ComputeVersion.Of(http);
-        IEnumerable<FlavorRow> flavors = (await store.ListFlavorsAsync()).Where(f => f.IsPublic || context.IsCloudAdmin);
         var query = http.Request.Query;
+        // Nova: only admins choose with is_public (absent: public, "none": all, false: private only); everyone
+        // else gets the public flavors and the private ones their project was given.
+        var isPublic = context.IsCloudAdmin ? IsPublicFilter(query["is_public"]) : true;
+        var given = isPublic == true && context.ProjectId is not null ? await store.FlavorsOfProjectAsync(context.ProjectId) : null;
+        IEnumerable<FlavorRow> flavors = (await store.ListFlavorsAsync())
+            .Where(f => isPublic is null || f.IsPublic == isPublic || isPublic == true && given?.Contains(f.Id) == true);
         if (int.TryParse(query["minRam"], out var minRam))
         {
             flavors = flavors.Where(f => f.Ram >= minRam);
@@ -123,6 +138,19 @@ public static partial class ComputeApi
         }
 
         return Json.Reply(new JsonObject { ["flavors"] = list });
+    }
+
+    private static bool? IsPublicFilter(Microsoft.Extensions.Primitives.StringValues value)
+    {
+        if (value.Count == 0)
+        {
+            return true;
+        }
+
+        var text = value.ToString();
+        return string.Equals(text, "none", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : Json.ParseBoolean(text) ?? throw ApiException.BadRequest($"Invalid is_public filter [{text}]");
     }
 
     /// <summary>An entry of GET /flavors: id, name, links, and the description from 2.55.</summary>

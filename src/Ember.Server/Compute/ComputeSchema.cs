@@ -2,7 +2,7 @@ using Ember.Server.Data;
 
 namespace Ember.Server.Compute;
 
-/// <summary>Tables of the Nova subset: flavors, servers and their block device mappings.</summary>
+/// <summary>Tables of the Nova subset: flavors and their access lists, servers and their block device mappings.</summary>
 public static class ComputeSchema
 {
     public static IEnumerable<Migration> Migrations { get; } =
@@ -55,6 +55,13 @@ public static class ComputeSchema
                 connection_json TEXT,
                 created_at TIMESTAMP NOT NULL,
                 UNIQUE (server_id, volume_id));
+            """),
+        // Nova's flavor_projects: which projects may see and boot a private flavor (os-flavor-access).
+        new("compute-002", """
+            CREATE TABLE flavor_projects (
+                flavor_id VARCHAR(255) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                PRIMARY KEY (flavor_id, project_id));
             """),
     ];
 }

@@ -38,8 +38,13 @@ public sealed partial class ComputeService(
     /// <summary>Validates, reserves the boot volumes, stores the server in BUILD and starts it in the background.</summary>
     public async Task<ServerRow> CreateAsync(RequestContext ctx, ServerCreateRequest request, Microversion version)
     {
-        var flavor = await store.FindFlavorAsync(request.FlavorRef)
-            ?? throw ApiException.BadRequest($"Flavor {request.FlavorRef} could not be found.");
+        // A private flavor the caller's project was not given does not exist for it (Nova's FlavorNotFound -> 400).
+        var flavor = await store.FindFlavorAsync(request.FlavorRef);
+        if (flavor is null || !await store.CanUseFlavorAsync(flavor, ctx))
+        {
+            throw ApiException.BadRequest("Invalid flavorRef provided.");
+        }
+
         var bootFromVolume = request.Volumes.Any(v => v.BootIndex == 0);
         ImageRow? image = null;
         if (!bootFromVolume)

@@ -51,7 +51,64 @@ public sealed class ComputeStore(Database db)
     public async Task<bool> DeleteFlavorAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM flavors WHERE id = @Id", new { Id = id }) == 1;
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("DELETE FROM flavor_projects WHERE flavor_id = @Id", new { Id = id }, tx);
+        var deleted = await c.ExecuteAsync("DELETE FROM flavors WHERE id = @Id", new { Id = id }, tx) == 1;
+        await tx.CommitAsync();
+        return deleted;
+    }
+
+    // ---- flavor access (private flavors) ----
+
+    /// <summary>The projects on a flavor's access list.</summary>
+    public async Task<IReadOnlyList<string>> ListFlavorProjectsAsync(string flavorId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<string>("SELECT project_id FROM flavor_projects WHERE flavor_id = @Id ORDER BY project_id", new { Id = flavorId })];
+    }
+
+    /// <summary>The private flavors a project was given.</summary>
+    public async Task<IReadOnlySet<string>> FlavorsOfProjectAsync(string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        return (await c.QueryAsync<string>("SELECT flavor_id FROM flavor_projects WHERE project_id = @P", new { P = projectId })).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>Nova's rule for seeing and booting a flavor: public, or an admin, or a project on its access list.</summary>
+    public async Task<bool> CanUseFlavorAsync(FlavorRow flavor, RequestContext context)
+    {
+        if (flavor.IsPublic || context.IsCloudAdmin || context.ProjectId is null)
+        {
+            return flavor.IsPublic || context.IsCloudAdmin;
+        }
+
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM flavor_projects WHERE flavor_id = @F AND project_id = @P",
+            new { F = flavor.Id, P = context.ProjectId }) > 0;
+    }
+
+    /// <summary>False when the project already has access (Nova's FlavorAccessExists).</summary>
+    public async Task<bool> AddFlavorAccessAsync(string flavorId, string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        try
+        {
+            return await c.ExecuteAsync("""
+                INSERT INTO flavor_projects (flavor_id, project_id)
+                SELECT @F, @P WHERE NOT EXISTS (SELECT 1 FROM flavor_projects WHERE flavor_id = @F AND project_id = @P)
+                """, new { F = flavorId, P = projectId }) == 1;
+        }
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>False when the project had no access (Nova's FlavorAccessNotFound).</summary>
+    public async Task<bool> RemoveFlavorAccessAsync(string flavorId, string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM flavor_projects WHERE flavor_id = @F AND project_id = @P", new { F = flavorId, P = projectId }) == 1;
     }
 
     /// <summary>Inserts a server with the next instance number (instance-0000000N), retrying if another insert took it.</summary>
