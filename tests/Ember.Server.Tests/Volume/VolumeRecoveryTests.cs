@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ember.Server.Compute;
 using Ember.Server.Tests.Support;
 using Ember.Server.Volume;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,7 +65,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
     public async Task Snapshots_and_volumes_caught_by_a_crash_move_on_at_start_and_can_be_deleted()
     {
         string snapped, creatingSnapshot, creating, downloading, deleting, deletingSnapshotVolume, deletingSnapshot, extending, reserved, detaching;
-        string deletingFile;
+        string deletingFile, plugged, pluggedAttachment, server;
         await using (var first = await StartAsync())
         {
             using var api = await ClientAsync(first);
@@ -85,6 +86,28 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
             await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action",
                 new JsonObject { ["os-attach"] = new JsonObject { ["instance_uuid"] = Guid.NewGuid().ToString(), ["mountpoint"] = "/dev/vdb" } }, HttpStatusCode.Accepted);
             await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action", new JsonObject { ["os-begin_detaching"] = new JsonObject() }, HttpStatusCode.Accepted);
+
+            // A stopped server whose hot-plug was cut off after the export: its mapping names an attachment still attaching.
+            plugged = await VolumeAsync(api, "plugged");
+            server = Guid.NewGuid().ToString();
+            pluggedAttachment = (await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments", new JsonObject
+            {
+                ["attachment"] = new JsonObject { ["volume_uuid"] = plugged, ["instance_uuid"] = server, ["connector"] = new JsonObject { ["host"] = "h" } },
+            }, apiVersion: "volume 3.44"))["attachment"]!["id"]!.GetValue<string>();
+            var project = (await api.SendAsync(HttpMethod.Get, "/identity/v3/projects?name=admin"))["projects"]![0]!["id"]!.GetValue<string>();
+            await first.Services.GetRequiredService<ComputeStore>().InsertServerAsync(new ServerRow
+            {
+                Id = server,
+                Name = "half-plugged",
+                ProjectId = project,
+                UserId = "u",
+                FlavorId = "1",
+                VmState = VmStates.Stopped,
+                PowerState = PowerStates.Shutdown,
+                Host = "h",
+                CreatedAt = DateTime.UtcNow,
+                UpdatedAt = DateTime.UtcNow,
+            }, [new BdmRow { Id = Guid.NewGuid().ToString(), ServerId = server, VolumeId = plugged, AttachmentId = pluggedAttachment, DeviceName = "vdb", CreatedAt = DateTime.UtcNow }]);
 
             // What a kill -9 in the middle of the work leaves in the database.
             Assert.True(await store.TransitionSnapshotAsync(creatingSnapshot, ["available"], "creating"));
@@ -113,16 +136,23 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
         Assert.Equal("available", await StatusAsync(again, "volume", reserved));
         Assert.Equal("in-use", await StatusAsync(again, "volume", detaching));
 
+        // The half-plugged attachment is completed for its server; deleting the server releases it.
+        Assert.Equal("attached", (await again.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/{pluggedAttachment}", apiVersion: "volume 3.44"))["attachment"]!["status"]!.GetValue<string>());
+        Assert.Equal("in-use", await StatusAsync(again, "volume", plugged));
+        await again.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
+        await again.WaitGoneAsync($"/compute/v2.1/servers/{server}", s_wait);
+        await again.WaitForAsync($"/volume/v3/volumes/{plugged}", v => v["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+
         // Nothing stays stuck: the snapshot, then its volume, and every other one can be deleted by their owner.
         await again.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{creatingSnapshot}", expect: HttpStatusCode.Accepted);
         await again.WaitGoneAsync($"/volume/v3/snapshots/{creatingSnapshot}", s_wait);
         await again.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{detaching}/action", new JsonObject { ["os-detach"] = new JsonObject() }, HttpStatusCode.Accepted);
-        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching })
+        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching, plugged })
         {
             await again.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
         }
 
-        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching })
+        foreach (var volume in new[] { snapped, creating, downloading, extending, deletingSnapshotVolume, reserved, detaching, plugged })
         {
             await again.WaitGoneAsync($"/volume/v3/volumes/{volume}", s_wait);
         }
