@@ -204,6 +204,11 @@ public sealed partial class QemuDriver
                 {
                     // Socket file exists but QEMU is not listening yet.
                 }
+                catch (QmpDisconnectedException)
+                {
+                    // QEMU opens its QMP socket before its disks, so it may accept and then exit on a bad disk:
+                    // the next turn reports that exit with QEMU's own error (or retries until the deadline).
+                }
             }
 
             if (deadline.Elapsed > _options.StartTimeout)
