@@ -43,6 +43,7 @@ public sealed partial class IdentityBootstrap(IdentityStore store, ILogger<Ident
         }
 
         ClientFiles.Write(options.DataDir, authUrl, adminPassword, demoPassword);
+        LoginGuard.Warm();
         if (legacy is not null)
         {
             // No plaintext password file besides the 0600 client files.

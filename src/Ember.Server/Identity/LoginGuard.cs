@@ -44,6 +44,9 @@ public sealed class LoginGuard : IDisposable
     /// <summary>The most verifications that ran at the same time.</summary>
     public int MaxConcurrentVerifications => Volatile.Read(ref _maxInFlight);
 
+    /// <summary>Computes the dummy hash now, at start, so the first unknown-user login costs no more than any other.</summary>
+    public static void Warm() => _ = s_dummyHash.Value;
+
     /// <summary>429 with Retry-After when the user name or the client address has used up its failed logins.</summary>
     public void ThrowIfThrottled(HttpContext http, string userKey)
     {

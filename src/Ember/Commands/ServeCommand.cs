@@ -13,10 +13,12 @@ public static class ServeCommand
         var publicUrl = new Option<string?>("--public-url") { Description = "Base URL to put in the service catalog (default: as the client reached us)." };
         var nbdListen = new Option<string?>("--nbd-listen") { Description = "Also serve NBD on this HOST:PORT, with TLS and client certificates of the CA in DATA/nbd-tls (the unix socket in the data dir is always on)." };
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "Serve --nbd-listen as plain TCP without TLS (only on a network you trust completely)." };
+        var lockoutAttempts = new Option<int>("--lockout-failure-attempts") { Description = "Lock a user after this many failed logins in a row (Keystone's lockout_failure_attempts; default 0: off)." };
+        var lockoutDuration = new Option<int>("--lockout-duration") { Description = "Seconds a locked user stays locked after the last failure (Keystone's lockout_duration; default 1800).", DefaultValueFactory = _ => 1800 };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
         {
-            dataDir, listen, publicUrl, nbdListen, nbdInsecure, image,
+            dataDir, listen, publicUrl, nbdListen, nbdInsecure, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -32,6 +34,11 @@ public static class ServeCommand
                 DefaultImagePath = parse.GetValue(image),
                 AdminPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_ADMIN_PASSWORD")),
                 DemoPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_DEMO_PASSWORD")),
+                Identity = new Server.Identity.IdentityOptions
+                {
+                    LockoutFailureAttempts = Math.Max(0, parse.GetValue(lockoutAttempts)),
+                    LockoutDurationSeconds = Math.Max(1, parse.GetValue(lockoutDuration)),
+                },
             };
             await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
             var clouds = Path.Combine(options.DataDir, "clouds.yaml");
