@@ -96,6 +96,44 @@ public class ImageSafetyTests(EmberFixture ember) : IClassFixture<EmberFixture>,
     }
 
     [Fact]
+    public async Task A_long_upload_whose_head_is_not_its_format_is_answered_before_the_rest_is_sent()
+    {
+        var path = Path.Combine(_work, "long.qcow2");
+        await QemuImgAsync("create", "-q", "-f", "qcow2", path, "1G");
+        var header = await File.ReadAllBytesAsync(path);
+        using var demo = await ember.ClientAsync("demo");
+        var id = await CreateImageAsync(demo, "long", "raw");
+
+        // Declare 1 GiB, send the qcow2 header and 1 MiB, then nothing: only a refusal from the head can answer.
+        using var client = new System.Net.Sockets.TcpClient();
+        var uri = new Uri(ember.BaseUrl);
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var token = demo.DefaultRequestHeaders.GetValues("X-Auth-Token").Single();
+        var stream = client.GetStream();
+        var head = $"PUT /image/v2/images/{id}/file HTTP/1.1\r\nHost: {uri.Authority}\r\nX-Auth-Token: {token}\r\n" +
+                   "Content-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        var body = new byte[1 << 20];
+        header.AsSpan(0, Math.Min(header.Length, body.Length)).CopyTo(body);
+        await stream.WriteAsync(body);
+
+        using var timeout = new CancellationTokenSource(s_wait);
+        var answer = new byte[4096];
+        var text = "";
+        int read;
+        while (!text.Contains('}', StringComparison.Ordinal) && (read = await stream.ReadAsync(answer, timeout.Token)) > 0)
+        {
+            text += Encoding.ASCII.GetString(answer, 0, read);
+        }
+
+        Assert.StartsWith("HTTP/1.1 400", text, StringComparison.Ordinal);
+        Assert.Contains("qcow2 declared raw", text, StringComparison.Ordinal);
+        client.Close();
+        Assert.Equal("queued", JsonNode.Parse(await demo.GetStringAsync($"/image/v2/images/{id}"))!["status"]!.GetValue<string>());
+        Assert.Empty(Directory.GetFiles(ImagesDir, id + "*"));
+    }
+
+    [Fact]
     public async Task A_good_qcow2_becomes_a_volume_with_its_bytes_and_its_virtual_size_from_the_header()
     {
         var path = Path.Combine(_work, "good.qcow2");
