@@ -39,8 +39,9 @@ public sealed partial class EmberHost : IAsyncDisposable
     public IReadOnlyList<GeneratedPassword> GeneratedPasswords { get; private set; } = [];
 
     /// <summary>Migrates the database, starts listening, bootstraps identity; returns once requests are served.</summary>
+    /// <param name="services">Last word on the services, for tests that swap a driver (e.g. a QEMU that always fails).</param>
     public static async Task<EmberHost> StartAsync(EmberOptions options, Action<ILoggingBuilder>? logging = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Action<IServiceCollection>? services = null)
     {
         // Before anything creates a file in it: a data dir other users could read is made private first.
         var tightened = DataDirectory.CreateOrTighten(options.DataDir);
@@ -71,6 +72,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
         builder.Services.AddComputeServices();
+        services?.Invoke(builder.Services);
 
         var app = builder.Build();
         if (tightened.Count > 0)
@@ -148,6 +150,9 @@ public sealed partial class EmberHost : IAsyncDisposable
         to.NbdMaxConnectionsPerSource = from.NbdMaxConnectionsPerSource;
         to.DefaultImagePath = from.DefaultImagePath;
         to.Identity = from.Identity;
+        to.MaxJsonBodyBytes = from.MaxJsonBodyBytes;
+        to.MaxJsonDepth = from.MaxJsonDepth;
+        to.MaxImageBytes = from.MaxImageBytes;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data directory {DataDir} was readable by other users: took group and other permissions off {Count} paths (first: {First})")]

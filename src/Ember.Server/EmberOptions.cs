@@ -43,6 +43,18 @@ public sealed class EmberOptions
     /// <summary>The admin project, lock-out and login limits.</summary>
     public Identity.IdentityOptions Identity { get; set; } = new();
 
+    /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long MaxJsonBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Deepest nesting of a JSON request body; deeper is a 400.</summary>
+    [Range(4, 256)]
+    public int MaxJsonDepth { get; set; } = 32;
+
+    /// <summary>Largest image upload, in bytes (Glance's image_size_cap, 1 TiB by default).</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxImageBytes { get; set; } = 1L << 40;
+
     public static string DefaultDataDir()
     {
         var fromEnv = Environment.GetEnvironmentVariable("EMBER_DATA_DIR");

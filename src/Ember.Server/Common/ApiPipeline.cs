@@ -1,8 +1,11 @@
+using System.Net;
 using Ember.Server.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Common;
 
@@ -27,6 +30,7 @@ public static partial class ApiPipeline
             using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId });
             try
             {
+                LimitBody(http);
                 await AuthenticateAsync(http);
                 await next(http);
             }
@@ -83,14 +87,53 @@ public static partial class ApiPipeline
 
     public static ValidToken? CurrentToken(this HttpContext http) => http.Items[TokenKey] as ValidToken;
 
-    /// <summary>The base URL for links and the catalog: the configured public URL, else how the client reached us.</summary>
+    /// <summary>
+    /// The base URL for links and the catalog: the configured public URL, else the address of the socket the request
+    /// came in on. Never the Host header, which the client chooses (a forged one would poison links and the catalog).
+    /// </summary>
     public static string BaseUrl(this HttpContext http)
     {
-        var configured = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmberOptions>>().Value.PublicUrl;
-        return string.IsNullOrEmpty(configured)
-            ? $"{http.Request.Scheme}://{http.Request.Host}"
-            : configured.TrimEnd('/');
+        var configured = http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value.PublicUrl;
+        if (!string.IsNullOrEmpty(configured))
+        {
+            return configured.TrimEnd('/');
+        }
+
+        var local = http.Connection.LocalIpAddress;
+        if (local is null)
+        {
+            return "http://localhost"; // an in-memory test server has no socket
+        }
+
+        if (local.IsIPv4MappedToIPv6)
+        {
+            local = local.MapToIPv4();
+        }
+
+        return $"{http.Request.Scheme}://{new IPEndPoint(local, http.Connection.LocalPort)}";
     }
+
+    /// <summary>
+    /// Caps the body before anyone reads it: image data may be as large as an image may be, every other body is
+    /// JSON and gets the JSON cap. Kestrel refuses a body past the cap with a 413 as it streams in.
+    /// </summary>
+    private static void LimitBody(HttpContext http)
+    {
+        var feature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (feature is null || feature.IsReadOnly)
+        {
+            return;
+        }
+
+        var options = http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value;
+        feature.MaxRequestBodySize = IsImageData(http.Request) ? options.MaxImageBytes : options.MaxJsonBodyBytes;
+    }
+
+    /// <summary>PUT /image/v2/images/{id}/file, the one route whose body is not JSON.</summary>
+    private static bool IsImageData(HttpRequest request) =>
+        HttpMethods.IsPut(request.Method)
+        && request.Path.StartsWithSegments("/image/v2/images", StringComparison.Ordinal, out var rest)
+        && rest.Value is { } tail && tail.Count(c => c == '/') == 2 && tail.EndsWith("/file", StringComparison.Ordinal);
 
     public static async Task WriteErrorAsync(HttpContext http, int status, string message)
     {

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Common;
 
@@ -9,21 +11,55 @@ public static class Json
 {
     private static readonly JsonSerializerOptions s_compact = new() { WriteIndented = false };
 
-    /// <summary>Parses the body as a JSON object; a missing or malformed body is a 400.</summary>
-    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Parses the body as a JSON object; a missing or malformed body is a 400, a too large one a 413.</summary>
+    public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        await ReadNodeAsync(request, cancellationToken) as JsonObject
+            ?? throw ApiException.BadRequest("The request body must be a JSON object.");
+
+    /// <summary>
+    /// Parses the body as any JSON value, reading at most <see cref="EmberOptions.MaxJsonBodyBytes"/> (413 beyond)
+    /// and nesting at most <see cref="EmberOptions.MaxJsonDepth"/> deep (400 beyond).
+    /// </summary>
+    public static async Task<JsonNode?> ReadNodeAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        JsonNode? node;
+        var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value;
+        if (request.ContentLength > options.MaxJsonBodyBytes)
+        {
+            throw TooLarge(options.MaxJsonBodyBytes);
+        }
+
+        var body = await ReadBoundedAsync(request.Body, options.MaxJsonBodyBytes, cancellationToken);
         try
         {
-            node = await JsonNode.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            return JsonNode.Parse(body.Span, documentOptions: new JsonDocumentOptions { MaxDepth = options.MaxJsonDepth });
         }
         catch (JsonException ex)
         {
             throw ApiException.BadRequest($"Malformed request body: {ex.Message}");
         }
-
-        return node as JsonObject ?? throw ApiException.BadRequest("The request body must be a JSON object.");
     }
+
+    /// <summary>The whole stream, refusing (413) as soon as it grows past <paramref name="limit"/> bytes.</summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                throw TooLarge(limit);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    private static ApiException TooLarge(long limit) =>
+        new(ErrorKind.RequestTooLarge, $"Request body is larger than the limit of {limit} bytes.");
 
     /// <summary>The object under <paramref name="key"/>, e.g. "volume" in {"volume":{...}}.</summary>
     public static JsonObject RequiredObject(JsonObject body, string key) =>

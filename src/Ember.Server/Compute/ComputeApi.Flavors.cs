@@ -126,7 +126,7 @@ public static partial class ComputeApi
             sorted = index < 0 ? throw ApiException.BadRequest($"marker [{marker}] not found") : sorted.Skip(index + 1).ToList();
         }
 
-        if (int.TryParse(query["limit"], out var limit))
+        if (QueryParams.Limit(query) is { } limit)
         {
             sorted = sorted.Take(limit).ToList();
         }

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -159,8 +158,8 @@ public static partial class ComputeApi
         if (query["name"] is { Count: > 0 } name)
         {
             // Nova matches the name as a regular expression.
-            var regex = new Regex(name.ToString(), RegexOptions.None, TimeSpan.FromMilliseconds(100));
-            servers = servers.Where(s => regex.IsMatch(s.Name));
+            var regex = QueryParams.UserRegex(name.ToString());
+            servers = servers.Where(s => QueryParams.IsMatch(regex, s.Name));
         }
 
         if (query["status"] is { Count: > 0 } status)
@@ -175,7 +174,7 @@ public static partial class ComputeApi
             list = index < 0 ? throw ApiException.BadRequest($"marker [{marker}] not found") : list.Skip(index + 1).ToList();
         }
 
-        if (int.TryParse(query["limit"], out var limit))
+        if (QueryParams.Limit(query) is { } limit)
         {
             list = list.Take(limit).ToList();
         }

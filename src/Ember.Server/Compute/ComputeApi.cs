@@ -20,7 +20,13 @@ public static partial class ComputeApi
         compute.MapGet("", Versions);
         compute.MapGet("/v2.1", (HttpContext http) => Json.Reply(new JsonObject { ["version"] = VersionEntry(http, withMediaTypes: true) }));
 
+        // Every versioned route refuses a microversion it does not serve (406), even one that never reads it.
         var v21 = compute.MapGroup("/v2.1");
+        v21.AddEndpointFilter(async (context, next) =>
+        {
+            ComputeVersion.Of(context.HttpContext);
+            return await next(context);
+        });
         MapFlavors(v21);
         MapServers(v21);
         MapVolumeAttachments(v21);

@@ -16,7 +16,9 @@ public static partial class IdentityApi
         var auth = Json.RequiredObject(body, "auth");
         var identity = Json.RequiredObject(auth, "identity");
         var methods = identity["methods"] as JsonArray ?? throw ApiException.BadRequest("'methods' is a required property");
-        var methodNames = methods.Select(m => m?.GetValue<string>() ?? "").ToList();
+        var methodNames = methods.Select(m => m is JsonValue v && v.TryGetValue(out string? name)
+            ? name
+            : throw ApiException.BadRequest($"Invalid input for field 'identity/methods': {m?.ToJsonString() ?? "null"} is not of type 'string'")).ToList();
 
         UserRow user;
         DateTime? inheritedExpiry = null;

@@ -212,16 +212,8 @@ public static partial class ImageApi
 
         var image = await FindVisibleAsync(store, context, id);
         RequireOwner(context, image, "modify");
-        JsonArray operations;
-        try
-        {
-            operations = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted) as JsonArray
-                ?? throw ApiException.BadRequest("Request body must be a JSON array of operation objects.");
-        }
-        catch (JsonException ex)
-        {
-            throw ApiException.BadRequest($"Malformed JSON patch: {ex.Message}");
-        }
+        var operations = await Json.ReadNodeAsync(http.Request, http.RequestAborted) as JsonArray
+            ?? throw ApiException.BadRequest("Request body must be a JSON array of operation objects.");
 
         var properties = ImageJson.PropertiesOf(image);
         foreach (var operation in operations.OfType<JsonObject>())

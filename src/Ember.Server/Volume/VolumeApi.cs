@@ -42,7 +42,20 @@ public static partial class VolumeApi
         var version = VolumeVersions.FromHeader(http.Request.Headers[Microversion.HeaderName].ToString());
         http.Items[VersionKey] = version;
         http.Response.Headers[Microversion.HeaderName] = $"volume {version}";
+        RequireOwnProjectInUrl(http);
         return await next(context);
+    }
+
+    /// <summary>
+    /// /volume/v3/{project_id}/... must name the token's own project: Cinder refuses any other with a 400, so a
+    /// URL never reads as if it reached into another project.
+    /// </summary>
+    private static void RequireOwnProjectInUrl(HttpContext http)
+    {
+        if (http.GetRouteValue("project_id") is string inUrl && http.CurrentToken()?.Context.ProjectId is { } own && inUrl != own)
+        {
+            throw ApiException.BadRequest("Malformed request url");
+        }
     }
 
     private static JsonObject VersionsBody(HttpContext http) => new()
@@ -107,18 +120,10 @@ public static partial class VolumeApi
             start += offset;
         }
 
-        var limit = int.MaxValue;
-        if (query.TryGetValue("limit", out var limitText))
-        {
-            if (!int.TryParse(limitText, out limit) || limit < 0)
-            {
-                throw ApiException.BadRequest("limit param must be an integer");
-            }
-        }
-
+        var limit = QueryParams.Limit(query) ?? int.MaxValue;
         var page = items.Skip(start).Take(limit).ToList();
         JsonArray? next = null;
-        if (limit != int.MaxValue && page.Count == limit && start + limit < items.Count)
+        if (limit != int.MaxValue && page.Count > 0 && page.Count == limit && start + limit < items.Count)
         {
             next = new JsonArray(new JsonObject
             {

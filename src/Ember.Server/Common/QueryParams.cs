@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+
+namespace Ember.Server.Common;
+
+/// <summary>List query parameters shared by the APIs: paging limits and name filters, with 400s instead of 500s.</summary>
+public static class QueryParams
+{
+    /// <summary>How long a user's name filter may run against one name before the request is refused.</summary>
+    private static readonly TimeSpan s_regexTimeout = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The "limit" parameter: null when absent, a non-negative integer, else a 400 in Nova/Cinder/Glance's words.</summary>
+    public static int? Limit(IQueryCollection query)
+    {
+        if (!query.TryGetValue("limit", out var values) || values.Count == 0)
+        {
+            return null;
+        }
+
+        if (!int.TryParse(values.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var limit))
+        {
+            throw ApiException.BadRequest("limit param must be an integer");
+        }
+
+        return limit < 0 ? throw ApiException.BadRequest("limit param must be positive") : limit;
+    }
+
+    /// <summary>
+    /// A user-supplied regular expression (Nova matches server names this way): one that does not compile is a 400, and
+    /// matching is bounded by a timeout so that a catastrophic pattern cannot hold a thread.
+    /// </summary>
+    public static Regex UserRegex(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, s_regexTimeout);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ApiException.BadRequest($"Invalid regular expression '{pattern}': {ex.Message}");
+        }
+    }
+
+    /// <summary>Whether <paramref name="regex"/> matches <paramref name="input"/>; a match that runs out of time is a 400.</summary>
+    public static bool IsMatch(Regex regex, string input)
+    {
+        try
+        {
+            return regex.IsMatch(input);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw ApiException.BadRequest($"The regular expression '{regex}' took too long to match.");
+        }
+    }
+}
