@@ -31,7 +31,7 @@ public static class Json
         var body = await ReadBoundedAsync(request.Body, options.MaxJsonBodyBytes, cancellationToken);
         try
         {
-            return JsonNode.Parse(body.Span, documentOptions: new JsonDocumentOptions { MaxDepth = options.MaxJsonDepth });
+            return JsonNode.Parse(body.Span, documentOptions: new JsonDocumentOptions { MaxDepth = options.MaxJsonDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {

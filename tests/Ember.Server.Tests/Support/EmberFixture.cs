@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Tests.Support;
@@ -26,6 +27,11 @@ public class EmberFixture : IAsyncLifetime
     /// <summary>Lets a derived fixture change the options (e.g. a default image) before start.</summary>
     protected virtual Task ConfigureAsync(EmberOptions options) => Task.CompletedTask;
 
+    /// <summary>Lets a derived fixture swap a service (e.g. a QEMU that always fails) before start.</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         var options = new EmberOptions
@@ -38,7 +44,7 @@ public class EmberFixture : IAsyncLifetime
         await ConfigureAsync(options);
         // EMBER_TEST_LOG=Information (or Debug) shows the host's log in the test output when chasing a failure.
         var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("EMBER_TEST_LOG"), out var parsed) ? parsed : LogLevel.Warning;
-        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(level));
+        Host = await EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(level), services: ConfigureServices);
     }
 
     public async Task DisposeAsync()
