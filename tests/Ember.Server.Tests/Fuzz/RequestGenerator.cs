@@ -235,8 +235,12 @@ public sealed class RequestGenerator(FuzzWorld world, IReadOnlyList<(string Meth
             ("POST", "/identity/v3/roles") => new JsonObject { ["role"] = new JsonObject { ["name"] = Unique("r") } },
             ("POST", "/image/v2/images") => new JsonObject
             {
-                ["name"] = Unique("i"), ["disk_format"] = Pick(["raw", "qcow2", "vmdk", "iso"]), ["container_format"] = "bare",
-                ["visibility"] = Pick(["private", "shared", "community", "public"]), ["tags"] = new JsonArray("a", "b"), ["min_disk"] = 0,
+                ["name"] = Unique("i"),
+                ["disk_format"] = Pick(["raw", "qcow2", "vmdk", "iso"]),
+                ["container_format"] = "bare",
+                ["visibility"] = Pick(["private", "shared", "community", "public"]),
+                ["tags"] = new JsonArray("a", "b"),
+                ["min_disk"] = 0,
                 ["custom_property"] = "v",
             },
             ("PATCH", "/image/v2/images/{id}") => new JsonArray(
@@ -254,7 +258,10 @@ public sealed class RequestGenerator(FuzzWorld world, IReadOnlyList<(string Meth
             {
                 ["server"] = new JsonObject
                 {
-                    ["name"] = Unique("s"), ["imageRef"] = image, ["flavorRef"] = world.Pick("flavors", random), ["metadata"] = new JsonObject { ["k"] = "v" },
+                    ["name"] = Unique("s"),
+                    ["imageRef"] = image,
+                    ["flavorRef"] = world.Pick("flavors", random),
+                    ["metadata"] = new JsonObject { ["k"] = "v" },
                     ["block_device_mapping_v2"] = random.Next(3) == 0
                         ? new JsonArray(new JsonObject { ["uuid"] = volume, ["source_type"] = "volume", ["destination_type"] = "volume", ["boot_index"] = -1 })
                         : null,
@@ -283,8 +290,12 @@ public sealed class RequestGenerator(FuzzWorld world, IReadOnlyList<(string Meth
             {
                 ["volume"] = new JsonObject
                 {
-                    ["size"] = 1, ["name"] = Unique("v"), ["metadata"] = new JsonObject { ["k"] = "v" }, ["multiattach"] = random.Next(2) == 0,
-                    ["imageRef"] = random.Next(4) == 0 ? image : null, ["snapshot_id"] = random.Next(4) == 0 ? world.Pick("snapshots", random) : null,
+                    ["size"] = 1,
+                    ["name"] = Unique("v"),
+                    ["metadata"] = new JsonObject { ["k"] = "v" },
+                    ["multiattach"] = random.Next(2) == 0,
+                    ["imageRef"] = random.Next(4) == 0 ? image : null,
+                    ["snapshot_id"] = random.Next(4) == 0 ? world.Pick("snapshots", random) : null,
                     ["volume_type"] = random.Next(4) == 0 ? world.Pick("types", random) : null,
                 },
             },
