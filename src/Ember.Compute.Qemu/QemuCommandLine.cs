@@ -75,15 +75,16 @@ internal static class QemuCommandLine
             "-device", "virtio-rng-pci,rng=rng0",
         ]);
 
-        // PCI slots are handed out in command-line order and Linux probes virtio-blk in slot order,
-        // so the root disk is vda and the boot-time volumes follow as vdb, vdc, ...
-        args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
-        foreach (var disk in spec.Disks)
+        // PCI slots are handed out in order (command line, then device_add) and Linux probes virtio-blk in slot
+        // order, so the root disk is vda and the boot-time volumes follow as vdb, vdc, ... NBD disks are not
+        // here: their export names are credentials and /proc/PID/cmdline is readable by every local user. The
+        // driver adds them over QMP before the CPUs start (QemuMachine.AddBootDisksAsync).
+        if (spec.RootDisk is FileDisk)
         {
-            args.AddRange(["-blockdev", Blockdev(disk).ToJsonString(), "-device", Device(disk, bootIndex: null).ToJsonString()]);
+            args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
         }
 
-        // Paused until the driver has connected QMP and sends "cont": no event is missed.
+        // Paused until the driver has connected QMP, added the NBD disks and sent "cont": no event is missed.
         args.Add("-S");
         return args;
     }
@@ -98,7 +99,7 @@ internal static class QemuCommandLine
             ["discard"] = "unmap",
             ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(file.Path) },
         }, file.Backing),
-        NbdDisk nbd => new JsonObject
+        NbdDisk nbd => WithTls(nbd, new JsonObject
         {
             ["driver"] = "nbd",
             ["node-name"] = nbd.NodeName,
@@ -117,7 +118,7 @@ internal static class QemuCommandLine
             // Host page cache off for shared disks, as libvirt does for <shareable/>. It changes nothing on the
             // NBD wire (reference nbd.md §4); the device's write-cache=off below is what makes writes FUA.
             ["cache"] = new JsonObject { ["direct"] = nbd.Shareable },
-        },
+        }),
         _ => throw new ArgumentOutOfRangeException(nameof(disk)),
     };
 
@@ -150,6 +151,27 @@ internal static class QemuCommandLine
         node["backing"] = baseNode;
         return node;
     }
+
+    private static JsonObject WithTls(NbdDisk disk, JsonObject blockdev)
+    {
+        if (disk.UsesTls)
+        {
+            // tls-hostname defaults to server.host, which the server's certificate must name.
+            blockdev["tls-creds"] = disk.TlsObjectId;
+        }
+
+        return blockdev;
+    }
+
+    /// <summary>The <c>object-add</c> arguments of an NBD disk's TLS client credentials.</summary>
+    public static JsonObject TlsCredentials(NbdDisk disk) => new()
+    {
+        ["qom-type"] = "tls-creds-x509",
+        ["id"] = disk.TlsObjectId,
+        ["dir"] = Path.GetFullPath(disk.TlsCredentialsDir ?? throw new ArgumentException("no TLS credentials", nameof(disk))),
+        ["endpoint"] = "client",
+        ["verify-peer"] = true,
+    };
 
     /// <summary>The <c>-device</c> / <c>device_add</c> description of a disk.</summary>
     public static JsonObject Device(QemuDisk disk, int? bootIndex)

@@ -125,6 +125,7 @@ public sealed partial class QemuDriver
             qmp = null; // owned by the machine now
             try
             {
+                await machine.AddBootDisksAsync(spec, cancellationToken);
                 await machine.Qmp.ExecuteAsync("cont", null, cancellationToken);
                 var status = await machine.QueryStatusAsync(cancellationToken);
                 if (status != "running")

@@ -9,29 +9,77 @@ public sealed partial class QemuMachine
     public static readonly TimeSpan DefaultUnplugTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Hot-plugs an NBD export as a virtio-blk disk: <c>blockdev-add</c> then <c>device_add</c> (rolled back if it fails).</summary>
-    public async Task AttachDiskAsync(NbdDisk disk, CancellationToken cancellationToken)
+    public Task AttachDiskAsync(NbdDisk disk, CancellationToken cancellationToken) => AddDiskAsync(disk, bootIndex: null, cancellationToken);
+
+    /// <summary>
+    /// Adds the NBD disks of <paramref name="spec"/> while the CPUs are still stopped (-S), in guest order: the
+    /// root disk first when it is a volume, then vdb, vdc... After a volume root, a reset lets the firmware see its
+    /// bootindex (fw_cfg's boot order is rebuilt on reset).
+    /// </summary>
+    internal async Task AddBootDisksAsync(QemuMachineSpec spec, CancellationToken cancellationToken)
+    {
+        if (spec.RootDisk is NbdDisk root)
+        {
+            await AddDiskAsync(root, bootIndex: 0, cancellationToken);
+        }
+
+        foreach (var disk in spec.Disks)
+        {
+            await AddDiskAsync(disk, bootIndex: null, cancellationToken);
+        }
+
+        if (spec.RootDisk is NbdDisk)
+        {
+            var reset = Qmp.WaitForEventAsync("RESET", cancellationToken: cancellationToken);
+            await Qmp.ExecuteAsync("system_reset", null, cancellationToken);
+            await reset;
+        }
+    }
+
+    private async Task AddDiskAsync(NbdDisk disk, int? bootIndex, CancellationToken cancellationToken)
     {
         QemuDriver.ValidateDeviceName(disk.DeviceName);
-        await Qmp.ExecuteAsync("blockdev-add", QemuCommandLine.Blockdev(disk), cancellationToken);
+        if (disk.UsesTls)
+        {
+            await Qmp.ExecuteAsync("object-add", QemuCommandLine.TlsCredentials(disk), cancellationToken);
+        }
+
         try
         {
-            await Qmp.ExecuteAsync("device_add", QemuCommandLine.Device(disk, bootIndex: null), cancellationToken);
+            await Qmp.ExecuteAsync("blockdev-add", QemuCommandLine.Blockdev(disk), cancellationToken);
+            try
+            {
+                await Qmp.ExecuteAsync("device_add", QemuCommandLine.Device(disk, bootIndex), cancellationToken);
+            }
+            catch
+            {
+                await RollbackAsync("blockdev-del", new JsonObject { ["node-name"] = disk.NodeName }, disk.NodeName);
+                throw;
+            }
         }
         catch
         {
-            try
+            if (disk.UsesTls)
             {
-                await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = disk.NodeName }, CancellationToken.None);
-            }
-            catch (Exception rollback)
-            {
-                Log.RollbackFailed(_logger, Id, disk.NodeName, rollback);
+                await RollbackAsync("object-del", new JsonObject { ["id"] = disk.TlsObjectId }, disk.TlsObjectId);
             }
 
             throw;
         }
 
-        Log.DiskAttached(_logger, Id, disk.DeviceName, disk.ExportName);
+        Log.DiskAttached(_logger, Id, disk.DeviceName, disk.ExportName[..Math.Min(8, disk.ExportName.Length)]);
+    }
+
+    private async Task RollbackAsync(string command, JsonObject arguments, string what)
+    {
+        try
+        {
+            await Qmp.ExecuteAsync(command, arguments, CancellationToken.None);
+        }
+        catch (Exception rollback)
+        {
+            Log.RollbackFailed(_logger, Id, what, rollback);
+        }
     }
 
     /// <inheritdoc cref="DetachDiskAsync(string, TimeSpan, CancellationToken)"/>
@@ -100,6 +148,15 @@ public sealed partial class QemuMachine
         catch (QmpErrorException ex) when (ex.Description.Contains("Failed to find node", StringComparison.OrdinalIgnoreCase))
         {
             // Already removed by an earlier call.
+        }
+
+        try
+        {
+            // The TLS credentials of a TCP disk, if it had any; "not found" for every other disk.
+            await Qmp.ExecuteAsync("object-del", new JsonObject { ["id"] = "tls-" + deviceName }, cancellationToken);
+        }
+        catch (QmpErrorException)
+        {
         }
 
         Log.DiskDetached(_logger, Id, deviceName);

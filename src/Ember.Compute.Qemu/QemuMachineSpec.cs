@@ -37,8 +37,15 @@ public sealed record FileDisk(string DeviceName, string Path, string Format, str
 /// <summary>A base image file and its Glance disk_format.</summary>
 public sealed record ImageBase(string Path, string Format);
 
-/// <summary>An NBD export (an Ember volume): over a unix socket when <see cref="UnixSocketPath"/> is set, else TCP.</summary>
+/// <summary>
+/// An NBD export (an Ember volume): over a unix socket when <see cref="UnixSocketPath"/> is set, else TCP. Always added
+/// over QMP, never on QEMU's command line: the export name is a credential and argv is world-readable.
+/// </summary>
 /// <param name="Shareable">Multi-attach: <c>share-rw=on</c>, host cache off and guest write cache off (every write FUA).</param>
+/// <param name="TlsCredentialsDir">
+/// For TCP: a directory with ca-cert.pem, client-cert.pem and client-key.pem (QEMU's <c>tls-creds-x509</c>, endpoint
+/// client); QEMU then negotiates STARTTLS and checks the server's certificate against <see cref="Host"/>.
+/// </param>
 public sealed record NbdDisk(
     string DeviceName,
     string? Serial,
@@ -47,5 +54,11 @@ public sealed record NbdDisk(
     string? Host,
     int Port,
     bool ReadOnly,
-    bool Shareable)
-    : QemuDisk(DeviceName, Serial);
+    bool Shareable,
+    string? TlsCredentialsDir = null)
+    : QemuDisk(DeviceName, Serial)
+{
+    internal string TlsObjectId => "tls-" + DeviceName;
+
+    internal bool UsesTls => UnixSocketPath is null && TlsCredentialsDir is not null;
+}

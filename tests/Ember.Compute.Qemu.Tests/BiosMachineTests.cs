@@ -109,8 +109,8 @@ public sealed class BiosMachineTests : IAsyncLifetime
     [Fact]
     public async Task Nbd_disks_at_boot_are_attached_in_order_and_a_second_attach_of_a_name_fails_cleanly()
     {
-        var nbd1 = await ServeAsync("v1.raw", "vol-1");
-        var nbd2 = await ServeAsync("v2.raw", "vol-2");
+        var nbd1 = await ServeAsync("v1.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var nbd2 = await ServeAsync("v2.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
         var machine = await StartAsync("vm1",
         [
             new NbdDisk("vdb", "vol-1", nbd1.ExportName, nbd1.SocketPath, null, 0, ReadOnly: false, Shareable: false),
@@ -127,6 +127,63 @@ public sealed class BiosMachineTests : IAsyncLifetime
 
         await Assert.ThrowsAsync<QmpErrorException>(() => machine.AttachDiskAsync(
             new NbdDisk("vdb", "vol-1", nbd1.ExportName, nbd1.SocketPath, null, 0, false, false), default));
+        Assert.Equal("running", await machine.QueryStatusAsync(default));
+
+        // Export names are credentials: not in QEMU's argv (readable by every local user), not in our log.
+        var argv = await File.ReadAllTextAsync($"/proc/{machine.Pid}/cmdline");
+        Assert.DoesNotContain(nbd1.ExportName, argv, StringComparison.Ordinal);
+        Assert.DoesNotContain(nbd2.ExportName, argv, StringComparison.Ordinal);
+        Assert.DoesNotContain(nbd1.ExportName, _logs.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Volume_root_disk_is_added_over_qmp_as_vda_before_the_other_volumes()
+    {
+        var root = await ServeAsync("root.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var data = await ServeAsync("data.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var dir = _dir["vm-bfv"];
+        var machine = await _driver.StartAsync(new QemuMachineSpec("vm-bfv", dir, 128, 1,
+            new NbdDisk("vda", "vol-root", root.ExportName, root.SocketPath, null, 0, ReadOnly: false, Shareable: false),
+            [new NbdDisk("vdb", "vol-data", data.ExportName, data.SocketPath, null, 0, ReadOnly: false, Shareable: false)]), default).WaitAsync(s_wait);
+        _cleanup.Add(machine);
+
+        Assert.Equal("running", await machine.QueryStatusAsync(default));
+        var ids = PciDeviceIds(await machine.Qmp.ExecuteAsync("query-pci"));
+        Assert.True(ids.IndexOf("disk-vda") >= 0 && ids.IndexOf("disk-vda") < ids.IndexOf("disk-vdb"), string.Join(", ", ids));
+        var argv = await File.ReadAllTextAsync($"/proc/{machine.Pid}/cmdline");
+        Assert.DoesNotContain(root.ExportName, argv, StringComparison.Ordinal);
+        Assert.DoesNotContain("nbd", argv, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tcp_nbd_disk_with_the_client_certificate_attaches_to_embers_tls_listener_and_without_it_does_not()
+    {
+        using var ours = Ember.Nbd.NbdTlsCredentials.LoadOrCreate(_dir["tls-ours"], ["127.0.0.1", "localhost"]);
+        using var theirs = Ember.Nbd.NbdTlsCredentials.LoadOrCreate(_dir["tls-theirs"], ["127.0.0.1", "localhost"]);
+        await using var server = new Ember.Nbd.NbdServer(new Ember.Nbd.NbdServerOptions
+        {
+            TcpEndPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
+            TcpTls = ours,
+        }, _loggerFactory);
+        await server.StartAsync(default);
+        await using (var file = File.Create(_dir["tls.raw"]))
+        {
+            file.SetLength(64 << 20);
+        }
+
+        var export = Ember.Nbd.NbdExportRegistry.NewExportName();
+        server.Exports.Add(export, _dir["tls.raw"], readOnly: false);
+        var port = server.BoundTcpEndPoint!.Port;
+        var machine = await StartAsync("vm1");
+
+        NbdDisk Disk(string device, string? creds) => new(device, "vol-tls", export, null, "127.0.0.1", port, ReadOnly: false, Shareable: false, creds);
+        await machine.AttachDiskAsync(Disk("vdb", ours.ClientDirectory), default);
+        var block = await machine.Qmp.ExecuteAsync("query-block");
+        Assert.Contains(block.EnumerateArray(), b => b.TryGetProperty("inserted", out var i) && i.GetProperty("node-name").GetString() == "node-vdb");
+
+        var plain = await Assert.ThrowsAsync<QmpErrorException>(() => machine.AttachDiskAsync(Disk("vdc", null), default));
+        Assert.Contains("TLS", plain.Description, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<QmpErrorException>(() => machine.AttachDiskAsync(Disk("vdd", theirs.ClientDirectory), default));
         Assert.Equal("running", await machine.QueryStatusAsync(default));
     }
 

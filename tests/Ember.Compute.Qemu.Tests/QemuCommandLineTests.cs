@@ -16,14 +16,36 @@ public class QemuCommandLineTests
         ]);
 
     [Fact]
-    public void Disks_follow_the_root_disk_in_order_and_only_the_root_boots()
+    public void Only_the_file_root_disk_is_on_the_command_line_and_no_export_name_is()
     {
         var args = QemuCommandLine.Build(s_spec, "tcg");
         var devices = Values(args, "-device").Where(d => d.StartsWith('{')).Select(d => JsonNode.Parse(d)!).ToList();
-        Assert.Equal(["disk-vda", "disk-vdb", "disk-vdc"], devices.Select(d => (string)d["id"]!));
+        Assert.Equal(["disk-vda"], devices.Select(d => (string)d["id"]!));
         Assert.Equal(0, (int)devices[0]["bootindex"]!);
-        Assert.All(devices.Skip(1), d => Assert.Null(d["bootindex"]));
-        Assert.Equal("-S", args[^1]);
+        Assert.Equal("-S", args[^1]); // the NBD disks are added over QMP before "cont"
+        Assert.All(args, a => Assert.DoesNotContain("vol-1", a, StringComparison.Ordinal));
+        Assert.All(args, a => Assert.DoesNotContain("nbd", a, StringComparison.Ordinal));
+
+        var fromVolume = s_spec with { RootDisk = s_spec.Disks[0] with { DeviceName = "vda" }, Disks = [] };
+        var bootFromVolume = QemuCommandLine.Build(fromVolume, "tcg");
+        Assert.DoesNotContain("-blockdev", bootFromVolume);
+        Assert.All(bootFromVolume, a => Assert.DoesNotContain("vol-1", a, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Tcp_nbd_disk_with_tls_credentials_names_its_tls_creds_object()
+    {
+        var disk = (NbdDisk)s_spec.Disks[1] with { TlsCredentialsDir = "/data/nbd-tls/client" };
+        var blockdev = QemuCommandLine.Blockdev(disk);
+        Assert.Equal("tls-vdc", (string)blockdev["tls-creds"]!);
+        var creds = QemuCommandLine.TlsCredentials(disk);
+        Assert.Equal("tls-creds-x509", (string)creds["qom-type"]!);
+        Assert.Equal("tls-vdc", (string)creds["id"]!);
+        Assert.Equal("client", (string)creds["endpoint"]!);
+        Assert.Equal("/data/nbd-tls/client", (string)creds["dir"]!);
+        // Without credentials, or over the unix socket, no TLS.
+        Assert.Null(QemuCommandLine.Blockdev(s_spec.Disks[1])["tls-creds"]);
+        Assert.Null(QemuCommandLine.Blockdev(s_spec.Disks[0] with { TlsCredentialsDir = "/x" })["tls-creds"]);
     }
 
     [Fact]

@@ -32,7 +32,21 @@ public sealed class TempDir : IDisposable
 /// <summary>Routes driver logs to the xUnit output of the running test (or nowhere once it has finished).</summary>
 public sealed class TestLoggerProvider : ILoggerProvider
 {
+    private readonly System.Text.StringBuilder _text = new();
+
     public ITestOutputHelper? Output { get; set; }
+
+    /// <summary>Every message logged so far (Information and up), for assertions on what logs must not say.</summary>
+    public string Text
+    {
+        get
+        {
+            lock (_text)
+            {
+                return _text.ToString();
+            }
+        }
+    }
 
     public ILogger CreateLogger(string categoryName) => new TestLogger(this, categoryName);
 
@@ -46,9 +60,15 @@ public sealed class TestLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            var line = $"{DateTime.Now:HH:mm:ss.fff} {logLevel} {category.Split('.')[^1]}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}";
+            lock (provider._text)
+            {
+                provider._text.AppendLine(line);
+            }
+
             try
             {
-                provider.Output?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {logLevel} {category.Split('.')[^1]}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
+                provider.Output?.WriteLine(line);
             }
             catch (InvalidOperationException)
             {
