@@ -27,7 +27,7 @@ public sealed class NbdExportRegistry
         lock (_lock)
         {
             if (_exports.ContainsKey(exportName))
-                throw new InvalidOperationException($"Export '{exportName}' already exists.");
+                throw new InvalidOperationException($"Export '{exportName[..Math.Min(8, exportName.Length)]}…' already exists.");
             if (!_files.TryGetValue(path, out var file))
             {
                 file = SharedFile.Open(path, readOnly);
