@@ -32,7 +32,7 @@ public static partial class ComputeApi
 
             if (body.ContainsKey("description") && ComputeVersion.Of(http).AtLeast(19))
             {
-                server = server with { Description = Json.OptionalString(body, "description") };
+                server = server with { Description = Limits.Text(Json.OptionalString(body, "description"), "description") };
             }
 
             await store.UpdateServerAsync(server);
@@ -133,10 +133,10 @@ public static partial class ComputeApi
         return new ServerCreateRequest
         {
             Name = ServerName(Json.OptionalString(body, "name")),
-            Description = version.AtLeast(19) ? Json.OptionalString(body, "description") : null,
+            Description = version.AtLeast(19) ? Limits.Text(Json.OptionalString(body, "description"), "description") : null,
             ImageId = string.IsNullOrEmpty(imageRef) ? imageFromBdm : imageRef,
             FlavorRef = FlavorIdFromRef(Json.RequiredString(body, "flavorRef")),
-            Metadata = Json.OptionalStringMap(body, "metadata") ?? [],
+            Metadata = Limits.NovaMetadata(Json.OptionalStringMap(body, "metadata") ?? []),
             UserData = Json.OptionalString(body, "user_data"),
             KeyName = Json.OptionalString(body, "key_name"),
             AdminPass = Json.OptionalString(body, "adminPass"),

@@ -48,9 +48,9 @@ public static partial class VolumeApi
         // From 3.66 an in-use volume may be snapshotted without force; Ember's maximum is below that, so force decides.
         var force = Json.OptionalBoolean(body, "force") ?? false;
         var row = await Service(http).CreateSnapshotAsync(ctx, volumeId,
-            Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"),
-            Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"),
-            Json.OptionalStringMap(body, "metadata"), force);
+            Limits.Text(Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"), "name"),
+            Limits.Text(Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"), "description"),
+            Json.OptionalStringMap(body, "metadata") is { } metadata ? Limits.CinderMetadata(metadata) : null, force);
         return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(row, false, http.VolumeVersion()) }, StatusCodes.Status202Accepted);
     }
 
@@ -101,7 +101,7 @@ public static partial class VolumeApi
         var row = await service.FindVisibleSnapshotAsync(ctx, id);
         var name = body.ContainsKey("name") ? Json.OptionalString(body, "name") : row.Name;
         var description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : row.Description;
-        await service.Store.UpdateSnapshotAsync(id, name, description, row.Metadata);
+        await service.Store.UpdateSnapshotAsync(id, Limits.Text(name, "name"), Limits.Text(description, "description"), row.Metadata);
         var updated = await service.FindVisibleSnapshotAsync(ctx, id);
         return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(updated, false, http.VolumeVersion()) });
     }

@@ -45,14 +45,14 @@ public static partial class VolumeApi
 
         var request = new VolumeCreateRequest((int)(size ?? 0))
         {
-            Name = Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"),
-            Description = Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"),
+            Name = Limits.Text(Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"), "name"),
+            Description = Limits.Text(Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"), "description"),
             VolumeType = Json.OptionalString(body, "volume_type"),
             ImageRef = Json.OptionalString(body, "imageRef") ?? Json.OptionalString(body, "image_id"),
             SnapshotId = Json.OptionalString(body, "snapshot_id"),
             SourceVolid = Json.OptionalString(body, "source_volid"),
             AvailabilityZone = Json.OptionalString(body, "availability_zone"),
-            Metadata = Json.OptionalStringMap(body, "metadata"),
+            Metadata = Json.OptionalStringMap(body, "metadata") is { } given ? Limits.CinderMetadata(given) : null,
             // The legacy flag (removed from Cinder in 2023.2) is still honoured: 2015 clients send it.
             Multiattach = Json.OptionalBoolean(body, "multiattach"),
         };
@@ -209,8 +209,8 @@ public static partial class VolumeApi
         var name = body.ContainsKey("name") ? Json.OptionalString(body, "name") : body.ContainsKey("display_name") ? Json.OptionalString(body, "display_name") : volume.Name;
         var description = body.ContainsKey("description") ? Json.OptionalString(body, "description")
             : body.ContainsKey("display_description") ? Json.OptionalString(body, "display_description") : volume.Description;
-        var metadata = Json.OptionalStringMap(body, "metadata") is { } m ? VolumeService.JsonOf(m) : volume.Metadata;
-        await service.Store.UpdateVolumeAsync(id, name, description, metadata);
+        var metadata = Json.OptionalStringMap(body, "metadata") is { } m ? VolumeService.JsonOf(Limits.CinderMetadata(m)) : volume.Metadata;
+        await service.Store.UpdateVolumeAsync(id, Limits.Text(name, "name"), Limits.Text(description, "description"), metadata);
         var updated = await service.FindVisibleAsync(ctx, id);
         return Json.Reply(new JsonObject { ["volume"] = await DetailAsync(http, service, ctx, updated, withExtensions: false) });
     }
@@ -251,12 +251,12 @@ public static partial class VolumeApi
     {
         var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
         var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(currentJson);
-        foreach (var (k, v) in given)
+        foreach (var (k, v) in Limits.CinderMetadata(given))
         {
             metadata[k] = v;
         }
 
-        return metadata;
+        return Limits.CinderMetadata(metadata);
     }
 
     private static async Task<IResult> GetMetadataItemAsync(HttpContext http, string id, string key)
@@ -282,6 +282,7 @@ public static partial class VolumeApi
         var volume = await service.FindVisibleAsync(ctx, id);
         var metadata = VolumeService.MapOf(volume.Metadata);
         metadata[key] = meta[key];
+        Limits.CinderMetadata(metadata);
         await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
         return Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = meta[key] } });
     }

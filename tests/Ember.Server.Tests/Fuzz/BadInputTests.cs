@@ -180,6 +180,38 @@ public sealed class BadInputTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
         Assert.Equal(400, JsonNode.Parse(text)!["error"]!["code"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task Names_and_metadata_have_cinders_and_novas_limits()
+    {
+        using var api = await ClientAsync();
+        var tooLong = new string('n', 256);
+        var (name, _, nameText) = await api.TrySendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = tooLong } });
+        Assert.True(name == HttpStatusCode.BadRequest, nameText);
+
+        var created = await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = new string('n', 255) } }, HttpStatusCode.Accepted);
+        var id = created["volume"]!["id"]!.GetValue<string>();
+
+        var (value, valueJson, valueText) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/metadata",
+            new JsonObject { ["metadata"] = new JsonObject { ["k"] = tooLong } });
+        Assert.True(value == HttpStatusCode.BadRequest, valueText);
+        Assert.Equal("Metadata property value greater than 255 characters.", valueJson!["badRequest"]!["message"]!.GetValue<string>());
+
+        // 100 items, then 100 more merged in: the sum is over the cap.
+        JsonObject Items(string prefix) => new(Enumerable.Range(0, 100).Select(i => KeyValuePair.Create<string, JsonNode?>($"{prefix}{i}", "v")));
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/metadata", new JsonObject { ["metadata"] = Items("a") });
+        var (count, _, countText) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/metadata", new JsonObject { ["metadata"] = Items("b") });
+        Assert.True(count == HttpStatusCode.Forbidden, countText);
+        Assert.Equal(100, (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}/metadata"))["metadata"]!.AsObject().Count);
+
+        var many = new JsonObject(Enumerable.Range(0, 129).Select(i => KeyValuePair.Create<string, JsonNode?>($"k{i}", "v")));
+        var (server, serverJson, serverText) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers",
+            new JsonObject { ["server"] = new JsonObject { ["name"] = "many", ["imageRef"] = Guid.NewGuid().ToString(), ["flavorRef"] = "1", ["metadata"] = many } });
+        Assert.True(server == HttpStatusCode.Forbidden, serverText);
+        Assert.Contains("metadata items", serverJson!["forbidden"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     /// <summary>A server row in ERROR (this fixture's QEMU always fails): enough for filters to match against.</summary>
     private async Task CreateFailedServerAsync(ApiClient api, string name)
     {
