@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Ember.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Ember.Tests;
@@ -18,37 +18,19 @@ public sealed class RequestLimitServeTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public async Task Fifty_megabyte_posts_to_the_token_endpoint_leave_the_servers_peak_memory_flat()
     {
-        var port = FreePort();
-        using var serve = StartServe(port);
-        try
-        {
-            await WaitForBannerAsync(serve);
-            var drain = serve.StandardOutput.ReadToEndAsync();
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/identity/v3")).StatusCode);
+        await using var serve = await ServeProcess.StartAsync(_dataDir, "limits-test-admin", "limits-test-demo");
+        using var http = new HttpClient { BaseAddress = new Uri(serve.BaseUrl) };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/identity/v3")).StatusCode);
 
-            var (rssBefore, peakBefore) = Memory(serve.Id);
-            var statuses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostHugeAsync(port, 50_000_000)));
-            var (rssAfter, peakAfter) = Memory(serve.Id);
-            output.WriteLine($"RSS {rssBefore / 1048576} MiB -> {rssAfter / 1048576} MiB, peak {peakBefore / 1048576} MiB -> {peakAfter / 1048576} MiB; answers: {string.Join(", ", statuses)}");
+        var (rssBefore, peakBefore) = Memory(serve.Pid);
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostHugeAsync(serve.Port, 50_000_000)));
+        var (rssAfter, peakAfter) = Memory(serve.Pid);
+        output.WriteLine($"RSS {rssBefore / 1048576} MiB -> {rssAfter / 1048576} MiB, peak {peakBefore / 1048576} MiB -> {peakAfter / 1048576} MiB; answers: {string.Join(", ", statuses)}");
 
-            Assert.All(statuses, s => Assert.StartsWith("HTTP/1.1 413", s, StringComparison.Ordinal));
-            Assert.True(peakAfter - Math.Max(peakBefore, rssBefore) < AllowedPeakGrowth,
-                $"peak RSS grew from {peakBefore} to {peakAfter} bytes under four 50 MB bodies");
-            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/identity/v3")).StatusCode);
-
-            (await Cli.RunAsync("kill", ["-TERM", serve.Id.ToString(CultureInfo.InvariantCulture)])).EnsureSuccess();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await serve.WaitForExitAsync(timeout.Token);
-            await drain;
-        }
-        finally
-        {
-            if (!serve.HasExited)
-            {
-                serve.Kill();
-            }
-        }
+        Assert.All(statuses, s => Assert.StartsWith("HTTP/1.1 413", s, StringComparison.Ordinal));
+        Assert.True(peakAfter - Math.Max(peakBefore, rssBefore) < AllowedPeakGrowth,
+            $"peak RSS grew from {peakBefore} to {peakAfter} bytes under four 50 MB bodies");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/identity/v3")).StatusCode);
     }
 
     /// <summary>Sends the headers of a <paramref name="length"/>-byte JSON body, then the body, until the server answers or closes.</summary>
@@ -104,47 +86,5 @@ public sealed class RequestLimitServeTests(ITestOutputHelper output) : IDisposab
         }
 
         return (rss, peak);
-    }
-
-    private Process StartServe(int port)
-    {
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ember"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "serve", "--data-dir", _dataDir, "--listen", $"127.0.0.1:{port}" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["EMBER_ADMIN_PASSWORD"] = "limits-test-admin";
-        start.Environment["EMBER_DEMO_PASSWORD"] = "limits-test-demo";
-        var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start ember serve");
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitForBannerAsync(Process process)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        while (await process.StandardOutput.ReadLineAsync(cts.Token) is { } line)
-        {
-            if (line.Contains("Ember is running.", StringComparison.Ordinal))
-            {
-                return;
-            }
-        }
-
-        throw new InvalidOperationException("ember serve exited before its banner");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

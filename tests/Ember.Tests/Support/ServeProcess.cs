@@ -17,6 +17,7 @@ public sealed class ServeProcess : IAsyncDisposable
     {
         _process = process;
         Banner = banner;
+        Port = port;
         BaseUrl = $"http://127.0.0.1:{port}";
         _drain = Task.Run(async () =>
         {
@@ -34,6 +35,10 @@ public sealed class ServeProcess : IAsyncDisposable
     public string Banner { get; }
 
     public string BaseUrl { get; }
+
+    public int Port { get; }
+
+    public int Pid => _process.Id;
 
     /// <summary>Starts `ember serve --data-dir <paramref name="dataDir"/>` with exactly the EMBER_*_PASSWORD variables given.</summary>
     public static async Task<ServeProcess> StartAsync(string dataDir, string? adminPassword, string? demoPassword = null)
