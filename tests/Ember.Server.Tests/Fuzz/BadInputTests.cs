@@ -165,6 +165,36 @@ public sealed class BadInputTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 
+    [Fact]
+    public async Task A_body_that_declares_another_media_type_is_refused_as_each_service_does()
+    {
+        using var api = await ClientAsync();
+        async Task<(HttpStatusCode Status, JsonNode? Json)> PostAsync(string path, string mediaType, string body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8) };
+            request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(mediaType);
+            using var response = await api.Http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, text.Length > 0 ? JsonNode.Parse(text) : null);
+        }
+
+        const string Volume = "{\"volume\":{\"size\":1,\"name\":\"media-type\"}}";
+        var xml = await PostAsync("/volume/v3/volumes", "application/xml", Volume);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, xml.Status);
+        Assert.Equal(415, xml.Json!["badMediaType"]!["code"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await PostAsync("/compute/v2.1/servers", "application/x-www-form-urlencoded", "{}")).Status);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, (await PostAsync("/image/v2/images", "text/html", "{\"name\":\"x\"}")).Status);
+
+        // Keystone refuses with a 400 in its own format.
+        var auth = await PostAsync("/identity/v3/auth/tokens", "text/xml", "{}");
+        Assert.Equal(HttpStatusCode.BadRequest, auth.Status);
+        Assert.Contains("application/json", auth.Json!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The vendor JSON types and charset parameters are JSON.
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync("/volume/v3/volumes", "application/vnd.openstack.volume+json", Volume)).Status);
+        Assert.Equal(HttpStatusCode.Accepted, (await PostAsync("/volume/v3/volumes", "application/json; charset=UTF-8", Volume)).Status);
+    }
+
     [Theory]
     [InlineData("deep")]
     [InlineData("duplicate")]
