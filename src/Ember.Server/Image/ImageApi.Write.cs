@@ -116,13 +116,7 @@ public static partial class ImageApi
     {
         var context = Authorize(http, "image:get_images");
         var query = http.Request.Query;
-        var limit = int.TryParse(query["limit"], out var l) ? l : DefaultPageSize;
-        if (limit < 0)
-        {
-            throw ApiException.BadRequest("limit param must be positive");
-        }
-
-        limit = Math.Min(limit, MaxPageSize);
+        var limit = Math.Min(QueryParams.Limit(query) ?? DefaultPageSize, MaxPageSize);
         IEnumerable<ImageRow> images = (await store.ListAsync()).Where(i => CanSee(context, i));
         string? visibility = query["visibility"];
         images = visibility switch
@@ -176,7 +170,7 @@ public static partial class ImageApi
             ["schema"] = "/v2/schemas/images",
             ["first"] = "/v2/images",
         };
-        if (page.Count == limit && all.Count > limit)
+        if (page.Count > 0 && page.Count == limit && all.Count > limit)
         {
             body["next"] = $"/v2/images?marker={page[^1].Id}&limit={limit}";
         }

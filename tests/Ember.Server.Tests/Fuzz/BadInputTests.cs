@@ -36,6 +36,13 @@ public sealed class BadInputTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
         Assert.Null(page["volumes_links"]);
         Assert.Empty((await api.SendAsync(HttpMethod.Get, "/compute/v2.1/flavors?limit=0"))["flavors"]!.AsArray());
 
+        // The same with an image in the list (the fuzzer found it: the next link indexed the empty page).
+        await api.SendAsync(HttpMethod.Post, "/image/v2/images",
+            new JsonObject { ["name"] = "limit-zero", ["disk_format"] = "raw", ["container_format"] = "bare" }, HttpStatusCode.Created);
+        var images = await api.SendAsync(HttpMethod.Get, "/image/v2/images?limit=0");
+        Assert.Empty(images["images"]!.AsArray());
+        Assert.Null(images["next"]);
+
         foreach (var path in new[] { "/volume/v3/volumes?limit=-1", "/compute/v2.1/servers?limit=abc", "/compute/v2.1/flavors?limit=-5" })
         {
             var (status, json, text) = await api.TrySendAsync(HttpMethod.Get, path);
