@@ -17,7 +17,10 @@ public static class Ids
     public static string NewSecret(int bytes = 32) =>
         Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    public static DateTime Now() => DateTime.SpecifyKind(TruncateToMicroseconds(DateTime.UtcNow), DateTimeKind.Utc);
+    public static DateTime Now() => Now(TimeProvider.System);
+
+    /// <summary>The clock's time as the database keeps it: UTC, whole microseconds.</summary>
+    public static DateTime Now(TimeProvider clock) => DateTime.SpecifyKind(TruncateToMicroseconds(clock.GetUtcNow().UtcDateTime), DateTimeKind.Utc);
 
     /// <summary>Cinder style: 2018-11-29T06:50:07.770785 (no zone).</summary>
     public static string CinderTime(DateTime t) => AsUtc(t).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff");

@@ -10,7 +10,7 @@ public static partial class IdentityApi
 
     /// <summary>POST /v3/auth/tokens: password or token auth, optionally scoped to a project.</summary>
     private static async Task<IResult> IssueTokenAsync(HttpContext http, IdentityStore store, TokenService tokens, LoginGuard guard,
-        Microsoft.Extensions.Options.IOptions<EmberOptions> options)
+        TimeProvider clock, Microsoft.Extensions.Options.IOptions<EmberOptions> options)
     {
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var auth = Json.RequiredObject(body, "auth");
@@ -25,7 +25,7 @@ public static partial class IdentityApi
         string? inheritedAuditId = null;
         if (methodNames.Contains("password"))
         {
-            user = await AuthenticatePasswordAsync(http, store, guard, options.Value.Identity, Json.RequiredObject(identity, "password"));
+            user = await AuthenticatePasswordAsync(http, store, guard, clock, options.Value.Identity, Json.RequiredObject(identity, "password"));
         }
         else if (methodNames.Contains("token"))
         {
@@ -52,7 +52,7 @@ public static partial class IdentityApi
     /// unknown, disabled or locked), then one answer for every failure, so a caller cannot tell which part was wrong.
     /// </summary>
     private static async Task<UserRow> AuthenticatePasswordAsync(HttpContext http, IdentityStore store, LoginGuard guard,
-        IdentityOptions settings, JsonObject password)
+        TimeProvider clock, IdentityOptions settings, JsonObject password)
     {
         var userRef = Json.RequiredObject(password, "user");
         var secret = Json.OptionalString(userRef, "password") ?? throw ApiException.Unauthorized(AuthFailed);
@@ -81,8 +81,9 @@ public static partial class IdentityApi
             guard.ThrowIfThrottled(http, userKey);
         }
 
+        var now = Ids.Now(clock);
         var lockout = user is not null && settings.LockoutFailureAttempts > 0
-            ? await LockoutOfAsync(store, settings, user.Id)
+            ? await LockoutOfAsync(store, settings, user.Id, now)
             : (Locked: false, Expired: false);
         var usable = user is { Enabled: true } && !lockout.Locked;
         var matches = await guard.VerifyAsync(http, secret, usable ? user!.PasswordHash : null);
@@ -99,14 +100,14 @@ public static partial class IdentityApi
         guard.RecordFailure(http, userKey);
         if (user is not null && settings.LockoutFailureAttempts > 0 && !lockout.Locked)
         {
-            await store.RecordLoginFailureAsync(user.Id, restart: lockout.Expired);
+            await store.RecordLoginFailureAsync(user.Id, now, restart: lockout.Expired);
         }
 
         throw ApiException.Unauthorized(AuthFailed);
     }
 
     /// <summary>Keystone's lock-out: enough failures in a row lock the user until lockout_duration has passed since the last.</summary>
-    private static async Task<(bool Locked, bool Expired)> LockoutOfAsync(IdentityStore store, IdentityOptions settings, string userId)
+    private static async Task<(bool Locked, bool Expired)> LockoutOfAsync(IdentityStore store, IdentityOptions settings, string userId, DateTime now)
     {
         var (failures, last) = await store.LoginFailuresAsync(userId);
         if (failures < settings.LockoutFailureAttempts || last is null)
@@ -114,7 +115,7 @@ public static partial class IdentityApi
             return (false, false);
         }
 
-        var locked = last.Value.AddSeconds(settings.LockoutDurationSeconds) > DateTime.UtcNow;
+        var locked = last.Value.AddSeconds(settings.LockoutDurationSeconds) > now;
         return (locked, !locked);
     }
 

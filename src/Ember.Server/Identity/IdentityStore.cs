@@ -255,10 +255,9 @@ public sealed class IdentityStore(Database db)
     }
 
     /// <summary>Counts one more failed login; <paramref name="restart"/> starts again from one (an expired lock-out).</summary>
-    public async Task RecordLoginFailureAsync(string userId, bool restart)
+    public async Task RecordLoginFailureAsync(string userId, DateTime now, bool restart)
     {
         await using var c = await db.OpenAsync();
-        var now = Ids.Now();
         var updated = await c.ExecuteAsync(
             "UPDATE login_failures SET failures = CASE WHEN @Restart THEN 1 ELSE failures + 1 END, last_failure_at = @Now WHERE user_id = @UserId",
             new { UserId = userId, Now = now, Restart = restart });

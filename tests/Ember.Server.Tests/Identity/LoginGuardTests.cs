@@ -6,12 +6,15 @@ using Ember.Server.Identity;
 using Ember.Server.Tests.Support;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Ember.Server.Tests.Identity;
 
-/// <summary>A host with lock-out on (3 failures, 2 s) and a per-user budget of 5 failed logins an hour.</summary>
+/// <summary>A host with lock-out on (3 failures, 2 s) and a per-user budget of 5 failed logins an hour, on a clock the tests move.</summary>
 public sealed class LockoutFixture : EmberFixture
 {
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
     /// <summary>An hour: no budget window can run out while a test runs, however slow the machine.</summary>
     public const int WindowSeconds = 3600;
 
@@ -26,6 +29,12 @@ public sealed class LockoutFixture : EmberFixture
             FailedLoginWindowSeconds = WindowSeconds,
         };
         return Task.CompletedTask;
+    }
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services);
+        services.AddSingleton<TimeProvider>(Clock);
     }
 }
 
@@ -86,7 +95,7 @@ public sealed class LoginGuardTests(LockoutFixture ember) : IClassFixture<Lockou
         Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync(user.Name, Password)).Status);
 
         // Once the duration (2 s) has passed since the last counted failure, the right password works again.
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        ember.Clock.Advance(TimeSpan.FromSeconds(2.5));
         Assert.Equal(HttpStatusCode.Created, (await LoginAsync(user.Name, Password)).Status);
     }
 
