@@ -150,6 +150,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         to.NbdMaxConnectionsPerSource = from.NbdMaxConnectionsPerSource;
         to.DefaultImagePath = from.DefaultImagePath;
         to.Identity = from.Identity;
+        to.Image = from.Image;
         to.MaxJsonBodyBytes = from.MaxJsonBodyBytes;
         to.MaxJsonDepth = from.MaxJsonDepth;
         to.MaxImageBytes = from.MaxImageBytes;

@@ -43,6 +43,9 @@ public sealed class EmberOptions
     /// <summary>The admin project, lock-out and login limits.</summary>
     public Identity.IdentityOptions Identity { get; set; } = new();
 
+    /// <summary>Image metadata limits and the per-project image storage quota.</summary>
+    public Image.ImageOptions Image { get; set; } = new();
+
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public long MaxJsonBodyBytes { get; set; } = 1024 * 1024;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
@@ -11,7 +12,7 @@ public static partial class ImageApi
     private const int MaxPageSize = 1000;
 
     /// <summary>POST /v2/images: a queued image record; the data comes with PUT .../file.</summary>
-    private static async Task<IResult> CreateAsync(HttpContext http, ImageStore store)
+    private static async Task<IResult> CreateAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options)
     {
         var context = Authorize(http, "image:add_image");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
@@ -53,6 +54,7 @@ public static partial class ImageApi
         }
 
         image = image with { Properties = ImageJson.PropertiesText(properties) };
+        CheckMetadataQuotas(options.Value.Image, image, properties);
         await store.InsertAsync(image);
         http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
         return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
@@ -93,10 +95,34 @@ public static partial class ImageApi
         return image;
     }
 
+    /// <summary>Glance's image_property_quota and image_tag_quota: 413 with Glance's message, nothing written.</summary>
+    private static void CheckMetadataQuotas(ImageOptions limits, ImageRow image, Dictionary<string, string> properties)
+    {
+        if (limits.PropertyQuota >= 0 && properties.Count > limits.PropertyQuota)
+        {
+            throw new ApiException(ErrorKind.RequestTooLarge,
+                $"The limit has been exceeded on the number of allowed image properties. Attempted: {properties.Count}, Maximum: {limits.PropertyQuota}");
+        }
+
+        CheckTagQuota(limits, ImageJson.TagsOf(image).Count);
+    }
+
+    private static void CheckTagQuota(ImageOptions limits, int tags)
+    {
+        if (limits.TagQuota >= 0 && tags > limits.TagQuota)
+        {
+            throw new ApiException(ErrorKind.RequestTooLarge,
+                $"The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {limits.TagQuota}");
+        }
+    }
+
     private static List<string> TagList(JsonNode? value) =>
         value is JsonArray array && array.All(t => t is JsonValue tv && tv.TryGetValue(out string? _))
-            ? [.. array.Select(t => t!.GetValue<string>())]
+            ? [.. array.Select(t => CheckTag(t!.GetValue<string>()))]
             : throw ApiException.BadRequest("Provided object does not match schema 'image': tags must be a list of strings");
+
+    /// <summary>A tag is at most 255 characters (Glance's schema).</summary>
+    private static string CheckTag(string tag) => CheckLength(tag, "tags")!;
 
     private static string? CheckLength(string? text, string key) =>
         text is { Length: > 255 } ? throw ApiException.BadRequest($"Provided object does not match schema 'image': '{key}' is too long") : text;
@@ -194,7 +220,7 @@ public static partial class ImageApi
     }
 
     /// <summary>PATCH /v2/images/{id} with a JSON patch (add/replace/remove on top-level fields).</summary>
-    private static async Task<IResult> PatchAsync(HttpContext http, ImageStore store, string id)
+    private static async Task<IResult> PatchAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options, string id)
     {
         var context = Authorize(http, "image:modify_image");
         var contentType = http.Request.ContentType ?? "";
@@ -254,6 +280,7 @@ public static partial class ImageApi
         }
 
         image = image with { Properties = ImageJson.PropertiesText(properties) };
+        CheckMetadataQuotas(options.Value.Image, image, properties);
         await store.UpdateAsync(image);
         return Json.Reply(ImageJson.Of((await store.FindAsync(id))!));
     }

@@ -3,6 +3,7 @@ using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
@@ -109,7 +110,7 @@ public static partial class ImageApi
         }
 
         long? declared = long.TryParse(http.Request.Headers["x-openstack-image-size"], out var s) ? s : null;
-        await store.UploadAsync(image, http.Request.Body, declared, http.RequestAborted);
+        await store.UploadAsync(image, http.Request.Body, declared, declared ?? http.Request.ContentLength, http.RequestAborted);
         return Results.NoContent();
     }
 
@@ -131,15 +132,16 @@ public static partial class ImageApi
         return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
     }
 
-    private static async Task<IResult> AddTagAsync(HttpContext http, ImageStore store, string id, string tag)
+    private static async Task<IResult> AddTagAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options, string id, string tag)
     {
         var context = Authorize(http, "image:modify_image");
         var image = await FindVisibleAsync(store, context, id);
         RequireOwner(context, image, "modify");
         var tags = ImageJson.TagsOf(image);
-        if (!tags.Contains(tag))
+        if (!tags.Contains(CheckTag(tag)))
         {
             tags.Add(tag);
+            CheckTagQuota(options.Value.Image, tags.Count);
             await store.UpdateAsync(image with { Tags = ImageJson.TagsText(tags) });
         }
 

@@ -43,7 +43,7 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
         };
         await images.InsertAsync(image);
         await using var source = File.OpenRead(options.DefaultImagePath);
-        await images.UploadAsync(image, source, null, cancellationToken);
+        await images.UploadAsync(image, source, null, null, cancellationToken);
         LogRegistered(logger, DefaultImageName, image.Id);
     }
 

@@ -14,6 +14,9 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
 {
     private const string Columns = "id, name, status, visibility, protected, os_hidden, disk_format, container_format, size, virtual_size, checksum, os_hash_algo, os_hash_value, min_disk, min_ram, owner, tags, properties, created_at, updated_at";
 
+    /// <summary>Bytes each project's uploads in progress have received, counted against its storage quota.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _uploading = new(StringComparer.Ordinal);
+
     public string ImagesDir { get; } = Path.Combine(options.Value.DataDir, "images");
 
     public string FileOf(string id) => Path.Combine(ImagesDir, id);
@@ -83,8 +86,20 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
     /// image queued. Bytes that are not the declared disk_format, or an image that names any other file (backing
     /// file, data file, external extent), are refused with 400 as Glance's image inspection does.
     /// </summary>
-    public async Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The project's storage quota counts its active images plus the bytes its uploads have received so far: a body
+    /// announced larger than what is left is refused before it is read, and any upload stops (413) at the byte
+    /// that would pass the quota.
+    /// </remarks>
+    public async Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, CancellationToken cancellationToken)
     {
+        var quota = options.Value.Image.StorageQuotaBytes;
+        var stored = quota < 0 ? 0 : await StoredBytesAsync(image.Owner);
+        if (quota >= 0 && announcedSize is { } announced && stored + announced > quota)
+        {
+            throw StorageQuotaFull(announced, quota - stored);
+        }
+
         if (!await TransitionAsync(image.Id, "queued", "saving"))
         {
             throw ApiException.Conflict($"Image status transition from {image.Status} to saving is not allowed");
@@ -92,10 +107,21 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
 
         Directory.CreateDirectory(ImagesDir);
         var temp = FileOf(image.Id) + ".upload-" + Ids.NewHexId();
+        long received = 0;
+        void Count(int bytes)
+        {
+            received += bytes;
+            var uploading = _uploading.AddOrUpdate(image.Owner, bytes, (_, total) => total + bytes);
+            if (quota >= 0 && stored + uploading > quota)
+            {
+                throw StorageQuotaFull(received, quota - stored - (uploading - received));
+            }
+        }
+
         try
         {
             var inspector = new ImageInspector();
-            var (size, md5, sha512) = await CopyHashingAsync(source, temp, inspector, image.DiskFormat, cancellationToken);
+            var (size, md5, sha512) = await CopyHashingAsync(source, temp, inspector, image.DiskFormat, Count, cancellationToken);
             if (expectedSize is { } expected && expected != size)
             {
                 throw ApiException.BadRequest($"Size of uploaded data ({size}) does not match the declared size ({expected}).");
@@ -130,7 +156,21 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
             await TransitionAsync(image.Id, "saving", "queued");
             throw;
         }
+        finally
+        {
+            _uploading.AddOrUpdate(image.Owner, 0, (_, total) => total - received);
+        }
     }
+
+    /// <summary>Bytes of the project's active images (Glance counts stored data, not virtual sizes).</summary>
+    private async Task<long> StoredBytesAsync(string owner)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long?>("SELECT SUM(size) FROM images WHERE owner = @Owner AND status = 'active'", new { Owner = owner }) ?? 0;
+    }
+
+    private static ApiException StorageQuotaFull(long size, long remaining) => new(ErrorKind.RequestTooLarge,
+        $"Denying attempt to upload image because it exceeds the quota: The size of the data {size} will exceed the limit. {Math.Max(0, remaining)} bytes remaining.");
 
     /// <summary>
     /// Checks an image's stored file again before it is used (volume from image, boot): the file may predate the
@@ -165,7 +205,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
     /// cannot be the declared disk_format (a qcow2 header declared raw), the upload stops there.
     /// </summary>
     private static async Task<(long Size, string Md5, string Sha512)> CopyHashingAsync(
-        Stream source, string path, ImageInspector inspector, string? diskFormat, CancellationToken cancellationToken)
+        Stream source, string path, ImageInspector inspector, string? diskFormat, Action<int> count, CancellationToken cancellationToken)
     {
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
@@ -178,6 +218,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
             int read;
             while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
             {
+                count(read);
                 md5.AppendData(buffer, 0, read);
                 sha512.AppendData(buffer, 0, read);
                 inspector.Feed(size, buffer.AsSpan(0, read));
