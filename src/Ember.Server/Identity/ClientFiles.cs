@@ -1,4 +1,5 @@
-using System.Text;
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
 
 namespace Ember.Server.Identity;
 
@@ -14,24 +15,23 @@ public static class ClientFiles
     /// <summary>Writes clouds.yaml, admin-openrc and demo-openrc; a null password leaves that user's entry out.</summary>
     public static void Write(string dataDir, string authUrl, string? adminPassword, string? demoPassword)
     {
-        var yaml = new StringBuilder();
-        yaml.AppendLine("# Written by ember serve on every start; edits are overwritten.");
-        yaml.AppendLine("clouds:");
-        AppendCloud(yaml, AdminCloud, authUrl, "admin", "admin", adminPassword);
-        AppendCloud(yaml, DemoCloud, authUrl, "demo", "demo", demoPassword);
-        DataDirectory.WritePrivateFile(Path.Combine(dataDir, "clouds.yaml"), yaml.ToString());
+        var clouds = new JsonObject();
+        AddCloud(clouds, AdminCloud, authUrl, "admin", adminPassword);
+        AddCloud(clouds, DemoCloud, authUrl, "demo", demoPassword);
+        var yaml = Yaml.Write(new JsonObject { ["clouds"] = clouds }, "Written by ember serve on every start; edits are overwritten.");
+        DataDirectory.WritePrivateFile(Path.Combine(dataDir, "clouds.yaml"), yaml);
         WriteOpenRc(dataDir, authUrl, "admin", adminPassword);
         WriteOpenRc(dataDir, authUrl, "demo", demoPassword);
     }
 
     /// <summary>The password of <paramref name="cloud"/> in the data dir's clouds.yaml as Ember wrote it, or null.</summary>
-    public static string? ReadPassword(string dataDir, string cloud) => ReadField(dataDir, cloud, "password");
+    public static string? ReadPassword(string dataDir, string cloud) => ReadAuthField(dataDir, cloud, "password");
 
     /// <summary>The auth_url clouds.yaml was last written with, or null.</summary>
     public static string? ReadAuthUrl(string dataDir) =>
-        ReadField(dataDir, AdminCloud, "auth_url") ?? ReadField(dataDir, DemoCloud, "auth_url");
+        ReadAuthField(dataDir, AdminCloud, "auth_url") ?? ReadAuthField(dataDir, DemoCloud, "auth_url");
 
-    private static string? ReadField(string dataDir, string cloud, string field)
+    private static string? ReadAuthField(string dataDir, string cloud, string field)
     {
         var path = Path.Combine(dataDir, "clouds.yaml");
         if (!File.Exists(path))
@@ -39,40 +39,33 @@ public static class ClientFiles
             return null;
         }
 
-        var inCloud = false;
-        foreach (var line in File.ReadLines(path))
-        {
-            if (line.StartsWith("  ", StringComparison.Ordinal) && !line.StartsWith("   ", StringComparison.Ordinal))
-            {
-                inCloud = line.Trim() == cloud + ":";
-            }
-            else if (inCloud && line.TrimStart().StartsWith(field + ": ", StringComparison.Ordinal))
-            {
-                return Unquote(line.TrimStart()[(field.Length + 2)..]);
-            }
-        }
-
-        return null;
+        return Yaml.Parse(File.ReadAllText(path))?["clouds"]?[cloud]?["auth"]?[field] is JsonValue value && value.TryGetValue(out string? text)
+            ? text
+            : null;
     }
 
-    private static void AppendCloud(StringBuilder yaml, string cloud, string authUrl, string user, string project, string? password)
+    private static void AddCloud(JsonObject clouds, string cloud, string authUrl, string user, string? password)
     {
         if (password is null)
         {
             return;
         }
 
-        yaml.AppendLine($"  {cloud}:");
-        yaml.AppendLine("    auth:");
-        yaml.AppendLine($"      auth_url: {authUrl}");
-        yaml.AppendLine($"      username: {user}");
-        yaml.AppendLine($"      password: {Quote(password)}");
-        yaml.AppendLine($"      project_name: {project}");
-        yaml.AppendLine("      user_domain_name: Default");
-        yaml.AppendLine("      project_domain_name: Default");
-        yaml.AppendLine("    region_name: RegionOne");
-        yaml.AppendLine("    interface: public");
-        yaml.AppendLine("    identity_api_version: 3");
+        clouds[cloud] = new JsonObject
+        {
+            ["auth"] = new JsonObject
+            {
+                ["auth_url"] = authUrl,
+                ["username"] = user,
+                ["password"] = password,
+                ["project_name"] = user,
+                ["user_domain_name"] = "Default",
+                ["project_domain_name"] = "Default",
+            },
+            ["region_name"] = "RegionOne",
+            ["interface"] = "public",
+            ["identity_api_version"] = 3,
+        };
     }
 
     private static void WriteOpenRc(string dataDir, string authUrl, string user, string? password)
@@ -97,20 +90,5 @@ public static class ClientFiles
             export OS_INTERFACE=public
 
             """);
-    }
-
-    /// <summary>A YAML single-quoted scalar: nothing is special inside but the quote, written twice.</summary>
-    private static string Quote(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    private static string Unquote(string text)
-    {
-        text = text.Trim();
-        if (text.Length >= 2 && text[0] == '\'' && text[^1] == '\'')
-        {
-            return text[1..^1].Replace("''", "'", StringComparison.Ordinal);
-        }
-
-        // Files written before single quotes were used: "password".
-        return text.Length >= 2 && text[0] == '"' && text[^1] == '"' ? text[1..^1] : text;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ember.Server.Common;
 
 namespace Ember.Client;
 
@@ -154,7 +155,16 @@ public static class CloudConfig
         }
 
         var text = File.ReadAllText(file);
-        var root = file.EndsWith(".json", StringComparison.Ordinal) ? JsonNode.Parse(text) : MiniYaml.Parse(text);
+        JsonNode? root;
+        try
+        {
+            root = file.EndsWith(".json", StringComparison.Ordinal) ? JsonNode.Parse(text) : Yaml.Parse(text);
+        }
+        catch (Exception e) when (e is YamlDotNet.Core.YamlException or System.Text.Json.JsonException)
+        {
+            throw new CliException($"Cannot read {file}: {e.Message}");
+        }
+
         return root?["clouds"]?[cloudName] as JsonObject;
     }
 

@@ -89,4 +89,25 @@ public sealed class PrivateFileTests : IDisposable
         Assert.Equal("it's \"quoted\" $HOME", ClientFiles.ReadPassword(_dir, ClientFiles.AdminCloud));
         Assert.Contains("OS_PASSWORD='it'\\''s \"quoted\" $HOME'", File.ReadAllText(Path.Combine(_dir, "admin-openrc")));
     }
+
+    /// <summary>The openstack client reads clouds.yaml with PyYAML: it must see the very strings Ember wrote.</summary>
+    [Theory]
+    [InlineData("123456")]
+    [InlineData("yes")]
+    [InlineData("null")]
+    [InlineData("key: value # not a comment")]
+    [InlineData("- [&*!|>%@`")]
+    [InlineData(" spaced ")]
+    [InlineData("two\nlines")]
+    [InlineData("ünïcødé 密码")]
+    public async Task Passwords_that_look_like_yaml_read_back_the_same_in_ember_and_in_pyyaml(string password)
+    {
+        ClientFiles.Write(_dir, "http://127.0.0.1:1/identity/v3", password, "plain");
+        Assert.Equal(password, ClientFiles.ReadPassword(_dir, ClientFiles.AdminCloud));
+
+        var read = await Ember.Testing.Cli.RunAsync("python3", ["-c",
+            "import sys, yaml; sys.stdout.buffer.write(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))['clouds']['ember']['auth']['password'].encode())",
+            Path.Combine(_dir, "clouds.yaml")]);
+        Assert.Equal(password, read.EnsureSuccess().StdOut);
+    }
 }
