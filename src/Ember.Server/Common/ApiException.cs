@@ -25,6 +25,9 @@ public sealed class ApiException(ErrorKind kind, string message) : Exception(mes
 
     public int StatusCode => (int)Kind;
 
+    /// <summary>When the client may try again (a 429 or 503): sent as Retry-After in whole seconds.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static ApiException BadRequest(string message) => new(ErrorKind.BadRequest, message);
 
     public static ApiException NotFound(string message) => new(ErrorKind.NotFound, message);

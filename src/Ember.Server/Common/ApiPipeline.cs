@@ -36,6 +36,11 @@ public static partial class ApiPipeline
             }
             catch (ApiException ex) when (!http.Response.HasStarted)
             {
+                if (ex.RetryAfter is { } retryAfter)
+                {
+                    http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
                 await WriteErrorAsync(http, ex.StatusCode, ex.Message);
             }
             catch (BadHttpRequestException ex) when (!http.Response.HasStarted)

@@ -104,6 +104,10 @@ public static class Json
         throw ApiException.BadRequest($"Invalid input for field/attribute {key}: expected a string.");
     }
 
+    /// <summary>A string field of a partial update: not given, or given as a string or null.</summary>
+    public static Optional<string?> OptionalField(JsonObject body, string key) =>
+        body.ContainsKey(key) ? new(OptionalString(body, key)) : default;
+
     public static string RequiredString(JsonObject body, string key) =>
         OptionalString(body, key) ?? throw ApiException.BadRequest($"Missing required field '{key}'.");
 

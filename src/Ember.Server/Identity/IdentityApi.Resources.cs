@@ -17,17 +17,17 @@ public static partial class IdentityApi
 
     private static void MapProjects(RouteGroupBuilder v3)
     {
-        v3.MapGet("/projects", async (HttpContext http, IdentityStore store, string? name, string? domain_id) =>
+        v3.MapGet("/projects", async (HttpContext http, IdentityService identity, string? name, string? domain_id) =>
         {
             Authorize(http, "identity:list_projects");
-            var rows = await store.ListProjectsAsync(name, domain_id);
+            var rows = await identity.ListProjectsAsync(name, domain_id);
             return Json.Reply(new JsonObject
             {
                 ["projects"] = new JsonArray([.. rows.Select(p => (JsonNode)ProjectJson(http, p))]),
                 ["links"] = Links(http, "/projects"),
             });
         });
-        v3.MapGet("/projects/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapGet("/projects/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             var context = http.RequireContext();
             // A user may always read the project of their own token.
@@ -36,66 +36,45 @@ public static partial class IdentityApi
                 Policy.Enforce(context, "identity:get_project");
             }
 
-            var project = await store.FindProjectAsync(id, null, null) ?? throw ApiException.NotFound($"Could not find project: {id}.");
-            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) });
+            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, await identity.GetProjectAsync(id)) });
         });
-        v3.MapPost("/projects", async (HttpContext http, IdentityStore store) =>
+        v3.MapPost("/projects", async (HttpContext http, IdentityService identity) =>
         {
             Authorize(http, "identity:create_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
-            var name = RequireName(body);
-            var domainId = Json.OptionalString(body, "domain_id") ?? IdentityStore.DefaultDomainId;
-            _ = await store.FindDomainAsync(domainId, null) ?? throw ApiException.NotFound($"Could not find domain: {domainId}.");
-            var project = await store.CreateProjectAsync(name, domainId, Json.OptionalString(body, "description"),
-                Json.OptionalBoolean(body, "enabled") ?? true);
+            var project = await identity.CreateProjectAsync(new ProjectCreate(RequireName(body), Json.OptionalString(body, "domain_id"),
+                Json.OptionalString(body, "description"), Json.OptionalBoolean(body, "enabled") ?? true));
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) }, StatusCodes.Status201Created);
         });
-        v3.MapMethods("/projects/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
+        v3.MapMethods("/projects/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:update_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
-            var project = await store.FindProjectAsync(id, null, null) ?? throw ApiException.NotFound($"Could not find project: {id}.");
-            project = project with
-            {
-                Name = body.ContainsKey("name") ? RequireName(body) : project.Name,
-                Description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : project.Description,
-                Enabled = Json.OptionalBoolean(body, "enabled") ?? project.Enabled,
-            };
-            var disabling = project.Enabled == false && (await store.FindProjectAsync(id, null, null))?.Enabled == true;
-            await store.UpdateProjectAsync(project);
-            if (disabling)
-            {
-                await tokens.RevokeAsync(null, id);
-            }
-
+            var project = await identity.UpdateProjectAsync(id, new ProjectUpdate(OptionalName(body), Json.OptionalField(body, "description"),
+                Json.OptionalBoolean(body, "enabled")));
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) });
         });
-        v3.MapDelete("/projects/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
+        v3.MapDelete("/projects/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:delete_project");
-            if (!await store.DeleteProjectAsync(id))
-            {
-                throw ApiException.NotFound($"Could not find project: {id}.");
-            }
-
-            await tokens.RevokeAsync(null, id);
+            await identity.DeleteProjectAsync(id);
             return Results.NoContent();
         });
     }
 
     private static void MapUsers(RouteGroupBuilder v3)
     {
-        v3.MapGet("/users", async (HttpContext http, IdentityStore store, string? name, string? domain_id) =>
+        v3.MapGet("/users", async (HttpContext http, IdentityService identity, string? name, string? domain_id) =>
         {
             Authorize(http, "identity:list_users");
-            var rows = await store.ListUsersAsync(name, domain_id);
+            var rows = await identity.ListUsersAsync(name, domain_id);
             return Json.Reply(new JsonObject
             {
                 ["users"] = new JsonArray([.. rows.Select(u => (JsonNode)UserJson(http, u))]),
                 ["links"] = Links(http, "/users"),
             });
         });
-        v3.MapGet("/users/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapGet("/users/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             var context = http.RequireContext();
             if (context.UserId != id)
@@ -103,10 +82,9 @@ public static partial class IdentityApi
                 Policy.Enforce(context, "identity:get_user");
             }
 
-            var user = await store.FindUserAsync(id, null, null) ?? throw ApiException.NotFound($"Could not find user: {id}.");
-            return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) });
+            return Json.Reply(new JsonObject { ["user"] = UserJson(http, await identity.GetUserAsync(id)) });
         });
-        v3.MapGet("/users/{id}/projects", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapGet("/users/{id}/projects", async (HttpContext http, IdentityService identity, string id) =>
         {
             var context = http.RequireContext();
             if (context.UserId != id)
@@ -114,149 +92,93 @@ public static partial class IdentityApi
                 Policy.Enforce(context, "identity:list_projects");
             }
 
-            var rows = await store.ListProjectsOfUserAsync(id);
+            var rows = await identity.ListProjectsOfUserAsync(id);
             return Json.Reply(new JsonObject
             {
                 ["projects"] = new JsonArray([.. rows.Select(p => (JsonNode)ProjectJson(http, p))]),
                 ["links"] = Links(http, $"/users/{id}/projects"),
             });
         });
-        v3.MapPost("/users", async (HttpContext http, IdentityStore store) =>
+        v3.MapPost("/users", async (HttpContext http, IdentityService identity) =>
         {
             Authorize(http, "identity:create_user");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
-            var name = RequireName(body);
-            var domainId = Json.OptionalString(body, "domain_id") ?? IdentityStore.DefaultDomainId;
-            _ = await store.FindDomainAsync(domainId, null) ?? throw ApiException.NotFound($"Could not find domain: {domainId}.");
-            var defaultProject = Json.OptionalString(body, "default_project_id");
-            if (defaultProject is not null && await store.FindProjectAsync(defaultProject, null, null) is null)
-            {
-                throw ApiException.NotFound($"Could not find project: {defaultProject}.");
-            }
-
-            var user = await store.CreateUserAsync(name, domainId, Json.OptionalString(body, "password"),
-                Json.OptionalBoolean(body, "enabled") ?? true, defaultProject,
-                Json.OptionalString(body, "email"), Json.OptionalString(body, "description"));
+            var user = await identity.CreateUserAsync(new UserCreate(RequireName(body), Json.OptionalString(body, "domain_id"),
+                Json.OptionalString(body, "password"), Json.OptionalBoolean(body, "enabled") ?? true, Json.OptionalString(body, "default_project_id"),
+                Json.OptionalString(body, "email"), Json.OptionalString(body, "description")));
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) }, StatusCodes.Status201Created);
         });
-        v3.MapMethods("/users/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
+        v3.MapMethods("/users/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:update_user");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
-            var user = await store.FindUserAsync(id, null, null) ?? throw ApiException.NotFound($"Could not find user: {id}.");
-            var password = Json.OptionalString(body, "password");
-            var wasEnabled = user.Enabled;
-            user = user with
-            {
-                Name = body.ContainsKey("name") ? RequireName(body) : user.Name,
-                PasswordHash = password is null ? user.PasswordHash : PasswordHasher.Hash(password),
-                Enabled = Json.OptionalBoolean(body, "enabled") ?? user.Enabled,
-                DefaultProjectId = body.ContainsKey("default_project_id") ? Json.OptionalString(body, "default_project_id") : user.DefaultProjectId,
-                Email = body.ContainsKey("email") ? Json.OptionalString(body, "email") : user.Email,
-                Description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : user.Description,
-            };
-            await store.UpdateUserAsync(user);
-            // A new password or a disabled user ends every session that came before (Keystone does the same).
-            if (password is not null || wasEnabled && !user.Enabled)
-            {
-                await tokens.RevokeAsync(user.Id, null);
-            }
-
-            if (password is not null)
-            {
-                await store.ClearLoginFailuresAsync(user.Id);
-            }
-
+            var user = await identity.UpdateUserAsync(id, new UserUpdate(OptionalName(body), Json.OptionalString(body, "password"),
+                Json.OptionalBoolean(body, "enabled"), Json.OptionalField(body, "default_project_id"), Json.OptionalField(body, "email"),
+                Json.OptionalField(body, "description")));
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) });
         });
-        v3.MapDelete("/users/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
+        v3.MapDelete("/users/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:delete_user");
-            if (!await store.DeleteUserAsync(id))
-            {
-                throw ApiException.NotFound($"Could not find user: {id}.");
-            }
-
-            await tokens.RevokeAsync(id, null);
+            await identity.DeleteUserAsync(id);
             return Results.NoContent();
         });
     }
 
     private static void MapRoles(RouteGroupBuilder v3)
     {
-        v3.MapGet("/roles", async (HttpContext http, IdentityStore store, string? name) =>
+        v3.MapGet("/roles", async (HttpContext http, IdentityService identity, string? name) =>
         {
             Authorize(http, "identity:list_roles");
-            var rows = await store.ListRolesAsync(name);
+            var rows = await identity.ListRolesAsync(name);
             return Json.Reply(new JsonObject
             {
                 ["roles"] = new JsonArray([.. rows.Select(r => (JsonNode)RoleJson(http, r))]),
                 ["links"] = Links(http, "/roles"),
             });
         });
-        v3.MapGet("/roles/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapGet("/roles/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:get_role");
-            var role = await store.FindRoleAsync(id, null) ?? throw ApiException.NotFound($"Could not find role: {id}.");
-            return Json.Reply(new JsonObject { ["role"] = RoleJson(http, role) });
+            return Json.Reply(new JsonObject { ["role"] = RoleJson(http, await identity.GetRoleAsync(id)) });
         });
-        v3.MapPost("/roles", async (HttpContext http, IdentityStore store) =>
+        v3.MapPost("/roles", async (HttpContext http, IdentityService identity) =>
         {
             Authorize(http, "identity:create_role");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "role");
-            var role = await store.CreateRoleAsync(RequireName(body), Json.OptionalString(body, "description"));
+            var role = await identity.CreateRoleAsync(RequireName(body), Json.OptionalString(body, "description"));
             return Json.Reply(new JsonObject { ["role"] = RoleJson(http, role) }, StatusCodes.Status201Created);
         });
-        v3.MapDelete("/roles/{id}", async (HttpContext http, IdentityStore store, TokenService tokens, string id) =>
+        v3.MapDelete("/roles/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:delete_role");
-            var holders = await store.ListAssignmentsAsync(null, null, id);
-            if (!await store.DeleteRoleAsync(id))
-            {
-                throw ApiException.NotFound($"Could not find role: {id}.");
-            }
-
-            // Deleting a role removes every assignment of it: each holder's tokens on that project die.
-            foreach (var holder in holders)
-            {
-                await tokens.RevokeAsync(holder.UserId, holder.ProjectId);
-            }
-
+            await identity.DeleteRoleAsync(id);
             return Results.NoContent();
         });
 
         const string grant = "/projects/{projectId}/users/{userId}/roles/{roleId}";
-        v3.MapPut(grant, async (HttpContext http, IdentityStore store, string projectId, string userId, string roleId) =>
+        v3.MapPut(grant, async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
         {
             Authorize(http, "identity:create_grant");
-            await RequireGrantPartsAsync(store, projectId, userId, roleId);
-            await store.GrantAsync(userId, projectId, roleId);
+            await identity.GrantAsync(projectId, userId, roleId);
             return Results.NoContent();
         });
-        v3.MapMethods(grant, [HttpMethods.Head, HttpMethods.Get], async (HttpContext http, IdentityStore store, string projectId, string userId, string roleId) =>
+        v3.MapMethods(grant, [HttpMethods.Head, HttpMethods.Get], async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
         {
             Authorize(http, "identity:check_grant");
-            await RequireGrantPartsAsync(store, projectId, userId, roleId);
-            var found = await store.ListAssignmentsAsync(userId, projectId, roleId);
-            return found.Count > 0
-                ? Results.NoContent()
-                : throw ApiException.NotFound($"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
+            await identity.CheckGrantAsync(projectId, userId, roleId);
+            return Results.NoContent();
         });
-        v3.MapDelete(grant, async (HttpContext http, IdentityStore store, TokenService tokens, string projectId, string userId, string roleId) =>
+        v3.MapDelete(grant, async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
         {
             Authorize(http, "identity:revoke_grant");
-            if (await store.RevokeGrantAsync(userId, projectId, roleId))
-            {
-                await tokens.RevokeAsync(userId, projectId);
-                return Results.NoContent();
-            }
-
-            throw ApiException.NotFound($"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
+            await identity.RevokeGrantAsync(projectId, userId, roleId);
+            return Results.NoContent();
         });
-        v3.MapGet("/projects/{projectId}/users/{userId}/roles", async (HttpContext http, IdentityStore store, string projectId, string userId) =>
+        v3.MapGet("/projects/{projectId}/users/{userId}/roles", async (HttpContext http, IdentityService identity, string projectId, string userId) =>
         {
             Authorize(http, "identity:list_grants");
-            var roles = await store.RolesOnProjectAsync(userId, projectId);
+            var roles = await identity.RolesOnProjectAsync(projectId, userId);
             return Json.Reply(new JsonObject
             {
                 ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)RoleJson(http, r))]),
@@ -267,24 +189,21 @@ public static partial class IdentityApi
     }
 
     /// <summary>GET /v3/role_assignments with the filters openstackclient sends.</summary>
-    private static async Task<IResult> ListRoleAssignmentsAsync(HttpContext http, IdentityStore store)
+    private static async Task<IResult> ListRoleAssignmentsAsync(HttpContext http, IdentityService identity)
     {
         Authorize(http, "identity:list_role_assignments");
         var query = http.Request.Query;
-        var rows = await store.ListAssignmentsAsync(
-            NullIfEmpty(query["user.id"]), NullIfEmpty(query["scope.project.id"]), NullIfEmpty(query["role.id"]));
         var includeNames = Json.ParseBoolean(query["include_names"]) ?? query.ContainsKey("include_names") && string.IsNullOrEmpty(query["include_names"]);
+        var assignments = await identity.ListAssignmentsAsync(
+            NullIfEmpty(query["user.id"]), NullIfEmpty(query["scope.project.id"]), NullIfEmpty(query["role.id"]), includeNames);
         var list = new JsonArray();
-        foreach (var row in rows)
+        foreach (var (row, r, u, p) in assignments)
         {
             var role = new JsonObject { ["id"] = row.RoleId };
             var user = new JsonObject { ["id"] = row.UserId };
             var project = new JsonObject { ["id"] = row.ProjectId };
             if (includeNames)
             {
-                var r = await store.FindRoleAsync(row.RoleId, null);
-                var u = await store.FindUserAsync(row.UserId, null, null);
-                var p = await store.FindProjectAsync(row.ProjectId, null, null);
                 role["name"] = r?.Name;
                 user["name"] = u?.Name;
                 user["domain"] = new JsonObject { ["id"] = u?.DomainId, ["name"] = "Default" };
@@ -309,21 +228,20 @@ public static partial class IdentityApi
 
     private static void MapDomainsAndServices(RouteGroupBuilder v3)
     {
-        v3.MapGet("/domains", async (HttpContext http, IdentityStore store, string? name) =>
+        v3.MapGet("/domains", async (HttpContext http, IdentityService identity, string? name) =>
         {
             Authorize(http, "identity:list_domains");
-            var rows = (await store.ListDomainsAsync()).Where(d => name is null || d.Name == name);
+            var rows = (await identity.ListDomainsAsync()).Where(d => name is null || d.Name == name);
             return Json.Reply(new JsonObject
             {
                 ["domains"] = new JsonArray([.. rows.Select(d => (JsonNode)DomainJson(http, d))]),
                 ["links"] = Links(http, "/domains"),
             });
         });
-        v3.MapGet("/domains/{id}", async (HttpContext http, IdentityStore store, string id) =>
+        v3.MapGet("/domains/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:get_domain");
-            var domain = await store.FindDomainAsync(id, null) ?? throw ApiException.NotFound($"Could not find domain: {id}.");
-            return Json.Reply(new JsonObject { ["domain"] = DomainJson(http, domain) });
+            return Json.Reply(new JsonObject { ["domain"] = DomainJson(http, await identity.GetDomainAsync(id)) });
         });
         v3.MapGet("/services", (HttpContext http) =>
         {
@@ -362,13 +280,6 @@ public static partial class IdentityApi
         });
     }
 
-    private static async Task RequireGrantPartsAsync(IdentityStore store, string projectId, string userId, string roleId)
-    {
-        _ = await store.FindProjectAsync(projectId, null, null) ?? throw ApiException.NotFound($"Could not find project: {projectId}.");
-        _ = await store.FindUserAsync(userId, null, null) ?? throw ApiException.NotFound($"Could not find user: {userId}.");
-        _ = await store.FindRoleAsync(roleId, null) ?? throw ApiException.NotFound($"Could not find role: {roleId}.");
-    }
-
     private static string RequireName(JsonObject body)
     {
         var name = Json.OptionalString(body, "name");
@@ -376,6 +287,9 @@ public static partial class IdentityApi
             ? throw ApiException.BadRequest("Invalid input for field 'name': it must be a non-empty string of at most 255 characters.")
             : name;
     }
+
+    /// <summary>A name in a PATCH: not given (null) or a valid name.</summary>
+    private static string? OptionalName(JsonObject body) => body.ContainsKey("name") ? RequireName(body) : null;
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
 }

@@ -61,10 +61,10 @@ public static partial class IdentityApi
         });
     }
 
-    private static async Task<IResult> AuthProjectsAsync(HttpContext http, IdentityStore store)
+    private static async Task<IResult> AuthProjectsAsync(HttpContext http, IdentityService identity)
     {
         var context = http.RequireContext();
-        var projects = await store.ListProjectsOfUserAsync(context.UserId);
+        var projects = await identity.ListProjectsOfUserAsync(context.UserId);
         return Json.Reply(new JsonObject
         {
             ["projects"] = new JsonArray([.. projects.Select(p => (JsonNode)ProjectJson(http, p))]),
@@ -72,10 +72,10 @@ public static partial class IdentityApi
         });
     }
 
-    private static async Task<IResult> AuthDomainsAsync(HttpContext http, IdentityStore store)
+    private static async Task<IResult> AuthDomainsAsync(HttpContext http, IdentityService identity)
     {
         var context = http.RequireContext();
-        var domain = await store.FindDomainAsync(context.DomainId, null);
+        var domain = await identity.FindDomainAsync(context.DomainId);
         var list = new JsonArray();
         if (domain is not null)
         {

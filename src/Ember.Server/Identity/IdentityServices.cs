@@ -8,6 +8,7 @@ public static class IdentityServices
         .AddSingleton(TimeProvider.System) // lock-out durations; tests move it by hand
         .AddSingleton<IdentityStore>()
         .AddSingleton<TokenService>()
+        .AddSingleton<IdentityService>()
         .AddSingleton<LoginGuard>()
         .AddSingleton<IdentityBootstrap>();
 }

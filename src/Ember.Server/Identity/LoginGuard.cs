@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
 using Ember.Server.Common;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Identity;
@@ -47,17 +45,17 @@ public sealed class LoginGuard : IDisposable
     /// <summary>Computes the dummy hash now, at start, so the first unknown-user login costs no more than any other.</summary>
     public static void Warm() => _ = s_dummyHash.Value;
 
-    /// <summary>429 with Retry-After when the user name or the client address has used up its failed logins.</summary>
-    public void ThrowIfThrottled(HttpContext http, string userKey)
+    /// <summary>429 with Retry-After when the user name or the client address (<paramref name="source"/>) has used up its failed logins.</summary>
+    public void ThrowIfThrottled(string source, string userKey)
     {
-        Throttle(http, _perSource, SourceOf(http));
-        Throttle(http, _perUser, userKey);
+        Throttle(_perSource, source);
+        Throttle(_perUser, userKey);
     }
 
     /// <summary>Counts a failed login against the user name and the client address.</summary>
-    public void RecordFailure(HttpContext http, string userKey)
+    public void RecordFailure(string source, string userKey)
     {
-        _perSource.AttemptAcquire(SourceOf(http)).Dispose();
+        _perSource.AttemptAcquire(source).Dispose();
         _perUser.AttemptAcquire(userKey).Dispose();
     }
 
@@ -65,12 +63,12 @@ public sealed class LoginGuard : IDisposable
     /// Checks <paramref name="password"/> against <paramref name="storedHash"/>, or against a dummy hash of the
     /// same cost when there is none (unknown or disabled user), waiting for a hashing slot; 429 when too many wait.
     /// </summary>
-    public async Task<bool> VerifyAsync(HttpContext http, string password, string? storedHash)
+    public async Task<bool> VerifyAsync(string password, string? storedHash, CancellationToken cancellationToken)
     {
-        using var slot = await _hashing.AcquireAsync(1, http.RequestAborted);
+        using var slot = await _hashing.AcquireAsync(1, cancellationToken);
         if (!slot.IsAcquired)
         {
-            throw TooMany(http, TimeSpan.FromSeconds(1));
+            throw TooMany(TimeSpan.FromSeconds(1));
         }
 
         var running = Interlocked.Increment(ref _inFlight);
@@ -103,23 +101,18 @@ public sealed class LoginGuard : IDisposable
             QueueLimit = 0,
         }));
 
-    private static void Throttle(HttpContext http, PartitionedRateLimiter<string> budget, string key)
+    private static void Throttle(PartitionedRateLimiter<string> budget, string key)
     {
         // Zero permits asks "is any left?" without spending one: only failures spend.
         using var probe = budget.AttemptAcquire(key, 0);
         if (!probe.IsAcquired)
         {
-            throw TooMany(http, probe.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? retry : TimeSpan.FromSeconds(1));
+            throw TooMany(probe.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? retry : TimeSpan.FromSeconds(1));
         }
     }
 
-    private static ApiException TooMany(HttpContext http, TimeSpan retryAfter)
-    {
-        http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        return new ApiException(ErrorKind.OverLimit, "Too many failed authentication attempts; try again later.");
-    }
-
-    private static string SourceOf(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    private static ApiException TooMany(TimeSpan retryAfter) =>
+        new(ErrorKind.OverLimit, "Too many failed authentication attempts; try again later.") { RetryAfter = retryAfter };
 
     private void UpdateMax(int running)
     {

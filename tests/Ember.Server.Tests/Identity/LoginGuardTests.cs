@@ -106,21 +106,17 @@ public sealed class LoginGuardTests(LockoutFixture ember) : IClassFixture<Lockou
         {
             Identity = new IdentityOptions { FailedLoginsPerSource = 4, FailedLoginsPerUser = 100 },
         }));
-        var http = new DefaultHttpContext();
-        http.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
         for (var i = 0; i < 4; i++)
         {
-            guard.ThrowIfThrottled(http, "name:default/user" + i);
-            guard.RecordFailure(http, "name:default/user" + i);
+            guard.ThrowIfThrottled("192.0.2.7", "name:default/user" + i);
+            guard.RecordFailure("192.0.2.7", "name:default/user" + i);
         }
 
-        var refused = Assert.Throws<ApiException>(() => guard.ThrowIfThrottled(http, "name:default/someone-else"));
+        var refused = Assert.Throws<ApiException>(() => guard.ThrowIfThrottled("192.0.2.7", "name:default/someone-else"));
         Assert.Equal(429, refused.StatusCode);
-        Assert.False(string.IsNullOrEmpty(http.Response.Headers.RetryAfter));
+        Assert.NotNull(refused.RetryAfter);
 
-        var other = new DefaultHttpContext();
-        other.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.8");
-        guard.ThrowIfThrottled(other, "name:default/someone-else");
+        guard.ThrowIfThrottled("192.0.2.8", "name:default/someone-else");
     }
 
     private sealed record User(string Name, string Id);
