@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
@@ -12,7 +11,7 @@ public static partial class ImageApi
     private const int MaxPageSize = 1000;
 
     /// <summary>POST /v2/images: a queued image record; the data comes with PUT .../file.</summary>
-    private static async Task<IResult> CreateAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options)
+    private static async Task<IResult> CreateAsync(HttpContext http, ImageService images)
     {
         var context = Authorize(http, "image:add_image");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
@@ -48,14 +47,7 @@ public static partial class ImageApi
             image = Apply(image, properties, key, value);
         }
 
-        if (image.Visibility == "public")
-        {
-            Policy.Enforce(context, "image:publicize_image");
-        }
-
-        image = image with { Properties = ImageJson.PropertiesText(properties) };
-        CheckMetadataQuotas(options.Value.Image, image, properties);
-        await store.InsertAsync(image);
+        image = await images.CreateAsync(context, image with { Properties = ImageJson.PropertiesText(properties) });
         http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
         return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
     }
@@ -95,34 +87,15 @@ public static partial class ImageApi
         return image;
     }
 
-    /// <summary>Glance's image_property_quota and image_tag_quota: 413 with Glance's message, nothing written.</summary>
-    private static void CheckMetadataQuotas(ImageOptions limits, ImageRow image, Dictionary<string, string> properties)
-    {
-        if (limits.PropertyQuota >= 0 && properties.Count > limits.PropertyQuota)
-        {
-            throw new ApiException(ErrorKind.RequestTooLarge,
-                $"The limit has been exceeded on the number of allowed image properties. Attempted: {properties.Count}, Maximum: {limits.PropertyQuota}");
-        }
-
-        CheckTagQuota(limits, ImageJson.TagsOf(image).Count);
-    }
-
-    private static void CheckTagQuota(ImageOptions limits, int tags)
-    {
-        if (limits.TagQuota >= 0 && tags > limits.TagQuota)
-        {
-            throw new ApiException(ErrorKind.RequestTooLarge,
-                $"The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {limits.TagQuota}");
-        }
-    }
-
     private static List<string> TagList(JsonNode? value) =>
         value is JsonArray array && array.All(t => t is JsonValue tv && tv.TryGetValue(out string? _))
-            ? [.. array.Select(t => CheckTag(t!.GetValue<string>()))]
+            ? [.. array.Select(t => t!.GetValue<string>()).Select(t =>
+            {
+                ImageService.CheckTagLength(t);
+                return t;
+            })]
             : throw ApiException.BadRequest("Provided object does not match schema 'image': tags must be a list of strings");
 
-    /// <summary>A tag is at most 255 characters (Glance's schema).</summary>
-    private static string CheckTag(string tag) => CheckLength(tag, "tags")!;
 
     private static string? CheckLength(string? text, string key) =>
         text is { Length: > 255 } ? throw ApiException.BadRequest($"Provided object does not match schema 'image': '{key}' is too long") : text;
@@ -138,46 +111,46 @@ public static partial class ImageApi
         number is >= 0 and <= int.MaxValue ? (int)number : throw ApiException.BadRequest($"Invalid value for {key}: it must be a non-negative integer.");
 
     /// <summary>GET /v2/images with Glance's filters and marker/limit paging.</summary>
-    private static async Task<IResult> ListAsync(HttpContext http, ImageStore store)
+    private static async Task<IResult> ListAsync(HttpContext http, ImageService images)
     {
         var context = Authorize(http, "image:get_images");
         var query = http.Request.Query;
         var limit = Math.Min(QueryParams.Limit(query) ?? DefaultPageSize, MaxPageSize);
-        IEnumerable<ImageRow> images = (await store.ListAsync()).Where(i => CanSee(context, i));
+        var rows = await images.ListVisibleAsync(context);
         string? visibility = query["visibility"];
-        images = visibility switch
+        rows = visibility switch
         {
-            null or "" => images.Where(i => i.Visibility != "community" || i.Owner == context.ProjectId),
-            "all" => images,
-            _ => images.Where(i => i.Visibility == visibility),
+            null or "" => rows.Where(i => i.Visibility != "community" || i.Owner == context.ProjectId),
+            "all" => rows,
+            _ => rows.Where(i => i.Visibility == visibility),
         };
         if (query["name"] is { Count: > 0 } name)
         {
-            images = images.Where(i => i.Name == name.ToString());
+            rows = rows.Where(i => i.Name == name.ToString());
         }
 
         if (query["status"] is { Count: > 0 } status)
         {
-            images = images.Where(i => i.Status == status.ToString());
+            rows = rows.Where(i => i.Status == status.ToString());
         }
 
         if (query["owner"] is { Count: > 0 } owner)
         {
-            images = images.Where(i => i.Owner == owner.ToString());
+            rows = rows.Where(i => i.Owner == owner.ToString());
         }
 
         if (query["tag"] is { Count: > 0 } tags)
         {
-            images = images.Where(i => tags.All(t => ImageJson.TagsOf(i).Contains(t!)));
+            rows = rows.Where(i => tags.All(t => ImageJson.TagsOf(i).Contains(t!)));
         }
 
         if (!(Json.ParseBoolean(query["os_hidden"]) ?? false))
         {
-            images = images.Where(i => !i.OsHidden);
+            rows = rows.Where(i => !i.OsHidden);
         }
 
-        images = Sort(images, query["sort_key"], query["sort_dir"]);
-        var all = images.ToList();
+        rows = Sort(rows, query["sort_key"], query["sort_dir"]);
+        var all = rows.ToList();
         if (query["marker"] is { Count: > 0 } marker)
         {
             var index = all.FindIndex(i => i.Id == marker.ToString());
@@ -220,7 +193,7 @@ public static partial class ImageApi
     }
 
     /// <summary>PATCH /v2/images/{id} with a JSON patch (add/replace/remove on top-level fields).</summary>
-    private static async Task<IResult> PatchAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options, string id)
+    private static async Task<IResult> PatchAsync(HttpContext http, ImageService images, string id)
     {
         var context = Authorize(http, "image:modify_image");
         var contentType = http.Request.ContentType ?? "";
@@ -230,8 +203,7 @@ public static partial class ImageApi
                 "Unsupported Content-Type: use application/openstack-images-v2.1-json-patch.");
         }
 
-        var image = await FindVisibleAsync(store, context, id);
-        RequireOwner(context, image, "modify");
+        var image = await images.GetOwnedAsync(context, id, "modify");
         var operations = await Json.ReadNodeAsync(http.Request, http.RequestAborted) as JsonArray
             ?? throw ApiException.BadRequest("Request body must be a JSON array of operation objects.");
 
@@ -274,14 +246,6 @@ public static partial class ImageApi
             }
         }
 
-        if (image.Visibility == "public")
-        {
-            Policy.Enforce(context, "image:publicize_image");
-        }
-
-        image = image with { Properties = ImageJson.PropertiesText(properties) };
-        CheckMetadataQuotas(options.Value.Image, image, properties);
-        await store.UpdateAsync(image);
-        return Json.Reply(ImageJson.Of((await store.FindAsync(id))!));
+        return Json.Reply(ImageJson.Of(await images.UpdateAsync(context, image with { Properties = ImageJson.PropertiesText(properties) })));
     }
 }

@@ -3,7 +3,6 @@ using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
@@ -60,64 +59,31 @@ public static partial class ImageApi
         return context;
     }
 
-    /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
-    private static bool CanSee(RequestContext context, ImageRow image) =>
-        context.IsCloudAdmin || image.Owner == context.ProjectId || image.Visibility is "public" or "community";
-
-    private static async Task<ImageRow> FindVisibleAsync(ImageStore store, RequestContext context, string id)
-    {
-        var image = await store.FindAsync(id);
-        return image is not null && CanSee(context, image) ? image : throw ApiException.NotFound($"No image found with ID {id}");
-    }
-
-    /// <summary>Changing an image needs ownership (or admin); others get 403 as in Glance.</summary>
-    private static void RequireOwner(RequestContext context, ImageRow image, string action)
-    {
-        if (!context.IsCloudAdmin && image.Owner != context.ProjectId)
-        {
-            throw ApiException.Forbidden($"You are not permitted to {action} this image.");
-        }
-    }
-
-    private static async Task<IResult> ShowAsync(HttpContext http, ImageStore store, string id)
+    private static async Task<IResult> ShowAsync(HttpContext http, ImageService images, string id)
     {
         var context = Authorize(http, "image:get_image");
-        return Json.Reply(ImageJson.Of(await FindVisibleAsync(store, context, id)));
+        return Json.Reply(ImageJson.Of(await images.GetVisibleAsync(context, id)));
     }
 
-    private static async Task<IResult> DeleteAsync(HttpContext http, ImageStore store, string id)
+    private static async Task<IResult> DeleteAsync(HttpContext http, ImageService images, string id)
     {
         var context = Authorize(http, "image:delete_image");
-        var image = await FindVisibleAsync(store, context, id);
-        RequireOwner(context, image, "delete");
-        if (image.Protected)
-        {
-            throw ApiException.Forbidden($"Image {id} is protected and cannot be deleted.");
-        }
-
-        await store.DeleteAsync(id);
+        await images.DeleteAsync(context, id);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext http, ImageStore store, string id)
+    private static async Task<IResult> UploadAsync(HttpContext http, ImageService images, string id)
     {
         var context = Authorize(http, "image:upload_image");
-        var image = await FindVisibleAsync(store, context, id);
-        RequireOwner(context, image, "upload data to");
-        if (image.DiskFormat is null || image.ContainerFormat is null)
-        {
-            throw ApiException.BadRequest("Properties disk_format, container_format must be set prior to saving data.");
-        }
-
         long? declared = long.TryParse(http.Request.Headers["x-openstack-image-size"], out var s) ? s : null;
-        await store.UploadAsync(image, http.Request.Body, declared, declared ?? http.Request.ContentLength, http.RequestAborted);
+        await images.UploadAsync(context, id, http.Request.Body, declared, declared ?? http.Request.ContentLength, http.RequestAborted);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> DownloadAsync(HttpContext http, ImageStore store, string id)
+    private static async Task<IResult> DownloadAsync(HttpContext http, ImageService images, ImageStore store, string id)
     {
         var context = Authorize(http, "image:download_image");
-        var image = await FindVisibleAsync(store, context, id);
+        var image = await images.GetVisibleAsync(context, id);
         var path = store.FileOf(id);
         if (image.Status != "active" || !File.Exists(path))
         {
@@ -132,34 +98,15 @@ public static partial class ImageApi
         return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
     }
 
-    private static async Task<IResult> AddTagAsync(HttpContext http, ImageStore store, IOptions<EmberOptions> options, string id, string tag)
+    private static async Task<IResult> AddTagAsync(HttpContext http, ImageService images, string id, string tag)
     {
-        var context = Authorize(http, "image:modify_image");
-        var image = await FindVisibleAsync(store, context, id);
-        RequireOwner(context, image, "modify");
-        var tags = ImageJson.TagsOf(image);
-        if (!tags.Contains(CheckTag(tag)))
-        {
-            tags.Add(tag);
-            CheckTagQuota(options.Value.Image, tags.Count);
-            await store.UpdateAsync(image with { Tags = ImageJson.TagsText(tags) });
-        }
-
+        await images.AddTagAsync(Authorize(http, "image:modify_image"), id, tag);
         return Results.NoContent();
     }
 
-    private static async Task<IResult> RemoveTagAsync(HttpContext http, ImageStore store, string id, string tag)
+    private static async Task<IResult> RemoveTagAsync(HttpContext http, ImageService images, string id, string tag)
     {
-        var context = Authorize(http, "image:modify_image");
-        var image = await FindVisibleAsync(store, context, id);
-        RequireOwner(context, image, "modify");
-        var tags = ImageJson.TagsOf(image);
-        if (!tags.Remove(tag))
-        {
-            throw ApiException.NotFound($"Tag {tag} not found");
-        }
-
-        await store.UpdateAsync(image with { Tags = ImageJson.TagsText(tags) });
+        await images.RemoveTagAsync(Authorize(http, "image:modify_image"), id, tag);
         return Results.NoContent();
     }
 }

@@ -6,5 +6,6 @@ public static class ImageServices
 {
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services
         .AddSingleton<ImageStore>()
+        .AddSingleton<ImageService>()
         .AddSingleton<ImageBootstrap>();
 }

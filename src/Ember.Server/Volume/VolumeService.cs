@@ -15,7 +15,7 @@ public sealed partial class VolumeService(
     IVolumeBackend backend,
     VolumeDataPlane dataPlane,
     VolumeWork work,
-    ImageStore images,
+    ImageService images,
     IServiceProvider services,
     ILogger<VolumeService> logger) : IVolumeService
 {
@@ -92,6 +92,7 @@ public sealed partial class VolumeService(
         SnapshotRow? snapshot = null;
         VolumeRow? source = null;
         ImageRow? image = null;
+        string? imagePath = null;
         if (request.SnapshotId is { } snapshotId)
         {
             snapshot = await store.FindSnapshotAsync(snapshotId);
@@ -134,11 +135,7 @@ public sealed partial class VolumeService(
 
         if (request.ImageRef is { Length: > 0 } imageRef)
         {
-            image = await images.FindAsync(imageRef);
-            if (image is null || !(ctx.IsCloudAdmin || image.Owner == ctx.ProjectId || image.Visibility is "public" or "community"))
-            {
-                throw ApiException.NotFound($"Image {imageRef} could not be found.");
-            }
+            image = await images.FindVisibleAsync(ctx, imageRef) ?? throw ApiException.NotFound($"Image {imageRef} could not be found.");
 
             if (image.Status != "active")
             {
@@ -146,7 +143,7 @@ public sealed partial class VolumeService(
             }
 
             // The stored file is checked again (Cinder's ImageUnacceptable), and its header gives the size.
-            var inspection = await images.VerifyAsync(image, CancellationToken.None);
+            (imagePath, var inspection) = await images.PrepareForUseAsync(image, CancellationToken.None);
             var needed = (int)Math.Max(image.MinDisk, ((inspection.VirtualSize ?? image.Size ?? 0) + GiB - 1) / GiB);
             size = size == 0 ? Math.Max(needed, 1) : size;
             if (size < needed)
@@ -220,7 +217,7 @@ public sealed partial class VolumeService(
             }
             else if (image is not null)
             {
-                await backend.CopyImageAsync(images.FileOf(image.Id), image.DiskFormat, row.Id, sizeBytes, ct);
+                await backend.CopyImageAsync(imagePath!, image.DiskFormat, row.Id, sizeBytes, ct);
                 bootable = true;
                 imageMetadata = JsonOf(ImageMetadataOf(image));
             }

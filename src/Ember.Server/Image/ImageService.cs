@@ -1,0 +1,143 @@
+using Ember.Image.Format;
+using Ember.Server.Common;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Image;
+
+/// <summary>
+/// Glance's rules in one place: who sees an image (also for compute and volume), who may change it, the metadata
+/// quotas, protected images, uploads, and the check an image passes again before it is used. The API reads and
+/// writes bodies; the store runs SQL and owns the files.
+/// </summary>
+public sealed class ImageService(ImageStore store, IOptions<EmberOptions> options)
+{
+    /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
+    public static bool CanSee(RequestContext context, ImageRow image) =>
+        context.IsCloudAdmin || image.Owner == context.ProjectId || image.Visibility is "public" or "community";
+
+    /// <summary>The image if the caller may see it; null otherwise (each API says "not found" in its own words).</summary>
+    public async Task<ImageRow?> FindVisibleAsync(RequestContext context, string id) =>
+        await store.FindAsync(id) is { } image && CanSee(context, image) ? image : null;
+
+    /// <summary>A visible image, or Glance's 404.</summary>
+    public async Task<ImageRow> GetVisibleAsync(RequestContext context, string id) =>
+        await FindVisibleAsync(context, id) ?? throw ApiException.NotFound($"No image found with ID {id}");
+
+    public async Task<IEnumerable<ImageRow>> ListVisibleAsync(RequestContext context) =>
+        (await store.ListAsync()).Where(i => CanSee(context, i));
+
+    /// <summary>A visible image the caller may change (owner or admin); others get Glance's 403.</summary>
+    public async Task<ImageRow> GetOwnedAsync(RequestContext context, string id, string action)
+    {
+        var image = await GetVisibleAsync(context, id);
+        return context.IsCloudAdmin || image.Owner == context.ProjectId
+            ? image
+            : throw ApiException.Forbidden($"You are not permitted to {action} this image.");
+    }
+
+    /// <summary>Stores a new image record (queued, no data) after the quota and publicize checks.</summary>
+    public async Task<ImageRow> CreateAsync(RequestContext context, ImageRow image)
+    {
+        CheckChange(context, image);
+        await store.InsertAsync(image);
+        return image;
+    }
+
+    /// <summary>Saves an image changed from what <see cref="GetOwnedAsync"/> returned, after the same checks as a new one.</summary>
+    public async Task<ImageRow> UpdateAsync(RequestContext context, ImageRow image)
+    {
+        CheckChange(context, image);
+        await store.UpdateAsync(image);
+        return (await store.FindAsync(image.Id))!;
+    }
+
+    public async Task DeleteAsync(RequestContext context, string id)
+    {
+        var image = await GetOwnedAsync(context, id, "delete");
+        if (image.Protected)
+        {
+            throw ApiException.Forbidden($"Image {id} is protected and cannot be deleted.");
+        }
+
+        await store.DeleteAsync(id);
+    }
+
+    public async Task AddTagAsync(RequestContext context, string id, string tag)
+    {
+        CheckTagLength(tag);
+        var image = await GetOwnedAsync(context, id, "modify");
+        var tags = ImageJson.TagsOf(image);
+        if (!tags.Contains(tag))
+        {
+            tags.Add(tag);
+            CheckTagQuota(tags.Count);
+            await store.UpdateAsync(image with { Tags = ImageJson.TagsText(tags) });
+        }
+    }
+
+    public async Task RemoveTagAsync(RequestContext context, string id, string tag)
+    {
+        var image = await GetOwnedAsync(context, id, "modify");
+        var tags = ImageJson.TagsOf(image);
+        if (!tags.Remove(tag))
+        {
+            throw ApiException.NotFound($"Tag {tag} not found");
+        }
+
+        await store.UpdateAsync(image with { Tags = ImageJson.TagsText(tags) });
+    }
+
+    /// <summary>Streams the image data in; <paramref name="announcedSize"/> lets the storage quota refuse before reading.</summary>
+    public async Task UploadAsync(RequestContext context, string id, Stream data, long? declaredSize, long? announcedSize, CancellationToken cancellationToken)
+    {
+        var image = await GetOwnedAsync(context, id, "upload data to");
+        if (image.DiskFormat is null || image.ContainerFormat is null)
+        {
+            throw ApiException.BadRequest("Properties disk_format, container_format must be set prior to saving data.");
+        }
+
+        await store.UploadAsync(image, data, declaredSize, announcedSize, cancellationToken);
+    }
+
+    /// <summary>The stored file of an active image, checked again before a volume or a server uses it.</summary>
+    public async Task<(string Path, ImageInspection Inspection)> PrepareForUseAsync(ImageRow image, CancellationToken cancellationToken) =>
+        (store.FileOf(image.Id), await store.VerifyAsync(image, cancellationToken));
+
+    /// <summary>A tag is at most 255 characters (Glance's schema).</summary>
+    public static void CheckTagLength(string tag)
+    {
+        if (tag.Length > 255)
+        {
+            throw ApiException.BadRequest("Provided object does not match schema 'image': 'tags' is too long");
+        }
+    }
+
+    private void CheckChange(RequestContext context, ImageRow image)
+    {
+        if (image.Visibility == "public")
+        {
+            Policy.Enforce(context, "image:publicize_image");
+        }
+
+        var limits = options.Value.Image;
+        var properties = ImageJson.PropertiesOf(image).Count;
+        if (limits.PropertyQuota >= 0 && properties > limits.PropertyQuota)
+        {
+            throw new ApiException(ErrorKind.RequestTooLarge,
+                $"The limit has been exceeded on the number of allowed image properties. Attempted: {properties}, Maximum: {limits.PropertyQuota}");
+        }
+
+        CheckTagQuota(ImageJson.TagsOf(image).Count);
+    }
+
+    /// <summary>Glance's image_tag_quota: 413 with Glance's message, nothing written.</summary>
+    private void CheckTagQuota(int tags)
+    {
+        var limit = options.Value.Image.TagQuota;
+        if (limit >= 0 && tags > limit)
+        {
+            throw new ApiException(ErrorKind.RequestTooLarge,
+                $"The limit has been exceeded on the number of allowed image tags. Attempted: {tags}, Maximum: {limit}");
+        }
+    }
+}
