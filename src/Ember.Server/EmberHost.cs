@@ -68,6 +68,7 @@ public sealed partial class EmberHost : IAsyncDisposable
 
         var database = new Database(Path.Combine(options.DataDir, "ember.db"));
         builder.Services.AddSingleton(database);
+        builder.Services.AddBackgroundWork();
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
@@ -139,6 +140,7 @@ public sealed partial class EmberHost : IAsyncDisposable
     private static void Copy(EmberOptions from, EmberOptions to)
     {
         to.DataDir = from.DataDir;
+        to.HostName = from.HostName;
         to.Listen = from.Listen;
         to.PublicUrl = from.PublicUrl;
         to.TokenLifetimeSeconds = from.TokenLifetimeSeconds;

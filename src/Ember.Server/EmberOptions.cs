@@ -9,6 +9,16 @@ public sealed class EmberOptions
     [Required]
     public string DataDir { get; set; } = DefaultDataDir();
 
+    /// <summary>
+    /// This node's name (Nova's and Cinder's <c>host</c>): the compute host the servers it runs carry in their host
+    /// column, and the volume backend's host@backend#pool. Defaults to the machine name, as Nova's does; set it
+    /// when the machine name may change, since a compute host recovers only the servers that carry its name.
+    /// </summary>
+    [Required]
+    [MaxLength(255)]
+    [RegularExpression(@"^[A-Za-z0-9][A-Za-z0-9._-]*$", ErrorMessage = "HostName must be letters, digits, '.', '_' and '-', starting with a letter or digit.")]
+    public string HostName { get; set; } = Environment.MachineName;
+
     /// <summary>HOST:PORT of the HTTP listener. Port 0 picks a free port.</summary>
     [Required]
     public string Listen { get; set; } = "127.0.0.1:5000";

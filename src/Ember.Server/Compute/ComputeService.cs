@@ -29,7 +29,7 @@ public sealed partial class ComputeService(
     private readonly List<Task> _background = [];
 
     /// <summary>The compute host name reported in OS-EXT-SRV-ATTR:host and the hostId hash.</summary>
-    public static string HostName { get; } = Environment.MachineName;
+    public string HostName { get; } = options.Value.HostName;
 
     public string InstancesDir { get; } = Path.Combine(options.Value.DataDir, "instances");
 

@@ -9,7 +9,7 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
 {
     public string Directory { get; } = Path.Combine(options.Value.DataDir, "volumes");
 
-    public string HostName => $"{Environment.MachineName.ToLowerInvariant()}@file#file";
+    public string HostName { get; } = $"{options.Value.HostName.ToLowerInvariant()}@file#file";
 
     public string ExportPath(string volumeId) => Path.Combine(Directory, "volume-" + volumeId);
 

@@ -49,7 +49,7 @@ public sealed partial class VolumeService
             throw await OverQuotaAsync(projectId, limits, volume.Size, "snapshots");
         }
 
-        work.Run("snapshot", volumeId, async ct =>
+        work.Run("snapshot", ("VolumeId", volumeId), async ct =>
         {
             await backend.CreateSnapshotAsync(volumeId, row.Id, ct);
             await store.TransitionSnapshotAsync(row.Id, ["creating"], "available");
@@ -72,7 +72,7 @@ public sealed partial class VolumeService
 
     /// <summary>The file half of a snapshot delete (also resumed at start-up).</summary>
     private void RunSnapshotDelete(string id) =>
-        work.Run("snapshot delete", id, async ct =>
+        work.Run("snapshot delete", ("SnapshotId", id), async ct =>
         {
             await backend.DeleteSnapshotAsync(id, ct);
             await store.DeleteSnapshotRowAsync(id);

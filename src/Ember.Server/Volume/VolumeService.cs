@@ -8,13 +8,13 @@ namespace Ember.Server.Volume;
 
 /// <summary>
 /// The volume state machine, shared by the HTTP API and the in-process <see cref="IVolumeService"/> callers.
-/// Quick checks and the status compare-and-swap happen on the caller's thread; file work runs in <see cref="VolumeWork"/>.
+/// Quick checks and the status compare-and-swap happen on the caller's thread; file work runs in <see cref="BackgroundWork"/>.
 /// </summary>
 public sealed partial class VolumeService(
     VolumeStore store,
     IVolumeBackend backend,
     VolumeDataPlane dataPlane,
-    VolumeWork work,
+    BackgroundWork work,
     ImageService images,
     IServiceProvider services,
     ILogger<VolumeService> logger) : IVolumeService
@@ -200,7 +200,7 @@ public sealed partial class VolumeService(
 
         LogCreating(logger, row.Id, size, type.Name, multiattach);
         var sizeBytes = size * GiB;
-        work.Run("create", row.Id, async ct =>
+        work.Run("create", ("VolumeId", row.Id), async ct =>
         {
             string? imageMetadata = null;
             var bootable = false;
@@ -305,7 +305,7 @@ public sealed partial class VolumeService(
 
     /// <summary>The file half of a delete (also resumed at start-up): the snapshots' files, the volume's, then the rows.</summary>
     private void RunVolumeDelete(VolumeRow volume, IReadOnlyList<SnapshotRow> snapshots) =>
-        work.Run("delete", volume.Id, async ct =>
+        work.Run("delete", ("VolumeId", volume.Id), async ct =>
         {
             foreach (var snapshot in snapshots)
             {
@@ -352,7 +352,7 @@ public sealed partial class VolumeService(
         }
 
         var backTo = volume.Status;
-        work.Run("extend", id, async ct =>
+        work.Run("extend", ("VolumeId", id), async ct =>
         {
             await backend.ExtendAsync(id, newSize * GiB, ct);
             await store.FinishExtendAsync(id, newSize, backTo);

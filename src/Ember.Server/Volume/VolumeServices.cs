@@ -66,13 +66,11 @@ public static class VolumeServices
         services.AddSingleton<VolumeStore>();
         services.AddSingleton<FileBackend>();
         services.AddSingleton<IVolumeBackend>(sp => sp.GetRequiredService<FileBackend>());
-        services.AddSingleton<VolumeWork>();
         services.AddSingleton<VolumeDataPlane>();
         services.AddSingleton<VolumeService>();
         services.AddSingleton<IVolumeService>(sp => sp.GetRequiredService<VolumeService>());
         services.AddSingleton<VolumeBootstrap>();
-        // Started with the host: the data plane before requests are served, the worker so shutdown waits for it.
-        services.AddHostedService(sp => sp.GetRequiredService<VolumeWork>());
+        // Started with the host: the data plane before requests are served.
         services.AddHostedService(sp => sp.GetRequiredService<VolumeDataPlane>());
         return services;
     }

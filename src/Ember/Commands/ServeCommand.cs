@@ -15,10 +15,11 @@ public static class ServeCommand
         var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "Serve --nbd-listen as plain TCP without TLS (only on a network you trust completely)." };
         var lockoutAttempts = new Option<int>("--lockout-failure-attempts") { Description = "Lock a user after this many failed logins in a row (Keystone's lockout_failure_attempts; default 0: off)." };
         var lockoutDuration = new Option<int>("--lockout-duration") { Description = "Seconds a locked user stays locked after the last failure (Keystone's lockout_duration; default 1800).", DefaultValueFactory = _ => 1800 };
+        var hostName = new Option<string?>("--host-name") { Description = "This node's name as compute host (servers.host, OS-EXT-SRV-ATTR:host) and volume host (default: the machine name)." };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
         {
-            dataDir, listen, publicUrl, nbdListen, nbdInsecure, image, lockoutAttempts, lockoutDuration,
+            dataDir, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -40,6 +41,11 @@ public static class ServeCommand
                     LockoutDurationSeconds = Math.Max(1, parse.GetValue(lockoutDuration)),
                 },
             };
+            if (parse.GetValue(hostName) is { } name)
+            {
+                options.HostName = name;
+            }
+
             await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
             var clouds = Path.Combine(options.DataDir, "clouds.yaml");
             Console.WriteLine($"""
