@@ -42,7 +42,7 @@ public static partial class ComputeApi
         {
             var context = Authorize(http, "os_compute_api:servers:delete");
             var server = await FindServerAsync(store, context, id);
-            await compute.DeleteAsync(context, server);
+            await compute.DeleteAsync(RequestId(http), server);
             return Results.NoContent();
         });
         v21.MapPost("/servers/{id}/action", ServerActionAsync);
@@ -64,7 +64,7 @@ public static partial class ComputeApi
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "server");
         var request = ParseCreate(body, version);
         var adminPass = request.AdminPass ?? Ids.NewSecret(9)[..12];
-        var server = await compute.CreateAsync(context, request with { AdminPass = adminPass }, version);
+        var server = await compute.CreateAsync(context, RequestId(http), request with { AdminPass = adminPass }, version);
         http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";
         return Json.Reply(new JsonObject
         {
@@ -201,11 +201,11 @@ public static partial class ComputeApi
         {
             case "os-stop":
                 Policy.Enforce(context, "os_compute_api:servers:stop");
-                await compute.StopAsync(context, server);
+                await compute.StopAsync(RequestId(http), server);
                 return Results.Accepted();
             case "os-start":
                 Policy.Enforce(context, "os_compute_api:servers:start");
-                await compute.StartAsync(context, server);
+                await compute.StartAsync(RequestId(http), server);
                 return Results.Accepted();
             case "reboot":
                 Policy.Enforce(context, "os_compute_api:servers:reboot");
@@ -215,7 +215,7 @@ public static partial class ComputeApi
                     throw ApiException.BadRequest("Invalid input for field/attribute type. Value: " + (type ?? "None") + ". It must be SOFT or HARD.");
                 }
 
-                await compute.RebootAsync(context, server, hard: type == "HARD");
+                await compute.RebootAsync(RequestId(http), server, hard: type == "HARD");
                 return Results.Accepted();
             case "os-getConsoleOutput":
                 Policy.Enforce(context, "os_compute_api:os-console-output");
@@ -225,15 +225,15 @@ public static partial class ComputeApi
                     throw ApiException.BadRequest("Invalid input for field/attribute length. It must be -1 or a non-negative integer.");
                 }
 
-                return Json.Reply(new JsonObject { ["output"] = await compute.ConsoleOutputAsync(server, length is null or -1 ? null : (int)length) });
+                return Json.Reply(new JsonObject { ["output"] = await compute.ConsoleOutputAsync(RequestId(http), server, length is null or -1 ? null : (int)length, http.RequestAborted) });
             case "changePassword":
                 Policy.Enforce(context, "os_compute_api:os-admin-password");
                 var password = argument is JsonObject change ? Json.OptionalString(change, "adminPass") : null;
-                await compute.ChangePasswordAsync(server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
+                await compute.ChangePasswordAsync(RequestId(http), server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
                 return Results.Accepted();
             case "os-getSerialConsole":
                 Policy.Enforce(context, "os_compute_api:os-remote-consoles");
-                RequireRunning(http, server);
+                ComputeService.RequireRunning(server);
                 var consoles = http.RequestServices.GetRequiredService<SerialConsole>();
                 return Json.Reply(new JsonObject { ["console"] = new JsonObject { ["type"] = "serial", ["url"] = consoles.IssueUrl(http, server.Id) } });
             case "ember-exec":
@@ -260,7 +260,7 @@ public static partial class ComputeApi
         }
 
         var command = commandArray.Select(c => c!.GetValue<string>()).ToList();
-        var result = await compute.ExecAsync(server, command, Json.OptionalString(argument, "stdin"), TimeSpan.FromSeconds(timeout), http.RequestAborted);
+        var result = await compute.ExecAsync(RequestId(http), server, command, Json.OptionalString(argument, "stdin"), (int)timeout, http.RequestAborted);
         if (result.TimedOut)
         {
             throw new ApiException(ErrorKind.Conflict, $"The command did not finish within {timeout} seconds; it is still running in the guest.");

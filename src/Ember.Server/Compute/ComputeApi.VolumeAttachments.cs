@@ -39,7 +39,7 @@ public static partial class ComputeApi
                 throw ApiException.BadRequest($"Invalid input for field/attribute volumeId. Value: {volumeId}. '{volumeId}' is not a 'uuid'");
             }
 
-            var bdm = await compute.AttachVolumeAsync(context, server, volumeId, Json.OptionalString(body, "device"),
+            var bdm = await compute.AttachVolumeAsync(context, RequestId(http), server, volumeId, Json.OptionalString(body, "device"),
                 version.AtLeast(49) ? Json.OptionalString(body, "tag") : null, deleteOnTermination: false, version);
             return Json.Reply(new JsonObject { ["volumeAttachment"] = ComputeJson.VolumeAttachment(bdm, version) });
         });
@@ -47,7 +47,7 @@ public static partial class ComputeApi
         {
             var context = Authorize(http, "os_compute_api:os-volumes-attachments:delete");
             var server = await FindServerAsync(store, context, id);
-            await compute.DetachVolumeAsync(context, server, volumeId);
+            await compute.DetachVolumeAsync(context, RequestId(http), server, volumeId);
             return Results.Accepted();
         });
     }

@@ -66,6 +66,10 @@ public static partial class ComputeApi
         return context;
     }
 
+    /// <summary>The request id the pipeline gave this request (x-openstack-request-id), carried in the messages to the compute host.</summary>
+    private static string RequestId(HttpContext http) =>
+        http.Response.Headers["x-openstack-request-id"].ToString() is { Length: > 0 } id ? id : "req-" + Ids.NewUuid();
+
     /// <summary>The server if the caller may see it (own project, or admin); 404 in Nova's words otherwise.</summary>
     private static async Task<ServerRow> FindServerAsync(ComputeStore store, RequestContext context, string id)
     {

@@ -63,5 +63,9 @@ public static class ComputeSchema
                 project_id VARCHAR(64) NOT NULL,
                 PRIMARY KEY (flavor_id, project_id));
             """),
+        // A compute host finds its own servers by the host column (recovery at start, and issue 13's claims).
+        new("compute-003", """
+            CREATE INDEX servers_host ON servers (host);
+            """),
     ];
 }

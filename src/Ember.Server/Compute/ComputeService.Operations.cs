@@ -1,18 +1,14 @@
-using Ember.Compute.Qemu;
 using Ember.Server.Common;
-using Ember.Server.Volume;
 
 namespace Ember.Server.Compute;
 
 public sealed partial class ComputeService
 {
-    private static readonly TimeSpan s_powerOffGrace = TimeSpan.FromSeconds(30);
-
     /// <summary>
-    /// POST os-volume_attachments: checks and reserves on the request thread, then connects and hot-plugs in the
-    /// background; the volume goes reserved -> attaching -> in-use as with Nova and Cinder.
+    /// POST os-volume_attachments: checks and reserves on the request thread, then the host connects and hot-plugs;
+    /// the volume goes reserved -> attaching -> in-use as with Nova and Cinder.
     /// </summary>
-    public async Task<BdmRow> AttachVolumeAsync(RequestContext ctx, ServerRow server, string volumeId, string? device, string? tag,
+    public async Task<BdmRow> AttachVolumeAsync(RequestContext ctx, string requestId, ServerRow server, string volumeId, string? device, string? tag,
         bool deleteOnTermination, Microversion version)
     {
         if (server.VmState is not (VmStates.Active or VmStates.Stopped) || server.TaskState is not null)
@@ -20,6 +16,7 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'attach_volume' instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
+        var host = HostOf(server);
         var existing = await store.ListBdmsAsync(server.Id);
         if (existing.Any(b => b.VolumeId == volumeId))
         {
@@ -50,33 +47,12 @@ public sealed partial class ComputeService
             throw;
         }
 
-        RunInBackground(() => host.WithServerLockAsync(server.Id, () => HotPlugAsync(ctx, bdm)));
+        await host.AttachVolumeAsync(new AttachVolume(requestId, server.Id, DiskOf(bdm)), CancellationToken.None);
         return bdm;
     }
 
-    private async Task HotPlugAsync(RequestContext ctx, BdmRow bdm)
-    {
-        try
-        {
-            var disk = await ConnectAsync(ctx, bdm);
-            // A stopped server gets the disk when it starts; a running one gets it now.
-            if (host.Find(bdm.ServerId) is { } machine)
-            {
-                await machine.AttachDiskAsync(disk, _stopping.Token);
-            }
-
-            await volumes.CompleteAsync(ctx, bdm.AttachmentId!);
-        }
-        catch (Exception ex) when (!_stopping.IsCancellationRequested)
-        {
-            LogAttachFailed(logger, bdm.VolumeId, bdm.ServerId, ex);
-            await store.DeleteBdmAsync(bdm.Id);
-            await ReleaseAttachmentsAsync(ctx, [bdm]);
-        }
-    }
-
-    /// <summary>DELETE os-volume_attachments/{volume}: begin_detaching now, unplug and delete the attachment in the background.</summary>
-    public async Task DetachVolumeAsync(RequestContext ctx, ServerRow server, string volumeId)
+    /// <summary>DELETE os-volume_attachments/{volume}: begin_detaching now; the host unplugs and deletes the attachment.</summary>
+    public async Task DetachVolumeAsync(RequestContext ctx, string requestId, ServerRow server, string volumeId)
     {
         var bdm = (await store.ListBdmsAsync(server.Id)).FirstOrDefault(b => b.VolumeId == volumeId)
             ?? throw ApiException.NotFound($"Volume {volumeId} is not attached to server {server.Id}.");
@@ -90,215 +66,82 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'detach_volume' instance {server.Id} while it is in task_state {server.TaskState}");
         }
 
+        var host = HostOf(server);
         await volumes.BeginDetachingAsync(ctx, volumeId);
-        RunInBackground(() => host.WithServerLockAsync(server.Id, () => UnplugAsync(ctx, bdm)));
+        await host.DetachVolumeAsync(new DetachVolume(requestId, server.Id, DiskOf(bdm)), CancellationToken.None);
     }
 
-    private async Task UnplugAsync(RequestContext ctx, BdmRow bdm)
+    private static VolumeDisk DiskOf(BdmRow bdm) => new(bdm.Id, bdm.VolumeId, bdm.AttachmentId!, bdm.DeviceName, bdm.BootIndex);
+
+    /// <summary>DELETE /servers/{id}: 204 at once; the host stops QEMU, releases the volumes, removes the files and the row.</summary>
+    public async Task DeleteAsync(string requestId, ServerRow server)
     {
-        try
-        {
-            if (host.Find(bdm.ServerId) is { } machine && !machine.Exited.IsCompleted)
-            {
-                await machine.DetachDiskAsync(bdm.DeviceName, _stopping.Token);
-            }
-        }
-        catch (Exception ex) when (!_stopping.IsCancellationRequested)
-        {
-            LogDetachFailed(logger, bdm.VolumeId, bdm.ServerId, ex);
-            await volumes.RollDetachingAsync(ctx, bdm.VolumeId);
-            return;
-        }
-
-        // The mapping goes first: once the volume reads available, the server no longer lists it, so a client
-        // that waits for available (as Tempest does) can attach it again at once.
-        await store.DeleteBdmAsync(bdm.Id);
-        await volumes.DeleteAttachmentAsync(ctx, bdm.AttachmentId!);
-    }
-
-    /// <summary>DELETE /servers/{id}: 204 at once; QEMU stops, volumes are detached (and deleted if asked), files go.</summary>
-    public async Task DeleteAsync(RequestContext ctx, ServerRow server)
-    {
-        await store.SetStateAsync(server.Id, server.VmState, "deleting", server.PowerState);
-        RunInBackground(() => host.WithServerLockAsync(server.Id, async () =>
-        {
-            if (host.Remove(server.Id) is { } machine)
-            {
-                await machine.DisposeAsync();
-            }
-
-            foreach (var bdm in await store.ListBdmsAsync(server.Id))
-            {
-                if (bdm.AttachmentId is not null)
-                {
-                    await ReleaseAttachmentsAsync(ctx, [bdm]);
-                }
-
-                if (bdm.DeleteOnTermination)
-                {
-                    try
-                    {
-                        await volumes.DeleteVolumeAsync(ctx, bdm.VolumeId);
-                    }
-                    catch (ApiException ex)
-                    {
-                        LogReleaseFailed(logger, bdm.VolumeId, ex.Message);
-                    }
-                }
-            }
-
-            await store.DeleteServerAsync(server.Id);
-            TryDeleteDirectory(InstanceDir(server.Id));
-        }));
+        var host = HostOf(server);
+        await store.SetTaskStateAsync(server.Id, "deleting");
+        await host.DeleteAsync(new DeleteServer(requestId, server.Id), CancellationToken.None);
     }
 
     /// <summary>os-stop: ACPI power-off (hard after a grace period), then SHUTOFF.</summary>
-    public async Task StopAsync(RequestContext ctx, ServerRow server)
-    {
-        if (!await store.ClaimTaskAsync(server.Id, [VmStates.Active], "powering-off"))
-        {
-            throw ApiException.Conflict($"Cannot 'stop' instance {server.Id} while it is in vm_state {server.VmState}");
-        }
-
-        RunInBackground(() => host.WithServerLockAsync(server.Id, async () =>
-        {
-            if (host.Remove(server.Id) is { } machine)
-            {
-                await machine.ShutdownAsync(s_powerOffGrace, _stopping.Token);
-                await machine.DisposeAsync();
-            }
-
-            await store.SetStateAsync(server.Id, VmStates.Stopped, null, PowerStates.Shutdown);
-        }));
-    }
+    public Task StopAsync(string requestId, ServerRow server) =>
+        PowerAsync(requestId, server, [VmStates.Active], "powering-off", PowerActionKind.Stop,
+            $"Cannot 'stop' instance {server.Id} while it is in vm_state {server.VmState}");
 
     /// <summary>os-start: boots QEMU again with the same root disk and attached volumes.</summary>
-    public async Task StartAsync(RequestContext ctx, ServerRow server)
-    {
-        if (!await store.ClaimTaskAsync(server.Id, [VmStates.Stopped], "powering-on"))
-        {
-            throw ApiException.Conflict($"Cannot 'start' instance {server.Id} while it is in vm_state {server.VmState}");
-        }
-
-        RunInBackground(() => host.WithServerLockAsync(server.Id, () => PowerOnAsync(ctx, server)));
-    }
-
-    private async Task PowerOnAsync(RequestContext ctx, ServerRow server)
-    {
-        try
-        {
-            await BootAsync(ctx, server, _stopping.Token);
-            await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
-        }
-        catch (Exception ex) when (!_stopping.IsCancellationRequested)
-        {
-            LogSpawnFailed(logger, server.Id, ex);
-            await FailAsync(server.Id, ex);
-        }
-    }
+    public Task StartAsync(string requestId, ServerRow server) =>
+        PowerAsync(requestId, server, [VmStates.Stopped], "powering-on", PowerActionKind.Start,
+            $"Cannot 'start' instance {server.Id} while it is in vm_state {server.VmState}");
 
     /// <summary>reboot: HARD is a reset; SOFT is an ACPI shutdown followed by a reset (hard after a grace period).</summary>
-    public async Task RebootAsync(RequestContext ctx, ServerRow server, bool hard)
+    public Task RebootAsync(string requestId, ServerRow server, bool hard) =>
+        PowerAsync(requestId, server, [VmStates.Active], hard ? "reboot_started_hard" : "reboot_started",
+            hard ? PowerActionKind.HardReboot : PowerActionKind.SoftReboot,
+            $"Cannot 'reboot' instance {server.Id} while it is in task_state {server.TaskState ?? "None"}");
+
+    /// <summary>Claims the task_state (compare-and-swap, one operation at a time, as Nova does) and casts the action.</summary>
+    private async Task PowerAsync(string requestId, ServerRow server, string[] allowed, string taskState, PowerActionKind action, string conflict)
     {
-        var task = hard ? "reboot_started_hard" : "reboot_started";
-        if (!await store.ClaimTaskAsync(server.Id, [VmStates.Active], task))
+        var host = HostOf(server);
+        if (!await store.ClaimTaskAsync(server.Id, allowed, taskState))
         {
-            throw ApiException.Conflict($"Cannot 'reboot' instance {server.Id} while it is in task_state {server.TaskState ?? "None"}");
+            throw ApiException.Conflict(conflict);
         }
 
-        RunInBackground(() => host.WithServerLockAsync(server.Id, async () =>
-        {
-            try
-            {
-                var machine = host.Find(server.Id) ?? throw new InvalidOperationException("QEMU is not running.");
-                await machine.RebootAsync(hard, s_powerOffGrace, _stopping.Token);
-            }
-            finally
-            {
-                await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
-            }
-        }));
+        await host.PowerAsync(new PowerAction(requestId, server.Id, action), CancellationToken.None);
     }
 
     /// <summary>Ember's ember-exec action: runs a command in the guest through qemu-guest-agent.</summary>
-    public async Task<GuestExecResult> ExecAsync(ServerRow server, IReadOnlyList<string> command, string? stdin, TimeSpan timeout,
+    public async Task<ExecReply> ExecAsync(string requestId, ServerRow server, IReadOnlyList<string> command, string? stdin, int timeoutSeconds,
         CancellationToken cancellationToken)
     {
-        var machine = host.Find(server.Id);
-        if (server.VmState != VmStates.Active || machine is null)
+        if (server.VmState != VmStates.Active || server.PowerState != PowerStates.Running)
         {
             throw ApiException.Conflict($"Cannot 'exec' in instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
-        try
-        {
-            return await machine.Agent.ExecAsync(command[0], [.. command.Skip(1)], stdin, timeout, cancellationToken);
-        }
-        catch (GuestAgentUnavailableException ex)
-        {
-            throw ApiException.Conflict($"The guest agent of instance {server.Id} is not available: {ex.Message}");
-        }
+        return await HostOf(server).ExecAsync(new ExecRequest(requestId, server.Id, command, stdin, timeoutSeconds), cancellationToken);
     }
 
     /// <summary>changePassword through the guest agent.</summary>
-    public async Task ChangePasswordAsync(ServerRow server, string password, CancellationToken cancellationToken)
+    public async Task ChangePasswordAsync(string requestId, ServerRow server, string password, CancellationToken cancellationToken)
     {
-        var machine = host.Find(server.Id) ?? throw ApiException.Conflict($"Cannot 'changePassword' instance {server.Id} while it is in vm_state {server.VmState}");
-        try
+        if (server.VmState != VmStates.Active || server.PowerState != PowerStates.Running)
         {
-            await machine.Agent.SetUserPasswordAsync("root", password, cancellationToken);
+            throw ApiException.Conflict($"Cannot 'changePassword' instance {server.Id} while it is in vm_state {server.VmState}");
         }
-        catch (QemuException ex)
-        {
-            throw new ApiException(ErrorKind.NotImplemented, $"Unable to set the admin password: {ex.Message}");
-        }
+
+        await HostOf(server).SetPasswordAsync(new SetPasswordRequest(requestId, server.Id, password), cancellationToken);
     }
 
     /// <summary>The serial console log, the last <paramref name="lines"/> lines when given.</summary>
-    public async Task<string> ConsoleOutputAsync(ServerRow server, int? lines)
+    public async Task<string> ConsoleOutputAsync(string requestId, ServerRow server, int? lines, CancellationToken cancellationToken) =>
+        (await HostOf(server).GetConsoleOutputAsync(new ConsoleOutputRequest(requestId, server.Id, lines), cancellationToken)).Output;
+
+    /// <summary>Running according to the row (which the host writes): the serial console and exec need a running guest.</summary>
+    public static void RequireRunning(ServerRow server)
     {
-        // The driver keeps the log in the instance directory, and it outlives the QEMU process.
-        var path = host.Find(server.Id)?.ConsoleLogPath ?? Path.Combine(InstanceDir(server.Id), "console.log");
-        if (!File.Exists(path))
+        if (server.VmState != VmStates.Active || server.PowerState != PowerStates.Running)
         {
-            return "";
-        }
-
-        string text;
-        await using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        using (var reader = new StreamReader(stream))
-        {
-            text = await reader.ReadToEndAsync();
-        }
-
-        text = text.Replace("\r\n", "\n", StringComparison.Ordinal);
-        if (lines is not { } count)
-        {
-            return text;
-        }
-
-        var all = text.Split('\n');
-        return string.Join('\n', all.Skip(Math.Max(0, all.Length - count)));
-    }
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A file still open by an exiting QEMU; the directory is harmless and removed with the server's next delete.
+            throw ApiException.Conflict($"Instance {server.Id} is not running.");
         }
     }
-
-    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "Attaching volume {VolumeId} to {ServerId} failed")]
-    private static partial void LogAttachFailed(Microsoft.Extensions.Logging.ILogger logger, string volumeId, string serverId, Exception exception);
-
-    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "Detaching volume {VolumeId} from {ServerId} failed")]
-    private static partial void LogDetachFailed(Microsoft.Extensions.Logging.ILogger logger, string volumeId, string serverId, Exception exception);
 }

@@ -48,8 +48,14 @@ public static class ComputeServices
             .AddSingleton<ComputeStore>()
             .AddSingleton<VirtHost>()
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
+            // Host side: the QEMU processes of the servers whose host is this node; started last, so stopped first.
+            .AddSingleton<IHostImageSource, LocalImageSource>()
+            .AddSingleton<ComputeHostManager>()
+            .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
+            // API side, reaching the host through the contract: in-process here, across the network in issue 13.
+            .AddSingleton<IComputeHosts, LocalComputeHosts>()
+            .AddSingleton<ComputeScheduler>()
             .AddSingleton<ComputeService>()
-            .AddHostedService(sp => sp.GetRequiredService<ComputeService>())
             .AddSingleton<ComputeBootstrap>()
             .AddSingleton<SerialConsole>()
             .AddSingleton<Volume.IVolumeConsumers, ComputeVolumeConsumers>();

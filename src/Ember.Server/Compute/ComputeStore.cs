@@ -157,6 +157,21 @@ public sealed class ComputeStore(Database db)
             new { ProjectId = projectId })];
     }
 
+    /// <summary>The servers whose host column names <paramref name="host"/>: what that compute host owns.</summary>
+    public async Task<IReadOnlyList<ServerRow>> ListServersOnHostAsync(string host)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<ServerRow>("SELECT * FROM servers WHERE host = @Host ORDER BY created_at, id", new { Host = host })];
+    }
+
+    /// <summary>Sets task_state only (the API's part: e.g. deleting); the host writes vm_state and power_state.</summary>
+    public async Task<bool> SetTaskStateAsync(string id, string? taskState)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE servers SET task_state = @TaskState, updated_at = @Now WHERE id = @Id",
+            new { Id = id, TaskState = taskState, Now = Ids.Now() }) == 1;
+    }
+
     /// <summary>Sets the states (and optionally the fault); returns false when the server is gone.</summary>
     public async Task<bool> SetStateAsync(string id, string vmState, string? taskState, int powerState, string? faultJson = null,
         bool launched = false)

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
@@ -15,7 +14,7 @@ namespace Ember.Server.Compute;
 /// (remote-consoles, protocol serial), and a websocket on that URL is bridged to the server's serial
 /// port (QEMU's console socket). Only one client at a time: QEMU's chardev accepts one connection.
 /// </summary>
-public sealed class SerialConsole(VirtHost host)
+public sealed class SerialConsole(ComputeStore store, IComputeHosts hosts)
 {
     private static readonly TimeSpan s_tokenLifetime = TimeSpan.FromMinutes(10);
     private readonly ConcurrentDictionary<string, (string ServerId, DateTime Expires)> _tokens = new();
@@ -51,9 +50,11 @@ public sealed class SerialConsole(VirtHost host)
             throw ApiException.Unauthorized("The console token is invalid or has expired.");
         }
 
-        var machine = host.Find(entry.ServerId) ?? throw ApiException.Conflict($"Instance {entry.ServerId} is not running.");
-        using var serial = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await serial.ConnectAsync(new UnixDomainSocketEndPoint(machine.ConsoleSocketPath), http.RequestAborted);
+        // The guest's serial port is on the server's host: the host hands over a stream (a proxy, once hosts are remote).
+        var server = await store.FindServerAsync(entry.ServerId) ?? throw ApiException.NotFound($"Instance {entry.ServerId} could not be found.");
+        ComputeService.RequireRunning(server);
+        var requestId = http.Response.Headers["x-openstack-request-id"].ToString();
+        await using var serial = await hosts.Get(server.Host).OpenSerialConsoleAsync(new SerialConsoleRequest(requestId, server.Id), http.RequestAborted);
         var subProtocol = http.WebSockets.WebSocketRequestedProtocols.Contains("binary") ? "binary" : null;
         using var socket = await http.WebSockets.AcceptWebSocketAsync(subProtocol);
         using var done = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
@@ -68,7 +69,7 @@ public sealed class SerialConsole(VirtHost host)
         }
     }
 
-    private static async Task PumpToSerialAsync(WebSocket socket, Socket serial, CancellationToken cancellationToken)
+    private static async Task PumpToSerialAsync(WebSocket socket, Stream serial, CancellationToken cancellationToken)
     {
         var buffer = new byte[4096];
         while (!cancellationToken.IsCancellationRequested)
@@ -79,16 +80,17 @@ public sealed class SerialConsole(VirtHost host)
                 return;
             }
 
-            await serial.SendAsync(buffer.AsMemory(0, received.Count), cancellationToken);
+            await serial.WriteAsync(buffer.AsMemory(0, received.Count), cancellationToken);
+            await serial.FlushAsync(cancellationToken);
         }
     }
 
-    private static async Task PumpToClientAsync(Socket serial, WebSocket socket, CancellationToken cancellationToken)
+    private static async Task PumpToClientAsync(Stream serial, WebSocket socket, CancellationToken cancellationToken)
     {
         var buffer = new byte[4096];
         while (!cancellationToken.IsCancellationRequested)
         {
-            var read = await serial.ReceiveAsync(buffer, cancellationToken);
+            var read = await serial.ReadAsync(buffer, cancellationToken);
             if (read == 0)
             {
                 return;
@@ -115,7 +117,7 @@ public static partial class ComputeApi
                 throw ApiException.BadRequest($"Unavailable console type {protocol}: Ember offers the serial console only.");
             }
 
-            RequireRunning(http, server);
+            ComputeService.RequireRunning(server);
             return Json.Reply(new JsonObject
             {
                 ["remote_console"] = new JsonObject
@@ -126,13 +128,5 @@ public static partial class ComputeApi
                 },
             });
         });
-    }
-
-    private static void RequireRunning(HttpContext http, ServerRow server)
-    {
-        if (http.RequestServices.GetRequiredService<VirtHost>().Find(server.Id) is null)
-        {
-            throw ApiException.Conflict($"Instance {server.Id} is not running.");
-        }
     }
 }

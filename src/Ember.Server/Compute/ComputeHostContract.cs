@@ -1,0 +1,135 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Ember.Server.Compute;
+
+/// <summary>
+/// What the compute API asks of the compute host that owns a server (Nova's compute RPC API, the subset Ember
+/// serves). Every argument and reply is a small record that System.Text.Json round-trips (see
+/// <see cref="ComputeHostJson"/>): no request context, no QEMU object, no callback into the API. Casts
+/// (spawn, attach, detach, power, delete) return once the host has taken the work; the host then reports
+/// through the server's row (vm_state, task_state, power_state, fault) and talks to the volume service
+/// through <see cref="Volume.IVolumeService"/> as the compute service, not as the user. All-in-one mode calls
+/// it in-process; a network transport replaces <see cref="IComputeHosts"/>, not the callers.
+/// Errors are <see cref="Common.ApiException"/>s: a kind and a message, which a transport carries as data.
+/// </summary>
+public interface IComputeHost
+{
+    /// <summary>The host's configured name, as the servers it owns carry it in their host column.</summary>
+    string Name { get; }
+
+    /// <summary>Builds the root disk, connects the volumes, starts QEMU; the row goes ACTIVE, or ERROR with a fault.</summary>
+    Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken);
+
+    /// <summary>Connects the reserved volume and hot-plugs it (a stopped server gets it at its next start); completes the attachment.</summary>
+    Task AttachVolumeAsync(AttachVolume message, CancellationToken cancellationToken);
+
+    /// <summary>Unplugs the volume (the volume is already detaching) and deletes the attachment; rolls back if the guest keeps it.</summary>
+    Task DetachVolumeAsync(DetachVolume message, CancellationToken cancellationToken);
+
+    /// <summary>Stop, start or reboot; the API has claimed the task_state, the host clears it.</summary>
+    Task PowerAsync(PowerAction message, CancellationToken cancellationToken);
+
+    /// <summary>Stops QEMU, releases the attachments (deleting volumes marked so), removes the files and the row.</summary>
+    Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken);
+
+    /// <summary>The serial console log, which lives on the host and outlives QEMU.</summary>
+    Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken);
+
+    /// <summary>Runs a command in the guest through its agent; 409 while the agent is not up.</summary>
+    Task<ExecReply> ExecAsync(ExecRequest message, CancellationToken cancellationToken);
+
+    /// <summary>changePassword through the guest agent.</summary>
+    Task SetPasswordAsync(SetPasswordRequest message, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A byte stream to the guest's serial port. The one call whose reply is a stream rather than a record:
+    /// in-process it is QEMU's console socket; across the network the transport proxies it.
+    /// </summary>
+    Task<Stream> OpenSerialConsoleAsync(SerialConsoleRequest message, CancellationToken cancellationToken);
+}
+
+/// <summary>The compute hosts the API can reach, by name; the scheduler picks among <see cref="Names"/>.</summary>
+public interface IComputeHosts
+{
+    IReadOnlyList<string> Names { get; }
+
+    /// <summary>The host named in a server's host column; 409 when it is not known (or not up).</summary>
+    IComputeHost Get(string name);
+}
+
+/// <summary>The flavor numbers the host needs (the flavor itself may be deleted while the server lives).</summary>
+public sealed record FlavorSpec(int Ram, int Vcpus, int Disk);
+
+/// <summary>The image of the root disk, by id; the host fetches (and verifies) its bytes through <see cref="IHostImageSource"/>.</summary>
+public sealed record ImageSpec(string Id);
+
+/// <summary>
+/// One volume for the server: the mapping row and the reserved Cinder attachment. The host obtains the
+/// connection info for its own connector (Cinder's attachment update) and keeps it in the mapping.
+/// </summary>
+public sealed record VolumeDisk(string BdmId, string VolumeId, string AttachmentId, string DeviceName, int? BootIndex);
+
+/// <summary>Build a new server (Nova's build_and_run_instance). Carries the admin password: a transport must encrypt it.</summary>
+public sealed record SpawnServer(
+    string RequestId,
+    string ServerId,
+    FlavorSpec Flavor,
+    ImageSpec? Image,
+    IReadOnlyList<VolumeDisk> Volumes,
+    string? AdminPass)
+{
+    /// <summary>Without the admin password, so a record printed by accident shows no secret.</summary>
+    public override string ToString() => $"SpawnServer {{ RequestId = {RequestId}, ServerId = {ServerId}, Flavor = {Flavor}, Image = {Image}, Volumes = {Volumes.Count} }}";
+}
+
+public sealed record AttachVolume(string RequestId, string ServerId, VolumeDisk Volume);
+
+public sealed record DetachVolume(string RequestId, string ServerId, VolumeDisk Volume);
+
+[JsonConverter(typeof(JsonStringEnumConverter<PowerActionKind>))]
+public enum PowerActionKind
+{
+    Stop,
+    Start,
+    SoftReboot,
+    HardReboot,
+}
+
+public sealed record PowerAction(string RequestId, string ServerId, PowerActionKind Action);
+
+public sealed record DeleteServer(string RequestId, string ServerId);
+
+/// <summary><see cref="Lines"/>: the last lines only; null for the whole log.</summary>
+public sealed record ConsoleOutputRequest(string RequestId, string ServerId, int? Lines);
+
+public sealed record ConsoleOutputReply(string Output);
+
+public sealed record ExecRequest(string RequestId, string ServerId, IReadOnlyList<string> Command, string? Stdin, int TimeoutSeconds);
+
+/// <summary><see cref="TimedOut"/>: the command may still be running in the guest.</summary>
+public sealed record ExecReply(int ExitCode, string StdOut, string StdErr, bool TimedOut);
+
+/// <summary>Carries a password: a transport must encrypt it and nothing may log it.</summary>
+public sealed record SetPasswordRequest(string RequestId, string ServerId, string Password)
+{
+    /// <summary>Without the password, so a record printed by accident shows no secret.</summary>
+    public override string ToString() => $"SetPasswordRequest {{ RequestId = {RequestId}, ServerId = {ServerId} }}";
+}
+
+public sealed record SerialConsoleRequest(string RequestId, string ServerId);
+
+/// <summary>The contract's messages for System.Text.Json's source generator: a message that cannot be serialized does not compile here.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(SpawnServer))]
+[JsonSerializable(typeof(AttachVolume))]
+[JsonSerializable(typeof(DetachVolume))]
+[JsonSerializable(typeof(PowerAction))]
+[JsonSerializable(typeof(DeleteServer))]
+[JsonSerializable(typeof(ConsoleOutputRequest))]
+[JsonSerializable(typeof(ConsoleOutputReply))]
+[JsonSerializable(typeof(ExecRequest))]
+[JsonSerializable(typeof(ExecReply))]
+[JsonSerializable(typeof(SetPasswordRequest))]
+[JsonSerializable(typeof(SerialConsoleRequest))]
+public sealed partial class ComputeHostJson : JsonSerializerContext;

@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Compute;
+
+// Start and stop of the host: its own servers only, found by the host column.
+public sealed partial class ComputeHostManager
+{
+    private static readonly TimeSpan s_stopWait = TimeSpan.FromSeconds(10);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await RecoverAsync(cancellationToken);
+        work.Run("console log trim", ("Host", Name), TrimConsoleLogsAsync);
+    }
+
+    /// <summary>
+    /// Stops background work and the VMs (the NBD server they use stops with this process). Servers that were
+    /// running get a resume marker and are started again by the next start, like Nova's
+    /// resume_guests_state_on_host_boot; their rows say SHUTOFF meanwhile.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // The runner is shared with volume: stopping it here (it stops once) lets no spawn or attach race the power-off.
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(s_stopWait);
+        await work.StopAsync(wait.Token);
+        foreach (var machine in machines.All)
+        {
+            machines.Remove(machine.Id);
+            await File.WriteAllTextAsync(ResumeMarker(machine.Id), "", CancellationToken.None);
+            await machine.DisposeAsync();
+            await store.SetStateAsync(machine.Id, VmStates.Stopped, null, PowerStates.Shutdown);
+        }
+    }
+
+    private string ResumeMarker(string serverId) => Path.Combine(InstanceDir(serverId), "resume-on-start");
+
+    /// <summary>
+    /// After a restart no operation of this host is in flight any more: running QEMUs are adopted, servers stopped
+    /// by the last shutdown are started again, interrupted builds become ERROR and interrupted deletes finish.
+    /// Servers of other hosts are theirs to recover.
+    /// </summary>
+    private async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        foreach (var server in await store.ListServersOnHostAsync(Name))
+        {
+            var requestId = "req-recover-" + server.Id;
+            if (server.TaskState == "deleting")
+            {
+                LogRecovering(logger, server.Id, "deleting", "delete resumed");
+                await DeleteAsync(new DeleteServer(requestId, server.Id), cancellationToken);
+                continue;
+            }
+
+            if (server.VmState == VmStates.Building)
+            {
+                LogRecovering(logger, server.Id, "building", "error");
+                await FailAsync(server.Id, new InvalidOperationException("Ember restarted while the server was building."));
+                continue;
+            }
+
+            var machine = server.VmState == VmStates.Active ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
+            if (machine is not null)
+            {
+                machines.Add(machine);
+                WatchExit(machine);
+                await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
+            }
+            else if (File.Exists(ResumeMarker(server.Id)))
+            {
+                File.Delete(ResumeMarker(server.Id));
+                await store.SetStateAsync(server.Id, VmStates.Stopped, "powering-on", PowerStates.Shutdown);
+                await PowerAsync(new PowerAction(requestId, server.Id, PowerActionKind.Start), cancellationToken);
+            }
+            else if (server.VmState == VmStates.Active || server.TaskState is not null)
+            {
+                LogRecovering(logger, server.Id, server.VmState + "/" + (server.TaskState ?? "-"), "stopped");
+                await store.SetStateAsync(server.Id, VmStates.Stopped, null, PowerStates.Shutdown);
+            }
+        }
+    }
+
+    /// <summary>Keeps every console.log under a few MiB; QEMU appends, so cutting the front from outside is safe.</summary>
+    private async Task TrimConsoleLogsAsync(CancellationToken cancellationToken)
+    {
+        const long limit = 4 << 20;
+        const int keep = 1 << 20;
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                foreach (var machine in machines.All)
+                {
+                    var log = new FileInfo(machine.ConsoleLogPath);
+                    if (log.Exists && log.Length > limit)
+                    {
+                        await using var stream = new FileStream(log.FullName, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                        var tail = new byte[keep];
+                        stream.Seek(-keep, SeekOrigin.End);
+                        await stream.ReadExactlyAsync(tail, cancellationToken);
+                        stream.SetLength(0);
+                        await stream.WriteAsync(tail, cancellationToken);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered server {ServerId} left {From} by a restart: now {To}")]
+    private static partial void LogRecovering(ILogger logger, string serverId, string from, string to);
+}

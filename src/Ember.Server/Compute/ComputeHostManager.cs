@@ -1,0 +1,245 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ember.Compute.Qemu;
+using Ember.Server.Common;
+using Ember.Server.Volume;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Compute;
+
+/// <summary>
+/// The host side of compute (Nova's compute manager with its libvirt driver): owns the QEMU processes of the
+/// servers whose host column is <see cref="Name"/>. It takes the API's messages through <see cref="IComputeHost"/>,
+/// does the slow work on the shared <see cref="BackgroundWork"/> under the server's lock, writes vm_state,
+/// task_state and power_state into the row, and calls the volume service as the compute service. A row of
+/// another host is never touched, not even by recovery.
+/// </summary>
+public sealed partial class ComputeHostManager(
+    ComputeStore store,
+    IVolumeService volumes,
+    IHostImageSource images,
+    QemuDriver driver,
+    VirtHost machines,
+    BackgroundWork work,
+    IOptions<EmberOptions> options,
+    ILogger<ComputeHostManager> logger) : IComputeHost, IHostedService
+{
+    private static readonly TimeSpan s_powerOffGrace = TimeSpan.FromSeconds(30);
+
+    public string Name { get; } = options.Value.HostName;
+
+    public string InstancesDir { get; } = Path.Combine(options.Value.DataDir, "instances");
+
+    public string InstanceDir(string serverId) => Path.Combine(InstancesDir, serverId);
+
+    public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
+    {
+        Cast("spawn", message.RequestId, message.ServerId, token => SpawnNowAsync(message, token));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Runs a cast on the background runner, with the server's lock held and a log scope of the request id.
+    /// The work re-reads the row: a server that is gone or not ours any more is left alone.
+    /// </summary>
+    private void Cast(string what, string requestId, string serverId, Func<CancellationToken, Task> body) =>
+        work.Run(what, ("ServerId", serverId), async token =>
+        {
+            using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId });
+            await machines.WithServerLockAsync(serverId, () => body(token));
+        });
+
+    /// <summary>The server's row when this host owns it; null (and a log line) when it is gone or another host's.</summary>
+    private async Task<ServerRow?> OwnedAsync(string serverId)
+    {
+        var server = await store.FindServerAsync(serverId);
+        if (server is not null && server.Host != Name)
+        {
+            LogNotOurs(logger, serverId, server.Host, Name);
+            return null;
+        }
+
+        return server;
+    }
+
+    private async Task SpawnNowAsync(SpawnServer message, CancellationToken cancellationToken)
+    {
+        var server = await OwnedAsync(message.ServerId);
+        if (server is null || server.TaskState == "deleting")
+        {
+            return;
+        }
+
+        try
+        {
+            await store.SetStateAsync(server.Id, VmStates.Building, "spawning", PowerStates.NoState);
+            var machine = await BootAsync(server, message.Flavor, message.Image, message.Volumes, cancellationToken);
+            var ctx = ServiceContext(server);
+            foreach (var volume in message.Volumes)
+            {
+                await volumes.CompleteAsync(ctx, volume.AttachmentId);
+            }
+
+            await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running, launched: true);
+            LogServerActive(logger, server.Id, machine.Pid);
+            if (message.AdminPass is { } password)
+            {
+                work.Run("admin password", ("ServerId", server.Id), token => SetPasswordWhenAgentReadyAsync(machine, password, token));
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogSpawnFailed(logger, server.Id, ex);
+            await FailAsync(server.Id, ex);
+        }
+    }
+
+    /// <summary>Starts QEMU for a server whose volumes are reserved or attached; connects them first if needed.</summary>
+    private async Task<QemuMachine> BootAsync(ServerRow server, FlavorSpec flavor, ImageSpec? image, IReadOnlyList<VolumeDisk> volumeDisks,
+        CancellationToken cancellationToken)
+    {
+        var dir = InstanceDir(server.Id);
+        Directory.CreateDirectory(dir);
+        var ctx = ServiceContext(server);
+        var disks = new List<NbdDisk>();
+        foreach (var volume in volumeDisks)
+        {
+            disks.Add(await ConnectAsync(ctx, server.Id, volume));
+        }
+
+        QemuDisk root;
+        var rootVolume = disks.FirstOrDefault(d => d.DeviceName == "vda");
+        if (rootVolume is not null)
+        {
+            root = rootVolume;
+            disks.Remove(rootVolume);
+        }
+        else
+        {
+            var imageBase = await images.FetchAsync(image ?? throw new InvalidOperationException("The server has neither an image nor a boot volume."),
+                cancellationToken);
+            var overlay = Path.Combine(dir, "disk");
+            if (!File.Exists(overlay))
+            {
+                long? size = flavor.Disk > 0 ? (long)flavor.Disk << 30 : null;
+                await driver.CreateOverlayAsync(imageBase.Path, imageBase.Format, overlay, size, cancellationToken);
+            }
+
+            root = new FileDisk("vda", overlay, "qcow2", Backing: imageBase);
+        }
+
+        var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)]);
+        var machine = await driver.StartAsync(spec, cancellationToken);
+        machines.Add(machine);
+        WatchExit(machine);
+        return machine;
+    }
+
+    /// <summary>
+    /// Gives the volume service this host's connector (it exports the volume) and describes the NBD disk for QEMU.
+    /// The connection info is kept in the mapping, so a restart reconnects without asking again.
+    /// </summary>
+    private async Task<NbdDisk> ConnectAsync(RequestContext ctx, string serverId, VolumeDisk volume)
+    {
+        var bdm = (await store.ListBdmsAsync(serverId)).FirstOrDefault(b => b.Id == volume.BdmId);
+        var connection = bdm?.ConnectionJson is { } json ? JsonSerializer.Deserialize<NbdConnectionInfo>(json) : null;
+        if (connection is null)
+        {
+            var mountpoint = "/dev/" + volume.DeviceName;
+            var attachment = await volumes.UpdateAsync(ctx, volume.AttachmentId, new Connector(Host: Name, Mountpoint: mountpoint), mountpoint);
+            connection = attachment.ConnectionInfo ?? throw new InvalidOperationException($"Volume {volume.VolumeId} returned no connection info.");
+            await store.UpdateBdmConnectionAsync(volume.BdmId, volume.AttachmentId, JsonSerializer.Serialize(connection));
+        }
+
+        return new NbdDisk(volume.DeviceName, volume.VolumeId, connection.ExportName, connection.UnixSocket, connection.Host,
+            connection.Port ?? 0, connection.ReadOnly, connection.Multiattach);
+    }
+
+    /// <summary>When QEMU exits on its own (guest power-off, crash, kill), the server becomes SHUTOFF, as Nova's power sync does.</summary>
+    private void WatchExit(QemuMachine machine) => work.Run("watch", ("ServerId", machine.Id), async token =>
+    {
+        try
+        {
+            await machine.Exited.WaitAsync(token);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // shutdown: StopAsync powers the machine off and writes the row
+        }
+
+        if (machines.Find(machine.Id) != machine)
+        {
+            return;
+        }
+
+        machines.Remove(machine.Id);
+        await machine.DisposeAsync();
+        var server = await store.FindServerAsync(machine.Id);
+        if (server is { TaskState: null, VmState: VmStates.Active })
+        {
+            await store.SetStateAsync(machine.Id, VmStates.Stopped, null, PowerStates.Shutdown);
+        }
+    });
+
+    private async Task SetPasswordWhenAgentReadyAsync(QemuMachine machine, string password, CancellationToken cancellationToken)
+    {
+        // Best effort, like Nova's admin password injection: guests without an agent keep their own.
+        if (await machine.Agent.PingAsync(TimeSpan.FromMinutes(3), cancellationToken))
+        {
+            try
+            {
+                await machine.Agent.SetUserPasswordAsync("root", password, cancellationToken);
+            }
+            catch (QemuException ex)
+            {
+                LogPasswordNotSet(logger, machine.Id, ex.Message);
+            }
+        }
+    }
+
+    private async Task FailAsync(string serverId, Exception ex)
+    {
+        var fault = new JsonObject
+        {
+            ["code"] = 500,
+            ["created"] = Ids.ZuluSeconds(Ids.Now()),
+            ["message"] = ex.Message,
+        };
+        if (machines.Remove(serverId) is { } machine)
+        {
+            await machine.DisposeAsync();
+        }
+
+        await store.SetStateAsync(serverId, VmStates.Error, null, PowerStates.NoState, fault.ToJsonString());
+    }
+
+    /// <summary>
+    /// Who the host acts as towards the volume service: the compute service in the server's project (Nova's
+    /// service user), built from the row rather than carried over from the user's request.
+    /// </summary>
+    private static RequestContext ServiceContext(ServerRow server) =>
+        new(server.UserId, "ember-compute", "default", server.ProjectId, null, ["admin"], DateTime.MaxValue);
+
+    /// <summary>The flavor, image and volumes of a server as its row and mappings have them (start, resume).</summary>
+    private async Task<(FlavorSpec Flavor, ImageSpec? Image, IReadOnlyList<VolumeDisk> Volumes)> BootSpecAsync(ServerRow server)
+    {
+        var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
+        var bdms = await store.ListBdmsAsync(server.Id);
+        return (new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk), server.ImageId is { } image ? new ImageSpec(image) : null,
+            [.. bdms.Where(b => b.AttachmentId is not null).Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex))]);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Server {ServerId} is ACTIVE (QEMU pid {Pid})")]
+    private static partial void LogServerActive(ILogger logger, string serverId, int pid);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Server {ServerId} failed to spawn")]
+    private static partial void LogSpawnFailed(ILogger logger, string serverId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin password of server {ServerId} not set: {Reason}")]
+    private static partial void LogPasswordNotSet(ILogger logger, string serverId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} belongs to host {Owner}, not {Host}: left alone")]
+    private static partial void LogNotOurs(ILogger logger, string serverId, string owner, string host);
+}
