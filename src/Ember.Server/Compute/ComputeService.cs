@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Ember.Server.Compute;
 
 /// <summary>
-/// The API side of compute (Nova's API and conductor): validates, checks quotas and policy, reserves volumes,
+/// The API side of compute (Nova's API and conductor): validates (flavor, image, Nova's attach rules), reserves volumes,
 /// persists the server and its mappings, picks a host with <see cref="ComputeScheduler"/> and hands the work to
 /// that host through <see cref="IComputeHost"/>. Errors are the API's 400s/409s on the request thread; the slow
 /// work (disk overlay, QEMU start, hot-plug) runs on the host while the API reports BUILD or the volume reports
@@ -21,7 +21,7 @@ public sealed partial class ComputeService(
     IComputeHosts hosts,
     ILogger<ComputeService> logger)
 {
-    /// <summary>Validates, reserves the boot volumes, stores the server in BUILD and starts it in the background.</summary>
+    /// <summary>Validates, picks a host, reserves the boot volumes, stores the server in BUILD and sends the spawn to its host.</summary>
     public async Task<ServerRow> CreateAsync(RequestContext ctx, string requestId, ServerCreateRequest request, Microversion version)
     {
         // A private flavor the caller's project was not given does not exist for it (Nova's FlavorNotFound -> 400).
