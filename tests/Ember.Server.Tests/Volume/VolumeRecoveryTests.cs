@@ -104,7 +104,8 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
                 FlavorId = "1",
                 VmState = VmStates.Stopped,
                 PowerState = PowerStates.Shutdown,
-                Host = "h",
+                // A server of this host: the compute host recovers and deletes only its own rows.
+                Host = first.Services.GetRequiredService<ComputeHostManager>().Name,
                 CreatedAt = DateTime.UtcNow,
                 UpdatedAt = DateTime.UtcNow,
             }, [new BdmRow { Id = Guid.NewGuid().ToString(), ServerId = server, VolumeId = plugged, AttachmentId = pluggedAttachment, DeviceName = "vdb", CreatedAt = DateTime.UtcNow }]);
