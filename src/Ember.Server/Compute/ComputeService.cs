@@ -16,7 +16,7 @@ namespace Ember.Server.Compute;
 public sealed partial class ComputeService(
     ComputeStore store,
     IVolumeService volumes,
-    ImageStore images,
+    ImageService images,
     ComputeScheduler scheduler,
     IComputeHosts hosts,
     ILogger<ComputeService> logger)
@@ -40,11 +40,7 @@ public sealed partial class ComputeService(
                 throw ApiException.BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.");
             }
 
-            image = await images.FindAsync(request.ImageId);
-            if (image is null || (image.Owner != ctx.ProjectId && image.Visibility is not ("public" or "community") && !ctx.IsCloudAdmin))
-            {
-                throw ApiException.BadRequest($"Image {request.ImageId} could not be found.");
-            }
+            image = await images.FindVisibleAsync(ctx, request.ImageId) ?? throw ApiException.BadRequest($"Image {request.ImageId} could not be found.");
 
             if (image.Status != "active")
             {

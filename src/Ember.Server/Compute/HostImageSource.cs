@@ -13,12 +13,12 @@ public interface IHostImageSource
 /// All-in-one: the image service's own file, checked at every boot (the overlay reads its base at every boot).
 /// A compute host on another machine downloads into a cache of its own instead (issue 13).
 /// </summary>
-public sealed class LocalImageSource(ImageStore images) : IHostImageSource
+public sealed class LocalImageSource(ImageStore store, ImageService images) : IHostImageSource
 {
     public async Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken)
     {
-        var row = await images.FindAsync(image.Id) ?? throw new InvalidOperationException($"Image {image.Id} is gone.");
-        await images.VerifyAsync(row, cancellationToken);
-        return new ImageBase(images.FileOf(row.Id), row.DiskFormat ?? "raw");
+        var row = await store.FindAsync(image.Id) ?? throw new InvalidOperationException($"Image {image.Id} is gone.");
+        var (path, _) = await images.PrepareForUseAsync(row, cancellationToken);
+        return new ImageBase(path, row.DiskFormat ?? "raw");
     }
 }
