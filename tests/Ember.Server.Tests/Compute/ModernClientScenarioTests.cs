@@ -11,7 +11,9 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
     private Task<CliResult> OpenStackAsync(params string[] args) =>
         ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.60", .. args]);
 
-    [Fact(Skip = "Intermittent under the full suite since the issue-11 changes: vm-b mounts what vm-a wrote with EINVAL even after dropping its page cache (2 of 4 clean ./.ci/run runs; passes alone). A data-path question left open in the stop-10 note.")]
+    // Un-skip to investigate: on failure the message carries the ext superblock magic as the host file, a direct read
+    // and a buffered read in vm-b see it, plus vm-b's dmesg.
+    [Fact(Skip = "Intermittent EINVAL when vm-b mounts what vm-a wrote: 2 of 4 clean ./.ci/run runs on 2026-11-29, 1 of 7 runs (message lost) and then 6 passes on 2026-11-30. Open; see the issue 11 notes.")]
     public async Task Openstack_client_attaches_one_multiattach_volume_to_two_running_servers()
     {
         var volume = (await OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", "shared", "-f", "json")).EnsureSuccess().Json();
@@ -39,8 +41,15 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
         Assert.Equal("in-use", shown["status"]!.GetValue<string>());
 
         await api.ExecInGuestAsync(servers[0], "for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; mkfs.ext3 -q /dev/vdb && mkdir -p /mnt/s && mount /dev/vdb /mnt/s && echo from-a > /mnt/s/a && umount /mnt/s");
-        // Dropping vm-b's page cache did not cure the intermittent EINVAL (see the skip reason): not a guest cache.
-        Assert.Equal("from-a", await api.ExecInGuestAsync(servers[1], "for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; echo 3 > /proc/sys/vm/drop_caches; mkdir -p /mnt/s && mount /dev/vdb /mnt/s && cat /mnt/s/a && umount /mnt/s"));
+        var file = Path.Combine(ember.DataDir, "volumes", "volume-" + volumeId);
+        var host = new byte[2];
+        using (var f = File.OpenHandle(file))
+            RandomAccess.Read(f, host, 1080);
+        var diag = await api.ExecInGuestAsync(servers[1], "for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; " +
+            "echo direct=$(dd if=/dev/vdb bs=4096 count=1 iflag=direct 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
+            "echo buffered=$(dd if=/dev/vdb bs=4096 count=1 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
+            "mkdir -p /mnt/s; mount /dev/vdb /mnt/s && cat /mnt/s/a && umount /mnt/s; echo rc=$?; dmesg | tail -n 8");
+        Assert.True(diag.Contains("from-a"), $"host magic {Convert.ToHexString(host)}; vm-b: {diag}");
 
         (await OpenStackAsync("server", "remove", "volume", "vm-b", "shared")).EnsureSuccess();
         await api.WaitForAsync($"/volume/v3/volumes/{volumeId}",
