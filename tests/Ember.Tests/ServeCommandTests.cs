@@ -12,6 +12,19 @@ public sealed class ServeCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dataDir, recursive: true);
 
     [Fact]
+    public async Task Serve_refuses_a_settings_file_with_a_misspelt_key_before_it_creates_anything()
+    {
+        var config = Path.Combine(_dataDir, "ember.yaml");
+        await File.WriteAllTextAsync(config, "Identity:\n  LockoutFailureAtempts: 3\n");
+        var data = Path.Combine(_dataDir, "data");
+        var run = await Cli.RunAsync(Path.Combine(AppContext.BaseDirectory, "ember"), ["serve", "--config", config, "--data-dir", data]);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("LockoutFailureAtempts", run.StdErr);
+        Assert.False(Directory.Exists(data));
+    }
+
+    [Fact]
     public async Task Serve_prints_its_endpoint_answers_openstack_stops_cleanly_on_sigterm_and_restarts_on_the_same_data()
     {
         for (var run = 0; run < 2; run++)

@@ -8,42 +8,52 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var dataDir = new Option<string>("--data-dir") { Description = "Directory for the database, images, volumes and instances (default: $EMBER_DATA_DIR or ~/.local/share/ember)." };
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT for the HTTP API (default 127.0.0.1:5000).", DefaultValueFactory = _ => "127.0.0.1:5000" };
+        var config = new Option<string?>("--config") { Description = "Settings file (YAML, or JSON by its extension): EmberOptions' names, sections as maps (Identity, Image). Environment variables EMBER_Name / EMBER_Section__Name override it, flags override both." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory for the database, images, volumes and instances (default: $EMBER_DATA_DIR or ~/.local/share/ember)." };
+        var listen = new Option<string?>("--listen") { Description = "HOST:PORT for the HTTP API (default 127.0.0.1:5000)." };
         var publicUrl = new Option<string?>("--public-url") { Description = "Base URL to put in the service catalog (default: as the client reached us)." };
         var nbdListen = new Option<string?>("--nbd-listen") { Description = "Also serve NBD on this HOST:PORT, with TLS and client certificates of the CA in DATA/nbd-tls (the unix socket in the data dir is always on)." };
-        var nbdInsecure = new Option<bool>("--nbd-insecure") { Description = "Serve --nbd-listen as plain TCP without TLS (only on a network you trust completely)." };
-        var lockoutAttempts = new Option<int>("--lockout-failure-attempts") { Description = "Lock a user after this many failed logins in a row (Keystone's lockout_failure_attempts; default 0: off)." };
-        var lockoutDuration = new Option<int>("--lockout-duration") { Description = "Seconds a locked user stays locked after the last failure (Keystone's lockout_duration; default 1800).", DefaultValueFactory = _ => 1800 };
+        var nbdInsecure = new Option<bool?>("--nbd-insecure") { Description = "Serve --nbd-listen as plain TCP without TLS (only on a network you trust completely)." };
+        var lockoutAttempts = new Option<int?>("--lockout-failure-attempts") { Description = "Lock a user after this many failed logins in a row (Keystone's lockout_failure_attempts; default 0: off)." };
+        var lockoutDuration = new Option<int?>("--lockout-duration") { Description = "Seconds a locked user stays locked after the last failure (Keystone's lockout_duration; default 1800)." };
         var hostName = new Option<string?>("--host-name") { Description = "This node's name as compute host (servers.host, OS-EXT-SRV-ATTR:host) and volume host (default: the machine name)." };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
         {
-            dataDir, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
+            config, dataDir, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             // First, before any file, socket or child process exists: everything Ember creates is owner-only.
             DataDirectory.UsePrivateUmask();
-            var options = new EmberOptions
+            // Only the flags given: a flag left out must not hide the file's or the environment's value.
+            var flags = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            void Flag<T>(Option<T> option, string key)
             {
-                DataDir = Path.GetFullPath(parse.GetValue(dataDir) ?? EmberOptions.DefaultDataDir()),
-                Listen = parse.GetValue(listen)!,
-                PublicUrl = parse.GetValue(publicUrl),
-                NbdListen = parse.GetValue(nbdListen),
-                NbdInsecure = parse.GetValue(nbdInsecure),
-                DefaultImagePath = parse.GetValue(image),
-                AdminPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_ADMIN_PASSWORD")),
-                DemoPassword = NullIfEmpty(Environment.GetEnvironmentVariable("EMBER_DEMO_PASSWORD")),
-                Identity = new Server.Identity.IdentityOptions
+                if (parse.GetResult(option) is not null && parse.GetValue(option) is { } value)
                 {
-                    LockoutFailureAttempts = Math.Max(0, parse.GetValue(lockoutAttempts)),
-                    LockoutDurationSeconds = Math.Max(1, parse.GetValue(lockoutDuration)),
-                },
-            };
-            if (parse.GetValue(hostName) is { } name)
+                    flags[key] = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+
+            Flag(dataDir, nameof(EmberOptions.DataDir));
+            Flag(listen, nameof(EmberOptions.Listen));
+            Flag(publicUrl, nameof(EmberOptions.PublicUrl));
+            Flag(nbdListen, nameof(EmberOptions.NbdListen));
+            Flag(nbdInsecure, nameof(EmberOptions.NbdInsecure));
+            Flag(hostName, nameof(EmberOptions.HostName));
+            Flag(image, nameof(EmberOptions.DefaultImagePath));
+            Flag(lockoutAttempts, "Identity:LockoutFailureAttempts");
+            Flag(lockoutDuration, "Identity:LockoutDurationSeconds");
+            EmberOptions options;
+            try
             {
-                options.HostName = name;
+                options = EmberConfiguration.Load(parse.GetValue(config), Environment.GetEnvironmentVariables(), flags);
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync("ember serve: " + e.Message);
+                return 2;
             }
 
             await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
@@ -65,6 +75,4 @@ public static class ServeCommand
         });
         return command;
     }
-
-    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
 }
