@@ -66,8 +66,8 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddOptions<EmberOptions>().Configure(o => Copy(options, o)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddRouting();
 
-        var database = new Database(Path.Combine(options.DataDir, "ember.db"));
-        builder.Services.AddSingleton(database);
+        var database = Database.Open(options.Database, options.DataDir);
+        builder.Services.AddSingleton(_ => database); // created by a factory, so the container disposes it (the connection pool)
         builder.Services.AddBackgroundWork();
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
@@ -143,6 +143,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         to.HostName = from.HostName;
         to.Listen = from.Listen;
         to.PublicUrl = from.PublicUrl;
+        to.Database = from.Database;
         to.TokenLifetimeSeconds = from.TokenLifetimeSeconds;
         to.AdminPassword = from.AdminPassword;
         to.DemoPassword = from.DemoPassword;

@@ -19,6 +19,12 @@ public sealed class EmberOptions
     [RegularExpression(@"^[A-Za-z0-9][A-Za-z0-9._-]*$", ErrorMessage = "HostName must be letters, digits, '.', '_' and '-', starting with a letter or digit.")]
     public string HostName { get; set; } = Environment.MachineName;
 
+    /// <summary>
+    /// The state store: a PostgreSQL URL (postgresql://USER@HOST/DB, or postgresql://USER@/DB?host=/socket/dir), its
+    /// password from PGPASSWORD or a passfile, never in the URL. Null: SQLite's ember.db in <see cref="DataDir"/>.
+    /// </summary>
+    public string? Database { get; set; }
+
     /// <summary>HOST:PORT of the HTTP listener. Port 0 picks a free port.</summary>
     [Required]
     public string Listen { get; set; } = "127.0.0.1:5000";

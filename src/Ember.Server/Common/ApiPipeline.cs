@@ -1,4 +1,5 @@
 using System.Net;
+using Ember.Server.Data;
 using Ember.Server.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -50,6 +51,14 @@ public static partial class ApiPipeline
             catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
             {
                 // The client went away; nothing to answer.
+            }
+            catch (Exception ex) when (!http.Response.HasStarted && Database.IsUnavailable(ex))
+            {
+                // The database is down or restarting: the client may retry, the pool starts over with fresh connections.
+                http.RequestServices.GetRequiredService<Database>().ClearPool();
+                LogDatabaseUnavailable(logger, http.Request.Method, http.Request.Path, ex.Message);
+                http.Response.Headers.RetryAfter = "5";
+                await WriteErrorAsync(http, (int)ErrorKind.ServiceUnavailable, "The service is temporarily unavailable: its database cannot be reached. Try again later.");
             }
             catch (Exception ex) when (!http.Response.HasStarted)
             {
@@ -172,6 +181,9 @@ public static partial class ApiPipeline
         http.Items[ContextKey] = valid.Context;
         http.Items[TokenKey] = valid;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database unavailable in {Method} {Path}: {Reason}")]
+    private static partial void LogDatabaseUnavailable(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, string method, string path, Exception exception);

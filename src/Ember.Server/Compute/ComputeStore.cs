@@ -191,7 +191,7 @@ public sealed class ComputeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         return await c.ExecuteAsync(
-            "UPDATE servers SET task_state = @TaskState, updated_at = @Now WHERE id = @Id AND task_state IS NULL AND vm_state IN @Allowed",
+            $"UPDATE servers SET task_state = @TaskState, updated_at = @Now WHERE id = @Id AND task_state IS NULL AND vm_state {db.Dialect.In("@Allowed")}",
             new { Id = id, TaskState = taskState, Allowed = allowedVmStates, Now = Ids.Now() }) == 1;
     }
 

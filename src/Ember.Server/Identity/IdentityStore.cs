@@ -155,14 +155,10 @@ public sealed class IdentityStore(Database db)
     public async Task GrantAsync(string userId, string projectId, string roleId)
     {
         await using var c = await db.OpenAsync();
-        var exists = await c.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM role_assignments WHERE user_id = @UserId AND project_id = @ProjectId AND role_id = @RoleId",
-            new { UserId = userId, ProjectId = projectId, RoleId = roleId });
-        if (exists == 0)
-        {
-            await c.ExecuteAsync("INSERT INTO role_assignments (user_id, project_id, role_id) VALUES (@UserId, @ProjectId, @RoleId)",
-                new { UserId = userId, ProjectId = projectId, RoleId = roleId });
-        }
+        await c.ExecuteAsync("""
+            INSERT INTO role_assignments (user_id, project_id, role_id) VALUES (@UserId, @ProjectId, @RoleId)
+            ON CONFLICT (user_id, project_id, role_id) DO NOTHING
+            """, new { UserId = userId, ProjectId = projectId, RoleId = roleId });
     }
 
     public async Task<bool> RevokeGrantAsync(string userId, string projectId, string roleId)
@@ -258,14 +254,11 @@ public sealed class IdentityStore(Database db)
     public async Task RecordLoginFailureAsync(string userId, DateTime now, bool restart)
     {
         await using var c = await db.OpenAsync();
-        var updated = await c.ExecuteAsync(
-            "UPDATE login_failures SET failures = CASE WHEN @Restart THEN 1 ELSE failures + 1 END, last_failure_at = @Now WHERE user_id = @UserId",
-            new { UserId = userId, Now = now, Restart = restart });
-        if (updated == 0)
-        {
-            await c.ExecuteAsync("INSERT INTO login_failures (user_id, failures, last_failure_at) VALUES (@UserId, 1, @Now)",
-                new { UserId = userId, Now = now });
-        }
+        await c.ExecuteAsync("""
+            INSERT INTO login_failures (user_id, failures, last_failure_at) VALUES (@UserId, 1, @Now)
+            ON CONFLICT (user_id) DO UPDATE SET
+              failures = CASE WHEN @Restart THEN 1 ELSE login_failures.failures + 1 END, last_failure_at = excluded.last_failure_at
+            """, new { UserId = userId, Now = now, Restart = restart });
     }
 
     public async Task ClearLoginFailuresAsync(string userId)

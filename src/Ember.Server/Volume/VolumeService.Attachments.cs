@@ -180,8 +180,7 @@ public sealed partial class VolumeService
         var volume = await FindVisibleAsync(ctx, volumeId);
         if (volume.Status == "attaching")
         {
-            await using var c = await store.OpenAsync();
-            await VolumeStore.RecomputeStatusAsync(c, volumeId);
+            await store.RecomputeStatusAsync(volumeId);
         }
     }
 
@@ -243,8 +242,7 @@ public sealed partial class VolumeService
 
         if (target is null)
         {
-            await using var c = await store.OpenAsync();
-            await VolumeStore.RecomputeStatusAsync(c, volumeId);
+            await store.RecomputeStatusAsync(volumeId);
             return;
         }
 

@@ -49,8 +49,7 @@ public sealed partial class VolumeService
                     break;
                 case "uploading" or "attaching" or "detaching" or "reserved":
                     {
-                        await using var c = await store.OpenAsync();
-                        await VolumeStore.RecomputeStatusAsync(c, volume.Id);
+                        await store.RecomputeStatusAsync(volume.Id);
                         var now = await store.FindVolumeAsync(volume.Id);
                         LogRecovered(logger, "volume", volume.Id, volume.Status, now?.Status ?? "deleted");
                         break;

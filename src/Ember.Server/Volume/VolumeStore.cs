@@ -8,6 +8,9 @@ namespace Ember.Server.Volume;
 /// <summary>
 /// The SQL of the volume service. Every status change is a compare-and-swap UPDATE
 /// (WHERE status IN ...) so concurrent requests cannot both win; nothing reads and then writes.
+/// A statement whose condition reads other rows (a project's quota usage, a volume's attachments or snapshots)
+/// runs in a transaction holding the lock of what it reads (<see cref="Database.LockAsync"/>): on PostgreSQL two
+/// such statements would otherwise both pass on the same snapshot. Lock order: project quota, then volume.
 /// </summary>
 public sealed class VolumeStore(Database db)
 {
@@ -19,7 +22,11 @@ public sealed class VolumeStore(Database db)
     /// <summary>The lowest non-error attach_status of a volume's attachments (attached &lt; attaching &lt; detaching &lt; reserved), else detached.</summary>
     private const string DerivedAttachStatus = "COALESCE((SELECT MIN(a.attach_status) FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status NOT LIKE 'error%'), 'detached')";
 
-    public Task<DbConnection> OpenAsync() => db.OpenAsync();
+    /// <summary>The lock over a project's volume quota usage (volumes, snapshots, gigabytes).</summary>
+    private static string QuotaLock(string projectId) => "volume-quota:" + projectId;
+
+    /// <summary>The lock over one volume's attachments and snapshots.</summary>
+    private static string VolumeLock(string volumeId) => "volume:" + volumeId;
 
     // ---- volume types ----
 
@@ -81,14 +88,18 @@ public sealed class VolumeStore(Database db)
         p.Add("MaxVolumes", limits.Volumes);
         p.Add("MaxGigabytes", limits.Gigabytes);
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync($"""
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, QuotaLock(row.ProjectId));
+        var inserted = await c.ExecuteAsync($"""
             INSERT INTO volumes ({VolumeColumns})
             SELECT @Id, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @AttachStatus, @VolumeTypeId, @AvailabilityZone, @Bootable,
                    @Multiattach, @Readonly, @SnapshotId, @SourceVolid, @ImageMetadata, @Metadata, @LegacyExport, @CreatedAt, @UpdatedAt
             WHERE (@MaxVolumes < 0 OR (SELECT COUNT(*) FROM volumes WHERE project_id = @ProjectId) < @MaxVolumes)
               AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
                    + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
-            """, p) == 1;
+            """, p, tx) == 1;
+        await tx.CommitAsync();
+        return inserted;
     }
 
     public async Task<VolumeRow?> FindVolumeAsync(string id)
@@ -109,7 +120,7 @@ public sealed class VolumeStore(Database db)
     public async Task<bool> TransitionAsync(string id, IEnumerable<string> from, string to)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("UPDATE volumes SET status = @To, updated_at = @Now WHERE id = @Id AND status IN @From",
+        return await c.ExecuteAsync($"UPDATE volumes SET status = @To, updated_at = @Now WHERE id = @Id AND status {db.Dialect.In("@From")}",
             new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
     }
 
@@ -141,11 +152,15 @@ public sealed class VolumeStore(Database db)
     public async Task<bool> BeginExtendAsync(string id, IEnumerable<string> from, string projectId, int growBy, int maxGigabytes)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("""
-            UPDATE volumes SET status = 'extending', updated_at = @Now WHERE id = @Id AND status IN @From
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, QuotaLock(projectId));
+        var begun = await c.ExecuteAsync($"""
+            UPDATE volumes SET status = 'extending', updated_at = @Now WHERE id = @Id AND status {db.Dialect.In("@From")}
               AND (@Max < 0 OR (SELECT COALESCE(SUM(v.size), 0) FROM volumes v WHERE v.project_id = @ProjectId)
                    + (SELECT COALESCE(SUM(s.size), 0) FROM volume_snapshots s WHERE s.project_id = @ProjectId) + @Grow <= @Max)
-            """, new { Id = id, From = from.ToArray(), ProjectId = projectId, Grow = growBy, Max = maxGigabytes, Now = Ids.Now() }) == 1;
+            """, new { Id = id, From = from.ToArray(), ProjectId = projectId, Grow = growBy, Max = maxGigabytes, Now = Ids.Now() }, tx) == 1;
+        await tx.CommitAsync();
+        return begun;
     }
 
     /// <summary>
@@ -156,10 +171,11 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(id));
         var snapshotRule = cascade
             ? "NOT EXISTS (SELECT 1 FROM volume_snapshots s WHERE s.volume_id = @Id AND s.status NOT IN ('available', 'error', 'deleting', 'error_deleting'))"
             : "NOT EXISTS (SELECT 1 FROM volume_snapshots s WHERE s.volume_id = @Id)";
-        var statusRule = fromStatuses is null ? "" : "AND status IN @From";
+        var statusRule = fromStatuses is null ? "" : $"AND status {db.Dialect.In("@From")}";
         var ok = await c.ExecuteAsync($"""
             UPDATE volumes SET status = 'deleting', updated_at = @Now
             WHERE id = @Id AND attach_status <> 'attached' {statusRule} AND {snapshotRule}
@@ -179,6 +195,7 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(id));
         await c.ExecuteAsync("DELETE FROM volume_attachments WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volume_snapshots WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volumes WHERE id = @Id", new { Id = id }, tx);
@@ -225,8 +242,18 @@ public sealed class VolumeStore(Database db)
         await c.ExecuteAsync("UPDATE volumes SET legacy_export = @Export WHERE id = @Id", new { Id = id, Export = exportName });
     }
 
+    /// <summary>Cinder's _get_statuses_from_attachments: the volume's status derived from its attachments.</summary>
+    public async Task RecomputeStatusAsync(string volumeId)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(volumeId));
+        await RecomputeStatusAsync(c, volumeId, tx);
+        await tx.CommitAsync();
+    }
+
     /// <summary>Cinder's _get_statuses_from_attachments in one UPDATE: the alphabetically lowest attachment state decides.</summary>
-    public static Task RecomputeStatusAsync(DbConnection c, string volumeId, DbTransaction? tx = null) =>
+    private static Task RecomputeStatusAsync(DbConnection c, string volumeId, DbTransaction tx) =>
         c.ExecuteAsync($"""
             UPDATE volumes SET
               status = CASE {DerivedAttachStatus} WHEN 'attached' THEN 'in-use' WHEN 'detached' THEN 'available' ELSE {DerivedAttachStatus} END,
@@ -246,9 +273,10 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(row.VolumeId));
         var args = new { Id = row.VolumeId, From = from.ToArray(), Max = maxAttachments, Instance = row.InstanceUuid, Now = Ids.Now() };
-        var reserved = await c.ExecuteAsync("""
-            UPDATE volumes SET status = 'reserved', updated_at = @Now WHERE id = @Id AND status IN @From
+        var reserved = await c.ExecuteAsync($"""
+            UPDATE volumes SET status = 'reserved', updated_at = @Now WHERE id = @Id AND status {db.Dialect.In("@From")}
               AND (@Max < 0 OR (SELECT COUNT(*) FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status NOT LIKE 'error%') < @Max)
             """, args, tx) == 1;
         if (!reserved && row.InstanceUuid is not null)
@@ -278,6 +306,7 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(row.VolumeId));
         await c.ExecuteAsync($"""
             INSERT INTO volume_attachments ({AttachmentColumns}) VALUES (@Id, @VolumeId, @ProjectId, @InstanceUuid, @AttachStatus, @AttachMode,
               @Mountpoint, @AttachedHost, @Connector, @ExportName, @AttachTime, @DetachTime, @CreatedAt, @UpdatedAt)
@@ -321,7 +350,7 @@ public sealed class VolumeStore(Database db)
         }
 
         await using var c = await db.OpenAsync();
-        var rows = await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE volume_id IN @Ids ORDER BY created_at, id",
+        var rows = await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE volume_id {db.Dialect.In("@Ids")} ORDER BY created_at, id",
             new { Ids = volumeIds.ToArray() });
         return rows.ToLookup(a => a.VolumeId);
     }
@@ -334,6 +363,7 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(row.VolumeId));
         var args = new { row.Id, row.VolumeId, row.Connector, row.ExportName, row.Mountpoint, row.AttachedHost, row.AttachMode, Now = Ids.Now() };
         var volumeOk = await c.ExecuteAsync("""
             UPDATE volumes SET status = 'attaching', attach_status = 'attaching', updated_at = @Now
@@ -359,6 +389,7 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(volumeId));
         var args = new { Id = attachmentId, VolumeId = volumeId, Now = Ids.Now() };
         var ok = await c.ExecuteAsync("UPDATE volume_attachments SET attach_status = 'attached', attach_time = @Now, updated_at = @Now WHERE id = @Id AND attach_status NOT LIKE 'error%'", args, tx) == 1;
         if (ok)
@@ -375,6 +406,7 @@ public sealed class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, VolumeLock(volumeId));
         if (await c.ExecuteAsync("DELETE FROM volume_attachments WHERE id = @Id", new { Id = attachmentId }, tx) == 0)
         {
             await tx.RollbackAsync();
@@ -410,14 +442,19 @@ public sealed class VolumeStore(Database db)
         p.Add("MaxSnapshots", limits.Snapshots);
         p.Add("MaxGigabytes", limits.Gigabytes);
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync($"""
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, QuotaLock(row.ProjectId));
+        await db.LockAsync(c, tx, VolumeLock(row.VolumeId));
+        var inserted = await c.ExecuteAsync($"""
             INSERT INTO volume_snapshots ({SnapshotColumns})
             SELECT @Id, @VolumeId, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @Metadata, @CreatedAt, @UpdatedAt
-            WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @VolumeId AND status IN @From)
+            WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @VolumeId AND status {db.Dialect.In("@From")})
               AND (@MaxSnapshots < 0 OR (SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @ProjectId) < @MaxSnapshots)
               AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
                    + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
-            """, p) == 1;
+            """, p, tx) == 1;
+        await tx.CommitAsync();
+        return inserted;
     }
 
     public async Task<SnapshotRow?> FindSnapshotAsync(string id)
@@ -448,7 +485,7 @@ public sealed class VolumeStore(Database db)
     public async Task<bool> TransitionSnapshotAsync(string id, IEnumerable<string> from, string to)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("UPDATE volume_snapshots SET status = @To, updated_at = @Now WHERE id = @Id AND status IN @From",
+        return await c.ExecuteAsync($"UPDATE volume_snapshots SET status = @To, updated_at = @Now WHERE id = @Id AND status {db.Dialect.In("@From")}",
             new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
     }
 
@@ -478,10 +515,10 @@ public sealed class VolumeStore(Database db)
     public async Task SetLimitAsync(string projectId, string resource, int limit)
     {
         await using var c = await db.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
-        await c.ExecuteAsync("DELETE FROM volume_quotas WHERE project_id = @P AND resource = @R", new { P = projectId, R = resource }, tx);
-        await c.ExecuteAsync("INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)", new { P = projectId, R = resource, L = limit }, tx);
-        await tx.CommitAsync();
+        await c.ExecuteAsync("""
+            INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)
+            ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit
+            """, new { P = projectId, R = resource, L = limit });
     }
 
     public async Task DeleteLimitsAsync(string projectId)

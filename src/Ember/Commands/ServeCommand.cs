@@ -17,10 +17,15 @@ public static class ServeCommand
         var lockoutAttempts = new Option<int?>("--lockout-failure-attempts") { Description = "Lock a user after this many failed logins in a row (Keystone's lockout_failure_attempts; default 0: off)." };
         var lockoutDuration = new Option<int?>("--lockout-duration") { Description = "Seconds a locked user stays locked after the last failure (Keystone's lockout_duration; default 1800)." };
         var hostName = new Option<string?>("--host-name") { Description = "This node's name as compute host (servers.host, OS-EXT-SRV-ATTR:host) and volume host (default: the machine name)." };
+        var database = new Option<string?>("--database")
+        {
+            Description = "State store: postgresql://USER@HOST:PORT/DB or postgresql://USER@/DB?host=/socket/dir (default: SQLite in the data dir). "
+                + "No password in the URL: PostgreSQL's password comes from PGPASSWORD or a passfile (~/.pgpass, or ?passfile=PATH).",
+        };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
         {
-            config, dataDir, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
+            config, dataDir, database, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -37,6 +42,7 @@ public static class ServeCommand
             }
 
             Flag(dataDir, nameof(EmberOptions.DataDir));
+            Flag(database, nameof(EmberOptions.Database));
             Flag(listen, nameof(EmberOptions.Listen));
             Flag(publicUrl, nameof(EmberOptions.PublicUrl));
             Flag(nbdListen, nameof(EmberOptions.NbdListen));

@@ -10,11 +10,25 @@ namespace Ember.Server.Tests.Support;
 /// <summary>
 /// A real Ember host on 127.0.0.1 with an ephemeral port and a temporary data directory,
 /// shared by the tests of one class (IClassFixture). Deleted when the class is done.
+/// Its state is in SQLite, or, for a fixture made with onPostgres, in a database of a throwaway
+/// PostgreSQL cluster of its own (<see cref="PostgresCluster"/>).
 /// </summary>
 public class EmberFixture : IAsyncLifetime
 {
     public const string AdminPassword = "admin-secret";
     public const string DemoPassword = "demo-secret";
+
+    public EmberFixture()
+        : this(onPostgres: false)
+    {
+    }
+
+    protected EmberFixture(bool onPostgres) => OnPostgres = onPostgres;
+
+    public bool OnPostgres { get; }
+
+    /// <summary>The cluster holding the state when <see cref="OnPostgres"/>: tests stop and start it.</summary>
+    public PostgresCluster? Postgres { get; private set; }
 
     public EmberHost Host { get; private set; } = null!;
 
@@ -41,6 +55,12 @@ public class EmberFixture : IAsyncLifetime
             AdminPassword = AdminPassword,
             DemoPassword = DemoPassword,
         };
+        if (OnPostgres)
+        {
+            Postgres = await PostgresCluster.CreateAsync();
+            options.Database = await Postgres.CreateDatabaseAsync("ember");
+        }
+
         await ConfigureAsync(options);
         // EMBER_TEST_LOG=Information (or Debug) shows the host's log in the test output when chasing a failure.
         var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("EMBER_TEST_LOG"), out var parsed) ? parsed : LogLevel.Warning;
@@ -49,7 +69,16 @@ public class EmberFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await Host.DisposeAsync();
+        if (Host is { } host)
+        {
+            await host.DisposeAsync(); // null when the start failed
+        }
+
+        if (Postgres is not null)
+        {
+            await Postgres.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(DataDir, recursive: true);
@@ -133,3 +162,6 @@ public class EmberFixture : IAsyncLifetime
             ["OS_CLOUD"] = cloud,
         });
 }
+
+/// <summary>An <see cref="EmberFixture"/> whose state is in PostgreSQL.</summary>
+public sealed class PostgresEmberFixture() : EmberFixture(onPostgres: true);

@@ -4,8 +4,14 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Volume;
 
+/// <summary>The Cinder v3 subset on SQLite.</summary>
+public sealed class VolumeApiTests(EmberFixture fixture) : VolumeApiCases(fixture), IClassFixture<EmberFixture>;
+
+/// <summary>The Cinder v3 subset on PostgreSQL.</summary>
+public sealed class PostgresVolumeApiTests(PostgresEmberFixture fixture) : VolumeApiCases(fixture), IClassFixture<PostgresEmberFixture>;
+
 /// <summary>The Cinder v3 subset over raw HTTP against a real host: status codes, bodies, the attachment state machine.</summary>
-public sealed class VolumeApiTests(EmberFixture fixture) : IClassFixture<EmberFixture>
+public abstract class VolumeApiCases(EmberFixture fixture)
 {
     private const string V354 = "volume 3.54";
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
@@ -234,6 +240,37 @@ public sealed class VolumeApiTests(EmberFixture fixture) : IClassFixture<EmberFi
         var quota = await demo.SendAsync(HttpMethod.Get, $"/volume/v3/os-quota-sets/{demoProject}?usage=true");
         Assert.Equal(3, quota["quota_set"]!["gigabytes"]!["limit"]!.GetValue<int>());
         await admin.SendAsync(HttpMethod.Delete, $"/volume/v3/os-quota-sets/{demoProject}");
+    }
+
+    [Fact]
+    public async Task Sixteen_parallel_creates_over_the_volume_quota_let_exactly_the_quota_succeed()
+    {
+        // A project of its own, so the quota cannot meet another test's volumes.
+        using var admin = await ClientAsync();
+        var name = "quota-race-" + Guid.NewGuid().ToString("N")[..8];
+        var project = (await admin.SendAsync(HttpMethod.Post, "/identity/v3/projects",
+            new JsonObject { ["project"] = new JsonObject { ["name"] = name, ["domain_id"] = "default" } }, HttpStatusCode.Created))["project"]!["id"]!.GetValue<string>();
+        var adminUser = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/users?name=admin"))["users"]![0]!["id"]!.GetValue<string>();
+        var member = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=member"))["roles"]![0]!["id"]!.GetValue<string>();
+        await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{project}/users/{adminUser}/roles/{member}", expect: HttpStatusCode.NoContent);
+        await admin.SendAsync(HttpMethod.Put, $"/volume/v3/os-quota-sets/{project}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["volumes"] = 5, ["gigabytes"] = 1000 } });
+
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        using var login = await http.PostAsync("/identity/v3/auth/tokens", EmberFixture.PasswordAuth("admin", EmberFixture.AdminPassword, name));
+        login.EnsureSuccessStatusCode();
+        http.DefaultRequestHeaders.Add("X-Auth-Token", login.Headers.GetValues("X-Subject-Token").Single());
+        using var scoped = new ApiClient(http);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => scoped.TrySendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = $"race-{i}" } })));
+        Assert.True(results.Count(r => r.Status == HttpStatusCode.Accepted) == 5,
+            string.Join(", ", results.GroupBy(r => r.Status).Select(g => $"{(int)g.Key} x{g.Count()}")));
+        Assert.Equal(11, results.Count(r => r.Status == HttpStatusCode.RequestEntityTooLarge));
+        var listed = await scoped.SendAsync(HttpMethod.Get, "/volume/v3/volumes");
+        Assert.Equal(5, listed["volumes"]!.AsArray().Count);
+        var usage = await scoped.SendAsync(HttpMethod.Get, $"/volume/v3/os-quota-sets/{project}?usage=true");
+        Assert.Equal(5, usage["quota_set"]!["volumes"]!["in_use"]!.GetValue<int>());
     }
 
     private static async Task<string> DemoProjectIdAsync(ApiClient admin)

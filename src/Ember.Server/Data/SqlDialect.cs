@@ -1,0 +1,86 @@
+using System.Data.Common;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace Ember.Server.Data;
+
+/// <summary>The engines Ember keeps its state in.</summary>
+public enum DatabaseEngine
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>
+/// Everything the two engines disagree on, in one place. Stores and migrations write one SQL text for both
+/// (portable types and statements, upserts as <c>INSERT ... ON CONFLICT</c>, which both accept) and ask this
+/// class for the rest. docs/database.md has the rules.
+/// </summary>
+public sealed partial class SqlDialect
+{
+    private SqlDialect(DatabaseEngine engine) => Engine = engine;
+
+    public static SqlDialect Sqlite { get; } = new(DatabaseEngine.Sqlite);
+
+    public static SqlDialect PostgreSql { get; } = new(DatabaseEngine.PostgreSql);
+
+    public DatabaseEngine Engine { get; }
+
+    public string Name => Engine == DatabaseEngine.Sqlite ? "SQLite" : "PostgreSQL";
+
+    /// <summary>
+    /// Schema text as this engine wants it. Migrations say TIMESTAMP; on PostgreSQL that is timestamptz, so an
+    /// instant is stored as one (Npgsql writes only UTC DateTimes to it and reads them back as DateTimeKind.Utc).
+    /// </summary>
+    public string Schema(string sql) => Engine == DatabaseEngine.Sqlite ? sql : TimestampType().Replace(sql, "TIMESTAMPTZ");
+
+    /// <summary>
+    /// The statement that takes a lock on a name until the transaction ends, or null where a transaction already
+    /// excludes every other writer. PostgreSQL: a transaction-scoped advisory lock on the name's 64-bit hash (a
+    /// collision only serializes two unrelated names). SQLite: BEGIN IMMEDIATE took the database's write lock.
+    /// </summary>
+    public string? LockStatement => Engine == DatabaseEngine.Sqlite ? null : "SELECT pg_advisory_xact_lock(hashtextextended(@Name, 0))";
+
+    /// <summary>
+    /// "column IN list" for a collection parameter: Dapper expands <c>IN @P</c> into one parameter per item, except on
+    /// Npgsql, where it sends the collection as one array parameter, which PostgreSQL takes as <c>= ANY(@P)</c>.
+    /// </summary>
+    public string In(string parameter) => Engine == DatabaseEngine.Sqlite ? $"IN {parameter}" : $"= ANY({parameter})";
+
+    /// <summary>A UNIQUE or PRIMARY KEY constraint was violated: SQLite says so in its message, PostgreSQL with SQLSTATE 23505.</summary>
+    public static bool IsUniqueViolation(DbException ex) =>
+        ex.SqlState == "23505" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The database cannot be reached or cannot serve right now (server down or restarting, connection cut,
+    /// too many connections, SQLite busy past its timeout): a 503 to retry later, not a bug. Looks through
+    /// inner exceptions, since a failure can surface wrapped (an aborted request, a broken pooled connection).
+    /// </summary>
+    public static bool IsUnavailable(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            switch (ex)
+            {
+                case PostgresException pg:
+                    // 08: connection exception; 53: insufficient resources; 57P01-57P03: shutting down, crashed, starting up.
+                    if (pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
+                        || pg.SqlState is "57P01" or "57P02" or "57P03")
+                    {
+                        return true;
+                    }
+
+                    break;
+                case NpgsqlException npgsql when npgsql.IsTransient:
+                    return true;
+                case Microsoft.Data.Sqlite.SqliteException sqlite when sqlite.SqliteErrorCode is 5 or 6: // SQLITE_BUSY, SQLITE_LOCKED
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    [GeneratedRegex(@"\bTIMESTAMP\b", RegexOptions.CultureInvariant)]
+    private static partial Regex TimestampType();
+}
