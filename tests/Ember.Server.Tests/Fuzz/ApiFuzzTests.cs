@@ -7,13 +7,19 @@ using Xunit.Abstractions;
 
 namespace Ember.Server.Tests.Fuzz;
 
+/// <summary>Runs <see cref="ApiFuzzCases"/> on SQLite.</summary>
+public sealed class ApiFuzzTests(FuzzFixture fixture, ITestOutputHelper output) : ApiFuzzCases(fixture, output), IClassFixture<FuzzFixture>;
+
+/// <summary>Runs <see cref="ApiFuzzCases"/> on PostgreSQL.</summary>
+public sealed class PostgresApiFuzzTests(PostgresFuzzFixture fixture, ITestOutputHelper output) : ApiFuzzCases(fixture, output), IClassFixture<PostgresFuzzFixture>;
+
 /// <summary>
 /// A seeded, bounded fuzzer over every route of a real host (real sockets): valid requests of each route, mutated in
 /// body, query, headers, microversion and ids. No answer may be a 5xx, the server must answer afterwards, and its
 /// managed memory must stay bounded. The suite replays one pinned seed, so a red run means a change broke something;
 /// EMBER_FUZZ_SEED=random explores new inputs, EMBER_FUZZ_SEED=N replays a run, EMBER_FUZZ_REQUESTS changes its length.
 /// </summary>
-public sealed class ApiFuzzTests(FuzzFixture fixture, ITestOutputHelper output) : IClassFixture<FuzzFixture>
+public abstract class ApiFuzzCases(FuzzFixture fixture, ITestOutputHelper output)
 {
     private const int Workers = 4;
     private const long ManagedGrowthLimit = 256L * 1024 * 1024;

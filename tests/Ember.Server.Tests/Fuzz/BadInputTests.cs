@@ -6,8 +6,14 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Fuzz;
 
+/// <summary>Runs <see cref="BadInputCases"/> on SQLite.</summary>
+public sealed class BadInputTests(FuzzFixture fixture) : BadInputCases(fixture), IClassFixture<FuzzFixture>;
+
+/// <summary>Runs <see cref="BadInputCases"/> on PostgreSQL.</summary>
+public sealed class PostgresBadInputTests(PostgresFuzzFixture fixture) : BadInputCases(fixture), IClassFixture<PostgresFuzzFixture>;
+
 /// <summary>Each bad input that once made a 500 (or worse), with the 4xx it gets now in the API's own error format.</summary>
-public sealed class BadInputTests(FuzzFixture fixture) : IClassFixture<FuzzFixture>
+public abstract class BadInputCases(FuzzFixture fixture)
 {
     private async Task<ApiClient> ClientAsync(string user = "demo") => new(await fixture.ClientAsync(user));
 

@@ -7,11 +7,17 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Tests.Identity;
 
+/// <summary>Runs <see cref="AdminProjectPolicyCases"/> on SQLite.</summary>
+public sealed class AdminProjectPolicyTests(EmberFixture ember) : AdminProjectPolicyCases(ember), IClassFixture<EmberFixture>;
+
+/// <summary>Runs <see cref="AdminProjectPolicyCases"/> on PostgreSQL.</summary>
+public sealed class PostgresAdminProjectPolicyTests(PostgresEmberFixture ember) : AdminProjectPolicyCases(ember), IClassFixture<PostgresEmberFixture>;
+
 /// <summary>
 /// The admin role on an ordinary project is not the cloud admin (oslo.policy's is_admin_project): it gives no
 /// power over other projects' resources or over identity, while the admin of the admin project keeps all of it.
 /// </summary>
-public sealed class AdminProjectPolicyTests(EmberFixture ember) : IClassFixture<EmberFixture>
+public abstract class AdminProjectPolicyCases(EmberFixture ember)
 {
     private const string ProjectAdminPassword = "p2-admin-secret";
 

@@ -8,7 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Tests.Identity;
 
-public class IdentityApiTests(EmberFixture ember) : IClassFixture<EmberFixture>
+/// <summary>Runs <see cref="IdentityApiCases"/> on SQLite.</summary>
+public sealed class IdentityApiTests(EmberFixture ember) : IdentityApiCases(ember), IClassFixture<EmberFixture>;
+
+/// <summary>Runs <see cref="IdentityApiCases"/> on PostgreSQL.</summary>
+public sealed class PostgresIdentityApiTests(PostgresEmberFixture ember) : IdentityApiCases(ember), IClassFixture<PostgresEmberFixture>;
+
+public abstract class IdentityApiCases(EmberFixture ember)
 {
     private static StringContent PasswordAuth(string user, string password, string? project = null) =>
         EmberFixture.PasswordAuth(user, password, project);

@@ -11,8 +11,18 @@ using Microsoft.Extensions.Time.Testing;
 namespace Ember.Server.Tests.Identity;
 
 /// <summary>A host with lock-out on (3 failures, 2 s) and a per-user budget of 5 failed logins an hour, on a clock the tests move.</summary>
-public sealed class LockoutFixture : EmberFixture
+public class LockoutFixture : EmberFixture
 {
+    public LockoutFixture()
+        : this(onPostgres: false)
+    {
+    }
+
+    protected LockoutFixture(bool onPostgres)
+        : base(onPostgres)
+    {
+    }
+
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
 
     /// <summary>An hour: no budget window can run out while a test runs, however slow the machine.</summary>
@@ -38,8 +48,17 @@ public sealed class LockoutFixture : EmberFixture
     }
 }
 
+/// <summary>A <see cref="LockoutFixture"/> whose state is in PostgreSQL.</summary>
+public sealed class PostgresLockoutFixture() : LockoutFixture(onPostgres: true);
+
+/// <summary>Runs <see cref="LoginGuardCases"/> on SQLite.</summary>
+public sealed class LoginGuardTests(LockoutFixture ember) : LoginGuardCases(ember), IClassFixture<LockoutFixture>;
+
+/// <summary>Runs <see cref="LoginGuardCases"/> on PostgreSQL.</summary>
+public sealed class PostgresLoginGuardTests(PostgresLockoutFixture ember) : LoginGuardCases(ember), IClassFixture<PostgresLockoutFixture>;
+
 /// <summary>Login resists guessing: no timing oracle, failure budgets with 429 and Retry-After, Keystone-style lock-out.</summary>
-public sealed class LoginGuardTests(LockoutFixture ember) : IClassFixture<LockoutFixture>
+public abstract class LoginGuardCases(LockoutFixture ember)
 {
     private const string Password = "guard-secret";
 

@@ -5,11 +5,17 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Identity;
 
+/// <summary>Runs <see cref="TokenRevocationCases"/> on SQLite.</summary>
+public sealed class TokenRevocationTests(EmberFixture ember) : TokenRevocationCases(ember), IClassFixture<EmberFixture>;
+
+/// <summary>Runs <see cref="TokenRevocationCases"/> on PostgreSQL.</summary>
+public sealed class PostgresTokenRevocationTests(PostgresEmberFixture ember) : TokenRevocationCases(ember), IClassFixture<PostgresEmberFixture>;
+
 /// <summary>
 /// Keystone's revocation events: what ends a user's or project's sessions kills every token issued before,
 /// and undoing it (re-enable, re-grant) does not bring those tokens back.
 /// </summary>
-public sealed class TokenRevocationTests(EmberFixture ember) : IClassFixture<EmberFixture>
+public abstract class TokenRevocationCases(EmberFixture ember)
 {
     private const string Password = "revocation-secret";
 

@@ -8,8 +8,18 @@ using Ember.Server.Tests.Support;
 namespace Ember.Server.Tests.Image;
 
 /// <summary>A host with small image limits: 3 properties and 2 tags per image, 2 MiB of image data per project.</summary>
-public sealed class ImageQuotaFixture : EmberFixture
+public class ImageQuotaFixture : EmberFixture
 {
+    public ImageQuotaFixture()
+        : this(onPostgres: false)
+    {
+    }
+
+    protected ImageQuotaFixture(bool onPostgres)
+        : base(onPostgres)
+    {
+    }
+
     public const long StorageQuota = 2 << 20;
 
     protected override Task ConfigureAsync(EmberOptions options)
@@ -19,8 +29,17 @@ public sealed class ImageQuotaFixture : EmberFixture
     }
 }
 
+/// <summary>A <see cref="ImageQuotaFixture"/> whose state is in PostgreSQL.</summary>
+public sealed class PostgresImageQuotaFixture() : ImageQuotaFixture(onPostgres: true);
+
+/// <summary>Runs <see cref="ImageQuotaCases"/> on SQLite.</summary>
+public sealed class ImageQuotaTests(ImageQuotaFixture ember) : ImageQuotaCases(ember), IClassFixture<ImageQuotaFixture>;
+
+/// <summary>Runs <see cref="ImageQuotaCases"/> on PostgreSQL.</summary>
+public sealed class PostgresImageQuotaTests(PostgresImageQuotaFixture ember) : ImageQuotaCases(ember), IClassFixture<PostgresImageQuotaFixture>;
+
 /// <summary>Glance's image_property_quota and image_tag_quota, and a per-project storage quota enforced as the data streams.</summary>
-public sealed class ImageQuotaTests(ImageQuotaFixture ember) : IClassFixture<ImageQuotaFixture>
+public abstract class ImageQuotaCases(ImageQuotaFixture ember)
 {
     [Fact]
     public async Task More_properties_than_the_quota_get_413_on_create_and_on_patch_and_nothing_changes()

@@ -6,7 +6,13 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Image;
 
-public class ImageTests(EmberFixture ember) : IClassFixture<EmberFixture>, IDisposable
+/// <summary>Runs <see cref="ImageCases"/> on SQLite.</summary>
+public sealed class ImageTests(EmberFixture ember) : ImageCases(ember), IClassFixture<EmberFixture>;
+
+/// <summary>Runs <see cref="ImageCases"/> on PostgreSQL.</summary>
+public sealed class PostgresImageTests(PostgresEmberFixture ember) : ImageCases(ember), IClassFixture<PostgresEmberFixture>;
+
+public abstract class ImageCases(EmberFixture ember) : IDisposable
 {
     private readonly string _workDir = Directory.CreateTempSubdirectory("ember-image-test").FullName;
 
