@@ -15,5 +15,29 @@ fi
 echo "ember: installing Debian packages: ${missing[*]}" >&2
 sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+
+# PostgreSQL is here for the tests, which start throwaway clusters of their own: the package must neither create
+# its default cluster nor start anything. postgresql-common reads create_main_cluster before it would create one;
+# a policy-rc.d that says 101 ("action forbidden") keeps invoke-rc.d/deb-systemd-invoke from starting services
+# during this install only.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+cleanup() { if $own_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+  conf=/etc/postgresql-common/createcluster.conf
+  "${sudo_cmd[@]}" mkdir -p "$(dirname "$conf")"
+  if ! grep -qsE '^\s*create_main_cluster\s*=\s*false' "$conf"; then
+    "${sudo_cmd[@]}" sh -c "sed -i '/^\s*create_main_cluster\s*=/d' '$conf' 2>/dev/null; echo 'create_main_cluster = false' >> '$conf'"
+  fi
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# ember install-deps: no service starts while packages install\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod 755 "$policy"
+    own_policy=true
+  fi
+fi
+
 "${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Keep the createcluster.conf written above: postgresql-common installs its own through ucf, which would ask.
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 apt-get install -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
