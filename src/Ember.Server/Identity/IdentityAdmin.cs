@@ -10,15 +10,15 @@ public static class IdentityAdmin
     /// Sets a new password for <paramref name="userName"/> (Default domain), revokes the user's tokens, clears its
     /// lock-out, and updates clouds.yaml/openrc when the user is admin or demo. Returns the password set.
     /// </summary>
-    public static async Task<string> ResetPasswordAsync(string dataDir, string userName, string? password)
+    /// <param name="databaseUrl">The PostgreSQL URL of the state store; null: SQLite's ember.db in <paramref name="dataDir"/>.</param>
+    public static async Task<string> ResetPasswordAsync(string dataDir, string userName, string? password, string? databaseUrl = null)
     {
-        var path = Path.Combine(dataDir, "ember.db");
-        if (!File.Exists(path))
+        if (databaseUrl is null && !File.Exists(Path.Combine(dataDir, "ember.db")))
         {
             throw new InvalidOperationException($"No Ember database in {dataDir}: run `ember serve` on it first.");
         }
 
-        var database = new Database(path);
+        await using var database = Database.Open(databaseUrl, dataDir);
         await database.MigrateAsync(IdentitySchema.Migrations);
         var store = new IdentityStore(database);
         var user = await store.FindUserAsync(null, userName, IdentityStore.DefaultDomainId)

@@ -10,11 +10,12 @@ public static class AdminCommand
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Description = "The data directory of `ember serve` (default: $EMBER_DATA_DIR or ~/.local/share/ember)." };
+        var database = new Option<string?>("--database") { Description = "The PostgreSQL URL `ember serve --database` uses (default: $EMBER_DATABASE, else SQLite in the data dir); its password from PGPASSWORD or a passfile." };
         var user = new Argument<string>("USER") { Description = "User name in the Default domain, e.g. admin or demo." };
         var fromStdin = new Option<bool>("--password-stdin") { Description = "Read the new password from the first line of stdin instead of generating one." };
         var reset = new Command("reset-password", "Set a new password, revoke the user's tokens and clear its lock-out; updates clouds.yaml for admin and demo.")
         {
-            dataDir, user, fromStdin,
+            dataDir, database, user, fromStdin,
         };
         reset.SetAction(async (parse, cancellationToken) =>
         {
@@ -34,12 +35,13 @@ public static class AdminCommand
 
             try
             {
-                var set = await IdentityAdmin.ResetPasswordAsync(dir, name, password);
+                var url = parse.GetValue(database) ?? Environment.GetEnvironmentVariable("EMBER_DATABASE");
+                var set = await IdentityAdmin.ResetPasswordAsync(dir, name, password, string.IsNullOrEmpty(url) ? null : url);
                 Console.WriteLine(password is null ? $"New password for {name}: {set}" : $"Password of {name} changed.");
                 Console.WriteLine("Tokens issued to the user before now are revoked.");
                 return 0;
             }
-            catch (InvalidOperationException ex)
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
             {
                 await Console.Error.WriteLineAsync($"ember admin reset-password: {ex.Message}");
                 return 1;

@@ -62,7 +62,31 @@ public static class ServeCommand
                 return 2;
             }
 
-            await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
+            if (options.Database is { } url)
+            {
+                try
+                {
+                    Server.Data.PostgresUrl.Parse(url);
+                }
+                catch (ArgumentException ex)
+                {
+                    await Console.Error.WriteLineAsync($"ember serve: --database: {ex.Message}");
+                    return 2;
+                }
+            }
+
+            EmberHost host;
+            try
+            {
+                host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
+            }
+            catch (Exception ex) when (Server.Data.Database.IsUnavailable(ex))
+            {
+                await Console.Error.WriteLineAsync($"ember serve: the database cannot be reached: {ex.Message}");
+                return 1;
+            }
+
+            await using var disposeHost = host;
             var clouds = Path.Combine(options.DataDir, "clouds.yaml");
             Console.WriteLine($"""
                 Ember is running.
