@@ -80,9 +80,10 @@ public static class ServeCommand
             {
                 host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
             }
-            catch (Exception ex) when (Server.Data.Database.IsUnavailable(ex))
+            catch (Exception ex) when (ex is System.Data.Common.DbException || Server.Data.Database.IsUnavailable(ex))
             {
-                await Console.Error.WriteLineAsync($"ember serve: the database cannot be reached: {ex.Message}");
+                // Unreachable, or refused us (no password in PGPASSWORD or a passfile, wrong user): one line, no stack trace.
+                await Console.Error.WriteLineAsync($"ember serve: cannot use the database: {ex.Message}");
                 return 1;
             }
 
