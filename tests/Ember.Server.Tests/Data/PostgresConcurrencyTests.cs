@@ -44,8 +44,14 @@ public sealed class PostgresConcurrencyTests(PostgresStoreFixture pg) : IClassFi
             var project = $"p{round}";
             var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => store.InsertVolumeWithinQuotaAsync(new VolumeRow
             {
-                Id = Ids.NewUuid(), ProjectId = project, UserId = "u", Size = 1, Status = "creating", VolumeTypeId = "t",
-                CreatedAt = Ids.Now(), UpdatedAt = Ids.Now(),
+                Id = Ids.NewUuid(),
+                ProjectId = project,
+                UserId = "u",
+                Size = 1,
+                Status = "creating",
+                VolumeTypeId = "t",
+                CreatedAt = Ids.Now(),
+                UpdatedAt = Ids.Now(),
             }, limits))));
             var usage = await store.UsageOfAsync(project);
             if (results.Count(r => r) != 5 || usage.Volumes != 5)
@@ -67,12 +73,24 @@ public sealed class PostgresConcurrencyTests(PostgresStoreFixture pg) : IClassFi
             var volume = Ids.NewUuid();
             Assert.True(await store.InsertVolumeWithinQuotaAsync(new VolumeRow
             {
-                Id = volume, ProjectId = "cap", UserId = "u", Size = 1, Status = "available", VolumeTypeId = "t", Multiattach = true,
-                CreatedAt = Ids.Now(), UpdatedAt = Ids.Now(),
+                Id = volume,
+                ProjectId = "cap",
+                UserId = "u",
+                Size = 1,
+                Status = "available",
+                VolumeTypeId = "t",
+                Multiattach = true,
+                CreatedAt = Ids.Now(),
+                UpdatedAt = Ids.Now(),
             }, QuotaLimits.Defaults with { Volumes = -1, Gigabytes = -1 }));
             var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => store.ReserveAsync(new AttachmentRow
             {
-                Id = Ids.NewUuid(), VolumeId = volume, ProjectId = "cap", InstanceUuid = Ids.NewUuid(), CreatedAt = Ids.Now(), UpdatedAt = Ids.Now(),
+                Id = Ids.NewUuid(),
+                VolumeId = volume,
+                ProjectId = "cap",
+                InstanceUuid = Ids.NewUuid(),
+                CreatedAt = Ids.Now(),
+                UpdatedAt = Ids.Now(),
             }, ["available", "reserved", "in-use"], maxAttachments: 3))));
             var stored = (await store.ListAttachmentsAsync(volume)).Count;
             if (results.Count(r => r) != 3 || stored != 3)
