@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ember.Server;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Commands;
 
@@ -70,7 +71,7 @@ public static class ServeCommand
                 }
                 catch (ArgumentException ex)
                 {
-                    await Console.Error.WriteLineAsync($"ember serve: --database: {ex.Message}");
+                    await Console.Error.WriteLineAsync($"ember serve: Database (--database): {ex.Message}");
                     return 2;
                 }
             }
@@ -92,6 +93,7 @@ public static class ServeCommand
             Console.WriteLine($"""
                 Ember is running.
                   endpoint:    {host.AuthUrl}
+                  state:       {host.Services.GetRequiredService<Server.Data.Database>().Description}
                   clouds.yaml: {clouds}
                   try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
                 """);
