@@ -28,6 +28,11 @@ public sealed class PrivateFileTests : IDisposable
         using var stop = new CancellationTokenSource();
         try
         {
+            // The first write replaces the stale file; the watcher starts after it, so it never sees the stale one.
+            ClientFiles.Write(_dir, "http://127.0.0.1:1/identity/v3", "admin-first", "demo-first");
+            Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(Path.Combine(_dir, "clouds.yaml")));
+            Assert.False(File.Exists(Path.Combine(_dir, "clouds.yaml.tmp")));
+
             // A watcher polls the temp files while they are written over and over: with write-then-chmod it sees
             // a 0666 file; with the create mode it never does.
             var watcher = Task.Run(() =>
