@@ -69,6 +69,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         var database = Database.Open(options.Database, options.DataDir);
         builder.Services.AddSingleton(_ => database); // created by a factory, so the container disposes it (the connection pool)
         builder.Services.AddBackgroundWork();
+        builder.Services.AddSingleton<Policy>(); // the table: each area adds its PolicyRules below
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();

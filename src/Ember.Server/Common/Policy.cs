@@ -1,3 +1,7 @@
+using System.Collections.Frozen;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Ember.Server.Common;
 
 /// <summary>
@@ -16,81 +20,43 @@ public enum PolicyRule
     Admin,
 }
 
-/// <summary>The one policy table: every protected action and its rule. Services add their rows here.</summary>
-public static class Policy
-{
-    private static readonly Dictionary<string, PolicyRule> s_rules = new(StringComparer.Ordinal)
-    {
-        // Identity (Keystone names).
-        ["identity:list_projects"] = PolicyRule.Admin,
-        ["identity:get_project"] = PolicyRule.Admin,
-        ["identity:create_project"] = PolicyRule.Admin,
-        ["identity:update_project"] = PolicyRule.Admin,
-        ["identity:delete_project"] = PolicyRule.Admin,
-        ["identity:list_users"] = PolicyRule.Admin,
-        ["identity:get_user"] = PolicyRule.Admin,
-        ["identity:create_user"] = PolicyRule.Admin,
-        ["identity:update_user"] = PolicyRule.Admin,
-        ["identity:delete_user"] = PolicyRule.Admin,
-        ["identity:list_roles"] = PolicyRule.Admin,
-        ["identity:get_role"] = PolicyRule.Admin,
-        ["identity:create_role"] = PolicyRule.Admin,
-        ["identity:delete_role"] = PolicyRule.Admin,
-        ["identity:create_grant"] = PolicyRule.Admin,
-        ["identity:check_grant"] = PolicyRule.Admin,
-        ["identity:list_grants"] = PolicyRule.Admin,
-        ["identity:revoke_grant"] = PolicyRule.Admin,
-        ["identity:list_role_assignments"] = PolicyRule.Admin,
-        ["identity:list_domains"] = PolicyRule.Admin,
-        ["identity:get_domain"] = PolicyRule.Reader,
-        ["identity:list_services"] = PolicyRule.Admin,
-        ["identity:list_endpoints"] = PolicyRule.Admin,
+/// <summary>Rows an area adds to the policy table (registered in DI by each area's Add...Services).</summary>
+public sealed record PolicyRules(IReadOnlyList<KeyValuePair<string, PolicyRule>> Rules);
 
-        // Image (Glance names).
-        ["image:get_images"] = PolicyRule.Reader,
-        ["image:get_image"] = PolicyRule.Reader,
-        ["image:download_image"] = PolicyRule.Reader,
-        ["image:add_image"] = PolicyRule.Member,
-        ["image:modify_image"] = PolicyRule.Member,
-        ["image:upload_image"] = PolicyRule.Member,
-        ["image:delete_image"] = PolicyRule.Member,
-        ["image:publicize_image"] = PolicyRule.Admin,
+/// <summary>
+/// The one policy table: every protected action and its rule, gathered at start from the rows each area
+/// registers, and read-only from then on. An action nobody listed is an admin action (fail closed).
+/// </summary>
+public sealed class Policy
+{
+    private readonly FrozenDictionary<string, PolicyRule> _rules;
+
+    public Policy(IEnumerable<PolicyRules> contributions)
+    {
+        var rules = new Dictionary<string, PolicyRule>(StringComparer.Ordinal);
+        foreach (var (action, rule) in contributions.SelectMany(c => c.Rules))
+        {
+            if (!rules.TryAdd(action, rule))
+            {
+                throw new InvalidOperationException($"Policy action {action} is registered twice.");
+            }
+        }
+
+        _rules = rules.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    /// <summary>The rule of every listed action (docs/security.md's policy table).</summary>
+    public IReadOnlyDictionary<string, PolicyRule> Rules => _rules;
+
+    public bool Allows(RequestContext context, string action) => _rules.GetValueOrDefault(action, PolicyRule.Admin) switch
+    {
+        PolicyRule.Admin => context.IsCloudAdmin,
+        PolicyRule.Member => context.HasRole("admin") || context.HasRole("member"),
+        _ => context.HasRole("admin") || context.HasRole("member") || context.HasRole("reader"),
     };
 
-    /// <summary>Adds or replaces rows; used by services that register their actions at start-up.</summary>
-    public static void Register(IEnumerable<KeyValuePair<string, PolicyRule>> rules)
-    {
-        lock (s_rules)
-        {
-            foreach (var (action, rule) in rules)
-            {
-                s_rules[action] = rule;
-            }
-        }
-    }
-
-    public static bool Allows(RequestContext context, string action)
-    {
-        PolicyRule rule;
-        lock (s_rules)
-        {
-            if (!s_rules.TryGetValue(action, out rule))
-            {
-                // An action nobody listed is an admin action: fail closed.
-                rule = PolicyRule.Admin;
-            }
-        }
-
-        return rule switch
-        {
-            PolicyRule.Admin => context.IsCloudAdmin,
-            PolicyRule.Member => context.HasRole("admin") || context.HasRole("member"),
-            _ => context.HasRole("admin") || context.HasRole("member") || context.HasRole("reader"),
-        };
-    }
-
     /// <summary>Throws 403 with the message the imitated service uses when <paramref name="action"/> is refused.</summary>
-    public static void Enforce(RequestContext context, string action)
+    public void Enforce(RequestContext context, string action)
     {
         if (!Allows(context, action))
         {
@@ -112,4 +78,14 @@ public static class Policy
 
         return $"Policy doesn't allow {action} to be performed.";
     }
+}
+
+/// <summary>The request's policy check from a handler: the table is the host's <see cref="Policy"/> service.</summary>
+public static class PolicyHttpExtensions
+{
+    public static void Enforce(this HttpContext http, RequestContext context, string action) =>
+        http.RequestServices.GetRequiredService<Policy>().Enforce(context, action);
+
+    public static bool Allows(this HttpContext http, RequestContext context, string action) =>
+        http.RequestServices.GetRequiredService<Policy>().Allows(context, action);
 }

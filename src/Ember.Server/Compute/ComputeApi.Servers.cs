@@ -200,15 +200,15 @@ public static partial class ComputeApi
         switch (action)
         {
             case "os-stop":
-                Policy.Enforce(context, "os_compute_api:servers:stop");
+                http.Enforce(context, "os_compute_api:servers:stop");
                 await compute.StopAsync(RequestId(http), server);
                 return Results.Accepted();
             case "os-start":
-                Policy.Enforce(context, "os_compute_api:servers:start");
+                http.Enforce(context, "os_compute_api:servers:start");
                 await compute.StartAsync(RequestId(http), server);
                 return Results.Accepted();
             case "reboot":
-                Policy.Enforce(context, "os_compute_api:servers:reboot");
+                http.Enforce(context, "os_compute_api:servers:reboot");
                 var type = argument is JsonObject reboot ? Json.OptionalString(reboot, "type") : null;
                 if (type is not ("SOFT" or "HARD"))
                 {
@@ -218,7 +218,7 @@ public static partial class ComputeApi
                 await compute.RebootAsync(RequestId(http), server, hard: type == "HARD");
                 return Results.Accepted();
             case "os-getConsoleOutput":
-                Policy.Enforce(context, "os_compute_api:os-console-output");
+                http.Enforce(context, "os_compute_api:os-console-output");
                 var length = argument is JsonObject console ? Json.OptionalInteger(console, "length") : null;
                 if (length is < -1)
                 {
@@ -227,17 +227,17 @@ public static partial class ComputeApi
 
                 return Json.Reply(new JsonObject { ["output"] = await compute.ConsoleOutputAsync(RequestId(http), server, length is null or -1 ? null : (int)length, http.RequestAborted) });
             case "changePassword":
-                Policy.Enforce(context, "os_compute_api:os-admin-password");
+                http.Enforce(context, "os_compute_api:os-admin-password");
                 var password = argument is JsonObject change ? Json.OptionalString(change, "adminPass") : null;
                 await compute.ChangePasswordAsync(RequestId(http), server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
                 return Results.Accepted();
             case "os-getSerialConsole":
-                Policy.Enforce(context, "os_compute_api:os-remote-consoles");
+                http.Enforce(context, "os_compute_api:os-remote-consoles");
                 ComputeService.RequireRunning(server);
                 var consoles = http.RequestServices.GetRequiredService<SerialConsole>();
                 return Json.Reply(new JsonObject { ["console"] = new JsonObject { ["type"] = "serial", ["url"] = consoles.IssueUrl(http, server.Id) } });
             case "ember-exec":
-                Policy.Enforce(context, "ember:servers:exec");
+                http.Enforce(context, "ember:servers:exec");
                 return await ExecAsync(http, compute, server, argument as JsonObject);
             default:
                 throw ApiException.BadRequest($"There is no such action: {action}");

@@ -62,7 +62,7 @@ public static partial class ComputeApi
     private static RequestContext Authorize(HttpContext http, string action)
     {
         var context = http.RequireProjectContext();
-        Policy.Enforce(context, action);
+        http.Enforce(context, action);
         return context;
     }
 

@@ -43,8 +43,8 @@ public static class ComputeServices
 
     public static IServiceCollection AddComputeServices(this IServiceCollection services)
     {
-        Policy.Register(s_policy);
         return services
+            .AddSingleton(new PolicyRules(s_policy))
             .AddSingleton<ComputeStore>()
             .AddSingleton<VirtHost>()
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))

@@ -11,7 +11,7 @@ public static partial class IdentityApi
     private static RequestContext Authorize(HttpContext http, string action)
     {
         var context = http.RequireContext();
-        Policy.Enforce(context, action);
+        http.Enforce(context, action);
         return context;
     }
 
@@ -33,7 +33,7 @@ public static partial class IdentityApi
             // A user may always read the project of their own token.
             if (context.ProjectId != id)
             {
-                Policy.Enforce(context, "identity:get_project");
+                http.Enforce(context, "identity:get_project");
             }
 
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, await identity.GetProjectAsync(id)) });
@@ -79,7 +79,7 @@ public static partial class IdentityApi
             var context = http.RequireContext();
             if (context.UserId != id)
             {
-                Policy.Enforce(context, "identity:get_user");
+                http.Enforce(context, "identity:get_user");
             }
 
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, await identity.GetUserAsync(id)) });
@@ -89,7 +89,7 @@ public static partial class IdentityApi
             var context = http.RequireContext();
             if (context.UserId != id)
             {
-                Policy.Enforce(context, "identity:list_projects");
+                http.Enforce(context, "identity:list_projects");
             }
 
             var rows = await identity.ListProjectsOfUserAsync(id);

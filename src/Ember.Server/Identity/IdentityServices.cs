@@ -1,10 +1,40 @@
+using Ember.Server.Common;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Identity;
 
 public static class IdentityServices
 {
+    /// <summary>Who may call what, in Keystone's policy names.</summary>
+    private static readonly PolicyRules s_policy = new(
+    [
+        new("identity:list_projects", PolicyRule.Admin),
+        new("identity:get_project", PolicyRule.Admin),
+        new("identity:create_project", PolicyRule.Admin),
+        new("identity:update_project", PolicyRule.Admin),
+        new("identity:delete_project", PolicyRule.Admin),
+        new("identity:list_users", PolicyRule.Admin),
+        new("identity:get_user", PolicyRule.Admin),
+        new("identity:create_user", PolicyRule.Admin),
+        new("identity:update_user", PolicyRule.Admin),
+        new("identity:delete_user", PolicyRule.Admin),
+        new("identity:list_roles", PolicyRule.Admin),
+        new("identity:get_role", PolicyRule.Admin),
+        new("identity:create_role", PolicyRule.Admin),
+        new("identity:delete_role", PolicyRule.Admin),
+        new("identity:create_grant", PolicyRule.Admin),
+        new("identity:check_grant", PolicyRule.Admin),
+        new("identity:list_grants", PolicyRule.Admin),
+        new("identity:revoke_grant", PolicyRule.Admin),
+        new("identity:list_role_assignments", PolicyRule.Admin),
+        new("identity:list_domains", PolicyRule.Admin),
+        new("identity:get_domain", PolicyRule.Reader),
+        new("identity:list_services", PolicyRule.Admin),
+        new("identity:list_endpoints", PolicyRule.Admin),
+    ]);
+
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
+        .AddSingleton(s_policy)
         .AddSingleton(TimeProvider.System) // lock-out durations; tests move it by hand
         .AddSingleton<IdentityStore>()
         .AddSingleton<TokenService>()

@@ -55,7 +55,7 @@ public static partial class ImageApi
     private static RequestContext Authorize(HttpContext http, string action)
     {
         var context = http.RequireProjectContext();
-        Policy.Enforce(context, action);
+        http.Enforce(context, action);
         return context;
     }
 

@@ -9,7 +9,7 @@ namespace Ember.Server.Image;
 /// quotas, protected images, uploads, and the check an image passes again before it is used. The API reads and
 /// writes bodies; the store runs SQL and owns the files.
 /// </summary>
-public sealed class ImageService(ImageStore store, IOptions<EmberOptions> options)
+public sealed class ImageService(ImageStore store, Policy policy, IOptions<EmberOptions> options)
 {
     /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
     public static bool CanSee(RequestContext context, ImageRow image) =>
@@ -116,7 +116,7 @@ public sealed class ImageService(ImageStore store, IOptions<EmberOptions> option
     {
         if (image.Visibility == "public")
         {
-            Policy.Enforce(context, "image:publicize_image");
+            policy.Enforce(context, "image:publicize_image");
         }
 
         var limits = options.Value.Image;

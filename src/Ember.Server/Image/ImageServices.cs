@@ -1,10 +1,25 @@
+using Ember.Server.Common;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Image;
 
 public static class ImageServices
 {
+    /// <summary>Who may call what, in Glance's policy names.</summary>
+    private static readonly PolicyRules s_policy = new(
+    [
+        new("image:get_images", PolicyRule.Reader),
+        new("image:get_image", PolicyRule.Reader),
+        new("image:download_image", PolicyRule.Reader),
+        new("image:add_image", PolicyRule.Member),
+        new("image:modify_image", PolicyRule.Member),
+        new("image:upload_image", PolicyRule.Member),
+        new("image:delete_image", PolicyRule.Member),
+        new("image:publicize_image", PolicyRule.Admin),
+    ]);
+
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services
+        .AddSingleton(s_policy)
         .AddSingleton<ImageStore>()
         .AddSingleton<ImageService>()
         .AddSingleton<ImageBootstrap>();

@@ -27,7 +27,7 @@ public static partial class VolumeApi
         {
             case "os-extend":
                 {
-                    Policy.Enforce(ctx, "volume:extend");
+                    http.Enforce(ctx, "volume:extend");
                     var newSize = Json.OptionalInteger(args, "new_size") ?? throw ApiException.BadRequest("Invalid input for field/attribute new_size. Value: None.");
                     if (newSize is < 1 or > int.MaxValue)
                     {
@@ -40,7 +40,7 @@ public static partial class VolumeApi
 
             case "os-reset_status":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_admin_actions:reset_status");
+                    http.Enforce(ctx, "volume_extension:volume_admin_actions:reset_status");
                     var status = Json.OptionalString(args, "status");
                     var attachStatus = Json.OptionalString(args, "attach_status");
                     if (status is not null && !s_resetStatuses.Contains(status))
@@ -64,13 +64,13 @@ public static partial class VolumeApi
                 }
 
             case "os-force_delete":
-                Policy.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
+                http.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
                 await service.DeleteVolumeAsync(ctx, id, cascade: false, force: true);
                 return accepted;
 
             case "os-set_bootable":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_actions:set_bootable");
+                    http.Enforce(ctx, "volume_extension:volume_actions:set_bootable");
                     var bootable = Json.OptionalBoolean(args, "bootable") ?? throw ApiException.BadRequest("Must specify bootable in request.");
                     await service.FindVisibleAsync(ctx, id);
                     await service.Store.SetVolumeFlagAsync(id, "bootable", bootable);
@@ -79,7 +79,7 @@ public static partial class VolumeApi
 
             case "os-update_readonly_flag":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_actions:update_readonly_flag");
+                    http.Enforce(ctx, "volume_extension:volume_actions:update_readonly_flag");
                     var flag = Json.OptionalBoolean(args, "readonly") ?? throw ApiException.BadRequest("Must specify readonly in request.");
                     var volume = await service.FindVisibleAsync(ctx, id);
                     if (!await service.Store.SetReadonlyIfAvailableAsync(id, flag))
@@ -91,28 +91,28 @@ public static partial class VolumeApi
                 }
 
             case "os-reserve":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:reserve");
+                http.Enforce(ctx, "volume_extension:volume_actions:reserve");
                 await service.LegacyReserveAsync(ctx, id);
                 return accepted;
 
             case "os-unreserve":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:unreserve");
+                http.Enforce(ctx, "volume_extension:volume_actions:unreserve");
                 await service.LegacyUnreserveAsync(ctx, id);
                 return accepted;
 
             case "os-begin_detaching":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:begin_detaching");
+                http.Enforce(ctx, "volume_extension:volume_actions:begin_detaching");
                 await service.BeginDetachingAsync(ctx, id);
                 return accepted;
 
             case "os-roll_detaching":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:roll_detaching");
+                http.Enforce(ctx, "volume_extension:volume_actions:roll_detaching");
                 await service.RollDetachingAsync(ctx, id);
                 return accepted;
 
             case "os-attach":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_actions:attach");
+                    http.Enforce(ctx, "volume_extension:volume_actions:attach");
                     var instance = Json.OptionalString(args, "instance_uuid");
                     var host = Json.OptionalString(args, "host_name");
                     if (instance is null && host is null)
@@ -131,20 +131,20 @@ public static partial class VolumeApi
                 }
 
             case "os-detach":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:detach");
+                http.Enforce(ctx, "volume_extension:volume_actions:detach");
                 await service.LegacyDetachAsync(ctx, id, Json.OptionalString(args, "attachment_id"));
                 return accepted;
 
             case "os-force_detach":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_admin_actions:force_detach");
+                    http.Enforce(ctx, "volume_extension:volume_admin_actions:force_detach");
                     await service.LegacyDetachAsync(ctx, id, Json.OptionalString(args, "attachment_id"));
                     return accepted;
                 }
 
             case "os-initialize_connection":
                 {
-                    Policy.Enforce(ctx, "volume_extension:volume_actions:initialize_connection");
+                    http.Enforce(ctx, "volume_extension:volume_actions:initialize_connection");
                     if (args["connector"] is not JsonObject)
                     {
                         throw ApiException.BadRequest("Must specify 'connector'");
@@ -154,7 +154,7 @@ public static partial class VolumeApi
                 }
 
             case "os-terminate_connection":
-                Policy.Enforce(ctx, "volume_extension:volume_actions:terminate_connection");
+                http.Enforce(ctx, "volume_extension:volume_actions:terminate_connection");
                 if (args["connector"] is not JsonObject)
                 {
                     throw ApiException.BadRequest("Must specify 'connector'");

@@ -22,13 +22,13 @@ public static partial class VolumeApi
         v3.MapPost("/attachments/{id}/action", (Delegate)(AttachmentActionAsync));
     }
 
-    private static async Task<JsonObject> AttachmentDetailAsync(RequestContext ctx, VolumeService service, AttachmentRow row)
+    private static async Task<JsonObject> AttachmentDetailAsync(HttpContext http, RequestContext ctx, VolumeService service, AttachmentRow row)
     {
         var volume = await service.Store.FindVolumeAsync(row.VolumeId);
         var connection = service.ConnectionOf(row, volume?.Multiattach ?? false);
         // The export name is the credential of the data plane: only those who may change attachments see it
         // (Cinder shows connection_info to the owner with a member role, not to readers).
-        var withSecret = Policy.Allows(ctx, "volume:attachment_update");
+        var withSecret = http.Allows(ctx, "volume:attachment_update");
         return VolumeJson.AttachmentDetail(row, connection, withSecret);
     }
 
@@ -69,7 +69,7 @@ public static partial class VolumeApi
 
         var service = Service(http);
         var row = await service.CreateAttachmentAsync(ctx, volumeId, instanceId, connector, mode);
-        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(ctx, service, row) });
+        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(http, ctx, service, row) });
     }
 
     private static async Task<IResult> ListAttachmentsAsync(HttpContext http, bool detail)
@@ -102,7 +102,7 @@ public static partial class VolumeApi
         var list = new JsonArray();
         foreach (var row in page)
         {
-            list.Add(detail ? await AttachmentDetailAsync(ctx, service, row) : VolumeJson.AttachmentSummary(row));
+            list.Add(detail ? await AttachmentDetailAsync(http, ctx, service, row) : VolumeJson.AttachmentSummary(row));
         }
 
         var body = new JsonObject { ["attachments"] = list };
@@ -120,7 +120,7 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:attachment_get");
         var service = Service(http);
         var row = await service.FindVisibleAttachmentAsync(ctx, id);
-        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(ctx, service, row) });
+        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(http, ctx, service, row) });
     }
 
     private static async Task<IResult> UpdateAttachmentAsync(HttpContext http, string id)
@@ -135,7 +135,7 @@ public static partial class VolumeApi
 
         var service = Service(http);
         var row = await service.UpdateAttachmentAsync(ctx, id, connector.DeepClone().AsObject());
-        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(ctx, service, row) });
+        return Json.Reply(new JsonObject { ["attachment"] = await AttachmentDetailAsync(http, ctx, service, row) });
     }
 
     private static async Task<IResult> DeleteAttachmentAsync(HttpContext http, string id)

@@ -221,7 +221,7 @@ public static partial class VolumeApi
         var force = IsTrue(http.Request, "force");
         if (force)
         {
-            Policy.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
+            http.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
         }
 
         await Service(http).DeleteVolumeAsync(ctx, id, IsTrue(http.Request, "cascade"), force);

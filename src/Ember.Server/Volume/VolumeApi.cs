@@ -81,7 +81,7 @@ public static partial class VolumeApi
     private static RequestContext Authorize(HttpContext http, string action)
     {
         var context = http.RequireProjectContext();
-        Policy.Enforce(context, action);
+        http.Enforce(context, action);
         return context;
     }
 

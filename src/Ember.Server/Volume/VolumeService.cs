@@ -16,6 +16,7 @@ public sealed partial class VolumeService(
     VolumeDataPlane dataPlane,
     BackgroundWork work,
     ImageService images,
+    Policy policy,
     IServiceProvider services,
     ILogger<VolumeService> logger) : IVolumeService
 {
@@ -163,7 +164,7 @@ public sealed partial class VolumeService(
         var multiattach = IsMultiattachType(type) || request.Multiattach == true;
         if (multiattach)
         {
-            Policy.Enforce(ctx, "volume:multiattach");
+            policy.Enforce(ctx, "volume:multiattach");
         }
 
         var limits = await store.LimitsOfAsync(projectId);
@@ -330,7 +331,7 @@ public sealed partial class VolumeService(
         var allowed = version >= VolumeVersions.ExtendInUse ? new[] { "available", "in-use" } : ["available"];
         if (volume.Status == "in-use")
         {
-            Policy.Enforce(ctx, "volume:extend_attached_volume");
+            policy.Enforce(ctx, "volume:extend_attached_volume");
         }
 
         var limits = await store.LimitsOfAsync(volume.ProjectId);

@@ -62,7 +62,7 @@ public static class VolumeServices
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)
     {
-        Policy.Register(s_policy);
+        services.AddSingleton(new PolicyRules([.. s_policy]));
         services.AddSingleton<VolumeStore>();
         services.AddSingleton<FileBackend>();
         services.AddSingleton<IVolumeBackend>(sp => sp.GetRequiredService<FileBackend>());
