@@ -97,12 +97,8 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:update_snapshot");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "snapshot");
-        var service = Service(http);
-        var row = await service.FindVisibleSnapshotAsync(ctx, id);
-        var name = body.ContainsKey("name") ? Json.OptionalString(body, "name") : row.Name;
-        var description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : row.Description;
-        await service.Store.UpdateSnapshotAsync(id, Limits.Text(name, "name"), Limits.Text(description, "description"), row.Metadata);
-        var updated = await service.FindVisibleSnapshotAsync(ctx, id);
+        var updated = await Service(http).UpdateSnapshotAsync(ctx, id, TextField(body, "name", "display_name"),
+            TextField(body, "description", "display_description"));
         return Json.Reply(new JsonObject { ["snapshot"] = VolumeJson.Snapshot(updated, false, http.VolumeVersion()) });
     }
 
@@ -124,10 +120,7 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:update_snapshot_metadata");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var service = Service(http);
-        var row = await service.FindVisibleSnapshotAsync(ctx, id);
-        var metadata = MergeMetadata(row.Metadata, body, replace);
-        await service.Store.UpdateSnapshotAsync(id, row.Name, row.Description, VolumeService.JsonOf(metadata));
+        var metadata = await Service(http).ChangeSnapshotMetadataAsync(ctx, id, current => MergeMetadata(current, body, replace));
         return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
     }
 

@@ -205,13 +205,10 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:update");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "volume");
         var service = Service(http);
-        var volume = await service.FindVisibleAsync(ctx, id);
-        var name = body.ContainsKey("name") ? Json.OptionalString(body, "name") : body.ContainsKey("display_name") ? Json.OptionalString(body, "display_name") : volume.Name;
-        var description = body.ContainsKey("description") ? Json.OptionalString(body, "description")
-            : body.ContainsKey("display_description") ? Json.OptionalString(body, "display_description") : volume.Description;
-        var metadata = Json.OptionalStringMap(body, "metadata") is { } m ? VolumeService.JsonOf(Limits.CinderMetadata(m)) : volume.Metadata;
-        await service.Store.UpdateVolumeAsync(id, Limits.Text(name, "name"), Limits.Text(description, "description"), metadata);
-        var updated = await service.FindVisibleAsync(ctx, id);
+        var name = TextField(body, "name", "display_name");
+        var description = TextField(body, "description", "display_description");
+        var metadata = Json.OptionalStringMap(body, "metadata") is { } m ? Limits.CinderMetadata(m) : null;
+        var updated = await service.UpdateVolumeAsync(ctx, id, name, description, metadata);
         return Json.Reply(new JsonObject { ["volume"] = await DetailAsync(http, service, ctx, updated, withExtensions: false) });
     }
 
@@ -239,18 +236,15 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, replace ? "volume:update_volume_metadata" : "volume:create_volume_metadata");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var service = Service(http);
-        var volume = await service.FindVisibleAsync(ctx, id);
-        var metadata = MergeMetadata(volume.Metadata, body, replace);
-        await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
+        var metadata = await Service(http).ChangeMetadataAsync(ctx, id, current => MergeMetadata(current, body, replace));
         return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
     }
 
     /// <summary>The metadata after a POST (merge) or PUT (replace) body {"metadata":{...}}; shared by volumes and snapshots.</summary>
-    private static Dictionary<string, string> MergeMetadata(string? currentJson, JsonObject body, bool replace)
+    private static Dictionary<string, string> MergeMetadata(Dictionary<string, string> current, JsonObject body, bool replace)
     {
         var given = Json.OptionalStringMap(body, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
-        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : VolumeService.MapOf(currentJson);
+        var metadata = replace ? new Dictionary<string, string>(StringComparer.Ordinal) : current;
         foreach (var (k, v) in Limits.CinderMetadata(given))
         {
             metadata[k] = v;
@@ -278,27 +272,27 @@ public static partial class VolumeApi
             throw ApiException.BadRequest(meta.Count > 1 ? "Request body contains too many items." : "Request body and URI mismatch");
         }
 
-        var service = Service(http);
-        var volume = await service.FindVisibleAsync(ctx, id);
-        var metadata = VolumeService.MapOf(volume.Metadata);
-        metadata[key] = meta[key];
-        Limits.CinderMetadata(metadata);
-        await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
+        await Service(http).ChangeMetadataAsync(ctx, id, metadata =>
+        {
+            metadata[key] = meta[key];
+            return Limits.CinderMetadata(metadata);
+        });
         return Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = meta[key] } });
     }
 
     private static async Task<IResult> DeleteMetadataItemAsync(HttpContext http, string id, string key)
     {
         var ctx = Authorize(http, "volume:delete_volume_metadata");
-        var service = Service(http);
-        var volume = await service.FindVisibleAsync(ctx, id);
-        var metadata = VolumeService.MapOf(volume.Metadata);
-        if (!metadata.Remove(key))
-        {
-            throw ApiException.NotFound($"Volume {id} has no metadata with key {key}.");
-        }
-
-        await service.Store.UpdateVolumeAsync(id, volume.Name, volume.Description, VolumeService.JsonOf(metadata));
+        await Service(http).ChangeMetadataAsync(ctx, id, metadata => metadata.Remove(key)
+            ? metadata
+            : throw ApiException.NotFound($"Volume {id} has no metadata with key {key}."));
         return Results.Ok();
+    }
+
+    /// <summary>A name or description in an update: Cinder's field or its v1 "display_" alias, validated; not given stays.</summary>
+    private static Optional<string?> TextField(JsonObject body, string key, string alias)
+    {
+        var field = body.ContainsKey(key) ? Json.OptionalField(body, key) : Json.OptionalField(body, alias);
+        return field.IsGiven ? new(Limits.Text(field.Value, key)) : default;
     }
 }

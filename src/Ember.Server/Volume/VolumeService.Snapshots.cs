@@ -7,6 +7,21 @@ public sealed partial class VolumeService
 {
     public static ApiException SnapshotNotFound(string id) => ApiException.NotFound($"Snapshot {id} could not be found.");
 
+    /// <summary>Name and description of a visible snapshot; what is not given stays.</summary>
+    public async Task<SnapshotRow> UpdateSnapshotAsync(RequestContext ctx, string id, Optional<string?> name, Optional<string?> description)
+    {
+        _ = await FindVisibleSnapshotAsync(ctx, id);
+        await store.UpdateSnapshotAsync(id, name, description);
+        return await FindVisibleSnapshotAsync(ctx, id);
+    }
+
+    /// <summary>Changes a visible snapshot's metadata atomically.</summary>
+    public async Task<Dictionary<string, string>> ChangeSnapshotMetadataAsync(RequestContext ctx, string id, Func<Dictionary<string, string>, Dictionary<string, string>> change)
+    {
+        _ = await FindVisibleSnapshotAsync(ctx, id);
+        return await store.ChangeSnapshotMetadataAsync(id, change) ?? throw SnapshotNotFound(id);
+    }
+
     public async Task<SnapshotRow> FindVisibleSnapshotAsync(RequestContext ctx, string id)
     {
         var row = await store.FindSnapshotAsync(id);

@@ -67,6 +67,22 @@ public sealed partial class VolumeService(
         return volume is not null && CanSee(ctx, volume.ProjectId) ? volume : throw VolumeNotFound(id);
     }
 
+    /// <summary>Name, description and (replaced whole) metadata of a visible volume; what is not given stays.</summary>
+    public async Task<VolumeRow> UpdateVolumeAsync(RequestContext ctx, string id, Optional<string?> name, Optional<string?> description,
+        IReadOnlyDictionary<string, string>? metadata)
+    {
+        _ = await FindVisibleAsync(ctx, id);
+        await store.UpdateVolumeAsync(id, name, description, metadata is null ? null : JsonOf(metadata));
+        return await FindVisibleAsync(ctx, id);
+    }
+
+    /// <summary>Changes a visible volume's metadata atomically (merge, replace, one key set or removed).</summary>
+    public async Task<Dictionary<string, string>> ChangeMetadataAsync(RequestContext ctx, string id, Func<Dictionary<string, string>, Dictionary<string, string>> change)
+    {
+        _ = await FindVisibleAsync(ctx, id);
+        return await store.ChangeVolumeMetadataAsync(id, change) ?? throw VolumeNotFound(id);
+    }
+
     /// <summary>A type the caller may use: public ones, and any for admins.</summary>
     public async Task<VolumeTypeRow> FindUsableTypeAsync(RequestContext ctx, string idOrName)
     {

@@ -202,12 +202,16 @@ public sealed class VolumeStore(Database db)
         await tx.CommitAsync();
     }
 
-    public async Task UpdateVolumeAsync(string id, string? name, string? description, string metadata)
-    {
-        await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("UPDATE volumes SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
-            new { Id = id, Name = name, Description = description, Metadata = metadata, Now = Ids.Now() });
-    }
+    /// <summary>Sets the fields given and only those, in one statement: a concurrent metadata change is never undone.</summary>
+    public Task UpdateVolumeAsync(string id, Optional<string?> name, Optional<string?> description, string? metadata) =>
+        UpdateTextsAsync("volumes", id, name, description, metadata);
+
+    /// <summary>
+    /// A volume's metadata read, changed by <paramref name="change"/> and written back in one transaction under the
+    /// volume's lock, so concurrent changes never lose each other's keys. Null when the volume is gone.
+    /// </summary>
+    public Task<Dictionary<string, string>?> ChangeVolumeMetadataAsync(string id, Func<Dictionary<string, string>, Dictionary<string, string>> change) =>
+        ChangeMetadataAsync("volumes", VolumeLock(id), id, change);
 
     public async Task SetVolumeFlagAsync(string id, string column, bool value)
     {
@@ -489,11 +493,43 @@ public sealed class VolumeStore(Database db)
             new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
     }
 
-    public async Task UpdateSnapshotAsync(string id, string? name, string? description, string metadata)
+    public Task UpdateSnapshotAsync(string id, Optional<string?> name, Optional<string?> description) =>
+        UpdateTextsAsync("volume_snapshots", id, name, description, metadata: null);
+
+    /// <inheritdoc cref="ChangeVolumeMetadataAsync"/>
+    public Task<Dictionary<string, string>?> ChangeSnapshotMetadataAsync(string id, Func<Dictionary<string, string>, Dictionary<string, string>> change) =>
+        ChangeMetadataAsync("volume_snapshots", "snapshot:" + id, id, change);
+
+    // Table names come from this class only, never from requests.
+    private async Task UpdateTextsAsync(string table, string id, Optional<string?> name, Optional<string?> description, string? metadata)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("UPDATE volume_snapshots SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
-            new { Id = id, Name = name, Description = description, Metadata = metadata, Now = Ids.Now() });
+        await c.ExecuteAsync($"""
+            UPDATE {table} SET name = CASE WHEN @SetName THEN @Name ELSE name END,
+              description = CASE WHEN @SetDescription THEN @Description ELSE description END,
+              metadata = COALESCE(@Metadata, metadata), updated_at = @Now
+            WHERE id = @Id
+            """,
+            new { Id = id, SetName = name.IsGiven, Name = name.Value, SetDescription = description.IsGiven, Description = description.Value, Metadata = metadata, Now = Ids.Now() });
+    }
+
+    private async Task<Dictionary<string, string>?> ChangeMetadataAsync(string table, string lockName, string id,
+        Func<Dictionary<string, string>, Dictionary<string, string>> change)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, lockName);
+        var current = await c.QuerySingleOrDefaultAsync<string>($"SELECT COALESCE(metadata, '{{}}') FROM {table} WHERE id = @Id", new { Id = id }, tx);
+        if (current is null)
+        {
+            return null;
+        }
+
+        var changed = change(VolumeService.MapOf(current));
+        await c.ExecuteAsync($"UPDATE {table} SET metadata = @Metadata, updated_at = @Now WHERE id = @Id",
+            new { Id = id, Metadata = VolumeService.JsonOf(changed), Now = Ids.Now() }, tx);
+        await tx.CommitAsync();
+        return changed;
     }
 
     public async Task DeleteSnapshotRowAsync(string id)

@@ -356,4 +356,26 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         var snapReplaced = await api.SendAsync(HttpMethod.Put, $"/volume/v3/snapshots/{snapshot}/metadata", new JsonObject { ["metadata"] = new JsonObject() });
         Assert.Empty(snapReplaced["metadata"]!.AsObject());
     }
+
+    [Fact]
+    public async Task Concurrent_metadata_keys_and_renames_are_all_kept()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["name"] = "before" });
+
+        // 24 keys set at once, one request each, while the volume is renamed: every key and the new name survive.
+        var keys = Enumerable.Range(0, 24).Select(i => $"k{i:00}").ToList();
+        var writes = keys.Select(k => api.SendAsync(HttpMethod.Put, $"/volume/v3/volumes/{id}/metadata/{k}",
+            new JsonObject { ["meta"] = new JsonObject { [k] = "v" } })).ToList();
+        writes.Add(api.SendAsync(HttpMethod.Put, $"/volume/v3/volumes/{id}", new JsonObject { ["volume"] = new JsonObject { ["name"] = "after" } }));
+        await Task.WhenAll(writes);
+
+        var volume = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!;
+        Assert.Equal("after", volume["name"]!.GetValue<string>());
+        Assert.Equal(keys, volume["metadata"]!.AsObject().Select(p => p.Key).Order());
+
+        // The class shares one project's volume quota.
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
+    }
 }
