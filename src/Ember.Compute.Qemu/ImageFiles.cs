@@ -68,9 +68,11 @@ public static class ImageFiles
         return verdict.Accepted ? verdict.Inspection : throw new QemuException(verdict.Reason!);
     }
 
-    /// <summary>QEMU's block driver for a Glance disk_format (an ISO is read as raw).</summary>
+    /// <summary>QEMU's block driver for a Glance disk_format (an ISO is read as raw); anything else is refused rather than handed to QEMU.</summary>
     /// <exception cref="QemuException">A format QEMU is never given.</exception>
-    public static string QemuFormat(string diskFormat) => QemuCommandLine.QemuFormat(diskFormat is "iso" ? "raw" : diskFormat);
+    public static string QemuFormat(string format) =>
+        DiskFormats.QemuDriver(format)
+            ?? throw new QemuException($"unsupported disk format '{format}' (supported: {string.Join(", ", DiskFormats.All.Where(f => f.QemuDriver is not null).Select(f => f.Name))})");
 
     /// <summary>
     /// A qemu-img source that names the format and opens no backing file, whatever the header says:

@@ -18,22 +18,6 @@ internal static class QemuCommandLine
     /// <summary>Seconds the nbd driver holds guest I/O while reconnecting to a restarted NBD server.</summary>
     public const int NbdReconnectDelaySeconds = 5;
 
-    // Glance disk_format -> QEMU block driver; anything else is refused rather than handed to QEMU.
-    private static readonly Dictionary<string, string> s_formats = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["qcow2"] = "qcow2",
-        ["raw"] = "raw",
-        ["vmdk"] = "vmdk",
-        ["vdi"] = "vdi",
-        ["vhdx"] = "vhdx",
-        ["vhd"] = "vpc",
-    };
-
-    public static string QemuFormat(string format) =>
-        s_formats.TryGetValue(format, out var driver)
-            ? driver
-            : throw new QemuException($"unsupported disk format '{format}' (supported: {string.Join(", ", s_formats.Keys)})");
-
     public static List<string> Build(QemuMachineSpec spec, string accelerator)
     {
         var dir = spec.InstanceDir;
@@ -94,7 +78,7 @@ internal static class QemuCommandLine
     {
         FileDisk file => WithBacking(new JsonObject
         {
-            ["driver"] = QemuFormat(file.Format),
+            ["driver"] = ImageFiles.QemuFormat(file.Format),
             ["node-name"] = file.NodeName,
             ["discard"] = "unmap",
             ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(file.Path) },
@@ -136,7 +120,7 @@ internal static class QemuCommandLine
             return node;
         }
 
-        var driver = QemuFormat(backing.Format is "iso" ? "raw" : backing.Format);
+        var driver = ImageFiles.QemuFormat(backing.Format);
         var baseNode = new JsonObject
         {
             ["driver"] = driver,

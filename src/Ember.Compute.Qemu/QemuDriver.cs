@@ -34,7 +34,7 @@ public sealed partial class QemuDriver
     public async Task CreateOverlayAsync(string baseImage, string baseFormat, string overlayPath, long? sizeBytes, CancellationToken cancellationToken)
     {
         var backing = Path.GetFullPath(baseImage);
-        var format = QemuCommandLine.QemuFormat(baseFormat);
+        var format = ImageFiles.QemuFormat(baseFormat);
         var inspection = await ImageFiles.VerifyAsync(backing, baseFormat, cancellationToken);
         var virtualSize = inspection.VirtualSize ?? throw new QemuException($"the virtual size of {baseFormat} image {backing} is unknown");
         if (sizeBytes is > 0 && sizeBytes < virtualSize)
@@ -56,7 +56,7 @@ public sealed partial class QemuDriver
     /// <summary>The virtual (guest-visible) size of an image, from its header (no qemu-img, nothing else opened).</summary>
     public async Task<long> GetVirtualSizeAsync(string image, string format, CancellationToken cancellationToken)
     {
-        QemuCommandLine.QemuFormat(format);
+        ImageFiles.QemuFormat(format);
         var inspection = DiskFormats.Judge(format, await ImageFiles.InspectAsync(image, cancellationToken)).Inspection;
         return inspection.VirtualSize ?? throw new QemuException($"the virtual size of {format} image {image} is unknown");
     }

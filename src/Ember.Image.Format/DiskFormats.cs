@@ -13,9 +13,25 @@ public sealed record ImageVerdict(ImageInspection Inspection, string? Mismatch)
         : Inspection.IsSafe ? null : $"Image has disallowed configuration: {string.Join("; ", Inspection.Problems)}.";
 }
 
-/// <summary>Glance's disk_format names against what the bytes are.</summary>
+/// <summary>One Glance disk_format and QEMU's block driver that reads it (null: QEMU is never given it).</summary>
+public sealed record DiskFormat(string Name, string? QemuDriver);
+
+/// <summary>Glance's disk_format names: the one table of them, and the check of what the bytes are against them.</summary>
 public static class DiskFormats
 {
+    /// <summary>Every disk_format Glance knows, in Glance's order. ami/ari/aki and ploop are stored but never booted.</summary>
+    public static IReadOnlyList<DiskFormat> All { get; } =
+    [
+        new("ami", null), new("ari", null), new("aki", null), new("vhd", "vpc"), new("vhdx", "vhdx"), new("vmdk", "vmdk"),
+        new("raw", "raw"), new("qcow2", "qcow2"), new("vdi", "vdi"), new("iso", "raw"), new("ploop", null),
+    ];
+
+    public static IReadOnlyList<string> Names { get; } = [.. All.Select(f => f.Name)];
+
+    /// <summary>QEMU's block driver for a disk_format (any case); null when QEMU is never given that format.</summary>
+    public static string? QemuDriver(string diskFormat) =>
+        All.FirstOrDefault(f => string.Equals(f.Name, diskFormat, StringComparison.OrdinalIgnoreCase))?.QemuDriver;
+
     /// <summary>
     /// Judges an inspection against the declared disk_format. Raw (and ami/ari/aki, which are raw kernel,
     /// ramdisk and machine images) accepts plain bytes, partition tables and ISOs; every other format needs its

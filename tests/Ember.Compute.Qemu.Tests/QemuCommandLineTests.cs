@@ -95,12 +95,16 @@ public class QemuCommandLineTests
     [InlineData("qcow2", "qcow2")]
     [InlineData("RAW", "raw")]
     [InlineData("vhd", "vpc")]
+    [InlineData("iso", "raw")]
     public void Glance_disk_formats_map_to_qemu_drivers(string glance, string qemu) =>
-        Assert.Equal(qemu, QemuCommandLine.QemuFormat(glance));
+        Assert.Equal(qemu, ImageFiles.QemuFormat(glance));
 
     [Fact]
-    public void Unknown_disk_format_is_refused() =>
-        Assert.Throws<QemuException>(() => QemuCommandLine.QemuFormat("nbd"));
+    public void Unknown_disk_format_and_formats_qemu_is_never_given_are_refused()
+    {
+        Assert.Throws<QemuException>(() => ImageFiles.QemuFormat("nbd"));
+        Assert.Throws<QemuException>(() => ImageFiles.QemuFormat("ploop"));
+    }
 
     private static List<string> Values(List<string> args, string option) =>
         [.. args.Select((a, i) => (a, i)).Where(x => x.a == option).Select(x => args[x.i + 1])];

@@ -9,7 +9,7 @@ namespace Ember.Server.Image;
 /// <summary>The Glance v2 subset: discovery, schemas, images, data upload and download, tags.</summary>
 public static partial class ImageApi
 {
-    internal static readonly string[] DiskFormats = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"];
+    internal static readonly string[] DiskFormats = [.. Ember.Image.Format.DiskFormats.Names];
     internal static readonly string[] ContainerFormats = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"];
     internal static readonly string[] Visibilities = ["public", "private", "shared", "community"];
 
