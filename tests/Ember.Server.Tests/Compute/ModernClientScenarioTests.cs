@@ -11,9 +11,9 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
     private Task<CliResult> OpenStackAsync(params string[] args) =>
         ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.60", .. args]);
 
-    // Un-skip to investigate: on failure the message carries the ext superblock magic as the host file, a direct read
-    // and a buffered read in vm-b see it, plus vm-b's dmesg.
-    [Fact(Skip = "Intermittent EINVAL when vm-b mounts what vm-a wrote: 2 of 4 clean ./.ci/run runs on 2026-11-29, 1 of 7 runs (message lost) and then 6 passes on 2026-11-30. Open; see the issue 11 notes.")]
+    // On failure the message carries the ext superblock magic as the host's volume file, a direct read and a buffered
+    // read in vm-b see it, plus vm-b's dmesg: where the bytes went missing.
+    [Fact]
     public async Task Openstack_client_attaches_one_multiattach_volume_to_two_running_servers()
     {
         var volume = (await OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", "shared", "-f", "json")).EnsureSuccess().Json();
@@ -40,13 +40,19 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
         var shown = (await OpenStackAsync("volume", "show", "shared", "-f", "json")).EnsureSuccess().Json();
         Assert.Equal("in-use", shown["status"]!.GetValue<string>());
 
-        await api.ExecInGuestAsync(servers[0], "for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; mkfs.ext3 -q /dev/vdb && mkdir -p /mnt/s && mount /dev/vdb /mnt/s && echo from-a > /mnt/s/a && umount /mnt/s");
+        // Both guests see the disk before anything is written on it, as the seed's author did and SeedScenarioTests does.
+        // Without this wait, vm-b's mount of what vm-a wrote failed intermittently with EINVAL (cause not found yet).
+        foreach (var server in servers)
+        {
+            await api.ExecInGuestAsync(server, "for i in $(seq 100); do [ -b /dev/vdb ] && break; sleep 0.2; done; [ -b /dev/vdb ]");
+        }
+
+        await api.ExecInGuestAsync(servers[0], "mkfs.ext3 -q /dev/vdb && mkdir -p /mnt/s && mount /dev/vdb /mnt/s && echo from-a > /mnt/s/a && umount /mnt/s");
         var file = Path.Combine(ember.DataDir, "volumes", "volume-" + volumeId);
         var host = new byte[2];
         using (var f = File.OpenHandle(file))
             RandomAccess.Read(f, host, 1080);
-        var diag = await api.ExecInGuestAsync(servers[1], "for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; " +
-            "echo direct=$(dd if=/dev/vdb bs=4096 count=1 iflag=direct 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
+        var diag = await api.ExecInGuestAsync(servers[1], "echo direct=$(dd if=/dev/vdb bs=4096 count=1 iflag=direct 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
             "echo buffered=$(dd if=/dev/vdb bs=4096 count=1 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
             "mkdir -p /mnt/s; mount /dev/vdb /mnt/s && cat /mnt/s/a && umount /mnt/s; echo rc=$?; dmesg | tail -n 8");
         Assert.True(diag.Contains("from-a"), $"host magic {Convert.ToHexString(host)}; vm-b: {diag}");

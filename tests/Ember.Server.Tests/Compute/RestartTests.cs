@@ -11,37 +11,26 @@ namespace Ember.Server.Tests.Compute;
 public sealed class RestartTests : IAsyncLifetime
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromMinutes(4);
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ember-restart-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly RestartableDataDir _data = new("restart");
     private string _image = "";
 
     public async Task InitializeAsync() => _image = await GuestImage.PathAsync();
 
     public Task DisposeAsync()
     {
-        Directory.Delete(_dataDir, recursive: true);
+        _data.Dispose();
         return Task.CompletedTask;
     }
 
     private const string HostName = "node-a";
 
-    private Task<EmberHost> StartAsync(string hostName = HostName) => EmberHost.StartAsync(new EmberOptions
+    private Task<EmberHost> StartAsync(string hostName = HostName) => _data.StartAsync(o =>
     {
-        DataDir = _dataDir,
-        HostName = hostName,
-        Listen = "127.0.0.1:0",
-        AdminPassword = EmberFixture.AdminPassword,
-        DemoPassword = EmberFixture.DemoPassword,
-        DefaultImagePath = _image,
-    }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        o.HostName = hostName;
+        o.DefaultImagePath = _image;
+    });
 
-    private static async Task<ApiClient> ClientAsync(EmberHost host)
-    {
-        using var http = new HttpClient();
-        using var response = await http.PostAsync($"{host.BaseUrl}/identity/v3/auth/tokens", EmberFixture.PasswordAuth("admin", EmberFixture.AdminPassword, "admin"));
-        var client = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
-        client.DefaultRequestHeaders.Add("X-Auth-Token", response.Headers.GetValues("X-Subject-Token").Single());
-        return new ApiClient(client);
-    }
+    private static Task<ApiClient> ClientAsync(EmberHost host) => RestartableDataDir.AdminClientAsync(host);
 
     [Fact]
     public async Task A_running_server_survives_an_ember_restart_and_a_killed_qemu_is_noticed()
@@ -67,7 +56,7 @@ public sealed class RestartTests : IAsyncLifetime
             }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
             await api.WaitForAsync($"/compute/v2.1/servers/{server}", s => s["server"]!["status"]!.GetValue<string>() == "ACTIVE", s_wait);
             await api.ExecInGuestAsync(server, "mkfs.ext3 -q /dev/vdb && mkdir -p /m && mount /dev/vdb /m && echo before-restart > /m/f && umount /m");
-            qemuPidFile = Path.Combine(_dataDir, "instances", server, "qemu.pid");
+            qemuPidFile = Path.Combine(_data.DataDir, "instances", server, "qemu.pid");
             firstPid = int.Parse(await File.ReadAllTextAsync(qemuPidFile), System.Globalization.CultureInfo.InvariantCulture);
         }
 
@@ -91,7 +80,7 @@ public sealed class RestartTests : IAsyncLifetime
 
         await again.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
         await again.WaitGoneAsync($"/compute/v2.1/servers/{server}", s_wait);
-        Assert.False(Directory.Exists(Path.Combine(_dataDir, "instances", server)), "instance files left behind");
+        Assert.False(Directory.Exists(Path.Combine(_data.DataDir, "instances", server)), "instance files left behind");
     }
 
     /// <summary>

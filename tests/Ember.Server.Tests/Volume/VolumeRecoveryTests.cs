@@ -15,32 +15,19 @@ namespace Ember.Server.Tests.Volume;
 public sealed class VolumeRecoveryTests : IAsyncLifetime
 {
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(60);
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ember-recovery-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly RestartableDataDir _data = new("recovery");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public Task DisposeAsync()
     {
-        Directory.Delete(_dataDir, recursive: true);
+        _data.Dispose();
         return Task.CompletedTask;
     }
 
-    private Task<EmberHost> StartAsync() => EmberHost.StartAsync(new EmberOptions
-    {
-        DataDir = _dataDir,
-        Listen = "127.0.0.1:0",
-        AdminPassword = EmberFixture.AdminPassword,
-        DemoPassword = EmberFixture.DemoPassword,
-    }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+    private Task<EmberHost> StartAsync() => _data.StartAsync();
 
-    private static async Task<ApiClient> ClientAsync(EmberHost host)
-    {
-        using var http = new HttpClient();
-        using var response = await http.PostAsync($"{host.BaseUrl}/identity/v3/auth/tokens", EmberFixture.PasswordAuth("admin", EmberFixture.AdminPassword, "admin"));
-        var client = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
-        client.DefaultRequestHeaders.Add("X-Auth-Token", response.Headers.GetValues("X-Subject-Token").Single());
-        return new ApiClient(client);
-    }
+    private static Task<ApiClient> ClientAsync(EmberHost host) => RestartableDataDir.AdminClientAsync(host);
 
     private static async Task<string> VolumeAsync(ApiClient api, string name)
     {
