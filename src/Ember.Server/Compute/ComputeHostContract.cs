@@ -132,4 +132,5 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(ExecReply))]
 [JsonSerializable(typeof(SetPasswordRequest))]
 [JsonSerializable(typeof(SerialConsoleRequest))]
+[JsonSerializable(typeof(Volume.VolumeConnection))]
 public sealed partial class ComputeHostJson : JsonSerializerContext;

@@ -34,6 +34,9 @@ public sealed partial class ComputeHostManager(
 
     public string InstanceDir(string serverId) => Path.Combine(InstancesDir, serverId);
 
+    /// <summary>The client certificate for NBD over TCP: the one the volume service writes in its DATA/nbd-tls/client.</summary>
+    private string NbdClientCredentialsDir { get; } = Path.Combine(options.Value.DataDir, "nbd-tls", "client");
+
     public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
     {
         Cast("spawn", message.RequestId, message.ServerId, token => SpawnNowAsync(message, token));
@@ -138,23 +141,50 @@ public sealed partial class ComputeHostManager(
     }
 
     /// <summary>
-    /// Gives the volume service this host's connector (it exports the volume) and describes the NBD disk for QEMU.
+    /// Gives the volume service this host's connector (it exports the volume) and describes the disk for QEMU.
     /// The connection info is kept in the mapping, so a restart reconnects without asking again.
     /// </summary>
     private async Task<NbdDisk> ConnectAsync(RequestContext ctx, string serverId, VolumeDisk volume)
     {
         var bdm = (await store.ListBdmsAsync(serverId)).FirstOrDefault(b => b.Id == volume.BdmId);
-        var connection = bdm?.ConnectionJson is { } json ? JsonSerializer.Deserialize<NbdConnectionInfo>(json) : null;
+        var connection = KeptConnection(bdm?.ConnectionJson);
         if (connection is null)
         {
             var mountpoint = "/dev/" + volume.DeviceName;
             var attachment = await volumes.UpdateAsync(ctx, volume.AttachmentId, new Connector(Host: Name, Mountpoint: mountpoint), mountpoint);
-            connection = attachment.ConnectionInfo ?? throw new InvalidOperationException($"Volume {volume.VolumeId} returned no connection info.");
-            await store.UpdateBdmConnectionAsync(volume.BdmId, volume.AttachmentId, JsonSerializer.Serialize(connection));
+            connection = attachment.Connection ?? throw new InvalidOperationException($"Volume {volume.VolumeId} returned no connection info.");
+            await store.UpdateBdmConnectionAsync(volume.BdmId, volume.AttachmentId, JsonSerializer.Serialize(connection, ComputeHostJson.Default.VolumeConnection));
         }
 
-        return new NbdDisk(volume.DeviceName, volume.VolumeId, connection.ExportName, connection.UnixSocket, connection.Host,
-            connection.Port ?? 0, connection.ReadOnly, connection.Multiattach);
+        return connection switch
+        {
+            NbdUnixConnection unix => new NbdDisk(volume.DeviceName, volume.VolumeId, unix.ExportName, unix.SocketPath, Host: null, Port: 0,
+                unix.ReadOnly, unix.Multiattach),
+            NbdTcpConnection tcp => new NbdDisk(volume.DeviceName, volume.VolumeId, tcp.ExportName, UnixSocketPath: null, tcp.Host, tcp.Port,
+                tcp.ReadOnly, tcp.Multiattach, TlsCredentialsDir: tcp.Tls ? NbdClientCredentialsDir : null),
+            _ => throw new NotSupportedException($"This host cannot attach a {connection.DriverVolumeType} volume."),
+        };
+    }
+
+    /// <summary>
+    /// The connection kept in a block device mapping; null when there is none or it was written by an Ember before
+    /// connections carried their transport tag (the caller then asks the volume service again, which re-exports).
+    /// </summary>
+    private static VolumeConnection? KeptConnection(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, ComputeHostJson.Default.VolumeConnection);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException)
+        {
+            return null;
+        }
     }
 
     /// <summary>When QEMU exits on its own (guest power-off, crash, kill), the server becomes SHUTOFF, as Nova's power sync does.</summary>

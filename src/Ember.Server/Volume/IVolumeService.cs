@@ -62,17 +62,7 @@ public sealed record AttachmentInfo(
     string Status,
     string AttachMode,
     string? Mountpoint,
-    NbdConnectionInfo? ConnectionInfo);
-
-/// <summary>Where the data plane serves the volume: an export of Ember's NBD server (<see cref="Tls"/>: the TCP port wants STARTTLS and a client certificate).</summary>
-public sealed record NbdConnectionInfo(
-    string ExportName,
-    string? UnixSocket,
-    string? Host,
-    int? Port,
-    bool ReadOnly,
-    bool Multiattach,
-    bool Tls = false);
+    VolumeConnection? Connection);
 
 /// <summary>os-brick's connector dict, the fields Ember looks at.</summary>
 public sealed record Connector(string? Host = null, string? Ip = null, string? Initiator = null, string? Mountpoint = null, string? Mode = null);

@@ -145,12 +145,12 @@ public static partial class VolumeApi
             case "os-initialize_connection":
                 {
                     http.Enforce(ctx, "volume_extension:volume_actions:initialize_connection");
-                    if (args["connector"] is not JsonObject)
+                    if (args["connector"] is not JsonObject connector)
                     {
                         throw ApiException.BadRequest("Must specify 'connector'");
                     }
 
-                    return Json.Reply(await service.LegacyInitializeConnectionAsync(ctx, id));
+                    return Json.Reply(await service.LegacyInitializeConnectionAsync(ctx, id, Json.OptionalString(connector, "host")));
                 }
 
             case "os-terminate_connection":

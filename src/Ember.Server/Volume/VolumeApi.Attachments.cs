@@ -24,8 +24,7 @@ public static partial class VolumeApi
 
     private static async Task<JsonObject> AttachmentDetailAsync(HttpContext http, RequestContext ctx, VolumeService service, AttachmentRow row)
     {
-        var volume = await service.Store.FindVolumeAsync(row.VolumeId);
-        var connection = service.ConnectionOf(row, volume?.Multiattach ?? false);
+        var connection = await service.ConnectionOfAsync(row);
         // The export name is the credential of the data plane: only those who may change attachments see it
         // (Cinder shows connection_info to the owner with a member role, not to readers).
         var withSecret = http.Allows(ctx, "volume:attachment_update");

@@ -117,10 +117,19 @@ public sealed partial class VolumeDataPlane(
         }
     }
 
-    public NbdConnectionInfo ConnectionOf(string exportName, bool readOnly, bool multiattach)
+    /// <summary>
+    /// How a connector on <paramref name="connectorHost"/> reaches an export: the unix socket when it runs on this
+    /// host (or when there is no TCP listener, the only way in), else the TCP listener, with TLS unless insecure.
+    /// </summary>
+    public NbdConnection ConnectionOf(string exportName, bool readOnly, bool multiattach, string? connectorHost)
     {
-        var tcp = TcpEndPoint;
-        return new NbdConnectionInfo(exportName, UnixSocketPath, tcp?.Address.ToString(), tcp?.Port, readOnly, multiattach, Tls: tcp is not null && _tls is not null);
+        var socket = UnixSocketPath ?? throw new InvalidOperationException("The NBD server is not running.");
+        if (TcpEndPoint is not { } tcp || string.Equals(connectorHost, options.Value.HostName, StringComparison.OrdinalIgnoreCase))
+        {
+            return new NbdUnixConnection(exportName, socket, readOnly, multiattach);
+        }
+
+        return new NbdTcpConnection(exportName, tcp.Address.ToString(), tcp.Port, Tls: _tls is not null, readOnly, multiattach);
     }
 
     private bool TryAdd(string exportName, string volumeId, bool readOnly)

@@ -132,7 +132,7 @@ public static class VolumeJson
     };
 
     /// <summary>An attachment with its connection_info; without <paramref name="withExportName"/> the export name is left out.</summary>
-    public static JsonObject AttachmentDetail(AttachmentRow a, NbdConnectionInfo? connection, bool withExportName)
+    public static JsonObject AttachmentDetail(AttachmentRow a, VolumeConnection? connection, bool withExportName)
     {
         var o = AttachmentSummary(a);
         o["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : "";
@@ -148,34 +148,46 @@ public static class VolumeJson
         return o;
     }
 
-    /// <summary>The "data" of an nbd connection (nested in os-initialize_connection).</summary>
-    public static JsonObject ConnectionData(NbdConnectionInfo c, string volumeId)
+    /// <summary>The "data" of a connection (nested under driver_volume_type in os-initialize_connection).</summary>
+    public static JsonObject ConnectionData(VolumeConnection c, string volumeId)
     {
-        var o = new JsonObject
+        var o = new JsonObject();
+        switch (c)
         {
-            ["export_name"] = c.ExportName,
-            ["unix_socket"] = c.UnixSocket,
-            ["host"] = c.Host,
-            ["port"] = c.Port,
-            ["volume_id"] = volumeId,
-            ["multiattach"] = c.Multiattach,
-            ["access_mode"] = c.ReadOnly ? "ro" : "rw",
-            ["encrypted"] = false,
-            ["discard"] = true,
-        };
-        if (c.Host is not null)
-        {
-            o["tls"] = c.Tls;
+            case NbdUnixConnection unix:
+                o["export_name"] = unix.ExportName;
+                o["unix_socket"] = unix.SocketPath;
+                break;
+            case NbdTcpConnection tcp:
+                o["export_name"] = tcp.ExportName;
+                o["host"] = tcp.Host;
+                o["port"] = tcp.Port;
+                o["tls"] = tcp.Tls;
+                break;
+            default:
+                throw new NotSupportedException($"No connection_info shape for {c.GetType().Name}.");
         }
 
+        o["volume_id"] = volumeId;
+        o["multiattach"] = c.Multiattach;
+        o["access_mode"] = c.ReadOnly ? "ro" : "rw";
+        o["encrypted"] = false;
+        o["discard"] = true;
         return o;
     }
 
+    /// <summary>The nested form of os-initialize_connection: {driver_volume_type, data}.</summary>
+    public static JsonObject NestedConnection(VolumeConnection c, string volumeId) => new()
+    {
+        ["driver_volume_type"] = c.DriverVolumeType,
+        ["data"] = ConnectionData(c, volumeId),
+    };
+
     /// <summary>_connection_create: data merged into the top level, plus driver_volume_type and attachment_id.</summary>
-    public static JsonObject FlatConnection(NbdConnectionInfo c, AttachmentRow a)
+    public static JsonObject FlatConnection(VolumeConnection c, AttachmentRow a)
     {
         var o = ConnectionData(c, a.VolumeId);
-        o["driver_volume_type"] = "nbd";
+        o["driver_volume_type"] = c.DriverVolumeType;
         o["attachment_id"] = a.Id;
         return o;
     }

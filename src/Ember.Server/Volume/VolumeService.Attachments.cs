@@ -251,8 +251,8 @@ public sealed partial class VolumeService
         await store.DeleteAttachmentAsync(target.Id, volumeId);
     }
 
-    /// <summary>os-initialize_connection: one export per volume for legacy callers; nested connection_info.</summary>
-    public async Task<JsonObject> LegacyInitializeConnectionAsync(RequestContext ctx, string volumeId)
+    /// <summary>os-initialize_connection: one export per volume for legacy callers; nested connection_info for the connector's host.</summary>
+    public async Task<JsonObject> LegacyInitializeConnectionAsync(RequestContext ctx, string volumeId, string? connectorHost)
     {
         var volume = await FindVisibleAsync(ctx, volumeId);
         if (volume.Status is not ("available" or "attaching" or "in-use" or "reserved" or "detaching"))
@@ -267,8 +267,8 @@ public sealed partial class VolumeService
             await store.SetLegacyExportAsync(volumeId, exportName);
         }
 
-        var data = VolumeJson.ConnectionData(dataPlane.ConnectionOf(exportName, volume.Readonly, volume.Multiattach), volumeId);
-        return new JsonObject { ["connection_info"] = new JsonObject { ["driver_volume_type"] = "nbd", ["data"] = data } };
+        var connection = dataPlane.ConnectionOf(exportName, volume.Readonly, volume.Multiattach, connectorHost);
+        return new JsonObject { ["connection_info"] = VolumeJson.NestedConnection(connection, volumeId) };
     }
 
     /// <summary>

@@ -387,7 +387,7 @@ public sealed partial class VolumeService(
     Task IVolumeService.DeleteVolumeAsync(RequestContext ctx, string volumeId) => DeleteVolumeAsync(ctx, volumeId, cascade: false, force: false);
 
     async Task<AttachmentInfo> IVolumeService.ReserveAsync(RequestContext ctx, string volumeId, string instanceId) =>
-        InfoOf(await CreateAttachmentAsync(ctx, volumeId, instanceId, null, null));
+        await InfoOfAsync(await CreateAttachmentAsync(ctx, volumeId, instanceId, null, null));
 
     async Task<AttachmentInfo> IVolumeService.UpdateAsync(RequestContext ctx, string attachmentId, Connector connector, string mountpoint)
     {
@@ -399,7 +399,7 @@ public sealed partial class VolumeService(
             ["mountpoint"] = connector.Mountpoint ?? mountpoint,
             ["mode"] = connector.Mode,
         };
-        return InfoOf(await UpdateAttachmentAsync(ctx, attachmentId, connectorJson));
+        return await InfoOfAsync(await UpdateAttachmentAsync(ctx, attachmentId, connectorJson));
     }
 
     Task IVolumeService.CompleteAsync(RequestContext ctx, string attachmentId) => CompleteAttachmentAsync(ctx, attachmentId);
@@ -417,11 +417,20 @@ public sealed partial class VolumeService(
             [.. attachments.Where(a => a.AttachStatus == "attached").Select(a => new VolumeAttachmentRef(a.Id, a.InstanceUuid, a.Mountpoint, a.AttachTime))]);
     }
 
-    public AttachmentInfo InfoOf(AttachmentRow row) =>
-        new(row.Id, row.VolumeId, row.InstanceUuid, row.AttachStatus, row.AttachMode, row.Mountpoint, ConnectionOf(row));
+    private async Task<AttachmentInfo> InfoOfAsync(AttachmentRow row) =>
+        new(row.Id, row.VolumeId, row.InstanceUuid, row.AttachStatus, row.AttachMode, row.Mountpoint, await ConnectionOfAsync(row));
 
-    public NbdConnectionInfo? ConnectionOf(AttachmentRow row, bool? multiattach = null) =>
-        row.ExportName is null ? null : dataPlane.ConnectionOf(row.ExportName, row.AttachMode == "ro", multiattach ?? false);
+    /// <summary>The attachment's connection_info for the host its connector named; null before a connector came.</summary>
+    public async Task<VolumeConnection?> ConnectionOfAsync(AttachmentRow row)
+    {
+        if (row.ExportName is null)
+        {
+            return null;
+        }
+
+        var multiattach = (await store.FindVolumeAsync(row.VolumeId))?.Multiattach ?? false;
+        return dataPlane.ConnectionOf(row.ExportName, row.AttachMode == "ro", multiattach, row.AttachedHost);
+    }
 
     /// <summary>Compute's view of an attachment, when compute registered one (see <see cref="IVolumeConsumers"/>).</summary>
     private IVolumeConsumers? Consumers => services.GetService<IVolumeConsumers>();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ember.Server.Compute;
+using Ember.Server.Volume;
 
 namespace Ember.Server.Tests.Compute;
 
@@ -52,6 +53,25 @@ public class ComputeHostContractTests
 
         var power = JsonSerializer.Serialize(new PowerAction("r", "s", PowerActionKind.SoftReboot), ComputeHostJson.Default.PowerAction);
         Assert.Contains("\"action\":\"SoftReboot\"", power, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_volume_connection_keeps_its_transport_through_json()
+    {
+        VolumeConnection[] connections =
+        [
+            new NbdUnixConnection("exp-1", "/data/nbd.sock", ReadOnly: false, Multiattach: true),
+            new NbdTcpConnection("exp-2", "192.0.2.7", 10809, Tls: true, ReadOnly: true, Multiattach: false),
+        ];
+        foreach (var connection in connections)
+        {
+            var json = JsonSerializer.Serialize(connection, ComputeHostJson.Default.VolumeConnection);
+            Assert.Equal(connection, JsonSerializer.Deserialize(json, ComputeHostJson.Default.VolumeConnection));
+        }
+
+        Assert.Contains("\"transport\":\"nbd-unix\"", JsonSerializer.Serialize(connections[0], ComputeHostJson.Default.VolumeConnection), StringComparison.Ordinal);
+        // A mapping written before connections carried a transport tag is not readable as one: the host asks again.
+        Assert.ThrowsAny<Exception>(() => JsonSerializer.Deserialize("{\"ExportName\":\"e\",\"UnixSocket\":\"/s\"}", ComputeHostJson.Default.VolumeConnection));
     }
 
     [Fact]
