@@ -12,7 +12,7 @@ public sealed class ConfigurationException(string message) : Exception(message);
 /// <summary>
 /// The settings of `ember serve`, in three layers, each overriding the one before: a configuration file (YAML, or
 /// JSON by its extension) whose keys are <see cref="EmberOptions"/>'s property names with sections as nested maps
-/// (Identity, Image), then environment variables EMBER_{Name} with "__" between section and name (e.g.
+/// (Identity, Image, Nbd), then environment variables EMBER_{Name} with "__" between section and name (e.g.
 /// EMBER_Identity__LockoutDurationSeconds), then command-line flags. The result is validated before anything starts.
 /// </summary>
 public static class EmberConfiguration
@@ -21,8 +21,8 @@ public static class EmberConfiguration
     private static readonly Dictionary<string, string> s_classicVariables = new(StringComparer.Ordinal)
     {
         ["EMBER_DATA_DIR"] = nameof(EmberOptions.DataDir),
-        ["EMBER_ADMIN_PASSWORD"] = nameof(EmberOptions.AdminPassword),
-        ["EMBER_DEMO_PASSWORD"] = nameof(EmberOptions.DemoPassword),
+        ["EMBER_ADMIN_PASSWORD"] = "Identity:" + nameof(Identity.IdentityOptions.AdminPassword),
+        ["EMBER_DEMO_PASSWORD"] = "Identity:" + nameof(Identity.IdentityOptions.DemoPassword),
     };
 
     /// <summary>Builds and validates the options from <paramref name="configFile"/>, <paramref name="environment"/> and <paramref name="flags"/>.</summary>
@@ -103,10 +103,11 @@ public static class EmberConfiguration
     }
 
     /// <summary>Data annotations of the options and of each section, every failure in one message.</summary>
-    private static void Validate(EmberOptions options)
+    /// <exception cref="ConfigurationException">Some setting is out of range or missing.</exception>
+    public static void Validate(EmberOptions options)
     {
         var failures = new List<string>();
-        foreach (var (section, value) in new (string, object)[] { ("", options), ("Identity:", options.Identity), ("Image:", options.Image) })
+        foreach (var (section, value) in options.Sections().Prepend(("", options)))
         {
             var results = new List<ValidationResult>();
             Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true);

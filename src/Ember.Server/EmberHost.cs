@@ -43,6 +43,7 @@ public sealed partial class EmberHost : IAsyncDisposable
     public static async Task<EmberHost> StartAsync(EmberOptions options, Action<ILoggingBuilder>? logging = null,
         CancellationToken cancellationToken = default, Action<IServiceCollection>? services = null)
     {
+        EmberConfiguration.Validate(options);
         // Before anything creates a file in it: a data dir other users could read is made private first.
         var tightened = DataDirectory.CreateOrTighten(options.DataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -63,7 +64,11 @@ public sealed partial class EmberHost : IAsyncDisposable
             k.Listen(endPoint);
             k.Limits.MaxRequestBodySize = null; // image uploads are streamed to disk
         });
-        builder.Services.AddOptions<EmberOptions>().Configure(o => Copy(options, o)).ValidateDataAnnotations().ValidateOnStart();
+        // The host-wide settings, and each subsystem's section as its own IOptions<T>.
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(Options.Create(options.Identity));
+        builder.Services.AddSingleton(Options.Create(options.Image));
+        builder.Services.AddSingleton(Options.Create(options.Nbd));
         builder.Services.AddRouting();
 
         var database = Database.Open(options.Database, options.DataDir);
@@ -136,28 +141,6 @@ public sealed partial class EmberHost : IAsyncDisposable
         }
 
         throw new ArgumentException($"Cannot parse listen address '{text}': expected HOST:PORT, e.g. 127.0.0.1:5000.");
-    }
-
-    private static void Copy(EmberOptions from, EmberOptions to)
-    {
-        to.DataDir = from.DataDir;
-        to.HostName = from.HostName;
-        to.Listen = from.Listen;
-        to.PublicUrl = from.PublicUrl;
-        to.Database = from.Database;
-        to.TokenLifetimeSeconds = from.TokenLifetimeSeconds;
-        to.AdminPassword = from.AdminPassword;
-        to.DemoPassword = from.DemoPassword;
-        to.NbdListen = from.NbdListen;
-        to.NbdInsecure = from.NbdInsecure;
-        to.NbdMaxConnections = from.NbdMaxConnections;
-        to.NbdMaxConnectionsPerSource = from.NbdMaxConnectionsPerSource;
-        to.DefaultImagePath = from.DefaultImagePath;
-        to.Identity = from.Identity;
-        to.Image = from.Image;
-        to.MaxJsonBodyBytes = from.MaxJsonBodyBytes;
-        to.MaxJsonDepth = from.MaxJsonDepth;
-        to.MaxImageBytes = from.MaxImageBytes;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data directory {DataDir} was readable by other users: took group and other permissions off {Count} paths (first: {First})")]

@@ -2,7 +2,11 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Ember.Server;
 
-/// <summary>Settings of one all-in-one Ember host, bound from configuration and the command line.</summary>
+/// <summary>
+/// Settings of one Ember host, bound from configuration and the command line: what the whole host shares (data
+/// directory, name, database, HTTP listener) and one section per subsystem, each registered as its own
+/// <c>IOptions&lt;T&gt;</c> so a subsystem sees only its settings.
+/// </summary>
 public sealed class EmberOptions
 {
     /// <summary>Holds the database, images, volumes and instances.</summary>
@@ -32,35 +36,14 @@ public sealed class EmberOptions
     /// <summary>Base URL put in the service catalog; null means "as the client reached us".</summary>
     public string? PublicUrl { get; set; }
 
-    [Range(60, 7 * 24 * 3600)]
-    public int TokenLifetimeSeconds { get; set; } = 3600;
-
-    public string? AdminPassword { get; set; }
-
-    public string? DemoPassword { get; set; }
-
-    /// <summary>Optional TCP endpoint (HOST:PORT) for the NBD server, besides its unix socket. TLS with client certificates unless <see cref="NbdInsecure"/>.</summary>
-    public string? NbdListen { get; set; }
-
-    /// <summary>Serve <see cref="NbdListen"/> as plain TCP, without TLS: anyone who reaches the port and knows an export name gets the volume.</summary>
-    public bool NbdInsecure { get; set; }
-
-    /// <summary>Open NBD TCP connections in total; more are closed before the greeting.</summary>
-    [Range(1, 65536)]
-    public int NbdMaxConnections { get; set; } = 1024;
-
-    /// <summary>Open NBD TCP connections from one source address.</summary>
-    [Range(1, 65536)]
-    public int NbdMaxConnectionsPerSource { get; set; } = 256;
-
-    /// <summary>Path of the guest image registered as the public image "ember-tiny" on first start.</summary>
-    public string? DefaultImagePath { get; set; }
-
-    /// <summary>The admin project, lock-out and login limits.</summary>
+    /// <summary>Tokens, the first passwords, the admin project, lock-out and login limits.</summary>
     public Identity.IdentityOptions Identity { get; set; } = new();
 
-    /// <summary>Image metadata limits and the per-project image storage quota.</summary>
+    /// <summary>The first image, upload size, metadata limits and the per-project image storage quota.</summary>
     public Image.ImageOptions Image { get; set; } = new();
+
+    /// <summary>The NBD data plane's TCP listener and its connection limits.</summary>
+    public Volume.NbdOptions Nbd { get; set; } = new();
 
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     [Range(1024, 64 * 1024 * 1024)]
@@ -70,9 +53,9 @@ public sealed class EmberOptions
     [Range(4, 256)]
     public int MaxJsonDepth { get; set; } = 32;
 
-    /// <summary>Largest image upload, in bytes (Glance's image_size_cap, 1 TiB by default).</summary>
-    [Range(1, long.MaxValue)]
-    public long MaxImageBytes { get; set; } = 1L << 40;
+    /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
+    public IEnumerable<(string Prefix, object Section)> Sections() =>
+        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd)];
 
     public static string DefaultDataDir()
     {

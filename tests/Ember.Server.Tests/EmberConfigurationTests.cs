@@ -52,10 +52,10 @@ public sealed class EmberConfigurationTests : IDisposable
     [Fact]
     public void A_json_file_is_read_as_json()
     {
-        var file = File("ember.json", """{"Identity": {"LockoutFailureAttempts": 3}, "NbdInsecure": true}""");
+        var file = File("ember.json", """{"Identity": {"LockoutFailureAttempts": 3}, "Nbd": {"Insecure": true}}""");
         var options = EmberConfiguration.Load(file, new Hashtable(), NoFlags);
         Assert.Equal(3, options.Identity.LockoutFailureAttempts);
-        Assert.True(options.NbdInsecure);
+        Assert.True(options.Nbd.Insecure);
     }
 
     [Theory]
@@ -64,6 +64,8 @@ public sealed class EmberConfigurationTests : IDisposable
     [InlineData("Identity:\n  LockoutDurationSeconds: 0\n", "Identity:LockoutDurationSeconds")]
     [InlineData("HostName: 'two words'\n", "HostName")]
     [InlineData("Listen: [unclosed\n", "Cannot read configuration file")]
+    [InlineData("NbdListen: 127.0.0.1:10809\n", "NbdListen")] // a top-level key from before the Nbd section
+    [InlineData("Nbd:\n  MaxConnections: 0\n", "Nbd:MaxConnections")]
     public void A_wrong_setting_is_refused_with_its_name(string yaml, string named)
     {
         var file = File("bad.yaml", yaml);

@@ -139,8 +139,9 @@ public static partial class ApiPipeline
             return;
         }
 
-        var options = http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value;
-        feature.MaxRequestBodySize = IsImageData(http.Request) ? options.MaxImageBytes : options.MaxJsonBodyBytes;
+        feature.MaxRequestBodySize = IsImageData(http.Request)
+            ? http.RequestServices.GetRequiredService<IOptions<Image.ImageOptions>>().Value.MaxImageBytes
+            : http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value.MaxJsonBodyBytes;
     }
 
     /// <summary>PUT /image/v2/images/{id}/file, the one route whose body is not JSON.</summary>

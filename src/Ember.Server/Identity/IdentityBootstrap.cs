@@ -26,13 +26,13 @@ public sealed partial class IdentityBootstrap(IdentityStore store, ILogger<Ident
         string? demoPassword;
         if (await store.FindDomainAsync(IdentityStore.DefaultDomainId, null) is null)
         {
-            adminPassword = options.AdminPassword ?? Generate("admin", generated);
-            demoPassword = options.DemoPassword ?? Generate("demo", generated);
+            adminPassword = options.Identity.AdminPassword ?? Generate("admin", generated);
+            demoPassword = options.Identity.DemoPassword ?? Generate("demo", generated);
             await CreateDefaultsAsync(adminPassword, demoPassword);
         }
         else
         {
-            if (options.AdminPassword is not null || options.DemoPassword is not null)
+            if (options.Identity.AdminPassword is not null || options.Identity.DemoPassword is not null)
             {
                 LogSeedIgnored(logger);
             }

@@ -2,9 +2,19 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Ember.Server.Identity;
 
-/// <summary>Identity settings with Keystone's names where Keystone has them: the admin project, lock-out, login limits.</summary>
+/// <summary>Identity settings with Keystone's names where Keystone has them: tokens, the first passwords, the admin project, lock-out, login limits.</summary>
 public sealed class IdentityOptions
 {
+    /// <summary>Keystone's [token] expiration, in seconds.</summary>
+    [Range(60, 7 * 24 * 3600)]
+    public int TokenLifetimeSeconds { get; set; } = 3600;
+
+    /// <summary>The admin user's password on first start (EMBER_ADMIN_PASSWORD); generated when unset.</summary>
+    public string? AdminPassword { get; set; }
+
+    /// <summary>The demo user's password on first start (EMBER_DEMO_PASSWORD); generated when unset.</summary>
+    public string? DemoPassword { get; set; }
+
     /// <summary>Keystone's [resource] admin_project_name: the admin role on this project is the cloud admin.</summary>
     [Required]
     public string AdminProjectName { get; set; } = "admin";

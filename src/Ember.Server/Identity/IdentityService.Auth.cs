@@ -24,7 +24,7 @@ public sealed partial class IdentityService
     /// </summary>
     public async Task<UserRow> AuthenticatePasswordAsync(UserReference who, string password, string source, CancellationToken cancellationToken)
     {
-        var settings = options.Value.Identity;
+        var settings = options.Value;
         UserRow? user;
         string userKey;
         if (who.Id is { } id)

@@ -22,7 +22,7 @@ public sealed record NamedAssignment(RoleAssignmentRow Row, RoleRow? Role, UserR
 /// token revocations every change that takes access away implies. The API authorizes and shapes bodies; the store
 /// only runs SQL.
 /// </summary>
-public sealed partial class IdentityService(IdentityStore store, TokenService tokens, LoginGuard guard, TimeProvider clock, IOptions<EmberOptions> options)
+public sealed partial class IdentityService(IdentityStore store, TokenService tokens, LoginGuard guard, TimeProvider clock, IOptions<IdentityOptions> options)
 {
     public Task<IReadOnlyList<DomainRow>> ListDomainsAsync() => store.ListDomainsAsync();
 

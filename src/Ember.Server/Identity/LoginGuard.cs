@@ -21,9 +21,9 @@ public sealed class LoginGuard : IDisposable
     private int _inFlight;
     private int _maxInFlight;
 
-    public LoginGuard(IOptions<EmberOptions> options)
+    public LoginGuard(IOptions<IdentityOptions> options)
     {
-        var settings = options.Value.Identity;
+        var settings = options.Value;
         var slots = settings.MaxConcurrentPasswordHashes > 0 ? settings.MaxConcurrentPasswordHashes : Math.Max(1, Environment.ProcessorCount - 1);
         _hashing = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {

@@ -7,7 +7,7 @@ namespace Ember.Server.Identity;
 public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow User, ProjectRow? Project, IReadOnlyList<RoleRow> Roles);
 
 /// <summary>Issues opaque random tokens and validates them against the database (so revocation is immediate).</summary>
-public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> options)
+public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> options)
 {
     /// <summary>The longest a token can live (the upper bound of TokenLifetimeSeconds): events older than that match nothing.</summary>
     public const int MaxLifetimeSeconds = 7 * 24 * 3600;
@@ -80,7 +80,7 @@ public sealed class TokenService(IdentityStore store, IOptions<EmberOptions> opt
     /// <summary>Keystone's is_admin_project: the project named by [resource] admin_project_name in admin_project_domain_name.</summary>
     public async Task<bool> IsAdminProjectAsync(ProjectRow? project)
     {
-        var settings = options.Value.Identity;
+        var settings = options.Value;
         if (project is null || project.Name != settings.AdminProjectName)
         {
             return false;

@@ -11,14 +11,14 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
 
     public async Task RunAsync(EmberOptions options, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(options.DefaultImagePath))
+        if (string.IsNullOrEmpty(options.Image.DefaultImagePath))
         {
             return;
         }
 
-        if (!File.Exists(options.DefaultImagePath))
+        if (!File.Exists(options.Image.DefaultImagePath))
         {
-            LogMissing(logger, options.DefaultImagePath);
+            LogMissing(logger, options.Image.DefaultImagePath);
             return;
         }
 
@@ -42,7 +42,7 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
             UpdatedAt = now,
         };
         await images.InsertAsync(image);
-        await using var source = File.OpenRead(options.DefaultImagePath);
+        await using var source = File.OpenRead(options.Image.DefaultImagePath);
         await images.UploadAsync(image, source, null, null, cancellationToken);
         LogRegistered(logger, DefaultImageName, image.Id);
     }

@@ -9,7 +9,7 @@ namespace Ember.Server.Image;
 /// quotas, protected images, uploads, and the check an image passes again before it is used. The API reads and
 /// writes bodies; the store runs SQL and owns the files.
 /// </summary>
-public sealed class ImageService(ImageStore store, Policy policy, IOptions<EmberOptions> options)
+public sealed class ImageService(ImageStore store, Policy policy, IOptions<ImageOptions> options)
 {
     /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
     public static bool CanSee(RequestContext context, ImageRow image) =>
@@ -119,7 +119,7 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Ember
             policy.Enforce(context, "image:publicize_image");
         }
 
-        var limits = options.Value.Image;
+        var limits = options.Value;
         var properties = ImageJson.PropertiesOf(image).Count;
         if (limits.PropertyQuota >= 0 && properties > limits.PropertyQuota)
         {
@@ -133,7 +133,7 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Ember
     /// <summary>Glance's image_tag_quota: 413 with Glance's message, nothing written.</summary>
     private void CheckTagQuota(int tags)
     {
-        var limit = options.Value.Image.TagQuota;
+        var limit = options.Value.TagQuota;
         if (limit >= 0 && tags > limit)
         {
             throw new ApiException(ErrorKind.RequestTooLarge,

@@ -10,14 +10,14 @@ using Microsoft.Extensions.Options;
 namespace Ember.Server.Image;
 
 /// <summary>Image rows in the database and image bytes as files under DATA/images.</summary>
-public sealed partial class ImageStore(Database db, IOptions<EmberOptions> options, ILogger<ImageStore> logger)
+public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host, IOptions<ImageOptions> options, ILogger<ImageStore> logger)
 {
     private const string Columns = "id, name, status, visibility, protected, os_hidden, disk_format, container_format, size, virtual_size, checksum, os_hash_algo, os_hash_value, min_disk, min_ram, owner, tags, properties, created_at, updated_at";
 
     /// <summary>Bytes each project's uploads in progress have received, counted against its storage quota.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _uploading = new(StringComparer.Ordinal);
 
-    public string ImagesDir { get; } = Path.Combine(options.Value.DataDir, "images");
+    public string ImagesDir { get; } = Path.Combine(host.Value.DataDir, "images");
 
     public string FileOf(string id) => Path.Combine(ImagesDir, id);
 
@@ -93,7 +93,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> optio
     /// </remarks>
     public async Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, CancellationToken cancellationToken)
     {
-        var quota = options.Value.Image.StorageQuotaBytes;
+        var quota = options.Value.StorageQuotaBytes;
         var stored = quota < 0 ? 0 : await StoredBytesAsync(image.Owner);
         if (quota >= 0 && announcedSize is { } announced && stored + announced > quota)
         {

@@ -7,11 +7,11 @@ using Microsoft.Extensions.Options;
 namespace Ember.Server.Volume;
 
 /// <summary>
-/// Owns Ember's NBD server (unix socket DATA/nbd.sock, TCP when NbdListen is set) and the exports of attached
+/// Owns Ember's NBD server (unix socket DATA/nbd.sock, TCP when Nbd:Listen is set) and the exports of attached
 /// volumes. Exports live in memory only, so start-up re-creates those of attachments the database still has.
 /// </summary>
 public sealed partial class VolumeDataPlane(
-    IOptions<EmberOptions> options, VolumeStore store, IVolumeBackend backend, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+    IOptions<EmberOptions> host, IOptions<NbdOptions> options, VolumeStore store, IVolumeBackend backend, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<VolumeDataPlane>();
     private NbdServer? _server;
@@ -25,9 +25,9 @@ public sealed partial class VolumeDataPlane(
     public NbdServer? Server => _server;
 
     /// <summary>DATA/nbd-tls: the CA, the server's certificate and, in client/, what a compute host needs.</summary>
-    public string TlsDirectory => Path.Combine(options.Value.DataDir, "nbd-tls");
+    public string TlsDirectory => Path.Combine(host.Value.DataDir, "nbd-tls");
 
-    /// <summary>The TLS credentials of the TCP listener; null without TCP or with <see cref="EmberOptions.NbdInsecure"/>.</summary>
+    /// <summary>The TLS credentials of the TCP listener; null without TCP or with <see cref="NbdOptions.Insecure"/>.</summary>
     public NbdTlsCredentials? Tls => _tls;
 
     /// <summary>Names a client may use to reach the TCP listener: loopback, this host's name, the listen address.</summary>
@@ -47,17 +47,17 @@ public sealed partial class VolumeDataPlane(
     {
         var nbdOptions = new NbdServerOptions
         {
-            UnixSocketPath = Path.Combine(options.Value.DataDir, "nbd.sock"),
-            MaxTcpConnections = options.Value.NbdMaxConnections,
-            MaxTcpConnectionsPerSource = options.Value.NbdMaxConnectionsPerSource,
+            UnixSocketPath = Path.Combine(host.Value.DataDir, "nbd.sock"),
+            MaxTcpConnections = options.Value.MaxConnections,
+            MaxTcpConnectionsPerSource = options.Value.MaxConnectionsPerSource,
         };
-        if (!string.IsNullOrEmpty(options.Value.NbdListen))
+        if (!string.IsNullOrEmpty(options.Value.Listen))
         {
-            var endPoint = EmberHost.ParseEndPoint(options.Value.NbdListen);
+            var endPoint = EmberHost.ParseEndPoint(options.Value.Listen);
             nbdOptions.TcpEndPoint = endPoint;
-            if (options.Value.NbdInsecure)
+            if (options.Value.Insecure)
             {
-                LogInsecure(_logger, options.Value.NbdListen);
+                LogInsecure(_logger, options.Value.Listen);
             }
             else
             {
@@ -124,7 +124,7 @@ public sealed partial class VolumeDataPlane(
     public NbdConnection ConnectionOf(string exportName, bool readOnly, bool multiattach, string? connectorHost)
     {
         var socket = UnixSocketPath ?? throw new InvalidOperationException("The NBD server is not running.");
-        if (TcpEndPoint is not { } tcp || string.Equals(connectorHost, options.Value.HostName, StringComparison.OrdinalIgnoreCase))
+        if (TcpEndPoint is not { } tcp || string.Equals(connectorHost, host.Value.HostName, StringComparison.OrdinalIgnoreCase))
         {
             return new NbdUnixConnection(exportName, socket, readOnly, multiattach);
         }

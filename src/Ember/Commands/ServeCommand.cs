@@ -46,10 +46,10 @@ public static class ServeCommand
             Flag(database, nameof(EmberOptions.Database));
             Flag(listen, nameof(EmberOptions.Listen));
             Flag(publicUrl, nameof(EmberOptions.PublicUrl));
-            Flag(nbdListen, nameof(EmberOptions.NbdListen));
-            Flag(nbdInsecure, nameof(EmberOptions.NbdInsecure));
+            Flag(nbdListen, "Nbd:Listen");
+            Flag(nbdInsecure, "Nbd:Insecure");
             Flag(hostName, nameof(EmberOptions.HostName));
-            Flag(image, nameof(EmberOptions.DefaultImagePath));
+            Flag(image, "Image:DefaultImagePath");
             Flag(lockoutAttempts, "Identity:LockoutFailureAttempts");
             Flag(lockoutDuration, "Identity:LockoutDurationSeconds");
             EmberOptions options;

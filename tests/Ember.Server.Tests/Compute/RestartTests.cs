@@ -27,7 +27,7 @@ public sealed class RestartTests : IAsyncLifetime
     private Task<EmberHost> StartAsync(string hostName = HostName) => _data.StartAsync(o =>
     {
         o.HostName = hostName;
-        o.DefaultImagePath = _image;
+        o.Image.DefaultImagePath = _image;
     });
 
     private static Task<ApiClient> ClientAsync(EmberHost host) => RestartableDataDir.AdminClientAsync(host);

@@ -30,14 +30,11 @@ public class LockoutFixture : EmberFixture
 
     protected override Task ConfigureAsync(EmberOptions options)
     {
-        options.Identity = new IdentityOptions
-        {
-            LockoutFailureAttempts = 3,
-            LockoutDurationSeconds = 2,
-            FailedLoginsPerUser = 5,
-            FailedLoginsPerSource = 10_000,
-            FailedLoginWindowSeconds = WindowSeconds,
-        };
+        options.Identity.LockoutFailureAttempts = 3;
+        options.Identity.LockoutDurationSeconds = 2;
+        options.Identity.FailedLoginsPerUser = 5;
+        options.Identity.FailedLoginsPerSource = 10_000;
+        options.Identity.FailedLoginWindowSeconds = WindowSeconds;
         return Task.CompletedTask;
     }
 
@@ -121,10 +118,7 @@ public abstract class LoginGuardCases(LockoutFixture ember)
     [Fact]
     public void Failures_from_one_source_beyond_its_budget_get_429_whatever_the_user_names()
     {
-        using var guard = new LoginGuard(Microsoft.Extensions.Options.Options.Create(new EmberOptions
-        {
-            Identity = new IdentityOptions { FailedLoginsPerSource = 4, FailedLoginsPerUser = 100 },
-        }));
+        using var guard = new LoginGuard(Microsoft.Extensions.Options.Options.Create(new IdentityOptions { FailedLoginsPerSource = 4, FailedLoginsPerUser = 100 }));
         for (var i = 0; i < 4; i++)
         {
             guard.ThrowIfThrottled("192.0.2.7", "name:default/user" + i);
@@ -166,13 +160,10 @@ public sealed class HashStormFixture : EmberFixture
 {
     protected override Task ConfigureAsync(EmberOptions options)
     {
-        options.Identity = new IdentityOptions
-        {
-            MaxConcurrentPasswordHashes = 1,
-            PasswordHashQueueLimit = 2,
-            FailedLoginsPerUser = 100_000,
-            FailedLoginsPerSource = 100_000,
-        };
+        options.Identity.MaxConcurrentPasswordHashes = 1;
+        options.Identity.PasswordHashQueueLimit = 2;
+        options.Identity.FailedLoginsPerUser = 100_000;
+        options.Identity.FailedLoginsPerSource = 100_000;
         return Task.CompletedTask;
     }
 }

@@ -24,7 +24,9 @@ public class ImageQuotaFixture : EmberFixture
 
     protected override Task ConfigureAsync(EmberOptions options)
     {
-        options.Image = new ImageOptions { PropertyQuota = 3, TagQuota = 2, StorageQuotaBytes = StorageQuota };
+        options.Image.PropertyQuota = 3;
+        options.Image.TagQuota = 2;
+        options.Image.StorageQuotaBytes = StorageQuota;
         return Task.CompletedTask;
     }
 }

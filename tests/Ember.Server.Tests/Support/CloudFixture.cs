@@ -4,5 +4,5 @@ namespace Ember.Server.Tests.Support;
 public sealed class CloudFixture : EmberFixture
 {
     protected override async Task ConfigureAsync(EmberOptions options) =>
-        options.DefaultImagePath = await GuestImage.PathAsync();
+        options.Image.DefaultImagePath = await GuestImage.PathAsync();
 }

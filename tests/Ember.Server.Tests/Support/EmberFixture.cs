@@ -52,8 +52,7 @@ public class EmberFixture : IAsyncLifetime
         {
             DataDir = DataDir,
             Listen = "127.0.0.1:0",
-            AdminPassword = AdminPassword,
-            DemoPassword = DemoPassword,
+            Identity = { AdminPassword = AdminPassword, DemoPassword = DemoPassword },
         };
         if (OnPostgres)
         {

@@ -14,8 +14,7 @@ public sealed class RestartableDataDir(string prefix) : IDisposable
         {
             DataDir = DataDir,
             Listen = "127.0.0.1:0",
-            AdminPassword = EmberFixture.AdminPassword,
-            DemoPassword = EmberFixture.DemoPassword,
+            Identity = { AdminPassword = EmberFixture.AdminPassword, DemoPassword = EmberFixture.DemoPassword },
         };
         configure?.Invoke(options);
         return EmberHost.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning));

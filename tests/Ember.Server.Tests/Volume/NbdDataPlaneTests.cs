@@ -15,7 +15,7 @@ public sealed class NbdTlsFixture : EmberFixture
 
     protected override Task ConfigureAsync(EmberOptions options)
     {
-        options.NbdListen = "127.0.0.1:0";
+        options.Nbd.Listen = "127.0.0.1:0";
         options.HostName = ThisHost;
         return Task.CompletedTask;
     }

@@ -26,8 +26,7 @@ public class CliFixture : IAsyncLifetime
         {
             DataDir = Path.Combine(Root, "data"),
             Listen = "127.0.0.1:0",
-            AdminPassword = "admin-secret",
-            DemoPassword = "demo-secret",
+            Identity = { AdminPassword = "admin-secret", DemoPassword = "demo-secret" },
         };
         await ConfigureAsync(options);
         // EMBER_TEST_LOG=Information (or Debug) shows the host's log when chasing a failure.
