@@ -187,6 +187,12 @@ internal static class QemuCommandLine
         return device;
     }
 
+    /// <summary>The arguments as one line for the log, quoted where a shell would split them (never run as a shell line).</summary>
+    public static string ForLog(IEnumerable<string> arguments) =>
+        string.Join(' ', arguments.Select(argument => argument.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'' or '{' or '$')
+            ? "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'"
+            : argument));
+
     /// <summary>QEMU's key=value option syntax escapes a comma by doubling it.</summary>
     public static string Escape(string value) => value.Replace(",", ",,", StringComparison.Ordinal);
 

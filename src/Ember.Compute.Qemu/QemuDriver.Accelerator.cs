@@ -1,4 +1,6 @@
-using System.Diagnostics;
+using System.Collections.Concurrent;
+using CliWrap;
+using Ember.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Compute.Qemu;
@@ -95,98 +97,71 @@ public sealed partial class QemuDriver
         }
     }
 
+    /// <summary>
+    /// Runs the probe QEMU until a verdict: the boot sector's message on stdout (KVM works), an error line on stderr
+    /// (a failed emulation pauses the guest instead of exiting QEMU), its exit, or the timeout. QEMU is then killed.
+    /// </summary>
     private async Task<(string Accelerator, string Reason)> RunProbeAsync(string disk, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(_options.QemuBinary)
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(_options.AcceleratorProbeTimeout);
+        var gate = new Lock();
+        (string Accelerator, string Reason)? verdict = null;
+        void Decide(string accelerator, string reason)
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
-            "-accel", "kvm", "-machine", "pc", "-m", "32", "-nodefaults", "-no-user-config", "-display", "none",
-            "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
-            "-blockdev", $"driver=raw,node-name=probe,read-only=on,file.driver=file,file.filename={QemuCommandLine.Escape(disk)}",
-            "-device", "virtio-blk-pci,drive=probe,bootindex=0",
-        })
-        {
-            startInfo.ArgumentList.Add(arg);
+            lock (gate)
+            {
+                verdict ??= (accelerator, reason);
+            }
+
+            stop.Cancel();
         }
 
-        Process process;
+        var stderr = new ConcurrentQueue<string>();
+        var probe = ProcessRunner.Command(_options.QemuBinary,
+            [
+                "-accel", "kvm", "-machine", "pc", "-m", "32", "-nodefaults", "-no-user-config", "-display", "none",
+                "-chardev", "stdio,id=dbg", "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
+                "-blockdev", $"driver=raw,node-name=probe,read-only=on,file.driver=file,file.filename={QemuCommandLine.Escape(disk)}",
+                "-device", "virtio-blk-pci,drive=probe,bootindex=0",
+            ])
+            .WithStandardOutputPipe(PipeTarget.ToDelegate(line =>
+            {
+                if (line.Contains(ProbeOk, StringComparison.Ordinal))
+                {
+                    Decide("kvm", "a KVM guest ran the probe boot sector");
+                }
+            }))
+            .WithStandardErrorPipe(PipeTarget.ToDelegate(line =>
+            {
+                if (line.Contains("internal error", StringComparison.OrdinalIgnoreCase) || line.Contains("error:", StringComparison.OrdinalIgnoreCase))
+                {
+                    Decide("tcg", "KVM cannot run the probe: " + line.Trim());
+                }
+                else
+                {
+                    stderr.Enqueue(line.Trim());
+                }
+            }));
         try
         {
-            process = ProcessRunner.Start(startInfo);
+            await ProcessRunner.Start(probe, stop.Token);
         }
-        catch (QemuException ex)
+        catch (ProcessFailedException ex)
         {
             return ("tcg", ex.Message);
         }
-
-        using (process)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.AcceleratorProbeTimeout);
-            // A failed emulation pauses the guest instead of exiting QEMU: stop at that stderr line rather than the timeout.
-            var internalError = WatchStderrAsync(process, timeout.Token);
-            try
-            {
-                var ok = WaitForOkAsync(process, timeout.Token);
-                var first = await Task.WhenAny(ok, internalError);
-                if (first == ok && await ok)
-                {
-                    return ("kvm", "a KVM guest ran the probe boot sector");
-                }
-
-                if (first == internalError && await internalError is { } error)
-                {
-                    return ("tcg", "KVM cannot run the probe: " + error);
-                }
-
-                await Task.WhenAll(ok, internalError);
-                return ("tcg", $"KVM probe exited: {await internalError}");
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return ("tcg", $"KVM probe gave no sign of life within {_options.AcceleratorProbeTimeout.TotalSeconds:0} s");
-            }
-            finally
-            {
-                ProcessRunner.KillQuietly(process);
-                await process.WaitForExitAsync(CancellationToken.None);
-            }
-        }
-    }
-
-    private static async Task<bool> WaitForOkAsync(Process process, CancellationToken cancellationToken)
-    {
-        while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
-        {
-            if (line.Contains(ProbeOk, StringComparison.Ordinal))
-            {
-                return true;
-            }
+            // A verdict stopped the probe, or the timeout did.
         }
 
-        return false;
-    }
-
-    /// <summary>Returns the first "KVM internal error" or "error" line; at end of stderr, all of it (or null if empty).</summary>
-    private static async Task<string?> WatchStderrAsync(Process process, CancellationToken cancellationToken)
-    {
-        var all = new List<string>();
-        while (await process.StandardError.ReadLineAsync(cancellationToken) is { } line)
+        lock (gate)
         {
-            if (line.Contains("internal error", StringComparison.OrdinalIgnoreCase) || line.Contains("error:", StringComparison.OrdinalIgnoreCase))
-            {
-                return line.Trim();
-            }
-
-            all.Add(line.Trim());
+            return verdict
+                ?? (stop.IsCancellationRequested
+                    ? ("tcg", $"KVM probe gave no sign of life within {_options.AcceleratorProbeTimeout.TotalSeconds:0} s")
+                    : ("tcg", $"KVM probe exited: {(stderr.IsEmpty ? "no error output" : string.Join("; ", stderr))}"));
         }
-
-        return all.Count > 0 ? string.Join("; ", all) : "no error output";
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Ember.Compute.Qemu.Qmp;
 using Ember.Image.Format;
+using Ember.Processes;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Compute.Qemu;
@@ -46,10 +47,13 @@ public sealed partial class QemuDriver
         var size = sizeBytes is > 0 ? sizeBytes.Value : virtualSize;
         List<string> args = ["create", "-q", "-f", "qcow2", "-u", "-F", format, "-b", backing, overlayPath,
             size.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        var result = await ProcessRunner.RunAsync(_options.QemuImgBinary, args, TimeSpan.FromMinutes(2), cancellationToken);
-        if (result.ExitCode != 0)
+        try
         {
-            throw new QemuException($"qemu-img create failed: {result.StdErr.Trim()}");
+            (await ProcessRunner.RunAsync(_options.QemuImgBinary, args, TimeSpan.FromMinutes(2), cancellationToken: cancellationToken)).EnsureSuccess();
+        }
+        catch (ProcessFailedException ex)
+        {
+            throw new QemuException($"qemu-img create failed: {ex.Message}", ex);
         }
     }
 
@@ -84,7 +88,7 @@ public sealed partial class QemuDriver
 
         var accelerator = await ResolveAcceleratorAsync(cancellationToken);
         var args = QemuCommandLine.Build(spec, accelerator);
-        Log.Starting(_logger, spec.Id, _options.QemuBinary + " " + ProcessRunner.Quote(args));
+        Log.Starting(_logger, spec.Id, _options.QemuBinary + " " + QemuCommandLine.ForLog(args));
 
         var startInfo = new ProcessStartInfo(_options.QemuBinary)
         {
@@ -99,7 +103,7 @@ public sealed partial class QemuDriver
             startInfo.ArgumentList.Add(arg);
         }
 
-        var process = ProcessRunner.Start(startInfo);
+        var process = StartQemu(startInfo);
         var stderrTail = new ConcurrentQueue<string>();
         process.ErrorDataReceived += (_, e) =>
         {
@@ -149,7 +153,7 @@ public sealed partial class QemuDriver
                 await qmp.DisposeAsync();
             }
 
-            ProcessRunner.KillQuietly(process);
+            KillQuietly(process);
             await process.WaitForExitAsync(CancellationToken.None);
             process.Dispose();
             RemoveRuntimeFiles(dir);
@@ -218,6 +222,34 @@ public sealed partial class QemuDriver
             }
 
             await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// QEMU itself runs on <see cref="Process"/>, not <see cref="ProcessRunner"/>: it outlives the call that starts it
+    /// (and may outlive us, to be adopted after a restart), and <see cref="QemuMachine"/> owns its exit and its kill.
+    /// </summary>
+    private static Process StartQemu(ProcessStartInfo startInfo)
+    {
+        try
+        {
+            return Process.Start(startInfo) ?? throw new QemuException($"could not start {startInfo.FileName}");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new QemuException($"could not start {startInfo.FileName}: {ex.Message}", ex);
+        }
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
         }
     }
 

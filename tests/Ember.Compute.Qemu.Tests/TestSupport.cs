@@ -1,4 +1,6 @@
-using System.Diagnostics;
+using System.Text;
+using CliWrap;
+using Ember.Processes;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
@@ -32,7 +34,7 @@ public sealed class TempDir : IDisposable
 /// <summary>Routes driver logs to the xUnit output of the running test (or nowhere once it has finished).</summary>
 public sealed class TestLoggerProvider : ILoggerProvider
 {
-    private readonly System.Text.StringBuilder _text = new();
+    private readonly StringBuilder _text = new();
 
     public ITestOutputHelper? Output { get; set; }
 
@@ -81,11 +83,13 @@ public sealed class TestLoggerProvider : ILoggerProvider
 /// <summary>A qemu-nbd serving one raw file on a unix socket (persistent, up to 4 clients), killed on dispose.</summary>
 public sealed class QemuNbd : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly CancellationTokenSource _kill;
+    private readonly Task _run;
 
-    private QemuNbd(Process process, string socketPath, string exportName)
+    private QemuNbd(CancellationTokenSource kill, Task run, string socketPath, string exportName)
     {
-        _process = process;
+        _kill = kill;
+        _run = run;
         SocketPath = socketPath;
         ExportName = exportName;
     }
@@ -96,44 +100,40 @@ public sealed class QemuNbd : IAsyncDisposable
 
     public static async Task<QemuNbd> StartAsync(string file, string socketPath, string exportName)
     {
-        var startInfo = new ProcessStartInfo("qemu-nbd")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--socket=" + socketPath, "--format=raw", "--shared=4", "--persistent", "--export-name=" + exportName, file })
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(startInfo)!;
+        var stderr = new StringBuilder();
+        var command = ProcessRunner.Command("qemu-nbd",
+                ["--socket=" + socketPath, "--format=raw", "--shared=4", "--persistent", "--export-name=" + exportName, file])
+            .WithStandardErrorPipe(PipeTarget.ToStringBuilder(stderr));
+        var kill = new CancellationTokenSource();
+        var run = ProcessRunner.Start(command, kill.Token).Task;
         for (var i = 0; i < 200 && !File.Exists(socketPath); i++)
         {
-            if (process.HasExited)
+            if (run.IsCompleted)
             {
-                throw new InvalidOperationException("qemu-nbd exited: " + await process.StandardError.ReadToEndAsync());
+                kill.Dispose();
+                throw new InvalidOperationException($"qemu-nbd exited: {stderr}");
             }
 
             await Task.Delay(50);
         }
 
         Assert.True(File.Exists(socketPath), "qemu-nbd did not create its socket");
-        return new QemuNbd(process, socketPath, exportName);
+        return new QemuNbd(kill, run, socketPath, exportName);
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _kill.CancelAsync();
         try
         {
-            _process.Kill();
+            await _run;
         }
-        catch (InvalidOperationException)
+        catch (OperationCanceledException)
         {
+            // Killed, as asked.
         }
 
-        await _process.WaitForExitAsync();
-        _process.Dispose();
+        _kill.Dispose();
     }
 }
 

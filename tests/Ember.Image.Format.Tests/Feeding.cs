@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Ember.Image.Format.Tests;
 
 /// <summary>The ways a caller feeds an inspector: as an upload streams (then the few ranges it still wants), or by positional reads only.</summary>
@@ -50,27 +48,11 @@ public sealed class QemuImg : IDisposable
 
     public string this[string name] => Path.Combine(Dir, name);
 
-    /// <summary>Runs qemu-img with the arguments; fails the test with its stderr if it fails.</summary>
-    public void Run(params string[] args)
-    {
-        var start = new ProcessStartInfo("qemu-img") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEnd();
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"qemu-img {string.Join(' ', args)}: {stderr}");
-    }
-
     /// <summary>qemu-img create -f FORMAT [options] NAME SIZE, returning the file's bytes.</summary>
-    public byte[] Create(string name, string format, string size, params string[] options)
+    public async Task<byte[]> CreateAsync(string name, string format, string size, params string[] options)
     {
-        Run(["create", "-q", "-f", format, .. options, this[name], size]);
-        return File.ReadAllBytes(this[name]);
+        await Cli.RunOkAsync("qemu-img", ["create", "-q", "-f", format, .. options, this[name], size]);
+        return await File.ReadAllBytesAsync(this[name]);
     }
 
     public void Dispose() => Directory.Delete(Dir, recursive: true);

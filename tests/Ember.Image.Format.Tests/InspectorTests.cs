@@ -19,9 +19,9 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     [InlineData("vpc", new string[0], ImageFormat.Vhd, 67125248L)] // CHS-rounded, as qemu-img info says
     [InlineData("vhdx", new string[0], ImageFormat.Vhdx, Size64M)]
     [InlineData("vdi", new string[0], ImageFormat.Vdi, Size64M)]
-    public void Qemu_img_images_are_detected_sized_and_safe(string format, string[] options, ImageFormat expected, long virtualSize)
+    public async Task Qemu_img_images_are_detected_sized_and_safe(string format, string[] options, ImageFormat expected, long virtualSize)
     {
-        var bytes = qemu.Create($"{format}-{options.Length}.img", format, "64M", options);
+        var bytes = await qemu.CreateAsync($"{format}-{options.Length}.img", format, "64M", options);
         foreach (var mode in Feeding.Modes)
         {
             var inspection = Feeding.Inspect(bytes, mode, out var read);
@@ -35,9 +35,9 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void A_qcow2_backed_by_a_host_file_is_refused(FeedMode mode)
+    public async Task A_qcow2_backed_by_a_host_file_is_refused(FeedMode mode)
     {
-        var bytes = qemu.Create($"backed-{mode}.qcow2", "qcow2", "1M", "-b", "/etc/passwd", "-F", "raw");
+        var bytes = await qemu.CreateAsync($"backed-{mode}.qcow2", "qcow2", "1M", "-b", "/etc/passwd", "-F", "raw");
         var inspection = Feeding.Inspect(bytes, mode);
         Assert.Equal(ImageFormat.Qcow2, inspection.Format);
         Assert.Equal(["/etc/passwd"], inspection.BackingFiles);
@@ -47,10 +47,10 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     }
 
     [Fact]
-    public void A_json_backing_name_is_refused_and_named_as_such()
+    public async Task A_json_backing_name_is_refused_and_named_as_such()
     {
         const string Json = """json:{"file.filename":"/etc/passwd"}""";
-        var bytes = qemu.Create("json.qcow2", "qcow2", "1M", "-u", "-b", Json, "-F", "raw");
+        var bytes = await qemu.CreateAsync("json.qcow2", "qcow2", "1M", "-u", "-b", Json, "-F", "raw");
         var inspection = Feeding.Inspect(bytes);
         Assert.Equal([Json], inspection.BackingFiles);
         Assert.Contains(inspection.Problems, p => p.Contains("json: specification", StringComparison.Ordinal));
@@ -58,18 +58,18 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void A_qcow2_with_an_external_data_file_is_refused(FeedMode mode)
+    public async Task A_qcow2_with_an_external_data_file_is_refused(FeedMode mode)
     {
-        var bytes = qemu.Create($"data-{mode}.qcow2", "qcow2", "1M", "-o", $"data_file={qemu[$"data-{mode}.raw"]}");
+        var bytes = await qemu.CreateAsync($"data-{mode}.qcow2", "qcow2", "1M", "-o", $"data_file={qemu[$"data-{mode}.raw"]}");
         var inspection = Feeding.Inspect(bytes, mode);
         Assert.Equal([qemu[$"data-{mode}.raw"]], inspection.DataFiles);
         Assert.False(inspection.IsSafe);
     }
 
     [Fact]
-    public void A_qcow2_with_the_data_file_bit_but_no_name_is_refused()
+    public async Task A_qcow2_with_the_data_file_bit_but_no_name_is_refused()
     {
-        var bytes = qemu.Create("bit.qcow2", "qcow2", "1M");
+        var bytes = await qemu.CreateAsync("bit.qcow2", "qcow2", "1M");
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(72), 1 << 2);
         var inspection = Feeding.Inspect(bytes);
         Assert.Single(inspection.DataFiles);
@@ -80,18 +80,18 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     [InlineData(72, 1UL << 40, "unknown incompatible features")]
     [InlineData(72, 1UL << 1, "marked corrupt")]
     [InlineData(32, 2UL << 32, "encryption")]
-    public void Qcow2_unsafe_features_are_refused(int offset, ulong value, string problem)
+    public async Task Qcow2_unsafe_features_are_refused(int offset, ulong value, string problem)
     {
-        var bytes = qemu.Create($"feature-{offset}-{value}.qcow2", "qcow2", "1M");
+        var bytes = await qemu.CreateAsync($"feature-{offset}-{value}.qcow2", "qcow2", "1M");
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(offset), value | BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(offset)));
         var inspection = Feeding.Inspect(bytes);
         Assert.Contains(inspection.Problems, p => p.Contains(problem, StringComparison.Ordinal));
     }
 
     [Fact]
-    public void A_qcow2_backing_name_outside_the_header_cluster_is_refused_without_reading_it()
+    public async Task A_qcow2_backing_name_outside_the_header_cluster_is_refused_without_reading_it()
     {
-        var bytes = qemu.Create("far.qcow2", "qcow2", "1M");
+        var bytes = await qemu.CreateAsync("far.qcow2", "qcow2", "1M");
         BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(8), 1UL << 40);
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(16), 10);
         var inspection = Feeding.Inspect(bytes);
@@ -100,9 +100,9 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     }
 
     [Fact]
-    public void A_qed_is_refused_and_its_backing_file_reported()
+    public async Task A_qed_is_refused_and_its_backing_file_reported()
     {
-        var bytes = qemu.Create("b.qed", "qed", "1M", "-b", "/etc/passwd", "-F", "raw");
+        var bytes = await qemu.CreateAsync("b.qed", "qed", "1M", "-b", "/etc/passwd", "-F", "raw");
         var inspection = Feeding.Inspect(bytes);
         Assert.Equal(ImageFormat.Qed, inspection.Format);
         Assert.Equal(["/etc/passwd"], inspection.BackingFiles);
@@ -146,27 +146,27 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     [InlineData("RW 131072 SPARSE", "RW 131072 FLAT \"/etc/passwd\" 0", "vmdk FLAT extent '/etc/passwd'")]
     [InlineData("parentCID=ffffffff", "parentFileNameHint=\"/etc/passwd\"", "vmdk parentFileNameHint '/etc/passwd'")]
     [InlineData("monolithicSparse", "vmfsSparse", "createType 'vmfsSparse'")]
-    public void A_sparse_vmdk_whose_embedded_descriptor_reaches_out_is_refused(string original, string replacement, string problem)
+    public async Task A_sparse_vmdk_whose_embedded_descriptor_reaches_out_is_refused(string original, string replacement, string problem)
     {
-        var bytes = qemu.Create($"embedded-{original.Length}.vmdk", "vmdk", "64M");
+        var bytes = await qemu.CreateAsync($"embedded-{original.Length}.vmdk", "vmdk", "64M");
         PatchText(bytes, original, replacement);
         var inspection = Feeding.Inspect(bytes);
         Assert.Contains(inspection.Problems, p => p.Contains(problem, StringComparison.Ordinal));
     }
 
     [Fact]
-    public void A_sparse_vmdk_with_capacity_zero_is_refused()
+    public async Task A_sparse_vmdk_with_capacity_zero_is_refused()
     {
         // QEMU then opens the embedded descriptor as a descriptor file and follows its extents.
-        var bytes = qemu.Create("cap0.vmdk", "vmdk", "64M");
+        var bytes = await qemu.CreateAsync("cap0.vmdk", "vmdk", "64M");
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), 0);
         Assert.Contains(Feeding.Inspect(bytes).Problems, p => p.Contains("without capacity", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void A_differencing_vhd_is_refused_with_its_parent_name()
+    public async Task A_differencing_vhd_is_refused_with_its_parent_name()
     {
-        var bytes = qemu.Create("diff.vhd", "vpc", "64M");
+        var bytes = await qemu.CreateAsync("diff.vhd", "vpc", "64M");
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(60), 4);
         var dynamic = (int)BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(16));
         Encoding.BigEndianUnicode.GetBytes("C:\\parent.vhd").CopyTo(bytes, dynamic + 64);
@@ -175,18 +175,18 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     }
 
     [Fact]
-    public void A_differencing_vdi_is_refused()
+    public async Task A_differencing_vdi_is_refused()
     {
-        var bytes = qemu.Create("diff.vdi", "vdi", "64M");
+        var bytes = await qemu.CreateAsync("diff.vdi", "vdi", "64M");
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(76), 4);
         Assert.Single(Feeding.Inspect(bytes).BackingFiles);
     }
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void A_vhdx_with_a_parent_is_refused(FeedMode mode)
+    public async Task A_vhdx_with_a_parent_is_refused(FeedMode mode)
     {
-        var bytes = qemu.Create($"parent-{mode}.vhdx", "vhdx", "64M");
+        var bytes = await qemu.CreateAsync($"parent-{mode}.vhdx", "vhdx", "64M");
         // The file parameters item of the metadata table (QEMU puts the metadata region at 3 MiB): set has_parent.
         const int Metadata = 3 << 20;
         Assert.Equal("metadata"u8.ToArray(), bytes.AsSpan(Metadata, 8).ToArray());
@@ -201,9 +201,9 @@ public class InspectorTests(QemuImg qemu) : IClassFixture<QemuImg>
     }
 
     [Fact]
-    public void A_fixed_vhd_looks_raw_but_reads_as_vhd_when_declared_so()
+    public async Task A_fixed_vhd_looks_raw_but_reads_as_vhd_when_declared_so()
     {
-        var bytes = qemu.Create("fixed.vhd", "vpc", "16M", "-o", "subformat=fixed");
+        var bytes = await qemu.CreateAsync("fixed.vhd", "vpc", "16M", "-o", "subformat=fixed");
         foreach (var mode in Feeding.Modes)
         {
             var inspection = Feeding.Inspect(bytes, mode);

@@ -10,7 +10,7 @@ public class InteropTests
     public async Task Qemu_io_pattern_writes_reads_zeroes_discard_and_aio(string transport)
     {
         await using var server = await TestServer.StartAsync();
-        var output = await Tool.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport),
+        var output = await Cli.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport),
             "-c", "write -P 0xab 4096 65536",
             "-c", "read -P 0xab 4096 65536",
             "-c", "write -z 8192 4096",
@@ -46,10 +46,10 @@ public class InteropTests
         Random.Shared.NextBytes(data.AsSpan(0, 3 << 20));          // data, then a zero tail (sparse on the wire)
         data.AsSpan(5 << 20, 1 << 20).Fill(0x5a);
         await File.WriteAllBytesAsync(source, data);
-        await Tool.RunOkAsync("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source, server.Uri(transport));
-        await Tool.RunOkAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, server.Uri(transport));
+        await Cli.RunOkAsync("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", source, server.Uri(transport));
+        await Cli.RunOkAsync("qemu-img", "compare", "-f", "raw", "-F", "raw", source, server.Uri(transport));
         Assert.Equal(data, await File.ReadAllBytesAsync(server.FilePath));
-        var map = await Tool.RunOkAsync("qemu-img", "map", "--output=json", "-f", "raw", server.Uri(transport));
+        var map = await Cli.RunOkAsync("qemu-img", "map", "--output=json", "-f", "raw", server.Uri(transport));
         Assert.Contains("\"data\": true", map, StringComparison.Ordinal);
     }
 
@@ -58,7 +58,7 @@ public class InteropTests
     public async Task Nbdinfo_reports_size_flags_and_multi_conn(string transport)
     {
         await using var server = await TestServer.StartAsync(size: 5 << 20);
-        var json = await Tool.RunOkAsync("nbdinfo", "--json", server.Uri(transport));
+        var json = await Cli.RunOkAsync("nbdinfo", "--json", server.Uri(transport));
         using var doc = JsonDocument.Parse(json);
         var export = doc.RootElement.GetProperty("exports")[0];
         Assert.Equal(5 << 20, export.GetProperty("export-size").GetInt64());
@@ -78,11 +78,11 @@ public class InteropTests
     public async Task Nbdinfo_list_reveals_nothing_and_map_shows_holes(string transport)
     {
         await using var server = await TestServer.StartAsync(size: 4 << 20);
-        var list = await Tool.RunAsync("nbdinfo", "--list", server.Uri(transport, ""));
-        Assert.DoesNotContain(server.ExportName, list.Stdout + list.Stderr, StringComparison.Ordinal);
+        var list = await Cli.RunAsync("nbdinfo", ["--list", server.Uri(transport, "")]);
+        Assert.DoesNotContain(server.ExportName, list.StdOut + list.StdErr, StringComparison.Ordinal);
 
-        await Tool.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport), "-c", "write -P 1 1M 64k");
-        var map = await Tool.RunOkAsync("nbdinfo", "--map", server.Uri(transport));
+        await Cli.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport), "-c", "write -P 1 1M 64k");
+        var map = await Cli.RunOkAsync("nbdinfo", "--map", server.Uri(transport));
         var lines = map.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
         Assert.Contains(lines, l => l[0] == "0" && l[3].StartsWith("hole", StringComparison.Ordinal));
@@ -100,8 +100,8 @@ public class InteropTests
         Random.Shared.NextBytes(data.AsSpan(0, 6 << 20));
         Random.Shared.NextBytes(data.AsSpan(10 << 20, 1 << 20));
         await File.WriteAllBytesAsync(source, data);
-        await Tool.RunOkAsync("nbdcopy", "--flush", source, server.Uri(transport));
-        await Tool.RunOkAsync("nbdcopy", server.Uri(transport), back);
+        await Cli.RunOkAsync("nbdcopy", "--flush", source, server.Uri(transport));
+        await Cli.RunOkAsync("nbdcopy", server.Uri(transport), back);
         Assert.Equal(data, await File.ReadAllBytesAsync(back));
     }
 
@@ -111,11 +111,11 @@ public class InteropTests
     {
         await using var server = await TestServer.StartAsync(size: 64 << 20);
         // Four jobs, each on its own connection and its own 16 MiB region, all writing then verifying.
-        var result = await Tool.RunAsync("fio", "--name=verify", "--ioengine=nbd", "--uri=" + server.Uri(transport),
+        var result = await Cli.RunAsync("fio", ["--name=verify", "--ioengine=nbd", "--uri=" + server.Uri(transport),
             "--rw=randwrite", "--bs=4k", "--iodepth=16", "--numjobs=4", "--size=16M", "--offset_increment=16M",
-            "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--group_reporting", "--output-format=json");
+            "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--group_reporting", "--output-format=json"], timeout: TimeSpan.FromMinutes(3));
         Assert.True(result.ExitCode == 0, result.ToString());
-        using var doc = JsonDocument.Parse(result.Stdout[result.Stdout.IndexOf('{', StringComparison.Ordinal)..]);
+        using var doc = JsonDocument.Parse(result.StdOut[result.StdOut.IndexOf('{', StringComparison.Ordinal)..]);
         var job = doc.RootElement.GetProperty("jobs")[0];
         Assert.Equal(0, job.GetProperty("error").GetInt32());
         Assert.Equal(64L << 20, job.GetProperty("write").GetProperty("io_bytes").GetInt64());
@@ -127,9 +127,9 @@ public class InteropTests
     public async Task Qemu_io_on_a_removed_export_is_refused(string transport)
     {
         await using var server = await TestServer.StartAsync();
-        await Tool.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport), "-c", "read 0 4k");
+        await Cli.RunOkAsync("qemu-io", "-f", "raw", server.Uri(transport), "-c", "read 0 4k");
         Assert.True(server.Server.Exports.Remove(server.ExportName));
-        var result = await Tool.RunAsync("qemu-io", "-f", "raw", server.Uri(transport), "-c", "read 0 4k");
+        var result = await Cli.RunAsync("qemu-io", ["-f", "raw", server.Uri(transport), "-c", "read 0 4k"]);
         Assert.NotEqual(0, result.ExitCode);
     }
 }

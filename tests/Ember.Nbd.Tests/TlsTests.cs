@@ -65,11 +65,11 @@ public class TlsTests(TlsCredentialsFixture tls) : IClassFixture<TlsCredentialsF
     public async Task Qemu_with_the_client_certificate_reads_and_writes()
     {
         await using var server = await tls.StartServerAsync();
-        var output = await Tool.RunOkAsync("qemu-io", [.. QemuTlsArgs(server, tls.Credentials.ClientDirectory, server.ExportName),
+        var output = await Cli.RunOkAsync("qemu-io", [.. QemuTlsArgs(server, tls.Credentials.ClientDirectory, server.ExportName),
             "-c", "write -P 0xcd 64k 64k", "-c", "read -P 0xcd 64k 64k", "-c", "flush"]);
         Assert.DoesNotContain("failed", output, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(0xcd, (await File.ReadAllBytesAsync(server.FilePath))[65536]);
-        var info = await Tool.RunOkAsync("qemu-img", ["info", .. QemuTlsArgs(server, tls.Credentials.ClientDirectory, server.ExportName)]);
+        var info = await Cli.RunOkAsync("qemu-img", ["info", .. QemuTlsArgs(server, tls.Credentials.ClientDirectory, server.ExportName)]);
         Assert.Contains("virtual size: 16 MiB", info, StringComparison.Ordinal);
     }
 
@@ -77,9 +77,9 @@ public class TlsTests(TlsCredentialsFixture tls) : IClassFixture<TlsCredentialsF
     public async Task Qemu_without_tls_is_refused()
     {
         await using var server = await tls.StartServerAsync();
-        var result = await Tool.RunAsync("qemu-io", "-f", "raw", server.Uri("tcp"), "-c", "write -P 0xee 0 4k");
+        var result = await Cli.RunAsync("qemu-io", ["-f", "raw", server.Uri("tcp"), "-c", "write -P 0xee 0 4k"]);
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains("TLS", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("TLS", result.StdErr, StringComparison.Ordinal);
         Assert.Equal(0, (await File.ReadAllBytesAsync(server.FilePath))[0]);
     }
 
@@ -94,7 +94,7 @@ public class TlsTests(TlsCredentialsFixture tls) : IClassFixture<TlsCredentialsF
         File.Copy(Path.Combine(tls.Credentials.ClientDirectory, NbdTlsCredentials.CaCertFile), Path.Combine(dir, NbdTlsCredentials.CaCertFile));
         File.Copy(Path.Combine(tls.Stranger.ClientDirectory, NbdTlsCredentials.ClientCertFile), Path.Combine(dir, NbdTlsCredentials.ClientCertFile));
         File.Copy(Path.Combine(tls.Stranger.ClientDirectory, NbdTlsCredentials.ClientKeyFile), Path.Combine(dir, NbdTlsCredentials.ClientKeyFile));
-        var result = await Tool.RunAsync("qemu-io", [.. QemuTlsArgs(server, dir, server.ExportName), "-c", "write -P 0xee 0 4k"]);
+        var result = await Cli.RunAsync("qemu-io", [.. QemuTlsArgs(server, dir, server.ExportName), "-c", "write -P 0xee 0 4k"]);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Equal(0, (await File.ReadAllBytesAsync(server.FilePath))[0]);
     }
@@ -104,9 +104,9 @@ public class TlsTests(TlsCredentialsFixture tls) : IClassFixture<TlsCredentialsF
     {
         await using var server = await tls.StartServerAsync();
         var uri = $"nbds://127.0.0.1:{server.Server.BoundTcpEndPoint!.Port}/{server.ExportName}?tls-certificates={tls.Credentials.ClientDirectory}";
-        var json = await Tool.RunOkAsync("nbdinfo", "--json", uri);
+        var json = await Cli.RunOkAsync("nbdinfo", "--json", uri);
         Assert.Contains("\"export-size\": 16777216", json, StringComparison.Ordinal);
-        var plain = await Tool.RunAsync("nbdinfo", "--json", server.Uri("tcp"));
+        var plain = await Cli.RunAsync("nbdinfo", ["--json", server.Uri("tcp")]);
         Assert.NotEqual(0, plain.ExitCode);
     }
 

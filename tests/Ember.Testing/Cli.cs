@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Ember.Processes;
 
 namespace Ember.Testing;
 
@@ -10,58 +10,39 @@ public sealed record CliResult(int ExitCode, string StdOut, string StdErr)
 
     public CliResult EnsureSuccess() =>
         ExitCode == 0 ? this : throw new InvalidOperationException($"exit {ExitCode}\nstdout: {StdOut}\nstderr: {StdErr}");
+
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{StdOut}\nstderr:\n{StdErr}";
 }
 
-/// <summary>Runs real programs (clients, qemu-img, the build script) the way a user would.</summary>
+/// <summary>Runs real programs (clients, qemu-img, the build script) the way a user would, through <see cref="ProcessRunner"/>.</summary>
 public static class Cli
 {
-    /// <summary>Runs a program to completion (killing it after <paramref name="timeout"/>) and captures its output.</summary>
-    public static async Task<CliResult> RunAsync(string program, IEnumerable<string> args, IDictionary<string, string>? env = null,
+    /// <summary>A test keeps all a program prints that it could assert on.</summary>
+    private const int OutputLimit = 64 << 20;
+
+    /// <summary>
+    /// Runs a program to completion (killing it after <paramref name="timeout"/>, 2 minutes unless given) and captures
+    /// its output. The caller's OS_* variables are left out: each test says which cloud it talks to.
+    /// </summary>
+    public static async Task<CliResult> RunAsync(string program, IEnumerable<string> args, IEnumerable<KeyValuePair<string, string>>? env = null,
         TimeSpan? timeout = null, string? stdin = null)
     {
-        var start = new ProcessStartInfo(program)
+        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("OS_", StringComparison.Ordinal)))
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
+            environment[name] = null;
         }
 
-        // Keep the caller's OS_* variables out: each test says which cloud it talks to.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OS_", StringComparison.Ordinal)).ToList())
+        foreach (var (name, value) in env ?? [])
         {
-            start.Environment.Remove(key);
+            environment[name] = value;
         }
 
-        foreach (var (key, value) in env ?? new Dictionary<string, string>())
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-            process.StandardInput.Close();
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in time");
-        }
-
-        return new CliResult(process.ExitCode, await stdout, await stderr);
+        var result = await ProcessRunner.RunAsync(program, args, timeout ?? TimeSpan.FromMinutes(2), environment, stdin, OutputLimit);
+        return new CliResult(result.ExitCode, result.StdOut, result.StdErr);
     }
+
+    /// <summary>Runs a program and fails unless it exits 0, returning its stdout.</summary>
+    public static async Task<string> RunOkAsync(string program, params IEnumerable<string> args) =>
+        (await RunAsync(program, args)).EnsureSuccess().StdOut;
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ember.Commands.Legacy;
 using Ember.Tests.Support;
 
@@ -21,28 +20,8 @@ public sealed class SymlinkNameTests(CliFixture cloud) : IClassFixture<CliFixtur
             File.CreateSymbolicLink(link, Path.Combine(AppContext.BaseDirectory, "ember"));
         }
 
-        var start = new ProcessStartInfo(link) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OS_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        foreach (var (key, value) in cloud.Env())
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        var run = await Cli.RunAsync(link, args, cloud.Env());
+        return (run.ExitCode, run.StdOut, run.StdErr);
     }
 
     [Fact]

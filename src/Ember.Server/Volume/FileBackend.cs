@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Ember.Compute.Qemu;
+using Ember.Processes;
 using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Volume;
@@ -88,21 +88,8 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
         }
     }
 
-    private static async Task RunAsync(string program, string[] arguments, CancellationToken cancellationToken)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} failed ({process.ExitCode}): {(await stderr).Trim()}");
-        }
-    }
+    /// <summary>Runs a copy tool to the end: no timeout (a large volume takes as long as it takes), but a shutdown kills it.</summary>
+    /// <exception cref="ProcessFailedException">The tool could not start or failed; the message ends with its stderr.</exception>
+    private static async Task RunAsync(string program, string[] arguments, CancellationToken cancellationToken) =>
+        (await ProcessRunner.RunAsync(program, arguments, cancellationToken: cancellationToken)).EnsureSuccess();
 }

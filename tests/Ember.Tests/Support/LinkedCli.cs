@@ -25,7 +25,10 @@ public sealed class LinkedCli : IDisposable
 
     public void Dispose() => Directory.Delete(Bin, recursive: true);
 
-    /// <summary>How to start <paramref name="file"/> (a program in bin/ when not a path) with the cloud's environment and no other OS_* variables.</summary>
+    /// <summary>
+    /// How to start <paramref name="file"/> (a program in bin/ when not a path) with the cloud's environment and no other OS_*
+    /// variables, for a test that types into it as it runs (a <see cref="Process"/>; everything run to completion goes through <see cref="Cli"/>).
+    /// </summary>
     public ProcessStartInfo StartInfo(string file, params string[] args)
     {
         var start = new ProcessStartInfo(file.Contains('/', StringComparison.Ordinal) ? file : Path.Combine(Bin, file))
@@ -56,29 +59,8 @@ public sealed class LinkedCli : IDisposable
     /// <summary>Runs bin/<paramref name="program"/> with <paramref name="args"/>; <paramref name="stdin"/>, when given, is piped in and closed.</summary>
     public async Task<CliOutput> RunAsync(string program, string[] args, string? stdin = null, TimeSpan? timeout = null)
     {
-        var start = StartInfo(program, args);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in time");
-        }
-
-        var output = await stdout;
-        return new CliOutput(process.ExitCode, output, await stderr, System.Text.Encoding.UTF8.GetBytes(output));
+        var run = await Cli.RunAsync(Path.Combine(Bin, program), args, _env, timeout ?? TimeSpan.FromMinutes(3), stdin);
+        return new CliOutput(run.ExitCode, run.StdOut, run.StdErr, System.Text.Encoding.UTF8.GetBytes(run.StdOut));
     }
 
     public Task<CliOutput> RunAsync(string program, params string[] args) => RunAsync(program, args, null, null);
