@@ -14,8 +14,9 @@ public sealed class ProcessFailedException : Exception
         StdErrTail = Tail(stdErr);
     }
 
+    /// <summary>The program did not start; the message quotes the operating system's reason, which CliWrap wraps in its own.</summary>
     public ProcessFailedException(string program, Exception inner)
-        : base($"could not start {program}: {inner.Message}", inner)
+        : base($"could not start {program}: {(inner.InnerException ?? inner).Message}", inner)
     {
         Program = program;
     }

@@ -6,7 +6,10 @@ using System.Text;
 
 namespace Ember.Tests.Support;
 
-/// <summary>A real `ember serve` child process on a free loopback port: its banner, its log, SIGTERM on dispose.</summary>
+/// <summary>
+/// A real `ember serve` child process on a free loopback port: its banner, its log, SIGTERM on dispose. It stays on
+/// <see cref="Process"/> rather than <see cref="Cli"/>: the test reads its banner while it runs and stops it with SIGTERM.
+/// </summary>
 public sealed class ServeProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -92,12 +95,23 @@ public sealed class ServeProcess : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Sends SIGTERM and waits for the process to exit (a minute at most); returns its exit code.</summary>
+    public async Task<int> StopAsync()
     {
-        (await Cli.RunAsync("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])).EnsureSuccess();
+        if (!_process.HasExited)
+        {
+            (await Cli.RunAsync("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])).EnsureSuccess();
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         await _process.WaitForExitAsync(timeout.Token);
         await _drain;
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
         _process.Dispose();
     }
 
