@@ -140,7 +140,11 @@ public sealed partial class QemuDriver
                 }
                 else
                 {
+                    // The last few lines say why it exited; a probe that chatters must not grow this without end.
                     stderr.Enqueue(line.Trim());
+                    while (stderr.Count > 20 && stderr.TryDequeue(out _))
+                    {
+                    }
                 }
             }));
         try
