@@ -15,7 +15,11 @@
 # Knobs (env): N=20 (samples per latency), WRK_SECS=15, EMBER_PORT=15000, KS_PORT=15357, CINDER_PORT=18776,
 #   AMQP_PORT=15673, SETUP_CLONE=1 (0: skip the clean-clone timings), SETUP_COLD=1 (0: skip the cold one),
 #   EMBER_BIN=path (use this ember binary instead of building a clone; implies SETUP_CLONE=0),
-#   ANCHOR_DIR (default ../shared/anchors/openstack next to the repo), SKIP_ANCHOR=1, OUT=dir for raw results.
+#   ANCHOR_DIR (default ../shared/anchors/openstack next to the repo), SKIP_ANCHOR=1, OUT=dir for raw results,
+#   PG=1 (0: skip step 5), EMBER_PG_PORT=15001.
+# 5. starts a throwaway PostgreSQL cluster (initdb from Debian's postgresql, unix socket only, default durability)
+#    and a second `ember serve --database postgresql://...`, and runs the REST measurements and wrk against it, so
+#    the table has Ember on SQLite and on PostgreSQL from the same run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -50,17 +54,26 @@ now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-ember_pid=""; anchor_up=false; clones=()
-cleanup() {
-  local rc=$?
+ember_pid=""; anchor_up=false; clones=(); pg_dir=""
+stop_ember() {
   if [[ -n $ember_pid ]] && kill -0 "$ember_pid" 2>/dev/null; then
     kill -TERM -- "-$ember_pid" 2>/dev/null
     for _ in $(seq 40); do kill -0 "$ember_pid" 2>/dev/null || break; sleep 0.25; done
     kill -KILL -- "-$ember_pid" 2>/dev/null
   fi
+  ember_pid=""
+}
+as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  local rc=$?
+  stop_ember
+  if [[ -n $pg_dir ]]; then
+    [[ -f $pg_dir/data/postmaster.pid ]] && as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop > /dev/null 2>&1
+    rm -rf "$pg_dir"
+  fi
   $anchor_up && OSANCHOR=$OSANCHOR "$ANCHOR_DIR/down.sh" >&2
   for d in "${clones[@]}"; do rm -rf "$d"; done
-  rm -rf "$OUT/ember-data"
+  rm -rf "$OUT/ember-data" "$OUT/ember-pg-data"
   exit $rc
 }
 trap cleanup EXIT
@@ -193,33 +206,44 @@ if [[ ${SKIP_ANCHOR:-0} != 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- Ember
-say "Ember: cold start of $ember serve (fresh data dir) to the first token"
-port_free "$EMBER_PORT" || { echo "port $EMBER_PORT is in use; set EMBER_PORT" >&2; exit 1; }
-data=$OUT/ember-data; rm -rf "$data"; mkdir -p "$data"
 export EMBER_ADMIN_PASSWORD=$ADMIN_PASS
 tok_body='{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"name":"Default"},"password":"'$ADMIN_PASS'"}}},"scope":{"project":{"name":"admin","domain":{"name":"Default"}}}}}'
+start_ember() { # data-dir port log [serve flags...]: starts ember serve in its own process group, returns at the first token
+  local dir=$1 port=$2 log=$3; shift 3
+  port_free "$port" || { echo "port $port is in use; set EMBER_PORT / EMBER_PG_PORT" >&2; exit 1; }
+  rm -rf "$dir"; mkdir -p "$dir"
+  setsid "$ember" serve --data-dir "$dir" --listen "127.0.0.1:$port" "$@" > "$log" 2>&1 < /dev/null &
+  ember_pid=$!
+  local ok=false
+  for _ in $(seq 6000); do
+    if curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$tok_body" \
+         "http://127.0.0.1:$port/identity/v3/auth/tokens"; then ok=true; break; fi
+    kill -0 "$ember_pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  $ok || { echo "ember serve did not come up:" >&2; tail -20 "$log" >&2; exit 1; }
+}
+api_run() { # side data-dir: REST latencies and wrk at 8 and 64 connections
+  (
+    . "$2/admin-openrc"
+    say "$1: REST (N=$N)"
+    rest_run "$1"
+    tok=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$OUT/rest-$1.json")
+    ep=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$OUT/rest-$1.json")
+    for c in 8 64; do say "$1: wrk GET volumes/detail, $c connections"; wrk_run "$1" "$c" "$tok" "$ep"; done
+  )
+}
+
+say "Ember: cold start of $ember serve (fresh data dir) to the first token"
+data=$OUT/ember-data
 t=$(now)
-setsid "$ember" serve --data-dir "$data" --listen "127.0.0.1:$EMBER_PORT" ${image:+--default-image "$image"} \
-  > "$OUT/ember-serve.log" 2>&1 < /dev/null &
-ember_pid=$!
-ok=false
-for _ in $(seq 6000); do
-  if curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$tok_body" \
-       "http://127.0.0.1:$EMBER_PORT/identity/v3/auth/tokens"; then ok=true; break; fi
-  kill -0 "$ember_pid" 2>/dev/null || break
-  sleep 0.01
-done
-$ok || { echo "ember serve did not come up:" >&2; tail -20 "$OUT/ember-serve.log" >&2; exit 1; }
+start_ember "$data" "$EMBER_PORT" "$OUT/ember-serve.log" ${image:+--default-image "$image"}
 put ember_start_s "$(since "$t")"
 sleep 5
 put ember_rss_cold "$(group_rss_mib "$ember_pid")"
+api_run ember "$data"
 (
   . "$data/admin-openrc"
-  say "Ember: REST (N=$N)"
-  rest_run ember
-  tok=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$OUT/rest-ember.json")
-  ep=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$OUT/rest-ember.json")
-  for c in 8 64; do say "Ember: wrk GET volumes/detail, $c connections"; wrk_run ember "$c" "$tok" "$ep"; done
   say "Ember: CLIs"
   bindir=$(dirname "$ember")
   cli_run ember_ember "$ember" volume list
@@ -241,6 +265,29 @@ put ember_rss_warm "$(group_rss_mib "$ember_pid")"
     put compute "n/a: GET /compute/v2.1/flavors answered HTTP $st, guest image '${image}'"
   fi
 )
+
+# ---------------------------------------------------------------- Ember on PostgreSQL
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [[ ${PG:-1} == 1 && -x $pg_bin/initdb ]]; then
+  stop_ember
+  say "Ember on PostgreSQL: a throwaway cluster ($pg_bin), unix socket only"
+  # Outside $OUT (0700, root's): the postgres user must reach its own directory.
+  pg_dir=$(mktemp -d /tmp/ember-e2e-pg.XXXXXX)
+  [[ $(id -u) == 0 ]] && chown postgres: "$pg_dir"
+  as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -U ember --auth=trust --encoding=UTF8 --locale=C --no-instructions \
+    > "$OUT/pg-initdb.log" 2>&1 || { tail -20 "$OUT/pg-initdb.log" >&2; exit 1; }
+  printf "listen_addresses = ''\nunix_socket_directories = '%s'\n" "$pg_dir" >> "$pg_dir/data/postgresql.conf"
+  as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start > /dev/null
+  as_postgres "$pg_bin/createdb" -h "$pg_dir" -U ember ember
+  put pg_version "$(as_postgres "$pg_bin/postgres" --version | awk '{print $3}')"
+  t=$(now)
+  start_ember "$OUT/ember-pg-data" "${EMBER_PG_PORT:-15001}" "$OUT/ember-pg-serve.log" --database "postgresql://ember@/ember?host=$pg_dir"
+  put ember_pg_start_s "$(since "$t")"
+  api_run ember-pg "$OUT/ember-pg-data"
+  stop_ember
+elif [[ ${PG:-1} == 1 ]]; then
+  put pg "n/a: no /usr/lib/postgresql/*/bin/initdb (tools/install-deps.sh installs postgresql)"
+fi
 
 # ---------------------------------------------------------------- table
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.env"

@@ -37,6 +37,7 @@ except OSError:
     pass
 M = env('machine.env')
 OS, EM, CO = load('rest-os.json'), load('rest-ember.json'), load('compute.json')
+PG = load('rest-ember-pg.json')
 
 
 def num(x):
@@ -196,6 +197,28 @@ erow('`./run.sh --setup-only` on a clean clone, cold NuGet + guest-image caches 
 if KV.get('os_install_s'):
     erow('(OpenStack anchor install.sh in this run, for reference)', secs(KV['os_install_s']))
 
+# Ember on SQLite and on PostgreSQL, same run and client: the cost of the shared state store.
+engines = []
+
+
+def pgrow(name, sqlite, postgres, higher_better=False):
+    engines.append((name, sqlite[0], postgres[0], ratio(sqlite[1], postgres[1], higher_better)))
+
+
+if PG is not None:
+    pgrow('volume create 1 GiB -> `available`', lat(EM, 'create'), lat(PG, 'create'))
+    pgrow('volume delete -> gone (404)', lat(EM, 'delete'), lat(PG, 'delete'))
+    pgrow('`GET /volumes/detail`, %s volumes' % list_n, lat(EM, 'list_detail'), lat(PG, 'list_detail'))
+    pgrow('attachment reserve -> connector -> complete', lat(EM, 'attach1_total'), lat(PG, 'attach1_total'))
+    pgrow('second attachment, multi-attach volume', lat(EM, 'attach2_total'), lat(PG, 'attach2_total'))
+    pgrow('attachment delete', lat(EM, 'attach_delete'), lat(PG, 'attach_delete'))
+    pgrow('throughput `GET /volumes/detail`, 8 connections (wrk)', wrk('ember', 8), wrk('ember-pg', 8), True)
+    pgrow('throughput `GET /volumes/detail`, 64 connections (wrk)', wrk('ember', 64), wrk('ember-pg', 64), True)
+    pgrow('parallel volume creates, concurrency 16, 64 volumes', par(EM), par(PG), True)
+    pgrow('  each of those creates -> `available`', lat(EM, 'parallel_create'), lat(PG, 'parallel_create'))
+    pg_start = num(KV.get('ember_pg_start_s'))
+    pgrow('cold start, empty state -> first token', (secs(e_start) or 'n/a', e_start), (secs(pg_start) or 'n/a', pg_start))
+
 out = []
 if DOC:
     out += ['# Benchmarks: Ember side by side with real OpenStack', '',
@@ -216,6 +239,16 @@ for r in rows:
 out += ['', '**Ember only**', '', '| metric | Ember |', '|---|---|']
 for r in ember_only:
     out.append('| %s | %s |' % r)
+if engines:
+    out += ['', '**Ember on SQLite and on PostgreSQL %s** (the same build, client and run; PostgreSQL from Debian, a throwaway'
+            % KV.get('pg_version', ''),
+            'cluster on a unix socket with its default durability, as SQLite\'s WAL mode commits with a sync too)', '',
+            '| metric | SQLite | PostgreSQL | PostgreSQL ÷ SQLite |', '|---|---|---|---|']
+    for r in engines:
+        out.append('| %s | %s | %s | %s |' % r)
+    out += ['', 'PostgreSQL ÷ SQLite: > 1 means PostgreSQL is faster (times: SQLite ÷ PostgreSQL; rates: PostgreSQL ÷ SQLite).']
+elif KV.get('pg'):
+    out += ['', 'Ember on PostgreSQL: %s' % KV['pg']]
 out += ['', 'Ember advantage: OpenStack ÷ Ember for times and memory, Ember ÷ OpenStack for rates (>1: Ember is better).',
         'Latency cells are median / p90. wrk runs 2 threads for %s s with a 30 s timeout; errors = socket errors + non-2xx.'
         % KV.get('wrk_secs', '15'),

@@ -4,11 +4,17 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Compute;
 
+/// <summary>The seed walkthrough with the state in SQLite.</summary>
+public sealed class MultiAttachScenarioTests(CloudFixture ember) : MultiAttachScenarioCases(ember), IClassFixture<CloudFixture>;
+
+/// <summary>The seed walkthrough with the state in PostgreSQL, the store compute hosts on other machines will share.</summary>
+public sealed class PostgresMultiAttachScenarioTests(PostgresCloudFixture ember) : MultiAttachScenarioCases(ember), IClassFixture<PostgresCloudFixture>;
+
 /// <summary>
 /// The seed walkthrough over the REST API with real VMs: one multi-attach volume at boot on two servers,
 /// a second one hot-plugged into both, and files written in one guest read in the other.
 /// </summary>
-public class MultiAttachScenarioTests(CloudFixture ember) : IClassFixture<CloudFixture>
+public abstract class MultiAttachScenarioCases(CloudFixture ember)
 {
     private static readonly TimeSpan s_boot = TimeSpan.FromMinutes(4);
 
