@@ -63,7 +63,8 @@ public static partial class DataDirectory
             create.UnixCreateMode = PrivateFile;
         }
 
-        using (var writer = new StreamWriter(temp, System.Text.Encoding.UTF8, create))
+        // No byte-order mark: bash would run it as part of an openrc's first line ("\uFEFF#: command not found").
+        using (var writer = new StreamWriter(temp, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), create))
         {
             writer.Write(content);
         }

@@ -95,6 +95,15 @@ public sealed class PrivateFileTests : IDisposable
         Assert.Contains("OS_PASSWORD='it'\\''s \"quoted\" $HOME'", File.ReadAllText(Path.Combine(_dir, "admin-openrc")));
     }
 
+    [Fact]
+    public async Task An_openrc_sources_in_bash_without_a_word_on_stderr_and_sets_the_password()
+    {
+        ClientFiles.Write(_dir, "http://127.0.0.1:1/identity/v3", "it's $HOME", "plain");
+        var sourced = await Cli.RunAsync("bash", ["-c", ". \"$1\" && printf %s \"$OS_PASSWORD\"", "bash", Path.Combine(_dir, "admin-openrc")]);
+        Assert.Equal("", sourced.StdErr);
+        Assert.Equal("it's $HOME", sourced.EnsureSuccess().StdOut);
+    }
+
     /// <summary>The openstack client reads clouds.yaml with PyYAML: it must see the very strings Ember wrote.</summary>
     [Theory]
     [InlineData("123456")]
