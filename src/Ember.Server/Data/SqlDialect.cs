@@ -47,6 +47,14 @@ public sealed partial class SqlDialect
     /// </summary>
     public string In(string parameter) => Engine == DatabaseEngine.Sqlite ? $"IN {parameter}" : $"= ANY({parameter})";
 
+    /// <summary>
+    /// "the JSON object in a TEXT column holds the string <paramref name="valueParameter"/> at <paramref name="keyParameter"/>":
+    /// SQLite walks it with json_each (any key, no JSON path to escape), PostgreSQL reads it as jsonb.
+    /// </summary>
+    public string JsonHasString(string column, string keyParameter, string valueParameter) => Engine == DatabaseEngine.Sqlite
+        ? $"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.key = {keyParameter} AND json_each.value = {valueParameter})"
+        : $"(({column})::jsonb ->> {keyParameter}) = {valueParameter}";
+
     /// <summary>A UNIQUE or PRIMARY KEY constraint was violated: SQLite says so in its message, PostgreSQL with SQLSTATE 23505.</summary>
     public static bool IsUniqueViolation(DbException ex) =>
         ex.SqlState == "23505" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);

@@ -7,9 +7,6 @@ namespace Ember.Server.Volume;
 // POST /volumes/{id}/action: one key names the action, as in cinder/api/contrib/volume_actions.py and admin_actions.py.
 public static partial class VolumeApi
 {
-    private static readonly string[] s_resetStatuses =
-        ["available", "error", "creating", "deleting", "in-use", "attaching", "detaching", "error_deleting", "maintenance", "reserved", "error_extending", "extending"];
-
     private static async Task<IResult> VolumeActionAsync(HttpContext http, string id)
     {
         var ctx = http.RequireProjectContext();
@@ -43,23 +40,12 @@ public static partial class VolumeApi
                     http.Enforce(ctx, "volume_extension:volume_admin_actions:reset_status");
                     var status = Json.OptionalString(args, "status");
                     var attachStatus = Json.OptionalString(args, "attach_status");
-                    if (status is not null && !s_resetStatuses.Contains(status))
-                    {
-                        throw ApiException.BadRequest($"Invalid input received: Must specify a valid status: {status}");
-                    }
-
-                    if (attachStatus is not null && attachStatus is not ("attached" or "detached"))
-                    {
-                        throw ApiException.BadRequest($"Invalid input received: Must specify a valid attach status: {attachStatus}");
-                    }
-
                     if (status is null && attachStatus is null && Json.OptionalString(args, "migration_status") is null)
                     {
                         throw ApiException.BadRequest("Must specify 'status', 'attach_status' or 'migration_status' for update.");
                     }
 
-                    await service.FindVisibleAsync(ctx, id);
-                    await service.Store.ResetStatusAsync(id, status, attachStatus);
+                    await service.ResetStatusAsync(ctx, id, status, attachStatus);
                     return accepted;
                 }
 
@@ -72,8 +58,7 @@ public static partial class VolumeApi
                 {
                     http.Enforce(ctx, "volume_extension:volume_actions:set_bootable");
                     var bootable = Json.OptionalBoolean(args, "bootable") ?? throw ApiException.BadRequest("Must specify bootable in request.");
-                    await service.FindVisibleAsync(ctx, id);
-                    await service.Store.SetVolumeFlagAsync(id, "bootable", bootable);
+                    await service.SetBootableAsync(ctx, id, bootable);
                     return Results.Ok();
                 }
 
@@ -81,12 +66,7 @@ public static partial class VolumeApi
                 {
                     http.Enforce(ctx, "volume_extension:volume_actions:update_readonly_flag");
                     var flag = Json.OptionalBoolean(args, "readonly") ?? throw ApiException.BadRequest("Must specify readonly in request.");
-                    var volume = await service.FindVisibleAsync(ctx, id);
-                    if (!await service.Store.SetReadonlyIfAvailableAsync(id, flag))
-                    {
-                        throw VolumeService.InvalidVolume($"Volume {id} status must be available to update readonly flag, but current status is: {volume.Status}.");
-                    }
-
+                    await service.SetReadonlyAsync(ctx, id, flag);
                     return accepted;
                 }
 

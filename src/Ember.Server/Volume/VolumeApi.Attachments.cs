@@ -77,35 +77,22 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:attachment_get_all");
         var service = Service(http);
         var query = http.Request.Query;
-        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
-        IEnumerable<AttachmentRow> rows = await service.Store.ListAttachmentsAsync(null, allTenants ? null : ctx.ProjectId);
-        if (query.TryGetValue("volume_id", out var volumeId))
+        var filter = new AttachmentFilter
         {
-            rows = rows.Where(a => a.VolumeId == volumeId.ToString());
-        }
-
-        if (query.TryGetValue("instance_id", out var instance))
-        {
-            rows = rows.Where(a => a.InstanceUuid == instance.ToString());
-        }
-
-        foreach (var key in new[] { "status", "attach_status" })
-        {
-            if (query.TryGetValue(key, out var status))
-            {
-                rows = rows.Where(a => a.AttachStatus == status.ToString());
-            }
-        }
-
-        var (page, next) = Paginate(http, [.. rows], a => a.Id, http.Request.Path);
+            ProjectId = query["project_id"].FirstOrDefault(),
+            VolumeId = query.TryGetValue("volume_id", out var volumeId) ? volumeId.ToString() : null,
+            InstanceId = query.TryGetValue("instance_id", out var instance) ? instance.ToString() : null,
+            AttachStatuses = [.. new[] { "status", "attach_status" }.Where(query.ContainsKey).Select(key => query[key].ToString())],
+        };
+        var page = await service.ListAttachmentsAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request));
         var list = new JsonArray();
-        foreach (var row in page)
+        foreach (var row in page.Items)
         {
             list.Add(detail ? await AttachmentDetailAsync(http, ctx, service, row) : VolumeJson.AttachmentSummary(row));
         }
 
         var body = new JsonObject { ["attachments"] = list };
-        if (next is not null)
+        if (NextLink(http, page, a => a.Id) is { } next)
         {
             body["attachments_links"] = next;
         }

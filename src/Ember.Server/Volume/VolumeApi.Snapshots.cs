@@ -34,7 +34,7 @@ public static partial class VolumeApi
         v3.MapDelete("/os-quota-sets/{target}", async (HttpContext http, string target) =>
         {
             Authorize(http, "volume_extension:quotas:delete");
-            await Service(http).Store.DeleteLimitsAsync(target);
+            await Service(http).DeleteQuotasAsync(target);
             return Results.Ok();
         });
         v3.MapGet("/limits", (Delegate)(LimitsAsync));
@@ -58,27 +58,22 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:get_all_snapshots");
         var query = http.Request.Query;
-        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
-        IEnumerable<SnapshotRow> rows = await Service(http).Store.ListSnapshotsAsync(allTenants ? null : ctx.ProjectId, query["volume_id"].FirstOrDefault());
-        if (query.TryGetValue("status", out var status))
+        var filter = new SnapshotFilter
         {
-            rows = rows.Where(s => s.Status == status.ToString());
-        }
-
-        if (query.TryGetValue("name", out var name))
-        {
-            rows = rows.Where(s => s.Name == name.ToString());
-        }
-
-        var (page, next) = Paginate(http, [.. rows], s => s.Id, http.Request.Path);
+            ProjectId = query["project_id"].FirstOrDefault(),
+            VolumeId = query["volume_id"].FirstOrDefault(),
+            Name = query.TryGetValue("name", out var name) ? name.ToString() : null,
+            Status = query.TryGetValue("status", out var status) ? status.ToString() : null,
+        };
+        var page = await Service(http).ListSnapshotsAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request));
         var list = new JsonArray();
-        foreach (var row in page)
+        foreach (var row in page.Items)
         {
             list.Add(VolumeJson.Snapshot(row, detail, http.VolumeVersion()));
         }
 
         var body = new JsonObject { ["snapshots"] = list };
-        if (next is not null)
+        if (NextLink(http, page, s => s.Id) is { } next)
         {
             body["snapshots_links"] = next;
         }
@@ -156,21 +151,15 @@ public static partial class VolumeApi
     private static async Task<IResult> ShowQuotasAsync(HttpContext http, string target)
     {
         var ctx = Authorize(http, "volume_extension:quotas:show");
-        if (!ctx.IsCloudAdmin && target != ctx.ProjectId)
-        {
-            throw ApiException.Forbidden("Policy doesn't allow volume_extension:quotas:show to be performed.");
-        }
-
-        var store = Service(http).Store;
-        var usage = IsTrue(http.Request, "usage") ? await store.UsageOfAsync(target) : null;
-        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await store.LimitsOfAsync(target), usage, target) });
+        var (limits, usage) = await Service(http).QuotaOfAsync(ctx, target, IsTrue(http.Request, "usage"));
+        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(limits, usage, target) });
     }
 
     private static async Task<IResult> UpdateQuotasAsync(HttpContext http, string target)
     {
         Authorize(http, "volume_extension:quotas:update");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "quota_set");
-        var store = Service(http).Store;
+        var limits = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (key, _) in body)
         {
             if (key is "id" or "tenant_id")
@@ -189,18 +178,16 @@ public static partial class VolumeApi
                 throw ApiException.BadRequest($"Invalid input received: Quota limit {value} for {key} must be -1 or greater.");
             }
 
-            await store.SetLimitAsync(target, key, (int)value);
+            limits[key] = (int)value;
         }
 
-        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await store.LimitsOfAsync(target), null, null) });
+        return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await Service(http).SetQuotasAsync(target, limits), null, null) });
     }
 
     private static async Task<IResult> LimitsAsync(HttpContext http)
     {
         var ctx = Authorize(http, "limits_extension:used_limits");
-        var store = Service(http).Store;
-        var limits = await store.LimitsOfAsync(ctx.ProjectId!);
-        var usage = await store.UsageOfAsync(ctx.ProjectId!);
+        var (limits, usage) = await Service(http).OwnLimitsAsync(ctx);
         return Json.Reply(new JsonObject
         {
             ["limits"] = new JsonObject

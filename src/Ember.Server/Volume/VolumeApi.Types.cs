@@ -27,33 +27,18 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume_extension:type_get_all");
         var list = new JsonArray();
-        foreach (var type in await Service(http).Store.ListTypesAsync())
+        foreach (var type in await Service(http).ListTypesAsync(ctx))
         {
-            if (type.IsPublic || ctx.IsCloudAdmin)
-            {
-                list.Add(VolumeJson.Type(type, ctx));
-            }
+            list.Add(VolumeJson.Type(type, ctx));
         }
 
         return Json.Reply(new JsonObject { ["volume_types"] = list });
     }
 
-    private static async Task<VolumeTypeRow> FindTypeForAsync(HttpContext http, RequestContext ctx, string id)
-    {
-        var service = Service(http);
-        if (id == "default")
-        {
-            return await service.DefaultTypeAsync();
-        }
-
-        var type = await service.Store.FindTypeAsync(id);
-        return type is not null && (type.IsPublic || ctx.IsCloudAdmin) ? type : throw ApiException.NotFound($"Volume type {id} could not be found.");
-    }
-
     private static async Task<IResult> ShowTypeAsync(HttpContext http, string id)
     {
         var ctx = Authorize(http, "volume_extension:type_get");
-        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(await FindTypeForAsync(http, ctx, id), ctx) });
+        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(await Service(http).FindVisibleTypeAsync(ctx, id), ctx) });
     }
 
     private static async Task<IResult> CreateTypeAsync(HttpContext http)
@@ -66,20 +51,9 @@ public static partial class VolumeApi
             throw ApiException.BadRequest("Volume type name can not be empty.");
         }
 
-        var specs = Json.OptionalStringMap(body, "extra_specs") ?? new Dictionary<string, string>(StringComparer.Ordinal);
-        ValidateSpecs(specs);
-        var now = Ids.Now();
-        var row = new VolumeTypeRow
-        {
-            Id = Ids.NewUuid(),
-            Name = name,
-            Description = Json.OptionalString(body, "description"),
-            IsPublic = Json.OptionalBoolean(body, "os-volume-type-access:is_public") ?? Json.OptionalBoolean(body, "is_public") ?? true,
-            ExtraSpecs = VolumeService.JsonOf(specs),
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        await Service(http).Store.InsertTypeAsync(row);
+        var row = await Service(http).CreateTypeAsync(name, Json.OptionalString(body, "description"),
+            Json.OptionalBoolean(body, "os-volume-type-access:is_public") ?? Json.OptionalBoolean(body, "is_public") ?? true,
+            Json.OptionalStringMap(body, "extra_specs") ?? new Dictionary<string, string>(StringComparer.Ordinal));
         return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(row, ctx) });
     }
 
@@ -87,58 +61,28 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume_extension:types_manage");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "volume_type");
-        var type = await FindTypeForAsync(http, ctx, id);
-        var name = body.ContainsKey("name") ? Json.OptionalString(body, "name")?.Trim() : type.Name;
-        if (string.IsNullOrEmpty(name))
+        Optional<string> name = default;
+        if (body.ContainsKey("name"))
         {
-            throw ApiException.BadRequest("Volume type name can not be empty.");
+            name = new(Json.OptionalString(body, "name")?.Trim() is { Length: > 0 } given ? given : throw ApiException.BadRequest("Volume type name can not be empty."));
         }
 
-        if (type.Name == VolumeService.DefaultTypeName && name != type.Name)
-        {
-            throw ApiException.BadRequest("The name of the default volume type __DEFAULT__ cannot be changed.");
-        }
-
-        var updated = type with
-        {
-            Name = name,
-            Description = body.ContainsKey("description") ? Json.OptionalString(body, "description") : type.Description,
-            IsPublic = Json.OptionalBoolean(body, "is_public") ?? type.IsPublic,
-        };
-        await Service(http).Store.UpdateTypeAsync(updated);
+        var description = body.ContainsKey("description") ? new Optional<string?>(Json.OptionalString(body, "description")) : default;
+        var updated = await Service(http).UpdateTypeAsync(ctx, id, name, description, Json.OptionalBoolean(body, "is_public"));
         return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(updated, ctx) });
     }
 
     private static async Task<IResult> DeleteTypeAsync(HttpContext http, string id)
     {
         var ctx = Authorize(http, "volume_extension:types_manage");
-        var type = await FindTypeForAsync(http, ctx, id);
-        if (type.Name == VolumeService.DefaultTypeName)
-        {
-            throw ApiException.BadRequest("Default volume type can not be deleted.");
-        }
-
-        if (!await Service(http).Store.DeleteTypeAsync(type.Id))
-        {
-            throw ApiException.BadRequest("Target volume type is still in use.");
-        }
-
+        await Service(http).DeleteTypeAsync(ctx, id);
         return Results.StatusCode(StatusCodes.Status202Accepted);
-    }
-
-    /// <summary>The Ember extension spec must be a positive integer; a typo would otherwise silently mean "no cap".</summary>
-    private static void ValidateSpecs(IReadOnlyDictionary<string, string> specs)
-    {
-        if (specs.TryGetValue(VolumeService.MaxAttachmentsSpec, out var max) && !(int.TryParse(max, out var n) && n > 0))
-        {
-            throw ApiException.BadRequest($"Invalid input received: {VolumeService.MaxAttachmentsSpec} must be a positive integer, got '{max}'.");
-        }
     }
 
     private static async Task<IResult> GetExtraSpecsAsync(HttpContext http, string id)
     {
         var ctx = Authorize(http, "volume_extension:types_extra_specs:index");
-        var type = await FindTypeForAsync(http, ctx, id);
+        var type = await Service(http).FindVisibleTypeAsync(ctx, id);
         return Json.Reply(new JsonObject { ["extra_specs"] = VolumeJson.Type(type, ctx)["extra_specs"]!.DeepClone() });
     }
 
@@ -147,22 +91,14 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume_extension:types_extra_specs:create");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var given = Json.OptionalStringMap(body, "extra_specs") ?? throw ApiException.BadRequest("Missing or invalid 'extra_specs' in request body.");
-        ValidateSpecs(given);
-        var type = await FindTypeForAsync(http, ctx, id);
-        var specs = VolumeService.SpecsOf(type);
-        foreach (var (k, v) in given)
-        {
-            specs[k] = v;
-        }
-
-        await Service(http).Store.UpdateTypeAsync(type with { ExtraSpecs = VolumeService.JsonOf(specs) });
+        await Service(http).SetExtraSpecsAsync(ctx, id, given);
         return Json.Reply(new JsonObject { ["extra_specs"] = Json.ToJson(given) });
     }
 
     private static async Task<IResult> GetExtraSpecAsync(HttpContext http, string id, string key)
     {
         var ctx = Authorize(http, "volume_extension:types_extra_specs:show");
-        var type = await FindTypeForAsync(http, ctx, id);
+        var type = await Service(http).FindVisibleTypeAsync(ctx, id);
         return VolumeService.SpecsOf(type).TryGetValue(key, out var value)
             ? Json.Reply(new JsonObject { [key] = value })
             : throw ApiException.NotFound($"Volume Type {type.Id} has no extra specs with key {key}.");
@@ -177,25 +113,14 @@ public static partial class VolumeApi
             throw ApiException.BadRequest("Request body and URI mismatch");
         }
 
-        ValidateSpecs(new Dictionary<string, string> { [key] = value });
-        var type = await FindTypeForAsync(http, ctx, id);
-        var specs = VolumeService.SpecsOf(type);
-        specs[key] = value;
-        await Service(http).Store.UpdateTypeAsync(type with { ExtraSpecs = VolumeService.JsonOf(specs) });
+        await Service(http).SetExtraSpecsAsync(ctx, id, new Dictionary<string, string> { [key] = value });
         return Json.Reply(new JsonObject { [key] = value });
     }
 
     private static async Task<IResult> DeleteExtraSpecAsync(HttpContext http, string id, string key)
     {
         var ctx = Authorize(http, "volume_extension:types_extra_specs:delete");
-        var type = await FindTypeForAsync(http, ctx, id);
-        var specs = VolumeService.SpecsOf(type);
-        if (!specs.Remove(key))
-        {
-            throw ApiException.NotFound($"Volume Type {type.Id} has no extra specs with key {key}.");
-        }
-
-        await Service(http).Store.UpdateTypeAsync(type with { ExtraSpecs = VolumeService.JsonOf(specs) });
+        await Service(http).DeleteExtraSpecAsync(ctx, id, key);
         return Results.StatusCode(StatusCodes.Status202Accepted);
     }
 }

@@ -9,8 +9,6 @@ namespace Ember.Server.Volume;
 
 public static partial class VolumeApi
 {
-    private static readonly string[] s_sortKeys = ["created_at", "updated_at", "id", "name", "size", "status"];
-
     private static void MapVolumes(RouteGroupBuilder v3)
     {
         v3.MapPost("/volumes", (Delegate)(CreateVolumeAsync));
@@ -58,10 +56,9 @@ public static partial class VolumeApi
         };
         var service = Service(http);
         var row = await service.CreateVolumeAsync(ctx, request);
-        var type = await service.Store.FindTypeAsync(row.VolumeTypeId);
         return Json.Reply(new JsonObject
         {
-            ["volume"] = VolumeJson.Detail(row, type?.Name ?? "", [], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: false),
+            ["volume"] = VolumeJson.Detail(row, await service.TypeNameOfAsync(row), [], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: false),
         }, StatusCodes.Status202Accepted);
     }
 
@@ -70,55 +67,35 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:get_all");
         var service = Service(http);
         var query = http.Request.Query;
-        var allTenants = ctx.IsCloudAdmin && IsTrue(http.Request, "all_tenants");
-        var projectFilter = allTenants ? query["project_id"].FirstOrDefault() : ctx.ProjectId;
-        IEnumerable<VolumeRow> rows = await service.Store.ListVolumesAsync(projectFilter);
-        if (query.TryGetValue("name", out var name))
+        var filter = new VolumeFilter
         {
-            rows = rows.Where(v => v.Name == name.ToString());
-        }
-
-        if (query.TryGetValue("status", out var status))
-        {
-            rows = rows.Where(v => VolumeJson.DisplayStatus(v.Status) == status.ToString());
-        }
-
-        if (query.TryGetValue("bootable", out var bootable) && Json.ParseBoolean(bootable) is { } wantBootable)
-        {
-            rows = rows.Where(v => v.Bootable == wantBootable);
-        }
-
-        if (query.TryGetValue("metadata", out var metadataText))
-        {
-            var wanted = ParseMetadataFilter(metadataText.ToString());
-            rows = rows.Where(v =>
-            {
-                var have = VolumeService.MapOf(v.Metadata);
-                return wanted.All(kv => have.TryGetValue(kv.Key, out var value) && value == kv.Value);
-            });
-        }
-
-        var sorted = Sort(rows, query["sort"].FirstOrDefault(), query["sort_key"].FirstOrDefault(), query["sort_dir"].FirstOrDefault());
-        var (page, next) = Paginate(http, sorted, v => v.Id, http.Request.Path);
+            ProjectId = query["project_id"].FirstOrDefault(),
+            Name = query.TryGetValue("name", out var name) ? name.ToString() : null,
+            Status = query.TryGetValue("status", out var status) ? status.ToString() : null,
+            Bootable = query.TryGetValue("bootable", out var bootable) ? Json.ParseBoolean(bootable) : null,
+            Metadata = query.TryGetValue("metadata", out var metadata) ? ParseMetadataFilter(metadata.ToString()) : null,
+        };
+        var withCount = http.VolumeVersion() >= VolumeVersions.VolumeListCount && IsTrue(http.Request, "with_count");
+        var page = await service.ListVolumesAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request), withCount);
         var reply = new JsonArray();
-        var types = (await service.Store.ListTypesAsync()).ToDictionary(t => t.Id, t => t.Name, StringComparer.Ordinal);
-        var attachments = detail ? await service.Store.AttachmentsOfAsync([.. page.Select(v => v.Id)]) : null;
-        foreach (var v in page)
+        var types = detail ? await service.TypeNamesAsync() : null;
+        var attachments = detail ? await service.AttachmentsOfAsync([.. page.Items.Select(v => v.Id)]) : null;
+        foreach (var v in page.Items)
         {
             reply.Add(detail
-                ? VolumeJson.Detail(v, types.GetValueOrDefault(v.VolumeTypeId, ""), attachments![v.Id], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: true)
+                ? VolumeJson.Detail(v, types!.GetValueOrDefault(v.VolumeTypeId, ""), attachments![v.Id], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: true)
                 : VolumeJson.Summary(v, http.BaseUrl()));
         }
 
         var body = new JsonObject { ["volumes"] = reply };
-        if (next is not null)
+        if (NextLink(http, page, v => v.Id) is { } next)
         {
             body["volumes_links"] = next;
         }
 
-        if (http.VolumeVersion() >= VolumeVersions.VolumeListCount && IsTrue(http.Request, "with_count"))
+        if (page.Count is { } count)
         {
-            body["count"] = sorted.Count;
+            body["count"] = count;
         }
 
         return Json.Reply(body);
@@ -138,53 +115,6 @@ public static partial class VolumeApi
         }
     }
 
-    /// <summary>sort=key:dir,key2 or sort_key/sort_dir; default created_at desc, like Cinder.</summary>
-    private static List<VolumeRow> Sort(IEnumerable<VolumeRow> rows, string? sort, string? sortKey, string? sortDir)
-    {
-        var keys = new List<(string Key, bool Desc)>();
-        if (!string.IsNullOrEmpty(sort))
-        {
-            foreach (var part in sort.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                var bits = part.Split(':');
-                keys.Add((bits[0], bits.Length < 2 || bits[1] != "asc"));
-            }
-        }
-        else if (!string.IsNullOrEmpty(sortKey))
-        {
-            keys.Add((sortKey, sortDir != "asc"));
-        }
-
-        foreach (var (key, _) in keys)
-        {
-            if (!s_sortKeys.Contains(key))
-            {
-                throw ApiException.BadRequest($"Invalid input received: Invalid sort key {key}");
-            }
-        }
-
-        keys.Add(("created_at", true));
-        keys.Add(("id", true));
-        IOrderedEnumerable<VolumeRow>? ordered = null;
-        foreach (var (key, desc) in keys)
-        {
-            Func<VolumeRow, IComparable> selector = key switch
-            {
-                "updated_at" => v => v.UpdatedAt,
-                "id" => v => v.Id,
-                "name" => v => v.Name ?? "",
-                "size" => v => v.Size,
-                "status" => v => v.Status,
-                _ => v => v.CreatedAt,
-            };
-            ordered = ordered is null
-                ? desc ? rows.OrderByDescending(selector) : rows.OrderBy(selector)
-                : desc ? ordered.ThenByDescending(selector) : ordered.ThenBy(selector);
-        }
-
-        return [.. ordered!];
-    }
-
     private static async Task<IResult> ShowVolumeAsync(HttpContext http, string id)
     {
         var ctx = Authorize(http, "volume:get");
@@ -195,9 +125,8 @@ public static partial class VolumeApi
 
     private static async Task<JsonObject> DetailAsync(HttpContext http, VolumeService service, RequestContext ctx, VolumeRow volume, bool withExtensions)
     {
-        var type = await service.Store.FindTypeAsync(volume.VolumeTypeId);
-        var attachments = await service.Store.ListAttachmentsAsync(volume.Id);
-        return VolumeJson.Detail(volume, type?.Name ?? "", attachments, ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions);
+        var attachments = (await service.AttachmentsOfAsync([volume.Id]))[volume.Id];
+        return VolumeJson.Detail(volume, await service.TypeNameOfAsync(volume), attachments, ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions);
     }
 
     private static async Task<IResult> UpdateVolumeAsync(HttpContext http, string id)

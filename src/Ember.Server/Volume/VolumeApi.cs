@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
+using Ember.Server.Data;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -99,39 +100,53 @@ public static partial class VolumeApi
 
     private static VolumeService Service(HttpContext http) => http.RequestServices.GetRequiredService<VolumeService>();
 
-    /// <summary>limit/marker paging shared by the lists; returns the page and the next link when more may follow.</summary>
-    private static (List<T> Page, JsonArray? Next) Paginate<T>(HttpContext http, IReadOnlyList<T> items, Func<T, string> idOf, string path)
+    /// <summary>
+    /// Cinder's paging and sorting parameters, shared by the lists: limit, marker, offset, and sort=key[:dir],...
+    /// or sort_key/sort_dir (desc unless asc). Which keys a list may sort on is its store's to say.
+    /// </summary>
+    private static PageRequest PageRequestOf(HttpRequest request)
     {
-        var query = http.Request.Query;
-        var start = 0;
-        if (query.TryGetValue("marker", out var marker) && !string.IsNullOrEmpty(marker))
+        var query = request.Query;
+        var sort = new List<SortKey>();
+        if (query["sort"].FirstOrDefault() is { Length: > 0 } keys)
         {
-            var index = items.ToList().FindIndex(i => idOf(i) == marker.ToString());
-            if (index < 0)
+            foreach (var part in keys.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
-                throw ApiException.BadRequest($"marker [{marker}] not found");
+                var bits = part.Split(':', 2);
+                sort.Add(new SortKey(bits[0], IsDescending(bits.Length < 2 ? null : bits[1])));
             }
-
-            start = index + 1;
         }
-
-        if (query.TryGetValue("offset", out var offsetText) && int.TryParse(offsetText, out var offset) && offset > 0)
+        else if (query["sort_key"].FirstOrDefault() is { Length: > 0 } key)
         {
-            start += offset;
+            sort.Add(new SortKey(key, IsDescending(query["sort_dir"].FirstOrDefault())));
         }
 
-        var limit = QueryParams.Limit(query) ?? int.MaxValue;
-        var page = items.Skip(start).Take(limit).ToList();
-        JsonArray? next = null;
-        if (limit != int.MaxValue && page.Count > 0 && page.Count == limit && start + limit < items.Count)
+        var offset = query.TryGetValue("offset", out var offsetText) && int.TryParse(offsetText, out var skip) && skip > 0 ? skip : 0;
+        return new PageRequest(sort, query["marker"].FirstOrDefault() is { Length: > 0 } marker ? marker : null, QueryParams.Limit(query), offset);
+    }
+
+    private static bool IsDescending(string? direction) => direction switch
+    {
+        null or "" or "desc" => true,
+        "asc" => false,
+        _ => throw ApiException.BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'."),
+    };
+
+    /// <summary>
+    /// Cinder's "next" link when rows follow a full page: the same request (filters, sort, limit) from after the
+    /// page's last row. The offset is left out: the marker already places the next page.
+    /// </summary>
+    private static JsonArray? NextLink<T>(HttpContext http, Page<T> page, Func<T, string> idOf)
+    {
+        if (!page.HasMore || page.Items.Count == 0)
         {
-            next = new JsonArray(new JsonObject
-            {
-                ["href"] = $"{http.BaseUrl()}{path}?limit={limit}&marker={idOf(page[^1])}",
-                ["rel"] = "next",
-            });
+            return null;
         }
 
-        return (page, next);
+        var query = http.Request.Query
+            .Where(p => p.Key is not ("marker" or "offset"))
+            .SelectMany(p => p.Value.Select(v => KeyValuePair.Create(p.Key, v)))
+            .Append(KeyValuePair.Create("marker", (string?)idOf(page.Items[^1])));
+        return [new JsonObject { ["href"] = $"{http.BaseUrl()}{http.Request.Path}{QueryString.Create(query)}", ["rel"] = "next" }];
     }
 }

@@ -74,3 +74,37 @@ public sealed record SnapshotRow
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
 }
+
+/// <summary>What GET /volumes filters on; null is "any". ProjectId null lists every project.</summary>
+public sealed record VolumeFilter
+{
+    public string? ProjectId { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>The status as the API shows it (<see cref="VolumeJson.DisplayStatus"/>).</summary>
+    public string? Status { get; init; }
+    public bool? Bootable { get; init; }
+
+    /// <summary>Keys that must all be present with exactly these values.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+}
+
+/// <summary>What GET /snapshots filters on; null is "any".</summary>
+public sealed record SnapshotFilter
+{
+    public string? ProjectId { get; init; }
+    public string? VolumeId { get; init; }
+    public string? Name { get; init; }
+    public string? Status { get; init; }
+}
+
+/// <summary>What GET /attachments filters on; null is "any".</summary>
+public sealed record AttachmentFilter
+{
+    public string? ProjectId { get; init; }
+    public string? VolumeId { get; init; }
+    public string? InstanceId { get; init; }
+
+    /// <summary>Cinder accepts both status and attach_status: each given must match.</summary>
+    public IReadOnlyList<string> AttachStatuses { get; init; } = [];
+}

@@ -32,8 +32,6 @@ public sealed partial class VolumeService(
 
     internal static readonly string[] DeletableStatuses = ["available", "error", "error_restoring", "error_extending", "error_managing"];
 
-    public VolumeStore Store => store;
-
     public IVolumeBackend Backend => backend;
 
     public VolumeDataPlane DataPlane => dataPlane;
@@ -374,6 +372,45 @@ public sealed partial class VolumeService(
             await backend.ExtendAsync(id, newSize * GiB, ct);
             await store.FinishExtendAsync(id, newSize, backTo);
         }, async _ => await store.TransitionAsync(id, ["extending"], "error_extending"));
+    }
+
+    // ---- admin actions and flags ----
+
+    /// <summary>The statuses os-reset_status may set (Cinder's admin_actions).</summary>
+    private static readonly string[] s_resetStatuses =
+        ["available", "error", "creating", "deleting", "in-use", "attaching", "detaching", "error_deleting", "maintenance", "reserved", "error_extending", "extending"];
+
+    /// <summary>os-reset_status: an admin sets status and/or attach_status, with no state machine in the way.</summary>
+    public async Task ResetStatusAsync(RequestContext ctx, string id, string? status, string? attachStatus)
+    {
+        if (status is not null && !s_resetStatuses.Contains(status))
+        {
+            throw ApiException.BadRequest($"Invalid input received: Must specify a valid status: {status}");
+        }
+
+        if (attachStatus is not null && attachStatus is not ("attached" or "detached"))
+        {
+            throw ApiException.BadRequest($"Invalid input received: Must specify a valid attach status: {attachStatus}");
+        }
+
+        _ = await FindVisibleAsync(ctx, id);
+        await store.ResetStatusAsync(id, status, attachStatus);
+    }
+
+    public async Task SetBootableAsync(RequestContext ctx, string id, bool bootable)
+    {
+        _ = await FindVisibleAsync(ctx, id);
+        await store.SetVolumeFlagAsync(id, "bootable", bootable);
+    }
+
+    /// <summary>os-update_readonly_flag: only while the volume is available.</summary>
+    public async Task SetReadonlyAsync(RequestContext ctx, string id, bool flag)
+    {
+        var volume = await FindVisibleAsync(ctx, id);
+        if (!await store.SetReadonlyIfAvailableAsync(id, flag))
+        {
+            throw InvalidVolume($"Volume {id} status must be available to update readonly flag, but current status is: {volume.Status}.");
+        }
     }
 
     // ---- IVolumeService ----

@@ -58,18 +58,34 @@ public sealed class VolumeStore(Database db)
         }
     }
 
-    public async Task UpdateTypeAsync(VolumeTypeRow row)
+    /// <summary>
+    /// A type read, changed by <paramref name="change"/> and written back in one transaction under the type's lock, so
+    /// concurrent edits of its extra specs never lose each other's keys. Null when the type is gone.
+    /// </summary>
+    public async Task<VolumeTypeRow?> ChangeTypeAsync(string id, Func<VolumeTypeRow, VolumeTypeRow> change)
     {
         await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, "volume-type:" + id);
+        var current = await c.QuerySingleOrDefaultAsync<VolumeTypeRow>($"SELECT {TypeColumns} FROM volume_types WHERE id = @Id", new { Id = id }, tx);
+        if (current is null)
+        {
+            return null;
+        }
+
+        var changed = change(current) with { Id = id, UpdatedAt = Ids.Now() };
         try
         {
             await c.ExecuteAsync("UPDATE volume_types SET name = @Name, description = @Description, is_public = @IsPublic, extra_specs = @ExtraSpecs, updated_at = @UpdatedAt WHERE id = @Id",
-                row with { UpdatedAt = Ids.Now() });
+                changed, tx);
         }
         catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
-            throw ApiException.Conflict($"Volume Type {row.Name} already exists.");
+            throw ApiException.Conflict($"Volume Type {changed.Name} already exists.");
         }
+
+        await tx.CommitAsync();
+        return changed;
     }
 
     /// <summary>False when a volume still uses the type.</summary>
@@ -108,13 +124,40 @@ public sealed class VolumeStore(Database db)
         return await c.QuerySingleOrDefaultAsync<VolumeRow>($"SELECT {VolumeColumns} FROM volumes WHERE id = @Id", new { Id = id });
     }
 
-    /// <summary>All volumes of a project (null: every project), newest first; filtering and paging happen in the API layer.</summary>
+    /// <summary>All volumes of a project (null: every project), newest first.</summary>
     public async Task<IReadOnlyList<VolumeRow>> ListVolumesAsync(string? projectId)
     {
         await using var c = await db.OpenAsync();
         var where = projectId is null ? "" : "WHERE project_id = @ProjectId";
         return [.. await c.QueryAsync<VolumeRow>($"SELECT {VolumeColumns} FROM volumes {where} ORDER BY created_at DESC, id DESC", new { ProjectId = projectId })];
     }
+
+    /// <summary>One page of the volumes matching <paramref name="filter"/>; null when the marker is not a volume of the project.</summary>
+    public Task<Page<VolumeRow>?> ListVolumesAsync(VolumeFilter filter, PageRequest page, bool withCount)
+    {
+        var where = new SqlWhere().Scope("project_id", filter.ProjectId).Equal("name", filter.Name).Equal("bootable", filter.Bootable);
+        if (filter.Status is { } status)
+        {
+            where.Add($"status {db.Dialect.In(where.Parameter(VolumeService.StatusesShownAs(status)))}");
+        }
+
+        foreach (var (key, value) in filter.Metadata ?? new Dictionary<string, string>())
+        {
+            where.Add(db.Dialect.JsonHasString("metadata", where.Parameter(key), where.Parameter(value)));
+        }
+
+        return s_volumeList.QueryAsync<VolumeRow>(db, where, page, withCount);
+    }
+
+    private static readonly SqlList s_volumeList = new("volumes", VolumeColumns, new Dictionary<string, string>
+    {
+        ["created_at"] = "created_at",
+        ["updated_at"] = "updated_at",
+        ["id"] = "id",
+        ["name"] = "COALESCE(name, '')",
+        ["size"] = "size",
+        ["status"] = "status",
+    }, new SortKey("created_at", true), new SortKey("id", true));
 
     /// <summary>Compare-and-swap of the status; false when the volume was not in one of <paramref name="from"/>.</summary>
     public async Task<bool> TransitionAsync(string id, IEnumerable<string> from, string to)
@@ -326,24 +369,35 @@ public sealed class VolumeStore(Database db)
         return await c.QuerySingleOrDefaultAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments WHERE id = @Id", new { Id = id });
     }
 
-    public async Task<IReadOnlyList<AttachmentRow>> ListAttachmentsAsync(string? volumeId = null, string? projectId = null)
+    /// <summary>The attachments of one volume (null: of every volume), oldest first.</summary>
+    public async Task<IReadOnlyList<AttachmentRow>> ListAttachmentsAsync(string? volumeId = null)
     {
         await using var c = await db.OpenAsync();
-        var where = new List<string>();
-        if (volumeId is not null)
-        {
-            where.Add("volume_id = @VolumeId");
-        }
-
-        if (projectId is not null)
-        {
-            where.Add("project_id = @ProjectId");
-        }
-
-        var clause = where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
-        return [.. await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments {clause} ORDER BY created_at, id",
-            new { VolumeId = volumeId, ProjectId = projectId })];
+        var where = volumeId is null ? "" : "WHERE volume_id = @VolumeId";
+        return [.. await c.QueryAsync<AttachmentRow>($"SELECT {AttachmentColumns} FROM volume_attachments {where} ORDER BY created_at, id", new { VolumeId = volumeId })];
     }
+
+    /// <summary>One page of the attachments matching <paramref name="filter"/>; null when the marker is not one of the project's.</summary>
+    public Task<Page<AttachmentRow>?> ListAttachmentsAsync(AttachmentFilter filter, PageRequest page)
+    {
+        var where = new SqlWhere().Scope("project_id", filter.ProjectId).Equal("volume_id", filter.VolumeId).Equal("instance_uuid", filter.InstanceId);
+        foreach (var status in filter.AttachStatuses)
+        {
+            where.Equal("attach_status", status);
+        }
+
+        return s_attachmentList.QueryAsync<AttachmentRow>(db, where, page);
+    }
+
+    private static readonly SqlList s_attachmentList = new("volume_attachments", AttachmentColumns, new Dictionary<string, string>
+    {
+        ["created_at"] = "created_at",
+        ["updated_at"] = "updated_at",
+        ["id"] = "id",
+        ["volume_id"] = "volume_id",
+        ["instance_uuid"] = "COALESCE(instance_uuid, '')",
+        ["attach_status"] = "attach_status",
+    }, new SortKey("created_at", false), new SortKey("id", false));
 
     /// <summary>Attachments of many volumes at once, for list views.</summary>
     public async Task<ILookup<string, AttachmentRow>> AttachmentsOfAsync(IReadOnlyCollection<string> volumeIds)
@@ -486,6 +540,22 @@ public sealed class VolumeStore(Database db)
             new { ProjectId = projectId, VolumeId = volumeId })];
     }
 
+    /// <summary>One page of the snapshots matching <paramref name="filter"/>; null when the marker is not one of the project's.</summary>
+    public Task<Page<SnapshotRow>?> ListSnapshotsAsync(SnapshotFilter filter, PageRequest page) =>
+        s_snapshotList.QueryAsync<SnapshotRow>(db,
+            new SqlWhere().Scope("project_id", filter.ProjectId).Equal("volume_id", filter.VolumeId).Equal("name", filter.Name).Equal("status", filter.Status), page);
+
+    private static readonly SqlList s_snapshotList = new("volume_snapshots", SnapshotColumns, new Dictionary<string, string>
+    {
+        ["created_at"] = "created_at",
+        ["updated_at"] = "updated_at",
+        ["id"] = "id",
+        ["name"] = "COALESCE(name, '')",
+        ["size"] = "size",
+        ["status"] = "status",
+        ["volume_id"] = "volume_id",
+    }, new SortKey("created_at", true), new SortKey("id", true));
+
     public async Task<bool> TransitionSnapshotAsync(string id, IEnumerable<string> from, string to)
     {
         await using var c = await db.OpenAsync();
@@ -548,13 +618,20 @@ public sealed class VolumeStore(Database db)
         return QuotaLimits.Defaults.With(rows);
     }
 
-    public async Task SetLimitAsync(string projectId, string resource, int limit)
+    /// <summary>Sets the given limits together: all or (on an error) none.</summary>
+    public async Task SetLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("""
-            INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)
-            ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit
-            """, new { P = projectId, R = resource, L = limit });
+        await using var tx = await c.BeginTransactionAsync();
+        foreach (var (resource, limit) in limits)
+        {
+            await c.ExecuteAsync("""
+                INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)
+                ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit
+                """, new { P = projectId, R = resource, L = limit }, tx);
+        }
+
+        await tx.CommitAsync();
     }
 
     public async Task DeleteLimitsAsync(string projectId)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -130,6 +131,27 @@ public class EmberFixture : IAsyncLifetime
     }
 
     /// <summary>
+    /// A client of admin in a new project of its own, as a member there (not a cloud admin), so that what a test
+    /// creates meets no other test's quota usage or list entries.
+    /// </summary>
+    public async Task<ProjectClient> NewProjectClientAsync(string namePrefix)
+    {
+        using var admin = new ApiClient(await ClientAsync());
+        var name = namePrefix + "-" + Guid.NewGuid().ToString("N")[..8];
+        var project = (await admin.SendAsync(HttpMethod.Post, "/identity/v3/projects",
+            new JsonObject { ["project"] = new JsonObject { ["name"] = name, ["domain_id"] = "default" } }, HttpStatusCode.Created))["project"]!["id"]!.GetValue<string>();
+        var adminUser = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/users?name=admin"))["users"]![0]!["id"]!.GetValue<string>();
+        var member = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=member"))["roles"]![0]!["id"]!.GetValue<string>();
+        await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{project}/users/{adminUser}/roles/{member}", expect: HttpStatusCode.NoContent);
+
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        using var login = await http.PostAsync("/identity/v3/auth/tokens", PasswordAuth("admin", AdminPassword, name));
+        login.EnsureSuccessStatusCode();
+        http.DefaultRequestHeaders.Add("X-Auth-Token", login.Headers.GetValues("X-Subject-Token").Single());
+        return new ProjectClient(new ApiClient(http), project);
+    }
+
+    /// <summary>
     /// The classic OS_* variables of an openrc for admin or demo: for the clients that do not read clouds.yaml
     /// (cinderclient, novaclient, glanceclient), plus any <paramref name="extra"/> such as OS_COMPUTE_API_VERSION.
     /// </summary>
@@ -160,6 +182,12 @@ public class EmberFixture : IAsyncLifetime
             ["OS_CLIENT_CONFIG_FILE"] = CloudsYaml,
             ["OS_CLOUD"] = cloud,
         });
+}
+
+/// <summary>A client scoped to a project of a test's own.</summary>
+public sealed record ProjectClient(ApiClient Api, string ProjectId) : IDisposable
+{
+    public void Dispose() => Api.Dispose();
 }
 
 /// <summary>An <see cref="EmberFixture"/> whose state is in PostgreSQL.</summary>

@@ -247,20 +247,10 @@ public abstract class VolumeApiCases(EmberFixture fixture)
     {
         // A project of its own, so the quota cannot meet another test's volumes.
         using var admin = await ClientAsync();
-        var name = "quota-race-" + Guid.NewGuid().ToString("N")[..8];
-        var project = (await admin.SendAsync(HttpMethod.Post, "/identity/v3/projects",
-            new JsonObject { ["project"] = new JsonObject { ["name"] = name, ["domain_id"] = "default" } }, HttpStatusCode.Created))["project"]!["id"]!.GetValue<string>();
-        var adminUser = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/users?name=admin"))["users"]![0]!["id"]!.GetValue<string>();
-        var member = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=member"))["roles"]![0]!["id"]!.GetValue<string>();
-        await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{project}/users/{adminUser}/roles/{member}", expect: HttpStatusCode.NoContent);
+        using var own = await fixture.NewProjectClientAsync("quota-race");
+        var (scoped, project) = (own.Api, own.ProjectId);
         await admin.SendAsync(HttpMethod.Put, $"/volume/v3/os-quota-sets/{project}",
             new JsonObject { ["quota_set"] = new JsonObject { ["volumes"] = 5, ["gigabytes"] = 1000 } });
-
-        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
-        using var login = await http.PostAsync("/identity/v3/auth/tokens", EmberFixture.PasswordAuth("admin", EmberFixture.AdminPassword, name));
-        login.EnsureSuccessStatusCode();
-        http.DefaultRequestHeaders.Add("X-Auth-Token", login.Headers.GetValues("X-Subject-Token").Single());
-        using var scoped = new ApiClient(http);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => scoped.TrySendAsync(HttpMethod.Post, "/volume/v3/volumes",
             new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = $"race-{i}" } })));
