@@ -1,10 +1,12 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Ember.Server.Data;
 using Microsoft.AspNetCore.Http;
 
 namespace Ember.Server.Common;
 
-/// <summary>List query parameters shared by the APIs: paging limits and name filters, with 400s instead of 500s.</summary>
+/// <summary>List query parameters shared by the APIs: paging limits, next links and name filters, with 400s instead of 500s.</summary>
 public static class QueryParams
 {
     /// <summary>How long a user's name filter may run against one name before the request is refused.</summary>
@@ -53,5 +55,24 @@ public static class QueryParams
         {
             throw ApiException.BadRequest($"The regular expression '{regex}' took too long to match.");
         }
+    }
+
+    /// <summary>
+    /// Cinder's and Nova's "next" link (the body's <c>…_links</c>) when rows follow a page: the same request (filters,
+    /// sort, limit) from after the page's last row; null on the last page. The offset is left out: the marker
+    /// already places the next page.
+    /// </summary>
+    public static JsonArray? NextLink<T>(HttpContext http, Page<T> page, Func<T, string> idOf)
+    {
+        if (!page.HasMore || page.Items.Count == 0)
+        {
+            return null;
+        }
+
+        var query = http.Request.Query
+            .Where(p => p.Key is not ("marker" or "offset"))
+            .SelectMany(p => p.Value.Select(v => KeyValuePair.Create(p.Key, v)))
+            .Append(KeyValuePair.Create("marker", (string?)idOf(page.Items[^1])));
+        return [new JsonObject { ["href"] = $"{http.BaseUrl()}{http.Request.Path}{QueryString.Create(query)}", ["rel"] = "next" }];
     }
 }

@@ -12,8 +12,8 @@ public static partial class ComputeApi
     private static void MapServers(RouteGroupBuilder v21)
     {
         v21.MapPost("/servers", CreateServerAsync);
-        v21.MapGet("/servers", (HttpContext http, ComputeStore store) => ListServersAsync(http, store, detail: false));
-        v21.MapGet("/servers/detail", (HttpContext http, ComputeStore store) => ListServersAsync(http, store, detail: true));
+        v21.MapGet("/servers", (HttpContext http, ComputeStore store, ComputeService compute) => ListServersAsync(http, store, compute, detail: false));
+        v21.MapGet("/servers/detail", (HttpContext http, ComputeStore store, ComputeService compute) => ListServersAsync(http, store, compute, detail: true));
         v21.MapGet("/servers/{id}", async (HttpContext http, ComputeStore store, string id) =>
         {
             var context = Authorize(http, "os_compute_api:servers:show");
@@ -148,46 +148,34 @@ public static partial class ComputeApi
     private static string FlavorIdFromRef(string flavorRef) =>
         flavorRef.Contains('/', StringComparison.Ordinal) ? flavorRef[(flavorRef.LastIndexOf('/') + 1)..] : flavorRef;
 
-    private static async Task<IResult> ListServersAsync(HttpContext http, ComputeStore store, bool detail)
+    private static async Task<IResult> ListServersAsync(HttpContext http, ComputeStore store, ComputeService compute, bool detail)
     {
         var context = Authorize(http, detail ? "os_compute_api:servers:detail" : "os_compute_api:servers:index");
         var query = http.Request.Query;
         var allTenants = context.IsCloudAdmin && (query.ContainsKey("all_tenants") && (Json.ParseBoolean(query["all_tenants"]) ?? true));
         var projectFilter = context.IsCloudAdmin && query["project_id"] is { Count: > 0 } p ? p.ToString() : null;
-        IEnumerable<ServerRow> servers = await store.ListServersAsync(allTenants ? projectFilter : projectFilter ?? context.ProjectId);
-        if (query["name"] is { Count: > 0 } name)
-        {
-            // Nova matches the name as a regular expression.
-            var regex = QueryParams.UserRegex(name.ToString());
-            servers = servers.Where(s => QueryParams.IsMatch(regex, s.Name));
-        }
-
-        if (query["status"] is { Count: > 0 } status)
-        {
-            servers = servers.Where(s => string.Equals(ComputeJson.Status(s), status.ToString(), StringComparison.OrdinalIgnoreCase));
-        }
-
-        var list = servers.ToList();
-        if (query["marker"] is { Count: > 0 } marker)
-        {
-            var index = list.FindIndex(s => s.Id == marker.ToString());
-            list = index < 0 ? throw ApiException.BadRequest($"marker [{marker}] not found") : list.Skip(index + 1).ToList();
-        }
-
-        if (QueryParams.Limit(query) is { } limit)
-        {
-            list = list.Take(limit).ToList();
-        }
-
+        // Nova matches the name as a regular expression.
+        var name = query["name"] is { Count: > 0 } n ? QueryParams.UserRegex(n.ToString()) : null;
+        var status = query["status"] is { Count: > 0 } s ? s.ToString() : null;
+        var page = await compute.ListServersAsync(allTenants ? projectFilter : projectFilter ?? context.ProjectId,
+            server => (name is null || QueryParams.IsMatch(name, server.Name))
+                && (status is null || string.Equals(ComputeJson.Status(server), status, StringComparison.OrdinalIgnoreCase)),
+            query["marker"] is { Count: > 0 } marker ? marker.ToString() : null, QueryParams.Limit(query));
         var result = new JsonArray();
-        foreach (var server in list)
+        foreach (var server in page.Items)
         {
             result.Add(detail
                 ? await ServerViewAsync(http, store, context, server)
                 : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
         }
 
-        return Json.Reply(new JsonObject { ["servers"] = result });
+        var body = new JsonObject { ["servers"] = result };
+        if (QueryParams.NextLink(http, page, server => server.Id) is { } next)
+        {
+            body["servers_links"] = next;
+        }
+
+        return Json.Reply(body);
     }
 
     /// <summary>POST /servers/{id}/action: one action per body, named by its only key.</summary>

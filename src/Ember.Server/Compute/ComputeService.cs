@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ember.Server.Common;
+using Ember.Server.Data;
 using Ember.Server.Image;
 using Ember.Server.Volume;
 using Microsoft.Extensions.Logging;
@@ -165,6 +166,35 @@ public sealed partial class ComputeService(
         }
 
         return volume;
+    }
+
+    /// <summary>
+    /// One page of a project's servers (null: every project's), newest first, keeping those <paramref name="match"/>
+    /// accepts: Nova's name filter is a regular expression, which neither engine evaluates as .NET does, and the
+    /// status is derived from vm_state and task_state in one place (<see cref="ComputeJson.Status"/>). The page reads
+    /// on in SQL keyset batches after the marker until it is full, so a filter never shortens a page nor skips a row.
+    /// </summary>
+    public async Task<Page<ServerRow>> ListServersAsync(string? projectId, Func<ServerRow, bool> match, string? marker, int? limit)
+    {
+        var found = new List<ServerRow>();
+        // Batches larger than a small page, so a selective filter does not cost a query per few rows.
+        var request = new PageRequest([], marker, limit is { } n ? Math.Max(n, 100) : null);
+        while (true)
+        {
+            var batch = await store.ListServersAsync(projectId, request) ?? throw ApiException.BadRequest($"marker [{marker}] not found");
+            found.AddRange(batch.Items.Where(match));
+            if (limit is { } max && found.Count >= max)
+            {
+                return new Page<ServerRow>([.. found.Take(max)], found.Count > max || batch.HasMore);
+            }
+
+            if (!batch.HasMore)
+            {
+                return new Page<ServerRow>(found, HasMore: false);
+            }
+
+            request = request with { Marker = batch.Items[^1].Id };
+        }
     }
 
     /// <summary>"/dev/vdc" -> "vdc" when free and well-formed; otherwise the next free vdX, as Nova picks one.</summary>

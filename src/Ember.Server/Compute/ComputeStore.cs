@@ -149,13 +149,12 @@ public sealed class ComputeStore(Database db)
         return await c.QuerySingleOrDefaultAsync<ServerRow>("SELECT * FROM servers WHERE id = @Id", new { Id = id });
     }
 
-    public async Task<IReadOnlyList<ServerRow>> ListServersAsync(string? projectId)
-    {
-        await using var c = await db.OpenAsync();
-        return [.. await c.QueryAsync<ServerRow>(
-            "SELECT * FROM servers WHERE (@ProjectId IS NULL OR project_id = @ProjectId) ORDER BY created_at DESC, id DESC",
-            new { ProjectId = projectId })];
-    }
+    /// <summary>One page of a project's servers (null: every project's), newest first; null when the marker is not one of them.</summary>
+    public Task<Page<ServerRow>?> ListServersAsync(string? projectId, PageRequest page) =>
+        s_serverList.QueryAsync<ServerRow>(db, new SqlWhere().Scope("project_id", projectId), page);
+
+    private static readonly SqlList s_serverList = new("servers", "*",
+        new Dictionary<string, string> { ["created_at"] = "created_at", ["id"] = "id" }, new SortKey("created_at", true), new SortKey("id", true));
 
     /// <summary>The servers whose host column names <paramref name="host"/>: what that compute host owns.</summary>
     public async Task<IReadOnlyList<ServerRow>> ListServersOnHostAsync(string host)

@@ -92,7 +92,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["attachments"] = list };
-        if (NextLink(http, page, a => a.Id) is { } next)
+        if (QueryParams.NextLink(http, page, a => a.Id) is { } next)
         {
             body["attachments_links"] = next;
         }

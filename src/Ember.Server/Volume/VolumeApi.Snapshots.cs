@@ -73,7 +73,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["snapshots"] = list };
-        if (NextLink(http, page, s => s.Id) is { } next)
+        if (QueryParams.NextLink(http, page, s => s.Id) is { } next)
         {
             body["snapshots_links"] = next;
         }

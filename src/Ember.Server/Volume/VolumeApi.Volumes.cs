@@ -88,7 +88,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["volumes"] = reply };
-        if (NextLink(http, page, v => v.Id) is { } next)
+        if (QueryParams.NextLink(http, page, v => v.Id) is { } next)
         {
             body["volumes_links"] = next;
         }

@@ -131,22 +131,4 @@ public static partial class VolumeApi
         "asc" => false,
         _ => throw ApiException.BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'."),
     };
-
-    /// <summary>
-    /// Cinder's "next" link when rows follow a full page: the same request (filters, sort, limit) from after the
-    /// page's last row. The offset is left out: the marker already places the next page.
-    /// </summary>
-    private static JsonArray? NextLink<T>(HttpContext http, Page<T> page, Func<T, string> idOf)
-    {
-        if (!page.HasMore || page.Items.Count == 0)
-        {
-            return null;
-        }
-
-        var query = http.Request.Query
-            .Where(p => p.Key is not ("marker" or "offset"))
-            .SelectMany(p => p.Value.Select(v => KeyValuePair.Create(p.Key, v)))
-            .Append(KeyValuePair.Create("marker", (string?)idOf(page.Items[^1])));
-        return [new JsonObject { ["href"] = $"{http.BaseUrl()}{http.Request.Path}{QueryString.Create(query)}", ["rel"] = "next" }];
-    }
 }

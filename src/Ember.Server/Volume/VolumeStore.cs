@@ -149,15 +149,12 @@ public sealed class VolumeStore(Database db)
         return s_volumeList.QueryAsync<VolumeRow>(db, where, page, withCount);
     }
 
-    private static readonly SqlList s_volumeList = new("volumes", VolumeColumns, new Dictionary<string, string>
-    {
-        ["created_at"] = "created_at",
-        ["updated_at"] = "updated_at",
-        ["id"] = "id",
-        ["name"] = "COALESCE(name, '')",
-        ["size"] = "size",
-        ["status"] = "status",
-    }, new SortKey("created_at", true), new SortKey("id", true));
+    private static readonly SqlList s_volumeList = new("volumes", VolumeColumns,
+        SortKeys(("name", "COALESCE(name, '')"), ("size", "size"), ("status", "status")), new SortKey("created_at", true), new SortKey("id", true));
+
+    /// <summary>The sort keys of a list: id, created_at and updated_at, which every table here has, and <paramref name="more"/>.</summary>
+    private static Dictionary<string, string> SortKeys(params (string Key, string Sql)[] more) =>
+        new[] { ("id", "id"), ("created_at", "created_at"), ("updated_at", "updated_at") }.Concat(more).ToDictionary(k => k.Item1, k => k.Item2, StringComparer.Ordinal);
 
     /// <summary>Compare-and-swap of the status; false when the volume was not in one of <paramref name="from"/>.</summary>
     public async Task<bool> TransitionAsync(string id, IEnumerable<string> from, string to)
@@ -389,15 +386,9 @@ public sealed class VolumeStore(Database db)
         return s_attachmentList.QueryAsync<AttachmentRow>(db, where, page);
     }
 
-    private static readonly SqlList s_attachmentList = new("volume_attachments", AttachmentColumns, new Dictionary<string, string>
-    {
-        ["created_at"] = "created_at",
-        ["updated_at"] = "updated_at",
-        ["id"] = "id",
-        ["volume_id"] = "volume_id",
-        ["instance_uuid"] = "COALESCE(instance_uuid, '')",
-        ["attach_status"] = "attach_status",
-    }, new SortKey("created_at", false), new SortKey("id", false));
+    private static readonly SqlList s_attachmentList = new("volume_attachments", AttachmentColumns,
+        SortKeys(("volume_id", "volume_id"), ("instance_uuid", "COALESCE(instance_uuid, '')"), ("attach_status", "attach_status")),
+        new SortKey("created_at", false), new SortKey("id", false));
 
     /// <summary>Attachments of many volumes at once, for list views.</summary>
     public async Task<ILookup<string, AttachmentRow>> AttachmentsOfAsync(IReadOnlyCollection<string> volumeIds)
@@ -545,16 +536,9 @@ public sealed class VolumeStore(Database db)
         s_snapshotList.QueryAsync<SnapshotRow>(db,
             new SqlWhere().Scope("project_id", filter.ProjectId).Equal("volume_id", filter.VolumeId).Equal("name", filter.Name).Equal("status", filter.Status), page);
 
-    private static readonly SqlList s_snapshotList = new("volume_snapshots", SnapshotColumns, new Dictionary<string, string>
-    {
-        ["created_at"] = "created_at",
-        ["updated_at"] = "updated_at",
-        ["id"] = "id",
-        ["name"] = "COALESCE(name, '')",
-        ["size"] = "size",
-        ["status"] = "status",
-        ["volume_id"] = "volume_id",
-    }, new SortKey("created_at", true), new SortKey("id", true));
+    private static readonly SqlList s_snapshotList = new("volume_snapshots", SnapshotColumns,
+        SortKeys(("name", "COALESCE(name, '')"), ("size", "size"), ("status", "status"), ("volume_id", "volume_id")),
+        new SortKey("created_at", true), new SortKey("id", true));
 
     public async Task<bool> TransitionSnapshotAsync(string id, IEnumerable<string> from, string to)
     {

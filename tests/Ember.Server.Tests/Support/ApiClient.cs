@@ -45,6 +45,26 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         return (response.StatusCode, json, text);
     }
 
+    /// <summary>
+    /// Follows a list's "next" links (Cinder's and Nova's <c>{collection}_links</c>) from <paramref name="path"/>
+    /// and returns the ids in the order the pages gave them; an id seen twice or a walk that does not end fails.
+    /// </summary>
+    public async Task<List<string>> WalkPagesAsync(string path, string collection, string? apiVersion = null)
+    {
+        var ids = new List<string>();
+        string? page = path;
+        for (var pages = 0; page is not null; pages++)
+        {
+            Assert.True(pages < 50, $"the walk of {collection} does not end");
+            var body = await SendAsync(HttpMethod.Get, page, apiVersion: apiVersion);
+            ids.AddRange(body[collection]!.AsArray().Select(item => item!["id"]!.GetValue<string>()));
+            page = body[collection + "_links"]?[0]?["href"]?.GetValue<string>() is { } next ? new Uri(next).PathAndQuery : null;
+        }
+
+        Assert.Equal(ids.Distinct().Count(), ids.Count);
+        return ids;
+    }
+
     /// <summary>Polls <paramref name="path"/> until <paramref name="done"/> holds (a hang is a failure, not a wait forever).</summary>
     public async Task<JsonNode> WaitForAsync(string path, Func<JsonNode, bool> done, TimeSpan timeout, string? apiVersion = null)
     {

@@ -37,7 +37,7 @@ public abstract class VolumeListCases(EmberFixture fixture)
             var all = (await admin.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/detail?{scope}&{order}"))["volumes"]!.AsArray();
             Assert.Equal(ids.Order(), all.Select(IdOf).Order());
             AssertSorted(all, order);
-            var walked = await WalkAsync(admin, $"/volume/v3/volumes/detail?{scope}&{order}&limit=3", "volumes");
+            var walked = await admin.WalkPagesAsync($"/volume/v3/volumes/detail?{scope}&{order}&limit=3", "volumes");
             Assert.Equal(all.Select(IdOf), walked);
         }
 
@@ -76,7 +76,7 @@ public abstract class VolumeListCases(EmberFixture fixture)
         var page = await own.Api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=a&limit=2&with_count=true&sort=created_at:asc", apiVersion: "volume 3.45");
         Assert.Equal(3, page["count"]!.GetValue<int>());
         Assert.Equal([ids[0], ids[2]], page["volumes"]!.AsArray().Select(IdOf));
-        Assert.Equal([ids[0], ids[2], ids[4]], await WalkAsync(own.Api, "/volume/v3/volumes?name=a&limit=2&sort=created_at:asc", "volumes"));
+        Assert.Equal([ids[0], ids[2], ids[4]], await own.Api.WalkPagesAsync("/volume/v3/volumes?name=a&limit=2&sort=created_at:asc", "volumes"));
 
         // A last page that is exactly full has no next link: nothing follows it.
         var exact = await own.Api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=a&limit=3");
@@ -141,7 +141,7 @@ public abstract class VolumeListCases(EmberFixture fixture)
             var all = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/detail?{order}"))["snapshots"]!.AsArray();
             Assert.Equal(snapshots.Order(), all.Select(IdOf).Order());
             AssertSorted(all, order);
-            Assert.Equal(all.Select(IdOf), await WalkAsync(api, $"/volume/v3/snapshots/detail?{order}&limit=3", "snapshots"));
+            Assert.Equal(all.Select(IdOf), await api.WalkPagesAsync($"/volume/v3/snapshots/detail?{order}&limit=3", "snapshots"));
         }
 
         Assert.Equal(3, (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots?name=s&volume_id={ids[0]}"))["snapshots"]!.AsArray().Count);
@@ -159,7 +159,7 @@ public abstract class VolumeListCases(EmberFixture fixture)
         {
             var all = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments?{order}", apiVersion: V354))["attachments"]!.AsArray();
             Assert.Equal(attachments.Order(), all.Select(IdOf).Order());
-            Assert.Equal(all.Select(IdOf), await WalkAsync(api, $"/volume/v3/attachments?{order}&limit=2", "attachments", V354));
+            Assert.Equal(all.Select(IdOf), await api.WalkPagesAsync($"/volume/v3/attachments?{order}&limit=2", "attachments", V354));
         }
 
         var byVolume = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments?volume_id={ids[1]}&status=reserved", apiVersion: V354);
@@ -209,22 +209,6 @@ public abstract class VolumeListCases(EmberFixture fixture)
         }
     }
 
-    /// <summary>Follows the "next" links from <paramref name="path"/> and returns the ids in the order the pages gave them.</summary>
-    private static async Task<List<string>> WalkAsync(ApiClient api, string path, string collection, string? apiVersion = null)
-    {
-        var ids = new List<string>();
-        string? page = path;
-        for (var pages = 0; page is not null; pages++)
-        {
-            Assert.True(pages < 50, $"the walk of {collection} does not end");
-            var body = await api.SendAsync(HttpMethod.Get, page, apiVersion: apiVersion);
-            ids.AddRange(body[collection]!.AsArray().Select(IdOf));
-            page = body[collection + "_links"]?[0]?["href"]?.GetValue<string>() is { } next ? new Uri(next).PathAndQuery : null;
-        }
-
-        Assert.Equal(ids.Distinct().Count(), ids.Count);
-        return ids;
-    }
 
     /// <summary>The list is in the order of its first sort key (sort=key:dir or sort_key/sort_dir; desc when none is given).</summary>
     private static void AssertSorted(JsonArray items, string order)
