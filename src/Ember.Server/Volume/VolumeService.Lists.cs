@@ -44,7 +44,4 @@ public sealed partial class VolumeService
 
     /// <summary>The attachments of volumes already shown to the caller, for their views.</summary>
     public Task<ILookup<string, AttachmentRow>> AttachmentsOfAsync(IReadOnlyCollection<string> volumeIds) => store.AttachmentsOfAsync(volumeIds);
-
-    /// <summary>Whether the volume of an attachment the caller sees is multiattach (false when it is gone).</summary>
-    public async Task<bool> IsMultiattachAsync(string volumeId) => (await store.FindVolumeAsync(volumeId))?.Multiattach ?? false;
 }
