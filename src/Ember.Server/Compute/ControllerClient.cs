@@ -31,17 +31,29 @@ public sealed class ControllerClient(HttpClient http, ControllerAccess access, T
     private sealed record Session(string Token, DateTimeOffset ExpiresAt, JsonArray Catalog);
 
     /// <summary>
-    /// Sends a GET to <paramref name="path"/> under the public endpoint of <paramref name="serviceType"/> and returns
-    /// the response with its body unread (the caller disposes it). A 401 logs in again once.
+    /// Sends <paramref name="method"/> to <paramref name="path"/> under the public endpoint of <paramref name="serviceType"/>
+    /// and returns the response with its body unread (the caller disposes it). A 401 logs in again once.
     /// </summary>
-    public async Task<HttpResponseMessage> GetAsync(string serviceType, string path, CancellationToken cancellationToken)
+    /// <param name="apiVersion">The OpenStack-API-Version header, e.g. "volume 3.54".</param>
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string serviceType, string path, JsonNode? body,
+        string? apiVersion, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             var session = await SessionAsync(forceLogin: attempt > 0, cancellationToken);
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(EndpointOf(session, serviceType), path));
+            using var request = new HttpRequestMessage(method, new Uri(EndpointOf(session, serviceType), path));
             request.Headers.Add("X-Auth-Token", session.Token);
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            if (apiVersion is not null)
+            {
+                request.Headers.Add("OpenStack-API-Version", apiVersion);
+            }
+
+            if (body is not null)
+            {
+                request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            }
+
             var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (response.StatusCode != HttpStatusCode.Unauthorized || attempt > 0)
             {
@@ -51,6 +63,9 @@ public sealed class ControllerClient(HttpClient http, ControllerAccess access, T
             response.Dispose();
         }
     }
+
+    public Task<HttpResponseMessage> GetAsync(string serviceType, string path, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Get, serviceType, path, null, null, cancellationToken);
 
     /// <summary>GET of a JSON document; a status other than 200 is an error naming the service, path and status.</summary>
     public async Task<JsonObject> GetJsonAsync(string serviceType, string path, CancellationToken cancellationToken)

@@ -192,6 +192,27 @@ public static class VolumeJson
         return o;
     }
 
+    /// <summary>A flat connection_info as an attachment reply carries it, read back into its case; null when empty.</summary>
+    public static VolumeConnection? ConnectionFrom(JsonObject? info)
+    {
+        if (info is null || info.Count == 0)
+        {
+            return null;
+        }
+
+        var type = info["driver_volume_type"]?.GetValue<string>();
+        var export = info["export_name"]?.GetValue<string>();
+        var readOnly = info["access_mode"]?.GetValue<string>() == "ro";
+        var multiattach = info["multiattach"]?.GetValue<bool>() ?? false;
+        return (type, export, info["unix_socket"], info["host"]) switch
+        {
+            ("nbd", not null, JsonValue socket, _) => new NbdUnixConnection(export, socket.GetValue<string>(), readOnly, multiattach),
+            ("nbd", not null, _, JsonValue host) => new NbdTcpConnection(export, host.GetValue<string>(), info["port"]?.GetValue<int>() ?? 0,
+                info["tls"]?.GetValue<bool>() ?? false, readOnly, multiattach),
+            _ => throw new NotSupportedException($"A connection_info this host cannot use (driver_volume_type {type ?? "missing"}, export name {(export is null ? "missing" : "given")})."),
+        };
+    }
+
     public static JsonObject Snapshot(SnapshotRow s, bool withExtensions, Microversion version)
     {
         var o = new JsonObject
