@@ -12,7 +12,7 @@ public sealed class ConfigurationException(string message) : Exception(message);
 /// <summary>
 /// The settings of `ember serve`, in three layers, each overriding the one before: a configuration file (YAML, or
 /// JSON by its extension) whose keys are <see cref="EmberOptions"/>'s property names with sections as nested maps
-/// (Identity, Image, Nbd), then environment variables EMBER_{Name} with "__" between section and name (e.g.
+/// (Identity, Image, Nbd, Compute), then environment variables EMBER_{Name} with "__" between section and name (e.g.
 /// EMBER_Identity__LockoutDurationSeconds), then command-line flags. The result is validated before anything starts.
 /// </summary>
 public static class EmberConfiguration

@@ -69,6 +69,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddSingleton(Options.Create(options.Identity));
         builder.Services.AddSingleton(Options.Create(options.Image));
         builder.Services.AddSingleton(Options.Create(options.Nbd));
+        builder.Services.AddSingleton(Options.Create(options.Compute));
         builder.Services.AddRouting();
 
         var database = Database.Open(options.Database, options.DataDir);

@@ -45,6 +45,9 @@ public sealed class EmberOptions
     /// <summary>The NBD data plane's TCP listener and its connection limits.</summary>
     public Volume.NbdOptions Nbd { get; set; } = new();
 
+    /// <summary>The compute service registry: heartbeat interval and when a service counts as down.</summary>
+    public Compute.ComputeOptions Compute { get; set; } = new();
+
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public long MaxJsonBodyBytes { get; set; } = 1024 * 1024;
@@ -55,7 +58,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd)];
+        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Compute:", Compute)];
 
     public static string DefaultDataDir()
     {

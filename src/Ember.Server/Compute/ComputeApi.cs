@@ -30,6 +30,8 @@ public static partial class ComputeApi
         MapFlavors(v21);
         MapServers(v21);
         MapVolumeAttachments(v21);
+        MapServices(v21);
+        MapHypervisors(v21);
         MapConsoles(compute, v21);
     }
 

@@ -118,9 +118,11 @@ internal static class ComputeJson
         };
         if (ctx.IsCloudAdmin)
         {
-            json["OS-EXT-SRV-ATTR:host"] = server.Host;
+            // A server that was never placed has no host: null, as in Nova.
+            var host = server.Host.Length > 0 ? server.Host : null;
+            json["OS-EXT-SRV-ATTR:host"] = host;
             json["OS-EXT-SRV-ATTR:instance_name"] = server.InstanceName;
-            json["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server.Host;
+            json["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host;
             if (version.AtLeast(3))
             {
                 json["OS-EXT-SRV-ATTR:reservation_id"] = "r-" + server.Id[..8];

@@ -33,7 +33,7 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
             }
         }
 
-        throw new ApiException(ErrorKind.ServiceUnavailable, "No valid host was found. There are not enough hosts available.");
+        throw new NoValidHostException();
     }
 }
 

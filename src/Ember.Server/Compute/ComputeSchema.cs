@@ -2,7 +2,7 @@ using Ember.Server.Data;
 
 namespace Ember.Server.Compute;
 
-/// <summary>Tables of the Nova subset: flavors and their access lists, servers and their block device mappings.</summary>
+/// <summary>Tables of the Nova subset: flavors and their access lists, servers and their block device mappings, the service registry.</summary>
 public static class ComputeSchema
 {
     public static IEnumerable<Migration> Migrations { get; } =
@@ -66,6 +66,32 @@ public static class ComputeSchema
         // A compute host finds its own servers by the host column (recovery at start, and issue 13's claims).
         new("compute-003", """
             CREATE INDEX servers_host ON servers (host);
+            """),
+        // Nova's services table and the compute node's capacity in one row per (host, binary): os-services and
+        // os-hypervisors read it; serial is the integer id of microversions before 2.53, id the uuid from 2.53.
+        new("compute-004", """
+            CREATE TABLE compute_services (
+                id VARCHAR(36) PRIMARY KEY,
+                serial INTEGER NOT NULL UNIQUE,
+                host VARCHAR(255) NOT NULL,
+                binary_name VARCHAR(64) NOT NULL,
+                zone VARCHAR(255) NOT NULL,
+                disabled BOOLEAN NOT NULL,
+                disabled_reason VARCHAR(255),
+                forced_down BOOLEAN NOT NULL,
+                last_seen_at TIMESTAMP NOT NULL,
+                node_id VARCHAR(36) NOT NULL UNIQUE,
+                vcpus INTEGER NOT NULL,
+                memory_mb BIGINT NOT NULL,
+                local_gb BIGINT NOT NULL,
+                disk_available_gb BIGINT NOT NULL,
+                hypervisor_type VARCHAR(64) NOT NULL,
+                hypervisor_hostname VARCHAR(255) NOT NULL,
+                host_ip VARCHAR(64),
+                cpu_info TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                UNIQUE (host, binary_name));
             """),
     ];
 }

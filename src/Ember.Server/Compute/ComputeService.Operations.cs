@@ -76,6 +76,13 @@ public sealed partial class ComputeService
     /// <summary>DELETE /servers/{id}: 204 at once; the host stops QEMU, releases the volumes, removes the files and the row.</summary>
     public async Task DeleteAsync(string requestId, ServerRow server)
     {
+        if (server.Host.Length == 0)
+        {
+            // Never placed (NoValidHost): no host holds anything of it, so the API deletes it (Nova's local delete).
+            await store.DeleteServerAsync(server.Id);
+            return;
+        }
+
         var host = HostOf(server);
         await store.SetTaskStateAsync(server.Id, "deleting");
         await host.DeleteAsync(new DeleteServer(requestId, server.Id), CancellationToken.None);

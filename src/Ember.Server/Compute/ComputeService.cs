@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Ember.Server.Data;
 using Ember.Server.Image;
@@ -63,8 +64,15 @@ public sealed partial class ComputeService(
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
         var imageSpec = image is null ? null : new ImageSpec(image.Id);
-        var host = await scheduler.SelectHostAsync(new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec), CancellationToken.None);
+        var host = await SelectHostAsync(new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec));
         var bdms = await ReserveBootVolumesAsync(ctx, serverId, request.Volumes, version);
+        if (host is null)
+        {
+            // Nova buries an unplaceable server in ERROR; Ember gives its volumes back at once instead of at delete.
+            await ReleaseAttachmentsAsync(ctx, bdms);
+            bdms = [];
+        }
+
         var now = Ids.Now();
         var server = new ServerRow
         {
@@ -76,13 +84,14 @@ public sealed partial class ComputeService(
             ImageId = image?.Id,
             FlavorId = flavor.Id,
             FlavorJson = JsonSerializer.Serialize(flavor),
-            VmState = VmStates.Building,
-            TaskState = "scheduling",
+            VmState = host is null ? VmStates.Error : VmStates.Building,
+            TaskState = host is null ? null : "scheduling",
             PowerState = PowerStates.NoState,
+            FaultJson = host is null ? NoValidHostFault(now) : null,
             Metadata = JsonSerializer.Serialize(request.Metadata),
             UserData = request.UserData,
             KeyName = request.KeyName,
-            Host = host,
+            Host = host ?? "",
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -96,10 +105,39 @@ public sealed partial class ComputeService(
             throw;
         }
 
+        if (host is null)
+        {
+            return server;
+        }
+
         var volumeDisks = bdms.Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex)).ToList();
         await HostOf(server).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
         return server;
     }
+
+    /// <summary>
+    /// The scheduler's host, or null when none passes its filters: Nova answers the create with 202 all the same and
+    /// the server goes to ERROR with a NoValidHost fault (the conductor's "bury in cell0").
+    /// </summary>
+    private async Task<string?> SelectHostAsync(SchedulingRequest request)
+    {
+        try
+        {
+            return await scheduler.SelectHostAsync(request, CancellationToken.None);
+        }
+        catch (NoValidHostException ex)
+        {
+            LogNoValidHost(logger, request.ServerId, ex.Message);
+            return null;
+        }
+    }
+
+    private static string NoValidHostFault(DateTime now) => new JsonObject
+    {
+        ["code"] = 500,
+        ["created"] = Ids.ZuluSeconds(now),
+        ["message"] = new NoValidHostException().Message,
+    }.ToJsonString();
 
     /// <summary>Checks each boot volume as Nova's API does and reserves it (Cinder attachment without connector).</summary>
     private async Task<List<BdmRow>> ReserveBootVolumesAsync(RequestContext ctx, string serverId, List<BootVolume> requested, Microversion version)
@@ -240,6 +278,9 @@ public sealed partial class ComputeService(
 
     /// <summary>The host that owns <paramref name="server"/>, through the contract (in-process today).</summary>
     private IComputeHost HostOf(ServerRow server) => hosts.Get(server.Host);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} goes to ERROR: {Reason}")]
+    private static partial void LogNoValidHost(ILogger logger, string serverId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release attachment of volume {VolumeId}: {Reason}")]
     private static partial void LogReleaseFailed(ILogger logger, string volumeId, string reason);

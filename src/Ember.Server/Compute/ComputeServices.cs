@@ -54,6 +54,7 @@ public static class ComputeServices
             .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
             // API side, reaching the host through the contract: in-process here, across the network in issue 13.
             .AddSingleton<IComputeHosts, LocalComputeHosts>()
+            .AddComputeServiceRegistry()
             .AddSingleton<ComputeScheduler>()
             .AddSingleton<ComputeService>()
             .AddSingleton<ComputeBootstrap>()

@@ -1,0 +1,243 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Ember.Server.Data;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Compute;
+
+// os-hypervisors (nova/api/openstack/compute/hypervisors.py), admin only: one hypervisor per registered nova-compute
+// service, its capacity as the host reported it and its use added up from the servers placed on it. Ids are
+// integers before 2.53 and uuids from 2.53, when /search and /servers gave way to query parameters.
+public static partial class ComputeApi
+{
+    /// <summary>2.28: cpu_info is a JSON object instead of a string holding one.</summary>
+    private const int CpuInfoObjectVersion = 28;
+
+    /// <summary>2.33: the hypervisor lists page with limit and marker.</summary>
+    private const int HypervisorPagingVersion = 33;
+
+    private static void MapHypervisors(RouteGroupBuilder v21)
+    {
+        v21.MapGet("/os-hypervisors", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
+            ListHypervisorsAsync(http, store, registry, detail: false));
+        v21.MapGet("/os-hypervisors/detail", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
+            ListHypervisorsAsync(http, store, registry, detail: true));
+        v21.MapGet("/os-hypervisors/statistics", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
+        {
+            Authorize(http, "os_compute_api:os-hypervisors:statistics");
+            return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry)) });
+        });
+        v21.MapGet("/os-hypervisors/{id}", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string id) =>
+        {
+            Authorize(http, "os_compute_api:os-hypervisors:show");
+            var version = ComputeVersion.Of(http);
+            var withServers = version.AtLeast(UuidIdsVersion) && WithServers(http);
+            var hypervisor = await FindHypervisorAsync(store, registry, version, id);
+            return Json.Reply(new JsonObject { ["hypervisor"] = HypervisorJson(hypervisor, version, detail: true, withServers) });
+        });
+        v21.MapGet("/os-hypervisors/{id}/uptime", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string id) =>
+        {
+            Authorize(http, "os_compute_api:os-hypervisors:uptime");
+            await FindHypervisorAsync(store, registry, ComputeVersion.Of(http), id);
+            // Nova's answer for a driver without it; the host does not report its uptime yet.
+            throw new ApiException(ErrorKind.NotImplemented, "Virt driver does not implement host uptime.");
+        });
+        v21.MapGet("/os-hypervisors/{pattern}/search", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern) =>
+            SearchHypervisorsAsync(http, store, registry, pattern, "os_compute_api:os-hypervisors:search", withServers: false));
+        v21.MapGet("/os-hypervisors/{pattern}/servers", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern) =>
+            SearchHypervisorsAsync(http, store, registry, pattern, "os_compute_api:os-hypervisors:servers", withServers: true));
+        // OpenStackClient's "hypervisor show" lists the aggregates a host is in; Ember has none yet.
+        v21.MapGet("/os-aggregates", (HttpContext http) =>
+        {
+            Authorize(http, "os_compute_api:os-aggregates:index");
+            return Json.Reply(new JsonObject { ["aggregates"] = new JsonArray() });
+        });
+    }
+
+    /// <summary>A nova-compute service seen as a hypervisor: whether it is up, and the servers placed on its host.</summary>
+    private sealed record Hypervisor(ServiceRow Node, bool Up, IReadOnlyList<ServerRow> Servers)
+    {
+        private IEnumerable<FlavorRow> Flavors => Servers.Select(s => JsonSerializer.Deserialize<FlavorRow>(s.FlavorJson)!);
+
+        public int VcpusUsed => Flavors.Sum(f => f.Vcpus);
+
+        public long MemoryMbUsed => Flavors.Sum(f => (long)f.Ram);
+
+        /// <summary>Root, ephemeral and swap disks, as Nova's resource tracker counts local disk.</summary>
+        public long LocalGbUsed => Flavors.Sum(f => (long)f.Disk + f.Ephemeral + f.Swap / 1024);
+
+        /// <summary>Servers with a task under way (Nova's current_workload).</summary>
+        public int Workload => Servers.Count(s => s.TaskState is not null);
+
+        public string Id(Microversion version) => version.AtLeast(UuidIdsVersion) ? Node.NodeId : Node.Serial.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<List<Hypervisor>> HypervisorsAsync(ComputeServiceStore store, ComputeServiceRegistry registry)
+    {
+        var placed = (await store.ListPlacedServersAsync()).ToLookup(s => s.Host, StringComparer.Ordinal);
+        return [.. (await store.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(n => new Hypervisor(n, registry.IsUp(n), [.. placed[n.Host]]))];
+    }
+
+    private static async Task<Hypervisor> FindHypervisorAsync(ComputeServiceStore store, ComputeServiceRegistry registry, Microversion version, string id)
+    {
+        if (version.AtLeast(UuidIdsVersion) && !Ids.IsUuid(id))
+        {
+            throw ApiException.BadRequest($"Invalid uuid {id}");
+        }
+
+        return (await HypervisorsAsync(store, registry)).FirstOrDefault(h => h.Id(version) == id)
+            ?? throw ApiException.NotFound($"Hypervisor with ID {id} could not be found.");
+    }
+
+    private static async Task<IResult> ListHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, bool detail)
+    {
+        Authorize(http, detail ? "os_compute_api:os-hypervisors:list-detail" : "os_compute_api:os-hypervisors:list");
+        var version = ComputeVersion.Of(http);
+        var query = http.Request.Query;
+        var pattern = version.AtLeast(UuidIdsVersion) ? NonEmpty(query["hypervisor_hostname_pattern"]) : null;
+        var withServers = version.AtLeast(UuidIdsVersion) && WithServers(http);
+        var paging = version.AtLeast(HypervisorPagingVersion);
+        var limit = paging ? QueryParams.Limit(query) : null;
+        var marker = paging ? NonEmpty(query["marker"]) : null;
+        if (pattern is not null && (limit is not null || marker is not null))
+        {
+            throw ApiException.BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.");
+        }
+
+        var all = await HypervisorsAsync(store, registry);
+        if (pattern is not null)
+        {
+            all = Matching(all, pattern);
+        }
+
+        var page = Paged(all, version, marker, limit);
+        var body = new JsonObject
+        {
+            ["hypervisors"] = new JsonArray([.. page.Items.Select(h => (JsonNode)HypervisorJson(h, version, detail, withServers))]),
+        };
+        if (QueryParams.NextLink(http, page, h => h.Id(version)) is { } next)
+        {
+            body["hypervisors_links"] = next;
+        }
+
+        return Json.Reply(body);
+    }
+
+    /// <summary>The list from after the marker (400 when it names no hypervisor, as Nova says), at most limit long.</summary>
+    private static Page<Hypervisor> Paged(List<Hypervisor> all, Microversion version, string? marker, int? limit)
+    {
+        var start = 0;
+        if (marker is not null)
+        {
+            start = all.FindIndex(h => h.Id(version) == marker) + 1;
+            if (start == 0)
+            {
+                throw ApiException.BadRequest($"marker [{marker}] not found");
+            }
+        }
+
+        var rest = all.Skip(start).ToList();
+        return limit is { } n ? new Page<Hypervisor>([.. rest.Take(n)], rest.Count > n) : new Page<Hypervisor>(rest, HasMore: false);
+    }
+
+    /// <summary>Before 2.53: /os-hypervisors/{pattern}/search and /servers; from 2.53 they are gone (404), replaced by query parameters.</summary>
+    private static async Task<IResult> SearchHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern,
+        string action, bool withServers)
+    {
+        Authorize(http, action);
+        var version = ComputeVersion.Of(http);
+        if (version.AtLeast(UuidIdsVersion))
+        {
+            throw ApiException.NotFound("The resource could not be found.");
+        }
+
+        var found = Matching(await HypervisorsAsync(store, registry), pattern);
+        return Json.Reply(new JsonObject
+        {
+            ["hypervisors"] = new JsonArray([.. found.Select(h => (JsonNode)HypervisorJson(h, version, detail: false, withServers))]),
+        });
+    }
+
+    /// <summary>Nova matches hypervisor_hostname LIKE '%pattern%'; none matching is a 404.</summary>
+    private static List<Hypervisor> Matching(List<Hypervisor> all, string pattern)
+    {
+        var found = all.Where(h => h.Node.HypervisorHostname.Contains(pattern, StringComparison.OrdinalIgnoreCase)).ToList();
+        return found.Count > 0 ? found : throw ApiException.NotFound($"No hypervisor matching '{pattern}' could be found.");
+    }
+
+    private static bool WithServers(HttpContext http)
+    {
+        var text = NonEmpty(http.Request.Query["with_servers"]);
+        return text is null
+            ? false
+            : Json.ParseBoolean(text) ?? throw ApiException.BadRequest($"Invalid input for query parameters with_servers. Value: {text}. '{text}' is not a boolean");
+    }
+
+    private static JsonObject HypervisorJson(Hypervisor h, Microversion version, bool detail, bool withServers)
+    {
+        var node = h.Node;
+        var json = new JsonObject
+        {
+            ["id"] = version.AtLeast(UuidIdsVersion) ? node.NodeId : node.Serial,
+            ["hypervisor_hostname"] = node.HypervisorHostname,
+            ["state"] = h.Up ? "up" : "down",
+            ["status"] = node.Disabled ? "disabled" : "enabled",
+        };
+        if (detail)
+        {
+            json["vcpus"] = node.Vcpus;
+            json["memory_mb"] = node.MemoryMb;
+            json["local_gb"] = node.LocalGb;
+            json["vcpus_used"] = h.VcpusUsed;
+            json["memory_mb_used"] = h.MemoryMbUsed;
+            json["local_gb_used"] = h.LocalGbUsed;
+            json["free_ram_mb"] = node.MemoryMb - h.MemoryMbUsed;
+            json["free_disk_gb"] = node.LocalGb - h.LocalGbUsed;
+            json["disk_available_least"] = node.DiskAvailableGb;
+            json["current_workload"] = h.Workload;
+            json["running_vms"] = h.Servers.Count;
+            json["hypervisor_type"] = node.HypervisorType;
+            json["hypervisor_version"] = 0;
+            json["host_ip"] = node.HostIp;
+            json["cpu_info"] = version.AtLeast(CpuInfoObjectVersion) ? JsonNode.Parse(node.CpuInfo) : node.CpuInfo;
+            json["service"] = new JsonObject
+            {
+                ["host"] = node.Host,
+                ["id"] = version.AtLeast(UuidIdsVersion) ? node.Id : node.Serial,
+                ["disabled_reason"] = node.DisabledReason,
+            };
+        }
+
+        if (withServers && h.Servers.Count > 0)
+        {
+            json["servers"] = new JsonArray([.. h.Servers.Select(s => (JsonNode)new JsonObject { ["name"] = s.InstanceName, ["uuid"] = s.Id })]);
+        }
+
+        return json;
+    }
+
+    /// <summary>Nova's statistics add up the hypervisors whose service is enabled.</summary>
+    private static JsonObject Statistics(List<Hypervisor> all)
+    {
+        var enabled = all.Where(h => !h.Node.Disabled).ToList();
+        return new JsonObject
+        {
+            ["count"] = enabled.Count,
+            ["vcpus"] = enabled.Sum(h => h.Node.Vcpus),
+            ["memory_mb"] = enabled.Sum(h => h.Node.MemoryMb),
+            ["local_gb"] = enabled.Sum(h => h.Node.LocalGb),
+            ["vcpus_used"] = enabled.Sum(h => h.VcpusUsed),
+            ["memory_mb_used"] = enabled.Sum(h => h.MemoryMbUsed),
+            ["local_gb_used"] = enabled.Sum(h => h.LocalGbUsed),
+            ["free_ram_mb"] = enabled.Sum(h => h.Node.MemoryMb - h.MemoryMbUsed),
+            ["free_disk_gb"] = enabled.Sum(h => h.Node.LocalGb - h.LocalGbUsed),
+            ["disk_available_least"] = enabled.Sum(h => h.Node.DiskAvailableGb),
+            ["current_workload"] = enabled.Sum(h => h.Workload),
+            ["running_vms"] = enabled.Sum(h => h.Servers.Count),
+        };
+    }
+}
