@@ -118,6 +118,8 @@ public sealed class ComputeStore(Database db)
         {
             await using var c = await db.OpenAsync();
             await using var tx = await c.BeginTransactionAsync();
+            // MAX + 1 reads other rows: without the lock, a dozen concurrent boots on PostgreSQL outran the retries.
+            await db.LockAsync(c, tx, "server-instance-number");
             var next = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(instance_number), 0) + 1 FROM servers", transaction: tx);
             var row = server with { InstanceNumber = (int)next };
             try
