@@ -42,7 +42,7 @@ public static partial class ComputeApi
         {
             var context = Authorize(http, "os_compute_api:servers:delete");
             var server = await FindServerAsync(store, context, id);
-            await compute.DeleteAsync(RequestId(http), server);
+            await compute.DeleteAsync(context, RequestId(http), server);
             return Results.NoContent();
         });
         v21.MapPost("/servers/{id}/action", ServerActionAsync);
@@ -61,8 +61,8 @@ public static partial class ComputeApi
     {
         var context = Authorize(http, "os_compute_api:servers:create");
         var version = ComputeVersion.Of(http);
-        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "server");
-        var request = ParseCreate(body, version);
+        var root = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var request = ParseCreate(Json.RequiredObject(root, "server"), version) with { GroupId = GroupHint(root) };
         var adminPass = request.AdminPass ?? Ids.NewSecret(9)[..12];
         var server = await compute.CreateAsync(context, RequestId(http), request with { AdminPass = adminPass }, version);
         http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";

@@ -32,6 +32,7 @@ public static partial class ComputeApi
         MapVolumeAttachments(v21);
         MapServices(v21);
         MapHypervisors(v21);
+        MapServerGroups(v21);
         MapConsoles(compute, v21);
     }
 

@@ -11,4 +11,4 @@ public sealed class ComputeFilter(ComputeServiceStore store, ComputeServiceRegis
 }
 
 /// <summary>No host passed every filter (Nova's NoValidHost): the server is stored in ERROR with this as its fault.</summary>
-public sealed class NoValidHostException() : Exception("No valid host was found. There are not enough hosts available.");
+public sealed class NoValidHostException() : Exception(ComputeScheduler.NoValidHost);

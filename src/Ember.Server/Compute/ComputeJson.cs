@@ -58,8 +58,9 @@ internal static class ComputeJson
     /// Nova's hostId is sha224(project id + host), so tenants can tell co-located servers apart. .NET has no
     /// SHA-224, so this is SHA-256 cut to the same 224 bits: same length and purpose, different digits.
     /// </summary>
-    public static string HostId(ServerRow server) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
+    public static string HostId(ServerRow server) => server.Host.Length == 0
+        ? ""
+        : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
 
     public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
         Microversion version, string? imageName = null)

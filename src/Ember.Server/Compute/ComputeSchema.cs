@@ -2,7 +2,7 @@ using Ember.Server.Data;
 
 namespace Ember.Server.Compute;
 
-/// <summary>Tables of the Nova subset: flavors and their access lists, servers and their block device mappings, the service registry.</summary>
+/// <summary>Tables of the Nova subset: flavors and their access lists, servers and their block device mappings, the service registry, server groups.</summary>
 public static class ComputeSchema
 {
     public static IEnumerable<Migration> Migrations { get; } =
@@ -92,6 +92,23 @@ public static class ComputeSchema
                 created_at TIMESTAMP NOT NULL,
                 updated_at TIMESTAMP NOT NULL,
                 UNIQUE (host, binary_name));
+            """),
+        // Nova's instance groups (os-server-groups): one policy per group (as below 2.64), members in their own table.
+        // A member row goes with its server or its group (ON DELETE CASCADE); a server is in at most one group.
+        new("compute-005", """
+            CREATE TABLE server_groups (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                policy VARCHAR(32) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            CREATE INDEX server_groups_project ON server_groups (project_id);
+            CREATE TABLE server_group_members (
+                group_id VARCHAR(36) NOT NULL REFERENCES server_groups(id) ON DELETE CASCADE,
+                server_id VARCHAR(36) NOT NULL UNIQUE REFERENCES servers(id) ON DELETE CASCADE,
+                created_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (group_id, server_id));
             """),
     ];
 }

@@ -74,12 +74,11 @@ public sealed partial class ComputeService
     private static VolumeDisk DiskOf(BdmRow bdm) => new(bdm.Id, bdm.VolumeId, bdm.AttachmentId!, bdm.DeviceName, bdm.BootIndex);
 
     /// <summary>DELETE /servers/{id}: 204 at once; the host stops QEMU, releases the volumes, removes the files and the row.</summary>
-    public async Task DeleteAsync(string requestId, ServerRow server)
+    public async Task DeleteAsync(RequestContext ctx, string requestId, ServerRow server)
     {
         if (server.Host.Length == 0)
         {
-            // Never placed (NoValidHost): no host holds anything of it, so the API deletes it (Nova's local delete).
-            await store.DeleteServerAsync(server.Id);
+            await DeleteUnplacedAsync(ctx, server);
             return;
         }
 

@@ -20,10 +20,15 @@ public sealed partial class ComputeService(
     IVolumeService volumes,
     ImageService images,
     ComputeScheduler scheduler,
+    ServerGroupService serverGroups,
     IComputeHosts hosts,
     ILogger<ComputeService> logger)
 {
-    /// <summary>Validates, picks a host, reserves the boot volumes, stores the server in BUILD and sends the spawn to its host.</summary>
+    /// <summary>
+    /// Validates, picks a host, reserves the boot volumes, stores the server in BUILD (a member of its group, if it
+    /// names one) and sends the spawn to its host. When no host passes the filters the server is stored in ERROR
+    /// without a host instead, as Nova does (ComputeService.Placement.cs).
+    /// </summary>
     public async Task<ServerRow> CreateAsync(RequestContext ctx, string requestId, ServerCreateRequest request, Microversion version)
     {
         // A private flavor the caller's project was not given does not exist for it (Nova's FlavorNotFound -> 400).
@@ -61,10 +66,11 @@ public sealed partial class ComputeService(
             }
         }
 
+        var group = request.GroupId is { } groupId ? await serverGroups.ForBootAsync(ctx, groupId) : null;
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
         var imageSpec = image is null ? null : new ImageSpec(image.Id);
-        var host = await SelectHostAsync(new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec));
+        var host = await SelectHostAsync(new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, group));
         var bdms = await ReserveBootVolumesAsync(ctx, serverId, request.Volumes, version);
         if (host is null)
         {
@@ -84,10 +90,9 @@ public sealed partial class ComputeService(
             ImageId = image?.Id,
             FlavorId = flavor.Id,
             FlavorJson = JsonSerializer.Serialize(flavor),
-            VmState = host is null ? VmStates.Error : VmStates.Building,
-            TaskState = host is null ? null : "scheduling",
+            VmState = VmStates.Building,
+            TaskState = "scheduling",
             PowerState = PowerStates.NoState,
-            FaultJson = host is null ? NoValidHostFault(now) : null,
             Metadata = JsonSerializer.Serialize(request.Metadata),
             UserData = request.UserData,
             KeyName = request.KeyName,
@@ -95,6 +100,11 @@ public sealed partial class ComputeService(
             CreatedAt = now,
             UpdatedAt = now,
         };
+        if (host is null)
+        {
+            server = Unplaced(server);
+        }
+
         try
         {
             server = await store.InsertServerAsync(server, bdms);
@@ -105,7 +115,12 @@ public sealed partial class ComputeService(
             throw;
         }
 
-        if (host is null)
+        if (group is not null)
+        {
+            server = await JoinGroupAsync(ctx, group, server, bdms);
+        }
+
+        if (server.Host.Length == 0)
         {
             return server;
         }
@@ -131,13 +146,6 @@ public sealed partial class ComputeService(
             return null;
         }
     }
-
-    private static string NoValidHostFault(DateTime now) => new JsonObject
-    {
-        ["code"] = 500,
-        ["created"] = Ids.ZuluSeconds(now),
-        ["message"] = new NoValidHostException().Message,
-    }.ToJsonString();
 
     /// <summary>Checks each boot volume as Nova's API does and reserves it (Cinder attachment without connector).</summary>
     private async Task<List<BdmRow>> ReserveBootVolumesAsync(RequestContext ctx, string serverId, List<BootVolume> requested, Microversion version)

@@ -56,6 +56,7 @@ public static class ComputeServices
             .AddSingleton<IComputeHosts, LocalComputeHosts>()
             .AddComputeServiceRegistry()
             .AddSingleton<ComputeScheduler>()
+            .AddServerGroups()
             .AddSingleton<ComputeService>()
             .AddSingleton<ComputeBootstrap>()
             .AddSingleton<SerialConsole>()

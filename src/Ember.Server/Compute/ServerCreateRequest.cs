@@ -15,4 +15,7 @@ public sealed record ServerCreateRequest
     public string? KeyName { get; init; }
     public string? AdminPass { get; init; }
     public List<BootVolume> Volumes { get; init; } = [];
+
+    /// <summary>The server group of os:scheduler_hints' "group".</summary>
+    public string? GroupId { get; init; }
 }

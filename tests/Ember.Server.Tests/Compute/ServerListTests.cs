@@ -24,7 +24,7 @@ public abstract class ServerListCases(FuzzFixture fixture)
     {
         using var own = await fixture.NewProjectClientAsync("server-list");
         var api = own.Api;
-        var (image, flavor) = await ImageAndFlavorAsync(api);
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "list");
         var names = new[] { "web-1", "db-1", "web-2", "web-3", "db-2", "web-4", "x" };
         var ids = new List<string>();
         foreach (var name in names)
@@ -63,23 +63,4 @@ public abstract class ServerListCases(FuzzFixture fixture)
     }
 
     private static string IdOf(JsonNode? item) => item!["id"]!.GetValue<string>();
-
-    /// <summary>A 4 KiB raw image of the project and a public flavor of the test's own.</summary>
-    private async Task<(string Image, string Flavor)> ImageAndFlavorAsync(ApiClient api)
-    {
-        var flavor = "list-" + Guid.NewGuid().ToString("N")[..8];
-        using (var admin = new ApiClient(await fixture.ClientAsync()))
-        {
-            await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
-                new JsonObject { ["flavor"] = new JsonObject { ["name"] = flavor, ["ram"] = 64, ["vcpus"] = 1, ["disk"] = 1, ["id"] = flavor } });
-        }
-
-        var image = (await api.SendAsync(HttpMethod.Post, "/image/v2/images",
-            new JsonObject { ["name"] = "server-list", ["disk_format"] = "raw", ["container_format"] = "bare" }, HttpStatusCode.Created))["id"]!.GetValue<string>();
-        using var upload = new HttpRequestMessage(HttpMethod.Put, $"/image/v2/images/{image}/file") { Content = new ByteArrayContent(new byte[4096]) };
-        upload.Content.Headers.ContentType = new("application/octet-stream");
-        using var uploaded = await api.Http.SendAsync(upload);
-        Assert.Equal(HttpStatusCode.NoContent, uploaded.StatusCode);
-        return (image, flavor);
-    }
 }

@@ -1,0 +1,67 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Compute;
+
+/// <summary>
+/// What happens when no host takes a new server (Nova: 202, then ERROR with the scheduler's fault and no host), and
+/// how a server booted with a group hint joins its group.
+/// </summary>
+public sealed partial class ComputeService
+{
+    /// <summary>The server failed before it reached a host: ERROR, no host, Nova's NoValidHost fault.</summary>
+    private static ServerRow Unplaced(ServerRow server) =>
+        server with { Host = "", VmState = VmStates.Error, TaskState = null, FaultJson = NoValidHostFault() };
+
+    /// <summary>Nova's fault of a server the scheduler found no host for (code 500, as NoValidHost carries).</summary>
+    private static string NoValidHostFault() =>
+        new JsonObject { ["code"] = 500, ["created"] = Ids.ZuluSeconds(Ids.Now()), ["message"] = ComputeScheduler.NoValidHost }.ToJsonString();
+
+    /// <summary>
+    /// Makes the stored server a member of its group. A group that filled up since the check before scheduling takes the
+    /// server back out of existence (403, volumes released); a host a concurrent boot of the group made wrong leaves
+    /// the server unplaced (ERROR, NoValidHost), as Nova's late check on the compute host would after its retries.
+    /// </summary>
+    private async Task<ServerRow> JoinGroupAsync(RequestContext ctx, ServerGroupHint group, ServerRow server, IReadOnlyList<BdmRow> bdms)
+    {
+        switch (await serverGroups.AddMemberAsync(group, server, NoValidHostFault()))
+        {
+            case MemberAdded.GroupFull:
+                await store.DeleteServerAsync(server.Id);
+                await ReleaseAttachmentsAsync(ctx, bdms);
+                throw ServerGroupService.GroupFull();
+            case MemberAdded.Unplaced:
+                LogGroupPolicyLost(logger, server.Id, group.Id, server.Host);
+                return Unplaced(server);
+            default:
+                return server;
+        }
+    }
+
+    /// <summary>
+    /// Deletes a server that never reached a host (Nova's local delete): no host to ask, so the API side releases its
+    /// reserved volumes (deleting those marked delete_on_termination) and removes the row; group membership goes with it.
+    /// </summary>
+    private async Task DeleteUnplacedAsync(RequestContext ctx, ServerRow server)
+    {
+        var bdms = await store.ListBdmsAsync(server.Id);
+        await ReleaseAttachmentsAsync(ctx, bdms);
+        foreach (var bdm in bdms.Where(b => b.DeleteOnTermination))
+        {
+            try
+            {
+                await volumes.DeleteVolumeAsync(ctx, bdm.VolumeId);
+            }
+            catch (ApiException ex)
+            {
+                LogReleaseFailed(logger, bdm.VolumeId, ex.Message);
+            }
+        }
+
+        await store.DeleteServerAsync(server.Id);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} lost its host {Host}: a concurrent boot into group {GroupId} was placed first")]
+    private static partial void LogGroupPolicyLost(ILogger logger, string serverId, string groupId, string host);
+}
