@@ -13,19 +13,24 @@ public static class QueryParams
     private static readonly TimeSpan s_regexTimeout = TimeSpan.FromMilliseconds(50);
 
     /// <summary>The "limit" parameter: null when absent, a non-negative integer, else a 400 in Nova/Cinder/Glance's words.</summary>
-    public static int? Limit(IQueryCollection query)
+    public static int? Limit(IQueryCollection query) => NonNegative(query, "limit");
+
+    /// <summary>The "offset" parameter of Nova's offset-paged lists (os-server-groups): 0 when absent, else as <see cref="Limit"/>.</summary>
+    public static int Offset(IQueryCollection query) => NonNegative(query, "offset") ?? 0;
+
+    private static int? NonNegative(IQueryCollection query, string name)
     {
-        if (!query.TryGetValue("limit", out var values) || values.Count == 0)
+        if (!query.TryGetValue(name, out var values) || values.Count == 0)
         {
             return null;
         }
 
-        if (!int.TryParse(values.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var limit))
+        if (!int.TryParse(values.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
         {
-            throw ApiException.BadRequest("limit param must be an integer");
+            throw ApiException.BadRequest($"{name} param must be an integer");
         }
 
-        return limit < 0 ? throw ApiException.BadRequest("limit param must be positive") : limit;
+        return value < 0 ? throw ApiException.BadRequest($"{name} param must be positive") : value;
     }
 
     /// <summary>

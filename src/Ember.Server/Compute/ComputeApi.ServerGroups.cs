@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
@@ -28,7 +27,7 @@ public static partial class ComputeApi
             var query = http.Request.Query;
             // Nova looks only at whether all_projects is there, not at its value.
             var list = await groups.ListAsync(context, query.ContainsKey("all_projects"),
-                Math.Min(QueryParams.Limit(query) ?? MaxListLimit, MaxListLimit), Offset(query));
+                Math.Min(QueryParams.Limit(query) ?? MaxListLimit, MaxListLimit), QueryParams.Offset(query));
             var members = await groups.MembersAsync([.. list.Select(g => g.Id)]);
             return Json.Reply(new JsonObject { ["server_groups"] = new JsonArray([.. list.Select(g => (JsonNode)ServerGroupView(http, g, members[g.Id]))]) });
         });
@@ -142,20 +141,4 @@ public static partial class ComputeApi
 
     /// <summary>A list of strings as Python prints it, which Nova's validation messages quote.</summary>
     private static string PythonList(IEnumerable<string> items) => "[" + string.Join(", ", items.Select(i => $"'{i}'")) + "]";
-
-    /// <summary>The "offset" parameter of Nova's limited lists: 0 when absent, else a non-negative integer.</summary>
-    private static int Offset(IQueryCollection query)
-    {
-        if (!query.TryGetValue("offset", out var values) || values.Count == 0)
-        {
-            return 0;
-        }
-
-        if (!int.TryParse(values.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var offset))
-        {
-            throw ApiException.BadRequest("offset param must be an integer");
-        }
-
-        return offset < 0 ? throw ApiException.BadRequest("offset param must be positive") : offset;
-    }
 }
