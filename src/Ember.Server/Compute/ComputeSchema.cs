@@ -110,5 +110,16 @@ public static class ComputeSchema
                 created_at TIMESTAMP NOT NULL,
                 PRIMARY KEY (group_id, server_id));
             """),
+        // Casts to a compute host on another machine wait here until that host claims them (HostMessageQueue).
+        new("compute-006", """
+            CREATE TABLE compute_host_messages (
+                seq SEQUENCE_KEY,
+                host VARCHAR(255) NOT NULL,
+                server_id VARCHAR(36) NOT NULL,
+                kind VARCHAR(16) NOT NULL,
+                body TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            CREATE INDEX compute_host_messages_host ON compute_host_messages (host, seq);
+            """),
     ];
 }

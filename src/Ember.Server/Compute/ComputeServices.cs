@@ -54,6 +54,8 @@ public static class ComputeServices
             .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
             // API side, reaching the host through the contract: in-process here, across the network in issue 13.
             .AddSingleton<IComputeHosts, LocalComputeHosts>()
+            // Casts to hosts on other machines (issue 13): the queue exists everywhere; its pump runs on compute hosts.
+            .AddSingleton<HostMessageQueue>()
             .AddComputeServiceRegistry()
             .AddSingleton<ComputeScheduler>()
             .AddServerGroups()

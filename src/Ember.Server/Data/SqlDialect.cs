@@ -31,8 +31,14 @@ public sealed partial class SqlDialect
     /// <summary>
     /// Schema text as this engine wants it. Migrations say TIMESTAMP; on PostgreSQL that is timestamptz, so an
     /// instant is stored as one (Npgsql writes only UTC DateTimes to it and reads them back as DateTimeKind.Utc).
+    /// <see cref="SequenceKey"/> becomes each engine's own auto-numbered key.
     /// </summary>
-    public string Schema(string sql) => Engine == DatabaseEngine.Sqlite ? sql : TimestampType().Replace(sql, "TIMESTAMPTZ");
+    public string Schema(string sql) => Engine == DatabaseEngine.Sqlite
+        ? sql.Replace(SequenceKey, "INTEGER PRIMARY KEY AUTOINCREMENT", StringComparison.Ordinal)
+        : TimestampType().Replace(sql, "TIMESTAMPTZ").Replace(SequenceKey, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", StringComparison.Ordinal);
+
+    /// <summary>Written in a migration for a primary key the database numbers in insert order (a queue's order).</summary>
+    public const string SequenceKey = "SEQUENCE_KEY";
 
     /// <summary>
     /// The statement that takes a lock on a name until the transaction ends, or null where a transaction already
