@@ -137,16 +137,23 @@ def row(name, e, o, higher_better=False):
 
 n = (EM or OS or {}).get('create', {}).get('n', '?')
 list_n = (EM or {}).get('list_count', (OS or {}).get('list_count', 100))
-row('volume create 1 GiB -> `available` (median / p90)', lat(EM, 'create'), lat(OS, 'create'))
-row('volume delete -> gone (404)', lat(EM, 'delete'), lat(OS, 'delete'))
-row('`GET /volumes/detail`, %s volumes' % list_n, lat(EM, 'list_detail'), lat(OS, 'list_detail'))
-row('attachment reserve -> connector -> complete', lat(EM, 'attach1_total'), lat(OS, 'attach1_total'))
-row('second attachment, multi-attach volume (create with connector + complete)', lat(EM, 'attach2_total'), lat(OS, 'attach2_total'))
-row('attachment delete', lat(EM, 'attach_delete'), lat(OS, 'attach_delete'))
-row('throughput `GET /volumes/detail`, 8 connections (wrk)', wrk('ember', 8), wrk('os', 8), True)
-row('throughput `GET /volumes/detail`, 64 connections (wrk)', wrk('ember', 64), wrk('os', 64), True)
-row('parallel volume creates, concurrency 16, 64 volumes', par(EM), par(OS), True)
-row('  each of those creates -> `available` (median / p90)', lat(EM, 'parallel_create'), lat(OS, 'parallel_create'))
+
+
+def api_rows(add, mine, theirs, mine_side, their_side):
+    """The REST and wrk rows both tables share: add(name, mine cell, theirs cell, higher_better)."""
+    add('volume create 1 GiB -> `available` (median / p90)', lat(mine, 'create'), lat(theirs, 'create'))
+    add('volume delete -> gone (404)', lat(mine, 'delete'), lat(theirs, 'delete'))
+    add('`GET /volumes/detail`, %s volumes' % list_n, lat(mine, 'list_detail'), lat(theirs, 'list_detail'))
+    add('attachment reserve -> connector -> complete', lat(mine, 'attach1_total'), lat(theirs, 'attach1_total'))
+    add('second attachment, multi-attach volume (create with connector + complete)', lat(mine, 'attach2_total'), lat(theirs, 'attach2_total'))
+    add('attachment delete', lat(mine, 'attach_delete'), lat(theirs, 'attach_delete'))
+    for conns in (8, 64):
+        add('throughput `GET /volumes/detail`, %d connections (wrk)' % conns, wrk(mine_side, conns), wrk(their_side, conns), True)
+    add('parallel volume creates, concurrency 16, 64 volumes', par(mine), par(theirs), True)
+    add('  each of those creates -> `available` (median / p90)', lat(mine, 'parallel_create'), lat(theirs, 'parallel_create'))
+
+
+api_rows(row, EM, OS, 'ember', 'os')
 row('idle RSS, 5 s after start (Ember: one process; OpenStack: all its processes)', mib('ember_rss_cold'), mib('os_rss_cold'))
 row('idle RSS, 10 s after the workload', mib('ember_rss_warm'), mib('os_rss_warm'))
 row('CLI `volume list` (100 volumes): `bin/ember volume list` vs `openstack volume list`', cli('ember_ember'), cli('os_openstack'))
@@ -206,16 +213,7 @@ def pgrow(name, sqlite, postgres, higher_better=False):
 
 
 if PG is not None:
-    pgrow('volume create 1 GiB -> `available`', lat(EM, 'create'), lat(PG, 'create'))
-    pgrow('volume delete -> gone (404)', lat(EM, 'delete'), lat(PG, 'delete'))
-    pgrow('`GET /volumes/detail`, %s volumes' % list_n, lat(EM, 'list_detail'), lat(PG, 'list_detail'))
-    pgrow('attachment reserve -> connector -> complete', lat(EM, 'attach1_total'), lat(PG, 'attach1_total'))
-    pgrow('second attachment, multi-attach volume', lat(EM, 'attach2_total'), lat(PG, 'attach2_total'))
-    pgrow('attachment delete', lat(EM, 'attach_delete'), lat(PG, 'attach_delete'))
-    pgrow('throughput `GET /volumes/detail`, 8 connections (wrk)', wrk('ember', 8), wrk('ember-pg', 8), True)
-    pgrow('throughput `GET /volumes/detail`, 64 connections (wrk)', wrk('ember', 64), wrk('ember-pg', 64), True)
-    pgrow('parallel volume creates, concurrency 16, 64 volumes', par(EM), par(PG), True)
-    pgrow('  each of those creates -> `available`', lat(EM, 'parallel_create'), lat(PG, 'parallel_create'))
+    api_rows(pgrow, EM, PG, 'ember', 'ember-pg')
     pg_start = num(KV.get('ember_pg_start_s'))
     pgrow('cold start, empty state -> first token', (secs(e_start) or 'n/a', e_start), (secs(pg_start) or 'n/a', pg_start))
 
