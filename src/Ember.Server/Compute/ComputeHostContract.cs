@@ -52,7 +52,8 @@ public interface IComputeHost
 /// <summary>The compute hosts the API can reach, by name; the scheduler picks among <see cref="Names"/>.</summary>
 public interface IComputeHosts
 {
-    IReadOnlyList<string> Names { get; }
+    /// <summary>The hosts a new server may go to, before the scheduler's filters.</summary>
+    Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken);
 
     /// <summary>The host named in a server's host column; 409 when it is not known (or not up).</summary>
     IComputeHost Get(string name);

@@ -15,14 +15,15 @@ public interface IHostFilter
 /// Picks the compute host of a new server: the first known host that every filter passes (the server group filters
 /// among them); <see cref="NoValidHostException"/> when none does. Filters (capacity, availability zone) plug in as <see cref="IHostFilter"/>s.
 /// </summary>
-public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilter> filters)
+public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilter> filters, ComputeServiceStore services)
 {
     /// <summary>The fault message of a server no host was found for, as Nova's scheduler words it.</summary>
     public const string NoValidHost = "No valid host was found. There are not enough hosts available.";
 
     public async Task<string> SelectHostAsync(SchedulingRequest request, CancellationToken cancellationToken)
     {
-        foreach (var host in hosts.Names)
+        var passing = new List<string>();
+        foreach (var host in await hosts.NamesAsync(cancellationToken))
         {
             var passes = true;
             foreach (var filter in filters)
@@ -32,19 +33,43 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
 
             if (passes)
             {
-                return host;
+                passing.Add(host);
             }
         }
 
-        throw new NoValidHostException();
+        return passing.Count switch
+        {
+            0 => throw new NoValidHostException(),
+            1 => passing[0],
+            _ => await SpreadAsync(passing),
+        };
+    }
+
+    /// <summary>
+    /// The weigher: of the hosts that passed, the one with the fewest servers (then by name), so that boots spread
+    /// over the hosts, as Nova's default weighers spread by free RAM.
+    /// </summary>
+    private async Task<string> SpreadAsync(IReadOnlyList<string> passing)
+    {
+        var load = new List<(long Servers, string Host)>();
+        foreach (var host in passing)
+        {
+            load.Add((await services.CountServersOnHostAsync(host), host));
+        }
+
+        return load.Order().First().Host;
     }
 }
 
-/// <summary>All-in-one: the one compute host is this process's <see cref="ComputeHostManager"/>, called in-process.</summary>
-public sealed class LocalComputeHosts(ComputeHostManager local) : IComputeHosts
+/// <summary>
+/// The compute hosts the scheduler chooses among: every registered nova-compute service (<see cref="ComputeFilter"/>
+/// then keeps those enabled and up). This process's own host is called in-process; any other is reached through the
+/// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one.
+/// </summary>
+public sealed class RegisteredComputeHosts(ComputeServiceStore services, HostMessageQueue queue, ComputeHostManager local) : IComputeHosts
 {
-    public IReadOnlyList<string> Names { get; } = [local.Name];
+    public async Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) =>
+        [.. (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(s => s.Host).Order(StringComparer.Ordinal)];
 
-    public IComputeHost Get(string name) =>
-        name == local.Name ? local : throw ApiException.Conflict($"Compute host {name} is not available.");
+    public IComputeHost Get(string name) => name == local.Name ? local : new QueuedComputeHost(name, queue);
 }

@@ -53,7 +53,7 @@ public static class ComputeServices
             .AddSingleton<ComputeHostManager>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
             // API side, reaching the host through the contract: in-process here, across the network in issue 13.
-            .AddSingleton<IComputeHosts, LocalComputeHosts>()
+            .AddSingleton<IComputeHosts, RegisteredComputeHosts>()
             // Casts to hosts on other machines (issue 13): the queue exists everywhere; its pump runs on compute hosts.
             .AddSingleton<HostMessageQueue>()
             .AddComputeServiceRegistry()

@@ -42,7 +42,7 @@ public class QueuedHostFixture : FuzzFixture
 
     private sealed class QueuedHosts(string name, HostMessageQueue queue) : IComputeHosts
     {
-        public IReadOnlyList<string> Names { get; } = [name];
+        public Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([name]);
 
         public IComputeHost Get(string host) => new QueuedComputeHost(host, queue);
     }

@@ -284,16 +284,16 @@ public abstract class ServerGroupCases(FuzzFixture fixture)
         Assert.Equal("Quota exceeded, too many servers in group", json!["forbidden"]!["message"]!.GetValue<string>());
     }
 
-    private static JsonObject GroupBody(string name, string policy) =>
+    internal static JsonObject GroupBody(string name, string policy) =>
         new() { ["server_group"] = new JsonObject { ["name"] = name, ["policies"] = new JsonArray(policy) } };
 
-    private static JsonObject ServerBody(string name, string image, string flavor, string group) => new()
+    internal static JsonObject ServerBody(string name, string image, string flavor, string group) => new()
     {
         ["server"] = new JsonObject { ["name"] = name, ["imageRef"] = image, ["flavorRef"] = flavor },
         ["os:scheduler_hints"] = new JsonObject { ["group"] = group },
     };
 
-    private static async Task<string> CreateServerAsync(ApiClient api, string name, string image, string flavor, string group) =>
+    internal static async Task<string> CreateServerAsync(ApiClient api, string name, string image, string flavor, string group) =>
         (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", ServerBody(name, image, flavor, group), HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
 
     private static List<string> Ids(JsonNode list) => [.. list["server_groups"]!.AsArray().Select(g => g!["id"]!.GetValue<string>())];
