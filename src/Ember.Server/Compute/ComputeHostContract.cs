@@ -56,7 +56,7 @@ public interface IComputeHosts
     Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken);
 
     /// <summary>The host named in a server's host column; 409 when it is not known (or not up).</summary>
-    IComputeHost Get(string name);
+    Task<IComputeHost> GetAsync(string name, CancellationToken cancellationToken);
 }
 
 /// <summary>The flavor numbers the host needs (the flavor itself may be deleted while the server lives).</summary>

@@ -66,10 +66,22 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
 /// then keeps those enabled and up). This process's own host is called in-process; any other is reached through the
 /// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one.
 /// </summary>
-public sealed class RegisteredComputeHosts(ComputeServiceStore services, HostMessageQueue queue, ComputeHostManager local) : IComputeHosts
+public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeServiceRegistry registry, HostMessageQueue queue, ComputeHostManager local)
+    : IComputeHosts
 {
     public async Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) =>
         [.. (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(s => s.Host).Order(StringComparer.Ordinal)];
 
-    public IComputeHost Get(string name) => name == local.Name ? local : new QueuedComputeHost(name, queue);
+    /// <summary>Another host only while it is registered and up: work for a host that is gone is refused, not queued.</summary>
+    public async Task<IComputeHost> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        if (name == local.Name)
+        {
+            return local;
+        }
+
+        return await services.FindAsync(name, ComputeServiceStore.ComputeBinary) is { } service && registry.IsUp(service)
+            ? new QueuedComputeHost(name, queue)
+            : throw ApiException.Conflict($"Compute host {name} is not available.");
+    }
 }

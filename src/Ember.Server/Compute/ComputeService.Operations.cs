@@ -16,7 +16,7 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'attach_volume' instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
-        var host = HostOf(server);
+        var host = await HostOfAsync(server);
         var existing = await store.ListBdmsAsync(server.Id);
         if (existing.Any(b => b.VolumeId == volumeId))
         {
@@ -66,7 +66,7 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'detach_volume' instance {server.Id} while it is in task_state {server.TaskState}");
         }
 
-        var host = HostOf(server);
+        var host = await HostOfAsync(server);
         await volumes.BeginDetachingAsync(ctx, volumeId);
         await host.DetachVolumeAsync(new DetachVolume(requestId, server.Id, DiskOf(bdm)), CancellationToken.None);
     }
@@ -82,7 +82,7 @@ public sealed partial class ComputeService
             return;
         }
 
-        var host = HostOf(server);
+        var host = await HostOfAsync(server);
         await store.SetTaskStateAsync(server.Id, "deleting");
         await host.DeleteAsync(new DeleteServer(requestId, server.Id), CancellationToken.None);
     }
@@ -106,7 +106,7 @@ public sealed partial class ComputeService
     /// <summary>Claims the task_state (compare-and-swap, one operation at a time, as Nova does) and casts the action.</summary>
     private async Task PowerAsync(string requestId, ServerRow server, string[] allowed, string taskState, PowerActionKind action, string conflict)
     {
-        var host = HostOf(server);
+        var host = await HostOfAsync(server);
         if (!await store.ClaimTaskAsync(server.Id, allowed, taskState))
         {
             throw ApiException.Conflict(conflict);
@@ -124,7 +124,7 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'exec' in instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
-        return await HostOf(server).ExecAsync(new ExecRequest(requestId, server.Id, command, stdin, timeoutSeconds), cancellationToken);
+        return await (await HostOfAsync(server)).ExecAsync(new ExecRequest(requestId, server.Id, command, stdin, timeoutSeconds), cancellationToken);
     }
 
     /// <summary>changePassword through the guest agent.</summary>
@@ -135,12 +135,12 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Cannot 'changePassword' instance {server.Id} while it is in vm_state {server.VmState}");
         }
 
-        await HostOf(server).SetPasswordAsync(new SetPasswordRequest(requestId, server.Id, password), cancellationToken);
+        await (await HostOfAsync(server)).SetPasswordAsync(new SetPasswordRequest(requestId, server.Id, password), cancellationToken);
     }
 
     /// <summary>The serial console log, the last <paramref name="lines"/> lines when given.</summary>
     public async Task<string> ConsoleOutputAsync(string requestId, ServerRow server, int? lines, CancellationToken cancellationToken) =>
-        (await HostOf(server).GetConsoleOutputAsync(new ConsoleOutputRequest(requestId, server.Id, lines), cancellationToken)).Output;
+        (await (await HostOfAsync(server)).GetConsoleOutputAsync(new ConsoleOutputRequest(requestId, server.Id, lines), cancellationToken)).Output;
 
     /// <summary>Running according to the row (which the host writes): the serial console and exec need a running guest.</summary>
     public static void RequireRunning(ServerRow server)

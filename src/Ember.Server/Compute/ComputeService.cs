@@ -126,7 +126,7 @@ public sealed partial class ComputeService(
         }
 
         var volumeDisks = bdms.Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex)).ToList();
-        await HostOf(server).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
+        await (await HostOfAsync(server)).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
         return server;
     }
 
@@ -285,7 +285,7 @@ public sealed partial class ComputeService(
     }
 
     /// <summary>The host that owns <paramref name="server"/>, through the contract (in-process today).</summary>
-    private IComputeHost HostOf(ServerRow server) => hosts.Get(server.Host);
+    private Task<IComputeHost> HostOfAsync(ServerRow server) => hosts.GetAsync(server.Host, CancellationToken.None);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} goes to ERROR: {Reason}")]
     private static partial void LogNoValidHost(ILogger logger, string serverId, string reason);

@@ -54,7 +54,7 @@ public sealed class SerialConsole(ComputeStore store, IComputeHosts hosts)
         var server = await store.FindServerAsync(entry.ServerId) ?? throw ApiException.NotFound($"Instance {entry.ServerId} could not be found.");
         ComputeService.RequireRunning(server);
         var requestId = http.Response.Headers["x-openstack-request-id"].ToString();
-        await using var serial = await hosts.Get(server.Host).OpenSerialConsoleAsync(new SerialConsoleRequest(requestId, server.Id), http.RequestAborted);
+        await using var serial = await (await hosts.GetAsync(server.Host, http.RequestAborted)).OpenSerialConsoleAsync(new SerialConsoleRequest(requestId, server.Id), http.RequestAborted);
         var subProtocol = http.WebSockets.WebSocketRequestedProtocols.Contains("binary") ? "binary" : null;
         using var socket = await http.WebSockets.AcceptWebSocketAsync(subProtocol);
         using var done = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);

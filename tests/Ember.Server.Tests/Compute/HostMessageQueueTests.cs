@@ -44,7 +44,7 @@ public class QueuedHostFixture : FuzzFixture
     {
         public Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([name]);
 
-        public IComputeHost Get(string host) => new QueuedComputeHost(host, queue);
+        public Task<IComputeHost> GetAsync(string host, CancellationToken cancellationToken) => Task.FromResult<IComputeHost>(new QueuedComputeHost(host, queue));
     }
 }
 

@@ -40,21 +40,26 @@ public class ModernClientScenarioTests(CloudFixture ember) : IClassFixture<Cloud
         var shown = (await OpenStackAsync("volume", "show", "shared", "-f", "json")).EnsureSuccess().Json();
         Assert.Equal("in-use", shown["status"]!.GetValue<string>());
 
-        // Both guests see the disk before anything is written on it, as the seed's author did and SeedScenarioTests does.
-        // Without this wait, vm-b's mount of what vm-a wrote failed intermittently with EINVAL (cause not found yet).
+        // Each guest finds the volume by its disk serial (the volume id, cut to virtio's 20 characters), as os-brick
+        // does, and only then does vm-a write: the requested /dev/vdb is a hint a guest need not follow. An earlier
+        // version waited for /dev/vdb only, and vm-b once read zeros from a vdb with a partition table (not the volume).
+        var devices = new List<string>();
         foreach (var server in servers)
         {
-            await api.ExecInGuestAsync(server, "for i in $(seq 100); do [ -b /dev/vdb ] && break; sleep 0.2; done; [ -b /dev/vdb ]");
+            devices.Add("/dev/" + await api.ExecInGuestAsync(server, $"for i in $(seq 150); do for d in /sys/block/vd*; do " +
+                $"[ \"$(cat $d/serial 2>/dev/null)\" = {volumeId[..20]} ] && basename $d && exit 0; done; sleep 0.2; done; exit 1"));
         }
 
-        await api.ExecInGuestAsync(servers[0], "mkfs.ext3 -q /dev/vdb && mkdir -p /mnt/s && mount /dev/vdb /mnt/s && echo from-a > /mnt/s/a && umount /mnt/s");
+        await api.ExecInGuestAsync(servers[0], $"mkfs.ext3 -q {devices[0]} && mkdir -p /mnt/s && mount {devices[0]} /mnt/s && echo from-a > /mnt/s/a && umount /mnt/s");
         var file = Path.Combine(ember.DataDir, "volumes", "volume-" + volumeId);
         var host = new byte[2];
         using (var f = File.OpenHandle(file))
             RandomAccess.Read(f, host, 1080);
-        var diag = await api.ExecInGuestAsync(servers[1], "echo direct=$(dd if=/dev/vdb bs=4096 count=1 iflag=direct 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
-            "echo buffered=$(dd if=/dev/vdb bs=4096 count=1 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
-            "mkdir -p /mnt/s; mount /dev/vdb /mnt/s && cat /mnt/s/a && umount /mnt/s; echo rc=$?; dmesg | tail -n 8");
+        var disk = devices[1];
+        var diag = await api.ExecInGuestAsync(servers[1], $"echo direct=$(dd if={disk} bs=4096 count=1 iflag=direct 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
+            $"echo buffered=$(dd if={disk} bs=4096 count=1 2>&1 | od -A n -t x1 -j 1080 -N 2); " +
+            "for d in /sys/block/vd*; do echo $(basename $d) serial=$(cat $d/serial) sectors=$(cat $d/size); done; " +
+            $"mkdir -p /mnt/s; mount {disk} /mnt/s && cat /mnt/s/a && umount /mnt/s; echo rc=$?; dmesg | tail -n 12");
         Assert.True(diag.Contains("from-a"), $"host magic {Convert.ToHexString(host)}; vm-b: {diag}");
 
         (await OpenStackAsync("server", "remove", "volume", "vm-b", "shared")).EnsureSuccess();
