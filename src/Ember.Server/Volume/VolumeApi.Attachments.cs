@@ -22,14 +22,14 @@ public static partial class VolumeApi
         v3.MapPost("/attachments/{id}/action", (Delegate)(AttachmentActionAsync));
     }
 
-    private static async Task<JsonObject> AttachmentDetailAsync(HttpContext http, RequestContext ctx, VolumeService service, AttachmentRow row)
-    {
-        var connection = await service.ConnectionOfAsync(row);
-        // The export name is the credential of the data plane: only those who may change attachments see it
-        // (Cinder shows connection_info to the owner with a member role, not to readers).
-        var withSecret = http.Allows(ctx, "volume:attachment_update");
-        return VolumeJson.AttachmentDetail(row, connection, withSecret);
-    }
+    private static async Task<JsonObject> AttachmentDetailAsync(HttpContext http, RequestContext ctx, VolumeService service, AttachmentRow row) =>
+        VolumeJson.AttachmentDetail(row, await service.ConnectionOfAsync(row), MaySeeExportNames(http, ctx));
+
+    /// <summary>
+    /// The export name is the credential of the data plane: only those who may change attachments see it
+    /// (Cinder shows connection_info to the owner with a member role, not to readers).
+    /// </summary>
+    private static bool MaySeeExportNames(HttpContext http, RequestContext ctx) => http.Allows(ctx, "volume:attachment_update");
 
     private static async Task<IResult> CreateAttachmentAsync(HttpContext http)
     {
@@ -86,9 +86,21 @@ public static partial class VolumeApi
         };
         var page = await service.ListAttachmentsAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request));
         var list = new JsonArray();
-        foreach (var row in page.Items)
+        if (detail)
         {
-            list.Add(detail ? await AttachmentDetailAsync(http, ctx, service, row) : VolumeJson.AttachmentSummary(row));
+            var connections = await service.ConnectionsOfAsync(page.Items);
+            var withSecret = MaySeeExportNames(http, ctx);
+            for (var i = 0; i < page.Items.Count; i++)
+            {
+                list.Add(VolumeJson.AttachmentDetail(page.Items[i], connections[i], withSecret));
+            }
+        }
+        else
+        {
+            foreach (var row in page.Items)
+            {
+                list.Add(VolumeJson.AttachmentSummary(row));
+            }
         }
 
         var body = new JsonObject { ["attachments"] = list };

@@ -458,15 +458,16 @@ public sealed partial class VolumeService(
         new(row.Id, row.VolumeId, row.InstanceUuid, row.AttachStatus, row.AttachMode, row.Mountpoint, await ConnectionOfAsync(row));
 
     /// <summary>The attachment's connection_info for the host its connector named; null before a connector came.</summary>
-    public async Task<VolumeConnection?> ConnectionOfAsync(AttachmentRow row)
-    {
-        if (row.ExportName is null)
-        {
-            return null;
-        }
+    public async Task<VolumeConnection?> ConnectionOfAsync(AttachmentRow row) => (await ConnectionsOfAsync([row]))[0];
 
-        var multiattach = (await store.FindVolumeAsync(row.VolumeId))?.Multiattach ?? false;
-        return dataPlane.ConnectionOf(row.ExportName, row.AttachMode == "ro", multiattach, row.AttachedHost);
+    /// <summary>The connections of a page of attachments, reading their volumes' multiattach flags in one query.</summary>
+    public async Task<IReadOnlyList<VolumeConnection?>> ConnectionsOfAsync(IReadOnlyList<AttachmentRow> rows)
+    {
+        var exported = rows.Where(r => r.ExportName is not null).Select(r => r.VolumeId).Distinct(StringComparer.Ordinal).ToList();
+        var multiattach = exported.Count == 0 ? new HashSet<string>() : await store.MultiattachAmongAsync(exported);
+        return [.. rows.Select(r => r.ExportName is null
+            ? null
+            : (VolumeConnection)dataPlane.ConnectionOf(r.ExportName, r.AttachMode == "ro", multiattach.Contains(r.VolumeId), r.AttachedHost))];
     }
 
     /// <summary>Compute's view of an attachment, when compute registered one (see <see cref="IVolumeConsumers"/>).</summary>

@@ -118,6 +118,14 @@ public sealed class VolumeStore(Database db)
         return inserted;
     }
 
+    /// <summary>Which of the given volumes are multi-attach, in one query (for the connections of a page of attachments).</summary>
+    public async Task<IReadOnlySet<string>> MultiattachAmongAsync(IReadOnlyCollection<string> ids)
+    {
+        await using var c = await db.OpenAsync();
+        return (await c.QueryAsync<string>($"SELECT id FROM volumes WHERE multiattach AND id {db.Dialect.In("@Ids")}", new { Ids = ids.ToArray() }))
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
     public async Task<VolumeRow?> FindVolumeAsync(string id)
     {
         await using var c = await db.OpenAsync();

@@ -125,6 +125,11 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         Assert.Equal(servers.Order(), entries.Select(e => e!["server_id"]!.GetValue<string>()).Order());
         Assert.All(entries, e => Assert.Equal(id, e!["id"]!.GetValue<string>()));
 
+        // The list reads every volume's flag in one query; each connection still says multiattach.
+        var listed = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/detail?volume_id={id}", apiVersion: V354))["attachments"]!.AsArray();
+        Assert.Equal(2, listed.Count);
+        Assert.All(listed, a => Assert.True(a!["connection_info"]!["multiattach"]!.GetValue<bool>()));
+
         var detail = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
         var exportUri = $"nbd+unix:///{detail["attachment"]!["connection_info"]!["export_name"]}?socket={detail["attachment"]!["connection_info"]!["unix_socket"]}";
         var rest = await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
