@@ -114,9 +114,41 @@ public static class EmberConfiguration
             failures.AddRange(results.Select(r => $"{section}{string.Join(",", r.MemberNames)}: {r.ErrorMessage}"));
         }
 
+        failures.AddRange(RoleFailures(options));
+
         if (failures.Count > 0)
         {
             throw new ConfigurationException("Invalid settings: " + string.Join("; ", failures));
+        }
+    }
+
+    /// <summary>What a compute host cannot run without: the shared database and its way to the controller.</summary>
+    private static IEnumerable<string> RoleFailures(EmberOptions options)
+    {
+        if (options.Role != EmberRole.Compute)
+        {
+            yield break;
+        }
+
+        var controller = options.Compute.Controller;
+        if (options.Database is null)
+        {
+            yield return "Database: a compute host shares the controller's PostgreSQL database; set it (--database).";
+        }
+
+        if (controller.AuthUrl is null)
+        {
+            yield return "Compute:Controller:AuthUrl: a compute host needs the controller's Keystone URL (--controller).";
+        }
+
+        if (controller.UserName is null)
+        {
+            yield return "Compute:Controller:UserName: a compute host needs the Keystone user it acts as.";
+        }
+
+        if (controller.Password is null == controller.PasswordFile is null)
+        {
+            yield return "Compute:Controller: set either Password (environment or settings file) or PasswordFile.";
         }
     }
 }

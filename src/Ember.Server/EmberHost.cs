@@ -17,7 +17,10 @@ using Microsoft.Extensions.Options;
 
 namespace Ember.Server;
 
-/// <summary>The all-in-one Ember host: every API on one listener, state in the data directory.</summary>
+/// <summary>
+/// The all-in-one Ember host or a controller: every API on one listener, state in the data directory or PostgreSQL.
+/// A compute host of its own is a <see cref="ComputeNode"/>.
+/// </summary>
 public sealed partial class EmberHost : IAsyncDisposable
 {
     private EmberHost(WebApplication app, string baseUrl)
@@ -44,19 +47,15 @@ public sealed partial class EmberHost : IAsyncDisposable
         CancellationToken cancellationToken = default, Action<IServiceCollection>? services = null)
     {
         EmberConfiguration.Validate(options);
+        if (options.Role == EmberRole.Compute)
+        {
+            throw new ArgumentException("A compute host has no API listener: start it with ComputeNode.StartAsync.", nameof(options));
+        }
+
         // Before anything creates a file in it: a data dir other users could read is made private first.
         var tightened = DataDirectory.CreateOrTighten(options.DataDir);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.IncludeScopes = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.None);
-        logging?.Invoke(builder.Logging);
+        ConfigureLogging(builder.Logging, logging);
 
         var endPoint = ParseEndPoint(options.Listen);
         builder.WebHost.ConfigureKestrel(k =>
@@ -64,12 +63,7 @@ public sealed partial class EmberHost : IAsyncDisposable
             k.Listen(endPoint);
             k.Limits.MaxRequestBodySize = null; // image uploads are streamed to disk
         });
-        // The host-wide settings, and each subsystem's section as its own IOptions<T>.
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton(Options.Create(options.Identity));
-        builder.Services.AddSingleton(Options.Create(options.Image));
-        builder.Services.AddSingleton(Options.Create(options.Nbd));
-        builder.Services.AddSingleton(Options.Create(options.Compute));
+        AddSettings(builder.Services, options);
         builder.Services.AddRouting();
 
         var database = Database.Open(options.Database, options.DataDir);
@@ -79,7 +73,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddIdentityServices();
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
-        builder.Services.AddComputeServices();
+        builder.Services.AddComputeServices(options.Role);
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -88,7 +82,7 @@ public sealed partial class EmberHost : IAsyncDisposable
             LogTightened(app.Services.GetRequiredService<ILogger<EmberHost>>(), tightened.Count, options.DataDir, tightened[0]);
         }
 
-        await database.MigrateAsync([.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations], cancellationToken);
+        await database.MigrateAsync(Migrations, cancellationToken);
 
         app.UseEmberPipeline();
         app.MapIdentityApi();
@@ -112,6 +106,36 @@ public sealed partial class EmberHost : IAsyncDisposable
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
         await app.Services.GetRequiredService<ComputeBootstrap>().RunAsync();
         return host;
+    }
+
+    /// <summary>The schema of every subsystem, in order: every role migrates the shared database the same way.</summary>
+    internal static IEnumerable<Migration> Migrations =>
+        [.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations];
+
+    /// <summary>One line per event with its scopes (request id, server id), framework chatter at Warning.</summary>
+    internal static void ConfigureLogging(ILoggingBuilder logging, Action<ILoggingBuilder>? overrides)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.IncludeScopes = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.None);
+        overrides?.Invoke(logging);
+    }
+
+    /// <summary>The host-wide settings, and each subsystem's section as its own IOptions&lt;T&gt;.</summary>
+    internal static void AddSettings(IServiceCollection services, EmberOptions options)
+    {
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton(Options.Create(options.Identity));
+        services.AddSingleton(Options.Create(options.Image));
+        services.AddSingleton(Options.Create(options.Nbd));
+        services.AddSingleton(Options.Create(options.Compute));
     }
 
     public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();

@@ -9,6 +9,9 @@ namespace Ember.Server;
 /// </summary>
 public sealed class EmberOptions
 {
+    /// <summary>What this process runs: everything (the default), the controller, or a compute host.</summary>
+    public EmberRole Role { get; set; } = EmberRole.All;
+
     /// <summary>Holds the database, images, volumes and instances.</summary>
     [Required]
     public string DataDir { get; set; } = DefaultDataDir();
@@ -58,7 +61,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Compute:", Compute)];
+        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
 
     public static string DefaultDataDir()
     {
@@ -71,4 +74,20 @@ public sealed class EmberOptions
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return Path.Combine(home, ".local", "share", "ember");
     }
+}
+
+/// <summary>What one `ember serve` process runs (docs/multi-host.md).</summary>
+public enum EmberRole
+{
+    /// <summary>Everything in one process: the APIs and this machine's VMs.</summary>
+    All,
+
+    /// <summary>The APIs, the scheduler, the volume service and its NBD exports; VMs run on compute hosts.</summary>
+    Controller,
+
+    /// <summary>
+    /// VMs only: work comes through the shared PostgreSQL database; volumes and images through the controller's
+    /// APIs (<see cref="Compute.ControllerOptions"/>). No HTTP API of its own.
+    /// </summary>
+    Compute,
 }

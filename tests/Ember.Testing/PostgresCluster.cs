@@ -32,8 +32,15 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Whether the server is running (between <see cref="StartAsync"/> and <see cref="StopAsync"/>).</summary>
     public bool Running { get; private set; }
 
-    /// <summary>initdb, then start. Throws with what to install when PostgreSQL is missing.</summary>
-    public static async Task<PostgresCluster> CreateAsync()
+    /// <summary>The TCP address (<see cref="CreateAsync"/>'s tcpAddress) and port, when the cluster listens on one.</summary>
+    public (string Address, int Port)? Tcp { get; private set; }
+
+    /// <summary>
+    /// initdb, then start. Throws with what to install when PostgreSQL is missing. With <paramref name="tcpAddress"/>
+    /// it also listens on that address (a free port) for clients in other network namespaces, which log in as
+    /// <see cref="SuperUser"/> with <paramref name="tcpPassword"/> (SCRAM); the unix socket stays password-less.
+    /// </summary>
+    public static async Task<PostgresCluster> CreateAsync(string? tcpAddress = null, string? tcpPassword = null)
     {
         var bin = FindBin() ?? throw new InvalidOperationException(
             "PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin/initdb): run tools/install-deps.sh (Debian package postgresql).");
@@ -51,9 +58,11 @@ public sealed class PostgresCluster : IAsyncDisposable
             await cluster.RunAsync("initdb", "-D", cluster.DataDir, "-U", SuperUser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions");
             // In postgresql.conf rather than through pg_ctl -o, which goes through a shell. Root may write the
             // postgres user's file; the file keeps its owner.
+            cluster.Tcp = tcpAddress is null ? null : (tcpAddress, FreePort(tcpAddress));
             var settings = $"""
 
-                listen_addresses = ''
+                listen_addresses = '{tcpAddress}'
+                port = {cluster.Tcp?.Port ?? 5432}
                 unix_socket_directories = '{dir}'
                 fsync = off
                 synchronous_commit = off
@@ -62,7 +71,19 @@ public sealed class PostgresCluster : IAsyncDisposable
                 max_connections = 200
                 """;
             await File.AppendAllTextAsync(Path.Combine(cluster.DataDir, "postgresql.conf"), settings);
+            if (tcpAddress is not null)
+            {
+                await File.AppendAllTextAsync(Path.Combine(cluster.DataDir, "pg_hba.conf"), $"host all {SuperUser} {tcpAddress}/24 scram-sha-256\n");
+            }
+
             await cluster.StartAsync();
+            if (tcpPassword is not null)
+            {
+                // On stdin, so that the password is on no command line.
+                await cluster.RunWithInputAsync("psql", stdin: $"ALTER ROLE {SuperUser} PASSWORD '{tcpPassword.Replace("'", "''", StringComparison.Ordinal)}';",
+                    "-h", dir, "-p", (cluster.Tcp?.Port ?? 5432).ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", SuperUser, "-d", "postgres", "-v", "ON_ERROR_STOP=1");
+            }
+
             return cluster;
         }
         catch
@@ -75,12 +96,19 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Creates a fresh database; returns the URL Ember takes (--database), which carries no password.</summary>
     public async Task<string> CreateDatabaseAsync(string name)
     {
-        await RunAsync("createdb", "-h", Dir, "-U", SuperUser, name);
+        await RunAsync("createdb", "-h", Dir, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", SuperUser, name);
         return UrlOf(name);
     }
 
+    private int Port => Tcp?.Port ?? 5432;
+
     /// <summary>postgresql://ember@/NAME?host=DIR: the unix socket in <see cref="Dir"/>.</summary>
-    public string UrlOf(string database) => $"postgresql://{SuperUser}@/{database}?host={Uri.EscapeDataString(Dir)}";
+    public string UrlOf(string database) =>
+        $"postgresql://{SuperUser}@/{database}?host={Uri.EscapeDataString(Dir)}" + (Port == 5432 ? "" : $"&port={Port}");
+
+    /// <summary>postgresql://ember@ADDRESS:PORT/NAME: over TCP, with the password in PGPASSWORD.</summary>
+    public string TcpUrlOf(string database) =>
+        Tcp is var (address, port) ? $"postgresql://{SuperUser}@{address}:{port}/{database}" : throw new InvalidOperationException("The cluster has no TCP listener.");
 
     public async Task StartAsync()
     {
@@ -121,6 +149,13 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
     }
 
+    private static int FreePort(string address)
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(address), 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>The newest installed major version's binaries.</summary>
     private static string? FindBin()
     {
@@ -139,12 +174,14 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     /// <summary>Runs one of the cluster's programs as the cluster's owner.</summary>
-    private async Task RunAsync(string program, params string[] args)
+    private Task RunAsync(string program, params string[] args) => RunWithInputAsync(program, stdin: null, args);
+
+    private async Task RunWithInputAsync(string program, string? stdin, params string[] args)
     {
         var path = Path.Combine(_bin, program);
         var result = _runAs is null
-            ? await Cli.RunAsync(path, args, timeout: TimeSpan.FromMinutes(3))
-            : await Cli.RunAsync("runuser", ["-u", _runAs, "--", path, .. args], timeout: TimeSpan.FromMinutes(3));
+            ? await Cli.RunAsync(path, args, timeout: TimeSpan.FromMinutes(3), stdin: stdin)
+            : await Cli.RunAsync("runuser", ["-u", _runAs, "--", path, .. args], timeout: TimeSpan.FromMinutes(3), stdin: stdin);
         if (result.ExitCode != 0)
         {
             var log = Path.Combine(Dir, "log");

@@ -28,7 +28,7 @@ public static partial class ApiPipeline
                 http.Response.Headers["X-Compute-Request-Id"] = requestId;
             }
 
-            using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId });
+            using var scope = logger.BeginScope("RequestId:{RequestId}", requestId);
             try
             {
                 LimitBody(http);

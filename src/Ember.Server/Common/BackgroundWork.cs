@@ -31,7 +31,8 @@ public sealed partial class BackgroundWork(ILogger<BackgroundWork> logger) : IHo
         var token = _stopping.Token;
         var task = Task.Run(async () =>
         {
-            using var scope = logger.BeginScope(new Dictionary<string, object> { [resource.Key] = resource.Id });
+            // A message template rather than a dictionary: the console prints a template's text, a dictionary's type name.
+            using var scope = logger.BeginScope(resource.Key + ":{" + resource.Key + "}", resource.Id);
             try
             {
                 await work(token);

@@ -34,8 +34,9 @@ public sealed partial class ComputeHostManager(
 
     public string InstanceDir(string serverId) => Path.Combine(InstancesDir, serverId);
 
-    /// <summary>The client certificate for NBD over TCP: the one the volume service writes in its DATA/nbd-tls/client.</summary>
-    private string NbdClientCredentialsDir { get; } = Path.Combine(options.Value.DataDir, "nbd-tls", "client");
+    /// <summary>The client certificate for NBD over TCP: configured, or the one the volume service writes in its DATA/nbd-tls/client.</summary>
+    private string NbdClientCredentialsDir { get; } =
+        options.Value.Compute.NbdClientCertificateDir ?? Path.Combine(options.Value.DataDir, "nbd-tls", "client");
 
     public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
     {
@@ -50,7 +51,7 @@ public sealed partial class ComputeHostManager(
     private void Cast(string what, string requestId, string serverId, Func<CancellationToken, Task> body) =>
         work.Run(what, ("ServerId", serverId), async token =>
         {
-            using var scope = logger.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId });
+            using var scope = logger.BeginScope("RequestId:{RequestId}", requestId);
             await machines.WithServerLockAsync(serverId, () => body(token));
         });
 

@@ -2,7 +2,10 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Ember.Server.Compute;
 
-/// <summary>The compute service registry: how often services report, and when a silent one counts as down (Nova's names).</summary>
+/// <summary>
+/// The compute service registry (how often services report, when a silent one counts as down: Nova's names), and for
+/// a compute host on its own machine how it reaches the controller.
+/// </summary>
 public sealed class ComputeOptions
 {
     /// <summary>Seconds between two heartbeats of a service (Nova's report_interval).</summary>
@@ -12,4 +15,40 @@ public sealed class ComputeOptions
     /// <summary>A service whose last heartbeat is older than this is down (Nova's service_down_time).</summary>
     [Range(1, 86400)]
     public int ServiceDownTimeSeconds { get; set; } = 60;
+
+    /// <summary>The compute role's access to the controller's APIs (volumes, images).</summary>
+    public ControllerOptions Controller { get; set; } = new();
+
+    /// <summary>
+    /// The NBD client certificate, key and CA (ca-cert.pem, cert.pem, key.pem) for volumes exported over TCP with
+    /// TLS. Null: DATA/nbd-tls/client, which the controller writes for itself; a compute host gets a copy (docs/multi-host.md).
+    /// </summary>
+    public string? NbdClientCertificateDir { get; set; }
+}
+
+/// <summary>
+/// Who a compute host is towards the controller: a Keystone user with the admin role (Nova's service user; admin
+/// because only a cloud admin may detach an attachment a server still uses), by password.
+/// </summary>
+public sealed class ControllerOptions
+{
+    /// <summary>The controller's Keystone URL, as `ember serve` prints it (http://HOST:PORT/identity/v3).</summary>
+    [Url]
+    public string? AuthUrl { get; set; }
+
+    [MaxLength(255)]
+    public string? UserName { get; set; }
+
+    /// <summary>From the environment (EMBER_Compute__Controller__Password) or a 0600 settings file; never a flag.</summary>
+    [MaxLength(4096)]
+    public string? Password { get; set; }
+
+    /// <summary>A file holding the password (its first line), readable by its owner only; the alternative to <see cref="Password"/>.</summary>
+    public string? PasswordFile { get; set; }
+
+    [MaxLength(255)]
+    public string ProjectName { get; set; } = "admin";
+
+    [MaxLength(255)]
+    public string DomainName { get; set; } = "Default";
 }

@@ -64,20 +64,23 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
 /// <summary>
 /// The compute hosts the scheduler chooses among: every registered nova-compute service (<see cref="ComputeFilter"/>
 /// then keeps those enabled and up). This process's own host is called in-process; any other is reached through the
-/// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one.
+/// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one; a controller
+/// has no local host.
 /// </summary>
-public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeServiceRegistry registry, HostMessageQueue queue, ComputeHostManager local)
-    : IComputeHosts
+public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeServiceRegistry registry, HostMessageQueue queue,
+    IEnumerable<ComputeHostManager> localHost) : IComputeHosts
 {
+    private readonly ComputeHostManager? _local = localHost.SingleOrDefault();
+
     public async Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) =>
         [.. (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(s => s.Host).Order(StringComparer.Ordinal)];
 
     /// <summary>Another host only while it is registered and up: work for a host that is gone is refused, not queued.</summary>
     public async Task<IComputeHost> GetAsync(string name, CancellationToken cancellationToken)
     {
-        if (name == local.Name)
+        if (name == _local?.Name)
         {
-            return local;
+            return _local;
         }
 
         return await services.FindAsync(name, ComputeServiceStore.ComputeBinary) is { } service && registry.IsUp(service)

@@ -22,13 +22,16 @@ public sealed partial class ComputeServiceRegistry(
     IOptions<EmberOptions> ember,
     ILogger<ComputeServiceRegistry> logger) : IHostedService
 {
-    /// <summary>The services of an all-in-one process; issue 13's roles will pick among them.</summary>
-    private static readonly (string Binary, string Zone)[] s_services =
-    [
-        (ComputeServiceStore.ComputeBinary, "nova"),
-        ("nova-scheduler", "internal"),
-        ("nova-conductor", "internal"),
-    ];
+    private static readonly (string Binary, string Zone) s_compute = (ComputeServiceStore.ComputeBinary, "nova");
+    private static readonly (string Binary, string Zone)[] s_controller = [("nova-scheduler", "internal"), ("nova-conductor", "internal")];
+
+    /// <summary>The services this process runs, by its role: a compute host only nova-compute, a controller no nova-compute.</summary>
+    private readonly (string Binary, string Zone)[] _services = ember.Value.Role switch
+    {
+        EmberRole.Compute => [s_compute],
+        EmberRole.Controller => s_controller,
+        _ => [s_compute, .. s_controller],
+    };
 
     private readonly CancellationTokenSource _stopping = new();
     private Task? _heartbeats;
@@ -62,7 +65,7 @@ public sealed partial class ComputeServiceRegistry(
     {
         var capacity = HostCapacityProbe.Measure(ember.Value.DataDir);
         var now = Now();
-        foreach (var (binary, zone) in s_services)
+        foreach (var (binary, zone) in _services)
         {
             await store.ReportAsync(Host, binary, zone, binary == ComputeServiceStore.ComputeBinary ? capacity : null, now);
         }

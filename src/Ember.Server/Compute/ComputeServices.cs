@@ -1,6 +1,7 @@
 using Ember.Compute.Qemu;
 using Ember.Server.Common;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Compute;
@@ -41,20 +42,20 @@ public static class ComputeServices
         new("os_compute_api:os-remote-consoles", PolicyRule.Member),
     ];
 
-    public static IServiceCollection AddComputeServices(this IServiceCollection services)
+    /// <summary>The compute API and scheduler; with <see cref="EmberRole.All"/> also this machine's compute host.</summary>
+    public static IServiceCollection AddComputeServices(this IServiceCollection services, EmberRole role)
     {
+        if (role == EmberRole.All)
+        {
+            // Host side first, so it is started last and stopped first (its VMs stop before the services they use).
+            services.AddSingleton<IHostImageSource, LocalImageSource>().AddComputeHost();
+        }
+
+        services.TryAddSingleton<ComputeStore>();
         return services
             .AddSingleton(new PolicyRules(s_policy))
-            .AddSingleton<ComputeStore>()
-            .AddSingleton<VirtHost>()
-            .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
-            // Host side: the QEMU processes of the servers whose host is this node; started last, so stopped first.
-            .AddSingleton<IHostImageSource, LocalImageSource>()
-            .AddSingleton<ComputeHostManager>()
-            .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
-            // API side, reaching the host through the contract: in-process here, across the network in issue 13.
+            // API side, reaching each host through the contract: this process's own in-process, others through the database.
             .AddSingleton<IComputeHosts, RegisteredComputeHosts>()
-            // Casts to hosts on other machines (issue 13): the queue exists everywhere; its pump runs on compute hosts.
             .AddSingleton<HostMessageQueue>()
             .AddComputeServiceRegistry()
             .AddSingleton<ComputeScheduler>()
@@ -63,5 +64,19 @@ public static class ComputeServices
             .AddSingleton<ComputeBootstrap>()
             .AddSingleton<SerialConsole>()
             .AddSingleton<Volume.IVolumeConsumers, ComputeVolumeConsumers>();
+    }
+
+    /// <summary>
+    /// The host side: the QEMU processes of the servers whose host is this node. The caller registers where images
+    /// (<see cref="IHostImageSource"/>) and volumes (<see cref="Volume.IVolumeService"/>) come from.
+    /// </summary>
+    public static IServiceCollection AddComputeHost(this IServiceCollection services)
+    {
+        services.TryAddSingleton<ComputeStore>();
+        return services
+            .AddSingleton<VirtHost>()
+            .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
+            .AddSingleton<ComputeHostManager>()
+            .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>());
     }
 }

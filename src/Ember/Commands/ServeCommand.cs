@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Commands;
 
-/// <summary>`ember serve`: runs every service in this process until SIGINT/SIGTERM.</summary>
+/// <summary>`ember serve`: runs every service in this process, or one role of the cloud, until SIGINT/SIGTERM.</summary>
 public static class ServeCommand
 {
     public static Command Create()
@@ -23,10 +23,13 @@ public static class ServeCommand
             Description = "State store: postgresql://USER@HOST:PORT/DB or postgresql://USER@/DB?host=/socket/dir (default: SQLite in the data dir). "
                 + "No password in the URL: PostgreSQL's password comes from PGPASSWORD or a passfile (~/.pgpass, or ?passfile=PATH).",
         };
+        var role = new Option<string?>("--role") { Description = "all (default): everything in one process; controller: the APIs, scheduler and volume service, no VMs; compute: VMs only, working for the controller through the shared PostgreSQL database (docs/multi-host.md)." };
+        role.AcceptOnlyFromAmong("all", "controller", "compute");
+        var controller = new Option<string?>("--controller") { Description = "With --role compute: the controller's Keystone URL (http://HOST:PORT/identity/v3). The user is Compute:Controller:UserName, its password EMBER_Compute__Controller__Password or Compute:Controller:PasswordFile." };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
-        var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process.")
+        var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process, or one role of it.")
         {
-            config, dataDir, database, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
+            config, role, controller, dataDir, database, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,6 +45,8 @@ public static class ServeCommand
                 }
             }
 
+            Flag(role, nameof(EmberOptions.Role));
+            Flag(controller, "Compute:Controller:AuthUrl");
             Flag(dataDir, nameof(EmberOptions.DataDir));
             Flag(database, nameof(EmberOptions.Database));
             Flag(listen, nameof(EmberOptions.Listen));
@@ -76,10 +81,16 @@ public static class ServeCommand
                 }
             }
 
-            EmberHost host;
             try
             {
-                host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
+                return options.Role == EmberRole.Compute
+                    ? await RunComputeHostAsync(options, cancellationToken)
+                    : await RunApiHostAsync(options, cancellationToken);
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync("ember serve: " + e.Message);
+                return 2;
             }
             catch (Exception ex) when (ex is System.Data.Common.DbException || Server.Data.Database.IsUnavailable(ex))
             {
@@ -87,25 +98,40 @@ public static class ServeCommand
                 await Console.Error.WriteLineAsync($"ember serve: cannot use the database: {ex.Message}");
                 return 1;
             }
-
-            await using var disposeHost = host;
-            var clouds = Path.Combine(options.DataDir, "clouds.yaml");
-            Console.WriteLine($"""
-                Ember is running.
-                  endpoint:    {host.AuthUrl}
-                  state:       {host.Services.GetRequiredService<Server.Data.Database>().Description}
-                  clouds.yaml: {clouds}
-                  try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
-                """);
-            foreach (var generated in host.GeneratedPasswords)
-            {
-                // Shown this once; afterwards only clouds.yaml and the openrc files (0600) hold it.
-                Console.WriteLine($"  generated password for {generated.User}: {generated.Password}");
-            }
-
-            await host.WaitForShutdownAsync();
-            return 0;
         });
         return command;
+    }
+
+    private static async Task<int> RunApiHostAsync(EmberOptions options, CancellationToken cancellationToken)
+    {
+        await using var host = await EmberHost.StartAsync(options, cancellationToken: cancellationToken);
+        var clouds = Path.Combine(options.DataDir, "clouds.yaml");
+        Console.WriteLine($"""
+            Ember is running{(options.Role == EmberRole.Controller ? " as a controller" : "")}.
+              endpoint:    {host.AuthUrl}
+              state:       {host.Services.GetRequiredService<Server.Data.Database>().Description}
+              clouds.yaml: {clouds}
+              try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
+            """);
+        foreach (var generated in host.GeneratedPasswords)
+        {
+            // Shown this once; afterwards only clouds.yaml and the openrc files (0600) hold it.
+            Console.WriteLine($"  generated password for {generated.User}: {generated.Password}");
+        }
+
+        await host.WaitForShutdownAsync();
+        return 0;
+    }
+
+    private static async Task<int> RunComputeHostAsync(EmberOptions options, CancellationToken cancellationToken)
+    {
+        await using var node = await Server.Compute.ComputeNode.StartAsync(options, cancellationToken: cancellationToken);
+        Console.WriteLine($"""
+            Ember compute host {node.Name} is running.
+              controller: {options.Compute.Controller.AuthUrl}
+              state:      {node.Services.GetRequiredService<Server.Data.Database>().Description}
+            """);
+        await node.WaitForShutdownAsync();
+        return 0;
     }
 }

@@ -44,36 +44,69 @@ public sealed class ServeProcess : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>Starts `ember serve --data-dir <paramref name="dataDir"/>` with exactly the EMBER_*_PASSWORD variables given.</summary>
-    public static async Task<ServeProcess> StartAsync(string dataDir, string? adminPassword, string? demoPassword = null)
+    public static Task<ServeProcess> StartAsync(string dataDir, string? adminPassword, string? demoPassword = null)
     {
-        var port = FreePort();
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ember"))
+        var port = FreePort(IPAddress.Loopback);
+        return StartAsync(new ServeLaunch(["--data-dir", dataDir, "--listen", $"127.0.0.1:{port}"],
+            new Dictionary<string, string?> { ["EMBER_ADMIN_PASSWORD"] = adminPassword, ["EMBER_DEMO_PASSWORD"] = demoPassword }), port);
+    }
+
+    /// <summary>Starts `ember serve` with <paramref name="launch"/>'s flags and environment; returns after its banner.</summary>
+    public static async Task<ServeProcess> StartAsync(ServeLaunch launch, int port = 0)
+    {
+        var ember = Path.Combine(AppContext.BaseDirectory, "ember");
+        // `ip netns exec` execs the program after entering the namespace: the pid is ember's own.
+        var start = launch.Namespace is null ? new ProcessStartInfo(ember) : new ProcessStartInfo("ip");
+        if (launch.Namespace is not null)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "serve", "--data-dir", dataDir, "--listen", $"127.0.0.1:{port}" })
+            foreach (var arg in new[] { "netns", "exec", launch.Namespace, ember })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        start.ArgumentList.Add("serve");
+        foreach (var arg in launch.Args)
         {
             start.ArgumentList.Add(arg);
         }
 
-        SetOrRemove(start, "EMBER_ADMIN_PASSWORD", adminPassword);
-        SetOrRemove(start, "EMBER_DEMO_PASSWORD", demoPassword);
+        foreach (var (name, value) in launch.Env)
+        {
+            SetOrRemove(start, name, value);
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start ember serve");
-        process.ErrorDataReceived += (_, _) => { };
+        var errors = new StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (errors)
+            {
+                errors.AppendLine(e.Data);
+            }
+        };
         process.BeginErrorReadLine();
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             var seen = new StringBuilder();
             var afterMarker = -1;
-            while (afterMarker < 3)
+            while (afterMarker < launch.LinesAfterBanner)
             {
-                var line = await process.StandardOutput.ReadLineAsync(cts.Token)
-                    ?? throw new InvalidOperationException($"ember serve exited before its banner: {seen}");
+                var line = await process.StandardOutput.ReadLineAsync(cts.Token);
+                if (line is null)
+                {
+                    lock (errors)
+                    {
+                        throw new InvalidOperationException($"ember serve exited before its banner: {seen}{errors}");
+                    }
+                }
+
                 seen.AppendLine(line);
-                afterMarker = afterMarker >= 0 || line.Contains("Ember is running.", StringComparison.Ordinal) ? afterMarker + 1 : -1;
+                afterMarker = afterMarker >= 0 || line.Contains(launch.Banner, StringComparison.Ordinal) ? afterMarker + 1 : -1;
             }
 
             return new ServeProcess(process, seen.ToString(), port);
@@ -84,6 +117,14 @@ public sealed class ServeProcess : IAsyncDisposable
             process.Dispose();
             throw;
         }
+    }
+
+    /// <summary>SIGKILL, as a crash or a power cut: nothing of ember's shutdown runs; its QEMU children live on.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+        await _drain;
     }
 
     /// <summary>What the process printed after its banner so far (generated passwords follow it at once).</summary>
@@ -127,10 +168,15 @@ public sealed class ServeProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort(IPAddress address)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        using var listener = new TcpListener(address, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>How to start one `ember serve`: its flags, its environment (null removes a variable), the network namespace
+/// to run in, and the banner line that says it is up, followed by <see cref="LinesAfterBanner"/> more lines.</summary>
+public sealed record ServeLaunch(IReadOnlyList<string> Args, IReadOnlyDictionary<string, string?> Env, string? Namespace = null,
+    string Banner = "Ember is running", int LinesAfterBanner = 3);

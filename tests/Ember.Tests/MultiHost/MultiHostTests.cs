@@ -1,0 +1,145 @@
+using System.Text.Json.Nodes;
+using Ember.Tests.Support;
+
+namespace Ember.Tests.MultiHost;
+
+/// <summary>
+/// The seed across machines: a controller and two compute hosts in their own network namespaces (every byte over
+/// TCP), PostgreSQL state, the seed's two VMs in an anti-affinity group and so on different hosts, one multi-attach
+/// volume at boot (vdb) and one hot-attached (vdc), data written in one guest read in the other; then a compute host
+/// is killed with SIGKILL and comes back. Driven by Debian's openstack and nova clients.
+/// </summary>
+[Collection(GuestVms.Collection)]
+public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<MultiHostFixture>
+{
+    private static readonly TimeSpan s_wait = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Service_and_hypervisor_lists_show_the_controller_and_both_compute_hosts()
+    {
+        var services = (await cloud.OpenStackAsync("compute", "service", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
+        var computes = services.Where(s => Text(s, "Binary") == "nova-compute").ToList();
+        Assert.Equal(MultiHostFixture.ComputeHosts, computes.Select(s => Text(s, "Host")).Order());
+        Assert.All(computes, s => Assert.Equal("up", Text(s, "State")));
+        Assert.Contains(services, s => Text(s, "Binary") == "nova-scheduler" && Text(s, "Host") == "controller");
+        Assert.DoesNotContain(services, s => Text(s, "Binary") == "nova-compute" && Text(s, "Host") == "controller");
+
+        var hypervisors = (await cloud.OpenStackAsync("hypervisor", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
+        foreach (var host in MultiHostFixture.ComputeHosts)
+        {
+            // Each host reports the address of its own namespace's interface: it measured itself, in its own machine.
+            Assert.Contains(hypervisors, h => Text(h, "Hypervisor Hostname") == host && Text(h, "Host IP") == cloud.AddressOf(host));
+        }
+    }
+
+    [Fact]
+    public async Task Seed_volumes_cross_hosts_and_survive_a_compute_host_killed_and_restarted()
+    {
+        var group = Id((await cloud.OpenStackAsync("server", "group", "create", "--policy", "anti-affinity", "seed", "-f", "json")).EnsureSuccess().Json());
+        var vdb = await CreateMultiattachVolumeAsync("seed-vdb");
+        var servers = new Dictionary<string, (string Id, string Host)>();
+        foreach (var name in new[] { "vm-001", "vm-002" })
+        {
+            (await cloud.NovaAsync("boot", "--flavor", "m1.tiny", "--image", "ember-tiny", "--nic", "none",
+                "--block-device-mapping", $"vdb={vdb}:::0", "--hint", $"group={group}", "--poll", name)).EnsureSuccess();
+            var shown = (await cloud.OpenStackAsync("server", "show", name, "-f", "json")).EnsureSuccess().Json();
+            Assert.Equal("ACTIVE", Text(shown, "status"));
+            servers[name] = (Id(shown), Text(shown, "OS-EXT-SRV-ATTR:host"));
+        }
+
+        // Anti-affinity put them on the two compute hosts; the controller runs none.
+        Assert.Equal(MultiHostFixture.ComputeHosts, servers.Values.Select(s => s.Host).Order());
+
+        // vdb, attached at boot: vm-001 makes the file system, vm-002 reads what it wrote.
+        var vdbIn001 = await DeviceOfAsync("vm-001", vdb);
+        await ExecAsync("vm-001", $"mkfs.ext3 -q {vdbIn001} && mkdir -p /mnt/s && mount {vdbIn001} /mnt/s && echo from-vm-001 > /mnt/s/hello && umount /mnt/s");
+        var vdbIn002 = await DeviceOfAsync("vm-002", vdb);
+        Assert.Equal("from-vm-001", await ExecAsync("vm-002", $"mkdir -p /mnt/s && mount {vdbIn002} /mnt/s && cat /mnt/s/hello; umount /mnt/s"));
+
+        // vdc, hot-attached to both running servers: now the other way round.
+        var vdc = await CreateMultiattachVolumeAsync("seed-vdc");
+        foreach (var name in servers.Keys)
+        {
+            (await cloud.NovaAsync("volume-attach", name, vdc, "/dev/vdc")).EnsureSuccess();
+        }
+
+        await WaitForAsync(async () => (await VolumeAsync(vdc))["attachments"]!.AsArray().Count == 2, "vdc attached to both servers");
+        var attachmentHosts = (await VolumeAsync(vdc))["attachments"]!.AsArray().Select(a => Text(a, "host_name")).Order();
+        Assert.Equal(MultiHostFixture.ComputeHosts, attachmentHosts);
+        var vdcIn002 = await DeviceOfAsync("vm-002", vdc);
+        await ExecAsync("vm-002", $"mkfs.ext3 -q {vdcIn002} && mkdir -p /mnt/c && mount {vdcIn002} /mnt/c && echo from-vm-002 > /mnt/c/hello && umount /mnt/c");
+        var vdcIn001 = await DeviceOfAsync("vm-001", vdc);
+        Assert.Equal("from-vm-002", await ExecAsync("vm-001", $"mkdir -p /mnt/c && mount {vdcIn001} /mnt/c && cat /mnt/c/hello; umount /mnt/c"));
+
+        // kill -9 vm-001's host: it is reported down, while vm-002 on the other host keeps using the shared volumes.
+        var (_, victim) = servers["vm-001"];
+        await cloud.KillComputeAsync(victim);
+        await WaitForAsync(async () => (await ServiceStateAsync(victim)) == "down", $"{victim} reported down", TimeSpan.FromMinutes(2));
+        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && echo while-{victim}-was-down > /mnt/c/later && sync && umount /mnt/c");
+
+        // Started again, the host adopts vm-001's QEMU (which ran on through the kill) with its disks.
+        await cloud.StartComputeAsync(victim);
+        await WaitForAsync(async () => (await ServiceStateAsync(victim)) == "up", $"{victim} up again");
+        var after = (await cloud.OpenStackAsync("server", "show", "vm-001", "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("ACTIVE", Text(after, "status"));
+        Assert.Equal($"while-{victim}-was-down", await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/later; umount /mnt/c"));
+
+        (await cloud.OpenStackAsync("server", "delete", "--wait", "vm-001", "vm-002")).EnsureSuccess();
+        await WaitForAsync(async () => Text(await VolumeAsync(vdb), "status") == "available" && Text(await VolumeAsync(vdc), "status") == "available",
+            "both volumes available after the servers are deleted");
+        (await cloud.OpenStackAsync("volume", "delete", vdb, vdc)).EnsureSuccess();
+        (await cloud.OpenStackAsync("server", "group", "delete", group)).EnsureSuccess();
+    }
+
+    private async Task<string> CreateMultiattachVolumeAsync(string name)
+    {
+        var id = Id((await cloud.OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", name, "-f", "json")).EnsureSuccess().Json());
+        await WaitForAsync(async () => Text(await VolumeAsync(id), "status") == "available", $"{name} available");
+        return id;
+    }
+
+    private async Task<JsonNode> VolumeAsync(string id) => (await cloud.OpenStackAsync("volume", "show", id, "-f", "json")).EnsureSuccess().Json();
+
+    private async Task<string> ServiceStateAsync(string host)
+    {
+        var services = (await cloud.OpenStackAsync("compute", "service", "list", "--host", host, "--service", "nova-compute", "-f", "json")).EnsureSuccess().Json();
+        return Text(services.AsArray().Single(), "State");
+    }
+
+    /// <summary>The guest's device for a volume, found by its disk serial (the volume id's first 20 characters), as os-brick does.</summary>
+    private Task<string> DeviceOfAsync(string server, string volumeId) =>
+        ExecAsync(server, $"for i in $(seq 150); do for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = {volumeId[..20]} ] " +
+            "&& echo /dev/$(basename $d) && exit 0; done; sleep 0.2; done; exit 1");
+
+    /// <summary>Runs a shell script in the guest through `ember server exec`, waiting for the guest agent first; returns stdout.</summary>
+    private async Task<string> ExecAsync(string server, string script)
+    {
+        var deadline = DateTime.UtcNow + s_wait;
+        while (true)
+        {
+            var result = await cloud.EmberAsync("server", "exec", "--timeout", "120", server, "--", "sh", "-c", script);
+            if (result.ExitCode == 0)
+            {
+                return result.StdOut.Trim();
+            }
+
+            // 409 while the guest agent is not answering yet; anything else, or too long, is a failure.
+            Assert.True(result.StdErr.Contains("guest agent of instance", StringComparison.Ordinal) && DateTime.UtcNow < deadline, $"'{script}' in {server}: {result}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? s_wait);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private static string Id(JsonNode node) => Text(node, "id");
+
+    private static string Text(JsonNode? node, string key) => node?[key]?.GetValue<string>() ?? throw new InvalidOperationException($"no {key} in {node?.ToJsonString()}");
+}

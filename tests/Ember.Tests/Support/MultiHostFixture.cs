@@ -1,0 +1,146 @@
+using System.Net;
+using Ember.Server;
+
+namespace Ember.Tests.Support;
+
+/// <summary>
+/// Three machines on a private network, as docs/multi-host.md deploys them: PostgreSQL and the controller
+/// (`ember serve --role controller`) in this namespace on the bridge's address, and two compute hosts
+/// (`ember serve --role compute`) each in a network namespace of its own, so that the API, the database and the NBD
+/// data all cross a real TCP link. Real processes: a test may kill -9 one and start it again.
+/// </summary>
+public sealed class MultiHostFixture : IAsyncLifetime
+{
+    public const string AdminPassword = "multi-host-admin";
+    private readonly string _postgresPassword = Guid.NewGuid().ToString("N");
+    private readonly Dictionary<string, (string Namespace, string Address)> _machines = [];
+    private readonly Dictionary<string, ServeProcess> _computes = [];
+    private PostgresCluster? _postgres;
+    private TestNetwork? _network;
+    private string _databaseUrl = "";
+
+    public static readonly string[] ComputeHosts = ["host-1", "host-2"];
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("ember-multihost-").FullName;
+
+    public ServeProcess Controller { get; private set; } = null!;
+
+    public string ControllerDataDir => Path.Combine(Root, "controller");
+
+    /// <summary>The controller's Keystone URL on the bridge, as the compute hosts reach it.</summary>
+    public string AuthUrl { get; private set; } = "";
+
+    /// <summary>The address of a compute host's end of the network.</summary>
+    public string AddressOf(string host) => _machines[host].Address;
+
+    public async Task InitializeAsync()
+    {
+        _network = await TestNetwork.CreateAsync();
+        _postgres = await PostgresCluster.CreateAsync(_network.HostAddress, _postgresPassword);
+        await _postgres.CreateDatabaseAsync("ember");
+        _databaseUrl = _postgres.TcpUrlOf("ember");
+        var apiPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
+        var nbdPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
+        AuthUrl = $"http://{_network.HostAddress}:{apiPort}/identity/v3";
+        Controller = await ServeProcess.StartAsync(new ServeLaunch(
+            ["--role", "controller", "--host-name", "controller", "--data-dir", ControllerDataDir, "--database", _databaseUrl,
+                "--listen", $"{_network.HostAddress}:{apiPort}", "--nbd-listen", $"{_network.HostAddress}:{nbdPort}",
+                "--default-image", await GuestImage.PathAsync()],
+            new Dictionary<string, string?>
+            {
+                ["EMBER_ADMIN_PASSWORD"] = AdminPassword,
+                ["EMBER_DEMO_PASSWORD"] = null,
+                ["PGPASSWORD"] = _postgresPassword,
+                // A killed host counts as down after 15 s rather than Nova's 60, so the fault test does not wait a minute.
+                ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
+            }),
+            apiPort);
+        var number = 2;
+        foreach (var host in ComputeHosts)
+        {
+            _machines[host] = await _network.AddMachineAsync(host, number++);
+            await StartComputeAsync(host);
+        }
+    }
+
+    /// <summary>Starts (or starts again) `ember serve --role compute` for <paramref name="host"/> in its namespace.</summary>
+    public async Task StartComputeAsync(string host)
+    {
+        var dataDir = Path.Combine(Root, host);
+        // docs/multi-host.md: a compute host gets a copy of the controller's NBD client certificate.
+        var certificates = Path.Combine(dataDir, "nbd-tls", "client");
+        Directory.CreateDirectory(certificates, DataDirectory.PrivateDirectory);
+        foreach (var file in Directory.GetFiles(Path.Combine(ControllerDataDir, "nbd-tls", "client")))
+        {
+            File.Copy(file, Path.Combine(certificates, Path.GetFileName(file)), overwrite: true);
+        }
+
+        var (ns, _) = _machines[host];
+        _computes[host] = await ServeProcess.StartAsync(new ServeLaunch(
+            ["--role", "compute", "--host-name", host, "--data-dir", dataDir, "--database", _databaseUrl, "--controller", AuthUrl],
+            new Dictionary<string, string?>
+            {
+                ["PGPASSWORD"] = _postgresPassword,
+                ["EMBER_Compute__Controller__UserName"] = "admin",
+                ["EMBER_Compute__Controller__Password"] = AdminPassword,
+                ["EMBER_Compute__ReportIntervalSeconds"] = "3",
+                ["EMBER_ADMIN_PASSWORD"] = null,
+                ["EMBER_DEMO_PASSWORD"] = null,
+            },
+            ns, Banner: "Ember compute host", LinesAfterBanner: 2));
+    }
+
+    /// <summary>kill -9 of a compute host's ember process; its QEMUs keep running.</summary>
+    public Task KillComputeAsync(string host) => _computes[host].KillAsync();
+
+    public Task<CliResult> OpenStackAsync(params string[] args) => Cli.RunAsync("openstack", args, CloudEnv());
+
+    /// <summary>novaclient reads no clouds.yaml: it gets the admin's openrc variables.</summary>
+    public Task<CliResult> NovaAsync(params string[] args) => Cli.RunAsync("nova", args, new Dictionary<string, string>(CloudEnv())
+    {
+        ["OS_AUTH_URL"] = AuthUrl,
+        ["OS_USERNAME"] = "admin",
+        ["OS_PASSWORD"] = AdminPassword,
+        ["OS_PROJECT_NAME"] = "admin",
+        ["OS_USER_DOMAIN_NAME"] = "Default",
+        ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+    });
+
+    public Task<CliResult> EmberAsync(params string[] args) => Cli.RunAsync(Path.Combine(AppContext.BaseDirectory, "ember"), args, CloudEnv());
+
+    /// <summary>A user of this cloud: the controller's clouds.yaml, cloud "ember" (admin), compute API 2.60.</summary>
+    private Dictionary<string, string> CloudEnv() => new()
+    {
+        ["OS_CLIENT_CONFIG_FILE"] = Path.Combine(ControllerDataDir, "clouds.yaml"),
+        ["OS_CLOUD"] = "ember",
+        ["OS_COMPUTE_API_VERSION"] = "2.60",
+        ["XDG_CACHE_HOME"] = Path.Combine(Root, "cache"),
+    };
+
+    public async Task DisposeAsync()
+    {
+        foreach (var compute in _computes.Values)
+        {
+            await compute.DisposeAsync();
+        }
+
+        if (Controller is not null)
+        {
+            await Controller.DisposeAsync();
+        }
+
+        // A test that failed between a kill and a restart leaves that host's QEMUs behind: they run from its data dir.
+        await Cli.RunAsync("pkill", ["-KILL", "-f", "qemu-system.*" + Root]);
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+
+        if (_network is not null)
+        {
+            await _network.DisposeAsync();
+        }
+
+        Directory.Delete(Root, recursive: true);
+    }
+}
