@@ -84,4 +84,54 @@ public sealed class EmberConfigurationTests : IDisposable
             EmberConfiguration.Load(null, new Hashtable(), new Dictionary<string, string?> { ["Identity:LockoutFailureAttempts"] = "-1" }));
         Assert.Contains("LockoutFailureAttempts", fromFlag.Message);
     }
+
+    [Fact]
+    public void A_compute_host_is_refused_without_the_database_and_the_controller_it_works_for()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            EmberConfiguration.Load(null, new Hashtable { ["EMBER_DATA_DIR"] = _dir }, new Dictionary<string, string?> { ["Role"] = "compute" }));
+        Assert.Contains("Database", error.Message);
+        Assert.Contains("Compute:Controller:AuthUrl", error.Message);
+        Assert.Contains("Compute:Controller:UserName", error.Message);
+        Assert.Contains("PasswordFile", error.Message);
+    }
+
+    [Fact]
+    public void A_compute_host_reads_its_controller_from_file_environment_and_flags()
+    {
+        var file = File("compute.yaml", """
+            Role: compute
+            Database: postgresql://ember@db.example.org/ember
+            Compute:
+              Controller:
+                UserName: ember-compute
+                ProjectName: service
+              NbdClientCertificateDir: /etc/ember/nbd-client
+            """);
+        var options = EmberConfiguration.Load(file,
+            new Hashtable { ["EMBER_DATA_DIR"] = _dir, ["EMBER_Compute__Controller__Password"] = "from-the-environment" },
+            new Dictionary<string, string?> { ["Compute:Controller:AuthUrl"] = "http://10.0.0.1:5000/identity/v3" });
+        Assert.Equal(EmberRole.Compute, options.Role);
+        Assert.Equal("http://10.0.0.1:5000/identity/v3", options.Compute.Controller.AuthUrl);
+        Assert.Equal(("ember-compute", "service", "from-the-environment"),
+            (options.Compute.Controller.UserName, options.Compute.Controller.ProjectName, options.Compute.Controller.Password));
+        Assert.Equal("/etc/ember/nbd-client", options.Compute.NbdClientCertificateDir);
+    }
+
+    [Fact]
+    public async Task A_compute_host_refuses_a_password_file_other_users_can_read()
+    {
+        var password = File("password", "secret\n");
+        System.IO.File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var options = new EmberOptions
+        {
+            Role = EmberRole.Compute,
+            DataDir = Path.Combine(_dir, "data"),
+            Database = "postgresql://ember@127.0.0.1:1/ember",
+            Compute = { Controller = { AuthUrl = "http://127.0.0.1:1/identity/v3", UserName = "admin", PasswordFile = password } },
+        };
+        var error = await Assert.ThrowsAsync<ConfigurationException>(() => Ember.Server.Compute.ComputeNode.StartAsync(options));
+        Assert.Contains("chmod 600", error.Message);
+        Assert.False(Directory.Exists(options.DataDir)); // refused before anything was created
+    }
 }

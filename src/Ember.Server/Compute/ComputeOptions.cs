@@ -20,7 +20,7 @@ public sealed class ComputeOptions
     public ControllerOptions Controller { get; set; } = new();
 
     /// <summary>
-    /// The NBD client certificate, key and CA (ca-cert.pem, cert.pem, key.pem) for volumes exported over TCP with
+    /// The NBD client certificate, key and CA (ca-cert.pem, client-cert.pem, client-key.pem) for volumes exported over TCP with
     /// TLS. Null: DATA/nbd-tls/client, which the controller writes for itself; a compute host gets a copy (docs/multi-host.md).
     /// </summary>
     public string? NbdClientCertificateDir { get; set; }
