@@ -15,8 +15,12 @@ internal static class QemuCommandLine
     /// <summary>sun_path is 108 bytes including the terminating NUL.</summary>
     public const int MaxUnixSocketPath = 107;
 
-    /// <summary>Seconds the nbd driver holds guest I/O while reconnecting to a restarted NBD server.</summary>
-    public const int NbdReconnectDelaySeconds = 5;
+    /// <summary>
+    /// Seconds the nbd driver holds guest I/O while reconnecting to a restarted NBD server: long enough for a controller
+    /// restart (an upgrade, a crash and its supervisor), short enough that a guest whose server is gone gets EIO before
+    /// its kernel reports hung tasks (120 s).
+    /// </summary>
+    public const int NbdReconnectDelaySeconds = 30;
 
     public static List<string> Build(QemuMachineSpec spec, string accelerator)
     {

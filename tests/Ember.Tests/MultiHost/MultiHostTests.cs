@@ -7,7 +7,8 @@ namespace Ember.Tests.MultiHost;
 /// The seed across machines: a controller and two compute hosts in their own network namespaces (every byte over
 /// TCP), PostgreSQL state, the seed's two VMs in an anti-affinity group and so on different hosts, one multi-attach
 /// volume at boot (vdb) and one hot-attached (vdc), data written in one guest read in the other; then a compute host
-/// is killed with SIGKILL and comes back. Driven by Debian's openstack and nova clients.
+/// is killed with SIGKILL and comes back, and the controller (the NBD server) is killed with SIGKILL under a guest's
+/// flushed writes and comes back. Driven by Debian's openstack and nova clients.
 /// </summary>
 [Collection(GuestVms.Collection)]
 public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<MultiHostFixture>
@@ -84,11 +85,38 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         Assert.Equal("ACTIVE", Text(after, "status"));
         Assert.Equal($"while-{victim}-was-down", await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/later; umount /mnt/c"));
 
+        // kill -9 the controller, which serves the NBD exports: the guests run on. A writer in vm-002 records in its own
+        // root disk each value it has fsynced to the shared volume; once the controller is back and the writer stopped,
+        // vm-001 finds the last acknowledged value (or a later one) on the volume.
+        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (nohup sh -c 'i=0; while true; do i=$((i+1)); " +
+            "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked; done' > /dev/null 2>&1 & echo $! > /root/writer.pid)");
+        var beforeKill = await AckedAsync(minimum: 1);
+        await cloud.KillControllerAsync();
+        await cloud.StartControllerAsync();
+        await AckedAsync(minimum: beforeKill + 20); // the writes went on through the controller's restart
+        var acked = long.Parse(await ExecAsync("vm-002", "kill $(cat /root/writer.pid); sleep 1; cat /root/acked; umount /mnt/c"),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var onVolume = long.Parse(await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/counter; umount /mnt/c"),
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(onVolume >= acked, $"vm-002 saw {acked} flushed, vm-001 reads {onVolume} from the volume");
+
         (await cloud.OpenStackAsync("server", "delete", "--wait", "vm-001", "vm-002")).EnsureSuccess();
         await WaitForAsync(async () => Text(await VolumeAsync(vdb), "status") == "available" && Text(await VolumeAsync(vdc), "status") == "available",
             "both volumes available after the servers are deleted");
         (await cloud.OpenStackAsync("volume", "delete", vdb, vdc)).EnsureSuccess();
         (await cloud.OpenStackAsync("server", "group", "delete", group)).EnsureSuccess();
+    }
+
+    /// <summary>Waits until vm-002's writer has acknowledged at least <paramref name="minimum"/> flushed values; returns the latest.</summary>
+    private async Task<long> AckedAsync(long minimum)
+    {
+        long acked = 0;
+        await WaitForAsync(async () =>
+        {
+            acked = long.Parse("0" + await ExecAsync("vm-002", "cat /root/acked 2>/dev/null || true"), System.Globalization.CultureInfo.InvariantCulture);
+            return acked >= minimum;
+        }, $"vm-002's writer to pass {minimum}");
+        return acked;
     }
 
     private async Task<string> CreateMultiattachVolumeAsync(string name)

@@ -18,6 +18,8 @@ public sealed class MultiHostFixture : IAsyncLifetime
     private PostgresCluster? _postgres;
     private TestNetwork? _network;
     private string _databaseUrl = "";
+    private ServeLaunch? _controllerLaunch;
+    private int _apiPort;
 
     public static readonly string[] ComputeHosts = ["host-1", "host-2"];
 
@@ -42,7 +44,7 @@ public sealed class MultiHostFixture : IAsyncLifetime
         var apiPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
         var nbdPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
         AuthUrl = $"http://{_network.HostAddress}:{apiPort}/identity/v3";
-        Controller = await ServeProcess.StartAsync(new ServeLaunch(
+        _controllerLaunch = new ServeLaunch(
             ["--role", "controller", "--host-name", "controller", "--data-dir", ControllerDataDir, "--database", _databaseUrl,
                 "--listen", $"{_network.HostAddress}:{apiPort}", "--nbd-listen", $"{_network.HostAddress}:{nbdPort}",
                 "--default-image", await GuestImage.PathAsync()],
@@ -53,8 +55,9 @@ public sealed class MultiHostFixture : IAsyncLifetime
                 ["PGPASSWORD"] = _postgresPassword,
                 // A killed host counts as down after 15 s rather than Nova's 60, so the fault test does not wait a minute.
                 ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
-            }),
-            apiPort);
+            });
+        _apiPort = apiPort;
+        await StartControllerAsync();
         var number = 2;
         foreach (var host in ComputeHosts)
         {
@@ -62,6 +65,12 @@ public sealed class MultiHostFixture : IAsyncLifetime
             await StartComputeAsync(host);
         }
     }
+
+    /// <summary>Starts (or starts again) the controller with the same settings, port and data directory.</summary>
+    public async Task StartControllerAsync() => Controller = await ServeProcess.StartAsync(_controllerLaunch!, _apiPort);
+
+    /// <summary>kill -9 of the controller, which serves the NBD exports: the compute hosts and their QEMUs live on.</summary>
+    public Task KillControllerAsync() => Controller.KillAsync();
 
     /// <summary>Starts (or starts again) `ember serve --role compute` for <paramref name="host"/> in its namespace.</summary>
     public async Task StartComputeAsync(string host)
