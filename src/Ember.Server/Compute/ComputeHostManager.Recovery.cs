@@ -42,7 +42,9 @@ public sealed partial class ComputeHostManager
     /// </summary>
     private async Task RecoverAsync(CancellationToken cancellationToken)
     {
-        foreach (var server in await store.ListServersOnHostAsync(Name))
+        var ours = await store.ListServersOnHostAsync(Name);
+        await RemoveForeignInstancesAsync(ours.Select(s => s.Id).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        foreach (var server in ours)
         {
             var requestId = "req-recover-" + server.Id;
             if (server.TaskState == "deleting")
@@ -80,6 +82,36 @@ public sealed partial class ComputeHostManager
         }
     }
 
+    /// <summary>
+    /// Instances of servers this host no longer owns (evacuated to another host, or deleted by the API while this host
+    /// was down): their QEMU, if it still runs, is killed and their directory removed, as Nova's compute destroys
+    /// evacuated and deleted instances when it starts. Their volumes were already given to the new host or released.
+    /// </summary>
+    private async Task RemoveForeignInstancesAsync(IReadOnlySet<string> ours, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(InstancesDir))
+        {
+            return;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(InstancesDir))
+        {
+            var id = Path.GetFileName(dir);
+            if (ours.Contains(id))
+            {
+                continue;
+            }
+
+            if (await driver.AdoptAsync(id, dir, cancellationToken) is { } machine)
+            {
+                await machine.DisposeAsync(); // kills it
+            }
+
+            Directory.Delete(dir, recursive: true);
+            LogForeignRemoved(logger, id, (await store.FindServerAsync(id))?.Host ?? "(deleted)");
+        }
+    }
+
     /// <summary>Keeps every console.log under a few MiB; QEMU appends, so cutting the front from outside is safe.</summary>
     private async Task TrimConsoleLogsAsync(CancellationToken cancellationToken)
     {
@@ -110,6 +142,9 @@ public sealed partial class ComputeHostManager
             // Stopping.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed instance {ServerId} from this host: its server is on {Owner} now")]
+    private static partial void LogForeignRemoved(ILogger logger, string serverId, string owner);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered server {ServerId} left {From} by a restart: now {To}")]
     private static partial void LogRecovering(ILogger logger, string serverId, string from, string to);
