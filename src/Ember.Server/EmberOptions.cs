@@ -48,7 +48,7 @@ public sealed class EmberOptions
     /// <summary>The NBD data plane's TCP listener and its connection limits.</summary>
     public Volume.NbdOptions Nbd { get; set; } = new();
 
-    /// <summary>The compute service registry: heartbeat interval and when a service counts as down.</summary>
+    /// <summary>The compute service registry (heartbeats, when a service is down) and the scheduler's allocation ratios and reservations.</summary>
     public Compute.ComputeOptions Compute { get; set; } = new();
 
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Ember.Server.Data;
@@ -22,34 +21,34 @@ public static partial class ComputeApi
 
     private static void MapHypervisors(RouteGroupBuilder v21)
     {
-        v21.MapGet("/os-hypervisors", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
-            ListHypervisorsAsync(http, store, registry, detail: false));
-        v21.MapGet("/os-hypervisors/detail", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
-            ListHypervisorsAsync(http, store, registry, detail: true));
-        v21.MapGet("/os-hypervisors/statistics", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry) =>
+        v21.MapGet("/os-hypervisors", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
+            ListHypervisorsAsync(http, store, registry, inventory, detail: false));
+        v21.MapGet("/os-hypervisors/detail", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
+            ListHypervisorsAsync(http, store, registry, inventory, detail: true));
+        v21.MapGet("/os-hypervisors/statistics", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:statistics");
-            return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry)) });
+            return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry, inventory)) });
         });
-        v21.MapGet("/os-hypervisors/{id}", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string id) =>
+        v21.MapGet("/os-hypervisors/{id}", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string id) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:show");
             var version = ComputeVersion.Of(http);
             var withServers = version.AtLeast(UuidIdsVersion) && WithServers(http);
-            var hypervisor = await FindHypervisorAsync(store, registry, version, id);
+            var hypervisor = await FindHypervisorAsync(store, registry, inventory, version, id);
             return Json.Reply(new JsonObject { ["hypervisor"] = HypervisorJson(hypervisor, version, detail: true, withServers) });
         });
-        v21.MapGet("/os-hypervisors/{id}/uptime", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string id) =>
+        v21.MapGet("/os-hypervisors/{id}/uptime", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string id) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:uptime");
-            await FindHypervisorAsync(store, registry, ComputeVersion.Of(http), id);
+            await FindHypervisorAsync(store, registry, inventory, ComputeVersion.Of(http), id);
             // Nova's answer for a driver without it; the host does not report its uptime yet.
             throw new ApiException(ErrorKind.NotImplemented, "Virt driver does not implement host uptime.");
         });
-        v21.MapGet("/os-hypervisors/{pattern}/search", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern) =>
-            SearchHypervisorsAsync(http, store, registry, pattern, "os_compute_api:os-hypervisors:search", withServers: false));
-        v21.MapGet("/os-hypervisors/{pattern}/servers", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern) =>
-            SearchHypervisorsAsync(http, store, registry, pattern, "os_compute_api:os-hypervisors:servers", withServers: true));
+        v21.MapGet("/os-hypervisors/{pattern}/search", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string pattern) =>
+            SearchHypervisorsAsync(http, store, registry, inventory, pattern, "os_compute_api:os-hypervisors:search", withServers: false));
+        v21.MapGet("/os-hypervisors/{pattern}/servers", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string pattern) =>
+            SearchHypervisorsAsync(http, store, registry, inventory, pattern, "os_compute_api:os-hypervisors:servers", withServers: true));
         // OpenStackClient's "hypervisor show" lists the aggregates a host is in; Ember has none yet.
         v21.MapGet("/os-aggregates", (HttpContext http) =>
         {
@@ -58,42 +57,42 @@ public static partial class ComputeApi
         });
     }
 
-    /// <summary>A nova-compute service seen as a hypervisor: whether it is up, and the servers placed on its host.</summary>
-    private sealed record Hypervisor(ServiceRow Node, bool Up, IReadOnlyList<ServerRow> Servers)
+    /// <summary>
+    /// A nova-compute service seen as a hypervisor: whether it is up, what its servers use (<see cref="HostUsage"/>, the
+    /// figures the scheduler's capacity filter reads) and which servers they are.
+    /// </summary>
+    private sealed record Hypervisor(ServiceRow Node, bool Up, HostUsage Used, IReadOnlyList<ServerRow> Servers, HostInventory Inventory)
     {
-        private IEnumerable<FlavorRow> Flavors => Servers.Select(s => JsonSerializer.Deserialize<FlavorRow>(s.FlavorJson)!);
+        public long VcpusUsed => Used.Vcpus;
 
-        public int VcpusUsed => Flavors.Sum(f => f.Vcpus);
+        /// <summary>Nova's resource tracker counts the host's reserved memory and disk as used, so free = total - used.</summary>
+        public long MemoryMbUsed => Inventory.ReservedMemoryMb + Used.MemoryMb;
 
-        public long MemoryMbUsed => Flavors.Sum(f => (long)f.Ram);
-
-        /// <summary>Root, ephemeral and swap disks, as Nova's resource tracker counts local disk.</summary>
-        public long LocalGbUsed => Flavors.Sum(f => (long)f.Disk + f.Ephemeral + f.Swap / 1024);
-
-        /// <summary>Servers with a task under way (Nova's current_workload).</summary>
-        public int Workload => Servers.Count(s => s.TaskState is not null);
+        public long LocalGbUsed => Inventory.ReservedDiskGb + Used.DiskGb;
 
         public string Id(Microversion version) => version.AtLeast(UuidIdsVersion) ? Node.NodeId : Node.Serial.ToString(CultureInfo.InvariantCulture);
     }
 
-    private static async Task<List<Hypervisor>> HypervisorsAsync(ComputeServiceStore store, ComputeServiceRegistry registry)
+    private static async Task<List<Hypervisor>> HypervisorsAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory)
     {
+        var usage = await store.UsageAsync();
         var placed = (await store.ListPlacedServersAsync()).ToLookup(s => s.Host, StringComparer.Ordinal);
-        return [.. (await store.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(n => new Hypervisor(n, registry.IsUp(n), [.. placed[n.Host]]))];
+        return [.. (await store.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(n =>
+            new Hypervisor(n, registry.IsUp(n), usage.GetValueOrDefault(n.Host) ?? HostUsage.None(n.Host), [.. placed[n.Host]], inventory))];
     }
 
-    private static async Task<Hypervisor> FindHypervisorAsync(ComputeServiceStore store, ComputeServiceRegistry registry, Microversion version, string id)
+    private static async Task<Hypervisor> FindHypervisorAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, Microversion version, string id)
     {
         if (version.AtLeast(UuidIdsVersion) && !Ids.IsUuid(id))
         {
             throw ApiException.BadRequest($"Invalid uuid {id}");
         }
 
-        return (await HypervisorsAsync(store, registry)).FirstOrDefault(h => h.Id(version) == id)
+        return (await HypervisorsAsync(store, registry, inventory)).FirstOrDefault(h => h.Id(version) == id)
             ?? throw ApiException.NotFound($"Hypervisor with ID {id} could not be found.");
     }
 
-    private static async Task<IResult> ListHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, bool detail)
+    private static async Task<IResult> ListHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, bool detail)
     {
         Authorize(http, detail ? "os_compute_api:os-hypervisors:list-detail" : "os_compute_api:os-hypervisors:list");
         var version = ComputeVersion.Of(http);
@@ -108,7 +107,7 @@ public static partial class ComputeApi
             throw ApiException.BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.");
         }
 
-        var all = await HypervisorsAsync(store, registry);
+        var all = await HypervisorsAsync(store, registry, inventory);
         if (pattern is not null)
         {
             all = Matching(all, pattern);
@@ -145,7 +144,7 @@ public static partial class ComputeApi
     }
 
     /// <summary>Before 2.53: /os-hypervisors/{pattern}/search and /servers; from 2.53 they are gone (404), replaced by query parameters.</summary>
-    private static async Task<IResult> SearchHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, string pattern,
+    private static async Task<IResult> SearchHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string pattern,
         string action, bool withServers)
     {
         Authorize(http, action);
@@ -155,7 +154,7 @@ public static partial class ComputeApi
             throw ApiException.NotFound("The resource could not be found.");
         }
 
-        var found = Matching(await HypervisorsAsync(store, registry), pattern);
+        var found = Matching(await HypervisorsAsync(store, registry, inventory), pattern);
         return Json.Reply(new JsonObject
         {
             ["hypervisors"] = new JsonArray([.. found.Select(h => (JsonNode)HypervisorJson(h, version, detail: false, withServers))]),
@@ -198,8 +197,8 @@ public static partial class ComputeApi
             json["free_ram_mb"] = node.MemoryMb - h.MemoryMbUsed;
             json["free_disk_gb"] = node.LocalGb - h.LocalGbUsed;
             json["disk_available_least"] = node.DiskAvailableGb;
-            json["current_workload"] = h.Workload;
-            json["running_vms"] = h.Servers.Count;
+            json["current_workload"] = h.Used.Workload;
+            json["running_vms"] = h.Used.Servers;
             json["hypervisor_type"] = node.HypervisorType;
             json["hypervisor_version"] = 0;
             json["host_ip"] = node.HostIp;
@@ -236,8 +235,8 @@ public static partial class ComputeApi
             ["free_ram_mb"] = enabled.Sum(h => h.Node.MemoryMb - h.MemoryMbUsed),
             ["free_disk_gb"] = enabled.Sum(h => h.Node.LocalGb - h.LocalGbUsed),
             ["disk_available_least"] = enabled.Sum(h => h.Node.DiskAvailableGb),
-            ["current_workload"] = enabled.Sum(h => h.Workload),
-            ["running_vms"] = enabled.Sum(h => h.Servers.Count),
+            ["current_workload"] = enabled.Sum(h => h.Used.Workload),
+            ["running_vms"] = enabled.Sum(h => h.Used.Servers),
         };
     }
 }

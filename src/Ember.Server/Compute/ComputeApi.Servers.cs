@@ -62,7 +62,13 @@ public static partial class ComputeApi
         var context = Authorize(http, "os_compute_api:servers:create");
         var version = ComputeVersion.Of(http);
         var root = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var request = ParseCreate(Json.RequiredObject(root, "server"), version) with { GroupId = GroupHint(root) };
+        var body = Json.RequiredObject(root, "server");
+        var request = ParseCreate(body, version) with { GroupId = GroupHint(root), Zone = ZoneRequest.Parse(ZoneName(body)) };
+        if (request.Zone.IsForced)
+        {
+            http.Enforce(context, "os_compute_api:servers:create:forced_host");
+        }
+
         var adminPass = request.AdminPass ?? Ids.NewSecret(9)[..12];
         var server = await compute.CreateAsync(context, RequestId(http), request with { AdminPass = adminPass }, version);
         http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";
@@ -142,6 +148,16 @@ public static partial class ComputeApi
             AdminPass = Json.OptionalString(body, "adminPass"),
             Volumes = volumes,
         };
+    }
+
+    /// <summary>availability_zone as Nova's schema takes it: a name of 1 to 255 characters without surrounding spaces.</summary>
+    private static string? ZoneName(JsonObject body)
+    {
+        var zone = Json.OptionalString(body, "availability_zone");
+        return zone is null || (zone.Length is > 0 and <= 255 && zone.Trim() == zone)
+            ? zone
+            : throw ApiException.BadRequest(
+                $"Invalid input for field/attribute availability_zone. Value: {zone}. It must be a non-empty string of at most 255 characters without surrounding spaces.");
     }
 
     /// <summary>flavorRef may be an id or a URL ending in the id.</summary>

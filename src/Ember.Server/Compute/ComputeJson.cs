@@ -106,7 +106,7 @@ internal static class ComputeJson
             ["links"] = Links(http, "servers", server.Id),
             ["OS-DCF:diskConfig"] = "MANUAL",
             ["progress"] = 0,
-            ["OS-EXT-AZ:availability_zone"] = "nova",
+            ["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "",
             ["config_drive"] = "",
             ["key_name"] = server.KeyName,
             ["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null,

@@ -3,7 +3,8 @@ using System.ComponentModel.DataAnnotations;
 namespace Ember.Server.Compute;
 
 /// <summary>
-/// The compute service registry (how often services report, when a silent one counts as down: Nova's names), and for
+/// The compute service registry (how often services report, when a silent one counts as down) and the scheduler's
+/// capacity rules (allocation ratios and host reservations), under Nova's names and with Nova's defaults, and for
 /// a compute host on its own machine how it reaches the controller.
 /// </summary>
 public sealed class ComputeOptions
@@ -15,6 +16,26 @@ public sealed class ComputeOptions
     /// <summary>A service whose last heartbeat is older than this is down (Nova's service_down_time).</summary>
     [Range(1, 86400)]
     public int ServiceDownTimeSeconds { get; set; } = 60;
+
+    /// <summary>Virtual CPUs per physical CPU (Nova's cpu_allocation_ratio; 4.0 is its initial_cpu_allocation_ratio).</summary>
+    [Range(0.0, 1000.0, MinimumIsExclusive = true)]
+    public double CpuAllocationRatio { get; set; } = 4.0;
+
+    /// <summary>Guest memory per MiB of host memory left after the reservation (Nova's ram_allocation_ratio, initially 1.0).</summary>
+    [Range(0.0, 1000.0, MinimumIsExclusive = true)]
+    public double RamAllocationRatio { get; set; } = 1.0;
+
+    /// <summary>Guest disk per GiB of the data directory's file system (Nova's disk_allocation_ratio, initially 1.0).</summary>
+    [Range(0.0, 1000.0, MinimumIsExclusive = true)]
+    public double DiskAllocationRatio { get; set; } = 1.0;
+
+    /// <summary>Host memory (MiB) no server may have: the host's own (Nova's reserved_host_memory_mb).</summary>
+    [Range(0, int.MaxValue)]
+    public int ReservedHostMemoryMb { get; set; } = 512;
+
+    /// <summary>Host disk (MiB, counted in whole GiB upwards) no server may have (Nova's reserved_host_disk_mb).</summary>
+    [Range(0, int.MaxValue)]
+    public int ReservedHostDiskMb { get; set; }
 
     /// <summary>The compute role's access to the controller's APIs (volumes, images).</summary>
     public ControllerOptions Controller { get; set; } = new();

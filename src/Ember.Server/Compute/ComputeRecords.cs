@@ -40,6 +40,9 @@ public sealed record ServerRow
     public string? KeyName { get; init; }
     public string? FaultJson { get; init; }
     public string Host { get; init; } = "";
+
+    /// <summary>The zone of its host once placed (Nova's conductor sets it so); before that, the zone the create asked for.</summary>
+    public string? AvailabilityZone { get; init; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
     public DateTime? LaunchedAt { get; init; }

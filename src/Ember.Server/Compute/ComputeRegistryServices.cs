@@ -28,5 +28,8 @@ public static class ComputeRegistryServices
             .AddSingleton<ComputeServiceStore>()
             .AddSingleton<ComputeServiceRegistry>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeServiceRegistry>())
-            .AddSingleton<IHostFilter, ComputeFilter>();
+            .AddSingleton<HostInventory>()
+            .AddSingleton<IHostFilter, ComputeFilter>()
+            .AddSingleton<IHostFilter, AvailabilityZoneFilter>()
+            .AddSingleton<IHostFilter, CapacityFilter>();
 }

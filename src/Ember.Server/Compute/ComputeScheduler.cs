@@ -3,62 +3,111 @@ using Ember.Server.Common;
 namespace Ember.Server.Compute;
 
 /// <summary>What the scheduler knows of a server to place (Nova's RequestSpec, the part Ember uses).</summary>
-public sealed record SchedulingRequest(string ServerId, string ProjectId, FlavorSpec Flavor, ImageSpec? Image, ServerGroupHint? Group = null);
+public sealed record SchedulingRequest(
+    string ServerId,
+    string ProjectId,
+    FlavorSpec Flavor,
+    ImageSpec? Image,
+    ResourceRequest Resources,
+    ZoneRequest Zone,
+    ServerGroupHint? Group = null);
+
+/// <summary>A candidate host as the scheduler sees it (Nova's HostState): its registered compute node and what its servers use.</summary>
+public sealed record HostState(ServiceRow Node, HostUsage Used)
+{
+    public string Host => Node.Host;
+}
 
 /// <summary>One of Nova's scheduler filters: may this host take this server?</summary>
 public interface IHostFilter
 {
-    ValueTask<bool> PassesAsync(string host, SchedulingRequest request, CancellationToken cancellationToken);
+    ValueTask<bool> PassesAsync(HostState host, SchedulingRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// Picks the compute host of a new server: the first known host that every filter passes (the server group filters
-/// among them); <see cref="NoValidHostException"/> when none does. Filters (capacity, availability zone) plug in as <see cref="IHostFilter"/>s.
+/// Picks the candidate hosts of a new server, best first: the registered compute hosts that every filter passes
+/// (compute, availability zone, capacity, server groups), weighed so that boots spread. A forced host skips the filters,
+/// as in Nova. The caller claims the first candidate that still has room (<see cref="ComputeStore.InsertClaimedServerAsync"/>),
+/// so a host taken meanwhile by a concurrent boot falls through to the next, as Nova's alternates do.
 /// </summary>
-public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilter> filters, ComputeServiceStore services)
+public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilter> filters, ComputeServiceStore services, ComputeHostStatus status)
 {
     /// <summary>The fault message of a server no host was found for, as Nova's scheduler words it.</summary>
     public const string NoValidHost = "No valid host was found. There are not enough hosts available.";
 
-    public async Task<string> SelectHostAsync(SchedulingRequest request, CancellationToken cancellationToken)
+    /// <summary>The hosts that may take the server, best first; empty when none may (NoValidHost).</summary>
+    public async Task<IReadOnlyList<HostState>> SelectHostsAsync(SchedulingRequest request, CancellationToken cancellationToken)
     {
-        var passing = new List<string>();
-        foreach (var host in await hosts.NamesAsync(cancellationToken))
+        var states = await HostStatesAsync(cancellationToken);
+        if (request.Zone.IsForced)
+        {
+            return [.. states.Where(s => IsForced(s.Node, request.Zone) && status.IsUp(s.Node))];
+        }
+
+        var passing = new List<HostState>();
+        foreach (var state in states)
         {
             var passes = true;
             foreach (var filter in filters)
             {
-                passes = passes && await filter.PassesAsync(host, request, cancellationToken);
+                passes = passes && await filter.PassesAsync(state, request, cancellationToken);
             }
 
             if (passes)
             {
-                passing.Add(host);
+                passing.Add(state);
             }
         }
 
-        return passing.Count switch
-        {
-            0 => throw new NoValidHostException(),
-            1 => passing[0],
-            _ => await SpreadAsync(passing),
-        };
+        return Weighed(passing);
     }
 
     /// <summary>
-    /// The weigher: of the hosts that passed, the one with the fewest servers (then by name), so that boots spread
-    /// over the hosts, as Nova's default weighers spread by free RAM.
+    /// Whether <paramref name="zone"/> is one a server may ask for: the zone of an enabled nova-compute service
+    /// (Nova's available zones, less the internal services' zone, where no server can go).
     /// </summary>
-    private async Task<string> SpreadAsync(IReadOnlyList<string> passing)
-    {
-        var load = new List<(long Servers, string Host)>();
-        foreach (var host in passing)
-        {
-            load.Add((await services.CountServersOnHostAsync(host), host));
-        }
+    public async Task<bool> IsAvailableZoneAsync(string zone) =>
+        (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Any(s => !s.Disabled && s.Zone == zone);
 
-        return load.Order().First().Host;
+    /// <summary>
+    /// Nova's legacy forced host: the registered compute node of that name (and hypervisor hostname, when given). It
+    /// must also be reachable, because Ember refuses casts to a host that is down rather than queueing them.
+    /// </summary>
+    private static bool IsForced(ServiceRow node, ZoneRequest zone) =>
+        (zone.ForcedHost is null || node.Host == zone.ForcedHost) && (zone.ForcedNode is null || node.HypervisorHostname == zone.ForcedNode);
+
+    /// <summary>Every host <see cref="IComputeHosts"/> offers that has a nova-compute row, with what its servers use.</summary>
+    private async Task<List<HostState>> HostStatesAsync(CancellationToken cancellationToken)
+    {
+        var nodes = (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).ToDictionary(n => n.Host, StringComparer.Ordinal);
+        var usage = await services.UsageAsync();
+        return [.. (await hosts.NamesAsync(cancellationToken))
+            .Where(nodes.ContainsKey)
+            .Select(h => new HostState(nodes[h], usage.GetValueOrDefault(h) ?? HostUsage.None(h)))];
     }
+
+    /// <summary>
+    /// The weigher: fewest servers first (then by name), so that boots spread over the hosts, as Nova's default
+    /// weighers spread by free RAM.
+    /// </summary>
+    private static List<HostState> Weighed(IEnumerable<HostState> passing) =>
+        [.. passing.OrderBy(s => s.Used.Servers).ThenBy(s => s.Host, StringComparer.Ordinal)];
+}
+
+/// <summary>
+/// Whether the API can reach a compute host: its own in-process host always; another only while its nova-compute
+/// service is registered and up (Nova's servicegroup rule). Work for a host it cannot reach is refused with 409, and
+/// a server on such a host is deleted locally, as Nova's API does for a compute that is down.
+/// </summary>
+public sealed class ComputeHostStatus(ComputeServiceStore services, ComputeServiceRegistry registry, IEnumerable<ComputeHostManager> localHost)
+{
+    /// <summary>This process's own compute host; none on a controller.</summary>
+    private readonly string? _local = localHost.SingleOrDefault()?.Name;
+
+    public bool IsUp(ServiceRow node) => node.Host == _local || registry.IsUp(node);
+
+    public async Task<bool> IsUpAsync(string host) =>
+        host == _local || await services.FindAsync(host, ComputeServiceStore.ComputeBinary) is { } node && registry.IsUp(node);
 }
 
 /// <summary>
@@ -67,7 +116,7 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
 /// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one; a controller
 /// has no local host.
 /// </summary>
-public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeServiceRegistry registry, HostMessageQueue queue,
+public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeHostStatus status, HostMessageQueue queue,
     IEnumerable<ComputeHostManager> localHost) : IComputeHosts
 {
     private readonly ComputeHostManager? _local = localHost.SingleOrDefault();
@@ -83,7 +132,7 @@ public sealed class RegisteredComputeHosts(ComputeServiceStore services, Compute
             return _local;
         }
 
-        return await services.FindAsync(name, ComputeServiceStore.ComputeBinary) is { } service && registry.IsUp(service)
+        return await status.IsUpAsync(name)
             ? new QueuedComputeHost(name, queue)
             : throw ApiException.Conflict($"Compute host {name} is not available.");
     }

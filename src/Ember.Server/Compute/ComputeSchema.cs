@@ -121,5 +121,11 @@ public static class ComputeSchema
                 created_at TIMESTAMP NOT NULL);
             CREATE INDEX compute_host_messages_host ON compute_host_messages (host, seq);
             """),
+        // Nova's instances.availability_zone: the zone a server asked for, then the zone of the host it was placed on.
+        // Every host so far was in the default zone.
+        new("compute-008", """
+            ALTER TABLE servers ADD COLUMN availability_zone VARCHAR(255);
+            UPDATE servers SET availability_zone = 'nova' WHERE host <> '';
+            """),
     ];
 }

@@ -1,4 +1,5 @@
 using Ember.Server.Common;
+using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Compute;
 
@@ -73,12 +74,16 @@ public sealed partial class ComputeService
 
     private static VolumeDisk DiskOf(BdmRow bdm) => new(bdm.Id, bdm.VolumeId, bdm.AttachmentId!, bdm.DeviceName, bdm.BootIndex);
 
-    /// <summary>DELETE /servers/{id}: 204 at once; the host stops QEMU, releases the volumes, removes the files and the row.</summary>
+    /// <summary>
+    /// DELETE /servers/{id}: 204 at once; the host stops QEMU, releases the volumes, removes the files and the row. A
+    /// server without a host, or whose host is down or no longer registered, is deleted locally, as Nova's API does.
+    /// </summary>
     public async Task DeleteAsync(RequestContext ctx, string requestId, ServerRow server)
     {
-        if (server.Host.Length == 0)
+        if (server.Host.Length == 0 || !await hostStatus.IsUpAsync(server.Host))
         {
-            await DeleteUnplacedAsync(ctx, server);
+            LogLocalDelete(logger, server.Id, server.Host);
+            await DeleteLocallyAsync(ctx, server);
             return;
         }
 
@@ -150,4 +155,7 @@ public sealed partial class ComputeService
             throw ApiException.Conflict($"Instance {server.Id} is not running.");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleting server {ServerId} locally: its host '{Host}' is none, down or not registered")]
+    private static partial void LogLocalDelete(ILogger logger, string serverId, string host);
 }

@@ -5,11 +5,32 @@ using Microsoft.Extensions.Logging;
 namespace Ember.Server.Compute;
 
 /// <summary>
-/// What happens when no host takes a new server (Nova: 202, then ERROR with the scheduler's fault and no host), and
-/// how a server booted with a group hint joins its group.
+/// How a new server claims its host, what happens when no host takes it (Nova: 202, then ERROR with the scheduler's
+/// fault and no host), how a server booted with a group hint joins its group, and the API's local delete.
 /// </summary>
 public sealed partial class ComputeService
 {
+    /// <summary>
+    /// Stores the server on the first candidate it still fits on: the claim, made under the host's lock so concurrent
+    /// boots never overcommit it (Nova's scheduler claims in placement and falls back to the alternates it picked).
+    /// When none has room the server is stored unplaced, without its volume mappings (the caller releases them).
+    /// </summary>
+    private async Task<ServerRow> InsertOnFirstFittingHostAsync(ServerRow server, IReadOnlyList<BdmRow> bdms, IReadOnlyList<HostState> candidates,
+        ResourceRequest resources)
+    {
+        foreach (var candidate in candidates)
+        {
+            var placed = server with { Host = candidate.Host, AvailabilityZone = candidate.Node.Zone };
+            if (await store.InsertClaimedServerAsync(placed, bdms, used => inventory.Fits(candidate.Node, used, resources)) is { } claimed)
+            {
+                return claimed;
+            }
+        }
+
+        LogNoValidHost(logger, server.Id, candidates.Count == 0 ? "no host passed the scheduler's filters" : "the candidate hosts filled up meanwhile");
+        return await store.InsertServerAsync(Unplaced(server), []);
+    }
+
     /// <summary>The server failed before it reached a host: ERROR, no host, Nova's NoValidHost fault.</summary>
     private static ServerRow Unplaced(ServerRow server) =>
         server with { Host = "", VmState = VmStates.Error, TaskState = null, FaultJson = NoValidHostFault() };
@@ -40,10 +61,11 @@ public sealed partial class ComputeService
     }
 
     /// <summary>
-    /// Deletes a server that never reached a host (Nova's local delete): no host to ask, so the API side releases its
-    /// reserved volumes (deleting those marked delete_on_termination) and removes the row; group membership goes with it.
+    /// Nova's local delete, for a server that never reached a host or whose host is down or gone: no host to ask, so
+    /// the API side releases its attachments (deleting the volumes marked delete_on_termination) and removes the row;
+    /// group membership goes with it. Whatever a dead host left behind (QEMU, files) is its own to clean up.
     /// </summary>
-    private async Task DeleteUnplacedAsync(RequestContext ctx, ServerRow server)
+    private async Task DeleteLocallyAsync(RequestContext ctx, ServerRow server)
     {
         var bdms = await store.ListBdmsAsync(server.Id);
         await ReleaseAttachmentsAsync(ctx, bdms);

@@ -22,12 +22,14 @@ public sealed partial class ComputeService(
     ComputeScheduler scheduler,
     ServerGroupService serverGroups,
     IComputeHosts hosts,
+    ComputeHostStatus hostStatus,
+    HostInventory inventory,
     ILogger<ComputeService> logger)
 {
     /// <summary>
-    /// Validates, picks a host, reserves the boot volumes, stores the server in BUILD (a member of its group, if it
-    /// names one) and sends the spawn to its host. When no host passes the filters the server is stored in ERROR
-    /// without a host instead, as Nova does (ComputeService.Placement.cs).
+    /// Validates, picks the candidate hosts, reserves the boot volumes, stores the server in BUILD on the first candidate
+    /// it still fits on (a member of its group, if it names one) and sends the spawn to that host. When no host takes it
+    /// the server is stored in ERROR without a host instead, as Nova does (ComputeService.Placement.cs).
     /// </summary>
     public async Task<ServerRow> CreateAsync(RequestContext ctx, string requestId, ServerCreateRequest request, Microversion version)
     {
@@ -66,18 +68,20 @@ public sealed partial class ComputeService(
             }
         }
 
+        // Nova checks the zone only when no host is forced (a forced host's own zone applies then).
+        if (request.Zone is { Zone: { } zone, IsForced: false } && !await scheduler.IsAvailableZoneAsync(zone))
+        {
+            throw ApiException.BadRequest("The requested availability zone is not available");
+        }
+
         var group = request.GroupId is { } groupId ? await serverGroups.ForBootAsync(ctx, groupId) : null;
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
         var imageSpec = image is null ? null : new ImageSpec(image.Id);
-        var host = await SelectHostAsync(new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, group));
+        var resources = ResourceRequest.Of(flavor, bootFromVolume);
+        var candidates = await scheduler.SelectHostsAsync(
+            new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, resources, request.Zone, group), CancellationToken.None);
         var bdms = await ReserveBootVolumesAsync(ctx, serverId, request.Volumes, version);
-        if (host is null)
-        {
-            // Nova buries an unplaceable server in ERROR; Ember gives its volumes back at once instead of at delete.
-            await ReleaseAttachmentsAsync(ctx, bdms);
-            bdms = [];
-        }
 
         var now = Ids.Now();
         var server = new ServerRow
@@ -96,23 +100,25 @@ public sealed partial class ComputeService(
             Metadata = JsonSerializer.Serialize(request.Metadata),
             UserData = request.UserData,
             KeyName = request.KeyName,
-            Host = host ?? "",
+            AvailabilityZone = request.Zone.IsForced ? null : request.Zone.Zone,
             CreatedAt = now,
             UpdatedAt = now,
         };
-        if (host is null)
-        {
-            server = Unplaced(server);
-        }
-
         try
         {
-            server = await store.InsertServerAsync(server, bdms);
+            server = await InsertOnFirstFittingHostAsync(server, bdms, candidates, resources);
         }
         catch
         {
             await ReleaseAttachmentsAsync(ctx, bdms);
             throw;
+        }
+
+        if (server.Host.Length == 0)
+        {
+            // Nova buries an unplaceable server in ERROR; Ember gives its volumes back at once instead of at delete.
+            await ReleaseAttachmentsAsync(ctx, bdms);
+            bdms = [];
         }
 
         if (group is not null)
@@ -128,23 +134,6 @@ public sealed partial class ComputeService(
         var volumeDisks = bdms.Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex)).ToList();
         await (await HostOfAsync(server)).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
         return server;
-    }
-
-    /// <summary>
-    /// The scheduler's host, or null when none passes its filters: Nova answers the create with 202 all the same and
-    /// the server goes to ERROR with a NoValidHost fault (the conductor's "bury in cell0").
-    /// </summary>
-    private async Task<string?> SelectHostAsync(SchedulingRequest request)
-    {
-        try
-        {
-            return await scheduler.SelectHostAsync(request, CancellationToken.None);
-        }
-        catch (NoValidHostException ex)
-        {
-            LogNoValidHost(logger, request.ServerId, ex.Message);
-            return null;
-        }
     }
 
     /// <summary>Checks each boot volume as Nova's API does and reserves it (Cinder attachment without connector).</summary>

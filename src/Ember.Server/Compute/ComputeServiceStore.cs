@@ -151,12 +151,19 @@ public sealed class ComputeServiceStore(Database db)
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM servers WHERE host = @Host", new { Host = host });
     }
 
-    /// <summary>The servers placed on a host and not deleted, with the flavor they were built with: what os-hypervisors counts as used.</summary>
+    /// <summary>What the servers of each host use (<see cref="HostUsage"/>), by host name; a host without servers is not in it.</summary>
+    public async Task<IReadOnlyDictionary<string, HostUsage>> UsageAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return (await HostUsage.ReadAsync(c, null, db.Dialect)).ToDictionary(u => u.Host, StringComparer.Ordinal);
+    }
+
+    /// <summary>The servers placed on a host and not deleted (those <see cref="HostUsage"/> counts), for os-hypervisors' server lists.</summary>
     public async Task<IReadOnlyList<ServerRow>> ListPlacedServersAsync()
     {
         await using var c = await db.OpenAsync();
         return [.. await c.QueryAsync<ServerRow>("""
-            SELECT id, instance_number, host, vm_state, task_state, flavor_json FROM servers
+            SELECT id, instance_number, host FROM servers
             WHERE host <> '' AND vm_state <> @Deleted
             ORDER BY created_at, id
             """, new { Deleted = VmStates.Deleted })];

@@ -27,6 +27,7 @@ public static class ComputeServices
         new("os_compute_api:servers:detail", PolicyRule.Reader),
         new("os_compute_api:servers:show", PolicyRule.Reader),
         new("os_compute_api:servers:create", PolicyRule.Member),
+        new("os_compute_api:servers:create:forced_host", PolicyRule.Admin),
         new("os_compute_api:servers:update", PolicyRule.Member),
         new("os_compute_api:servers:delete", PolicyRule.Member),
         new("os_compute_api:servers:stop", PolicyRule.Member),
@@ -55,6 +56,7 @@ public static class ComputeServices
         return services
             .AddSingleton(new PolicyRules(s_policy))
             // API side, reaching each host through the contract: this process's own in-process, others through the database.
+            .AddSingleton<ComputeHostStatus>()
             .AddSingleton<IComputeHosts, RegisteredComputeHosts>()
             .AddSingleton<HostMessageQueue>()
             .AddComputeServiceRegistry()

@@ -112,12 +112,33 @@ public sealed class ComputeStore(Database db)
     }
 
     /// <summary>Inserts a server with the next instance number (instance-0000000N), retrying if another insert took it.</summary>
-    public async Task<ServerRow> InsertServerAsync(ServerRow server, IEnumerable<BdmRow> bdms)
+    public async Task<ServerRow> InsertServerAsync(ServerRow server, IEnumerable<BdmRow> bdms) =>
+        (await InsertAsync(server, bdms, fits: null))!;
+
+    /// <summary>
+    /// Inserts a server on its host if it still fits there (Nova's claim): under the host's lock, <paramref name="fits"/>
+    /// judges what the host's servers use as of now, so of concurrent boots only as many as fit are written. Null when
+    /// it does not fit; nothing is written then.
+    /// </summary>
+    public Task<ServerRow?> InsertClaimedServerAsync(ServerRow server, IEnumerable<BdmRow> bdms, Func<HostUsage, bool> fits) =>
+        InsertAsync(server, bdms, fits);
+
+    private async Task<ServerRow?> InsertAsync(ServerRow server, IEnumerable<BdmRow> bdms, Func<HostUsage, bool>? fits)
     {
         for (var attempt = 0; ; attempt++)
         {
             await using var c = await db.OpenAsync();
             await using var tx = await c.BeginTransactionAsync();
+            if (fits is not null)
+            {
+                await db.LockAsync(c, tx, "compute-host:" + server.Host);
+                var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, server.Host)).SingleOrDefault() ?? HostUsage.None(server.Host);
+                if (!fits(used))
+                {
+                    return null;
+                }
+            }
+
             // MAX + 1 reads other rows: without the lock, a dozen concurrent boots on PostgreSQL outran the retries.
             await db.LockAsync(c, tx, "server-instance-number");
             var next = await c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(instance_number), 0) + 1 FROM servers", transaction: tx);
@@ -126,9 +147,11 @@ public sealed class ComputeStore(Database db)
             {
                 await c.ExecuteAsync("""
                     INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
-                      vm_state, task_state, power_state, metadata, user_data, key_name, fault_json, host, created_at, updated_at, launched_at)
+                      vm_state, task_state, power_state, metadata, user_data, key_name, fault_json, host, availability_zone,
+                      created_at, updated_at, launched_at)
                     VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
-                      @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @FaultJson, @Host, @CreatedAt, @UpdatedAt, @LaunchedAt)
+                      @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @FaultJson, @Host, @AvailabilityZone,
+                      @CreatedAt, @UpdatedAt, @LaunchedAt)
                     """, row, tx);
                 foreach (var bdm in bdms)
                 {

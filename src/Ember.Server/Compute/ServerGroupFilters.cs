@@ -7,14 +7,14 @@ namespace Ember.Server.Compute;
 /// </summary>
 public abstract class ServerGroupFilter(ServerGroupStore store, string policy) : IHostFilter
 {
-    public async ValueTask<bool> PassesAsync(string host, SchedulingRequest request, CancellationToken cancellationToken)
+    public async ValueTask<bool> PassesAsync(HostState host, SchedulingRequest request, CancellationToken cancellationToken)
     {
         if (request.Group is not { } group || group.Policy != policy)
         {
             return true;
         }
 
-        return ServerGroupPolicies.Allows(policy, host, await store.MemberHostsAsync(group.Id, request.ServerId));
+        return ServerGroupPolicies.Allows(policy, host.Host, await store.MemberHostsAsync(group.Id, request.ServerId));
     }
 }
 

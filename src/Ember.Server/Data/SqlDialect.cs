@@ -61,6 +61,14 @@ public sealed partial class SqlDialect
         ? $"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.key = {keyParameter} AND json_each.value = {valueParameter})"
         : $"(({column})::jsonb ->> {keyParameter}) = {valueParameter}";
 
+    /// <summary>
+    /// The integer at the top-level <paramref name="key"/> of the JSON object in a TEXT column, 0 when absent.
+    /// <paramref name="key"/> is written into the SQL, so it must be a constant name, never input.
+    /// </summary>
+    public string JsonInteger(string column, string key) => Engine == DatabaseEngine.Sqlite
+        ? $"COALESCE(CAST(json_extract({column}, '$.{key}') AS INTEGER), 0)"
+        : $"COALESCE((({column})::jsonb ->> '{key}')::bigint, 0)";
+
     /// <summary>A UNIQUE or PRIMARY KEY constraint was violated: SQLite says so in its message, PostgreSQL with SQLSTATE 23505.</summary>
     public static bool IsUniqueViolation(DbException ex) =>
         ex.SqlState == "23505" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);
