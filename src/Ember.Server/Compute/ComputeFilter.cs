@@ -17,7 +17,7 @@ public sealed class ComputeFilter(ComputeServiceRegistry registry) : IHostFilter
 public sealed class AvailabilityZoneFilter : IHostFilter
 {
     public ValueTask<bool> PassesAsync(HostState host, SchedulingRequest request, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(request.Zone.Zone is not { } zone || host.Node.Zone == zone);
+        ValueTask.FromResult(request.Zone.Name is not { } zone || host.Node.Zone == zone);
 }
 
 /// <summary>

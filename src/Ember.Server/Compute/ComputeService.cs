@@ -68,8 +68,8 @@ public sealed partial class ComputeService(
             }
         }
 
-        // Nova checks the zone only when no host is forced (a forced host's own zone applies then).
-        if (request.Zone is { Zone: { } zone, IsForced: false } && !await scheduler.IsAvailableZoneAsync(zone))
+        // Nova checks the zone only when no host is forced (the forced host's own zone applies then; a forced node alone does not skip it).
+        if (request.Zone is { Name: { } zone, ForcedHost: null } && !await scheduler.IsAvailableZoneAsync(zone))
         {
             throw ApiException.BadRequest("The requested availability zone is not available");
         }
@@ -100,7 +100,7 @@ public sealed partial class ComputeService(
             Metadata = JsonSerializer.Serialize(request.Metadata),
             UserData = request.UserData,
             KeyName = request.KeyName,
-            AvailabilityZone = request.Zone.IsForced ? null : request.Zone.Zone,
+            AvailabilityZone = request.Zone.IsForced ? null : request.Zone.Name,
             CreatedAt = now,
             UpdatedAt = now,
         };

@@ -29,9 +29,9 @@ public sealed record ServerCreateRequest
 /// availability_zone of a server create, with Nova's legacy "zone:host", "zone:host:node" and "zone::node" forms that
 /// let an admin force the host (and/or its hypervisor hostname). An empty part counts as not given.
 /// </summary>
-public sealed record ZoneRequest(string? Zone, string? ForcedHost = null, string? ForcedNode = null)
+public sealed record ZoneRequest(string? Name, string? ForcedHost = null, string? ForcedNode = null)
 {
-    public static ZoneRequest None { get; } = new(Zone: null);
+    public static ZoneRequest None { get; } = new(Name: null);
 
     /// <summary>A host or node is forced: Nova's os_compute_api:servers:create:forced_host, and no scheduler filters.</summary>
     public bool IsForced => ForcedHost is not null || ForcedNode is not null;

@@ -203,8 +203,10 @@ public abstract class CapacitySchedulingCases(FuzzFixture fixture)
             Assert.Empty((await own.Api.SendAsync(HttpMethod.Get, Servers))["servers"]!.AsArray());
 
             await admin.SendAsync(HttpMethod.Put, "/compute/v2.1/os-services/disable", new JsonObject { ["host"] = host.Name, ["binary"] = "nova-compute" });
-            // The zone part names the default zone, not the host's: a forced host's own zone applies, as in Nova.
-            foreach (var zone in new[] { $"nova:{host.Name}", $"nova:{host.Name}:{host.Name}", $"::{host.Name}" })
+            // With a forced host the zone part is not checked (Nova's rule): the host's own zone applies. With a node alone it is.
+            await ExpectRefusedAsync(admin, ServerBody("vm", image, flavor, $"no-such-zone::{host.Name}"), HttpStatusCode.BadRequest, "badRequest",
+                "The requested availability zone is not available");
+            foreach (var zone in new[] { $"no-such-zone:{host.Name}", $"nova:{host.Name}:{host.Name}", $"::{host.Name}" })
             {
                 ids.Add(await BootAsync(admin, ServerBody("forced", image, flavor, zone)));
                 var server = (await admin.SendAsync(HttpMethod.Get, $"{Servers}/{ids[^1]}"))["server"]!;
