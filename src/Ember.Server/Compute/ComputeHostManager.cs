@@ -23,6 +23,7 @@ public sealed partial class ComputeHostManager(
     QemuDriver driver,
     VirtHost machines,
     BackgroundWork work,
+    BootPasswords bootPasswords,
     IOptions<EmberOptions> options,
     ILogger<ComputeHostManager> logger) : IComputeHost, IHostedService
 {
@@ -70,6 +71,8 @@ public sealed partial class ComputeHostManager(
 
     private async Task SpawnNowAsync(SpawnServer message, CancellationToken cancellationToken)
     {
+        // A queued spawn has no password; a controller on another machine handed it over by call beforehand.
+        var adminPass = message.AdminPass ?? bootPasswords.Take(message.ServerId);
         var server = await OwnedAsync(message.ServerId);
         if (server is null || server.TaskState == "deleting")
         {
@@ -88,7 +91,7 @@ public sealed partial class ComputeHostManager(
 
             await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running, launched: true);
             LogServerActive(logger, server.Id, machine.Pid);
-            if (message.AdminPass is { } password)
+            if (adminPass is { } password)
             {
                 work.Run("admin password", ("ServerId", server.Id), token => SetPasswordWhenAgentReadyAsync(machine, password, token));
             }

@@ -5,7 +5,7 @@ namespace Ember.Server.Compute;
 /// <summary>
 /// The compute service registry (how often services report, when a silent one counts as down) and the scheduler's
 /// capacity rules (allocation ratios and host reservations), under Nova's names and with Nova's defaults, and for
-/// a compute host on its own machine how it reaches the controller.
+/// a compute host on its own machine how it reaches the controller and where it takes calls.
 /// </summary>
 public sealed class ComputeOptions
 {
@@ -36,6 +36,13 @@ public sealed class ComputeOptions
     /// <summary>Host disk (MiB, counted in whole GiB upwards) no server may have (Nova's reserved_host_disk_mb).</summary>
     [Range(0, int.MaxValue)]
     public int ReservedHostDiskMb { get; set; }
+
+    /// <summary>
+    /// HOST:PORT where this compute host serves the controllers' calls (console output, exec, passwords, the serial
+    /// console) over mutual TLS; ":PORT" for all interfaces. Null, the all-in-one default: no listener.
+    /// </summary>
+    [RegularExpression(@"^(\[[0-9A-Fa-f:.]+\]|[0-9.]+|localhost)?:[0-9]{1,5}$", ErrorMessage = "HostListen must be IP:PORT, [IPv6]:PORT or :PORT.")]
+    public string? HostListen { get; set; }
 
     /// <summary>The compute role's access to the controller's APIs (volumes, images).</summary>
     public ControllerOptions Controller { get; set; } = new();

@@ -26,6 +26,8 @@ public static class ComputeRegistryServices
         services
             .AddSingleton(new PolicyRules(s_policy))
             .AddSingleton<ComputeServiceStore>()
+            // Every process's certificate for calls between processes; the registry publishes its fingerprint.
+            .AddSingleton<ServiceCertificate>()
             .AddSingleton<ComputeServiceRegistry>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeServiceRegistry>())
             .AddSingleton<HostInventory>()

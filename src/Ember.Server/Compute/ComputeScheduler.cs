@@ -112,11 +112,15 @@ public sealed class ComputeHostStatus(ComputeServiceStore services, ComputeServi
 
 /// <summary>
 /// The compute hosts the scheduler chooses among: every registered nova-compute service (<see cref="ComputeFilter"/>
-/// then keeps those enabled and up). This process's own host is called in-process; any other is reached through the
-/// database (<see cref="QueuedComputeHost"/>). All-in-one, the only registered host is the local one; a controller
-/// has no local host.
+/// then keeps those enabled and up). This process's own host is called in-process; any other is a
+/// <see cref="RemoteComputeHost"/> (casts through the database, calls to the listener its row names). All-in-one, the
+/// only registered host is the local one; a controller has no local host.
 /// </summary>
-public sealed class RegisteredComputeHosts(ComputeServiceStore services, ComputeHostStatus status, HostMessageQueue queue,
+public sealed class RegisteredComputeHosts(
+    ComputeServiceStore services,
+    ComputeHostStatus status,
+    HostMessageQueue queue,
+    HostCallClient calls,
     IEnumerable<ComputeHostManager> localHost) : IComputeHosts
 {
     private readonly ComputeHostManager? _local = localHost.SingleOrDefault();
@@ -132,8 +136,8 @@ public sealed class RegisteredComputeHosts(ComputeServiceStore services, Compute
             return _local;
         }
 
-        return await status.IsUpAsync(name)
-            ? new QueuedComputeHost(name, queue)
+        return await services.FindAsync(name, ComputeServiceStore.ComputeBinary) is { } service && status.IsUp(service)
+            ? new RemoteComputeHost(name, queue, calls, service.CallUrl, service.CertificateSha256)
             : throw ApiException.Conflict($"Compute host {name} is not available.");
     }
 }

@@ -121,6 +121,12 @@ public static class ComputeSchema
                 created_at TIMESTAMP NOT NULL);
             CREATE INDEX compute_host_messages_host ON compute_host_messages (host, seq);
             """),
+        // Calls across hosts: a compute host's call listener (https://IP:PORT) and every service's certificate
+        // fingerprint, which the peers pin (mutual TLS with no CA; no secret in the database).
+        new("compute-007", """
+            ALTER TABLE compute_services ADD COLUMN call_url VARCHAR(255);
+            ALTER TABLE compute_services ADD COLUMN certificate_sha256 VARCHAR(64);
+            """),
         // Nova's instances.availability_zone: the zone a server asked for, then the zone of the host it was placed on.
         // Every host so far was in the default zone.
         new("compute-008", """

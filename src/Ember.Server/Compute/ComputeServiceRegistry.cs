@@ -20,8 +20,13 @@ public sealed partial class ComputeServiceRegistry(
     TimeProvider clock,
     IOptions<ComputeOptions> compute,
     IOptions<EmberOptions> ember,
+    ServiceCertificate certificate,
+    IEnumerable<ComputeHostListener> hostListener,
     ILogger<ComputeServiceRegistry> logger) : IHostedService
 {
+    /// <summary>The call listener of this process's compute host; none in a process without one.</summary>
+    private readonly ComputeHostListener? _listener = hostListener.SingleOrDefault();
+
     private static readonly (string Binary, string Zone) s_compute = (ComputeServiceStore.ComputeBinary, "nova");
     private static readonly (string Binary, string Zone)[] s_controller = [("nova-scheduler", "internal"), ("nova-conductor", "internal")];
 
@@ -60,14 +65,18 @@ public sealed partial class ComputeServiceRegistry(
         }
     }
 
-    /// <summary>Registers or refreshes every service of this process (one heartbeat); tests call it after moving the clock.</summary>
+    /// <summary>
+    /// Registers or refreshes every service of this process (one heartbeat); tests call it after moving the clock. Every
+    /// row carries the process's certificate fingerprint; nova-compute's also the URL of its call listener, if any.
+    /// </summary>
     public async Task ReportAsync()
     {
         var capacity = HostCapacityProbe.Measure(ember.Value.DataDir);
         var now = Now();
         foreach (var (binary, zone) in _services)
         {
-            await store.ReportAsync(Host, binary, zone, binary == ComputeServiceStore.ComputeBinary ? capacity : null, now);
+            var compute = binary == ComputeServiceStore.ComputeBinary;
+            await store.ReportAsync(Host, binary, zone, compute ? capacity : null, now, compute ? _listener?.CallUrl(capacity.HostIp) : null, certificate.Sha256);
         }
     }
 

@@ -32,6 +32,12 @@ public sealed record ServiceRow
     public string HypervisorHostname { get; init; } = "";
     public string? HostIp { get; init; }
     public string CpuInfo { get; init; } = "{}";
+
+    /// <summary>Where a compute host serves the controller's calls (https://IP:PORT); null when it has no listener.</summary>
+    public string? CallUrl { get; init; }
+
+    /// <summary>SHA-256 of the process's certificate (<see cref="ServiceCertificate"/>), which its peers pin.</summary>
+    public string? CertificateSha256 { get; init; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
 }
@@ -49,7 +55,8 @@ public sealed class ComputeServiceStore(Database db)
     /// (same ids, still disabled or forced down if an admin said so). The serial of a new row is MAX + 1 under a lock,
     /// so two hosts registering at once on PostgreSQL do not take the same number.
     /// </summary>
-    public async Task<ServiceRow> ReportAsync(string host, string binary, string zone, HostCapacity? capacity, DateTime now)
+    public async Task<ServiceRow> ReportAsync(string host, string binary, string zone, HostCapacity? capacity, DateTime now,
+        string? callUrl = null, string? certificateSha256 = null)
     {
         var report = new
         {
@@ -67,18 +74,22 @@ public sealed class ComputeServiceStore(Database db)
             HypervisorType = capacity is null ? "" : "QEMU",
             capacity?.HostIp,
             CpuInfo = capacity?.CpuInfo ?? "{}",
+            CallUrl = callUrl,
+            CertificateSha256 = certificateSha256,
         };
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await db.LockAsync(c, tx, "compute-services");
         await c.ExecuteAsync("""
             INSERT INTO compute_services (id, serial, host, binary_name, zone, disabled, disabled_reason, forced_down, last_seen_at, node_id,
-              vcpus, memory_mb, local_gb, disk_available_gb, hypervisor_type, hypervisor_hostname, host_ip, cpu_info, created_at, updated_at)
+              vcpus, memory_mb, local_gb, disk_available_gb, hypervisor_type, hypervisor_hostname, host_ip, cpu_info, created_at, updated_at,
+              call_url, certificate_sha256)
             VALUES (@Id, (SELECT COALESCE(MAX(serial), 0) + 1 FROM compute_services), @Host, @Binary, @Zone, @No, NULL, @No, @Now, @NodeId,
-              @Vcpus, @MemoryMb, @LocalGb, @DiskAvailableGb, @HypervisorType, @Host, @HostIp, @CpuInfo, @Now, @Now)
+              @Vcpus, @MemoryMb, @LocalGb, @DiskAvailableGb, @HypervisorType, @Host, @HostIp, @CpuInfo, @Now, @Now, @CallUrl, @CertificateSha256)
             ON CONFLICT (host, binary_name) DO UPDATE SET last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at,
               vcpus = excluded.vcpus, memory_mb = excluded.memory_mb, local_gb = excluded.local_gb,
-              disk_available_gb = excluded.disk_available_gb, host_ip = excluded.host_ip, cpu_info = excluded.cpu_info
+              disk_available_gb = excluded.disk_available_gb, host_ip = excluded.host_ip, cpu_info = excluded.cpu_info,
+              call_url = excluded.call_url, certificate_sha256 = excluded.certificate_sha256
             """, report, tx);
         var row = await c.QuerySingleAsync<ServiceRow>("SELECT * FROM compute_services WHERE host = @Host AND binary_name = @Binary", report, tx);
         await tx.CommitAsync();
@@ -121,6 +132,18 @@ public sealed class ComputeServiceStore(Database db)
         await using var c = await db.OpenAsync();
         return await c.QuerySingleOrDefaultAsync<ServiceRow>(
             "SELECT * FROM compute_services WHERE host = @Host AND binary_name = @Binary", new { Host = host, Binary = binary });
+    }
+
+    /// <summary>
+    /// The certificate fingerprints of the registered services other than nova-compute (the controllers' nova-conductor
+    /// and nova-scheduler rows): the callers a compute host's listener lets in.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListCallerFingerprintsAsync(CancellationToken cancellationToken)
+    {
+        await using var c = await db.OpenAsync(cancellationToken);
+        return [.. await c.QueryAsync<string>(new CommandDefinition(
+            "SELECT DISTINCT certificate_sha256 FROM compute_services WHERE binary_name <> @Compute AND certificate_sha256 IS NOT NULL",
+            new { Compute = ComputeBinary }, cancellationToken: cancellationToken))];
     }
 
     /// <summary>Enables or disables scheduling to a service; enabling clears the reason, as Nova does.</summary>

@@ -58,6 +58,7 @@ public static class ComputeServices
             // API side, reaching each host through the contract: this process's own in-process, others through the database.
             .AddSingleton<ComputeHostStatus>()
             .AddSingleton<IComputeHosts, RegisteredComputeHosts>()
+            .AddSingleton<HostCallClient>()
             .AddSingleton<HostMessageQueue>()
             .AddComputeServiceRegistry()
             .AddSingleton<ComputeScheduler>()
@@ -79,6 +80,12 @@ public static class ComputeServices
             .AddSingleton<VirtHost>()
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
             .AddSingleton<ComputeHostManager>()
-            .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>());
+            .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())
+            // The host's call listener, on only with Compute:HostListen; registered before the service registry, so it
+            // is listening when the registry's first report publishes its URL.
+            .AddSingleton<BootPasswords>()
+            .AddSingleton<RegisteredCallers>()
+            .AddSingleton<ComputeHostListener>()
+            .AddHostedService(sp => sp.GetRequiredService<ComputeHostListener>());
     }
 }

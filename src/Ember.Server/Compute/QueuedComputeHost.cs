@@ -1,39 +1,7 @@
-using Ember.Server.Common;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Compute;
-
-/// <summary>
-/// A compute host reached through the database: casts are rows of <see cref="HostMessageQueue"/> that the host
-/// claims. Calls and the console stream need the host's own listener, which the controller will proxy to (issue 13,
-/// next slice); until then they answer 409 naming the host.
-/// </summary>
-public sealed class QueuedComputeHost(string name, HostMessageQueue queue) : IComputeHost
-{
-    public string Name => name;
-
-    public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
-
-    public Task AttachVolumeAsync(AttachVolume message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
-
-    public Task DetachVolumeAsync(DetachVolume message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
-
-    public Task PowerAsync(PowerAction message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
-
-    public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
-
-    public Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken) => throw NotReachable();
-
-    public Task<ExecReply> ExecAsync(ExecRequest message, CancellationToken cancellationToken) => throw NotReachable();
-
-    public Task SetPasswordAsync(SetPasswordRequest message, CancellationToken cancellationToken) => throw NotReachable();
-
-    public Task<Stream> OpenSerialConsoleAsync(SerialConsoleRequest message, CancellationToken cancellationToken) => throw NotReachable();
-
-    private ApiException NotReachable() =>
-        ApiException.Conflict($"The server runs on compute host {name}, whose console and guest agent this API cannot reach yet.");
-}
 
 /// <summary>
 /// The host side of <see cref="HostMessageQueue"/>: takes this host's casts in order and hands them to its

@@ -25,7 +25,8 @@ public class QueuedHostFixture : FuzzFixture
     protected override void ConfigureServices(IServiceCollection services)
     {
         base.ConfigureServices(services);
-        services.AddSingleton<IComputeHosts>(sp => new QueuedHosts(sp.GetRequiredService<ComputeHostManager>().Name, sp.GetRequiredService<HostMessageQueue>()));
+        services.AddSingleton<IComputeHosts>(sp => new QueuedHosts(sp.GetRequiredService<ComputeHostManager>().Name, sp.GetRequiredService<HostMessageQueue>(),
+            sp.GetRequiredService<HostCallClient>()));
         services.AddSingleton<HostMessagePump>();
     }
 
@@ -40,11 +41,12 @@ public class QueuedHostFixture : FuzzFixture
         return [.. rows];
     }
 
-    private sealed class QueuedHosts(string name, HostMessageQueue queue) : IComputeHosts
+    /// <summary>Every host reached as a remote one without a call listener: casts through the queue only.</summary>
+    private sealed class QueuedHosts(string name, HostMessageQueue queue, HostCallClient calls) : IComputeHosts
     {
         public Task<IReadOnlyList<string>> NamesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([name]);
 
-        public Task<IComputeHost> GetAsync(string host, CancellationToken cancellationToken) => Task.FromResult<IComputeHost>(new QueuedComputeHost(host, queue));
+        public Task<IComputeHost> GetAsync(string host, CancellationToken cancellationToken) => Task.FromResult<IComputeHost>(new RemoteComputeHost(host, queue, calls, callUrl: null, certificateSha256: null));
     }
 }
 
