@@ -26,10 +26,11 @@ public static class ServeCommand
         var role = new Option<string?>("--role") { Description = "all (default): everything in one process; controller: the APIs, scheduler and volume service, no VMs; compute: VMs only, working for the controller through the shared PostgreSQL database (docs/multi-host.md)." };
         role.AcceptOnlyFromAmong("all", "controller", "compute");
         var controller = new Option<string?>("--controller") { Description = "With --role compute: the controller's Keystone URL (http://HOST:PORT/identity/v3). The user is Compute:Controller:UserName, its password EMBER_Compute__Controller__Password or Compute:Controller:PasswordFile." };
+        var hostListen = new Option<string?>("--host-listen") { Description = "With --role compute: IP:PORT where this host takes the controller's calls (console, exec, passwords, serial console) over mutual TLS." };
         var image = new Option<string?>("--default-image") { Description = "qcow2 file to register as the public image 'ember-tiny' on start." };
         var command = new Command("serve", "Run the cloud: identity, image, compute, block storage and the NBD server in one process, or one role of it.")
         {
-            config, role, controller, dataDir, database, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
+            config, role, controller, hostListen, dataDir, database, listen, publicUrl, nbdListen, nbdInsecure, hostName, image, lockoutAttempts, lockoutDuration,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,6 +48,7 @@ public static class ServeCommand
 
             Flag(role, nameof(EmberOptions.Role));
             Flag(controller, "Compute:Controller:AuthUrl");
+            Flag(hostListen, "Compute:HostListen");
             Flag(dataDir, nameof(EmberOptions.DataDir));
             Flag(database, nameof(EmberOptions.Database));
             Flag(listen, nameof(EmberOptions.Listen));

@@ -88,8 +88,8 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         // kill -9 the controller, which serves the NBD exports: the guests run on. A writer in vm-002 records in its own
         // root disk each value it has fsynced to the shared volume; once the controller is back and the writer stopped,
         // vm-001 finds the last acknowledged value (or a later one) on the volume.
-        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (nohup sh -c 'i=0; while true; do i=$((i+1)); " +
-            "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked; done' > /dev/null 2>&1 & echo $! > /root/writer.pid)");
+        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (sh -c 'i=0; while true; do i=$((i+1)); " +
+            "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked; done' < /dev/null > /dev/null 2>&1 & echo $! > /root/writer.pid)");
         var beforeKill = await AckedAsync(minimum: 1);
         await cloud.KillControllerAsync();
         await cloud.StartControllerAsync();

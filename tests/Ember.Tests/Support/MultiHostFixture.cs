@@ -12,6 +12,9 @@ namespace Ember.Tests.Support;
 public sealed class MultiHostFixture : IAsyncLifetime
 {
     public const string AdminPassword = "multi-host-admin";
+
+    /// <summary>Each compute host's call listener, on its own address: one port serves them all.</summary>
+    private const int CallPort = 8775;
     private readonly string _postgresPassword = Guid.NewGuid().ToString("N");
     private readonly Dictionary<string, (string Namespace, string Address)> _machines = [];
     private readonly Dictionary<string, ServeProcess> _computes = [];
@@ -84,9 +87,10 @@ public sealed class MultiHostFixture : IAsyncLifetime
             File.Copy(file, Path.Combine(certificates, Path.GetFileName(file)), overwrite: true);
         }
 
-        var (ns, _) = _machines[host];
+        var (ns, address) = _machines[host];
         _computes[host] = await ServeProcess.StartAsync(new ServeLaunch(
-            ["--role", "compute", "--host-name", host, "--data-dir", dataDir, "--database", _databaseUrl, "--controller", AuthUrl],
+            ["--role", "compute", "--host-name", host, "--data-dir", dataDir, "--database", _databaseUrl, "--controller", AuthUrl,
+                "--host-listen", $"{address}:{CallPort}"],
             new Dictionary<string, string?>
             {
                 ["PGPASSWORD"] = _postgresPassword,
