@@ -243,9 +243,49 @@ public static partial class ComputeApi
             case "ember-exec":
                 http.Enforce(context, "ember:servers:exec");
                 return await ExecAsync(http, compute, server, argument as JsonObject);
+            case "evacuate":
+                http.Enforce(context, "os_compute_api:os-evacuate");
+                return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));
             default:
                 throw ApiException.BadRequest($"There is no such action: {action}");
         }
+    }
+
+    /// <summary>
+    /// {"evacuate":{"host":..., "adminPass":..., "onSharedStorage": bool before 2.14, "force": bool 2.29-2.67}}: 200; before
+    /// 2.14 with the new admin password (Ember has no shared instance storage, so onSharedStorage must be false).
+    /// </summary>
+    private static async Task<IResult> EvacuateAsync(HttpContext http, ComputeService compute, ServerRow server, JsonObject argument)
+    {
+        var version = ComputeVersion.Of(http);
+        string[] allowed = ["host", "adminPass", .. version.AtLeast(14) ? Array.Empty<string>() : ["onSharedStorage"],
+            .. version.AtLeast(29) && !version.AtLeast(68) ? ["force"] : Array.Empty<string>()];
+        if (argument.Select(p => p.Key).FirstOrDefault(k => !allowed.Contains(k)) is { } unknown)
+        {
+            throw ApiException.BadRequest($"Additional properties are not allowed ('{unknown}' was unexpected)");
+        }
+
+        if (!version.AtLeast(14))
+        {
+            _ = Json.OptionalBoolean(argument, "onSharedStorage") switch
+            {
+                null => throw ApiException.BadRequest("'onSharedStorage' is a required property"),
+                true => throw ApiException.BadRequest("Ember keeps instance disks on each host: there is no shared storage to evacuate on."),
+                false => false,
+            };
+        }
+
+        var host = Limits.Text(Json.OptionalString(argument, "host"), "host");
+        var force = Json.OptionalBoolean(argument, "force") == true;
+        if (force && host is null)
+        {
+            throw ApiException.BadRequest("'force' needs a 'host'.");
+        }
+
+        var adminPass = Json.OptionalString(argument, "adminPass");
+        var password = adminPass ?? (version.AtLeast(14) ? null : Ids.NewSecret(9)[..12]);
+        await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password);
+        return version.AtLeast(14) ? Results.Ok() : Json.Reply(new JsonObject { ["adminPass"] = password });
     }
 
     /// <summary>Ember extension: {"ember-exec":{"command":["mkfs.ext3","/dev/vdb"],"timeout":60,"stdin":"..."}}.</summary>

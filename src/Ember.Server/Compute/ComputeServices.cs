@@ -41,6 +41,7 @@ public static class ComputeServices
         new("os_compute_api:os-volumes-attachments:delete", PolicyRule.Member),
         new("ember:servers:exec", PolicyRule.Member),
         new("os_compute_api:os-remote-consoles", PolicyRule.Member),
+        new("os_compute_api:os-evacuate", PolicyRule.Admin),
     ];
 
     /// <summary>The compute API and scheduler; with <see cref="EmberRole.All"/> also this machine's compute host.</summary>

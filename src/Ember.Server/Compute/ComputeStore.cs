@@ -168,6 +168,36 @@ public sealed class ComputeStore(Database db)
         }
     }
 
+    /// <summary>
+    /// Evacuate's claim: under <paramref name="toHost"/>'s lock, if the server still fits there and still is on
+    /// <paramref name="fromHost"/>, moves it (host, zone) and points its mappings at their new attachments, whose
+    /// connections the new host will ask for. False when the host filled up or the server moved meanwhile.
+    /// </summary>
+    public async Task<bool> MoveServerAsync(string serverId, string fromHost, string toHost, string? zone,
+        IReadOnlyList<(string BdmId, string AttachmentId)> attachments, Func<HostUsage, bool> fits)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, "compute-host:" + toHost);
+        var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, toHost)).SingleOrDefault() ?? HostUsage.None(toHost);
+        if (!fits(used) || await c.ExecuteAsync(
+                "UPDATE servers SET host = @ToHost, availability_zone = @Zone, updated_at = @Now WHERE id = @Id AND host = @FromHost",
+                new { Id = serverId, FromHost = fromHost, ToHost = toHost, Zone = zone, Now = Ids.Now() }, tx) != 1)
+        {
+            await tx.RollbackAsync();
+            return false;
+        }
+
+        foreach (var (bdmId, attachmentId) in attachments)
+        {
+            await c.ExecuteAsync("UPDATE block_device_mappings SET attachment_id = @AttachmentId, connection_json = NULL WHERE id = @Id",
+                new { Id = bdmId, AttachmentId = attachmentId }, tx);
+        }
+
+        await tx.CommitAsync();
+        return true;
+    }
+
     public async Task<ServerRow?> FindServerAsync(string id)
     {
         await using var c = await db.OpenAsync();

@@ -81,6 +81,9 @@ public sealed class ServerGroupService(ServerGroupStore store)
     /// The group a server create names in its scheduler hints: 400 when the caller cannot see it (Nova's
     /// InstanceGroupNotFound at boot), 403 when it already has its quota of members.
     /// </summary>
+    /// <summary>The group a server is a member of, so that moving it keeps its group's policy; null when it has none.</summary>
+    public Task<ServerGroupHint?> GroupOfAsync(string serverId) => store.GroupOfAsync(serverId);
+
     public async Task<ServerGroupHint> ForBootAsync(RequestContext ctx, string groupId)
     {
         var group = await FindVisibleAsync(ctx, groupId) ?? throw ApiException.BadRequest($"Instance group {groupId} could not be found.");

@@ -89,6 +89,15 @@ public sealed class ServerGroupStore(Database db)
         return rows.ToLookup(r => r.GroupId, r => r.ServerId);
     }
 
+    /// <summary>The group <paramref name="serverId"/> is a member of (a server is in at most one), for scheduling it again.</summary>
+    public async Task<ServerGroupHint?> GroupOfAsync(string serverId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.QuerySingleOrDefaultAsync<ServerGroupHint>(
+            "SELECT g.id, g.policy FROM server_group_members m JOIN server_groups g ON g.id = m.group_id WHERE m.server_id = @Id",
+            new { Id = serverId });
+    }
+
     public async Task<long> CountMembersAsync(string groupId)
     {
         await using var c = await db.OpenAsync();

@@ -106,6 +106,16 @@ public sealed class MultiHostFixture : IAsyncLifetime
     /// <summary>kill -9 of a compute host's ember process; its QEMUs keep running.</summary>
     public Task KillComputeAsync(string host) => _computes[host].KillAsync();
 
+    /// <summary>A compute host's power cut: its ember process and every QEMU it ran are killed with SIGKILL.</summary>
+    public async Task PowerOffComputeAsync(string host)
+    {
+        await KillComputeAsync(host);
+        await Cli.RunAsync("pkill", ["-KILL", "-f", $"qemu-system.*{Path.Combine(Root, host)}/"]);
+    }
+
+    /// <summary>The instance directory a compute host keeps for a server.</summary>
+    public string InstanceDirOf(string host, string serverId) => Path.Combine(Root, host, "instances", serverId);
+
     public Task<CliResult> OpenStackAsync(params string[] args) => Cli.RunAsync("openstack", args, CloudEnv());
 
     /// <summary>novaclient reads no clouds.yaml: it gets the admin's openrc variables.</summary>
