@@ -21,9 +21,10 @@ public sealed partial class ComputeService
     /// <param name="force">2.29-2.67's force: the target host skips the scheduler's filters (it must still be up and have room).</param>
     public async Task EvacuateAsync(RequestContext ctx, string requestId, ServerRow server, string? targetHost, bool force, string? adminPass)
     {
-        if (server.Host.Length == 0)
+        // Nova's order: the instance's state (409) before its host (400).
+        if (server.Host.Length == 0 || !s_evacuable.Contains(server.VmState) || server.TaskState is not null)
         {
-            throw ApiException.Conflict($"Cannot 'evacuate' instance {server.Id}: it has no host.");
+            throw EvacuateConflict(server);
         }
 
         if (await hostStatus.IsUpAsync(server.Host))
@@ -38,7 +39,7 @@ public sealed partial class ComputeService
 
         if (!await store.ClaimTaskAsync(server.Id, s_evacuable, "rebuilding"))
         {
-            throw ApiException.Conflict($"Cannot 'evacuate' instance {server.Id} while it is in vm_state {server.VmState}");
+            throw EvacuateConflict(server);
         }
 
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
@@ -83,6 +84,10 @@ public sealed partial class ComputeService
         var spawn = new SpawnServer(requestId, server.Id, request.Flavor, request.Image, disks, adminPass);
         await (await hosts.GetAsync(newHost, CancellationToken.None)).SpawnAsync(spawn, CancellationToken.None);
     }
+
+    private static ApiException EvacuateConflict(ServerRow server) => ApiException.Conflict(server.Host.Length == 0
+        ? $"Cannot 'evacuate' instance {server.Id}: it has no host."
+        : $"Cannot 'evacuate' instance {server.Id} while it is in vm_state {server.VmState}, task_state {server.TaskState ?? "None"}");
 
     /// <summary>Claims the first candidate the server still fits on and moves it there; the new host's name, or null.</summary>
     private async Task<string?> MoveToFirstFittingHostAsync(ServerRow server, IReadOnlyList<HostState> candidates, ResourceRequest resources,
