@@ -91,7 +91,7 @@ for n in 1 2; do
   cp "$OUT"/ctl/nbd-tls/client/* "$OUT/h$n/nbd-tls/client/"
   EMBER_Compute__Controller__UserName=admin EMBER_Compute__Controller__Password=$admin_pw \
     ip netns exec "$prefix-h$n" "$EMBER_BIN" serve --role compute --host-name "host-$n" --data-dir "$OUT/h$n" \
-    --database "$db" --controller "http://$ctl:5000/identity/v3" > "$OUT/h$n.log" 2>&1 &
+    --database "$db" --controller "http://$ctl:5000/identity/v3" --host-listen "$subnet.$((n + 1)):8775" > "$OUT/h$n.log" 2>&1 &
   pids+=($!)
   wait_for "$OUT/h$n.log" "compute host host-$n is running" 120
 done
@@ -105,7 +105,8 @@ for p in "${pids[@]}"; do timeout 60 tail --pid="$p" -f /dev/null || true; done
 pids=()
 
 say "measuring: all-in-one on 127.0.0.1:15100 (SQLite, one host)"
-EMBER_ADMIN_PASSWORD=$admin_pw "$EMBER_BIN" serve --data-dir "$OUT/aio" --listen 127.0.0.1:15100 --default-image "$image" \
+# One host with the vCPUs of the two (Nova's default ratio 4.0 gives 2 cores 8): the same room for BOOTS servers.
+EMBER_Compute__CpuAllocationRatio=$((4 * 2)) EMBER_ADMIN_PASSWORD=$admin_pw "$EMBER_BIN" serve --data-dir "$OUT/aio" --listen 127.0.0.1:15100 --default-image "$image" \
   > "$OUT/aio.log" 2>&1 &
 pids+=($!)
 wait_for "$OUT/aio.log" "Ember is running" 120
