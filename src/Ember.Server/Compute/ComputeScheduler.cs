@@ -87,11 +87,15 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
     }
 
     /// <summary>
-    /// The weigher: fewest servers first (then by name), so that boots spread over the hosts, as Nova's default
+    /// The weigher: fewest servers first, so that boots spread over the hosts, as Nova's default
     /// weighers spread by free RAM.
     /// </summary>
+    /// <remarks>
+    /// Hosts of equal weight come in random order (Nova's shuffle_best_same_weighed_hosts): concurrent boots all see
+    /// the same counts before any of them is claimed, and with a fixed order they would all try the same host first.
+    /// </remarks>
     private static List<HostState> Weighed(IEnumerable<HostState> passing) =>
-        [.. passing.OrderBy(s => s.Used.Servers).ThenBy(s => s.Host, StringComparer.Ordinal)];
+        [.. passing.OrderBy(s => s.Used.Servers).ThenBy(_ => Random.Shared.Next())];
 }
 
 /// <summary>
