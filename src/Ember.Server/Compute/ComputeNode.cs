@@ -1,3 +1,4 @@
+using Ember.OpenStack;
 using Ember.Server.Common;
 using Ember.Server.Data;
 using Ember.Server.Volume;
@@ -50,9 +51,13 @@ public sealed class ComputeNode : IAsyncDisposable
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddBackgroundWork();
         builder.Services.AddSingleton(_ => new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }));
-        builder.Services.AddSingleton(sp => new ControllerClient(sp.GetRequiredService<HttpClient>(), access, sp.GetRequiredService<TimeProvider>()));
+        // Renewed well before expiry, so that a long image download does not start on a dying token.
+        builder.Services.AddSingleton(sp => new OpenStackClient(sp.GetRequiredService<HttpClient>(), access, sp.GetRequiredService<TimeProvider>())
+        {
+            RenewBefore = TimeSpan.FromMinutes(5),
+        });
         builder.Services.AddSingleton<IVolumeService, VolumeApiClient>();
-        builder.Services.AddSingleton<IHostImageSource>(sp => new ImageApiSource(sp.GetRequiredService<ControllerClient>(),
+        builder.Services.AddSingleton<IHostImageSource>(sp => new ImageApiSource(sp.GetRequiredService<OpenStackClient>(),
             Path.Combine(options.DataDir, "image-cache"), sp.GetRequiredService<ILogger<ImageApiSource>>()));
         builder.Services.AddComputeHost();
         builder.Services.AddSingleton<HostMessageQueue>();
@@ -67,7 +72,7 @@ public sealed class ComputeNode : IAsyncDisposable
     }
 
     /// <summary>The controller user's credentials; a password file must be readable by its owner only, as ssh insists for keys.</summary>
-    private static ControllerAccess AccessOf(ControllerOptions controller)
+    private static OpenStackCredentials AccessOf(ControllerOptions controller)
     {
         var password = controller.Password;
         if (controller.PasswordFile is { } file)
@@ -87,7 +92,15 @@ public sealed class ComputeNode : IAsyncDisposable
             }
         }
 
-        return new ControllerAccess(new Uri(controller.AuthUrl!), controller.UserName!, password!, controller.ProjectName, controller.DomainName);
+        return new OpenStackCredentials
+        {
+            AuthUrl = new Uri(controller.AuthUrl!).AbsoluteUri, // a malformed URL fails here, at start
+            Username = controller.UserName,
+            Password = password,
+            ProjectName = controller.ProjectName,
+            UserDomainName = controller.DomainName,
+            ProjectDomainName = controller.DomainName,
+        };
     }
 
     public Task WaitForShutdownAsync() => _host.WaitForShutdownAsync();

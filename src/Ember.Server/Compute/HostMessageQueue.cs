@@ -1,5 +1,7 @@
+using System.Collections.Frozen;
 using System.Data.Common;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Dapper;
 using Ember.Server.Data;
 using Npgsql;
@@ -10,15 +12,7 @@ namespace Ember.Server.Compute;
 public sealed record QueuedCast(long Seq, string Host, string ServerId, string Kind, string Body)
 {
     /// <summary>The message record this cast carries (SpawnServer, AttachVolume, ...).</summary>
-    public object Message => Kind switch
-    {
-        HostMessageQueue.Spawn => JsonSerializer.Deserialize(Body, ComputeHostJson.Default.SpawnServer)!,
-        HostMessageQueue.Attach => JsonSerializer.Deserialize(Body, ComputeHostJson.Default.AttachVolume)!,
-        HostMessageQueue.Detach => JsonSerializer.Deserialize(Body, ComputeHostJson.Default.DetachVolume)!,
-        HostMessageQueue.Power => JsonSerializer.Deserialize(Body, ComputeHostJson.Default.PowerAction)!,
-        HostMessageQueue.Delete => JsonSerializer.Deserialize(Body, ComputeHostJson.Default.DeleteServer)!,
-        _ => throw new InvalidOperationException($"Unknown cast kind '{Kind}'."),
-    };
+    public object Message => JsonSerializer.Deserialize(Body, HostMessageQueue.ContractOf(Kind))!;
 }
 
 /// <summary>
@@ -37,21 +31,38 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string Power = "power";
     public const string Delete = "delete";
 
-    public Task EnqueueAsync(string host, SpawnServer message) =>
+    /// <summary>
+    /// Every cast the queue carries: the kind written in its row, and its message's contract. The one place a cast is
+    /// added; writing looks a message's type up here, reading a row's kind.
+    /// </summary>
+    private static readonly FrozenDictionary<string, JsonTypeInfo> s_contracts = new Dictionary<string, JsonTypeInfo>
+    {
+        [Spawn] = ComputeHostJson.Default.SpawnServer,
+        [Attach] = ComputeHostJson.Default.AttachVolume,
+        [Detach] = ComputeHostJson.Default.DetachVolume,
+        [Power] = ComputeHostJson.Default.PowerAction,
+        [Delete] = ComputeHostJson.Default.DeleteServer,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    private static readonly FrozenDictionary<Type, string> s_kinds = s_contracts.ToFrozenDictionary(c => c.Value.Type, c => c.Key);
+
+    /// <summary>The contract of a row's kind.</summary>
+    /// <exception cref="InvalidOperationException">The kind is not one of the casts (a row written by a newer version, say).</exception>
+    public static JsonTypeInfo ContractOf(string kind) =>
+        s_contracts.TryGetValue(kind, out var contract) ? contract : throw new InvalidOperationException($"Unknown cast kind '{kind}'.");
+
+    /// <summary>Queues <paramref name="message"/>, one of the casts of <see cref="IComputeHost"/>, for <paramref name="host"/>.</summary>
+    /// <exception cref="ArgumentException">The message is not a cast (a call, say, which is never queued).</exception>
+    public Task EnqueueAsync(string host, object message)
+    {
+        var kind = s_kinds.TryGetValue(message.GetType(), out var found) ? found
+            : throw new ArgumentException($"{message.GetType().Name} is not a cast.", nameof(message));
         // The boot password never goes into the database (and so into its WAL and backups).
-        EnqueueAsync(host, message.ServerId, Spawn, JsonSerializer.Serialize(message with { AdminPass = null }, ComputeHostJson.Default.SpawnServer));
-
-    public Task EnqueueAsync(string host, AttachVolume message) =>
-        EnqueueAsync(host, message.ServerId, Attach, JsonSerializer.Serialize(message, ComputeHostJson.Default.AttachVolume));
-
-    public Task EnqueueAsync(string host, DetachVolume message) =>
-        EnqueueAsync(host, message.ServerId, Detach, JsonSerializer.Serialize(message, ComputeHostJson.Default.DetachVolume));
-
-    public Task EnqueueAsync(string host, PowerAction message) =>
-        EnqueueAsync(host, message.ServerId, Power, JsonSerializer.Serialize(message, ComputeHostJson.Default.PowerAction));
-
-    public Task EnqueueAsync(string host, DeleteServer message) =>
-        EnqueueAsync(host, message.ServerId, Delete, JsonSerializer.Serialize(message, ComputeHostJson.Default.DeleteServer));
+        object written = message is SpawnServer spawn ? spawn with { AdminPass = null } : message;
+        var body = JsonSerializer.SerializeToElement(written, s_contracts[kind]);
+        // Every cast names its server; the row's column is read from the body so that the two cannot disagree.
+        return EnqueueAsync(host, body.GetProperty("serverId").GetString()!, kind, body.GetRawText());
+    }
 
     private async Task EnqueueAsync(string host, string serverId, string kind, string body)
     {

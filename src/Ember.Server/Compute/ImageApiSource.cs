@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ember.Compute.Qemu;
 using Ember.Image.Format;
+using Ember.OpenStack;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Compute;
@@ -12,13 +14,14 @@ namespace Ember.Server.Compute;
 /// their sha512 (Glance's os_hash_value), checked against it while they stream, and inspected at every use as
 /// the all-in-one source does. One download per image however many servers boot from it at once.
 /// </summary>
-public sealed partial class ImageApiSource(ControllerClient controller, string cacheDirectory, ILogger<ImageApiSource> logger) : IHostImageSource
+public sealed partial class ImageApiSource(OpenStackClient controller, string cacheDirectory, ILogger<ImageApiSource> logger) : IHostImageSource
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _downloads = new(StringComparer.Ordinal);
 
     public async Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken)
     {
-        var meta = await controller.GetJsonAsync("image", $"v2/images/{Uri.EscapeDataString(image.Id)}", cancellationToken);
+        var meta = await controller.RequestJsonAsync(HttpMethod.Get, await ImageUrlAsync(image.Id, "", cancellationToken), null, null, cancellationToken) as JsonObject
+            ?? throw new InvalidDataException($"Image {image.Id}: the Image API's reply is not a JSON object.");
         if (meta["status"]?.GetValue<string>() != "active")
         {
             throw new InvalidOperationException($"Image {image.Id} is {meta["status"]}, not active.");
@@ -64,8 +67,12 @@ public sealed partial class ImageApiSource(ControllerClient controller, string c
         var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".partial";
         try
         {
-            using var response = await controller.GetAsync("image", $"v2/images/{Uri.EscapeDataString(imageId)}/file", cancellationToken);
-            response.EnsureSuccessStatusCode();
+            using var response = await controller.SendAsync(HttpMethod.Get, await ImageUrlAsync(imageId, "/file", cancellationToken), null, null, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await OpenStackException.ReadAsync(response, cancellationToken);
+            }
+
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
@@ -105,6 +112,10 @@ public sealed partial class ImageApiSource(ControllerClient controller, string c
             File.Delete(temp);
         }
     }
+
+    /// <summary>The catalog's image endpoint is unversioned: v2 is this client's choice.</summary>
+    private async Task<string> ImageUrlAsync(string imageId, string suffix, CancellationToken cancellationToken) =>
+        await controller.EndpointAsync("image", cancellationToken) + $"/v2/images/{Uri.EscapeDataString(imageId)}{suffix}";
 
     [GeneratedRegex("^[0-9a-f]{128}$")]
     private static partial Regex Sha512Hex();

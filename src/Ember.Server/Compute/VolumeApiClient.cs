@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ember.OpenStack;
 using Ember.Server.Common;
 using Ember.Server.Volume;
 
@@ -11,7 +12,7 @@ namespace Ember.Server.Compute;
 /// a server still uses (the rule an in-process call passes as a service request). Errors come back as
 /// <see cref="ApiException"/>s with Cinder's status and message.
 /// </summary>
-public sealed class VolumeApiClient(ControllerClient controller) : IVolumeService
+public sealed class VolumeApiClient(OpenStackClient controller) : IVolumeService
 {
     private const string Version = "volume 3.54";
 
@@ -82,21 +83,19 @@ public sealed class VolumeApiClient(ControllerClient controller) : IVolumeServic
 
     private static string Escape(string id) => Uri.EscapeDataString(id);
 
-    /// <summary>One call; a reply outside 2xx becomes the ApiException Cinder's body describes ({"itemNotFound": {"message": ...}}).</summary>
+    /// <summary>One call; a reply outside 2xx becomes an ApiException with Cinder's status and message.</summary>
     private async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body = null)
     {
-        using var response = await controller.SendAsync(method, "block-storage", path, body, Version, CancellationToken.None);
-        var text = await response.Content.ReadAsStringAsync();
-        var json = string.IsNullOrWhiteSpace(text) ? null : JsonNode.Parse(text);
-        if (response.IsSuccessStatusCode)
+        var url = await controller.EndpointAsync("block-storage", CancellationToken.None) + "/" + path;
+        try
         {
-            return json;
+            return await controller.RequestJsonAsync(method, url, body, Version, CancellationToken.None);
         }
-
-        var message = (json as JsonObject)?.Select(kv => kv.Value?["message"]?.GetValue<string>()).FirstOrDefault(m => m is not null)
-            ?? $"HTTP {(int)response.StatusCode} from the volume service";
-        var kind = Enum.IsDefined((ErrorKind)(int)response.StatusCode) ? (ErrorKind)(int)response.StatusCode : ErrorKind.Internal;
-        throw new ApiException(kind, message);
+        catch (OpenStackException ex)
+        {
+            var kind = Enum.IsDefined((ErrorKind)ex.StatusCode) ? (ErrorKind)ex.StatusCode : ErrorKind.Internal;
+            throw new ApiException(kind, ex.ApiMessage);
+        }
     }
 
     private static VolumeInfo VolumeOf(JsonObject v) => new(

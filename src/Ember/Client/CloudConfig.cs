@@ -1,38 +1,13 @@
 using System.Text.Json.Nodes;
+using Ember.OpenStack;
 using Ember.Server.Common;
 
 namespace Ember.Client;
 
-/// <summary>Password credentials and endpoint selection for one cloud, after every source is merged.</summary>
-public sealed record CloudCredentials
+/// <summary>Credentials and endpoint selection for one cloud after every source is merged, and whether to check its TLS certificate.</summary>
+/// <remarks>Printed, it shows neither password nor token (<see cref="OpenStackCredentials"/>).</remarks>
+public sealed record CloudCredentials : OpenStackCredentials
 {
-    public string? AuthUrl { get; init; }
-
-    public string? Username { get; init; }
-
-    public string? UserId { get; init; }
-
-    public string? Password { get; init; }
-
-    public string? ProjectName { get; init; }
-
-    public string? ProjectId { get; init; }
-
-    public string UserDomainName { get; init; } = "Default";
-
-    public string? UserDomainId { get; init; }
-
-    public string ProjectDomainName { get; init; } = "Default";
-
-    public string? ProjectDomainId { get; init; }
-
-    public string? RegionName { get; init; }
-
-    public string Interface { get; init; } = "public";
-
-    /// <summary>A pre-issued token (OS_TOKEN / auth.token): used instead of the password.</summary>
-    public string? Token { get; init; }
-
     public bool Insecure { get; init; }
 }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Ember.Server.Compute;
@@ -106,6 +107,42 @@ public sealed class PostgresHostMessageQueueTests(PostgresQueuedHostFixture fixt
 public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
 {
     protected QueuedHostFixture Fixture => fixture;
+
+    [Fact]
+    public async Task Every_cast_comes_back_as_the_message_that_was_queued_and_a_call_is_not_queued()
+    {
+        var server = Guid.NewGuid().ToString();
+        var volume = new VolumeDisk("bdm-1", "volume-1", "attachment-1", "/dev/vdb", null);
+        object[] casts =
+        [
+            new SpawnServer("req-1", server, new FlavorSpec(64, 1, 1), new ImageSpec("image-1"), [volume], "Boot-S3cret-pw"),
+            new AttachVolume("req-2", server, volume),
+            new DetachVolume("req-3", server, volume),
+            new PowerAction("req-4", server, PowerActionKind.HardReboot),
+            new DeleteServer("req-5", server),
+        ];
+        foreach (var cast in casts)
+        {
+            await fixture.Queue.EnqueueAsync("round-trip", cast);
+        }
+
+        var taken = new List<QueuedCast>();
+        await fixture.Queue.ClaimAsync("round-trip", 10, cast =>
+        {
+            taken.Add(cast);
+            return Task.CompletedTask;
+        }, default);
+
+        Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.Power, HostMessageQueue.Delete],
+            taken.Select(c => c.Kind));
+        Assert.All(taken, c => Assert.Equal(server, c.ServerId));
+        // Records holding lists compare by reference: compare them as JSON. The spawn comes back without its password.
+        var expected = casts.Select(m => m is SpawnServer spawn ? spawn with { AdminPass = null } : m);
+        Assert.Equal(expected.Select(Json), taken.Select(c => Json(c.Message)));
+        await Assert.ThrowsAsync<ArgumentException>(() => fixture.Queue.EnqueueAsync("round-trip", new ConsoleOutputRequest("req-6", server, null)));
+    }
+
+    private static string Json(object message) => JsonSerializer.Serialize(message, ComputeHostJson.Default.GetTypeInfo(message.GetType())!);
 
     [Fact]
     public async Task A_spawn_waits_in_the_database_without_its_password_until_the_host_claims_it_and_so_does_the_delete()

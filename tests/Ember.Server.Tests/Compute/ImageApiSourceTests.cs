@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ember.OpenStack;
 using Ember.Server.Compute;
 using Ember.Server.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -21,8 +22,8 @@ public sealed class ImageApiSourceTests(EmberFixture ember) : IClassFixture<Embe
 
     private ImageApiSource Source()
     {
-        var access = new ControllerAccess(new Uri(ember.BaseUrl + "/identity/v3"), "admin", EmberFixture.AdminPassword, "admin");
-        var controller = new ControllerClient(new HttpClient(_requests), access, TimeProvider.System);
+        var access = new OpenStackCredentials { AuthUrl = ember.BaseUrl + "/identity/v3", Username = "admin", Password = EmberFixture.AdminPassword, ProjectName = "admin" };
+        var controller = new OpenStackClient(new HttpClient(_requests), access, TimeProvider.System);
         return new ImageApiSource(controller, CacheDir, NullLogger<ImageApiSource>.Instance);
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ember.OpenStack;
 using Ember.Server.Common;
 using Ember.Server.Compute;
 using Ember.Server.Tests.Support;
@@ -16,8 +17,8 @@ public sealed class VolumeApiClientTests(EmberFixture ember) : IClassFixture<Emb
 
     private VolumeApiClient Client()
     {
-        var access = new ControllerAccess(new Uri(ember.BaseUrl + "/identity/v3"), "admin", EmberFixture.AdminPassword, "admin");
-        return new VolumeApiClient(new ControllerClient(new HttpClient(), access, TimeProvider.System));
+        var access = new OpenStackCredentials { AuthUrl = ember.BaseUrl + "/identity/v3", Username = "admin", Password = EmberFixture.AdminPassword, ProjectName = "admin" };
+        return new VolumeApiClient(new OpenStackClient(new HttpClient(), access, TimeProvider.System));
     }
 
     [Fact]
