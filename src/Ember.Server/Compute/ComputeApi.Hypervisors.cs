@@ -28,22 +28,34 @@ public static partial class ComputeApi
         v21.MapGet("/os-hypervisors/statistics", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:statistics");
-            return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry, inventory)) });
+            var all = (await store.ListComputeNodesAsync(new ComputeNodeQuery()))!.Items;
+            return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry, inventory, all, withServers: false)) });
         });
         v21.MapGet("/os-hypervisors/{id}", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string id) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:show");
             var version = ComputeVersion.Of(http);
             var withServers = version.AtLeast(UuidIdsVersion) && WithServers(http);
-            var hypervisor = await FindHypervisorAsync(store, registry, inventory, version, id);
+            var hypervisor = await FindHypervisorAsync(store, registry, inventory, version, id, withServers);
             return Json.Reply(new JsonObject { ["hypervisor"] = HypervisorJson(hypervisor, version, detail: true, withServers) });
         });
+        // Nova asks the host to run uptime; Ember's hosts put that line in their registry row at each heartbeat. The route
+        // is gone from 2.88, above Ember's maximum.
         v21.MapGet("/os-hypervisors/{id}/uptime", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string id) =>
         {
             Authorize(http, "os_compute_api:os-hypervisors:uptime");
-            await FindHypervisorAsync(store, registry, inventory, ComputeVersion.Of(http), id);
-            // Nova's answer for a driver without it; the host does not report its uptime yet.
-            throw new ApiException(ErrorKind.NotImplemented, "Virt driver does not implement host uptime.");
+            var version = ComputeVersion.Of(http);
+            var hypervisor = await FindHypervisorAsync(store, registry, inventory, version, id, withServers: false);
+            if (!hypervisor.Up)
+            {
+                throw ApiException.BadRequest($"Compute service of {hypervisor.Node.Host} is unavailable at this time.");
+            }
+
+            // A host of an Ember before compute-009 reports none: Nova's answer for a driver without it.
+            var uptime = hypervisor.Node.Uptime ?? throw new ApiException(ErrorKind.NotImplemented, "The requested functionality is not supported.");
+            var json = HypervisorJson(hypervisor, version, detail: false, withServers: false);
+            json["uptime"] = uptime;
+            return Json.Reply(new JsonObject { ["hypervisor"] = json });
         });
         v21.MapGet("/os-hypervisors/{pattern}/search", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string pattern) =>
             SearchHypervisorsAsync(http, store, registry, inventory, pattern, "os_compute_api:os-hypervisors:search", withServers: false));
@@ -73,23 +85,28 @@ public static partial class ComputeApi
         public string Id(Microversion version) => version.AtLeast(UuidIdsVersion) ? Node.NodeId : Node.Serial.ToString(CultureInfo.InvariantCulture);
     }
 
-    private static async Task<List<Hypervisor>> HypervisorsAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory)
+    /// <summary>The hypervisors of <paramref name="nodes"/>: their use in one query, their servers in one more when asked for.</summary>
+    private static async Task<List<Hypervisor>> HypervisorsAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory,
+        IReadOnlyList<ServiceRow> nodes, bool withServers)
     {
-        var usage = await store.UsageAsync();
-        var placed = (await store.ListPlacedServersAsync()).ToLookup(s => s.Host, StringComparer.Ordinal);
-        return [.. (await store.ListAsync(binary: ComputeServiceStore.ComputeBinary)).Select(n =>
-            new Hypervisor(n, registry.IsUp(n), usage.GetValueOrDefault(n.Host) ?? HostUsage.None(n.Host), [.. placed[n.Host]], inventory))];
+        var hosts = nodes.Select(n => n.Host).ToArray();
+        var usage = await store.UsageAsync(hosts);
+        var placed = withServers ? (await store.ListPlacedServersAsync(hosts)).ToLookup(s => s.Host, StringComparer.Ordinal) : null;
+        return [.. nodes.Select(n => new Hypervisor(n, registry.IsUp(n), usage.GetValueOrDefault(n.Host) ?? HostUsage.None(n.Host),
+            placed is null ? [] : [.. placed[n.Host]], inventory))];
     }
 
-    private static async Task<Hypervisor> FindHypervisorAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, Microversion version, string id)
+    private static async Task<Hypervisor> FindHypervisorAsync(ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, Microversion version,
+        string id, bool withServers)
     {
-        if (version.AtLeast(UuidIdsVersion) && !Ids.IsUuid(id))
+        var byNodeId = version.AtLeast(UuidIdsVersion);
+        if (byNodeId && !Ids.IsUuid(id))
         {
             throw ApiException.BadRequest($"Invalid uuid {id}");
         }
 
-        return (await HypervisorsAsync(store, registry, inventory)).FirstOrDefault(h => h.Id(version) == id)
-            ?? throw ApiException.NotFound($"Hypervisor with ID {id} could not be found.");
+        var node = await store.FindComputeNodeAsync(id, byNodeId) ?? throw ApiException.NotFound($"Hypervisor with ID {id} could not be found.");
+        return (await HypervisorsAsync(store, registry, inventory, [node], withServers)).Single();
     }
 
     private static async Task<IResult> ListHypervisorsAsync(HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, bool detail)
@@ -107,40 +124,24 @@ public static partial class ComputeApi
             throw ApiException.BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.");
         }
 
-        var all = await HypervisorsAsync(store, registry, inventory);
-        if (pattern is not null)
+        var page = await store.ListComputeNodesAsync(new ComputeNodeQuery(marker, version.AtLeast(UuidIdsVersion), limit, pattern))
+            ?? throw ApiException.BadRequest($"marker [{marker}] not found");
+        if (pattern is not null && page.Items.Count == 0)
         {
-            all = Matching(all, pattern);
+            throw NoneMatching(pattern);
         }
 
-        var page = Paged(all, version, marker, limit);
+        var hypervisors = await HypervisorsAsync(store, registry, inventory, page.Items, withServers);
         var body = new JsonObject
         {
-            ["hypervisors"] = new JsonArray([.. page.Items.Select(h => (JsonNode)HypervisorJson(h, version, detail, withServers))]),
+            ["hypervisors"] = new JsonArray([.. hypervisors.Select(h => (JsonNode)HypervisorJson(h, version, detail, withServers))]),
         };
-        if (QueryParams.NextLink(http, page, h => h.Id(version)) is { } next)
+        if (QueryParams.NextLink(http, new Page<Hypervisor>(hypervisors, page.HasMore), h => h.Id(version)) is { } next)
         {
             body["hypervisors_links"] = next;
         }
 
         return Json.Reply(body);
-    }
-
-    /// <summary>The list from after the marker (400 when it names no hypervisor, as Nova says), at most limit long.</summary>
-    private static Page<Hypervisor> Paged(List<Hypervisor> all, Microversion version, string? marker, int? limit)
-    {
-        var start = 0;
-        if (marker is not null)
-        {
-            start = all.FindIndex(h => h.Id(version) == marker) + 1;
-            if (start == 0)
-            {
-                throw ApiException.BadRequest($"marker [{marker}] not found");
-            }
-        }
-
-        var rest = all.Skip(start).ToList();
-        return limit is { } n ? new Page<Hypervisor>([.. rest.Take(n)], rest.Count > n) : new Page<Hypervisor>(rest, HasMore: false);
     }
 
     /// <summary>Before 2.53: /os-hypervisors/{pattern}/search and /servers; from 2.53 they are gone (404), replaced by query parameters.</summary>
@@ -154,7 +155,13 @@ public static partial class ComputeApi
             throw ApiException.NotFound("The resource could not be found.");
         }
 
-        var found = Matching(await HypervisorsAsync(store, registry, inventory), pattern);
+        var nodes = (await store.ListComputeNodesAsync(new ComputeNodeQuery(HostnamePattern: pattern)))!.Items;
+        if (nodes.Count == 0)
+        {
+            throw NoneMatching(pattern);
+        }
+
+        var found = await HypervisorsAsync(store, registry, inventory, nodes, withServers);
         return Json.Reply(new JsonObject
         {
             ["hypervisors"] = new JsonArray([.. found.Select(h => (JsonNode)HypervisorJson(h, version, detail: false, withServers))]),
@@ -162,11 +169,7 @@ public static partial class ComputeApi
     }
 
     /// <summary>Nova matches hypervisor_hostname LIKE '%pattern%'; none matching is a 404.</summary>
-    private static List<Hypervisor> Matching(List<Hypervisor> all, string pattern)
-    {
-        var found = all.Where(h => h.Node.HypervisorHostname.Contains(pattern, StringComparison.OrdinalIgnoreCase)).ToList();
-        return found.Count > 0 ? found : throw ApiException.NotFound($"No hypervisor matching '{pattern}' could be found.");
-    }
+    private static ApiException NoneMatching(string pattern) => ApiException.NotFound($"No hypervisor matching '{pattern}' could be found.");
 
     private static bool WithServers(HttpContext http)
     {

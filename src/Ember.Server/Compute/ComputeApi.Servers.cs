@@ -18,7 +18,7 @@ public static partial class ComputeApi
         {
             var context = Authorize(http, "os_compute_api:servers:show");
             var server = await FindServerAsync(store, context, id);
-            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, server) });
+            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, server, await HostStatusesAsync(http, context)) });
         });
         v21.MapPut("/servers/{id}", async (HttpContext http, ComputeStore store, string id) =>
         {
@@ -48,8 +48,16 @@ public static partial class ComputeApi
         v21.MapPost("/servers/{id}/action", ServerActionAsync);
     }
 
-    private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server) =>
-        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http));
+    /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
+    private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
+        Func<ServerRow, string>? hostStatus = null) =>
+        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http), hostStatus: hostStatus?.Invoke(server));
+
+    /// <summary>host_status for a request that may see it (2.16, Nova's show:host_status policy: admin); else null, and no registry read.</summary>
+    private static async Task<Func<ServerRow, string>?> HostStatusesAsync(HttpContext http, RequestContext context) =>
+        ComputeVersion.Of(http).AtLeast(16) && http.Allows(context, "os_compute_api:servers:show:host_status")
+            ? await http.RequestServices.GetRequiredService<ComputeHostStatus>().HostStatusesAsync()
+            : null;
 
     private static string ServerName(string? name) =>
         string.IsNullOrWhiteSpace(name) || name.Length > 255
@@ -178,10 +186,11 @@ public static partial class ComputeApi
                 && (status is null || string.Equals(ComputeJson.Status(server), status, StringComparison.OrdinalIgnoreCase)),
             query["marker"] is { Count: > 0 } marker ? marker.ToString() : null, QueryParams.Limit(query));
         var result = new JsonArray();
+        var hostStatus = detail ? await HostStatusesAsync(http, context) : null;
         foreach (var server in page.Items)
         {
             result.Add(detail
-                ? await ServerViewAsync(http, store, context, server)
+                ? await ServerViewAsync(http, store, context, server, hostStatus)
                 : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
         }
 

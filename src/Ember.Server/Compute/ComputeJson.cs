@@ -62,8 +62,9 @@ internal static class ComputeJson
         ? ""
         : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
 
+    /// <param name="hostStatus">The server's host_status (2.16), or null when the caller may not see it.</param>
     public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
-        Microversion version, string? imageName = null)
+        Microversion version, string? imageName = null, string? hostStatus = null)
     {
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var json = new JsonObject
@@ -141,9 +142,9 @@ internal static class ComputeJson
             json["locked"] = false;
         }
 
-        if (version.AtLeast(16) && ctx.IsCloudAdmin)
+        if (version.AtLeast(16) && hostStatus is not null)
         {
-            json["host_status"] = "UP";
+            json["host_status"] = hostStatus;
         }
 
         if (version.AtLeast(19))

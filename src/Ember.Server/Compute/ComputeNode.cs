@@ -63,6 +63,7 @@ public sealed class ComputeNode : IAsyncDisposable
         builder.Services.AddSingleton<HostMessageQueue>();
         builder.Services.AddComputeServiceRegistry();
         builder.Services.AddHostedService<HostMessagePump>();
+        builder.Services.AddSingleton<ImageCacheCleaner>().AddHostedService(sp => sp.GetRequiredService<ImageCacheCleaner>());
         services?.Invoke(builder.Services);
 
         var host = builder.Build();

@@ -37,6 +37,17 @@ public sealed class ComputeOptions
     [Range(0, int.MaxValue)]
     public int ReservedHostDiskMb { get; set; }
 
+    /// <summary>Seconds between two passes of a compute host's image cache cleaner (Nova's image_cache.manager_interval).</summary>
+    [Range(1, 604800)]
+    public int ImageCacheIntervalSeconds { get; set; } = 2400;
+
+    /// <summary>
+    /// A cached image no instance on the host uses is removed once it has gone unused this long (Nova's
+    /// image_cache.remove_unused_original_minimum_age_seconds).
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int ImageCacheMinimumAgeSeconds { get; set; } = 86400;
+
     /// <summary>
     /// HOST:PORT where this compute host serves the controllers' calls (console output, exec, passwords, the serial
     /// console) over mutual TLS; ":PORT" for all interfaces. Null, the all-in-one default: no listener.

@@ -112,6 +112,23 @@ public sealed class ComputeHostStatus(ComputeServiceStore services, ComputeServi
 
     public async Task<bool> IsUpAsync(string host) =>
         host == _local || await services.FindAsync(host, ComputeServiceStore.ComputeBinary) is { } node && registry.IsUp(node);
+
+    /// <summary>
+    /// Nova's host_status (2.16) of servers, from one read of the registry however many servers are shown: DOWN when
+    /// the host's nova-compute is forced down, MAINTENANCE when it is disabled, UP when it is up, UNKNOWN when it has
+    /// not reported within service_down_time, and "" for a server with no host or a host with no nova-compute row.
+    /// </summary>
+    public async Task<Func<ServerRow, string>> HostStatusesAsync()
+    {
+        var nodes = (await services.ListAsync(binary: ComputeServiceStore.ComputeBinary)).ToDictionary(n => n.Host, StringComparer.Ordinal);
+        return server => nodes.GetValueOrDefault(server.Host) switch
+        {
+            null => "",
+            { ForcedDown: true } => "DOWN",
+            { Disabled: true } => "MAINTENANCE",
+            var node => IsUp(node) ? "UP" : "UNKNOWN",
+        };
+    }
 }
 
 /// <summary>

@@ -133,5 +133,9 @@ public static class ComputeSchema
             ALTER TABLE servers ADD COLUMN availability_zone VARCHAR(255);
             UPDATE servers SET availability_zone = 'nova' WHERE host <> '';
             """),
+        // os-hypervisors/{id}/uptime: the compute host's uptime line, as of its last heartbeat (null from an older Ember).
+        new("compute-009", """
+            ALTER TABLE compute_services ADD COLUMN uptime VARCHAR(255);
+            """),
     ];
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -71,7 +72,7 @@ public sealed partial class ComputeServiceRegistry(
     /// </summary>
     public async Task ReportAsync()
     {
-        var capacity = HostCapacityProbe.Measure(ember.Value.DataDir);
+        var capacity = HostCapacityProbe.Measure(ember.Value.DataDir) with { Uptime = HostUptime.Read(clock.GetLocalNow()) };
         var now = Now();
         foreach (var (binary, zone) in _services)
         {
@@ -106,6 +107,38 @@ public sealed partial class ComputeServiceRegistry(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of the services of host {Host} failed: {Reason}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string host, string reason);
+}
+
+/// <summary>This machine's uptime line, as the uptime command prints it, for os-hypervisors/{id}/uptime.</summary>
+public static class HostUptime
+{
+    /// <summary>From /proc/uptime and /proc/loadavg; null where they cannot be read (not Linux).</summary>
+    public static string? Read(DateTimeOffset localNow)
+    {
+        try
+        {
+            var up = double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], CultureInfo.InvariantCulture);
+            var loads = File.ReadAllText("/proc/loadavg").Split(' ');
+            return Format(localNow, TimeSpan.FromSeconds(up),
+                double.Parse(loads[0], CultureInfo.InvariantCulture), double.Parse(loads[1], CultureInfo.InvariantCulture), double.Parse(loads[2], CultureInfo.InvariantCulture));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// procps' layout: the time, days if any, then h:mm (or "N min" under an hour), the users (Ember does not read
+    /// utmp: always 0), the three load averages.
+    /// </summary>
+    public static string Format(DateTimeOffset localNow, TimeSpan up, double load1, double load5, double load15)
+    {
+        var days = up.Days > 0 ? string.Create(CultureInfo.InvariantCulture, $"{up.Days} day{(up.Days == 1 ? "" : "s")}, ") : "";
+        var time = up.Hours > 0 ? string.Create(CultureInfo.InvariantCulture, $"{up.Hours,2}:{up.Minutes:00}, ") : string.Create(CultureInfo.InvariantCulture, $"{up.Minutes} min, ");
+        return string.Create(CultureInfo.InvariantCulture,
+            $" {localNow:HH:mm:ss} up {days}{time} 0 users,  load average: {load1:0.00}, {load5:0.00}, {load15:0.00}");
+    }
 }
 
 /// <summary>What this machine offers to servers: processors, memory, and the data directory's file system.</summary>

@@ -28,6 +28,7 @@ public static class ComputeServices
         new("os_compute_api:servers:show", PolicyRule.Reader),
         new("os_compute_api:servers:create", PolicyRule.Member),
         new("os_compute_api:servers:create:forced_host", PolicyRule.Admin),
+        new("os_compute_api:servers:show:host_status", PolicyRule.Admin),
         new("os_compute_api:servers:update", PolicyRule.Member),
         new("os_compute_api:servers:delete", PolicyRule.Member),
         new("os_compute_api:servers:stop", PolicyRule.Member),

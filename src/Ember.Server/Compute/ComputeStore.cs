@@ -132,7 +132,7 @@ public sealed class ComputeStore(Database db)
             if (fits is not null)
             {
                 await db.LockAsync(c, tx, "compute-host:" + server.Host);
-                var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, server.Host)).SingleOrDefault() ?? HostUsage.None(server.Host);
+                var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, [server.Host])).SingleOrDefault() ?? HostUsage.None(server.Host);
                 if (!fits(used))
                 {
                     return null;
@@ -179,7 +179,7 @@ public sealed class ComputeStore(Database db)
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await db.LockAsync(c, tx, "compute-host:" + toHost);
-        var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, toHost)).SingleOrDefault() ?? HostUsage.None(toHost);
+        var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, [toHost])).SingleOrDefault() ?? HostUsage.None(toHost);
         if (!fits(used) || await c.ExecuteAsync(
                 "UPDATE servers SET host = @ToHost, availability_zone = @Zone, updated_at = @Now WHERE id = @Id AND host = @FromHost",
                 new { Id = serverId, FromHost = fromHost, ToHost = toHost, Zone = zone, Now = Ids.Now() }, tx) != 1)

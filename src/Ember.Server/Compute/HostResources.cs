@@ -34,8 +34,9 @@ public sealed record HostUsage
 
     public static HostUsage None(string host) => new() { Host = host };
 
-    /// <summary>The use of every host that has servers, or of <paramref name="host"/> only.</summary>
-    public static async Task<IReadOnlyList<HostUsage>> ReadAsync(DbConnection connection, DbTransaction? transaction, SqlDialect dialect, string? host = null)
+    /// <summary>The use of every host that has servers, or of <paramref name="hosts"/> only.</summary>
+    public static async Task<IReadOnlyList<HostUsage>> ReadAsync(DbConnection connection, DbTransaction? transaction, SqlDialect dialect,
+        IReadOnlyCollection<string>? hosts = null)
     {
         string Flavor(string key) => dialect.JsonInteger("flavor_json", key);
         var sql = $"""
@@ -47,10 +48,10 @@ public sealed record HostUsage
               CAST(SUM(CASE WHEN image_id IS NULL THEN 0 ELSE {Flavor(nameof(FlavorRow.Disk))} END
                 + {Flavor(nameof(FlavorRow.Ephemeral))} + ({Flavor(nameof(FlavorRow.Swap))} + 1023) / 1024) AS BIGINT) AS disk_gb
             FROM servers
-            WHERE host <> '' AND vm_state <> @Deleted {(host is null ? "" : "AND host = @Host")}
+            WHERE host <> '' AND vm_state <> @Deleted {(hosts is null ? "" : "AND host " + dialect.In("@Hosts"))}
             GROUP BY host
             """;
-        return [.. await connection.QueryAsync<HostUsage>(sql, new { Deleted = VmStates.Deleted, Host = host }, transaction)];
+        return [.. await connection.QueryAsync<HostUsage>(sql, new { Deleted = VmStates.Deleted, Hosts = hosts?.ToArray() }, transaction)];
     }
 }
 
