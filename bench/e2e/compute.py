@@ -13,7 +13,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rest import Cloud, endpoint, log, stats  # noqa: E402
+from rest import Cloud, endpoint, log, stats, wait  # noqa: E402
 
 BOOTS = int(os.environ.get('BOOTS', 5))
 ATTACH_N = int(os.environ.get('ATTACH_N', 10))
@@ -49,15 +49,6 @@ def sh(sid, script, expect=None):
     if st != 200 or code != 0 or (expect is not None and out.strip() != expect):
         raise RuntimeError('guest %s: %r -> HTTP %s exit %s out %r' % (sid[:8], script, st, code, out))
     return out
-
-
-def wait(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(POLL)
-    raise RuntimeError('timeout (%ds) waiting for %s' % (timeout, what))
 
 
 def server_status(sid):

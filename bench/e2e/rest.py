@@ -147,6 +147,16 @@ class Cloud:
         return vid
 
 
+def wait(pred, timeout, what, poll=0.05):
+    """Polls pred() until it is true; RuntimeError naming what after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(poll)
+    raise RuntimeError('timeout (%ds) waiting for %s' % (timeout, what))
+
+
 def check(st, want, what, raw=b''):
     if st != want:
         raise RuntimeError('%s: HTTP %d %s' % (what, st, raw[:160].decode(errors='replace')))

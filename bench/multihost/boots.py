@@ -14,7 +14,7 @@ import time
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'e2e'))
-from rest import Cloud, endpoint, log, stats  # noqa: E402
+from rest import Cloud, endpoint, log, stats, wait  # noqa: E402
 
 BOOTS = int(os.environ.get('BOOTS', 16))
 ATTACH_N = int(os.environ.get('ATTACH_N', 5))
@@ -27,15 +27,6 @@ IMG = endpoint(c.catalog, ('image',), os.environ.get('OS_REGION_NAME'))
 
 def nova(method, path, body=None):
     return c.call(method, path, body, version='compute 2.60', ep=NOVA, retry500=False)
-
-
-def wait(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(POLL)
-    raise RuntimeError('timeout (%ds) waiting for %s' % (timeout, what))
 
 
 def exec_ok(sid):
