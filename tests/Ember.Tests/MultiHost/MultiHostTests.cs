@@ -51,11 +51,16 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         // Anti-affinity put them on the two compute hosts; the controller runs none.
         Assert.Equal(MultiHostFixture.ComputeHosts, servers.Values.Select(s => s.Host).Order());
 
+
         // vdb, attached at boot: vm-001 makes the file system, vm-002 reads what it wrote.
         var vdbIn001 = await DeviceOfAsync("vm-001", vdb);
         await ExecAsync("vm-001", $"mkfs.ext3 -q {vdbIn001} && mkdir -p /mnt/s && mount {vdbIn001} /mnt/s && echo from-vm-001 > /mnt/s/hello && umount /mnt/s");
         var vdbIn002 = await DeviceOfAsync("vm-002", vdb);
         Assert.Equal("from-vm-001", await ExecAsync("vm-002", $"mkdir -p /mnt/s && mount {vdbIn002} /mnt/s && cat /mnt/s/hello; umount /mnt/s"));
+
+        // The console log lives on the host that runs the guest (booted by now: its agent answered); the controller fetches it there.
+        var console = (await cloud.OpenStackAsync("console", "log", "show", "vm-002")).EnsureSuccess().StdOut;
+        Assert.Contains("SYSLINUX", console);
 
         // vdc, hot-attached to both running servers: now the other way round.
         var vdc = await CreateMultiattachVolumeAsync("seed-vdc");
