@@ -12,7 +12,8 @@ public static partial class DataDirectory
 
     public const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    private const UnixFileMode GroupAndOther = (UnixFileMode)0b000_111_111;
+    /// <summary>The bits a private file or directory must not have.</summary>
+    public const UnixFileMode GroupAndOther = (UnixFileMode)0b000_111_111;
 
     /// <summary>Sets the process umask to 077 so every file, socket and directory anyone creates is owner-only.</summary>
     public static void UsePrivateUmask() => SetUmask(0b000_111_111);

@@ -77,7 +77,7 @@ public static partial class ComputeApi
             http.Enforce(context, "os_compute_api:servers:create:forced_host");
         }
 
-        var adminPass = request.AdminPass ?? Ids.NewSecret(9)[..12];
+        var adminPass = request.AdminPass ?? NewAdminPass();
         var server = await compute.CreateAsync(context, RequestId(http), request with { AdminPass = adminPass }, version);
         http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";
         return Json.Reply(new JsonObject
@@ -292,10 +292,13 @@ public static partial class ComputeApi
         }
 
         var adminPass = Json.OptionalString(argument, "adminPass");
-        var password = adminPass ?? (version.AtLeast(14) ? null : Ids.NewSecret(9)[..12]);
+        var password = adminPass ?? (version.AtLeast(14) ? null : NewAdminPass());
         await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password);
         return version.AtLeast(14) ? Results.Ok() : Json.Reply(new JsonObject { ["adminPass"] = password });
     }
+
+    /// <summary>A password Nova would generate for a server the user gave none (12 characters, as its default length).</summary>
+    private static string NewAdminPass() => Ids.NewSecret(9)[..12];
 
     /// <summary>Ember extension: {"ember-exec":{"command":["mkfs.ext3","/dev/vdb"],"timeout":60,"stdin":"..."}}.</summary>
     private static async Task<IResult> ExecAsync(HttpContext http, ComputeService compute, ServerRow server, JsonObject? argument)

@@ -80,7 +80,7 @@ public sealed class ComputeNode : IAsyncDisposable
         {
             try
             {
-                if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & (UnixFileMode)0b000_111_111) != 0)
+                if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & DataDirectory.GroupAndOther) != 0)
                 {
                     throw new ConfigurationException($"Compute:Controller:PasswordFile {file} is readable by other users: chmod 600 it.");
                 }

@@ -129,14 +129,9 @@ public sealed class ComputeStore(Database db)
         {
             await using var c = await db.OpenAsync();
             await using var tx = await c.BeginTransactionAsync();
-            if (fits is not null)
+            if (fits is not null && !await ClaimHostAsync(c, tx, server.Host, fits))
             {
-                await db.LockAsync(c, tx, "compute-host:" + server.Host);
-                var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, [server.Host])).SingleOrDefault() ?? HostUsage.None(server.Host);
-                if (!fits(used))
-                {
-                    return null;
-                }
+                return null;
             }
 
             // MAX + 1 reads other rows: without the lock, a dozen concurrent boots on PostgreSQL outran the retries.
@@ -178,9 +173,7 @@ public sealed class ComputeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        await db.LockAsync(c, tx, "compute-host:" + toHost);
-        var used = (await HostUsage.ReadAsync(c, tx, db.Dialect, [toHost])).SingleOrDefault() ?? HostUsage.None(toHost);
-        if (!fits(used) || await c.ExecuteAsync(
+        if (!await ClaimHostAsync(c, tx, toHost, fits) || await c.ExecuteAsync(
                 "UPDATE servers SET host = @ToHost, availability_zone = @Zone, updated_at = @Now WHERE id = @Id AND host = @FromHost",
                 new { Id = serverId, FromHost = fromHost, ToHost = toHost, Zone = zone, Now = Ids.Now() }, tx) != 1)
         {
@@ -196,6 +189,16 @@ public sealed class ComputeStore(Database db)
 
         await tx.CommitAsync();
         return true;
+    }
+
+    /// <summary>
+    /// The claim of a boot and of an evacuation: takes <paramref name="host"/>'s lock for the rest of the transaction
+    /// and asks <paramref name="fits"/> about what the host's servers use now, so concurrent claims never over-commit it.
+    /// </summary>
+    private async Task<bool> ClaimHostAsync(DbConnection c, DbTransaction tx, string host, Func<HostUsage, bool> fits)
+    {
+        await db.LockAsync(c, tx, "compute-host:" + host);
+        return fits((await HostUsage.ReadAsync(c, tx, db.Dialect, [host])).SingleOrDefault() ?? HostUsage.None(host));
     }
 
     public async Task<ServerRow?> FindServerAsync(string id)
