@@ -31,6 +31,11 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
             // Each host reports the address of its own namespace's interface: it measured itself, in its own machine.
             Assert.Contains(hypervisors, h => Text(h, "Hypervisor Hostname") == host && Text(h, "Host IP") == cloud.AddressOf(host));
         }
+
+        // `hypervisor show` also asks the host's uptime (os-hypervisors/{id}/uptime below 2.88), answered from its heartbeat.
+        var shown = (await cloud.OpenStackAsync("hypervisor", "show", MultiHostFixture.ComputeHosts[0], "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("up", Text(shown, "state"));
+        Assert.Matches(@"^\d+ (day|min)|^\d+:\d\d$", Text(shown, "uptime"));
     }
 
     [Fact]
@@ -61,6 +66,10 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         // The console log lives on the host that runs the guest (booted by now: its agent answered); the controller fetches it there.
         var console = (await cloud.OpenStackAsync("console", "log", "show", "vm-002")).EnsureSuccess().StdOut;
         Assert.Contains("SYSLINUX", console);
+        // The serial console websocket goes the same way: the controller relays it to the host's listener, keys in,
+        // the guest shell's output back ($((6*7)) is expanded by the guest, not by us).
+        var typed = (await cloud.EmberWithInputAsync("echo console-$((6*7))\n", "server", "console", "vm-002")).EnsureSuccess();
+        Assert.Contains("console-42", typed.StdOut, StringComparison.Ordinal);
 
         // vdc, hot-attached to both running servers: now the other way round.
         var vdc = await CreateMultiattachVolumeAsync("seed-vdc");
@@ -81,11 +90,15 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         var (_, victim) = servers["vm-001"];
         await cloud.KillComputeAsync(victim);
         await WaitForAsync(async () => (await ServiceStateAsync(victim)) == "down", $"{victim} reported down", TimeSpan.FromMinutes(2));
+        // Nova's words: DOWN is for a host forced down; a host that stopped reporting is UNKNOWN.
+        Assert.Equal("UNKNOWN", await HostStatusAsync("vm-001"));
+        Assert.Equal("UP", await HostStatusAsync("vm-002"));
         await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && echo while-{victim}-was-down > /mnt/c/later && sync && umount /mnt/c");
 
         // Started again, the host adopts vm-001's QEMU (which ran on through the kill) with its disks.
         await cloud.StartComputeAsync(victim);
         await WaitForAsync(async () => (await ServiceStateAsync(victim)) == "up", $"{victim} up again");
+        Assert.Equal("UP", await HostStatusAsync("vm-001"));
         var after = (await cloud.OpenStackAsync("server", "show", "vm-001", "-f", "json")).EnsureSuccess().Json();
         Assert.Equal("ACTIVE", Text(after, "status"));
         Assert.Equal($"while-{victim}-was-down", await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/later; umount /mnt/c"));
@@ -174,6 +187,10 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
     }
 
     private async Task<JsonNode> VolumeAsync(string id) => (await cloud.OpenStackAsync("volume", "show", id, "-f", "json")).EnsureSuccess().Json();
+
+    /// <summary>Nova's host_status (2.16) of a server as `openstack server show` prints it to an admin.</summary>
+    private async Task<string> HostStatusAsync(string server) =>
+        Text((await cloud.OpenStackAsync("--os-compute-api-version", "2.16", "server", "show", server, "-f", "json")).EnsureSuccess().Json(), "host_status");
 
     private async Task<string> ServiceStateAsync(string host)
     {

@@ -131,6 +131,10 @@ public sealed class MultiHostFixture : IAsyncLifetime
 
     public Task<CliResult> EmberAsync(params string[] args) => Cli.RunAsync(Path.Combine(AppContext.BaseDirectory, "ember"), args, CloudEnv());
 
+    /// <summary>`ember ARGS` with <paramref name="stdin"/> piped in (the serial console reads its keys from it).</summary>
+    public Task<CliResult> EmberWithInputAsync(string stdin, params string[] args) =>
+        Cli.RunAsync(Path.Combine(AppContext.BaseDirectory, "ember"), args, CloudEnv(), stdin: stdin);
+
     /// <summary>A user of this cloud: the controller's clouds.yaml, cloud "ember" (admin), compute API 2.60.</summary>
     private Dictionary<string, string> CloudEnv() => new()
     {
