@@ -26,11 +26,13 @@ public interface IHostFilter
 
 /// <summary>
 /// Picks the candidate hosts of a new server, best first: the registered compute hosts that every filter passes
-/// (compute, availability zone, capacity, server groups), weighed so that boots spread. A forced host skips the filters,
+/// (compute, availability zone, capacity, server groups), weighed by free RAM so that boots spread. A forced host skips the filters,
 /// as in Nova. The caller claims the first candidate that still has room (<see cref="ComputeStore.InsertClaimedServerAsync"/>),
 /// so a host taken meanwhile by a concurrent boot falls through to the next, as Nova's alternates do.
 /// </summary>
-public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilter> filters, ComputeServiceStore services, ComputeHostStatus status)
+public sealed class ComputeScheduler(
+    IComputeHosts hosts, IEnumerable<IHostFilter> filters, ComputeServiceStore services, ComputeHostStatus status, HostInventory inventory,
+    ServerGroupStore groups)
 {
     /// <summary>The fault message of a server no host was found for, as Nova's scheduler words it.</summary>
     public const string NoValidHost = "No valid host was found. There are not enough hosts available.";
@@ -59,7 +61,7 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
             }
         }
 
-        return Weighed(passing);
+        return await WeighedAsync(passing, request);
     }
 
     /// <summary>
@@ -87,15 +89,30 @@ public sealed class ComputeScheduler(IComputeHosts hosts, IEnumerable<IHostFilte
     }
 
     /// <summary>
-    /// The weigher: fewest servers first, so that boots spread over the hosts, as Nova's default
-    /// weighers spread by free RAM.
+    /// Nova's weighers, best host first. For a server group with a soft policy, the ServerGroupSoftAffinityWeigher
+    /// (more of the group's members first) or ServerGroupSoftAntiAffinityWeigher (fewer first) decides; then Nova's
+    /// RAMWeigher: the most free RAM (after the reservation, under the allocation ratio) first, so that boots spread
+    /// and a big host takes more than a small one. Nova sums the two with multipliers, where spreading can outweigh a
+    /// soft policy; Ember lets the policy win whenever it can be kept, which is what its user asked for.
     /// </summary>
     /// <remarks>
     /// Hosts of equal weight come in random order (Nova's shuffle_best_same_weighed_hosts): concurrent boots all see
-    /// the same counts before any of them is claimed, and with a fixed order they would all try the same host first.
+    /// the same usage before any of them is claimed, and with a fixed order they would all try the same host first.
     /// </remarks>
-    private static List<HostState> Weighed(IEnumerable<HostState> passing) =>
-        [.. passing.OrderBy(s => s.Used.Servers).ThenBy(_ => Random.Shared.Next())];
+    private async Task<List<HostState>> WeighedAsync(List<HostState> passing, SchedulingRequest request)
+    {
+        Func<HostState, int> group = _ => 0;
+        if (request.Group is { Policy: ServerGroupPolicies.SoftAffinity or ServerGroupPolicies.SoftAntiAffinity } soft)
+        {
+            var memberHosts = await groups.MemberHostsAsync(soft.Id, request.ServerId);
+            var sign = soft.Policy == ServerGroupPolicies.SoftAffinity ? 1 : -1;
+            group = s => sign * memberHosts.Count(h => h == s.Host);
+        }
+
+        return [.. passing.OrderByDescending(group)
+            .ThenByDescending(s => inventory.MemoryMb(s.Node).Free(s.Used.MemoryMb))
+            .ThenBy(_ => Random.Shared.Next())];
+    }
 }
 
 /// <summary>

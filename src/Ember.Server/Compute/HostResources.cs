@@ -67,6 +67,9 @@ public sealed record Inventory(long Total, long Reserved, double AllocationRatio
     /// </summary>
     public bool Fits(long used, long requested) =>
         requested == 0 || (requested <= Total && used + requested <= (Total - Reserved) * AllocationRatio);
+
+    /// <summary>What servers may still take: the usable total under the ratio less what they use (negative when over).</summary>
+    public double Free(long used) => ((Total - Reserved) * AllocationRatio) - used;
 }
 
 /// <summary>

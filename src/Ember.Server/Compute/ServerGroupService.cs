@@ -20,7 +20,7 @@ public static class ServerGroupPolicies
 
     /// <summary>
     /// Whether <paramref name="host"/> keeps the policy, given the hosts of the group's other members. Soft policies
-    /// are weighers in Nova (prefer, never refuse); Ember has no weighers yet, so they allow every host.
+    /// are weighers (prefer, never refuse: <see cref="ComputeScheduler"/>), so they allow every host.
     /// </summary>
     public static bool Allows(string policy, string host, IReadOnlyCollection<string> memberHosts) => policy switch
     {
