@@ -16,10 +16,10 @@ echo "ember: installing Debian packages: ${missing[*]}" >&2
 sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 
-# PostgreSQL is here for the tests, which start throwaway clusters of their own: the package must neither create
-# its default cluster nor start anything. postgresql-common reads create_main_cluster before it would create one;
-# a policy-rc.d that says 101 ("action forbidden") keeps invoke-rc.d/deb-systemd-invoke from starting services
-# during this install only.
+# PostgreSQL and Ceph are here for the tests, which start throwaway clusters of their own: the packages must neither
+# create a default cluster nor start anything. postgresql-common reads create_main_cluster before it would create
+# one; a policy-rc.d that says 101 ("action forbidden") keeps invoke-rc.d/deb-systemd-invoke from starting services
+# (postgresql, ceph-mon/osd/mgr and their targets) during this install only.
 policy=/usr/sbin/policy-rc.d
 own_policy=false
 cleanup() { if $own_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
@@ -30,11 +30,11 @@ if [[ " ${missing[*]} " == *" postgresql "* ]]; then
   if ! grep -qsE '^\s*create_main_cluster\s*=\s*false' "$conf"; then
     "${sudo_cmd[@]}" sh -c "sed -i '/^\s*create_main_cluster\s*=/d' '$conf' 2>/dev/null; echo 'create_main_cluster = false' >> '$conf'"
   fi
-  if [[ ! -e "$policy" ]]; then
-    printf '#!/bin/sh\n# ember install-deps: no service starts while packages install\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
-    "${sudo_cmd[@]}" chmod 755 "$policy"
-    own_policy=true
-  fi
+fi
+if [[ " ${missing[*]} " =~ \ (postgresql|ceph-mon|ceph-osd|ceph-mgr)\  ]] && [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\n# ember install-deps: no service starts while packages install\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  own_policy=true
 fi
 
 "${sudo_cmd[@]}" apt-get update -qq
