@@ -38,8 +38,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 5115, Level = LogLevel.Information, Message = "Adopted running QEMU for {ServerId} (pid {Pid})")]
     public static partial void Adopted(ILogger logger, string serverId, int pid);
 
-    [LoggerMessage(EventId = 5120, Level = LogLevel.Information, Message = "Attached {Device} (export {ExportPrefix}…) to {ServerId}")]
-    public static partial void DiskAttached(ILogger logger, string serverId, string device, string exportPrefix);
+    [LoggerMessage(EventId = 5120, Level = LogLevel.Information, Message = "Attached {Device} ({Source}) to {ServerId}")]
+    public static partial void DiskAttached(ILogger logger, string serverId, string device, string source);
 
     [LoggerMessage(EventId = 5121, Level = LogLevel.Information, Message = "Detached {Device} from {ServerId}")]
     public static partial void DiskDetached(ILogger logger, string serverId, string device);

@@ -107,7 +107,58 @@ internal static class QemuCommandLine
             // NBD wire (reference nbd.md §4); the device's write-cache=off below is what makes writes FUA.
             ["cache"] = new JsonObject { ["direct"] = nbd.Shareable },
         }),
+        RbdDisk rbd => new JsonObject
+        {
+            ["driver"] = "rbd",
+            ["node-name"] = rbd.NodeName,
+            ["pool"] = rbd.Pool,
+            ["image"] = rbd.Image,
+            ["server"] = new JsonArray([.. rbd.Monitors.Select(Monitor)]),
+            ["user"] = rbd.User,
+            ["auth-client-required"] = new JsonArray("cephx"),
+            ["key-secret"] = rbd.KeyObjectId,
+            ["read-only"] = rbd.ReadOnly,
+            ["discard"] = "unmap",
+            // As for NBD: no host cache for a disk another host writes too (Cinder's rbd multi-attach asks the same).
+            ["cache"] = new JsonObject { ["direct"] = rbd.Shareable },
+        },
         _ => throw new ArgumentOutOfRangeException(nameof(disk)),
+    };
+
+    /// <summary>A monitor <c>host:port</c> (or <c>[v6]:port</c>) as QAPI's InetSocketAddressBase.</summary>
+    private static JsonObject Monitor(string monitor)
+    {
+        var colon = monitor.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(monitor.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            throw new QemuException($"a Ceph monitor must be host:port, not '{monitor}'");
+        }
+
+        return new JsonObject { ["host"] = monitor[..colon].Trim('[', ']'), ["port"] = monitor[(colon + 1)..] };
+    }
+
+    /// <summary>
+    /// The <c>object-add</c> arguments of what opens a network disk, or null: the TLS client credentials of an NBD
+    /// disk over TCP, the cephx key of an RBD disk (as QMP data over QEMU's private socket, never in argv or a file).
+    /// </summary>
+    public static JsonObject? CredentialObject(NetworkDisk disk) => disk switch
+    {
+        NbdDisk { UsesTls: true } nbd => new JsonObject
+        {
+            ["qom-type"] = "tls-creds-x509",
+            ["id"] = nbd.TlsObjectId,
+            ["dir"] = Path.GetFullPath(nbd.TlsCredentialsDir!),
+            ["endpoint"] = "client",
+            ["verify-peer"] = true,
+        },
+        RbdDisk rbd => new JsonObject
+        {
+            ["qom-type"] = "secret",
+            ["id"] = rbd.KeyObjectId,
+            ["data"] = rbd.Key.Base64,
+            ["format"] = "base64",
+        },
+        _ => null,
     };
 
     // Block drivers with a "backing" option (BlockdevOptionsGenericCOWFormat in QAPI).
@@ -151,16 +202,6 @@ internal static class QemuCommandLine
         return blockdev;
     }
 
-    /// <summary>The <c>object-add</c> arguments of an NBD disk's TLS client credentials.</summary>
-    public static JsonObject TlsCredentials(NbdDisk disk) => new()
-    {
-        ["qom-type"] = "tls-creds-x509",
-        ["id"] = disk.TlsObjectId,
-        ["dir"] = Path.GetFullPath(disk.TlsCredentialsDir ?? throw new ArgumentException("no TLS credentials", nameof(disk))),
-        ["endpoint"] = "client",
-        ["verify-peer"] = true,
-    };
-
     /// <summary>The <c>-device</c> / <c>device_add</c> description of a disk.</summary>
     public static JsonObject Device(QemuDisk disk, int? bootIndex)
     {
@@ -180,9 +221,9 @@ internal static class QemuCommandLine
             device["bootindex"] = index;
         }
 
-        if (disk is NbdDisk { Shareable: true })
+        if (disk is NetworkDisk { Shareable: true })
         {
-            // Two guests write the same export: allow it, and turn the guest-visible write cache off so
+            // Two guests write the same volume: allow it, and turn the guest-visible write cache off so
             // every acknowledged write is durable on the server (FUA) before the guest sees completion.
             device["share-rw"] = true;
             device["write-cache"] = "off";

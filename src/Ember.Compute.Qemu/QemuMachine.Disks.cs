@@ -8,17 +8,20 @@ public sealed partial class QemuMachine
     /// <summary>Default time the guest gets to release a device on <see cref="DetachDiskAsync(string, CancellationToken)"/>.</summary>
     public static readonly TimeSpan DefaultUnplugTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>Hot-plugs an NBD export as a virtio-blk disk: <c>blockdev-add</c> then <c>device_add</c> (rolled back if it fails).</summary>
-    public Task AttachDiskAsync(NbdDisk disk, CancellationToken cancellationToken) => AddDiskAsync(disk, bootIndex: null, cancellationToken);
+    /// <summary>
+    /// Hot-plugs a volume as a virtio-blk disk: its credential object (if any), <c>blockdev-add</c>, then
+    /// <c>device_add</c>, each rolled back if a later step fails.
+    /// </summary>
+    public Task AttachDiskAsync(NetworkDisk disk, CancellationToken cancellationToken) => AddDiskAsync(disk, bootIndex: null, cancellationToken);
 
     /// <summary>
-    /// Adds the NBD disks of <paramref name="spec"/> while the CPUs are still stopped (-S), in guest order: the
+    /// Adds the volumes of <paramref name="spec"/> while the CPUs are still stopped (-S), in guest order: the
     /// root disk first when it is a volume, then vdb, vdc... After a volume root, a reset lets the firmware see its
     /// bootindex (fw_cfg's boot order is rebuilt on reset).
     /// </summary>
     internal async Task AddBootDisksAsync(QemuMachineSpec spec, CancellationToken cancellationToken)
     {
-        if (spec.RootDisk is NbdDisk root)
+        if (spec.RootDisk is NetworkDisk root)
         {
             await AddDiskAsync(root, bootIndex: 0, cancellationToken);
         }
@@ -28,7 +31,7 @@ public sealed partial class QemuMachine
             await AddDiskAsync(disk, bootIndex: null, cancellationToken);
         }
 
-        if (spec.RootDisk is NbdDisk)
+        if (spec.RootDisk is NetworkDisk)
         {
             var reset = Qmp.WaitForEventAsync("RESET", cancellationToken: cancellationToken);
             await Qmp.ExecuteAsync("system_reset", null, cancellationToken);
@@ -36,12 +39,14 @@ public sealed partial class QemuMachine
         }
     }
 
-    private async Task AddDiskAsync(NbdDisk disk, int? bootIndex, CancellationToken cancellationToken)
+    private async Task AddDiskAsync(NetworkDisk disk, int? bootIndex, CancellationToken cancellationToken)
     {
         QemuDriver.ValidateDeviceName(disk.DeviceName);
-        if (disk.UsesTls)
+        var credential = QemuCommandLine.CredentialObject(disk);
+        var credentialId = credential?["id"]!.GetValue<string>();
+        if (credential is not null)
         {
-            await Qmp.ExecuteAsync("object-add", QemuCommandLine.TlsCredentials(disk), cancellationToken);
+            await Qmp.ExecuteAsync("object-add", credential, cancellationToken);
         }
 
         try
@@ -59,15 +64,20 @@ public sealed partial class QemuMachine
         }
         catch
         {
-            if (disk.UsesTls)
+            if (credentialId is not null)
             {
-                await RollbackAsync("object-del", new JsonObject { ["id"] = disk.TlsObjectId }, disk.TlsObjectId);
+                await RollbackAsync("object-del", new JsonObject { ["id"] = credentialId }, credentialId);
             }
 
             throw;
         }
 
-        Log.DiskAttached(_logger, Id, disk.DeviceName, disk.ExportName[..Math.Min(8, disk.ExportName.Length)]);
+        Log.DiskAttached(_logger, Id, disk.DeviceName, disk switch
+        {
+            NbdDisk nbd => $"nbd export {nbd.ExportName[..Math.Min(8, nbd.ExportName.Length)]}…",
+            RbdDisk rbd => $"rbd {rbd.Pool}/{rbd.Image}",
+            _ => disk.GetType().Name,
+        });
     }
 
     private async Task RollbackAsync(string command, JsonObject arguments, string what)
@@ -150,13 +160,16 @@ public sealed partial class QemuMachine
             // Already removed by an earlier call.
         }
 
-        try
+        foreach (var credential in NetworkDisk.CredentialObjectIds(deviceName))
         {
-            // The TLS credentials of a TCP disk, if it had any; "not found" for every other disk.
-            await Qmp.ExecuteAsync("object-del", new JsonObject { ["id"] = "tls-" + deviceName }, cancellationToken);
-        }
-        catch (QmpErrorException)
-        {
+            try
+            {
+                // The TLS credentials of an NBD disk over TCP or the key of an RBD disk; "not found" for the others.
+                await Qmp.ExecuteAsync("object-del", new JsonObject { ["id"] = credential }, cancellationToken);
+            }
+            catch (QmpErrorException)
+            {
+            }
         }
 
         Log.DiskDetached(_logger, Id, deviceName);

@@ -11,7 +11,7 @@ public sealed record QemuMachineSpec(
     int MemoryMiB,
     int Vcpus,
     QemuDisk RootDisk,
-    IReadOnlyList<NbdDisk> Disks);
+    IReadOnlyList<NetworkDisk> Disks);
 
 /// <summary>A virtio-blk disk. <see cref="DeviceName"/> (vda, vdb...) names the QEMU device and block node.</summary>
 public abstract record QemuDisk(string DeviceName, string? Serial)
@@ -38,10 +38,17 @@ public sealed record FileDisk(string DeviceName, string Path, string Format, str
 public sealed record ImageBase(string Path, string Format);
 
 /// <summary>
-/// An NBD export (an Ember volume): over a unix socket when <see cref="UnixSocketPath"/> is set, else TCP. Always added
-/// over QMP, never on QEMU's command line: the export name is a credential and argv is world-readable.
+/// A volume QEMU reaches over the network (NBD or Ceph RBD). Always added over QMP, never on QEMU's command line:
+/// what opens it (an export name, a cephx key) is a credential and argv is world-readable.
 /// </summary>
 /// <param name="Shareable">Multi-attach: <c>share-rw=on</c>, host cache off and guest write cache off (every write FUA).</param>
+public abstract record NetworkDisk(string DeviceName, string? Serial, bool ReadOnly, bool Shareable) : QemuDisk(DeviceName, Serial)
+{
+    /// <summary>The ids a disk's QMP credential object may have (TLS credentials of NBD, the key of RBD), for detach.</summary>
+    internal static string[] CredentialObjectIds(string deviceName) => [NbdDisk.TlsObjectIdOf(deviceName), RbdDisk.KeyObjectIdOf(deviceName)];
+}
+
+/// <summary>An NBD export (an Ember volume): over a unix socket when <see cref="UnixSocketPath"/> is set, else TCP.</summary>
 /// <param name="TlsCredentialsDir">
 /// For TCP: a directory with ca-cert.pem, client-cert.pem and client-key.pem (QEMU's <c>tls-creds-x509</c>, endpoint
 /// client); QEMU then negotiates STARTTLS and checks the server's certificate against <see cref="Host"/>.
@@ -56,9 +63,39 @@ public sealed record NbdDisk(
     bool ReadOnly,
     bool Shareable,
     string? TlsCredentialsDir = null)
-    : QemuDisk(DeviceName, Serial)
+    : NetworkDisk(DeviceName, Serial, ReadOnly, Shareable)
 {
-    internal string TlsObjectId => "tls-" + DeviceName;
+    internal string TlsObjectId => TlsObjectIdOf(DeviceName);
 
     internal bool UsesTls => UnixSocketPath is null && TlsCredentialsDir is not null;
+
+    internal static string TlsObjectIdOf(string deviceName) => "tls-" + deviceName;
+}
+
+/// <summary>
+/// A Ceph RBD image, opened by QEMU's own rbd driver (Debian's qemu-block-extra) as the cephx <see cref="User"/>,
+/// whose key reaches QEMU as a QMP <c>secret</c> object.
+/// </summary>
+/// <param name="Monitors">The cluster's monitors as <c>host:port</c> (<c>[v6]:port</c> for IPv6).</param>
+public sealed record RbdDisk(
+    string DeviceName,
+    string? Serial,
+    string Pool,
+    string Image,
+    IReadOnlyList<string> Monitors,
+    string User,
+    CephKey Key,
+    bool ReadOnly,
+    bool Shareable)
+    : NetworkDisk(DeviceName, Serial, ReadOnly, Shareable)
+{
+    internal string KeyObjectId => KeyObjectIdOf(DeviceName);
+
+    internal static string KeyObjectIdOf(string deviceName) => "key-" + deviceName;
+}
+
+/// <summary>A cephx key (base64, as a keyring holds it); never printed, so a logged disk does not leak it.</summary>
+public sealed record CephKey(string Base64)
+{
+    public override string ToString() => "(cephx key)";
 }

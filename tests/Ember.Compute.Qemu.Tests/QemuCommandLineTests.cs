@@ -38,14 +38,38 @@ public class QemuCommandLineTests
         var disk = (NbdDisk)s_spec.Disks[1] with { TlsCredentialsDir = "/data/nbd-tls/client" };
         var blockdev = QemuCommandLine.Blockdev(disk);
         Assert.Equal("tls-vdc", (string)blockdev["tls-creds"]!);
-        var creds = QemuCommandLine.TlsCredentials(disk);
+        var creds = QemuCommandLine.CredentialObject(disk)!;
         Assert.Equal("tls-creds-x509", (string)creds["qom-type"]!);
         Assert.Equal("tls-vdc", (string)creds["id"]!);
         Assert.Equal("client", (string)creds["endpoint"]!);
         Assert.Equal("/data/nbd-tls/client", (string)creds["dir"]!);
         // Without credentials, or over the unix socket, no TLS.
         Assert.Null(QemuCommandLine.Blockdev(s_spec.Disks[1])["tls-creds"]);
-        Assert.Null(QemuCommandLine.Blockdev(s_spec.Disks[0] with { TlsCredentialsDir = "/x" })["tls-creds"]);
+        Assert.Null(QemuCommandLine.Blockdev((NbdDisk)s_spec.Disks[0] with { TlsCredentialsDir = "/x" })["tls-creds"]);
+        Assert.Null(QemuCommandLine.CredentialObject(s_spec.Disks[1]));
+    }
+
+    [Fact]
+    public void Rbd_disk_names_its_monitors_user_and_key_secret_and_the_key_only_goes_into_the_secret_object()
+    {
+        var disk = new RbdDisk("vdd", "vol-3", "volumes", "volume-3", ["127.0.0.1:6789", "[::1]:3300"], "ember",
+            new CephKey("QVFCa2V5"), ReadOnly: false, Shareable: true);
+        var blockdev = QemuCommandLine.Blockdev(disk);
+        Assert.Equal("rbd", (string)blockdev["driver"]!);
+        Assert.Equal(("volumes", "volume-3", "ember"), ((string)blockdev["pool"]!, (string)blockdev["image"]!, (string)blockdev["user"]!));
+        Assert.Equal([("127.0.0.1", "6789"), ("::1", "3300")],
+            blockdev["server"]!.AsArray().Select(m => ((string)m!["host"]!, (string)m["port"]!)));
+        Assert.Equal("key-vdd", (string)blockdev["key-secret"]!);
+        Assert.True((bool)blockdev["cache"]!["direct"]!);
+        Assert.DoesNotContain("QVFCa2V5", blockdev.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("QVFCa2V5", disk.ToString(), StringComparison.Ordinal);
+
+        var secret = QemuCommandLine.CredentialObject(disk)!;
+        Assert.Equal(("secret", "key-vdd", "QVFCa2V5", "base64"),
+            ((string)secret["qom-type"]!, (string)secret["id"]!, (string)secret["data"]!, (string)secret["format"]!));
+        Assert.True((bool)QemuCommandLine.Device(disk, bootIndex: null)["share-rw"]!);
+
+        Assert.Throws<QemuException>(() => QemuCommandLine.Blockdev(disk with { Monitors = ["no-port"] }));
     }
 
     [Fact]

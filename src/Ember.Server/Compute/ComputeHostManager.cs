@@ -39,6 +39,8 @@ public sealed partial class ComputeHostManager(
     private string NbdClientCredentialsDir { get; } =
         options.Value.Compute.NbdClientCertificateDir ?? Path.Combine(options.Value.DataDir, "nbd-tls", "client");
 
+    private string RbdKeyringPath(string user) => options.Value.Compute.RbdKeyringPath ?? $"/etc/ceph/ceph.client.{user}.keyring";
+
     public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
     {
         Cast("spawn", message.RequestId, message.ServerId, token => SpawnNowAsync(message, token));
@@ -110,7 +112,7 @@ public sealed partial class ComputeHostManager(
         var dir = InstanceDir(server.Id);
         Directory.CreateDirectory(dir);
         var ctx = ServiceContext(server);
-        var disks = new List<NbdDisk>();
+        var disks = new List<NetworkDisk>();
         foreach (var volume in volumeDisks)
         {
             disks.Add(await ConnectAsync(ctx, server.Id, volume));
@@ -148,7 +150,7 @@ public sealed partial class ComputeHostManager(
     /// Gives the volume service this host's connector (it exports the volume) and describes the disk for QEMU.
     /// The connection info is kept in the mapping, so a restart reconnects without asking again.
     /// </summary>
-    private async Task<NbdDisk> ConnectAsync(RequestContext ctx, string serverId, VolumeDisk volume)
+    private async Task<NetworkDisk> ConnectAsync(RequestContext ctx, string serverId, VolumeDisk volume)
     {
         var bdm = (await store.ListBdmsAsync(serverId)).FirstOrDefault(b => b.Id == volume.BdmId);
         var connection = KeptConnection(bdm?.ConnectionJson);
@@ -166,6 +168,8 @@ public sealed partial class ComputeHostManager(
                 unix.ReadOnly, unix.Multiattach),
             NbdTcpConnection tcp => new NbdDisk(volume.DeviceName, volume.VolumeId, tcp.ExportName, UnixSocketPath: null, tcp.Host, tcp.Port,
                 tcp.ReadOnly, tcp.Multiattach, TlsCredentialsDir: tcp.Tls ? NbdClientCredentialsDir : null),
+            RbdConnection rbd => new RbdDisk(volume.DeviceName, volume.VolumeId, rbd.Pool, rbd.Image, rbd.Monitors, rbd.AuthUser,
+                CephKeyring.KeyOf(RbdKeyringPath(rbd.AuthUser), rbd.AuthUser), rbd.ReadOnly, rbd.Multiattach),
             _ => throw new NotSupportedException($"This host cannot attach a {connection.DriverVolumeType} volume."),
         };
     }

@@ -63,6 +63,12 @@ public sealed class ComputeOptions
     /// TLS. Null: DATA/nbd-tls/client, which the controller writes for itself; a compute host gets a copy (docs/multi-host.md).
     /// </summary>
     public string? NbdClientCertificateDir { get; set; }
+
+    /// <summary>
+    /// The Ceph keyring with the key of the cephx user that RBD volumes name (Nova keeps it in a libvirt secret). Null:
+    /// /etc/ceph/ceph.client.USER.keyring, Ceph's own default, or the volume backend's keyring when this process runs it.
+    /// </summary>
+    public string? RbdKeyringPath { get; set; }
 }
 
 /// <summary>
