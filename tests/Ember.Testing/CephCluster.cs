@@ -79,7 +79,12 @@ public sealed class CephCluster : IAsyncDisposable
     /// and returns when <paramref name="pool"/> is usable and the mgr reports capacity. Throws with what to install
     /// when Ceph is missing, and with the daemons' logs when one fails.
     /// </summary>
-    public static async Task<CephCluster> CreateAsync(string address = "127.0.0.1", string pool = "volumes", long osdBytes = 4L << 30)
+    /// <param name="durable">
+    /// The OSD on bluestore (a sparse file) instead of memstore: slower to start (~10 s), but what was written survives
+    /// the OSD being killed and started again, for failure tests.
+    /// </param>
+    public static async Task<CephCluster> CreateAsync(string address = "127.0.0.1", string pool = "volumes", long osdBytes = 4L << 30,
+        bool durable = false)
     {
         if (!File.Exists("/usr/bin/ceph-mon") || !File.Exists("/usr/bin/ceph-osd") || !File.Exists("/usr/bin/rbd"))
         {
@@ -90,7 +95,7 @@ public sealed class CephCluster : IAsyncDisposable
         var cluster = new CephCluster(dir, address, FreePort(address), FreePort(address), pool);
         try
         {
-            await cluster.StartAsync(osdBytes);
+            await cluster.StartAsync(osdBytes, durable);
             return cluster;
         }
         catch
@@ -114,7 +119,7 @@ public sealed class CephCluster : IAsyncDisposable
         _daemons.Remove(osd);
     }
 
-    /// <summary>Starts the OSD again (memstore keeps nothing across a kill: use it to block I/O, not to test durability).</summary>
+    /// <summary>Starts the OSD again (memstore keeps nothing across a kill: a durable cluster is for failure tests).</summary>
     public void StartOsd() => Start("osd", "ceph-osd", "-i", "0");
 
     public async ValueTask DisposeAsync()
@@ -136,7 +141,7 @@ public sealed class CephCluster : IAsyncDisposable
         }
     }
 
-    private async Task StartAsync(long osdBytes)
+    private async Task StartAsync(long osdBytes, bool durable)
     {
         foreach (var sub in new[] { "run", "log", "crash", "mon/ceph-a", "mgr/ceph-x", "osd/ceph-0", "mgr-modules" })
         {
@@ -151,7 +156,7 @@ public sealed class CephCluster : IAsyncDisposable
         var fsid = Guid.NewGuid().ToString();
         var osdUuid = Guid.NewGuid().ToString();
         var monAddress = $"[v2:{Address}:{MonV2Port},v1:{Address}:{MonV1Port}]";
-        await File.WriteAllTextAsync(AdminConfPath, DaemonConf(fsid, monAddress, osdBytes));
+        await File.WriteAllTextAsync(AdminConfPath, DaemonConf(fsid, monAddress, osdBytes, durable));
         await File.WriteAllTextAsync(ConfPath, ClientConf(fsid, monAddress));
 
         // One keyring with every key: ceph-mon --mkfs imports them all, with their caps, into the auth database.
@@ -206,7 +211,7 @@ public sealed class CephCluster : IAsyncDisposable
         }
     }
 
-    private string DaemonConf(string fsid, string monAddress, long osdBytes) => $"""
+    private string DaemonConf(string fsid, string monAddress, long osdBytes, bool durable) => $"""
         [global]
         {Common(fsid, monAddress)}
         keyring = {AdminKeyringPath}
@@ -242,10 +247,26 @@ public sealed class CephCluster : IAsyncDisposable
         [osd]
         osd data = {Dir}/osd/$cluster-$id
         log file = {Dir}/log/$cluster-$name.log
+        {(durable ? Bluestore(osdBytes) : Memstore(osdBytes))}
+
+        """;
+
+    private static string Memstore(long osdBytes) => $"""
         osd objectstore = memstore
         memstore device bytes = {osdBytes.ToString(CultureInfo.InvariantCulture)}
         memstore page set = true
+        """;
 
+    /// <summary>Bluestore on a sparse file, which must live outside the OSD's directory; no separate DB/WAL devices.</summary>
+    private string Bluestore(long osdBytes) => $"""
+        osd objectstore = bluestore
+        bluestore block path = {Dir}/osd/ceph-0.block
+        bluestore block create = true
+        bluestore block size = {osdBytes.ToString(CultureInfo.InvariantCulture)}
+        bluestore block db create = false
+        bluestore block wal create = false
+        bluestore fsck on mkfs = false
+        osd memory target = 1073741824
         """;
 
     private static string ClientConf(string fsid, string monAddress) => $"""

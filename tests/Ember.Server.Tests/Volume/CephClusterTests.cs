@@ -44,4 +44,30 @@ public sealed class CephClusterTests
         await first.RbdAsync("create", "--size", "1M", $"{first.Pool}/a");
         Assert.DoesNotContain("a", (await second.RbdAsync("ls", second.Pool)).Split('\n'));
     }
+
+    [Fact]
+    public async Task A_durable_cluster_keeps_its_data_across_an_osd_killed_and_started_again()
+    {
+        await using var cluster = await CephCluster.CreateAsync(durable: true);
+        var dir = Directory.CreateTempSubdirectory("ember-ceph-data-").FullName;
+        try
+        {
+            var data = new byte[1 << 20];
+            Random.Shared.NextBytes(data);
+            await File.WriteAllBytesAsync(Path.Combine(dir, "in"), data);
+            await cluster.RbdAsync("import", Path.Combine(dir, "in"), $"{cluster.Pool}/kept");
+
+            var before = cluster.OsdPid;
+            await cluster.KillOsdAsync();
+            Assert.False(Directory.Exists($"/proc/{before}"));
+            cluster.StartOsd();
+
+            await cluster.RbdAsync("export", $"{cluster.Pool}/kept", Path.Combine(dir, "out"));
+            Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(dir, "out")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
