@@ -135,6 +135,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         services.AddSingleton(Options.Create(options.Identity));
         services.AddSingleton(Options.Create(options.Image));
         services.AddSingleton(Options.Create(options.Nbd));
+        services.AddSingleton(Options.Create(options.Volume));
         services.AddSingleton(Options.Create(options.Compute));
     }
 

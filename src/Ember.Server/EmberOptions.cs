@@ -48,6 +48,9 @@ public sealed class EmberOptions
     /// <summary>The NBD data plane's TCP listener and its connection limits.</summary>
     public Volume.NbdOptions Nbd { get; set; } = new();
 
+    /// <summary>Where volume data lives: sparse files (the default) or a Ceph RBD pool (docs/ceph.md).</summary>
+    public Volume.VolumeOptions Volume { get; set; } = new();
+
     /// <summary>The compute service registry (heartbeats, when a service is down) and the scheduler's allocation ratios and reservations.</summary>
     public Compute.ComputeOptions Compute { get; set; } = new();
 
@@ -61,7 +64,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
+        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
 
     public static string DefaultDataDir()
     {

@@ -11,17 +11,33 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
 
     public string HostName { get; } = $"{options.Value.HostName.ToLowerInvariant()}@file#file";
 
+    public BackendDescription Description { get; } = new("file", "nbd", "1.0.0", "Ember");
+
     public string ExportPath(string volumeId) => Path.Combine(Directory, "volume-" + volumeId);
 
     public string SnapshotPath(string snapshotId) => Path.Combine(Directory, "snapshot-" + snapshotId);
 
-    public Task CreateAsync(string volumeId, long sizeBytes, CancellationToken cancellationToken)
+    /// <summary>Nothing to connect to: DATA/volumes is made when the first volume is.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Files are always served over NBD; multi-attach needs nothing of the file.</summary>
+    public VolumeAccess AccessOf(string volumeId, bool readOnly, bool multiattach) => new ServedOverNbd(ExportPath(volumeId));
+
+    public Task CreateAsync(NewVolume volume, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
         // SetLength on a new file makes a hole: no blocks until the guest writes.
-        using var file = new FileStream(ExportPath(volumeId), FileMode.CreateNew, FileAccess.Write);
-        file.SetLength(sizeBytes);
+        using var file = new FileStream(ExportPath(volume.Id), FileMode.CreateNew, FileAccess.Write);
+        file.SetLength(volume.SizeBytes);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The filesystem that holds DATA/volumes.</summary>
+    public Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var drive = new DriveInfo(Directory);
+        return Task.FromResult(new PoolCapacity(drive.TotalSize, drive.AvailableFreeSpace));
     }
 
     public Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken)
@@ -41,36 +57,36 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
         return Task.CompletedTask;
     }
 
-    public Task CloneAsync(string sourceVolumeId, string volumeId, long sizeBytes, CancellationToken cancellationToken) =>
-        CopySparseAsync(ExportPath(sourceVolumeId), ExportPath(volumeId), sizeBytes, cancellationToken);
+    public Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken) =>
+        CopySparseAsync(ExportPath(sourceVolumeId), ExportPath(volume.Id), volume.SizeBytes, cancellationToken);
 
     public Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) =>
         CopySparseAsync(ExportPath(volumeId), SnapshotPath(snapshotId), null, cancellationToken);
 
-    public Task DeleteSnapshotAsync(string snapshotId, CancellationToken cancellationToken)
+    public Task DeleteSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken)
     {
         File.Delete(SnapshotPath(snapshotId));
         return Task.CompletedTask;
     }
 
-    public Task CreateFromSnapshotAsync(string snapshotId, string volumeId, long sizeBytes, CancellationToken cancellationToken) =>
-        CopySparseAsync(SnapshotPath(snapshotId), ExportPath(volumeId), sizeBytes, cancellationToken);
+    public Task CreateFromSnapshotAsync(string snapshotVolumeId, string snapshotId, NewVolume volume, CancellationToken cancellationToken) =>
+        CopySparseAsync(SnapshotPath(snapshotId), ExportPath(volume.Id), volume.SizeBytes, cancellationToken);
 
     /// <summary>
     /// Converts the image to the raw volume file. The image is inspected again first (it is refused if its bytes
     /// are not <paramref name="diskFormat"/> or name another file), and qemu-img is given the format and a source
     /// with no backing, so nothing but the image file itself is ever read.
     /// </summary>
-    public async Task CopyImageAsync(string imagePath, string? diskFormat, string volumeId, long sizeBytes, CancellationToken cancellationToken)
+    public async Task CopyImageAsync(string imagePath, string? diskFormat, NewVolume volume, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
         await ImageFiles.VerifyAsync(imagePath, diskFormat, cancellationToken);
-        var target = ExportPath(volumeId);
+        var target = ExportPath(volume.Id);
         var format = diskFormat is null or "iso" ? "raw" : diskFormat;
         // -S 4k keeps zero runs as holes; -n is not used so qemu-img creates the target itself.
         await RunAsync("qemu-img", ["convert", "-q", "-f", ImageFiles.QemuFormat(format), "-O", "raw", "-S", "4k",
             ImageFiles.QemuImgSource(imagePath, format), target], cancellationToken);
-        await ExtendAsync(volumeId, sizeBytes, cancellationToken);
+        await ExtendAsync(volume.Id, volume.SizeBytes, cancellationToken);
     }
 
     /// <summary>cp keeps holes and reflinks where the filesystem can; the target is then grown to the volume size.</summary>

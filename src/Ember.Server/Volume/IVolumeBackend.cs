@@ -1,37 +1,70 @@
 namespace Ember.Server.Volume;
 
 /// <summary>
-/// Where volume bytes live. The file backend keeps one sparse raw file per volume; a Ceph RBD backend
-/// would map the same calls to rbd create/resize/rm/clone/snap and hand out a different connection.
+/// Where volume bytes live. The file backend keeps one sparse raw file per volume and Ember's NBD server serves it;
+/// the rbd backend keeps one RBD image per volume, which the connector's QEMU opens itself.
 /// </summary>
 public interface IVolumeBackend
 {
-    /// <summary>Cinder's host@backend#pool string, shown to admins as os-vol-host-attr:host.</summary>
+    /// <summary>Cinder's host@backend#pool string, shown to admins as os-vol-host-attr:host and as the pool's name.</summary>
     string HostName { get; }
 
-    /// <summary>An empty volume of exactly <paramref name="sizeBytes"/> (sparse: no blocks are allocated).</summary>
-    Task CreateAsync(string volumeId, long sizeBytes, CancellationToken cancellationToken);
+    /// <summary>Connects to where the data lives, before crash recovery resumes any work; a backend that cannot be used fails start-up.</summary>
+    Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>What get_pools says of the backend besides its capacity.</summary>
+    BackendDescription Description { get; }
+
+    /// <summary>An empty volume of exactly <see cref="NewVolume.SizeBytes"/> (thin: nothing is allocated until written).</summary>
+    Task CreateAsync(NewVolume volume, CancellationToken cancellationToken);
 
     /// <summary>Grows the volume; the new space reads as zeros.</summary>
     Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken);
 
     /// <summary>Removes the volume's data; a missing volume is not an error.</summary>
+    /// <exception cref="VolumeBackendBusyException">The data cannot go yet (Cinder's VolumeIsBusy): the volume stays.</exception>
     Task DeleteAsync(string volumeId, CancellationToken cancellationToken);
 
-    /// <summary>A new volume with the content of another one, then grown to <paramref name="sizeBytes"/>.</summary>
-    Task CloneAsync(string sourceVolumeId, string volumeId, long sizeBytes, CancellationToken cancellationToken);
+    /// <summary>A new volume with the content of another one, then grown to its size.</summary>
+    Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken);
 
-    /// <summary>A new volume holding the image converted to raw (qemu-img convert), then sized to <paramref name="sizeBytes"/>.</summary>
-    Task CopyImageAsync(string imagePath, string? diskFormat, string volumeId, long sizeBytes, CancellationToken cancellationToken);
+    /// <summary>A new volume holding the image converted to raw (qemu-img convert), sized to the volume's size.</summary>
+    Task CopyImageAsync(string imagePath, string? diskFormat, NewVolume volume, CancellationToken cancellationToken);
 
     /// <summary>A point-in-time copy of the volume.</summary>
     Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken);
 
-    Task DeleteSnapshotAsync(string snapshotId, CancellationToken cancellationToken);
+    /// <summary>Removes a snapshot of <paramref name="volumeId"/>; a missing one is not an error.</summary>
+    /// <exception cref="VolumeBackendBusyException">Volumes depend on it (Cinder's SnapshotIsBusy): the snapshot stays.</exception>
+    Task DeleteSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken);
 
-    /// <summary>A new volume with the snapshot's content, grown to <paramref name="sizeBytes"/>.</summary>
-    Task CreateFromSnapshotAsync(string snapshotId, string volumeId, long sizeBytes, CancellationToken cancellationToken);
+    /// <summary>A new volume with the content of a snapshot of <paramref name="snapshotVolumeId"/>, grown to its size.</summary>
+    Task CreateFromSnapshotAsync(string snapshotVolumeId, string snapshotId, NewVolume volume, CancellationToken cancellationToken);
 
-    /// <summary>The local file the NBD data plane serves for this volume.</summary>
-    string ExportPath(string volumeId);
+    /// <summary>How a connector reaches the volume: the data plane serves a local file over NBD, or the connector opens it directly.</summary>
+    VolumeAccess AccessOf(string volumeId, bool readOnly, bool multiattach);
+
+    /// <summary>The space of the backend's one pool, as the scheduler's get_pools reports it.</summary>
+    Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>A volume to make: its id, size and whether several servers may attach it (which the rbd backend's image features follow).</summary>
+public sealed record NewVolume(string Id, long SizeBytes, bool Multiattach);
+
+/// <summary>How a connector reaches a volume's data.</summary>
+public abstract record VolumeAccess;
+
+/// <summary>The NBD data plane exports this local file, one export per attachment.</summary>
+public sealed record ServedOverNbd(string Path) : VolumeAccess;
+
+/// <summary>The connector opens the volume itself with this connection (RBD); the volume side exports nothing.</summary>
+public sealed record DirectAccess(VolumeConnection Connection) : VolumeAccess;
+
+/// <summary>A pool's space in bytes.</summary>
+public sealed record PoolCapacity(long TotalBytes, long FreeBytes);
+
+/// <summary>How a backend describes itself in Cinder's volume stats (volume_backend_name, storage_protocol, driver_version, vendor_name).</summary>
+public sealed record BackendDescription(string BackendName, string StorageProtocol, string DriverVersion, string VendorName);
+
+/// <summary>The backend refused because something depends on the data (Cinder's VolumeIsBusy, SnapshotIsBusy): nothing was removed.</summary>
+public sealed class VolumeBackendBusyException(string message) : Exception(message);

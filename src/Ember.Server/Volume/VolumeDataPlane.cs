@@ -98,12 +98,16 @@ public sealed partial class VolumeDataPlane(
     }
 
     /// <summary>Exports the volume's file under <paramref name="exportName"/> unless that export already exists.</summary>
+    /// <exception cref="InvalidOperationException">The backend's volumes are not served over NBD (RBD).</exception>
     public void Export(string exportName, string volumeId, bool readOnly)
     {
         var server = _server ?? throw new InvalidOperationException("The NBD server is not running.");
         if (!server.Exports.Contains(exportName))
         {
-            server.Exports.Add(exportName, backend.ExportPath(volumeId), readOnly);
+            var path = backend.AccessOf(volumeId, readOnly, multiattach: false) is ServedOverNbd served
+                ? served.Path
+                : throw new InvalidOperationException($"Volume {volumeId} is not served over NBD.");
+            server.Exports.Add(exportName, path, readOnly);
             LogExported(_logger, exportName[..8], volumeId, readOnly);
         }
     }

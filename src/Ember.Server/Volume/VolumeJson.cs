@@ -164,6 +164,17 @@ public static class VolumeJson
                 o["port"] = tcp.Port;
                 o["tls"] = tcp.Tls;
                 break;
+            case RbdConnection rbd:
+                // Cinder's rbd initialize_connection: the key is never here; each compute host holds it (Nova: a libvirt secret).
+                var monitors = rbd.Monitors.Select(SplitHostPort).ToList();
+                o["name"] = $"{rbd.Pool}/{rbd.Image}";
+                o["hosts"] = new JsonArray([.. monitors.Select(m => (JsonNode)m.Host)]);
+                o["ports"] = new JsonArray([.. monitors.Select(m => (JsonNode)m.Port)]);
+                o["cluster_name"] = "ceph";
+                o["auth_enabled"] = true;
+                o["auth_username"] = rbd.AuthUser;
+                o["secret_type"] = "ceph";
+                break;
             default:
                 throw new NotSupportedException($"No connection_info shape for {c.GetType().Name}.");
         }
@@ -204,6 +215,11 @@ public static class VolumeJson
         var export = info["export_name"]?.GetValue<string>();
         var readOnly = info["access_mode"]?.GetValue<string>() == "ro";
         var multiattach = info["multiattach"]?.GetValue<bool>() ?? false;
+        if (type == "rbd")
+        {
+            return RbdConnectionFrom(info, readOnly, multiattach);
+        }
+
         return (type, export, info["unix_socket"], info["host"]) switch
         {
             ("nbd", not null, JsonValue socket, _) => new NbdUnixConnection(export, socket.GetValue<string>(), readOnly, multiattach),
@@ -212,6 +228,31 @@ public static class VolumeJson
             _ => throw new NotSupportedException($"A connection_info this host cannot use (driver_volume_type {type ?? "missing"}, export name {(export is null ? "missing" : "given")})."),
         };
     }
+
+    /// <summary>Cinder's rbd data read back: name "pool/image", hosts and ports paired into monitors.</summary>
+    private static RbdConnection RbdConnectionFrom(JsonObject info, bool readOnly, bool multiattach)
+    {
+        var name = info["name"]?.GetValue<string>() ?? "";
+        var slash = name.IndexOf('/', StringComparison.Ordinal);
+        var user = info["auth_username"]?.GetValue<string>();
+        if (slash <= 0 || slash == name.Length - 1 || user is null || info["hosts"] is not JsonArray hosts || info["ports"] is not JsonArray ports
+            || hosts.Count == 0 || hosts.Count != ports.Count)
+        {
+            throw new NotSupportedException("An rbd connection_info without pool/image name, monitors or auth_username.");
+        }
+
+        var monitors = hosts.Zip(ports, (h, p) => JoinHostPort(h!.GetValue<string>(), p!.GetValue<string>())).ToList();
+        return new RbdConnection(name[..slash], name[(slash + 1)..], monitors, user, readOnly, multiattach);
+    }
+
+    /// <summary>"host:port" (an IPv6 host in brackets) into its parts, as Cinder lists them: hosts without brackets, ports as strings.</summary>
+    private static (string Host, string Port) SplitHostPort(string monitor)
+    {
+        var colon = monitor.LastIndexOf(':');
+        return colon < 0 ? (monitor, "6789") : (monitor[..colon].Trim('[', ']'), monitor[(colon + 1)..]);
+    }
+
+    private static string JoinHostPort(string host, string port) => host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
 
     public static JsonObject Snapshot(SnapshotRow s, bool withExtensions, Microversion version)
     {

@@ -82,8 +82,14 @@ public sealed partial class VolumeService
             }
         }
 
-        var exportName = attachment.ExportName ?? NbdExportRegistry.NewExportName();
-        dataPlane.Export(exportName, volume.Id, attachment.AttachMode == "ro");
+        // A file volume gets an NBD export of its own; an RBD volume none: the connector opens the image itself.
+        var direct = backend.AccessOf(volume.Id, attachment.AttachMode == "ro", volume.Multiattach) is DirectAccess;
+        var exportName = direct ? null : attachment.ExportName ?? NbdExportRegistry.NewExportName();
+        if (exportName is not null)
+        {
+            dataPlane.Export(exportName, volume.Id, attachment.AttachMode == "ro");
+        }
+
         var updated = attachment with
         {
             Connector = connector.ToJsonString(),
@@ -251,13 +257,21 @@ public sealed partial class VolumeService
         await store.DeleteAttachmentAsync(target.Id, volumeId);
     }
 
-    /// <summary>os-initialize_connection: one export per volume for legacy callers; nested connection_info for the connector's host.</summary>
+    /// <summary>
+    /// os-initialize_connection: one export per volume for legacy callers (none for an RBD volume, which the connector
+    /// opens itself); nested connection_info for the connector's host.
+    /// </summary>
     public async Task<JsonObject> LegacyInitializeConnectionAsync(RequestContext ctx, string volumeId, string? connectorHost)
     {
         var volume = await FindVisibleAsync(ctx, volumeId);
         if (volume.Status is not ("available" or "attaching" or "in-use" or "reserved" or "detaching"))
         {
             throw InvalidVolume($"Volume {volumeId} status must be available, attaching, reserved or in-use to initialize a connection, but the current status is {volume.Status}.");
+        }
+
+        if (backend.AccessOf(volumeId, volume.Readonly, volume.Multiattach) is DirectAccess direct)
+        {
+            return new JsonObject { ["connection_info"] = VolumeJson.NestedConnection(direct.Connection, volumeId) };
         }
 
         var exportName = volume.LegacyExport ?? NbdExportRegistry.NewExportName();
@@ -272,7 +286,8 @@ public sealed partial class VolumeService
     }
 
     /// <summary>
-    /// os-terminate_connection: removes the legacy export. It names no attachment, so like Cinder it is refused
+    /// os-terminate_connection: removes the legacy export. An RBD volume has none: nothing is revoked on the volume
+    /// side (the cephx user is the backend's, shared by every attachment), as in Cinder's rbd driver. It names no attachment, so like Cinder it is refused
     /// while any attachment of the volume is used by a server (the caller cannot say which connection it means).
     /// </summary>
     public async Task LegacyTerminateConnectionAsync(RequestContext ctx, string volumeId)

@@ -23,7 +23,7 @@ public sealed partial class VolumeService
             else if (snapshot.Status == "deleting")
             {
                 LogRecovered(logger, "snapshot", snapshot.Id, "deleting", "deleted");
-                RunSnapshotDelete(snapshot.Id);
+                RunSnapshotDelete(snapshot);
             }
         }
 

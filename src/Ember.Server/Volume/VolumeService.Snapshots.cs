@@ -82,14 +82,17 @@ public sealed partial class VolumeService
             throw ApiException.BadRequest($"Invalid snapshot: Volume Snapshot status must be available or error, currently {current?.Status}.");
         }
 
-        RunSnapshotDelete(id);
+        RunSnapshotDelete((await store.FindSnapshotAsync(id))!);
     }
 
-    /// <summary>The file half of a snapshot delete (also resumed at start-up).</summary>
-    private void RunSnapshotDelete(string id) =>
-        work.Run("snapshot delete", ("SnapshotId", id), async ct =>
+    /// <summary>
+    /// The data half of a snapshot delete (also resumed at start-up). A snapshot that volumes still depend on (RBD
+    /// clones: Cinder's SnapshotIsBusy) goes back to available, as in Cinder.
+    /// </summary>
+    private void RunSnapshotDelete(SnapshotRow snapshot) =>
+        work.Run("snapshot delete", ("SnapshotId", snapshot.Id), async ct =>
         {
-            await backend.DeleteSnapshotAsync(id, ct);
-            await store.DeleteSnapshotRowAsync(id);
-        }, async _ => await store.TransitionSnapshotAsync(id, ["deleting"], "error_deleting"));
+            await backend.DeleteSnapshotAsync(snapshot.VolumeId, snapshot.Id, ct);
+            await store.DeleteSnapshotRowAsync(snapshot.Id);
+        }, async e => await store.TransitionSnapshotAsync(snapshot.Id, ["deleting"], e is VolumeBackendBusyException ? "available" : "error_deleting"));
 }

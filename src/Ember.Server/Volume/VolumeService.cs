@@ -214,31 +214,31 @@ public sealed partial class VolumeService(
         }
 
         LogCreating(logger, row.Id, size, type.Name, multiattach);
-        var sizeBytes = size * GiB;
+        var newVolume = new NewVolume(row.Id, size * GiB, multiattach);
         work.Run("create", ("VolumeId", row.Id), async ct =>
         {
             string? imageMetadata = null;
             var bootable = false;
             if (snapshot is not null)
             {
-                await backend.CreateFromSnapshotAsync(snapshot.Id, row.Id, sizeBytes, ct);
+                await backend.CreateFromSnapshotAsync(snapshot.VolumeId, snapshot.Id, newVolume, ct);
                 bootable = source?.Bootable ?? (await store.FindVolumeAsync(snapshot.VolumeId))?.Bootable ?? false;
             }
             else if (source is not null)
             {
-                await backend.CloneAsync(source.Id, row.Id, sizeBytes, ct);
+                await backend.CloneAsync(source.Id, newVolume, ct);
                 bootable = source.Bootable;
                 imageMetadata = source.ImageMetadata;
             }
             else if (image is not null)
             {
-                await backend.CopyImageAsync(imagePath!, image.DiskFormat, row.Id, sizeBytes, ct);
+                await backend.CopyImageAsync(imagePath!, image.DiskFormat, newVolume, ct);
                 bootable = true;
                 imageMetadata = JsonOf(ImageMetadataOf(image));
             }
             else
             {
-                await backend.CreateAsync(row.Id, sizeBytes, ct);
+                await backend.CreateAsync(newVolume, ct);
             }
 
             if (!await store.FinishCreateAsync(row.Id, bootable, imageMetadata))
@@ -318,19 +318,22 @@ public sealed partial class VolumeService(
         RunVolumeDelete(volume, cascade ? await store.ListSnapshotsAsync(null, id) : []);
     }
 
-    /// <summary>The file half of a delete (also resumed at start-up): the snapshots' files, the volume's, then the rows.</summary>
+    /// <summary>
+    /// The data half of a delete (also resumed at start-up): the snapshots' data, the volume's, then the rows. When the
+    /// backend says something still depends on the data (Cinder's VolumeIsBusy), the volume goes back to available.
+    /// </summary>
     private void RunVolumeDelete(VolumeRow volume, IReadOnlyList<SnapshotRow> snapshots) =>
         work.Run("delete", ("VolumeId", volume.Id), async ct =>
         {
             foreach (var snapshot in snapshots)
             {
-                await backend.DeleteSnapshotAsync(snapshot.Id, ct);
+                await backend.DeleteSnapshotAsync(volume.Id, snapshot.Id, ct);
             }
 
             dataPlane.Unexport(volume.LegacyExport);
             await backend.DeleteAsync(volume.Id, ct);
             await store.DeleteVolumeRowAsync(volume.Id);
-        }, async _ => await store.TransitionAsync(volume.Id, ["deleting"], "error_deleting"));
+        }, async e => await store.TransitionAsync(volume.Id, ["deleting"], e is VolumeBackendBusyException ? "available" : "error_deleting"));
 
     // ---- extend ----
 
@@ -460,14 +463,26 @@ public sealed partial class VolumeService(
     /// <summary>The attachment's connection_info for the host its connector named; null before a connector came.</summary>
     public async Task<VolumeConnection?> ConnectionOfAsync(AttachmentRow row) => (await ConnectionsOfAsync([row]))[0];
 
-    /// <summary>The connections of a page of attachments, reading their volumes' multiattach flags in one query.</summary>
+    /// <summary>
+    /// The connections of a page of attachments, reading their volumes' multiattach flags in one query: an NBD export's
+    /// for a connected attachment of a file volume, the backend's own (RBD) for one whose connector has come.
+    /// </summary>
     public async Task<IReadOnlyList<VolumeConnection?>> ConnectionsOfAsync(IReadOnlyList<AttachmentRow> rows)
     {
-        var exported = rows.Where(r => r.ExportName is not null).Select(r => r.VolumeId).Distinct(StringComparer.Ordinal).ToList();
-        var multiattach = exported.Count == 0 ? new HashSet<string>() : await store.MultiattachAmongAsync(exported);
-        return [.. rows.Select(r => r.ExportName is null
-            ? null
-            : (VolumeConnection)dataPlane.ConnectionOf(r.ExportName, r.AttachMode == "ro", multiattach.Contains(r.VolumeId), r.AttachedHost))];
+        var connected = rows.Where(r => r.ExportName is not null || r.Connector is not null).Select(r => r.VolumeId).Distinct(StringComparer.Ordinal).ToList();
+        var multiattach = connected.Count == 0 ? new HashSet<string>() : await store.MultiattachAmongAsync(connected);
+        return [.. rows.Select(r => ConnectionOf(r, multiattach.Contains(r.VolumeId)))];
+    }
+
+    private VolumeConnection? ConnectionOf(AttachmentRow row, bool multiattach)
+    {
+        var readOnly = row.AttachMode == "ro";
+        if (row.ExportName is { } exportName)
+        {
+            return dataPlane.ConnectionOf(exportName, readOnly, multiattach, row.AttachedHost);
+        }
+
+        return row.Connector is not null && backend.AccessOf(row.VolumeId, readOnly, multiattach) is DirectAccess direct ? direct.Connection : null;
     }
 
     /// <summary>Compute's view of an attachment, when compute registered one (see <see cref="IVolumeConsumers"/>).</summary>

@@ -1,5 +1,6 @@
 using Ember.Server.Common;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Volume;
 
@@ -58,6 +59,7 @@ public static class VolumeServices
         ["volume_extension:quotas:update"] = PolicyRule.Admin,
         ["volume_extension:quotas:delete"] = PolicyRule.Admin,
         ["limits_extension:used_limits"] = PolicyRule.Reader,
+        ["scheduler_extension:scheduler_stats:get_pools"] = PolicyRule.Admin,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)
@@ -65,7 +67,11 @@ public static class VolumeServices
         services.AddSingleton(new PolicyRules([.. s_policy]));
         services.AddSingleton<VolumeStore>();
         services.AddSingleton<FileBackend>();
-        services.AddSingleton<IVolumeBackend>(sp => sp.GetRequiredService<FileBackend>());
+        services.AddSingleton<Rbd.RbdBackend>();
+        // Volume:Backend chooses; the one not chosen is never made.
+        services.AddSingleton<IVolumeBackend>(sp => sp.GetRequiredService<IOptions<VolumeOptions>>().Value.IsRbd
+            ? sp.GetRequiredService<Rbd.RbdBackend>()
+            : sp.GetRequiredService<FileBackend>());
         services.AddSingleton<VolumeDataPlane>();
         services.AddSingleton<VolumeService>();
         services.AddSingleton<IVolumeService>(sp => sp.GetRequiredService<VolumeService>());

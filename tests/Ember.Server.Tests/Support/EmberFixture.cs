@@ -12,7 +12,8 @@ namespace Ember.Server.Tests.Support;
 /// A real Ember host on 127.0.0.1 with an ephemeral port and a temporary data directory,
 /// shared by the tests of one class (IClassFixture). Deleted when the class is done.
 /// Its state is in SQLite, or, for a fixture made with onPostgres, in a database of a throwaway
-/// PostgreSQL cluster of its own (<see cref="PostgresCluster"/>).
+/// PostgreSQL cluster of its own (<see cref="PostgresCluster"/>). Its volumes are sparse files, or, for a fixture made
+/// with onCeph, RBD images in a throwaway Ceph cluster of its own (<see cref="CephCluster"/>).
 /// </summary>
 public class EmberFixture : IAsyncLifetime
 {
@@ -24,9 +25,19 @@ public class EmberFixture : IAsyncLifetime
     {
     }
 
-    protected EmberFixture(bool onPostgres) => OnPostgres = onPostgres;
+    protected EmberFixture(bool onPostgres, bool onCeph = false)
+    {
+        OnPostgres = onPostgres;
+        OnCeph = onCeph;
+    }
 
     public bool OnPostgres { get; }
+
+    /// <summary>Volumes are RBD images in <see cref="Ceph"/>'s pool (Volume:Backend rbd).</summary>
+    public bool OnCeph { get; }
+
+    /// <summary>The cluster holding the volumes when <see cref="OnCeph"/>.</summary>
+    public CephCluster? Ceph { get; private set; }
 
     /// <summary>The cluster holding the state when <see cref="OnPostgres"/>: tests stop and start it.</summary>
     public PostgresCluster? Postgres { get; private set; }
@@ -61,6 +72,13 @@ public class EmberFixture : IAsyncLifetime
             options.Database = await Postgres.CreateDatabaseAsync("ember");
         }
 
+        if (OnCeph)
+        {
+            Ceph = await CephCluster.CreateAsync();
+            options.Volume.Backend = "rbd";
+            options.Volume.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = Ceph.Pool };
+        }
+
         await ConfigureAsync(options);
         // EMBER_TEST_LOG=Information (or Debug) shows the host's log in the test output when chasing a failure.
         var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("EMBER_TEST_LOG"), out var parsed) ? parsed : LogLevel.Warning;
@@ -77,6 +95,11 @@ public class EmberFixture : IAsyncLifetime
         if (Postgres is not null)
         {
             await Postgres.DisposeAsync();
+        }
+
+        if (Ceph is not null)
+        {
+            await Ceph.DisposeAsync();
         }
 
         try
@@ -184,6 +207,52 @@ public class EmberFixture : IAsyncLifetime
         });
 }
 
+/// <summary>What the volume tests read of a volume's data, the same way for both backends.</summary>
+public static class VolumeData
+{
+    /// <summary>"nbd" for file volumes, "rbd" for RBD images.</summary>
+    public static string DriverVolumeType(this EmberFixture fixture) => fixture.OnCeph ? "rbd" : "nbd";
+
+    /// <summary>What qemu-io/qemu-img open for a connection_info: the NBD URI, or QEMU's rbd: filename as client.ember.</summary>
+    public static string TargetOf(this EmberFixture fixture, JsonNode connection) => connection["driver_volume_type"]!.GetValue<string>() switch
+    {
+        "nbd" => $"nbd+unix:///{connection["export_name"]}?socket={connection["unix_socket"]}",
+        "rbd" => $"rbd:{connection["name"]}:id={connection["auth_username"]}:conf={fixture.Ceph!.ConfPath}:keyring={fixture.Ceph.KeyringPath}",
+        var other => throw new InvalidOperationException("unexpected driver_volume_type " + other),
+    };
+
+    /// <summary>The volume's data as qemu-io opens it directly: its file, or its image as client.admin.</summary>
+    public static string VolumeTarget(this EmberFixture fixture, string volumeId) => fixture.Ceph is { } ceph
+        ? $"rbd:{ceph.Pool}/volume-{volumeId}:conf={ceph.AdminConfPath}"
+        : Path.Combine(fixture.DataDir, "volumes", "volume-" + volumeId);
+
+    /// <summary>The volume's size in bytes, or null when its data is gone.</summary>
+    public static async Task<long?> VolumeSizeAsync(this EmberFixture fixture, string volumeId)
+    {
+        if (fixture.Ceph is { } ceph)
+        {
+            var info = await Cli.RunAsync("rbd", ["-c", ceph.AdminConfPath, "info", "--format", "json", $"{ceph.Pool}/volume-{volumeId}"]);
+            return info.ExitCode == 0 ? info.Json()["size"]!.GetValue<long>() : null;
+        }
+
+        var file = new FileInfo(Path.Combine(fixture.DataDir, "volumes", "volume-" + volumeId));
+        return file.Exists ? file.Length : null;
+    }
+
+    /// <summary>Bytes the volume occupies (du of the file, rbd du of the image).</summary>
+    public static async Task<long> AllocatedBytesAsync(this EmberFixture fixture, string volumeId)
+    {
+        if (fixture.Ceph is { } ceph)
+        {
+            var du = JsonNode.Parse(await ceph.RbdAsync("du", "--format", "json", $"{ceph.Pool}/volume-{volumeId}"))!;
+            return du["images"]![0]!["used_size"]!.GetValue<long>();
+        }
+
+        var result = (await Cli.RunAsync("du", ["--block-size=1", Path.Combine(fixture.DataDir, "volumes", "volume-" + volumeId)])).EnsureSuccess();
+        return long.Parse(result.StdOut.Split('\t')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
 /// <summary>A client scoped to a project of a test's own.</summary>
 public sealed record ProjectClient(ApiClient Api, string ProjectId) : IDisposable
 {
@@ -192,3 +261,6 @@ public sealed record ProjectClient(ApiClient Api, string ProjectId) : IDisposabl
 
 /// <summary>An <see cref="EmberFixture"/> whose state is in PostgreSQL.</summary>
 public sealed class PostgresEmberFixture() : EmberFixture(onPostgres: true);
+
+/// <summary>An <see cref="EmberFixture"/> whose volumes are RBD images in a Ceph cluster of its own.</summary>
+public sealed class RbdEmberFixture() : EmberFixture(onPostgres: false, onCeph: true);

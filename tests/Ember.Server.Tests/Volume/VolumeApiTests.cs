@@ -10,6 +10,9 @@ public sealed class VolumeApiTests(EmberFixture fixture) : VolumeApiCases(fixtur
 /// <summary>The Cinder v3 subset on PostgreSQL.</summary>
 public sealed class PostgresVolumeApiTests(PostgresEmberFixture fixture) : VolumeApiCases(fixture), IClassFixture<PostgresEmberFixture>;
 
+/// <summary>The Cinder v3 subset with volumes on Ceph RBD (one cluster for the class).</summary>
+public sealed class RbdVolumeApiTests(RbdEmberFixture fixture) : VolumeApiCases(fixture), IClassFixture<RbdEmberFixture>;
+
 /// <summary>The Cinder v3 subset over raw HTTP against a real host: status codes, bodies, the attachment state machine.</summary>
 public abstract class VolumeApiCases(EmberFixture fixture)
 {
@@ -54,7 +57,7 @@ public abstract class VolumeApiCases(EmberFixture fixture)
     }
 
     [Fact]
-    public async Task Volume_lifecycle_create_show_extend_delete_with_a_sparse_file_of_exact_size()
+    public async Task Volume_lifecycle_create_show_extend_delete_with_thin_data_of_exact_size()
     {
         using var api = await ClientAsync();
         var created = await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes",
@@ -68,17 +71,16 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         Assert.NotNull(shown["volume"]!["os-vol-tenant-attr:tenant_id"]);
         Assert.Equal("v", shown["volume"]!["metadata"]!["k"]!.GetValue<string>());
 
-        var file = Path.Combine(fixture.DataDir, "volumes", "volume-" + id);
-        Assert.Equal(1L << 30, new FileInfo(file).Length);
-        var du = await Cli.RunAsync("du", ["--block-size=1", file]);
-        Assert.True(long.Parse(du.StdOut.Split('\t')[0]) < 1 << 20, "the new volume file should be sparse: " + du.StdOut);
+        Assert.Equal(1L << 30, await fixture.VolumeSizeAsync(id));
+        var allocated = await fixture.AllocatedBytesAsync(id);
+        Assert.True(allocated < 1 << 20, $"the new volume should be thin: {allocated} bytes allocated");
 
         var listed = await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail?name=life&with_count=true", apiVersion: "volume 3.45");
         Assert.Equal(1, listed["count"]!.GetValue<int>());
 
         await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-extend"] = new JsonObject { ["new_size"] = 2 } }, HttpStatusCode.Accepted);
         await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["size"]!.GetValue<int>() == 2 && j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
-        Assert.Equal(2L << 30, new FileInfo(file).Length);
+        Assert.Equal(2L << 30, await fixture.VolumeSizeAsync(id));
 
         var (badExtend, badBody, _) = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-extend"] = new JsonObject { ["new_size"] = 1 } });
         Assert.Equal(HttpStatusCode.BadRequest, badExtend);
@@ -86,11 +88,11 @@ public abstract class VolumeApiCases(EmberFixture fixture)
 
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
         await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
-        Assert.False(File.Exists(file));
+        Assert.Null(await fixture.VolumeSizeAsync(id));
     }
 
     [Fact]
-    public async Task Multiattach_volume_takes_two_attachments_exported_over_nbd_and_detaches_back_to_available()
+    public async Task Multiattach_volume_takes_two_attachments_and_detaches_back_to_available()
     {
         using var api = await ClientAsync();
         var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["volume_type"] = "multiattach" });
@@ -104,13 +106,12 @@ public abstract class VolumeApiCases(EmberFixture fixture)
             }, apiVersion: V354);
             Assert.Equal("attaching", a["attachment"]!["status"]!.GetValue<string>());
             var connection = a["attachment"]!["connection_info"]!;
-            Assert.Equal("nbd", connection["driver_volume_type"]!.GetValue<string>());
+            Assert.Equal(fixture.DriverVolumeType(), connection["driver_volume_type"]!.GetValue<string>());
             Assert.True(connection["multiattach"]!.GetValue<bool>());
 
-            // The export is real: a real NBD client sees a 1 GiB disk.
-            var uri = $"nbd+unix:///{connection["export_name"]!.GetValue<string>()}?socket={connection["unix_socket"]!.GetValue<string>()}";
-            var info = await Cli.RunAsync("nbdinfo", ["--size", uri]);
-            Assert.Equal((1L << 30).ToString(), info.EnsureSuccess().StdOut.Trim());
+            // The connection is real: QEMU's own client (NBD, or rbd as client.ember) sees a 1 GiB disk.
+            var info = await Cli.RunAsync("qemu-img", ["info", "--output=json", fixture.TargetOf(connection)]);
+            Assert.Equal(1L << 30, info.EnsureSuccess().Json()["virtual-size"]!.GetValue<long>());
 
             var attachmentId = a["attachment"]!["id"]!.GetValue<string>();
             await api.SendAsync(HttpMethod.Post, $"/volume/v3/attachments/{attachmentId}/action", new JsonObject { ["os-complete"] = new JsonObject() },
@@ -131,11 +132,15 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         Assert.All(listed, a => Assert.True(a!["connection_info"]!["multiattach"]!.GetValue<bool>()));
 
         var detail = await api.SendAsync(HttpMethod.Get, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
-        var exportUri = $"nbd+unix:///{detail["attachment"]!["connection_info"]!["export_name"]}?socket={detail["attachment"]!["connection_info"]!["unix_socket"]}";
+        var target = fixture.TargetOf(detail["attachment"]!["connection_info"]!);
         var rest = await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachments[0]}", apiVersion: V354);
         Assert.Single(rest["attachments"]!.AsArray());
         Assert.Equal("in-use", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!["status"]!.GetValue<string>());
-        Assert.NotEqual(0, (await Cli.RunAsync("nbdinfo", ["--size", exportUri])).ExitCode);
+        if (!fixture.OnCeph)
+        {
+            // The NBD export goes with its attachment. RBD has nothing to revoke (the cephx user is the backend's), as in Cinder.
+            Assert.NotEqual(0, (await Cli.RunAsync("qemu-img", ["info", target])).ExitCode);
+        }
 
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{attachments[1]}", apiVersion: V354);
         var after = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!;
@@ -275,15 +280,14 @@ public abstract class VolumeApiCases(EmberFixture fixture)
     }
 
     [Fact]
-    public async Task Snapshot_keeps_data_written_over_nbd_and_a_volume_from_it_has_the_same_bytes()
+    public async Task Snapshot_keeps_data_written_through_the_connection_and_a_volume_from_it_has_the_same_bytes()
     {
         using var api = await ClientAsync();
         var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1 });
         var a = await api.SendAsync(HttpMethod.Post, "/volume/v3/attachments",
             new JsonObject { ["attachment"] = new JsonObject { ["volume_uuid"] = id, ["instance_uuid"] = Guid.NewGuid().ToString(), ["connector"] = Connector("writer") } }, apiVersion: V354);
-        var c = a["attachment"]!["connection_info"]!;
-        var uri = $"nbd+unix:///{c["export_name"]}?socket={c["unix_socket"]}";
-        (await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "write -P 0xab 1M 64k", uri])).EnsureSuccess();
+        var target = fixture.TargetOf(a["attachment"]!["connection_info"]!);
+        (await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "write -P 0xab 1M 64k", target])).EnsureSuccess();
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/attachments/{a["attachment"]!["id"]}", apiVersion: V354);
 
         var snap = await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots", new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = id, ["name"] = "s1" } }, HttpStatusCode.Accepted);
@@ -294,14 +298,39 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, deleteStatus);
 
         var copy = await CreateAvailableAsync(api, new JsonObject { ["snapshot_id"] = snapId });
-        var file = Path.Combine(fixture.DataDir, "volumes", "volume-" + copy);
-        var read = await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "read -P 0xab 1M 64k", file]);
+        var read = await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "read -P 0xab 1M 64k", fixture.VolumeTarget(copy)]);
         Assert.Contains("read 65536/65536", read.EnsureSuccess().StdOut, StringComparison.Ordinal);
+        if (fixture.OnCeph)
+        {
+            // Cinder's rbd rule: the copy is a clone of the snapshot, which is busy (and stays available) until the copy goes.
+            await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapId}", expect: HttpStatusCode.Accepted);
+            await api.WaitForAsync($"/volume/v3/snapshots/{snapId}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+            await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{copy}", expect: HttpStatusCode.Accepted);
+            await api.WaitGoneAsync($"/volume/v3/volumes/{copy}", s_wait);
+        }
 
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapId}", expect: HttpStatusCode.Accepted);
         await api.WaitGoneAsync($"/volume/v3/snapshots/{snapId}", s_wait);
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
         await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
+    }
+
+    [Fact]
+    public async Task Get_pools_shows_the_backend_pool_and_its_real_free_space()
+    {
+        using var api = await ClientAsync();
+        var pool = (await api.SendAsync(HttpMethod.Get, "/volume/v3/scheduler-stats/get_pools?detail=true"))["pools"]!.AsArray().Single()!;
+        Assert.EndsWith(fixture.OnCeph ? $"@rbd#{fixture.Ceph!.Pool}" : "@file#file", pool["name"]!.GetValue<string>(), StringComparison.Ordinal);
+        var capabilities = pool["capabilities"]!;
+        Assert.Equal(fixture.OnCeph ? "ceph" : "nbd", capabilities["storage_protocol"]!.GetValue<string>());
+        var free = capabilities["free_capacity_gb"]!.GetValue<double>();
+        Assert.True(free > 0 && capabilities["total_capacity_gb"]!.GetValue<double>() >= free, capabilities.ToJsonString());
+        if (!fixture.OnCeph)
+        {
+            // The filesystem of DATA/volumes, read now (other tests write to it too: within a GiB).
+            var drive = new DriveInfo(Path.Combine(fixture.DataDir, "volumes"));
+            Assert.InRange(free, drive.AvailableFreeSpace / (double)(1L << 30) - 1, drive.AvailableFreeSpace / (double)(1L << 30) + 1);
+        }
     }
 
     [Fact]
@@ -316,8 +345,8 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         await ActAsync("os-reserve", new JsonObject());
         Assert.Equal("attaching", await StatusAsync());
         var init = await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-initialize_connection"] = new JsonObject { ["connector"] = Connector("legacy") } });
-        Assert.Equal("nbd", init["connection_info"]!["driver_volume_type"]!.GetValue<string>());
-        Assert.NotNull(init["connection_info"]!["data"]!["export_name"]);
+        Assert.Equal(fixture.DriverVolumeType(), init["connection_info"]!["driver_volume_type"]!.GetValue<string>());
+        Assert.NotNull(init["connection_info"]!["data"]![fixture.OnCeph ? "name" : "export_name"]);
         await ActAsync("os-attach", new JsonObject { ["instance_uuid"] = Guid.NewGuid().ToString(), ["mountpoint"] = "/dev/vdc" });
         Assert.Equal("in-use", await StatusAsync());
         await ActAsync("os-begin_detaching", new JsonObject());

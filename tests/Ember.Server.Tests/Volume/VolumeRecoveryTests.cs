@@ -104,7 +104,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
             Assert.True(await store.TransitionAsync(downloading, ["available"], "downloading"));
             Assert.True(await store.TransitionAsync(deleting, ["available"], "deleting"));
             Assert.True(await store.TransitionAsync(extending, ["available"], "extending"));
-            deletingFile = first.Services.GetRequiredService<IVolumeBackend>().ExportPath(deleting);
+            deletingFile = first.Services.GetRequiredService<FileBackend>().ExportPath(deleting);
             Assert.True(File.Exists(deletingFile));
         }
 
