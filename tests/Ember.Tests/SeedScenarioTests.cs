@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Ember.Server;
+using Ember.Testing;
 using Ember.Tests.Support;
 using Xunit.Abstractions;
 
@@ -12,7 +14,74 @@ namespace Ember.Tests;
 /// executable, the in-guest steps through `ember server exec`, and every output the seed shows checked.
 /// </summary>
 [Collection(GuestVms.Collection)]
-public sealed partial class SeedScenarioTests(CliFixture cloud, ITestOutputHelper output) : IClassFixture<CliFixture>, IDisposable
+public sealed class SeedScenarioTests(CliFixture cloud, ITestOutputHelper output) : SeedScenarioCases(cloud, output), IClassFixture<CliFixture>
+{
+    private readonly string _volumesDir = Path.Combine(cloud.Root, "data", "volumes");
+
+    protected override Task AssertStoredAsync(string volumeId, bool multiattach)
+    {
+        Assert.True(File.Exists(VolumeFile(volumeId)), $"no file for volume {volumeId}");
+        return Task.CompletedTask;
+    }
+
+    protected override Task AssertNothingStoredAsync()
+    {
+        Assert.Empty(Directory.GetFiles(_volumesDir, "volume-*"));
+        return Task.CompletedTask;
+    }
+
+    private string VolumeFile(string volumeId) => Path.Combine(_volumesDir, "volume-" + volumeId);
+}
+
+/// <summary>
+/// The seed with its volumes in Ceph: every volume an RBD image of a real single-node cluster, which each VM's QEMU
+/// opens itself with its rbd driver (no NBD), multi-attach images without exclusive-lock, as Cinder makes them.
+/// </summary>
+[Collection(GuestVms.Collection)]
+public sealed class RbdSeedScenarioTests(RbdSeedScenarioTests.RbdCliFixture cloud, ITestOutputHelper output)
+    : SeedScenarioCases(cloud, output), IClassFixture<RbdSeedScenarioTests.RbdCliFixture>
+{
+    private readonly CephCluster _ceph = cloud.Ceph;
+
+    protected override async Task AssertStoredAsync(string volumeId, bool multiattach)
+    {
+        var info = JsonNode.Parse(await _ceph.RbdAsync("info", "--format", "json", $"{_ceph.Pool}/volume-{volumeId}"))!;
+        var features = info["features"]!.AsArray().Select(f => (string)f!).ToList();
+        Assert.Contains("layering", features);
+        if (multiattach)
+        {
+            Assert.DoesNotContain("exclusive-lock", features);
+        }
+    }
+
+    protected override async Task AssertNothingStoredAsync() =>
+        Assert.Empty(JsonNode.Parse(await _ceph.RbdAsync("ls", "--format", "json", _ceph.Pool))!.AsArray());
+
+    /// <summary>An Ember host whose volume backend is rbd on a cluster of its own (the host's compute reads the same keyring).</summary>
+    public sealed class RbdCliFixture : CliFixture
+    {
+        public CephCluster Ceph { get; private set; } = null!;
+
+        protected override async Task ConfigureAsync(EmberOptions options)
+        {
+            Ceph = await CephCluster.CreateAsync();
+            options.Volume.Backend = "rbd";
+            options.Volume.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = Ceph.Pool };
+        }
+
+        public override async Task DisposeAsync()
+        {
+            await base.DisposeAsync();
+            if (Ceph is not null)
+            {
+                await Ceph.DisposeAsync();
+            }
+        }
+    }
+}
+
+/// <summary>The seed's steps and checks, the same for every volume backend.</summary>
+public abstract partial class SeedScenarioCases(CliFixture cloud, ITestOutputHelper output) : IDisposable
 {
     /// <summary>cinder rows whose seed values depend on the moment, the user or the deployment (checked separately).</summary>
     private static readonly string[] s_volumeRowsOfTheMoment =
@@ -29,7 +98,17 @@ public sealed partial class SeedScenarioTests(CliFixture cloud, ITestOutputHelpe
 
     private readonly LinkedCli _cli = new(cloud.Env());
 
-    public void Dispose() => _cli.Dispose();
+    public void Dispose()
+    {
+        _cli.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The volume's data exists in the backend's store, as a multi-attach volume where it says so.</summary>
+    protected abstract Task AssertStoredAsync(string volumeId, bool multiattach);
+
+    /// <summary>The backend's store holds no volume.</summary>
+    protected abstract Task AssertNothingStoredAsync();
 
     [Fact]
     public async Task The_seed_runs_verbatim_and_the_data_crosses_between_the_vms()
@@ -45,8 +124,9 @@ public sealed partial class SeedScenarioTests(CliFixture cloud, ITestOutputHelpe
             output.WriteLine($"seed scenario (upload, boot two VMs, both parts, clean-up): {clock.Elapsed.TotalSeconds:F1} s");
         }
 
-        // Nothing is left running: no QEMU of this host, no server, no volume.
+        // Nothing is left running: no QEMU of this host, no server, no volume, and nothing in the volume store.
         Assert.Empty(QemuProcessesUnder(cloud.Root));
+        await AssertNothingStoredAsync();
         Assert.Empty((await _cli.RunAsync("ember", "server", "list", "-f", "json")).EnsureSuccess().Json().AsArray());
         Assert.Empty((await _cli.RunAsync("ember", "volume", "list", "-f", "json")).EnsureSuccess().Json().AsArray());
     }
@@ -63,6 +143,7 @@ public sealed partial class SeedScenarioTests(CliFixture cloud, ITestOutputHelpe
         // 1. cinder create --name m-a-001 --allow-multiattach 1
         var volume1 = AssertVolumeTable((await Run("cinder", "create", "--name", "m-a-001", "--allow-multiattach", "1")).StdOut, "m-a-001");
         await WaitForVolumeAsync("m-a-001", v => (string?)v["status"] == "available");
+        await AssertStoredAsync(volume1, multiattach: true);
 
         // 2. glance image-list; nova flavor-create m1.micro auto 256 1 1
         var images = (await Run("glance", "image-list")).StdOut;

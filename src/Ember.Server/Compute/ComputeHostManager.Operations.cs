@@ -90,6 +90,7 @@ public sealed partial class ComputeHostManager
 
         if (machines.Remove(serverId) is { } machine)
         {
+            await machine.QuitAsync(CancellationToken.None);
             await machine.DisposeAsync();
         }
 

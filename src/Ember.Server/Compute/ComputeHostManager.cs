@@ -39,7 +39,11 @@ public sealed partial class ComputeHostManager(
     private string NbdClientCredentialsDir { get; } =
         options.Value.Compute.NbdClientCertificateDir ?? Path.Combine(options.Value.DataDir, "nbd-tls", "client");
 
-    private string RbdKeyringPath(string user) => options.Value.Compute.RbdKeyringPath ?? $"/etc/ceph/ceph.client.{user}.keyring";
+    /// <summary>Where this host finds the key of an RBD volume's user: configured, the volume backend's own keyring for its user, or Ceph's default.</summary>
+    private string RbdKeyringPath(string user) =>
+        options.Value.Compute.RbdKeyringPath
+        ?? (options.Value.Volume is { IsRbd: true, Rbd: { KeyringPath: { } backendKeyring } rbd } && rbd.User == user ? backendKeyring : null)
+        ?? $"/etc/ceph/ceph.client.{user}.keyring";
 
     public Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
     {
