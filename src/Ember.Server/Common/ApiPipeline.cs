@@ -164,6 +164,13 @@ public static partial class ApiPipeline
             return;
         }
 
+        if (family == ApiFamily.Image && ErrorBodies.GlanceMediaType(http.Request.Headers.Accept.ToString()) is not "application/json" and var text)
+        {
+            http.Response.ContentType = text + "; charset=UTF-8";
+            await http.Response.WriteAsync(ErrorBodies.GlanceText(text, status, message));
+            return;
+        }
+
         http.Response.ContentType = "application/json";
         await http.Response.WriteAsync(Json.Serialize(ErrorBodies.Render(family, status, message)));
     }

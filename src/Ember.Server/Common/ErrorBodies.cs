@@ -1,6 +1,8 @@
+using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 
 namespace Ember.Server.Common;
 
@@ -62,6 +64,55 @@ public static class ErrorBodies
         ["code"] = $"{status} {ReasonPhrase(status)}",
         ["title"] = ReasonPhrase(status),
     };
+
+    /// <summary>
+    /// The media type of a Glance error, negotiated as webob does for the exceptions Glance raises: the best of
+    /// text/plain, text/html and application/json for the Accept header, ties and no header going to text/plain.
+    /// glanceclient sends no JSON Accept and reads a JSON body's values as objects, so it must get the text.
+    /// </summary>
+    public static string GlanceMediaType(string? accept)
+    {
+        string[] offers = ["text/plain", "text/html", "application/json"];
+        if (string.IsNullOrWhiteSpace(accept) || !MediaTypeHeaderValue.TryParseList([accept], out var ranges))
+        {
+            return offers[0];
+        }
+
+        var best = offers[0];
+        var bestQuality = 0.0;
+        foreach (var offer in offers)
+        {
+            // The quality of the most specific range that matches the offer.
+            var match = ranges.Select(r => (Range: r, Specificity: Specificity(r.MediaType.Value ?? "", offer)))
+                .Where(m => m.Specificity >= 0)
+                .OrderByDescending(m => m.Specificity)
+                .Select(m => m.Range)
+                .FirstOrDefault();
+            var quality = match is null ? 0 : match.Quality ?? 1;
+            if (quality > bestQuality)
+            {
+                (best, bestQuality) = (offer, quality);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>How closely an Accept range names an offer: 2 exactly, 1 by "type/*", 0 by "*/*", -1 not at all.</summary>
+    private static int Specificity(string range, string offer) =>
+        string.Equals(range, offer, StringComparison.OrdinalIgnoreCase) ? 2
+        : range.EndsWith("/*", StringComparison.Ordinal) && range != "*/*" && offer.StartsWith(range[..^1], StringComparison.OrdinalIgnoreCase) ? 1
+        : range == "*/*" ? 0
+        : -1;
+
+    /// <summary>Glance's error as webob's text templates render it for <paramref name="mediaType"/> (text/plain or text/html).</summary>
+    public static string GlanceText(string mediaType, int status, string message)
+    {
+        var line = $"{status} {ReasonPhrase(status)}";
+        return mediaType == "text/html"
+            ? $"<html>\n <head>\n  <title>{line}</title>\n </head>\n <body>\n  <h1>{line}</h1>\n  {WebUtility.HtmlEncode(message)}<br /><br />\n\n\n\n </body>\n</html>"
+            : $"{line}\n\n{message}\n\n   ";
+    }
 
     /// <summary>Nova and Cinder faults: {"itemNotFound":{"code":404,"message":...}}.</summary>
     private static JsonObject NovaCinder(int status, string message) => new()

@@ -63,13 +63,15 @@ public static class QueryParams
     }
 
     /// <summary>
-    /// Cinder's and Nova's "next" link (the body's <c>…_links</c>) when rows follow a page: the same request (filters,
-    /// sort, limit) from after the page's last row; null on the last page. The offset is left out: the marker
-    /// already places the next page.
+    /// Cinder's and Nova's "next" link (the body's <c>…_links</c>) when a page is full: the same request (filters,
+    /// sort, limit) from after the page's last row. As in both services (and as Tempest's pagination tests expect),
+    /// an exactly full last page links to an empty one. <paramref name="limit"/> is the limit the list applied (null
+    /// when none, or when the request's version does not page). The offset is left out: the marker places the next page.
     /// </summary>
-    public static JsonArray? NextLink<T>(HttpContext http, Page<T> page, Func<T, string> idOf)
+    public static JsonArray? NextLink<T>(HttpContext http, Page<T> page, Func<T, string> idOf, int? limit)
     {
-        if (!page.HasMore || page.Items.Count == 0)
+        var full = limit is { } size && page.Items.Count >= size;
+        if (!(page.HasMore || full) || page.Items.Count == 0)
         {
             return null;
         }

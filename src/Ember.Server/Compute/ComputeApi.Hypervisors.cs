@@ -136,7 +136,7 @@ public static partial class ComputeApi
         {
             ["hypervisors"] = new JsonArray([.. hypervisors.Select(h => (JsonNode)HypervisorJson(h, version, detail, withServers))]),
         };
-        if (QueryParams.NextLink(http, new Page<Hypervisor>(hypervisors, page.HasMore), h => h.Id(version)) is { } next)
+        if (QueryParams.NextLink(http, new Page<Hypervisor>(hypervisors, page.HasMore), h => h.Id(version), limit) is { } next)
         {
             body["hypervisors_links"] = next;
         }

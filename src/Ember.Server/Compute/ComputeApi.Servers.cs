@@ -65,7 +65,7 @@ public static partial class ComputeApi
             : name;
 
     /// <summary>POST /servers: 202 with adminPass; the server builds in the background.</summary>
-    private static async Task<IResult> CreateServerAsync(HttpContext http, ComputeService compute)
+    private static async Task<IResult> CreateServerAsync(HttpContext http, ComputeService compute, KeypairStore keypairs, ComputeQuotas quotas, ComputeStore store)
     {
         var context = Authorize(http, "os_compute_api:servers:create");
         var version = ComputeVersion.Of(http);
@@ -75,6 +75,17 @@ public static partial class ComputeApi
         if (request.Zone.IsForced)
         {
             http.Enforce(context, "os_compute_api:servers:create:forced_host");
+        }
+
+        // The key must be one of the caller's key pairs (Nova's KeypairNotFound is a 400 here).
+        if (request.KeyName is { } keyName && await keypairs.FindAsync(context.UserId, keyName) is null)
+        {
+            throw ApiException.BadRequest($"Keypair {keyName} not found for user {context.UserId}");
+        }
+
+        if (await store.FindFlavorAsync(request.FlavorRef) is { } flavor)
+        {
+            await CheckServerQuotaAsync(quotas, context, flavor);
         }
 
         var adminPass = request.AdminPass ?? NewAdminPass();
@@ -91,6 +102,25 @@ public static partial class ComputeApi
                 ["adminPass"] = adminPass,
             },
         }, StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// Nova's instances, cores and ram quotas, counted before the create (Nova counts again after it; Ember does not,
+    /// so concurrent creates may pass a limit by their number).
+    /// </summary>
+    private static async Task CheckServerQuotaAsync(ComputeQuotas quotas, RequestContext context, FlavorRow flavor)
+    {
+        var projectId = context.RequireProject();
+        var limits = await quotas.LimitsOfAsync(projectId);
+        var usage = await quotas.UsageOfAsync(projectId, context.UserId);
+        foreach (var (resource, requested) in new[] { ("instances", 1), ("cores", flavor.Vcpus), ("ram", flavor.Ram) })
+        {
+            if (limits[resource] >= 0 && usage[resource] + requested > limits[resource])
+            {
+                throw ApiException.Forbidden(
+                    $"Quota exceeded for {resource}: Requested {requested}, but already used {usage[resource]} of {limits[resource]} {resource}");
+            }
+        }
     }
 
     private static ServerCreateRequest ParseCreate(JsonObject body, Microversion version)
@@ -195,7 +225,7 @@ public static partial class ComputeApi
         }
 
         var body = new JsonObject { ["servers"] = result };
-        if (QueryParams.NextLink(http, page, server => server.Id) is { } next)
+        if (QueryParams.NextLink(http, page, server => server.Id, QueryParams.Limit(http.Request.Query)) is { } next)
         {
             body["servers_links"] = next;
         }

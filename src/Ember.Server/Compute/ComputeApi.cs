@@ -33,6 +33,8 @@ public static partial class ComputeApi
         MapServices(v21);
         MapHypervisors(v21);
         MapServerGroups(v21);
+        MapKeypairs(v21);
+        MapQuotas(v21);
         MapConsoles(compute, v21);
     }
 

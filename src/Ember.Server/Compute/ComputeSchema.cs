@@ -137,5 +137,25 @@ public static class ComputeSchema
         new("compute-009", """
             ALTER TABLE compute_services ADD COLUMN uptime VARCHAR(255);
             """),
+        // os-keypairs: each user's named public keys (Nova's key_pairs); a private key is never stored.
+        new("compute-010-keypairs", """
+            CREATE TABLE key_pairs (
+                id SEQUENCE_KEY,
+                name VARCHAR(255) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                fingerprint VARCHAR(255) NOT NULL,
+                public_key TEXT NOT NULL,
+                type VARCHAR(10) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (user_id, name));
+            """),
+        // os-quota-sets and os-quota-class-sets: the limits set by an admin; what is not here has its default.
+        new("compute-011-quotas", """
+            CREATE TABLE compute_quotas (
+                project_id VARCHAR(64) NOT NULL,
+                resource VARCHAR(64) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (project_id, resource));
+            """),
     ];
 }

@@ -43,6 +43,20 @@ public static class ComputeServices
         new("ember:servers:exec", PolicyRule.Member),
         new("os_compute_api:os-remote-consoles", PolicyRule.Member),
         new("os_compute_api:os-evacuate", PolicyRule.Admin),
+        // Key pairs belong to a user; any role in the project lets a user keep their own (Nova: admin or owner).
+        new("os_compute_api:os-keypairs:index", PolicyRule.Reader),
+        new("os_compute_api:os-keypairs:show", PolicyRule.Reader),
+        new("os_compute_api:os-keypairs:create", PolicyRule.Reader),
+        new("os_compute_api:os-keypairs:delete", PolicyRule.Reader),
+        new("os_compute_api:os-quota-sets:show", PolicyRule.Reader),
+        new("os_compute_api:os-quota-sets:detail", PolicyRule.Reader),
+        new("os_compute_api:os-quota-sets:defaults", PolicyRule.Reader),
+        new("os_compute_api:os-quota-sets:update", PolicyRule.Admin),
+        new("os_compute_api:os-quota-sets:delete", PolicyRule.Admin),
+        new("os_compute_api:os-quota-class-sets:show", PolicyRule.Reader),
+        new("os_compute_api:os-quota-class-sets:update", PolicyRule.Admin),
+        new("os_compute_api:limits", PolicyRule.Reader),
+        new("os_compute_api:limits:other_project", PolicyRule.Admin),
     ];
 
     /// <summary>The compute API and scheduler; with <see cref="EmberRole.All"/> also this machine's compute host.</summary>
@@ -66,6 +80,8 @@ public static class ComputeServices
             .AddSingleton<ComputeScheduler>()
             .AddServerGroups()
             .AddSingleton<ComputeService>()
+            .AddSingleton<KeypairStore>()
+            .AddSingleton<ComputeQuotas>()
             .AddSingleton<ComputeBootstrap>()
             .AddSingleton<SerialConsole>()
             .AddSingleton<Volume.IVolumeConsumers, ComputeVolumeConsumers>();

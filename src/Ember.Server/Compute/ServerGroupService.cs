@@ -34,9 +34,9 @@ public static class ServerGroupPolicies
 /// Server groups: who sees which group, Nova's quotas (<c>server_groups</c> per project, <c>server_group_members</c> per
 /// group, 10 each by default), and membership of the servers booted with a group hint.
 /// </summary>
-public sealed class ServerGroupService(ServerGroupStore store)
+public sealed class ServerGroupService(ServerGroupStore store, ComputeQuotas quotas)
 {
-    /// <summary>Nova's default quota of server groups per project. Ember's compute has no os-quota-sets to change it yet.</summary>
+    /// <summary>Nova's default quota of server groups per project (os-quota-sets server_groups changes it).</summary>
     public const int MaxGroupsPerProject = 10;
 
     /// <summary>Nova's default quota of servers per server group.</summary>
@@ -53,7 +53,7 @@ public sealed class ServerGroupService(ServerGroupStore store)
             UserId = ctx.UserId,
             CreatedAt = Ids.Now(),
         };
-        return await store.InsertGroupWithinQuotaAsync(row, MaxGroupsPerProject)
+        return await store.InsertGroupWithinQuotaAsync(row, await quotas.LimitOfAsync(row.ProjectId, "server_groups"))
             ? row
             : throw ApiException.Forbidden("Quota exceeded, too many server groups.");
     }
@@ -87,7 +87,8 @@ public sealed class ServerGroupService(ServerGroupStore store)
     public async Task<ServerGroupHint> ForBootAsync(RequestContext ctx, string groupId)
     {
         var group = await FindVisibleAsync(ctx, groupId) ?? throw ApiException.BadRequest($"Instance group {groupId} could not be found.");
-        if (await store.CountMembersAsync(group.Id) >= MaxMembersPerGroup)
+        var limit = await quotas.LimitOfAsync(group.ProjectId, "server_group_members");
+        if (limit >= 0 && await store.CountMembersAsync(group.Id) >= limit)
         {
             throw GroupFull();
         }
@@ -99,8 +100,8 @@ public sealed class ServerGroupService(ServerGroupStore store)
     /// Makes the new server a member (see <see cref="ServerGroupStore.AddMemberAsync"/>): the quota is counted again
     /// under the group's lock, and a host another boot of the group made wrong since scheduling is taken away.
     /// </summary>
-    public Task<MemberAdded> AddMemberAsync(ServerGroupHint group, ServerRow server, string noValidHostFault) =>
-        store.AddMemberAsync(group.Id, server.Id, MaxMembersPerGroup,
+    public async Task<MemberAdded> AddMemberAsync(ServerGroupHint group, ServerRow server, string noValidHostFault) =>
+        await store.AddMemberAsync(group.Id, server.Id, await quotas.LimitOfAsync(server.ProjectId, "server_group_members"),
             memberHosts => server.Host.Length == 0 || ServerGroupPolicies.Allows(group.Policy, server.Host, memberHosts), noValidHostFault);
 
     public static ApiException GroupFull() => ApiException.Forbidden("Quota exceeded, too many servers in group");

@@ -50,7 +50,7 @@ public sealed class ServerGroupStore(Database db)
         var inserted = await c.ExecuteAsync("""
             INSERT INTO server_groups (id, name, policy, project_id, user_id, created_at)
             SELECT @Id, @Name, @Policy, @ProjectId, @UserId, @CreatedAt
-            WHERE (SELECT COUNT(*) FROM server_groups WHERE project_id = @ProjectId) < @MaxGroups
+            WHERE @MaxGroups < 0 OR (SELECT COUNT(*) FROM server_groups WHERE project_id = @ProjectId) < @MaxGroups
             """, new { row.Id, row.Name, row.Policy, row.ProjectId, row.UserId, row.CreatedAt, MaxGroups = maxGroups }, tx) == 1;
         await tx.CommitAsync();
         return inserted;
@@ -126,7 +126,7 @@ public sealed class ServerGroupStore(Database db)
         await db.LockAsync(c, tx, GroupLock(groupId));
         var now = Ids.Now();
         var members = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM server_group_members WHERE group_id = @Id", new { Id = groupId }, tx);
-        if (members >= maxMembers)
+        if (maxMembers >= 0 && members >= maxMembers)
         {
             return MemberAdded.GroupFull;
         }

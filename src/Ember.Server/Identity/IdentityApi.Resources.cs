@@ -20,7 +20,10 @@ public static partial class IdentityApi
         v3.MapGet("/projects", async (HttpContext http, IdentityService identity, string? name, string? domain_id) =>
         {
             Authorize(http, "identity:list_projects");
-            var rows = await identity.ListProjectsAsync(name, domain_id);
+            var query = http.Request.Query;
+            var rows = (await identity.ListProjectsAsync(name, domain_id)).Where(p => IdentityFilter.Text(query, "name", p.Name)
+                && IdentityFilter.Text(query, "domain_id", p.DomainId) && IdentityFilter.Flag(query, "enabled", p.Enabled)
+                && IdentityFilter.Text(query, "parent_id", p.DomainId) && IdentityFilter.Flag(query, "is_domain", false));
             return Json.Reply(new JsonObject
             {
                 ["projects"] = new JsonArray([.. rows.Select(p => (JsonNode)ProjectJson(http, p))]),
@@ -67,7 +70,9 @@ public static partial class IdentityApi
         v3.MapGet("/users", async (HttpContext http, IdentityService identity, string? name, string? domain_id) =>
         {
             Authorize(http, "identity:list_users");
-            var rows = await identity.ListUsersAsync(name, domain_id);
+            var query = http.Request.Query;
+            var rows = (await identity.ListUsersAsync(name, domain_id)).Where(u => IdentityFilter.Text(query, "name", u.Name)
+                && IdentityFilter.Text(query, "domain_id", u.DomainId) && IdentityFilter.Flag(query, "enabled", u.Enabled));
             return Json.Reply(new JsonObject
             {
                 ["users"] = new JsonArray([.. rows.Select(u => (JsonNode)UserJson(http, u))]),
@@ -130,7 +135,9 @@ public static partial class IdentityApi
         v3.MapGet("/roles", async (HttpContext http, IdentityService identity, string? name) =>
         {
             Authorize(http, "identity:list_roles");
-            var rows = await identity.ListRolesAsync(name);
+            var query = http.Request.Query;
+            var rows = (await identity.ListRolesAsync(name)).Where(r => IdentityFilter.Text(query, "name", r.Name)
+                && IdentityFilter.Text(query, "domain_id", null));
             return Json.Reply(new JsonObject
             {
                 ["roles"] = new JsonArray([.. rows.Select(r => (JsonNode)RoleJson(http, r))]),
@@ -194,7 +201,9 @@ public static partial class IdentityApi
         Authorize(http, "identity:list_role_assignments");
         var query = http.Request.Query;
         var includeNames = Json.ParseBoolean(query["include_names"]) ?? query.ContainsKey("include_names") && string.IsNullOrEmpty(query["include_names"]);
-        var assignments = await identity.ListAssignmentsAsync(
+        // Ember's assignments are all of a user on a project: a filter on groups, domains or the system matches none.
+        var otherKinds = query.ContainsKey("group.id") || query.ContainsKey("scope.domain.id") || query.ContainsKey("scope.system");
+        var assignments = otherKinds ? [] : await identity.ListAssignmentsAsync(
             NullIfEmpty(query["user.id"]), NullIfEmpty(query["scope.project.id"]), NullIfEmpty(query["role.id"]), includeNames);
         var list = new JsonArray();
         foreach (var (row, r, u, p) in assignments)
@@ -228,10 +237,12 @@ public static partial class IdentityApi
 
     private static void MapDomainsAndServices(RouteGroupBuilder v3)
     {
-        v3.MapGet("/domains", async (HttpContext http, IdentityService identity, string? name) =>
+        v3.MapGet("/domains", async (HttpContext http, IdentityService identity) =>
         {
             Authorize(http, "identity:list_domains");
-            var rows = (await identity.ListDomainsAsync()).Where(d => name is null || d.Name == name);
+            var query = http.Request.Query;
+            var rows = (await identity.ListDomainsAsync()).Where(d => IdentityFilter.Text(query, "name", d.Name)
+                && IdentityFilter.Flag(query, "enabled", d.Enabled));
             return Json.Reply(new JsonObject
             {
                 ["domains"] = new JsonArray([.. rows.Select(d => (JsonNode)DomainJson(http, d))]),
@@ -246,39 +257,57 @@ public static partial class IdentityApi
         v3.MapGet("/services", (HttpContext http) =>
         {
             Authorize(http, "identity:list_services");
-            var services = new JsonArray();
-            foreach (var entry in ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>())
-            {
-                services.Add(new JsonObject
-                {
-                    ["id"] = entry["id"]?.GetValue<string>(),
-                    ["type"] = entry["type"]?.GetValue<string>(),
-                    ["name"] = entry["name"]?.GetValue<string>(),
-                    ["enabled"] = true,
-                    ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/services/{entry["id"]}" },
-                });
-            }
-
-            return Json.Reply(new JsonObject { ["services"] = services, ["links"] = Links(http, "/services") });
+            var query = http.Request.Query;
+            var services = CatalogServices(http).Where(s => IdentityFilter.Text(query, "type", (string?)s["type"])
+                && IdentityFilter.Text(query, "name", (string?)s["name"]));
+            return Json.Reply(new JsonObject { ["services"] = new JsonArray([.. services]), ["links"] = Links(http, "/services") });
+        });
+        v3.MapGet("/services/{id}", (HttpContext http, string id) =>
+        {
+            Authorize(http, "identity:get_service");
+            var service = CatalogServices(http).FirstOrDefault(s => (string?)s["id"] == id)
+                ?? throw ApiException.NotFound($"Could not find service: {id}.");
+            return Json.Reply(new JsonObject { ["service"] = service });
         });
         v3.MapGet("/endpoints", (HttpContext http) =>
         {
             Authorize(http, "identity:list_endpoints");
-            var endpoints = new JsonArray();
-            foreach (var entry in ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>())
-            {
-                foreach (var endpoint in (entry["endpoints"] as JsonArray ?? []).OfType<JsonObject>())
-                {
-                    var copy = (JsonObject)endpoint.DeepClone();
-                    copy["service_id"] = entry["id"]?.GetValue<string>();
-                    copy["enabled"] = true;
-                    endpoints.Add(copy);
-                }
-            }
-
-            return Json.Reply(new JsonObject { ["endpoints"] = endpoints, ["links"] = Links(http, "/endpoints") });
+            var query = http.Request.Query;
+            var endpoints = CatalogEndpoints(http).Where(e => IdentityFilter.Text(query, "service_id", (string?)e["service_id"])
+                && IdentityFilter.Text(query, "interface", (string?)e["interface"]) && IdentityFilter.Text(query, "region_id", (string?)e["region_id"]));
+            return Json.Reply(new JsonObject { ["endpoints"] = new JsonArray([.. endpoints]), ["links"] = Links(http, "/endpoints") });
+        });
+        v3.MapGet("/endpoints/{id}", (HttpContext http, string id) =>
+        {
+            Authorize(http, "identity:get_endpoint");
+            var endpoint = CatalogEndpoints(http).FirstOrDefault(e => (string?)e["id"] == id)
+                ?? throw ApiException.NotFound($"Could not find endpoint: {id}.");
+            return Json.Reply(new JsonObject { ["endpoint"] = endpoint });
         });
     }
+
+    /// <summary>The catalog's services as /v3/services shows them.</summary>
+    private static IEnumerable<JsonObject> CatalogServices(HttpContext http) =>
+        ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>().Select(entry => new JsonObject
+        {
+            ["id"] = (string?)entry["id"],
+            ["type"] = (string?)entry["type"],
+            ["name"] = (string?)entry["name"],
+            ["enabled"] = true,
+            ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/services/{entry["id"]}" },
+        });
+
+    /// <summary>The catalog's endpoints as /v3/endpoints shows them: each with its service's id.</summary>
+    private static IEnumerable<JsonObject> CatalogEndpoints(HttpContext http) =>
+        ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>().SelectMany(entry =>
+            (entry["endpoints"] as JsonArray ?? []).OfType<JsonObject>().Select(endpoint =>
+            {
+                var copy = (JsonObject)endpoint.DeepClone();
+                copy["service_id"] = (string?)entry["id"];
+                copy["enabled"] = true;
+                copy["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/endpoints/{endpoint["id"]}" };
+                return copy;
+            }));
 
     private static string RequireName(JsonObject body)
     {

@@ -30,7 +30,9 @@ public static class IdentityServices
         new("identity:list_domains", PolicyRule.Admin),
         new("identity:get_domain", PolicyRule.Reader),
         new("identity:list_services", PolicyRule.Admin),
+        new("identity:get_service", PolicyRule.Admin),
         new("identity:list_endpoints", PolicyRule.Admin),
+        new("identity:get_endpoint", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services

@@ -70,6 +70,23 @@ public static partial class VolumeApi
                     return accepted;
                 }
 
+            case "os-reimage":
+                {
+                    RequireVersion(http, VolumeVersions.Reimage);
+                    http.Enforce(ctx, "volume:reimage");
+                    var imageId = Json.OptionalString(args, "image_id") is { Length: > 0 and <= 255 } given
+                        ? given
+                        : throw ApiException.BadRequest("Invalid input for field/attribute image_id. 'image_id' is a required property");
+                    var reserved = Json.OptionalBoolean(args, "reimage_reserved") ?? false;
+                    if (reserved)
+                    {
+                        http.Enforce(ctx, "volume:reimage_reserved");
+                    }
+
+                    await service.ReimageAsync(ctx, id, imageId, reserved);
+                    return accepted;
+                }
+
             case "os-reserve":
                 http.Enforce(ctx, "volume_extension:volume_actions:reserve");
                 await service.LegacyReserveAsync(ctx, id);

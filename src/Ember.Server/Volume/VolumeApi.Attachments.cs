@@ -104,7 +104,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["attachments"] = list };
-        if (QueryParams.NextLink(http, page, a => a.Id) is { } next)
+        if (QueryParams.NextLink(http, page, a => a.Id, QueryParams.Limit(http.Request.Query)) is { } next)
         {
             body["attachments_links"] = next;
         }

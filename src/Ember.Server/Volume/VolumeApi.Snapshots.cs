@@ -45,8 +45,14 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:create_snapshot");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "snapshot");
         var volumeId = Json.OptionalString(body, "volume_id") ?? throw ApiException.BadRequest("'volume_id' is a required property");
-        // From 3.66 an in-use volume may be snapshotted without force; Ember's maximum is below that, so force decides.
-        var force = Json.OptionalBoolean(body, "force") ?? false;
+        // From 3.66 an in-use volume may be snapshotted without force; force=true is then ignored and force=false refused.
+        var given = Json.OptionalBoolean(body, "force");
+        if (http.VolumeVersion() >= VolumeVersions.SnapshotInUse && given == false)
+        {
+            throw ApiException.BadRequest("Since microversion 3.66 the 'force' flag is invalid for this request. For backward compatibility, however, when the 'force' flag is passed with a value evaluating to True, it is silently ignored.");
+        }
+
+        var force = given == true || http.VolumeVersion() >= VolumeVersions.SnapshotInUse;
         var row = await Service(http).CreateSnapshotAsync(ctx, volumeId,
             Limits.Text(Json.OptionalString(body, "name") ?? Json.OptionalString(body, "display_name"), "name"),
             Limits.Text(Json.OptionalString(body, "description") ?? Json.OptionalString(body, "display_description"), "description"),
@@ -73,7 +79,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["snapshots"] = list };
-        if (QueryParams.NextLink(http, page, s => s.Id) is { } next)
+        if (QueryParams.NextLink(http, page, s => s.Id, QueryParams.Limit(http.Request.Query)) is { } next)
         {
             body["snapshots_links"] = next;
         }

@@ -54,7 +54,7 @@ public static partial class VolumeApi
         var row = await Service(http).CreateTypeAsync(name, Json.OptionalString(body, "description"),
             Json.OptionalBoolean(body, "os-volume-type-access:is_public") ?? Json.OptionalBoolean(body, "is_public") ?? true,
             Json.OptionalStringMap(body, "extra_specs") ?? new Dictionary<string, string>(StringComparer.Ordinal));
-        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(row, ctx) });
+        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.CreatedType(row, ctx) });
     }
 
     private static async Task<IResult> UpdateTypeAsync(HttpContext http, string id)
@@ -69,7 +69,7 @@ public static partial class VolumeApi
 
         var description = body.ContainsKey("description") ? new Optional<string?>(Json.OptionalString(body, "description")) : default;
         var updated = await Service(http).UpdateTypeAsync(ctx, id, name, description, Json.OptionalBoolean(body, "is_public"));
-        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.Type(updated, ctx) });
+        return Json.Reply(new JsonObject { ["volume_type"] = VolumeJson.UpdatedType(updated, ctx) });
     }
 
     private static async Task<IResult> DeleteTypeAsync(HttpContext http, string id)

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
+using Ember.Server.Data;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -14,6 +16,7 @@ public static partial class VolumeApi
         v3.MapPost("/volumes", (Delegate)(CreateVolumeAsync));
         v3.MapGet("/volumes", (Delegate)((HttpContext http) => ListVolumesAsync(http, detail: false)));
         v3.MapGet("/volumes/detail", (Delegate)((HttpContext http) => ListVolumesAsync(http, detail: true)));
+        v3.MapGet("/volumes/summary", (Delegate)(VolumeSummaryAsync));
         v3.MapGet("/volumes/{id}", (Delegate)(ShowVolumeAsync));
         v3.MapPut("/volumes/{id}", (Delegate)(UpdateVolumeAsync));
         v3.MapDelete("/volumes/{id}", (Delegate)(DeleteVolumeAsync));
@@ -66,15 +69,7 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:get_all");
         var service = Service(http);
-        var query = http.Request.Query;
-        var filter = new VolumeFilter
-        {
-            ProjectId = query["project_id"].FirstOrDefault(),
-            Name = query.TryGetValue("name", out var name) ? name.ToString() : null,
-            Status = query.TryGetValue("status", out var status) ? status.ToString() : null,
-            Bootable = query.TryGetValue("bootable", out var bootable) ? Json.ParseBoolean(bootable) : null,
-            Metadata = query.TryGetValue("metadata", out var metadata) ? ParseMetadataFilter(metadata.ToString()) : null,
-        };
+        var filter = VolumeFilterOf(http);
         var withCount = http.VolumeVersion() >= VolumeVersions.VolumeListCount && IsTrue(http.Request, "with_count");
         var page = await service.ListVolumesAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request), withCount);
         var reply = new JsonArray();
@@ -88,7 +83,7 @@ public static partial class VolumeApi
         }
 
         var body = new JsonObject { ["volumes"] = reply };
-        if (QueryParams.NextLink(http, page, v => v.Id) is { } next)
+        if (QueryParams.NextLink(http, page, v => v.Id, QueryParams.Limit(http.Request.Query)) is { } next)
         {
             body["volumes_links"] = next;
         }
@@ -99,6 +94,83 @@ public static partial class VolumeApi
         }
 
         return Json.Reply(body);
+    }
+
+    private static VolumeFilter VolumeFilterOf(HttpContext http)
+    {
+        var query = http.Request.Query;
+        var version = http.VolumeVersion();
+        return new()
+        {
+            ProjectId = query["project_id"].FirstOrDefault(),
+            Name = query.TryGetValue("name", out var name) ? name.ToString() : null,
+            Status = query.TryGetValue("status", out var status) ? status.ToString() : null,
+            Bootable = query.TryGetValue("bootable", out var bootable) ? Json.ParseBoolean(bootable) : null,
+            Metadata = query.TryGetValue("metadata", out var metadata) ? ParseMetadataFilter(metadata.ToString()) : null,
+            Times = version >= VolumeVersions.TimeComparisonFilters ? [.. ParseTimeFilter(query, "created_at"), .. ParseTimeFilter(query, "updated_at")] : [],
+            ConsumesQuota = version >= VolumeVersions.ConsumesQuota && query.TryGetValue("consumes_quota", out var consumes) ? Json.ParseBoolean(consumes) : null,
+        };
+    }
+
+    /// <summary>3.60: <c>created_at=gt:2024-01-01T00:00:00,lte:2024-02-01T00:00:00</c>, each a Cinder operator and an ISO time.</summary>
+    private static IEnumerable<TimeComparison> ParseTimeFilter(IQueryCollection query, string column)
+    {
+        if (!query.TryGetValue(column, out var values))
+        {
+            yield break;
+        }
+
+        foreach (var unit in values.ToString().Split(',', StringSplitOptions.TrimEntries))
+        {
+            var colon = unit.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0)
+            {
+                throw ApiException.BadRequest($"Invalid {column} value");
+            }
+
+            var op = unit[..colon];
+            if (!TimeComparison.Operators.ContainsKey(op))
+            {
+                throw ApiException.BadRequest($"Invalid {op} operator");
+            }
+
+            var text = unit[(colon + 1)..];
+            if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))
+            {
+                throw ApiException.BadRequest($"Invalid {text} value");
+            }
+
+            yield return new TimeComparison(column, op, DateTime.SpecifyKind(time.UtcDateTime, DateTimeKind.Utc));
+        }
+    }
+
+    /// <summary>GET /volumes/summary (3.12): count and size of the volumes a list would show; 3.36 adds each metadata key's distinct values.</summary>
+    private static async Task<IResult> VolumeSummaryAsync(HttpContext http)
+    {
+        RequireVersion(http, VolumeVersions.VolumeSummary);
+        var ctx = Authorize(http, "volume:get_all");
+        var page = await Service(http).ListVolumesAsync(ctx, IsTrue(http.Request, "all_tenants"), VolumeFilterOf(http), PageRequest.All, withCount: false);
+        var summary = new JsonObject
+        {
+            ["total_size"] = page.Items.Sum(v => (long)v.Size),
+            ["total_count"] = page.Items.Count,
+        };
+        if (http.VolumeVersion() >= VolumeVersions.VolumeSummaryMetadata)
+        {
+            var distinct = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+            foreach (var (key, value) in page.Items.SelectMany(v => VolumeService.MapOf(v.Metadata)))
+            {
+                var values = distinct.TryGetValue(key, out var seen) ? seen : distinct[key] = [];
+                if (!values.Contains(value))
+                {
+                    values.Add(value);
+                }
+            }
+
+            summary["metadata"] = new JsonObject(distinct.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonArray([.. kv.Value.Select(v => (JsonNode)v)]))));
+        }
+
+        return Json.Reply(new JsonObject { ["volume-summary"] = summary });
     }
 
     private static Dictionary<string, string> ParseMetadataFilter(string text)

@@ -30,6 +30,7 @@ public static partial class VolumeApi
             MapSnapshots(v3);
             MapQuotas(v3);
             MapPools(v3);
+            MapDefaultTypes(v3);
         }
     }
 

@@ -48,7 +48,7 @@ public static class VolumeJson
             ["volume_type"] = typeName,
             ["snapshot_id"] = v.SnapshotId,
             ["source_volid"] = v.SourceVolid,
-            ["metadata"] = Json.ToJson(VolumeService.MapOf(v.Metadata)),
+            ["metadata"] = Json.ToJson(MetadataWithVisibleAdminKeys(v)),
             ["links"] = Links(baseUrl, v.ProjectId, "volumes", v.Id),
             ["user_id"] = v.UserId,
             ["bootable"] = v.Bootable ? "true" : "false",
@@ -71,6 +71,22 @@ public static class VolumeJson
         if (version >= VolumeVersions.ProviderId && ctx.IsCloudAdmin)
         {
             o["provider_id"] = null;
+        }
+
+        if (version >= VolumeVersions.ClusterName && ctx.IsCloudAdmin)
+        {
+            o["cluster_name"] = null;
+        }
+
+        if (version >= VolumeVersions.VolumeTypeId)
+        {
+            o["volume_type_id"] = v.VolumeTypeId;
+        }
+
+        // 3.64's encryption_key_id is shown only for an encrypted volume, and Ember has none.
+        if (version >= VolumeVersions.ConsumesQuota)
+        {
+            o["consumes_quota"] = true;
         }
 
         if (version >= VolumeVersions.SharedTargets)
@@ -97,6 +113,21 @@ public static class VolumeJson
         }
 
         return o;
+    }
+
+    /// <summary>
+    /// The user's metadata plus the admin metadata Cinder makes visible to everyone (add_visible_admin_metadata):
+    /// "readonly" as "True"/"False" once os-update_readonly_flag has set it.
+    /// </summary>
+    private static Dictionary<string, string> MetadataWithVisibleAdminKeys(VolumeRow v)
+    {
+        var metadata = VolumeService.MapOf(v.Metadata);
+        if (v.ReadonlyShown)
+        {
+            metadata["readonly"] = v.Readonly ? "True" : "False";
+        }
+
+        return metadata;
     }
 
     /// <summary>The id of this host's volume service, stable across restarts.</summary>
@@ -278,6 +309,11 @@ public static class VolumeJson
             o["user_id"] = s.UserId;
         }
 
+        if (version >= VolumeVersions.ConsumesQuota)
+        {
+            o["consumes_quota"] = true;
+        }
+
         if (withExtensions)
         {
             o["os-extended-snapshot-attributes:progress"] = s.Status == "available" ? "100%" : "0%";
@@ -311,6 +347,22 @@ public static class VolumeJson
             o["qos_specs_id"] = null;
         }
 
+        return o;
+    }
+
+    /// <summary>A type as create answers it: Tempest's create schema allows no qos_specs_id.</summary>
+    public static JsonObject CreatedType(VolumeTypeRow t, RequestContext ctx)
+    {
+        var o = Type(t, ctx);
+        o.Remove("qos_specs_id");
+        return o;
+    }
+
+    /// <summary>A type as update answers it: Cinder's type-access extension does not extend update, and no qos_specs_id.</summary>
+    public static JsonObject UpdatedType(VolumeTypeRow t, RequestContext ctx)
+    {
+        var o = CreatedType(t, ctx);
+        o.Remove("os-volume-type-access:is_public");
         return o;
     }
 }

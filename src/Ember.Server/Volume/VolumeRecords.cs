@@ -19,6 +19,9 @@ public sealed record VolumeRow
     public bool Bootable { get; init; }
     public bool Multiattach { get; init; }
     public bool Readonly { get; init; }
+
+    /// <summary>Whether os-update_readonly_flag has set the flag, so that the volume's metadata shows it as Cinder's does.</summary>
+    public bool ReadonlyShown { get; init; }
     public string? SnapshotId { get; init; }
     public string? SourceVolid { get; init; }
     public string? ImageMetadata { get; init; }
@@ -87,6 +90,27 @@ public sealed record VolumeFilter
 
     /// <summary>Keys that must all be present with exactly these values.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>3.60's comparisons of created_at or updated_at with a time, all of which must hold.</summary>
+    public IReadOnlyList<TimeComparison> Times { get; init; } = [];
+
+    /// <summary>3.65's filter: every Ember volume consumes quota, so false matches none.</summary>
+    public bool? ConsumesQuota { get; init; }
+}
+
+/// <summary>One of Cinder's time comparison filters (3.60): <c>created_at=gte:2024-01-01T00:00:00</c>.</summary>
+public sealed record TimeComparison(string Column, string Operator, DateTime Value)
+{
+    /// <summary>Cinder's operators and their SQL; the column and the SQL come from here, never from the request.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Operators = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["gt"] = ">",
+        ["gte"] = ">=",
+        ["eq"] = "=",
+        ["neq"] = "<>",
+        ["lt"] = "<",
+        ["lte"] = "<=",
+    };
 }
 
 /// <summary>What GET /snapshots filters on; null is "any".</summary>

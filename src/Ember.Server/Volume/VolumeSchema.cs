@@ -73,5 +73,15 @@ public static class VolumeSchema
                 hard_limit INTEGER NOT NULL,
                 PRIMARY KEY (project_id, resource));
             """),
+        // Cinder shows the readonly admin metadata ("True"/"False") in a volume's metadata once os-update_readonly_flag set it.
+        new("volume-002-readonly-shown", """
+            ALTER TABLE volumes ADD COLUMN readonly_shown BOOLEAN NOT NULL DEFAULT FALSE;
+            """),
+        // 3.62: a project's own default volume type.
+        new("volume-003-default-types", """
+            CREATE TABLE volume_default_types (
+                project_id VARCHAR(64) PRIMARY KEY,
+                volume_type_id VARCHAR(36) NOT NULL);
+            """),
     ];
 }

@@ -16,7 +16,7 @@ public sealed partial class VolumeService
     {
         if (id == "default")
         {
-            return await DefaultTypeAsync();
+            return await DefaultTypeAsync(ctx.ProjectId);
         }
 
         var type = await store.FindTypeAsync(id);
@@ -63,6 +63,11 @@ public sealed partial class VolumeService
         if (type.Name == DefaultTypeName)
         {
             throw ApiException.BadRequest("Default volume type can not be deleted.");
+        }
+
+        if ((await store.ListDefaultTypesAsync(type.Id)).Count > 0)
+        {
+            throw ApiException.BadRequest($"The volume type {type.Id} is the default volume type of a project and cannot be deleted.");
         }
 
         if (!await store.DeleteTypeAsync(type.Id))

@@ -174,7 +174,7 @@ public sealed partial class VolumeService(
 
         var type = request.VolumeType is { Length: > 0 } typeName
             ? await FindUsableTypeAsync(ctx, typeName)
-            : source is not null ? (await store.FindTypeAsync(source.VolumeTypeId))! : await DefaultTypeAsync();
+            : source is not null ? (await store.FindTypeAsync(source.VolumeTypeId))! : await DefaultTypeAsync(projectId);
         var multiattach = IsMultiattachType(type) || request.Multiattach == true;
         if (multiattach)
         {

@@ -12,9 +12,9 @@ namespace Ember.Server.Volume;
 /// runs in a transaction holding the lock of what it reads (<see cref="Database.LockAsync"/>): on PostgreSQL two
 /// such statements would otherwise both pass on the same snapshot. Lock order: project quota, then volume.
 /// </summary>
-public sealed class VolumeStore(Database db)
+public sealed partial class VolumeStore(Database db)
 {
-    private const string VolumeColumns = "id, project_id, user_id, name, description, size, status, attach_status, volume_type_id, availability_zone, bootable, multiattach, readonly, snapshot_id, source_volid, image_metadata, metadata, legacy_export, created_at, updated_at";
+    private const string VolumeColumns = "id, project_id, user_id, name, description, size, status, attach_status, volume_type_id, availability_zone, bootable, multiattach, readonly, readonly_shown, snapshot_id, source_volid, image_metadata, metadata, legacy_export, created_at, updated_at";
     private const string TypeColumns = "id, name, description, is_public, extra_specs, created_at, updated_at";
     private const string AttachmentColumns = "id, volume_id, project_id, instance_uuid, attach_status, attach_mode, mountpoint, attached_host, connector, export_name, attach_time, detach_time, created_at, updated_at";
     private const string SnapshotColumns = "id, volume_id, project_id, user_id, name, description, size, status, metadata, created_at, updated_at";
@@ -109,7 +109,7 @@ public sealed class VolumeStore(Database db)
         var inserted = await c.ExecuteAsync($"""
             INSERT INTO volumes ({VolumeColumns})
             SELECT @Id, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @AttachStatus, @VolumeTypeId, @AvailabilityZone, @Bootable,
-                   @Multiattach, @Readonly, @SnapshotId, @SourceVolid, @ImageMetadata, @Metadata, @LegacyExport, @CreatedAt, @UpdatedAt
+                   @Multiattach, @Readonly, @ReadonlyShown, @SnapshotId, @SourceVolid, @ImageMetadata, @Metadata, @LegacyExport, @CreatedAt, @UpdatedAt
             WHERE (@MaxVolumes < 0 OR (SELECT COUNT(*) FROM volumes WHERE project_id = @ProjectId) < @MaxVolumes)
               AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
                    + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
@@ -152,6 +152,17 @@ public sealed class VolumeStore(Database db)
         foreach (var (key, value) in filter.Metadata ?? new Dictionary<string, string>())
         {
             where.Add(db.Dialect.JsonHasString("metadata", where.Parameter(key), where.Parameter(value)));
+        }
+
+        foreach (var time in filter.Times)
+        {
+            var column = time.Column is "created_at" or "updated_at" ? time.Column : throw new ArgumentOutOfRangeException(nameof(filter));
+            where.Add($"{column} {TimeComparison.Operators[time.Operator]} {where.Parameter(time.Value)}");
+        }
+
+        if (filter.ConsumesQuota == false)
+        {
+            where.Add("1 = 0");
         }
 
         return s_volumeList.QueryAsync<VolumeRow>(db, where, page, withCount);
@@ -277,8 +288,8 @@ public sealed class VolumeStore(Database db)
     public async Task<bool> SetReadonlyIfAvailableAsync(string id, bool value)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("UPDATE volumes SET readonly = @Value, updated_at = @Now WHERE id = @Id AND status = 'available'",
-            new { Id = id, Value = value, Now = Ids.Now() }) == 1;
+        return await c.ExecuteAsync("UPDATE volumes SET readonly = @Value, readonly_shown = @Shown, updated_at = @Now WHERE id = @Id AND status = 'available'",
+            new { Id = id, Value = value, Shown = true, Now = Ids.Now() }) == 1;
     }
 
     public async Task ResetStatusAsync(string id, string? status, string? attachStatus)

@@ -84,6 +84,17 @@ public abstract class HostStatusCases(FuzzFixture fixture)
         Assert.Null(listed!["host_status"]);
     }
 
+    [Fact]
+    public async Task Hypervisors_below_233_ignore_limit_and_link_to_no_page()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        await RegisterHostAsync(DateTime.UtcNow);
+        var all = (await admin.SendAsync(HttpMethod.Get, "/compute/v2.1/os-hypervisors", apiVersion: "compute 2.32"))["hypervisors"]!.AsArray().Count;
+        var body = await admin.SendAsync(HttpMethod.Get, "/compute/v2.1/os-hypervisors?limit=1", apiVersion: "compute 2.32");
+        Assert.Equal(all, body["hypervisors"]!.AsArray().Count);
+        Assert.Null(body["hypervisors_links"]);
+    }
+
     [Theory]
     [InlineData("compute 2.33")]
     [InlineData(V253)]
@@ -107,7 +118,9 @@ public abstract class HostStatusCases(FuzzFixture fixture)
             Assert.Equal("next", first["hypervisors_links"]![0]!["rel"]!.GetValue<string>());
             Assert.Equal(list, next.AbsolutePath);
             Assert.Contains($"marker={all[0]}", next.Query, StringComparison.Ordinal);
-            Assert.Null((await admin.SendAsync(HttpMethod.Get, $"{list}?marker={all[^2]}&limit=1", apiVersion: version))["hypervisors_links"]);
+            // As in Nova, a full page links on (even to an empty page) and a short one does not.
+            Assert.NotNull((await admin.SendAsync(HttpMethod.Get, $"{list}?marker={all[^2]}&limit=1", apiVersion: version))["hypervisors_links"]);
+            Assert.Null((await admin.SendAsync(HttpMethod.Get, $"{list}?marker={all[^2]}&limit=2", apiVersion: version))["hypervisors_links"]);
 
             var unknown = version == V253 ? Guid.NewGuid().ToString() : "999999";
             foreach (var marker in new[] { unknown, "not-an-id" })

@@ -111,7 +111,7 @@ public class ImageSafetyTests(EmberFixture ember) : IClassFixture<EmberFixture>,
         var token = demo.DefaultRequestHeaders.GetValues("X-Auth-Token").Single();
         var stream = client.GetStream();
         var head = $"PUT /image/v2/images/{id}/file HTTP/1.1\r\nHost: {uri.Authority}\r\nX-Auth-Token: {token}\r\n" +
-                   "Content-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n";
+                   "Accept: application/json\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
         var body = new byte[1 << 20];
         header.AsSpan(0, Math.Min(header.Length, body.Length)).CopyTo(body);

@@ -177,6 +177,50 @@ public abstract class ImageCases(EmberFixture ember) : IDisposable
     }
 
     [Fact]
+    public async Task Glance_client_prints_the_message_of_an_image_api_error()
+    {
+        var env = ember.OpenRc();
+        var id = Guid.NewGuid().ToString();
+        var shown = await Cli.RunAsync("glance", ["image-show", id], env);
+        Assert.NotEqual(0, shown.ExitCode);
+        Assert.DoesNotContain("has no attribute", shown.StdErr, StringComparison.Ordinal);
+        Assert.Contains($"No image found with ID {id}", shown.StdErr, StringComparison.Ordinal);
+
+        var tagged = await Cli.RunAsync("glance", ["image-tag-delete", id, "t"], env);
+        Assert.NotEqual(0, tagged.ExitCode);
+        Assert.DoesNotContain("has no attribute", tagged.StdErr, StringComparison.Ordinal);
+        Assert.Contains("404", tagged.StdErr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, "text/plain")]
+    [InlineData("*/*", "text/plain")]
+    [InlineData("text/html", "text/html")]
+    [InlineData("application/json", "application/json")]
+    [InlineData("application/json, text/plain;q=0.5", "application/json")]
+    [InlineData("text/*", "text/plain")]
+    public async Task Image_errors_are_negotiated_as_webob_does(string? accept, string expected)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(ember.BaseUrl) };
+        http.DefaultRequestHeaders.Add("X-Auth-Token", await ember.TokenAsync());
+        if (accept is not null)
+        {
+            http.DefaultRequestHeaders.TryAddWithoutValidation("Accept", accept);
+        }
+
+        var id = Guid.NewGuid().ToString();
+        using var response = await http.GetAsync($"/image/v2/images/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(expected, response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"No image found with ID {id}", text, StringComparison.Ordinal);
+        if (expected == "text/plain")
+        {
+            Assert.StartsWith("404 Not Found\n\n", text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Requests_without_a_token_are_401()
     {
         using var http = new HttpClient();

@@ -37,14 +37,14 @@ public abstract class VolumeApiCases(EmberFixture fixture)
         using var api = await ClientAsync();
         var root = await api.SendAsync(HttpMethod.Get, "/volume", expect: HttpStatusCode.MultipleChoices);
         var v3 = root["versions"]![0]!;
-        Assert.Equal("3.54", v3["version"]!.GetValue<string>());
+        Assert.Equal("3.70", v3["version"]!.GetValue<string>());
         Assert.Equal("3.0", v3["min_version"]!.GetValue<string>());
         await api.SendAsync(HttpMethod.Get, "/volume/v3/");
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "/volume/v3/types");
         request.Headers.Add("OpenStack-API-Version", "volume latest");
         using var response = await api.Http.SendAsync(request);
-        Assert.Equal("volume 3.54", response.Headers.GetValues("OpenStack-API-Version").Single());
+        Assert.Equal("volume 3.70", response.Headers.GetValues("OpenStack-API-Version").Single());
         Assert.Contains("OpenStack-API-Version", response.Headers.Vary);
 
         var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/volume/v3/volumes", apiVersion: "volume 3.99");

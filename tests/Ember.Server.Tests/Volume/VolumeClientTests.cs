@@ -71,4 +71,44 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
         var list = (await fixture.RunClientAsync("openstack", "ember-demo", "volume", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
         Assert.DoesNotContain(list, v => v!["ID"]!.GetValue<string>() == id);
     }
+
+    [Fact]
+    public async Task Cinder_client_negotiates_its_own_maximum_without_a_downgrade_warning()
+    {
+        var list = (await CinderAsync("list")).EnsureSuccess();
+        Assert.DoesNotContain("downgrading", list.StdErr, StringComparison.OrdinalIgnoreCase);
+        var version = (await CinderAsync("version-list")).EnsureSuccess();
+        Assert.Contains("3.70", version.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("downgrading", version.StdErr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Cinder_client_readonly_summary_and_default_type_commands_work()
+    {
+        (await CinderAsync("create", "--name", "ro-summary", "1")).EnsureSuccess();
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var id = (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=ro-summary"))["volumes"]![0]!["id"]!.GetValue<string>();
+        await WaitStatusAsync(id, "available");
+
+        (await CinderAsync("readonly-mode-update", id, "True")).EnsureSuccess();
+        var shown = (await CinderAsync("show", id)).EnsureSuccess().StdOut;
+        // cinderclient shows the metadata and, from it, a readonly row of its own.
+        Assert.Matches(@"\| metadata\s+\| readonly : True\s+\|", shown);
+        Assert.Matches(@"\| readonly\s+\| True\s+\|", shown);
+
+        var summary = (await CinderAsync("summary")).EnsureSuccess().StdOut;
+        Assert.Contains("total_count", summary, StringComparison.Ordinal);
+        Assert.Contains("total_size", summary, StringComparison.Ordinal);
+
+        var adminProject = (await api.SendAsync(HttpMethod.Get, "/identity/v3/projects?name=admin"))["projects"]![0]!["id"]!.GetValue<string>();
+        (await CinderAsync("default-type-set", "multiattach", adminProject)).EnsureSuccess();
+        var defaults = (await CinderAsync("default-type-list")).EnsureSuccess().StdOut;
+        Assert.Contains(adminProject, defaults, StringComparison.Ordinal);
+        (await CinderAsync("default-type-unset", adminProject)).EnsureSuccess();
+        Assert.DoesNotContain(adminProject, (await CinderAsync("default-type-list")).EnsureSuccess().StdOut, StringComparison.Ordinal);
+
+        (await CinderAsync("readonly-mode-update", id, "False")).EnsureSuccess();
+        Assert.Matches(@"\| readonly\s+\| False\s+\|", (await CinderAsync("show", id)).EnsureSuccess().StdOut);
+        (await CinderAsync("delete", id)).EnsureSuccess();
+    }
 }
