@@ -52,6 +52,11 @@ public static partial class ApiPipeline
             {
                 // The client went away; nothing to answer.
             }
+            catch (Exception ex) when (!http.Response.HasStarted && SqlDialect.IsUnstorableText(ex))
+            {
+                // Found by the fuzzer: an id or name with a NUL in it reaches a PostgreSQL query (SQLite would just not match it).
+                await WriteErrorAsync(http, (int)ErrorKind.BadRequest, "Invalid input: a text value contains a NUL character.");
+            }
             catch (Exception ex) when (!http.Response.HasStarted && Database.IsUnavailable(ex))
             {
                 // The database is down or restarting: the client may retry, the pool starts over with fresh connections.

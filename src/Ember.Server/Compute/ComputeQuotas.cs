@@ -84,27 +84,13 @@ public sealed class ComputeQuotas(Database db)
 
     private async Task<Dictionary<string, int>> OverlayAsync(Dictionary<string, int> limits, string projectId)
     {
-        await using var c = await db.OpenAsync();
-        foreach (var (resource, limit) in await c.QueryAsync<(string, long)>("SELECT resource, hard_limit FROM compute_quotas WHERE project_id = @P", new { P = projectId }))
+        foreach (var (resource, limit) in await QuotaRows.ReadAsync(db, "compute_quotas", projectId))
         {
-            limits[resource] = (int)limit;
+            limits[resource] = limit;
         }
 
         return limits;
     }
 
-    private async Task WriteAsync(string projectId, IReadOnlyDictionary<string, int> limits)
-    {
-        await using var c = await db.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
-        foreach (var (resource, limit) in limits)
-        {
-            await c.ExecuteAsync("""
-                INSERT INTO compute_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)
-                ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit
-                """, new { P = projectId, R = resource, L = limit }, tx);
-        }
-
-        await tx.CommitAsync();
-    }
+    private Task WriteAsync(string projectId, IReadOnlyDictionary<string, int> limits) => QuotaRows.WriteAsync(db, "compute_quotas", projectId, limits);
 }

@@ -74,6 +74,23 @@ public sealed partial class SqlDialect
         ex.SqlState == "23505" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
+    /// PostgreSQL refused a text value it cannot store (SQLSTATE 22021: a NUL character, which SQLite keeps): the
+    /// request's input, not the server, is at fault.
+    /// </summary>
+    public static bool IsUnstorableText(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is PostgresException { SqlState: "22021" })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// The database cannot be reached or cannot serve right now (server down or restarting, connection cut,
     /// too many connections, SQLite busy past its timeout): a 503 to retry later, not a bug. Looks through
     /// inner exceptions, since a failure can surface wrapped (an aborted request, a broken pooled connection).

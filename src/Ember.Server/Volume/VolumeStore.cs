@@ -613,29 +613,11 @@ public sealed partial class VolumeStore(Database db)
 
     // ---- quotas ----
 
-    public async Task<QuotaLimits> LimitsOfAsync(string projectId)
-    {
-        await using var c = await db.OpenAsync();
-        var rows = (await c.QueryAsync<(string Resource, long HardLimit)>("SELECT resource, hard_limit FROM volume_quotas WHERE project_id = @P", new { P = projectId }))
-            .ToDictionary(r => r.Resource, r => (int)r.HardLimit, StringComparer.Ordinal);
-        return QuotaLimits.Defaults.With(rows);
-    }
+    public async Task<QuotaLimits> LimitsOfAsync(string projectId) =>
+        QuotaLimits.Defaults.With(await QuotaRows.ReadAsync(db, "volume_quotas", projectId));
 
     /// <summary>Sets the given limits together: all or (on an error) none.</summary>
-    public async Task SetLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits)
-    {
-        await using var c = await db.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
-        foreach (var (resource, limit) in limits)
-        {
-            await c.ExecuteAsync("""
-                INSERT INTO volume_quotas (project_id, resource, hard_limit) VALUES (@P, @R, @L)
-                ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit
-                """, new { P = projectId, R = resource, L = limit }, tx);
-        }
-
-        await tx.CommitAsync();
-    }
+    public Task SetLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits) => QuotaRows.WriteAsync(db, "volume_quotas", projectId, limits);
 
     public async Task DeleteLimitsAsync(string projectId)
     {

@@ -84,6 +84,25 @@ public abstract class IdentityApiCases(EmberFixture ember)
         Assert.Equal(first["audit_ids"]![0]!.GetValue<string>(), token["audit_ids"]![0]!.GetValue<string>());
     }
 
+    /// <summary>Found by the fuzzer: PostgreSQL cannot store or compare a NUL; on both engines it is the client's error, never a 500.</summary>
+    [Fact]
+    public async Task A_nul_character_in_a_scope_id_is_a_client_error()
+    {
+        using var http = new HttpClient();
+        var token = await ember.TokenAsync("demo");
+        var body = new JsonObject
+        {
+            ["auth"] = new JsonObject
+            {
+                ["identity"] = new JsonObject { ["methods"] = new JsonArray("token"), ["token"] = new JsonObject { ["id"] = token } },
+                ["scope"] = new JsonObject { ["project"] = new JsonObject { ["id"] = "\0" } },
+            },
+        };
+        using var response = await http.PostAsync($"{ember.BaseUrl}/identity/v3/auth/tokens", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        Assert.InRange((int)response.StatusCode, 400, 499);
+        Assert.NotNull(JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["message"]);
+    }
+
     [Fact]
     public async Task Scoping_to_a_project_without_a_role_is_401()
     {
