@@ -112,8 +112,14 @@ public static partial class ComputeApi
     {
         var projectId = context.RequireProject();
         var limits = await quotas.LimitsOfAsync(projectId);
+        var requests = new[] { ("instances", 1), ("cores", flavor.Vcpus), ("ram", flavor.Ram) };
+        if (requests.All(r => limits[r.Item1] < 0))
+        {
+            return; // unlimited, the default: nothing to count on every boot
+        }
+
         var usage = await quotas.UsageOfAsync(projectId, context.UserId);
-        foreach (var (resource, requested) in new[] { ("instances", 1), ("cores", flavor.Vcpus), ("ram", flavor.Ram) })
+        foreach (var (resource, requested) in requests)
         {
             if (limits[resource] >= 0 && usage[resource] + requested > limits[resource])
             {

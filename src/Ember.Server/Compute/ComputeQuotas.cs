@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Dapper;
 using Ember.Server.Data;
 
@@ -67,13 +66,17 @@ public sealed class ComputeQuotas(Database db)
     /// <summary>What the project uses: its servers, their flavors' cores and RAM, its server groups; and the user's key pairs.</summary>
     public async Task<Dictionary<string, int>> UsageOfAsync(string projectId, string userId)
     {
+        string Flavor(string key) => db.Dialect.JsonInteger("flavor_json", key);
         await using var c = await db.OpenAsync();
-        var flavors = (await c.QueryAsync<string>("SELECT flavor_json FROM servers WHERE project_id = @P", new { P = projectId }))
-            .Select(json => JsonSerializer.Deserialize<FlavorRow>(json)!).ToList();
+        // Summed in the database, as the scheduler's host usage is: no flavor is read back into C# per server.
+        var servers = await c.QuerySingleAsync<(long Instances, long Cores, long Ram)>($"""
+            SELECT COUNT(*), CAST(COALESCE(SUM({Flavor(nameof(FlavorRow.Vcpus))}), 0) AS BIGINT), CAST(COALESCE(SUM({Flavor(nameof(FlavorRow.Ram))}), 0) AS BIGINT)
+            FROM servers WHERE project_id = @P AND vm_state <> @Deleted
+            """, new { P = projectId, Deleted = VmStates.Deleted });
         var usage = AllDefaults().Keys.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
-        usage["instances"] = flavors.Count;
-        usage["cores"] = flavors.Sum(f => f.Vcpus);
-        usage["ram"] = flavors.Sum(f => f.Ram);
+        usage["instances"] = (int)servers.Instances;
+        usage["cores"] = (int)servers.Cores;
+        usage["ram"] = (int)servers.Ram;
         usage["server_groups"] = await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM server_groups WHERE project_id = @P", new { P = projectId });
         usage["key_pairs"] = await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM key_pairs WHERE user_id = @U", new { U = userId });
         return usage;
