@@ -331,6 +331,12 @@ public abstract class VolumeApiCases(EmberFixture fixture)
             var drive = new DriveInfo(Path.Combine(fixture.DataDir, "volumes"));
             Assert.InRange(free, drive.AvailableFreeSpace / (double)(1L << 30) - 1, drive.AvailableFreeSpace / (double)(1L << 30) + 1);
         }
+
+        // As an admin reads it with Debian's cinderclient (openstackclient 6.0 has no pool command).
+        var shown = (await Cli.RunAsync("cinder", ["get-pools", "--detail"], fixture.OpenRc())).EnsureSuccess().StdOut;
+        Assert.Contains($"| name ", shown, StringComparison.Ordinal);
+        Assert.Contains(pool["name"]!.GetValue<string>(), shown, StringComparison.Ordinal);
+        Assert.Contains($"| {capabilities["storage_protocol"]!.GetValue<string>()} ", shown, StringComparison.Ordinal);
     }
 
     [Fact]
