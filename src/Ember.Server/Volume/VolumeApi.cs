@@ -31,6 +31,7 @@ public static partial class VolumeApi
             MapQuotas(v3);
             MapPools(v3);
             MapDefaultTypes(v3);
+            MapMessages(v3);
         }
     }
 

@@ -13,6 +13,10 @@ public sealed class VolumeOptions : IValidatableObject
     /// <summary>The rbd backend's cluster, user and pool; read only when <see cref="Backend"/> is rbd.</summary>
     public RbdOptions Rbd { get; set; } = new();
 
+    /// <summary>How long a user message is kept (Cinder's message_ttl, 30 days); expired ones are not listed and are purged.</summary>
+    [Range(1, int.MaxValue)]
+    public int MessageTtlSeconds { get; set; } = 2592000;
+
     public bool IsRbd => Backend == "rbd";
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

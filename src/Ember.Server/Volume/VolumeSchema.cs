@@ -83,5 +83,23 @@ public static class VolumeSchema
                 project_id VARCHAR(64) PRIMARY KEY,
                 volume_type_id VARCHAR(36) NOT NULL);
             """),
+        // 3.3: user messages, one per failed background operation; reason is Ember's short cause, never exception text.
+        new("volume-004-messages", """
+            CREATE TABLE volume_messages (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                request_id VARCHAR(64) NOT NULL,
+                resource_type VARCHAR(36) NOT NULL,
+                resource_uuid VARCHAR(36),
+                event_id VARCHAR(64) NOT NULL,
+                action_id VARCHAR(8) NOT NULL,
+                detail_id VARCHAR(8) NOT NULL,
+                reason VARCHAR(255),
+                message_level VARCHAR(16) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                expires_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_messages_project ON volume_messages (project_id);
+            CREATE INDEX volume_messages_expires ON volume_messages (expires_at);
+            """),
     ];
 }

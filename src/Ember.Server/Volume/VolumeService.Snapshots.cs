@@ -68,7 +68,8 @@ public sealed partial class VolumeService
         {
             await backend.CreateSnapshotAsync(volumeId, row.Id, ct);
             await store.TransitionSnapshotAsync(row.Id, ["creating"], "available");
-        }, async _ => await store.TransitionSnapshotAsync(row.Id, ["creating"], "error"));
+        }, FailWithMessage(volume.ProjectId, MessageFields.SnapshotResource, row.Id, MessageFields.SnapshotCreate, MessageFields.SnapshotCreateError,
+            () => store.TransitionSnapshotAsync(row.Id, ["creating"], "error")));
         return row;
     }
 

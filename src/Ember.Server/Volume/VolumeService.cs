@@ -2,7 +2,9 @@ using System.Text.Json;
 using Ember.Server.Common;
 using Ember.Server.Image;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Volume;
 
@@ -18,6 +20,8 @@ public sealed partial class VolumeService(
     ImageService images,
     Policy policy,
     IServiceProvider services,
+    IOptions<VolumeOptions> options,
+    IHttpContextAccessor httpContext,
     ILogger<VolumeService> logger) : IVolumeService
 {
     public const string DefaultTypeName = "__DEFAULT__";
@@ -246,7 +250,9 @@ public sealed partial class VolumeService(
                 // Deleted (forced) while creating: the row is gone or elsewhere; drop the data.
                 await backend.DeleteAsync(row.Id, CancellationToken.None);
             }
-        }, async _ => await store.TransitionAsync(row.Id, ["creating"], "error"));
+        }, FailWithMessage(projectId, MessageFields.VolumeResource, row.Id,
+            image is not null ? MessageFields.CopyImageToVolume : MessageFields.CreateVolumeFromBackend, MessageFields.DriverFailedCreate,
+            () => store.TransitionAsync(row.Id, ["creating"], "error")));
         return row;
     }
 
@@ -374,7 +380,8 @@ public sealed partial class VolumeService(
         {
             await backend.ExtendAsync(id, newSize * GiB, ct);
             await store.FinishExtendAsync(id, newSize, backTo);
-        }, async _ => await store.TransitionAsync(id, ["extending"], "error_extending"));
+        }, FailWithMessage(volume.ProjectId, MessageFields.VolumeResource, id, MessageFields.ExtendVolume, MessageFields.DriverFailedExtend,
+            () => store.TransitionAsync(id, ["extending"], "error_extending")));
     }
 
     // ---- admin actions and flags ----

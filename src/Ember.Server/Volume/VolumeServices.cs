@@ -66,6 +66,9 @@ public static class VolumeServices
         ["volume_extension:quotas:delete"] = PolicyRule.Admin,
         ["limits_extension:used_limits"] = PolicyRule.Reader,
         ["scheduler_extension:scheduler_stats:get_pools"] = PolicyRule.Admin,
+        ["message:get_all"] = PolicyRule.Reader,
+        ["message:get"] = PolicyRule.Reader,
+        ["message:delete"] = PolicyRule.Member,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)
@@ -79,6 +82,8 @@ public static class VolumeServices
             ? sp.GetRequiredService<Rbd.RbdBackend>()
             : sp.GetRequiredService<FileBackend>());
         services.AddSingleton<VolumeDataPlane>();
+        // The volume service reads the current request's id for the messages of the work it starts.
+        services.AddHttpContextAccessor();
         services.AddSingleton<VolumeService>();
         services.AddSingleton<IVolumeService>(sp => sp.GetRequiredService<VolumeService>());
         services.AddSingleton<VolumeBootstrap>();

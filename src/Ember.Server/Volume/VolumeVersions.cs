@@ -14,10 +14,13 @@ public static class VolumeVersions
     /// </summary>
     public static readonly Microversion Max = new(3, 70);
 
+    public static readonly Microversion Messages = new(3, 3);
+    public static readonly Microversion MessagesPagination = new(3, 5);
     public static readonly Microversion VolumeSummary = new(3, 12);
     public static readonly Microversion GroupId = new(3, 13);
     public static readonly Microversion ProviderId = new(3, 21);
     public static readonly Microversion NewAttach = new(3, 27);
+    public static readonly Microversion ResourceFilters = new(3, 31);
     public static readonly Microversion VolumeSummaryMetadata = new(3, 36);
     public static readonly Microversion ExtendInUse = new(3, 42);
     public static readonly Microversion AttachmentComplete = new(3, 44);
