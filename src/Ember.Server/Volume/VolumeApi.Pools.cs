@@ -35,11 +35,16 @@ public static partial class VolumeApi
             }
 
             var description = backend.Description;
+            // The pool is Ember's alone (Cinder's rbd_exclusive_cinder_pool), so provisioned is allocated, as Cinder's scheduler then takes it.
+            var allocated = await Service(http).AllocatedGigabytesAsync();
             pool["capabilities"] = new JsonObject
             {
                 ["updated"] = Ids.CinderTime(Ids.Now()),
                 ["total_capacity_gb"] = capacity is null ? "unknown" : Gib(capacity.TotalBytes),
                 ["free_capacity_gb"] = capacity is null ? "unknown" : Gib(capacity.FreeBytes),
+                ["allocated_capacity_gb"] = allocated,
+                ["provisioned_capacity_gb"] = allocated,
+                ["max_over_subscription_ratio"] = MaxOverSubscriptionRatio,
                 ["reserved_percentage"] = 0,
                 ["volume_backend_name"] = description.BackendName,
                 ["driver_version"] = description.DriverVersion,
@@ -54,6 +59,12 @@ public static partial class VolumeApi
 
         return Json.Reply(new JsonObject { ["pools"] = new JsonArray(pool) });
     }
+
+    /// <summary>
+    /// Cinder's default max_over_subscription_ratio, reported as Cinder's drivers report the option (a string). Ember's
+    /// creates are not refused for capacity, so it limits nothing here; it is shown for tools that read it.
+    /// </summary>
+    private const string MaxOverSubscriptionRatio = "20.0";
 
     /// <summary>Cinder rounds capacities to two decimals of a GiB.</summary>
     private static JsonNode Gib(long bytes) => JsonValue.Create(Math.Round(bytes / (double)VolumeService.GiB, 2));

@@ -35,6 +35,9 @@ public sealed partial class VolumeService
         await store.ListAttachmentsAsync(filter with { ProjectId = ListScope(ctx, allTenants, filter.ProjectId) }, page)
             ?? throw MarkerNotFound(page.Marker);
 
+    /// <summary>The gigabytes of the backend's one pool that volumes hold (get_pools' allocated_capacity_gb).</summary>
+    public Task<long> AllocatedGigabytesAsync() => store.AllocatedGigabytesAsync();
+
     /// <summary>Type names by id, for volume views.</summary>
     public async Task<Dictionary<string, string>> TypeNamesAsync() =>
         (await store.ListTypesAsync()).ToDictionary(t => t.Id, t => t.Name, StringComparer.Ordinal);

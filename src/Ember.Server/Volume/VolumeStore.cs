@@ -118,6 +118,16 @@ public sealed partial class VolumeStore(Database db)
         return inserted;
     }
 
+    /// <summary>
+    /// Cinder's allocated_capacity_gb of the one pool: the sizes of its volumes, except those in error after a failed
+    /// create (which hold no data; Cinder counts a volume once its create succeeded).
+    /// </summary>
+    public async Task<long> AllocatedGigabytesAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE status <> 'error'");
+    }
+
     /// <summary>Which of the given volumes are multi-attach, in one query (for the connections of a page of attachments).</summary>
     public async Task<IReadOnlySet<string>> MultiattachAmongAsync(IReadOnlyCollection<string> ids)
     {
