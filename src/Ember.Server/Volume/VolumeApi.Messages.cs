@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ember.Server.Volume;
 
-// User messages (cinder/api/v3/messages.py): from 3.3; paging and sorting from 3.5, the resource filters from 3.31.
+// User messages (cinder/api/v3/messages.py): from 3.3; paging, sorting and the column filters from 3.5.
 public static partial class VolumeApi
 {
     private static void MapMessages(RouteGroupBuilder v3)
@@ -22,16 +22,11 @@ public static partial class VolumeApi
         RequireVersion(http, VolumeVersions.Messages);
         var ctx = Authorize(http, "message:get_all");
         var query = http.Request.Query;
-        var version = http.VolumeVersion();
         var filter = new MessageFilter();
         var page = PageRequest.All;
-        if (version >= VolumeVersions.MessagesPagination)
+        if (http.VolumeVersion() >= VolumeVersions.MessagesPagination)
         {
             page = PageRequestOf(http.Request);
-        }
-
-        if (version >= VolumeVersions.ResourceFilters)
-        {
             filter = new MessageFilter
             {
                 ResourceUuid = query["resource_uuid"].FirstOrDefault(),

@@ -20,7 +20,6 @@ public static class VolumeVersions
     public static readonly Microversion GroupId = new(3, 13);
     public static readonly Microversion ProviderId = new(3, 21);
     public static readonly Microversion NewAttach = new(3, 27);
-    public static readonly Microversion ResourceFilters = new(3, 31);
     public static readonly Microversion VolumeSummaryMetadata = new(3, 36);
     public static readonly Microversion ExtendInUse = new(3, 42);
     public static readonly Microversion AttachmentComplete = new(3, 44);
