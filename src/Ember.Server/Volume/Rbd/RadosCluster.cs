@@ -55,9 +55,16 @@ public sealed class RadosCluster : IDisposable
     }
 
     /// <summary>An I/O context on <paramref name="pool"/>.</summary>
+    /// <remarks>
+    /// By default librados holds a write to a pool that is full (its quota reached, or the cluster full) until space
+    /// comes back, which a volume create would wait out to the operation timeout and then report as a timeout. With
+    /// "full try" the write goes to the OSD, which refuses it at once with EDQUOT or ENOSPC: the volume goes to error
+    /// with the real reason. Images opened on the pool inherit the setting.
+    /// </remarks>
     public RbdPool OpenPool(string pool)
     {
         RbdException.Check(RbdNative.RadosIoctxCreate(Handle, pool, out var ioctx), $"opening pool {pool}");
+        RbdNative.RadosSetPoolFullTry(ioctx);
         return new RbdPool(ioctx, pool);
     }
 

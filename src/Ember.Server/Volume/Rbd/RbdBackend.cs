@@ -103,12 +103,14 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
 
     public Task CreateAsync(NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
     {
+        RequireRoom();
         pool.Create(VolumeImage(volume.Id), (ulong)volume.SizeBytes);
         Finish(pool, volume, null);
     }, cancellationToken);
 
     public Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken) => RunAsync(pool =>
     {
+        RequireRoom();
         using var image = pool.Open(VolumeImage(volumeId));
         if ((ulong)newSizeBytes > image.Size)
         {
@@ -176,6 +178,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     /// <summary>Cinder's create_cloned_volume: a clone of a new snapshot of the source, flattened when the chain gets too deep.</summary>
     public Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
     {
+        RequireRoom();
         var source = VolumeImage(sourceVolumeId);
         var target = VolumeImage(volume.Id);
         var cloneSnap = target + CloneSnapSuffix;
@@ -209,6 +212,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
 
     public Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) => RunAsync(pool =>
     {
+        RequireRoom();
         using var image = pool.Open(VolumeImage(volumeId));
         var snap = SnapshotName(snapshotId);
         image.CreateSnapshot(snap);
@@ -258,6 +262,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     /// <summary>Cinder's create_volume_from_snapshot: a copy-on-write clone of the protected snapshot (not flattened).</summary>
     public Task CreateFromSnapshotAsync(string snapshotVolumeId, string snapshotId, NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
     {
+        RequireRoom();
         pool.Clone(VolumeImage(snapshotVolumeId), SnapshotName(snapshotId), VolumeImage(volume.Id));
         Finish(pool, volume, VolumeImage(snapshotVolumeId));
     }, cancellationToken);
@@ -301,6 +306,27 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
 
         return new PoolCapacity(free + used, free);
     }, cancellationToken);
+
+    /// <summary>
+    /// Refuses to grow a pool that the cluster has marked full (its byte or object quota reached: EDQUOT; its OSDs full:
+    /// ENOSPC). Thin creates, resizes and snapshots only write metadata, which a full pool still takes, so without
+    /// this a volume would be made that no guest could write to.
+    /// </summary>
+    private void RequireRoom()
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("The rbd backend is not connected.");
+        var pools = JsonNode.Parse(cluster.MonCommand("""{"prefix":"osd pool ls","detail":"detail","format":"json"}"""))!.AsArray();
+        var flags = ((string?)pools.FirstOrDefault(p => (string?)p?["pool_name"] == _options.Pool)?["flags_names"] ?? "").Split(',');
+        if (flags.Contains("full_quota"))
+        {
+            throw new RbdException($"pool {_options.Pool} is full for its quota", RbdException.QuotaExceeded);
+        }
+
+        if (flags.Contains("full"))
+        {
+            throw new RbdException($"pool {_options.Pool} is full", RbdException.NoSpace);
+        }
+    }
 
     /// <summary>After a create or clone: multi-attach features off, and a clone grown to the volume's size.</summary>
     private static void Finish(RbdPool pool, NewVolume volume, string? clonedFrom)
@@ -398,11 +424,16 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
         }
     }
 
-    /// <summary>QEMU's rbd: filename for an image of the pool, as this backend's user (':' and '\' escaped).</summary>
+    /// <summary>
+    /// QEMU's rbd: filename for an image of the pool, as this backend's user (':' and '\' escaped), with this backend's
+    /// operation timeout: qemu-img's librbd would otherwise wait forever for a pool that filled up during the copy.
+    /// </summary>
     private string QemuTarget(string image)
     {
         static string Escape(string value) => value.Replace(@"\", @"\\", StringComparison.Ordinal).Replace(":", @"\:", StringComparison.Ordinal);
-        var target = $"rbd:{Escape(_options.Pool)}/{Escape(image)}:id={Escape(_options.User)}:conf={Escape(_options.ConfPath!)}";
+        var timeout = _options.OperationTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
+        var target = $"rbd:{Escape(_options.Pool)}/{Escape(image)}:id={Escape(_options.User)}:conf={Escape(_options.ConfPath!)}"
+            + $":rados_osd_op_timeout={timeout}:rados_mon_op_timeout={timeout}";
         return _options.KeyringPath is { } keyring ? target + ":keyring=" + Escape(keyring) : target;
     }
 

@@ -12,6 +12,8 @@ public sealed class RbdException(string operation, int errno)
     public const int InvalidArgument = 22; // EINVAL
     public const int OutOfRange = 34;     // ERANGE
     public const int NotEmpty = 39;       // ENOTEMPTY
+    public const int NoSpace = 28;        // ENOSPC
+    public const int QuotaExceeded = 122; // EDQUOT
 
     /// <summary>The positive errno.</summary>
     public int Errno { get; } = errno;

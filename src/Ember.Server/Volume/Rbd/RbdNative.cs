@@ -32,6 +32,10 @@ internal static partial class RbdNative
     [LibraryImport(Rados, EntryPoint = "rados_ioctx_create", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int RadosIoctxCreate(nint cluster, string pool, out nint ioctx);
 
+    /// <summary>Writes to a full pool are sent and refused (EDQUOT, ENOSPC) instead of waiting in the client for space.</summary>
+    [LibraryImport(Rados, EntryPoint = "rados_set_pool_full_try")]
+    internal static partial void RadosSetPoolFullTry(nint ioctx);
+
     [LibraryImport(Rados, EntryPoint = "rados_ioctx_destroy")]
     internal static partial void RadosIoctxDestroy(nint ioctx);
 
