@@ -332,11 +332,30 @@ public abstract class VolumeApiCases(EmberFixture fixture)
             Assert.InRange(free, drive.AvailableFreeSpace / (double)(1L << 30) - 1, drive.AvailableFreeSpace / (double)(1L << 30) + 1);
         }
 
+        // Allocated and provisioned: the sizes of the volumes in the pool (those of a failed create aside), as the
+        // volume list shows them; a new 3 GiB volume adds 3. Tests of this class run one at a time, so the sum holds.
+        async Task<long> ListedGigabytesAsync() =>
+            (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail?all_tenants=1"))["volumes"]!.AsArray()
+                .Where(v => v!["status"]!.GetValue<string>() != "error").Sum(v => v!["size"]!.GetValue<long>());
+        Assert.Equal(await ListedGigabytesAsync(), capabilities["allocated_capacity_gb"]!.GetValue<long>());
+        Assert.Equal(capabilities["allocated_capacity_gb"]!.GetValue<long>(), capabilities["provisioned_capacity_gb"]!.GetValue<long>());
+        Assert.Equal("20.0", capabilities["max_over_subscription_ratio"]!.GetValue<string>());
+        Assert.Equal(0, capabilities["reserved_percentage"]!.GetValue<int>());
+        Assert.True(capabilities["thin_provisioning_support"]!.GetValue<bool>());
+        var before = capabilities["allocated_capacity_gb"]!.GetValue<long>();
+        var added = await CreateAvailableAsync(api, new JsonObject { ["size"] = 3 });
+        var after = (await api.SendAsync(HttpMethod.Get, "/volume/v3/scheduler-stats/get_pools?detail=true"))["pools"]![0]!["capabilities"]!;
+        Assert.Equal(before + 3, after["allocated_capacity_gb"]!.GetValue<long>());
+        Assert.Equal(before + 3, after["provisioned_capacity_gb"]!.GetValue<long>());
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{added}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{added}", s_wait);
+
         // As an admin reads it with Debian's cinderclient (openstackclient 6.0 has no pool command).
         var shown = (await Cli.RunAsync("cinder", ["get-pools", "--detail"], fixture.OpenRc())).EnsureSuccess().StdOut;
         Assert.Contains($"| name ", shown, StringComparison.Ordinal);
         Assert.Contains(pool["name"]!.GetValue<string>(), shown, StringComparison.Ordinal);
         Assert.Contains($"| {capabilities["storage_protocol"]!.GetValue<string>()} ", shown, StringComparison.Ordinal);
+        Assert.Matches(@"\| allocated_capacity_gb\s+\| \d+\s+\|", shown);
     }
 
     [Fact]
