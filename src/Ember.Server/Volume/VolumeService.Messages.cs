@@ -29,25 +29,29 @@ public sealed partial class VolumeService
                 return;
             }
 
-            await RecordMessageAsync(new MessageRow
-            {
-                Id = Ids.NewUuid(),
-                ProjectId = projectId,
-                RequestId = requestId,
-                ResourceType = resourceType,
-                ResourceUuid = resourceId,
-                EventId = MessageFields.EventId(resourceType, action.Id, detail.Id),
-                ActionId = action.Id,
-                DetailId = detail.Id,
-                Reason = FailureReasons.Of(e),
-            });
+            await RecordFailureAsync(projectId, requestId, resourceType, resourceId, action, detail, FailureReasons.Of(e));
         };
     }
 
-    private Task RecordMessageAsync(MessageRow row)
+    /// <summary>Records that <paramref name="action"/> on a resource failed, kept for Volume:MessageTtlSeconds.</summary>
+    private Task RecordFailureAsync(string projectId, string requestId, string resourceType, string resourceId, MessageFields.Field action,
+        MessageFields.Field detail, string? reason)
     {
         var now = Ids.Now();
-        return store.InsertMessageAsync(row with { CreatedAt = now, ExpiresAt = now.AddSeconds(options.Value.MessageTtlSeconds) });
+        return store.InsertMessageAsync(new MessageRow
+        {
+            Id = Ids.NewUuid(),
+            ProjectId = projectId,
+            RequestId = requestId,
+            ResourceType = resourceType,
+            ResourceUuid = resourceId,
+            EventId = MessageFields.EventId(resourceType, action.Id, detail.Id),
+            ActionId = action.Id,
+            DetailId = detail.Id,
+            Reason = reason,
+            CreatedAt = now,
+            ExpiresAt = now.AddSeconds(options.Value.MessageTtlSeconds),
+        });
     }
 
     /// <summary>A message of the caller's project (any for the cloud admin) that has not expired.</summary>

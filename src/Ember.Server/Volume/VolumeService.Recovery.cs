@@ -1,3 +1,4 @@
+using Ember.Server.Common;
 using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Volume;
@@ -19,6 +20,8 @@ public sealed partial class VolumeService
             if (snapshot.Status == "creating" && await store.TransitionSnapshotAsync(snapshot.Id, ["creating"], "error"))
             {
                 LogRecovered(logger, "snapshot", snapshot.Id, "creating", "error");
+                await RecordInterruptedAsync(snapshot.ProjectId, MessageFields.SnapshotResource, snapshot.Id, MessageFields.SnapshotCreate,
+                    MessageFields.SnapshotCreateError);
             }
             else if (snapshot.Status == "deleting")
             {
@@ -41,11 +44,14 @@ public sealed partial class VolumeService
         {
             switch (volume.Status)
             {
-                case "creating" or "downloading":
-                    await RecoverToAsync(volume, "error");
+                case "creating":
+                    await RecoverToAsync(volume, "error", MessageFields.CreateVolumeFromBackend, MessageFields.DriverFailedCreate);
+                    break;
+                case "downloading":
+                    await RecoverToAsync(volume, "error", MessageFields.CopyImageToVolume, MessageFields.DriverFailedCreate);
                     break;
                 case "extending":
-                    await RecoverToAsync(volume, "error_extending");
+                    await RecoverToAsync(volume, "error_extending", MessageFields.ExtendVolume, MessageFields.DriverFailedExtend);
                     break;
                 case "uploading" or "attaching" or "detaching" or "reserved":
                     {
@@ -63,13 +69,19 @@ public sealed partial class VolumeService
         }
     }
 
-    private async Task RecoverToAsync(VolumeRow volume, string to)
+    /// <summary>Moves the volume on and tells its project that the work was cut off.</summary>
+    private async Task RecoverToAsync(VolumeRow volume, string to, MessageFields.Field action, MessageFields.Field detail)
     {
         if (await store.TransitionAsync(volume.Id, [volume.Status], to))
         {
             LogRecovered(logger, "volume", volume.Id, volume.Status, to);
+            await RecordInterruptedAsync(volume.ProjectId, MessageFields.VolumeResource, volume.Id, action, detail);
         }
     }
+
+    /// <summary>The request that started the work is gone with the process: the message gets a request id of its own.</summary>
+    private Task RecordInterruptedAsync(string projectId, string resourceType, string resourceId, MessageFields.Field action, MessageFields.Field detail) =>
+        RecordFailureAsync(projectId, "req-" + Ids.NewUuid(), resourceType, resourceId, action, detail, FailureReasons.Interrupted);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered {Kind} {Id} left {From} by a restart: now {To}")]
     private static partial void LogRecovered(ILogger logger, string kind, string id, string from, string to);

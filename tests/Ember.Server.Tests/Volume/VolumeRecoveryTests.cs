@@ -116,6 +116,19 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
         Assert.Equal("error", await StatusAsync(again, "volume", creating));
         Assert.Equal("error", await StatusAsync(again, "volume", downloading));
         Assert.Equal("error_extending", await StatusAsync(again, "volume", extending));
+        // Each one tells its project why, in a user message.
+        var messages = (await again.SendAsync(HttpMethod.Get, "/volume/v3/messages", apiVersion: "volume 3.3"))["messages"]!.AsArray();
+        foreach (var (resource, eventId) in new[]
+        {
+            (creatingSnapshot, "VOLUME_VOLUME_SNAPSHOT_009_013"), (creating, "VOLUME_VOLUME_008_012"), (downloading, "VOLUME_VOLUME_005_012"),
+            (extending, "VOLUME_VOLUME_007_010"),
+        })
+        {
+            var message = messages.Single(m => m!["resource_uuid"]!.GetValue<string>() == resource)!;
+            Assert.Equal(eventId, message["event_id"]!.GetValue<string>());
+            Assert.EndsWith(" " + FailureReasons.Interrupted, message["user_message"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
         await again.WaitGoneAsync($"/volume/v3/volumes/{deleting}", s_wait);
         Assert.False(File.Exists(deletingFile), "the resumed delete left the volume file");
         await again.WaitGoneAsync($"/volume/v3/snapshots/{deletingSnapshot}", s_wait);
