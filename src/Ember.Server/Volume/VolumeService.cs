@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Ember.Server.Common;
 using Ember.Server.Image;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
