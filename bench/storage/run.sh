@@ -142,6 +142,7 @@ big=$OUT/big.raw
 # A raw image of BIG_MB MiB whose first BIG_DATA_MB MiB are random (incompressible, no holes), the rest a hole.
 dd if=/dev/urandom of="$big" bs=1M count="$BIG_DATA_MB" status=none
 truncate -s "${BIG_MB}M" "$big"
+big_label="$BIG_MB MiB raw, $BIG_DATA_MB MiB data"
 
 # label|environment of `ember serve` for that row (settings only: paths, no key). A third row, e.g. images on RBD
 # so that volume-from-image is a clone, is one more line here with the image store's settings.
@@ -166,9 +167,28 @@ for row in "${rows[@]}"; do
   curl -sf -o /dev/null "http://127.0.0.1:$EMBER_PORT/identity/v3" || { echo "ember serve ($label) did not come up" >&2; tail -20 "$OUT/ember-$label.log" >&2; exit 1; }
   say "  $label"
   ( . "$data/admin-openrc"; OS_PASSWORD=$EMBER_ADMIN_PASSWORD "$PY" "$here/volume_from_image.py" "$OUT/vfi-$label.json" \
-      "guest image=ember-tiny" "1 GiB raw=$big" )
+      "guest image=ember-tiny" "$big_label=$big" )
   stop_ember
   rm -rf "$data"
+done
+# Where the time goes: the same copies Ember makes (docs/volumes.md, docs/ceph.md), by hand, outside Ember.
+say "the copy alone: qemu-img convert to a sparse file and into a new RBD image, $RUNS runs per image"
+copies=$OUT/copy.tsv; : > "$copies"
+rbd_copy="rbd:$CEPH_POOL/copy:id=$CEPH_USER:conf=$CEPH_CONF:keyring=$CEPH_KEYRING"
+for spec in "guest image|$image|qcow2" "$big_label|$big|raw"; do
+  IFS='|' read -r name src fmt <<< "$spec"
+  gib=$(( ($(qemu-img info --output=json "$src" | $PY -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])') + (1 << 30) - 1) >> 30 ))
+  for _ in $(seq "$RUNS"); do
+    t=$(date +%s.%N)
+    qemu-img convert -f "$fmt" -O raw -S 4k "$src" "$OUT/copy.raw"
+    printf '%s\tfile\t%s\n' "$name" "$(echo "$(date +%s.%N) - $t" | bc)" >> "$copies"
+    rm -f "$OUT/copy.raw"
+    rbd_admin create --size "${gib}G" "$CEPH_POOL/copy"
+    t=$(date +%s.%N)
+    qemu-img convert -n --target-is-zero -f "$fmt" -O raw "$src" "$rbd_copy"
+    printf '%s\trbd\t%s\n' "$name" "$(echo "$(date +%s.%N) - $t" | bc)" >> "$copies"
+    rbd_admin rm --no-progress "$CEPH_POOL/copy"
+  done
 done
 [[ -z $(rbd_admin ls "$CEPH_POOL") ]] || echo "warning: the pool is not empty: $(rbd_admin ls "$CEPH_POOL" | tr '\n' ' ')" >&2
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.env"

@@ -52,6 +52,10 @@ for job in jobs:
         job, meta[job][0], fmt(r), fmt(n), fmt(f), r[0] / n[0], r[0] / f[0], n[0] / f[0]))
 print()
 
+copies = collections.defaultdict(lambda: collections.defaultdict(list))
+for line in open(os.path.join(out, 'copy.tsv')):
+    image, target, s = line.rstrip('\n').split('\t')
+    copies[image][target].append(float(s))
 vfi = {label: json.load(open(os.path.join(out, 'vfi-%s.json' % label))) for label in labels}
 images = list(vfi[labels[0]])
 runs = len(vfi[labels[0]][images[0]]['seconds'])
@@ -70,3 +74,8 @@ for image in images:
              for l in labels]
     ratios = ['%.2fx' % (vfi[l][image]['median_s'] / first['median_s']) for l in labels[1:]]
     print('| %s |' % ' | '.join([desc] + cells + ratios))
+    c = copies.get(image)
+    if c and labels[:2] == ['file', 'rbd']:
+        cells = ['%.2f (%.2f-%.2f)' % (statistics.median(c[t]), min(c[t]), max(c[t])) for t in ('file', 'rbd')]
+        print('| &nbsp;&nbsp;the copy alone: `qemu-img convert` by hand | %s |%s %.2fx |' % (
+            ' | '.join(cells), ' |' * (len(labels) - 2), statistics.median(c['rbd']) / statistics.median(c['file'])))
