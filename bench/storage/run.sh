@@ -9,13 +9,15 @@
 #      - a file volume served by Ember's NBD server over TCP (bench/nbd/EmberNbdBench, as a file-backend disk),
 #      - the raw file itself (aio=native): the ceiling of the disk under both;
 #    1M sequential write then read over the whole image, then 4k strided write then read (step 1 MiB + 4 KiB, so
-#    every request lands in another MiB: no read-ahead or merging helps), MiB/s and IOPS, median of ROUNDS.
+#    every request lands in another MiB: no read-ahead or merging helps), MiB/s and IOPS, median of ROUNDS, and the
+#    CPU time qemu-img and the server (ceph-osd; Ember's NBD server) spent on each.
 # 2. volume-from-image through a real `ember serve` per row of `rows` below (a fresh data dir each): POST /volumes
 #    with imageRef -> `available`, median of RUNS, for the guest image (qcow2) and a 1 GiB raw image with data.
 # --write-docs puts the table between the storage markers of docs/benchmarks.md.
 #
 # Knobs (env): EMBER_BIN (default: a Release build of this work tree), EMBER_GUEST_IMAGE (default:
-#   tools/guest-image/build.sh), SIZE_MB=512 (the qemu-img bench image), COUNT_4K=4000, ROUNDS=3, RUNS=5,
+#   tools/guest-image/build.sh), SIZE_MB=512 (the qemu-img bench image), PASSES_1M=2 (1M requests: that many
+#   times the image), COUNT_4K=16000, ROUNDS=3, RUNS=5,
 #   BIG_MB=1024 (virtual size of the large image), BIG_DATA_MB=512 (random data in it), OSD=bluestore|memstore,
 #   EMBER_PORT=15100, OUT=dir for raw results (default: a temp dir, removed unless given).
 # Needs qemu-img with the rbd driver (qemu-block-extra), Ceph (tools/install-deps.sh), the .NET SDK, python3.
@@ -32,7 +34,7 @@ for a in "$@"; do
   esac
 done
 PY=/usr/bin/python3
-SIZE_MB=${SIZE_MB:-512}; COUNT_4K=${COUNT_4K:-4000}; ROUNDS=${ROUNDS:-3}; export RUNS=${RUNS:-5}
+SIZE_MB=${SIZE_MB:-512}; PASSES_1M=${PASSES_1M:-2}; COUNT_4K=${COUNT_4K:-16000}; ROUNDS=${ROUNDS:-3}; export RUNS=${RUNS:-5}
 BIG_MB=${BIG_MB:-1024}; BIG_DATA_MB=${BIG_DATA_MB:-512}; OSD=${OSD:-bluestore}; EMBER_PORT=${EMBER_PORT:-15100}
 keep_out=${OUT:+1}
 OUT=${OUT:-$(mktemp -d /tmp/ember-storage-bench.XXXXXX)}; mkdir -p "$OUT"; chmod 700 "$OUT"
@@ -109,8 +111,17 @@ targets=(
   "ember-nbd|-f raw nbd://127.0.0.1:$nbd_port/bench"
   "file|-f raw -i native $file"
 )
+# CPU time (user + system, clock ticks) of a process; the file target has no server process ("-": 0).
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { [[ $1 == - ]] && { echo 0; return; }; awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A server_pid=(
+  [rbd]=$(pgrep -x -P "${pids[0]}" ceph-osd)
+  [ember-nbd]=${pids[1]}
+  [file]=-
+)
+TIMEFORMAT='%U+%S'
 # job|count|depth|size|step|write
-count_1m=$SIZE_MB
+count_1m=$((SIZE_MB * PASSES_1M))
 jobs=(
   "1M seq write QD8|$count_1m|8|1M|1M|-w"
   "1M seq read QD8|$count_1m|8|1M|1M|"
@@ -123,11 +134,15 @@ for round in $(seq "$ROUNDS"); do
     IFS='|' read -r tname targs <<< "$target"
     for job in "${jobs[@]}"; do
       IFS='|' read -r jname count depth size step w <<< "$job"
+      server_before=$(cpu_ticks "${server_pid[$tname]}")
       # shellcheck disable=SC2086 # targs and w are word lists
-      secs=$(qemu-img bench -t none $w --pattern=0xa5 -c "$count" -d "$depth" -s "$size" -S "$step" $targs 2>&1 |
-             sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p')
-      [[ -n $secs ]] || { echo "qemu-img bench failed on $tname ($jname)" >&2; exit 1; }
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tname" "$jname" "$round" "$count" "$size" "$secs" >> "$results"
+      { time qemu-img bench -t none $w --pattern=0xa5 -c "$count" -d "$depth" -s "$size" -S "$step" $targs \
+          > "$OUT/qemu-img-bench.out" 2>&1; } 2> "$OUT/qemu-img-bench.time"
+      secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p' "$OUT/qemu-img-bench.out")
+      [[ -n $secs ]] || { echo "qemu-img bench failed on $tname ($jname):" >&2; cat "$OUT/qemu-img-bench.out" >&2; exit 1; }
+      client_cpu=$(cat "$OUT/qemu-img-bench.time")
+      server_cpu=$(echo "($(cpu_ticks "${server_pid[$tname]}") - $server_before) / $ticks" | bc -l)
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tname" "$jname" "$round" "$count" "$size" "$secs" "$client_cpu" "$server_cpu" >> "$results"
       echo "  round $round $tname $jname: $secs s" >&2
     done
   done

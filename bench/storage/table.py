@@ -24,11 +24,13 @@ print()
 
 # qemu-img bench: target, job, round, count, size, seconds -> median seconds per (target, job)
 secs = collections.defaultdict(list)
+cpu = collections.defaultdict(list)
 meta = {}
 jobs = []
 for line in open(os.path.join(out, 'qemu-img-bench.tsv')):
-    target, job, rnd, count, size, s = line.rstrip('\n').split('\t')
+    target, job, rnd, count, size, s, client_cpu, server_cpu = line.rstrip('\n').split('\t')
     secs[(target, job)].append(float(s))
+    cpu[(target, job)].append((sum(map(float, client_cpu.split('+'))), float(server_cpu)))  # client: bash's time, user+sys
     meta[job] = (int(count), 4096 if size == '4k' else 1 << 20)
     if job not in jobs:
         jobs.append(job)
@@ -56,6 +58,16 @@ copies = collections.defaultdict(lambda: collections.defaultdict(list))
 for line in open(os.path.join(out, 'copy.tsv')):
     image, target, s = line.rstrip('\n').split('\t')
     copies[image][target].append(float(s))
+print('CPU time per request (median over the rounds; µs of user + system): qemu-img / the server process')
+print()
+print('| job | RBD: qemu-img / ceph-osd | Ember NBD: qemu-img / Ember | raw file: qemu-img |')
+print('|---|---|---|---|')
+for job in jobs:
+    per = lambda t, i: statistics.median(c[i] for c in cpu[(t, job)]) / meta[job][0] * 1e6
+    print('| %s | %.0f / %.0f | %.0f / %.0f | %.0f |' % (
+        job, per('rbd', 0), per('rbd', 1), per('ember-nbd', 0), per('ember-nbd', 1), per('file', 0)))
+print()
+
 vfi = {label: json.load(open(os.path.join(out, 'vfi-%s.json' % label))) for label in labels}
 images = list(vfi[labels[0]])
 runs = len(vfi[labels[0]][images[0]]['seconds'])
