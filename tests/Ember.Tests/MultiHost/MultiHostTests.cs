@@ -105,9 +105,11 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
 
         // kill -9 the controller, which serves the NBD exports: the guests run on. A writer in vm-002 records in its own
         // root disk each value it has fsynced to the shared volume; once the controller is back and the writer stopped,
-        // vm-001 finds the last acknowledged value (or a later one) on the volume.
+        // vm-001 finds the last acknowledged value (or a later one) on the volume. /root/acked is replaced by a rename,
+        // so a writer killed mid-update never leaves it empty.
         await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (sh -c 'i=0; while true; do i=$((i+1)); " +
-            "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked; done' < /dev/null > /dev/null 2>&1 & echo $! > /root/writer.pid)");
+            "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked.new && mv -f /root/acked.new /root/acked; done' " +
+            "< /dev/null > /dev/null 2>&1 & echo $! > /root/writer.pid)");
         var beforeKill = await AckedAsync(minimum: 1);
         await cloud.KillControllerAsync();
         await cloud.StartControllerAsync();
