@@ -37,16 +37,19 @@ class Http:
     """One keep-alive connection per thread and host; reconnects once when the server closed it."""
     _local = threading.local()
 
-    def request(self, method, url, body=None, headers=None):
+    def request(self, method, url, body=None, headers=None, data=None):
+        """body is sent as JSON; data (bytes or an open file, e.g. an image upload) as it is, with the caller's Content-Type."""
         u = urllib.parse.urlsplit(url)
         key = (u.scheme, u.netloc)
         conns = getattr(self._local, 'conns', None)
         if conns is None:
             conns = self._local.conns = {}
-        data = json.dumps(body).encode() if body is not None else None
         h = {'Accept': 'application/json'}
-        if data is not None:
+        if body is not None:
+            data = json.dumps(body).encode()
             h['Content-Type'] = 'application/json'
+        elif hasattr(data, 'fileno'):
+            h['Content-Length'] = str(os.fstat(data.fileno()).st_size)
         h.update(headers or {})
         path = u.path + ('?' + u.query if u.query else '')
         for attempt in (0, 1):
@@ -100,13 +103,13 @@ class Cloud:
         self.ep = endpoint(self.catalog, ('volumev3', 'block-storage'), region)
         self.retries = 0
 
-    def call(self, method, path, body=None, version='volume 3.54', headers=None, ep=None, retry500=True):
+    def call(self, method, path, body=None, version='volume 3.54', headers=None, ep=None, retry500=True, data=None):
         h = {'X-Auth-Token': self.token}
         if version:
             h['OpenStack-API-Version'] = version
         h.update(headers or {})
         for attempt in range(5):
-            st, rh, raw = HTTP.request(method, (ep or self.ep) + path, body, h)
+            st, rh, raw = HTTP.request(method, (ep or self.ep) + path, body, h, data)
             if st != 500 or not retry500:
                 break
             self.retries += 1  # SQLite "database is locked" on the anchor under concurrent writers; retry like measure.py

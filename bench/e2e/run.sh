@@ -23,14 +23,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-write_docs=false
-for a in "$@"; do
-  case $a in
-    --write-docs) write_docs=true ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $a" >&2; exit 2 ;;
-  esac
-done
+. "$repo/bench/lib.sh"
+bench_args "$@"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 PY=/usr/bin/python3  # a pyenv shim may shadow python3 (see the anchor README)
 N=${N:-20}; WRK_SECS=${WRK_SECS:-15}

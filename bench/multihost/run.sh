@@ -11,14 +11,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-write_docs=false
-for a in "$@"; do
-  case $a in
-    --write-docs) write_docs=true ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $a" >&2; exit 2 ;;
-  esac
-done
+. "$repo/bench/lib.sh"
+bench_args "$@"
 PY=/usr/bin/python3
 export BOOTS=${BOOTS:-16} ATTACH_N=${ATTACH_N:-5}
 OUT=${OUT:-$(mktemp -d /tmp/ember-multihost.XXXXXX)}; mkdir -p "$OUT"
@@ -131,15 +125,7 @@ PYEOF
 )
 echo "$table"
 if $write_docs; then
-  $PY - "$repo/docs/benchmarks.md" "$table" "bench/multihost/run.sh (BOOTS=$BOOTS, $(date -u +%F), $(nproc) cores)" <<'PYEOF'
-import re, sys
-path, table, how = sys.argv[1:4]
-doc = open(path).read()
-block = '<!-- multihost:begin -->\n%s\n\nMeasured with `%s`.\n<!-- multihost:end -->' % (table, how)
-if '<!-- multihost:begin -->' in doc:
-    doc = re.sub(r'<!-- multihost:begin -->.*?<!-- multihost:end -->', lambda m: block, doc, flags=re.S)
-else:
-    doc += '\n## Several hosts\n\n' + block + '\n'
-open(path, 'w').write(doc)
-PYEOF
+  write_docs_section multihost "Several hosts" "$table
+
+Measured with \`bench/multihost/run.sh (BOOTS=$BOOTS, $(date -u +%F), $(nproc) cores)\`."
 fi

@@ -25,14 +25,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-write_docs=false
-for a in "$@"; do
-  case $a in
-    --write-docs) write_docs=true ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $a" >&2; exit 2 ;;
-  esac
-done
+. "$repo/bench/lib.sh"
+bench_args "$@"
 PY=/usr/bin/python3
 SIZE_MB=${SIZE_MB:-512}; PASSES_1M=${PASSES_1M:-2}; COUNT_4K=${COUNT_4K:-16000}; ROUNDS=${ROUNDS:-3}; export RUNS=${RUNS:-5}
 BIG_MB=${BIG_MB:-1024}; BIG_DATA_MB=${BIG_DATA_MB:-512}; OSD=${OSD:-bluestore}; EMBER_PORT=${EMBER_PORT:-15100}
@@ -212,16 +206,5 @@ echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.env"
 table=$("$PY" "$here/table.py" "$OUT" "$cmdline" "$(IFS=,; echo "${rows[*]%%|*}")")
 echo "$table"
 if $write_docs; then
-  "$PY" - "$repo/docs/benchmarks.md" "$table" <<'PYEOF'
-import re, sys
-path, table = sys.argv[1:3]
-doc = open(path).read()
-block = '<!-- storage:begin -->\n%s\n<!-- storage:end -->' % table
-if '<!-- storage:begin -->' in doc:
-    doc = re.sub(r'<!-- storage:begin -->.*?<!-- storage:end -->', lambda m: block, doc, flags=re.S)
-else:
-    doc += '\n## Storage backends: RBD next to file volumes\n\n' + block + '\n'
-open(path, 'w').write(doc)
-PYEOF
-  echo "wrote $repo/docs/benchmarks.md" >&2
+  write_docs_section storage "Storage backends: RBD next to file volumes" "$table"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Volume-from-image time against a running Ember: POST /volumes with imageRef -> status `available`.
 
-Python stdlib only (http.client, one keep-alive connection). Each image is uploaded through the Image API (unless it
+The stdlib client of bench/e2e/rest.py (one keep-alive connection). Each image is uploaded through the Image API (unless it
 is already there by name, e.g. the --default-image `ember-tiny`), then RUNS volumes are made from it one at a time;
 each is deleted (and awaited gone) before the next, so the backend is as empty for every run.
 
@@ -9,7 +9,6 @@ each is deleted (and awaited gone) before the next, so the backend is as empty f
       env: OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME, RUNS (5), POLL (0.02 s), TIMEOUT (600 s)
   e.g. volume_from_image.py out.json small=ember-tiny large=/tmp/big.raw
 """
-import http.client
 import json
 import math
 import os
@@ -18,114 +17,62 @@ import sys
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'e2e'))
+from rest import Cloud, check, endpoint, log  # noqa: E402
+
 RUNS = int(os.environ.get('RUNS', 5))
 POLL = float(os.environ.get('POLL', 0.02))
 TIMEOUT = float(os.environ.get('TIMEOUT', 600))
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
+class Api(Cloud):
+    """rest.py's client (login, catalog, keep-alive calls, status waits) with the Image API beside the volumes."""
 
-
-class Api:
     def __init__(self):
-        auth = os.environ['OS_AUTH_URL'].rstrip('/')
-        body = {'auth': {'identity': {'methods': ['password'], 'password': {'user': {
-            'name': os.environ['OS_USERNAME'], 'domain': {'name': 'Default'}, 'password': os.environ['OS_PASSWORD']}}},
-            'scope': {'project': {'name': os.environ['OS_PROJECT_NAME'], 'domain': {'name': 'Default'}}}}}
-        self.conns = {}
-        st, h, js = self.call('POST', auth + '/auth/tokens', body)
-        if st != 201:
-            raise RuntimeError('login: HTTP %d %s' % (st, js))
-        self.token = h['x-subject-token']
-        catalog = js['token']['catalog']
-        self.volume = self.endpoint(catalog, ('volumev3', 'block-storage'))
-        self.image = self.endpoint(catalog, ('image',)) + '/v2'
+        super().__init__()
+        self.image = endpoint(self.catalog, ('image',), os.environ.get('OS_REGION_NAME')) + '/v2'
 
-    @staticmethod
-    def endpoint(catalog, types):
-        for svc in catalog:
-            if svc['type'] in types:
-                for e in svc['endpoints']:
-                    if e['interface'] == 'public':
-                        return e['url'].rstrip('/')
-        raise RuntimeError('no public endpoint of type %s' % (types,))
-
-    def call(self, method, url, body=None, data=None, content_type=None):
-        u = urllib.parse.urlsplit(url)
-        c = self.conns.get(u.netloc)
-        if c is None:
-            c = self.conns[u.netloc] = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=TIMEOUT)
-        h = {'Accept': 'application/json'}
-        if getattr(self, 'token', None):
-            h['X-Auth-Token'] = self.token
-        if body is not None:
-            data = json.dumps(body).encode()
-            h['Content-Type'] = 'application/json'
-        elif data is not None:
-            h['Content-Type'] = content_type
-        if hasattr(data, 'read'):
-            h['Content-Length'] = str(os.fstat(data.fileno()).st_size)
-        c.request(method, u.path + ('?' + u.query if u.query else ''), body=data, headers=h)
-        r = c.getresponse()
-        raw = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, (json.loads(raw) if raw else None)
+    def image_call(self, method, path, body=None, data=None, headers=None):
+        return self.call(method, path, body, version=None, ep=self.image, data=data, headers=headers)
 
     def image_id(self, spec):
         """An existing image by name, or a file uploaded as a new raw/qcow2 image named after it."""
         if not os.path.isfile(spec):
             end = time.monotonic() + 60  # --default-image is registered in the background at start
             while time.monotonic() < end:
-                st, _, js = self.call('GET', self.image + '/images?name=' + urllib.parse.quote(spec))
+                st, js, _ = self.image_call('GET', '/images?name=' + urllib.parse.quote(spec))
                 if st == 200 and js['images'] and js['images'][0]['status'] == 'active':
                     return js['images'][0]['id']
                 time.sleep(0.2)
             raise RuntimeError('no active image named %s' % spec)
-        fmt = 'qcow2' if open(spec, 'rb').read(4) == b'QFI\xfb' else 'raw'
-        st, _, js = self.call('POST', self.image + '/images', {
+        with open(spec, 'rb') as f:
+            fmt = 'qcow2' if f.read(4) == b'QFI\xfb' else 'raw'
+        st, js, raw = self.image_call('POST', '/images', {
             'name': os.path.basename(spec), 'disk_format': fmt, 'container_format': 'bare'})
-        if st != 201:
-            raise RuntimeError('image create: HTTP %d %s' % (st, js))
+        check(st, 201, 'image create', raw)
         iid = js['id']
         t = time.monotonic()
         with open(spec, 'rb') as f:
-            st, _, js = self.call('PUT', self.image + '/images/%s/file' % iid, data=f, content_type='application/octet-stream')
-        if st != 204:
-            raise RuntimeError('image upload: HTTP %d %s' % (st, js))
+            st, _, raw = self.image_call('PUT', '/images/%s/file' % iid, data=f,
+                                         headers={'Content-Type': 'application/octet-stream'})
+        check(st, 204, 'image upload', raw)
         log('  uploaded %s (%d MiB) in %.1f s' % (spec, os.path.getsize(spec) >> 20, time.monotonic() - t))
         return iid
 
     def image_info(self, iid):
-        st, _, js = self.call('GET', self.image + '/images/' + iid)
+        _, js, _ = self.image_call('GET', '/images/' + iid)
         return js['size'], js.get('virtual_size') or js['size']
-
-    def volume_status(self, vid):
-        st, _, js = self.call('GET', self.volume + '/volumes/' + vid)
-        return None if st == 404 else js['volume']['status']
-
-    def wait(self, vid, want):
-        end = time.monotonic() + TIMEOUT
-        while time.monotonic() < end:
-            s = self.volume_status(vid)
-            if s == want:
-                return
-            if s is not None and s.startswith('error'):
-                raise RuntimeError('volume %s went to %s' % (vid, s))
-            time.sleep(POLL)
-        raise RuntimeError('volume %s not %s within %.0f s' % (vid, want, TIMEOUT))
 
     def volume_from_image(self, iid, size_gib):
         t = time.monotonic()
-        st, _, js = self.call('POST', self.volume + '/volumes', {'volume': {'size': size_gib, 'imageRef': iid}})
-        if st != 202:
-            raise RuntimeError('volume create: HTTP %d %s' % (st, js))
+        st, js, raw = self.call('POST', '/volumes', {'volume': {'size': size_gib, 'imageRef': iid}})
+        check(st, 202, 'volume create', raw)
         vid = js['volume']['id']
-        self.wait(vid, 'available')
+        self.wait_status(vid, 'available', timeout=TIMEOUT, poll=POLL)
         took = time.monotonic() - t
-        st, _, js = self.call('DELETE', self.volume + '/volumes/' + vid)
-        if st != 202:
-            raise RuntimeError('volume delete: HTTP %d %s' % (st, js))
-        self.wait(vid, None)
+        st, _, raw = self.call('DELETE', '/volumes/' + vid)
+        check(st, 202, 'volume delete', raw)
+        self.wait_status(vid, 'gone', timeout=TIMEOUT, poll=POLL)
         return took
 
 

@@ -63,7 +63,7 @@ public static partial class VolumeApi
         return Results.NoContent();
     }
 
-    /// <summary>Cinder's message view: resource_type and resource_uuid only when set.</summary>
+    /// <summary>Cinder's message view: resource_uuid only when the message is about one resource.</summary>
     private static JsonObject Message(HttpContext http, MessageRow m)
     {
         var view = new JsonObject
