@@ -25,8 +25,15 @@ public static class ImageFiles
         return FinishAsync(inspector, handle, cancellationToken);
     }
 
+    /// <summary>Reads into <paramref name="buffer"/> at <paramref name="offset"/> of an image; 0 at its end.</summary>
+    public delegate ValueTask<int> ReadAt(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Feeds <paramref name="inspector"/> (its length already set) the ranges it still wants from a file, then inspects.</summary>
+    public static Task<ImageInspection> FinishAsync(ImageInspector inspector, SafeFileHandle handle, CancellationToken cancellationToken) =>
+        FinishAsync(inspector, (offset, buffer, ct) => RandomAccess.ReadAsync(handle, buffer, offset, ct), cancellationToken);
+
     /// <summary>Feeds <paramref name="inspector"/> (its length already set) the ranges it still wants, then inspects.</summary>
-    public static async Task<ImageInspection> FinishAsync(ImageInspector inspector, SafeFileHandle handle, CancellationToken cancellationToken)
+    public static async Task<ImageInspection> FinishAsync(ImageInspector inspector, ReadAt read, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ImageInspector.HeadSize);
         try
@@ -40,13 +47,13 @@ public static class ImageFiles
                     buffer = ArrayPool<byte>.Shared.Rent(range.Length);
                 }
 
-                var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, range.Length), range.Offset, cancellationToken);
-                if (read == 0)
+                var count = await read(range.Offset, buffer.AsMemory(0, range.Length), cancellationToken);
+                if (count == 0)
                 {
                     break; // shorter than its length said (truncated meanwhile): Inspect reports what was not seen
                 }
 
-                inspector.Feed(range.Offset, buffer.AsSpan(0, read));
+                inspector.Feed(range.Offset, buffer.AsSpan(0, count));
             }
         }
         finally
@@ -78,10 +85,17 @@ public static class ImageFiles
     /// A qemu-img source that names the format and opens no backing file, whatever the header says:
     /// <c>json:{"driver":FMT,"backing":null,"file":{"driver":"file","filename":PATH}}</c>.
     /// </summary>
-    public static string QemuImgSource(string path, string diskFormat) => "json:" + new JsonObject
+    public static string QemuImgSource(string path, string diskFormat) =>
+        QemuImgSource(new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(path) }, diskFormat);
+
+    /// <summary>The same with another protocol node under the format, e.g. <see cref="QemuRbdFile"/>.</summary>
+    public static string QemuImgSource(JsonObject file, string diskFormat) => "json:" + new JsonObject
     {
         ["driver"] = QemuFormat(diskFormat),
         ["backing"] = null,
-        ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(path) },
+        ["file"] = file,
     }.ToJsonString();
+
+    /// <summary>QEMU's rbd protocol node for a legacy <c>rbd:pool/image@snap:key=value...</c> filename.</summary>
+    public static JsonObject QemuRbdFile(string rbdFilename) => new() { ["driver"] = "rbd", ["filename"] = rbdFilename };
 }

@@ -95,6 +95,7 @@ public sealed partial class EmberHost : IAsyncDisposable
             ["services"] = new System.Text.Json.Nodes.JsonArray("/identity", "/image", "/compute", "/volume"),
         }));
 
+        await app.Services.GetRequiredService<IImageData>().StartAsync(cancellationToken);
         // Volume crash recovery runs before compute recovers its servers and before any request is served.
         await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         await app.StartAsync(cancellationToken);

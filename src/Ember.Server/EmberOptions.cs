@@ -64,7 +64,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
+        [("Identity:", Identity), ("Image:", Image), ("Image:Rbd:", Image.Rbd), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
 
     public static string DefaultDataDir()
     {

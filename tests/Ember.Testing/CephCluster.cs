@@ -33,6 +33,7 @@ public sealed class CephCluster : IAsyncDisposable
          "progress", "rbd_support", "status", "telemetry", "volumes", "iostat"];
 
     private readonly List<Daemon> _daemons = [];
+    private readonly List<string> _pools = [];
 
     private CephCluster(string dir, string address, int monV2Port, int monV1Port, string pool)
     {
@@ -41,6 +42,7 @@ public sealed class CephCluster : IAsyncDisposable
         MonV2Port = monV2Port;
         MonV1Port = monV1Port;
         Pool = pool;
+        _pools.Add(pool);
     }
 
     /// <summary>Holds the configuration, keyrings, the daemons' data (mon/, mgr/, osd/) and logs (log/).</summary>
@@ -103,6 +105,18 @@ public sealed class CephCluster : IAsyncDisposable
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates and initialises another RBD pool and lets client.ember use it as it uses <see cref="Pool"/> (a Glance
+    /// images pool beside Cinder's, for one user standing for both services).
+    /// </summary>
+    public async Task AddPoolAsync(string pool)
+    {
+        _pools.Add(pool);
+        await CephAsync("osd", "pool", "create", pool, "8", "8");
+        await RbdAsync("pool", "init", pool);
+        await CephAsync("auth", "caps", "client." + User, "mon", "profile rbd", "osd", string.Join(", ", _pools.Select(p => $"profile rbd pool={p}")));
     }
 
     /// <summary>Runs <c>rbd</c> as client.admin against this cluster; fails unless it exits 0 and returns stdout.</summary>

@@ -57,7 +57,10 @@ public sealed class RbdSeedScenarioTests(RbdSeedScenarioTests.RbdCliFixture clou
     protected override async Task AssertNothingStoredAsync() =>
         Assert.Empty(JsonNode.Parse(await _ceph.RbdAsync("ls", "--format", "json", _ceph.Pool))!.AsArray());
 
-    /// <summary>An Ember host whose volume backend is rbd on a cluster of its own (the host's compute reads the same keyring).</summary>
+    /// <summary>
+    /// An Ember host whose volumes and image data (the guest image the servers boot from) are in RBD pools of a
+    /// cluster of its own, as Cinder and Glance on Ceph; the host's compute reads the same keyring.
+    /// </summary>
     public sealed class RbdCliFixture : CliFixture
     {
         public CephCluster Ceph { get; private set; } = null!;
@@ -67,6 +70,9 @@ public sealed class RbdSeedScenarioTests(RbdSeedScenarioTests.RbdCliFixture clou
             Ceph = await CephCluster.CreateAsync();
             options.Volume.Backend = "rbd";
             options.Volume.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = Ceph.Pool };
+            await Ceph.AddPoolAsync("images");
+            options.Image.Backend = "rbd";
+            options.Image.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = "images" };
         }
 
         public override async Task DisposeAsync()

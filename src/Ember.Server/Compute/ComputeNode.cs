@@ -57,13 +57,11 @@ public sealed class ComputeNode : IAsyncDisposable
             RenewBefore = TimeSpan.FromMinutes(5),
         });
         builder.Services.AddSingleton<IVolumeService, VolumeApiClient>();
-        builder.Services.AddSingleton<IHostImageSource>(sp => new ImageApiSource(sp.GetRequiredService<OpenStackClient>(),
-            Path.Combine(options.DataDir, "image-cache"), sp.GetRequiredService<ILogger<ImageApiSource>>()));
+        builder.Services.AddImageCache().AddSingleton<IHostImageSource, ImageApiSource>();
         builder.Services.AddComputeHost();
         builder.Services.AddSingleton<HostMessageQueue>();
         builder.Services.AddComputeServiceRegistry();
         builder.Services.AddHostedService<HostMessagePump>();
-        builder.Services.AddSingleton<ImageCacheCleaner>().AddHostedService(sp => sp.GetRequiredService<ImageCacheCleaner>());
         services?.Invoke(builder.Services);
 
         var host = builder.Build();

@@ -65,7 +65,7 @@ public static class ComputeServices
         if (role == EmberRole.All)
         {
             // Host side first, so it is started last and stopped first (its VMs stop before the services they use).
-            services.AddSingleton<IHostImageSource, LocalImageSource>().AddComputeHost();
+            services.AddImageCache().AddSingleton<IHostImageSource, LocalImageSource>().AddComputeHost();
         }
 
         services.TryAddSingleton<ComputeStore>();
@@ -85,6 +85,16 @@ public static class ComputeServices
             .AddSingleton<ComputeBootstrap>()
             .AddSingleton<SerialConsole>()
             .AddSingleton<Volume.IVolumeConsumers, ComputeVolumeConsumers>();
+    }
+
+    /// <summary>The host's copies of images it cannot open in place, and the pass that trims them.</summary>
+    public static IServiceCollection AddImageCache(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        return services
+            .AddSingleton<ImageCache>()
+            .AddSingleton<ImageCacheCleaner>()
+            .AddHostedService(sp => sp.GetRequiredService<ImageCacheCleaner>());
     }
 
     /// <summary>

@@ -10,15 +10,20 @@ public interface IHostImageSource
 }
 
 /// <summary>
-/// All-in-one: the image service's own file, checked at every boot (the overlay reads its base at every boot).
-/// A compute host on another machine downloads into a cache of its own instead (issue 13).
+/// All-in-one: the image service's own file, checked at every boot (the overlay reads its base at every boot). Data
+/// in an RBD pool is copied into the host's <see cref="ImageCache"/> first, as a compute host on another machine
+/// copies what it downloads (issue 13).
 /// </summary>
-public sealed class LocalImageSource(ImageStore store, ImageService images) : IHostImageSource
+public sealed class LocalImageSource(ImageStore store, ImageService images, ImageCache cache) : IHostImageSource
 {
     public async Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken)
     {
         var row = await store.FindAsync(image.Id) ?? throw new InvalidOperationException($"Image {image.Id} is gone.");
-        var (path, _) = await images.PrepareForUseAsync(row, cancellationToken);
-        return new ImageBase(path, row.DiskFormat ?? "raw");
+        var (location, _) = await images.PrepareForUseAsync(row, cancellationToken);
+        return location is ImageFileLocation file
+            ? new ImageBase(file.Path, file.DiskFormat)
+            : await cache.FetchAsync(row.Id, row.OsHashValue, row.Size ?? 0, location.DiskFormat,
+                async ct => await store.OpenDataAsync(row.Id, ct) ?? throw new InvalidOperationException($"Image {row.Id} has no data."),
+                cancellationToken);
     }
 }

@@ -20,7 +20,7 @@ public sealed partial class ImageCacheCleaner(
     TimeProvider clock,
     ILogger<ImageCacheCleaner> logger) : BackgroundService
 {
-    public string CacheDirectory { get; } = Path.Combine(ember.Value.DataDir, "image-cache");
+    public string CacheDirectory { get; } = ImageCache.DirectoryOf(ember.Value);
 
     public string InstancesDirectory { get; } = Path.Combine(ember.Value.DataDir, "instances");
 

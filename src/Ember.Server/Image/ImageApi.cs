@@ -84,8 +84,7 @@ public static partial class ImageApi
     {
         var context = Authorize(http, "image:download_image");
         var image = await images.GetVisibleAsync(context, id);
-        var path = store.FileOf(id);
-        if (image.Status != "active" || !File.Exists(path))
+        if (image.Status != "active" || await store.OpenDataAsync(id, http.RequestAborted) is not { } data)
         {
             return Results.NoContent();
         }
@@ -95,7 +94,7 @@ public static partial class ImageApi
             http.Response.Headers["Content-MD5"] = image.Checksum;
         }
 
-        return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
+        return Results.Stream(data, "application/octet-stream", enableRangeProcessing: true);
     }
 
     private static async Task<IResult> AddTagAsync(HttpContext http, ImageService images, string id, string tag)

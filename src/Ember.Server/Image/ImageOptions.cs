@@ -2,9 +2,22 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Ember.Server.Image;
 
-/// <summary>The first image, Glance's limits on one image's size and metadata, and the image storage each project may use.</summary>
-public sealed class ImageOptions
+/// <summary>
+/// The first image, Glance's limits on one image's size and metadata, the image storage each project may use, and
+/// where image data lives: files in the data directory (the default) or a Ceph RBD pool (docs/ceph.md).
+/// </summary>
+public sealed class ImageOptions : IValidatableObject
 {
+    /// <summary><c>file</c> (DATA/images) or <c>rbd</c> (images in <see cref="Rbd"/>'s pool, Glance's rbd store).</summary>
+    [Required]
+    [RegularExpression("^(file|rbd)$", ErrorMessage = "Backend must be 'file' or 'rbd'.")]
+    public string Backend { get; set; } = "file";
+
+    /// <summary>The rbd store's cluster, user and pool (Glance's rbd_store_ceph_conf, rbd_store_user, rbd_store_pool); read only when <see cref="Backend"/> is rbd.</summary>
+    public Volume.RbdOptions Rbd { get; set; } = new() { Pool = "images" };
+
+    public bool IsRbd => Backend == "rbd";
+
     /// <summary>Path of the guest image registered as the public image "ember-tiny" on first start.</summary>
     public string? DefaultImagePath { get; set; }
 
@@ -26,4 +39,7 @@ public sealed class ImageOptions
     /// </summary>
     [Range(-1, long.MaxValue)]
     public long StorageQuotaBytes { get; set; } = 1000L << 30;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        IsRbd ? Rbd.ValidateCluster("Image:Rbd") : [];
 }

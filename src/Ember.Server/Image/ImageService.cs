@@ -99,9 +99,9 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Image
         await store.UploadAsync(image, data, declaredSize, announcedSize, cancellationToken);
     }
 
-    /// <summary>The stored file of an active image, checked again before a volume or a server uses it.</summary>
-    public async Task<(string Path, ImageInspection Inspection)> PrepareForUseAsync(ImageRow image, CancellationToken cancellationToken) =>
-        (store.FileOf(image.Id), await store.VerifyAsync(image, cancellationToken));
+    /// <summary>Where an active image's data is, checked again before a volume or a server uses it.</summary>
+    public async Task<(ImageLocation Location, ImageInspection Inspection)> PrepareForUseAsync(ImageRow image, CancellationToken cancellationToken) =>
+        (store.LocationOf(image), await store.VerifyAsync(image, cancellationToken));
 
     /// <summary>A tag is at most 255 characters (Glance's schema).</summary>
     public static void CheckTagLength(string tag)

@@ -1,5 +1,6 @@
 using Ember.Server.Common;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
@@ -20,6 +21,11 @@ public static class ImageServices
 
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services
         .AddSingleton(s_policy)
+        .AddSingleton<FileImageData>()
+        .AddSingleton<RbdImageData>()
+        .AddSingleton<IImageData>(sp => sp.GetRequiredService<IOptions<ImageOptions>>().Value.IsRbd
+            ? sp.GetRequiredService<RbdImageData>()
+            : sp.GetRequiredService<FileImageData>())
         .AddSingleton<ImageStore>()
         .AddSingleton<ImageService>()
         .AddSingleton<ImageBootstrap>();

@@ -9,17 +9,16 @@ using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Image;
 
-/// <summary>Image rows in the database and image bytes as files under DATA/images.</summary>
-public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host, IOptions<ImageOptions> options, ILogger<ImageStore> logger)
+/// <summary>Image rows in the database, and the image bytes they describe in <see cref="IImageData"/>.</summary>
+public sealed partial class ImageStore(Database db, IImageData data, IOptions<EmberOptions> host, IOptions<ImageOptions> options, ILogger<ImageStore> logger)
 {
     private const string Columns = "id, name, status, visibility, protected, os_hidden, disk_format, container_format, size, virtual_size, checksum, os_hash_algo, os_hash_value, min_disk, min_ram, owner, tags, properties, created_at, updated_at";
 
     /// <summary>Bytes each project's uploads in progress have received, counted against its storage quota.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _uploading = new(StringComparer.Ordinal);
 
-    public string ImagesDir { get; } = Path.Combine(host.Value.DataDir, "images");
-
-    public string FileOf(string id) => Path.Combine(ImagesDir, id);
+    /// <summary>Where uploads are received before they are checked and stored.</summary>
+    private readonly string _uploadDirectory = FileImageData.DirectoryOf(host.Value);
 
     public async Task InsertAsync(ImageRow row)
     {
@@ -68,17 +67,30 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
             new { Id = id, From = from, To = to, Now = Ids.Now() }) == 1;
     }
 
+    /// <summary>
+    /// Removes the data, then the row: data that something outside the image service still uses (an RBD snapshot
+    /// with clones) is Glance's 409, and the image stays as it was.
+    /// </summary>
     public async Task<bool> DeleteAsync(string id)
     {
-        await using var c = await db.OpenAsync();
-        var deleted = await c.ExecuteAsync("DELETE FROM images WHERE id = @Id", new { Id = id }) == 1;
-        if (deleted)
+        try
         {
-            File.Delete(FileOf(id));
+            await data.DeleteAsync(id, CancellationToken.None);
+        }
+        catch (ImageInUseException e)
+        {
+            throw ApiException.Conflict($"Image {id} could not be deleted because it is in use: {e.Message}");
         }
 
-        return deleted;
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM images WHERE id = @Id", new { Id = id }) == 1;
     }
+
+    /// <summary>A seekable stream of an image's data, or null when it has none.</summary>
+    public Task<Stream?> OpenDataAsync(string id, CancellationToken cancellationToken) => data.OpenReadAsync(id, cancellationToken);
+
+    /// <summary>Where volume backends and compute hosts read an image's data.</summary>
+    public ImageLocation LocationOf(ImageRow image) => data.LocationOf(image.Id, image.DiskFormat ?? "raw");
 
     /// <summary>
     /// Streams <paramref name="source"/> to the image file while hashing and inspecting it, then marks the image
@@ -105,8 +117,8 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
             throw ApiException.Conflict($"Image status transition from {image.Status} to saving is not allowed");
         }
 
-        Directory.CreateDirectory(ImagesDir);
-        var temp = FileOf(image.Id) + ".upload-" + Ids.NewHexId();
+        Directory.CreateDirectory(_uploadDirectory);
+        var temp = Path.Combine(_uploadDirectory, image.Id + ".upload-" + Ids.NewHexId());
         long received = 0;
         void Count(int bytes)
         {
@@ -135,7 +147,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
                 throw ApiException.BadRequest(verdict.Reason!);
             }
 
-            File.Move(temp, FileOf(image.Id), overwrite: true);
+            await data.StoreAsync(image.Id, temp, cancellationToken);
             await using var c = await db.OpenAsync(CancellationToken.None);
             var updated = await c.ExecuteAsync("""
                 UPDATE images SET status = 'active', size = @Size, virtual_size = @VirtualSize, checksum = @Md5,
@@ -144,7 +156,7 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
             if (updated == 0)
             {
                 // The image was deleted while uploading.
-                File.Delete(FileOf(image.Id));
+                await data.DeleteAsync(image.Id, CancellationToken.None);
                 throw ApiException.Conflict($"Image {image.Id} could not be found after upload. The image may have been deleted during the upload.");
             }
 
@@ -152,12 +164,12 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
         }
         catch
         {
-            File.Delete(temp);
             await TransitionAsync(image.Id, "saving", "queued");
             throw;
         }
         finally
         {
+            File.Delete(temp); // stored data no longer needs it (the file store has moved it)
             _uploading.AddOrUpdate(image.Owner, 0, (_, total) => total - received);
         }
     }
@@ -173,19 +185,19 @@ public sealed partial class ImageStore(Database db, IOptions<EmberOptions> host,
         $"Denying attempt to upload image because it exceeds the quota: The size of the data {size} will exceed the limit. {Math.Max(0, remaining)} bytes remaining.");
 
     /// <summary>
-    /// Checks an image's stored file again before it is used (volume from image, boot): the file may predate the
+    /// Checks an image's stored data again before it is used (volume from image, boot): it may predate the
     /// upload inspection, or have been put there by other means. Returns the inspection in the image's disk_format.
     /// </summary>
-    /// <exception cref="ApiException">400 "Image ... is unacceptable: ..." when the file is missing, is not its
+    /// <exception cref="ApiException">400 "Image ... is unacceptable: ..." when the data is missing, is not its
     /// disk_format or names another file.</exception>
     public async Task<ImageInspection> VerifyAsync(ImageRow image, CancellationToken cancellationToken)
     {
         ImageInspection inspection;
         try
         {
-            inspection = await ImageFiles.InspectAsync(FileOf(image.Id), cancellationToken);
+            inspection = await data.InspectAsync(image.Id, cancellationToken);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw ApiException.BadRequest($"Image {image.Id} is unacceptable: its data is missing.");
         }

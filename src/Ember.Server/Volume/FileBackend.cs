@@ -1,5 +1,6 @@
 using Ember.Compute.Qemu;
 using Ember.Processes;
+using Ember.Server.Image;
 using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Volume;
@@ -73,19 +74,22 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
         CopySparseAsync(SnapshotPath(snapshotId), ExportPath(volume.Id), volume.SizeBytes, cancellationToken);
 
     /// <summary>
-    /// Converts the image to the raw volume file. The image is inspected again first (it is refused if its bytes
-    /// are not <paramref name="diskFormat"/> or name another file), and qemu-img is given the format and a source
-    /// with no backing, so nothing but the image file itself is ever read.
+    /// Converts the image to the raw volume file. A file is inspected again first (it is refused if its bytes are
+    /// not its disk_format or name another file; data in RBD is an immutable snapshot, checked when it was chosen),
+    /// and qemu-img is given the format and a source with no backing, so nothing but the image itself is ever read.
     /// </summary>
-    public async Task CopyImageAsync(string imagePath, string? diskFormat, NewVolume volume, CancellationToken cancellationToken)
+    public async Task CopyImageAsync(ImageLocation image, NewVolume volume, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        await ImageFiles.VerifyAsync(imagePath, diskFormat, cancellationToken);
+        if (image is ImageFileLocation file)
+        {
+            await ImageFiles.VerifyAsync(file.Path, file.DiskFormat, cancellationToken);
+        }
+
         var target = ExportPath(volume.Id);
-        var format = diskFormat is null or "iso" ? "raw" : diskFormat;
         // -S 4k keeps zero runs as holes; -n is not used so qemu-img creates the target itself.
-        await RunAsync("qemu-img", ["convert", "-q", "-f", ImageFiles.QemuFormat(format), "-O", "raw", "-S", "4k",
-            ImageFiles.QemuImgSource(imagePath, format), target], cancellationToken);
+        await RunAsync("qemu-img", ["convert", "-q", "-f", ImageFiles.QemuFormat(image.DiskFormat), "-O", "raw", "-S", "4k",
+            image.QemuImgSource(), target], cancellationToken);
         await ExtendAsync(volume.Id, volume.SizeBytes, cancellationToken);
     }
 

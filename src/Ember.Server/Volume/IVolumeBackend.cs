@@ -28,8 +28,11 @@ public interface IVolumeBackend
     /// <summary>A new volume with the content of another one, then grown to its size.</summary>
     Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken);
 
-    /// <summary>A new volume holding the image converted to raw (qemu-img convert), sized to the volume's size.</summary>
-    Task CopyImageAsync(string imagePath, string? diskFormat, NewVolume volume, CancellationToken cancellationToken);
+    /// <summary>
+    /// A new volume holding the image as raw, sized to the volume's size: qemu-img convert, or a copy-on-write clone
+    /// where the backend can make one of the image's data (a raw image in an RBD pool of the same cluster).
+    /// </summary>
+    Task CopyImageAsync(Image.ImageLocation image, NewVolume volume, CancellationToken cancellationToken);
 
     /// <summary>A point-in-time copy of the volume.</summary>
     Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken);

@@ -26,19 +26,17 @@ public sealed class VolumeOptions : IValidatableObject
             yield break;
         }
 
-        if (string.IsNullOrEmpty(Rbd.ConfPath) || !File.Exists(Rbd.ConfPath))
+        foreach (var result in Rbd.ValidateCluster("Volume:Rbd"))
         {
-            yield return new ValidationResult($"the rbd backend needs Volume:Rbd:ConfPath, a readable ceph.conf naming the monitors (got '{Rbd.ConfPath}').", [nameof(Rbd)]);
-        }
-
-        if (Rbd.KeyringPath is { } keyring && !File.Exists(keyring))
-        {
-            yield return new ValidationResult($"Volume:Rbd:KeyringPath '{keyring}' does not exist.", [nameof(Rbd)]);
+            yield return result;
         }
     }
 }
 
-/// <summary>The rbd backend (Cinder's rbd_ceph_conf, rbd_user, rbd_keyring_conf, rbd_pool, rbd_max_clone_depth).</summary>
+/// <summary>
+/// A Ceph cluster, user and pool: the rbd volume backend's (Cinder's rbd_ceph_conf, rbd_user, rbd_keyring_conf,
+/// rbd_pool, rbd_max_clone_depth) and the image store's on rbd (Glance's rbd_store_ceph_conf, rbd_store_user, rbd_store_pool).
+/// </summary>
 public sealed class RbdOptions
 {
     /// <summary>A ceph.conf that names the monitors (mon host) and the auth settings.</summary>
@@ -68,4 +66,34 @@ public sealed class RbdOptions
     /// <summary>Cinder's rbd_max_clone_depth: a volume cloned from a volume that is this deep in a clone chain is flattened.</summary>
     [Range(1, 64)]
     public int MaxCloneDepth { get; set; } = 5;
+
+    /// <summary>What a section naming a cluster must have before anything connects: a readable conf and, if set, a keyring.</summary>
+    public IEnumerable<ValidationResult> ValidateCluster(string section)
+    {
+        if (string.IsNullOrEmpty(ConfPath) || !File.Exists(ConfPath))
+        {
+            yield return new ValidationResult($"the rbd backend needs {section}:ConfPath, a readable ceph.conf naming the monitors (got '{ConfPath}').", [section]);
+        }
+
+        if (KeyringPath is { } keyring && !File.Exists(keyring))
+        {
+            yield return new ValidationResult($"{section}:KeyringPath '{keyring}' does not exist.", [section]);
+        }
+    }
+
+    /// <summary>
+    /// QEMU's <c>rbd:</c> filename for <paramref name="image"/> (at <paramref name="snapshot"/>) in this pool, as this user,
+    /// with the conf, the keyring path (never the key) and the operation timeout: qemu-img's librbd would otherwise wait
+    /// forever on a pool that filled up. ':', '@' and '\' in values are escaped.
+    /// </summary>
+    public string QemuFilename(string image, string? snapshot = null)
+    {
+        static string Escape(string value) => value.Replace(@"\", @"\\", StringComparison.Ordinal)
+            .Replace(":", @"\:", StringComparison.Ordinal).Replace("@", @"\@", StringComparison.Ordinal);
+        var timeout = OperationTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var at = snapshot is null ? "" : "@" + Escape(snapshot);
+        var filename = $"rbd:{Escape(Pool)}/{Escape(image)}{at}:id={Escape(User)}:conf={Escape(ConfPath!)}"
+            + $":rados_osd_op_timeout={timeout}:rados_mon_op_timeout={timeout}";
+        return KeyringPath is { } keyring ? filename + ":keyring=" + Escape(keyring) : filename;
+    }
 }

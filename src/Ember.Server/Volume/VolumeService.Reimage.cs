@@ -19,7 +19,7 @@ public sealed partial class VolumeService
             throw ApiException.BadRequest("Invalid image identifier or unable to access requested image.");
         }
 
-        var (imagePath, inspection) = await images.PrepareForUseAsync(image, CancellationToken.None);
+        var (imageLocation, inspection) = await images.PrepareForUseAsync(image, CancellationToken.None);
         var needed = (int)Math.Max(image.MinDisk, ((inspection.VirtualSize ?? image.Size ?? 0) + GiB - 1) / GiB);
         if (needed > volume.Size)
         {
@@ -45,7 +45,7 @@ public sealed partial class VolumeService
         work.Run("reimage", ("VolumeId", id), async ct =>
         {
             await backend.DeleteAsync(id, ct);
-            await backend.CopyImageAsync(imagePath, image.DiskFormat, new NewVolume(id, volume.Size * GiB, volume.Multiattach), ct);
+            await backend.CopyImageAsync(imageLocation, new NewVolume(id, volume.Size * GiB, volume.Multiattach), ct);
             await store.FinishReimageAsync(id, imageMetadata, backTo);
         }, async _ => await store.TransitionAsync(id, ["downloading"], "error"));
     }

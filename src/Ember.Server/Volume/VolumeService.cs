@@ -111,7 +111,7 @@ public sealed partial class VolumeService(
         SnapshotRow? snapshot = null;
         VolumeRow? source = null;
         ImageRow? image = null;
-        string? imagePath = null;
+        ImageLocation? imageLocation = null;
         if (request.SnapshotId is { } snapshotId)
         {
             snapshot = await store.FindSnapshotAsync(snapshotId);
@@ -162,7 +162,7 @@ public sealed partial class VolumeService(
             }
 
             // The stored file is checked again (Cinder's ImageUnacceptable), and its header gives the size.
-            (imagePath, var inspection) = await images.PrepareForUseAsync(image, CancellationToken.None);
+            (imageLocation, var inspection) = await images.PrepareForUseAsync(image, CancellationToken.None);
             var needed = (int)Math.Max(image.MinDisk, ((inspection.VirtualSize ?? image.Size ?? 0) + GiB - 1) / GiB);
             size = size == 0 ? Math.Max(needed, 1) : size;
             if (size < needed)
@@ -236,7 +236,7 @@ public sealed partial class VolumeService(
             }
             else if (image is not null)
             {
-                await backend.CopyImageAsync(imagePath!, image.DiskFormat, newVolume, ct);
+                await backend.CopyImageAsync(imageLocation!, newVolume, ct);
                 bootable = true;
                 imageMetadata = JsonOf(ImageMetadataOf(image));
             }

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Ember.OpenStack;
+using Ember.Server;
 using Ember.Server.Compute;
 using Ember.Server.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Tests.Compute;
 
@@ -24,7 +26,8 @@ public sealed class ImageApiSourceTests(EmberFixture ember) : IClassFixture<Embe
     {
         var access = new OpenStackCredentials { AuthUrl = ember.BaseUrl + "/identity/v3", Username = "admin", Password = EmberFixture.AdminPassword, ProjectName = "admin" };
         var controller = new OpenStackClient(new HttpClient(_requests), access, TimeProvider.System);
-        return new ImageApiSource(controller, CacheDir, NullLogger<ImageApiSource>.Instance);
+        var cache = new ImageCache(Options.Create(new EmberOptions { DataDir = _work }), NullLogger<ImageCache>.Instance);
+        return new ImageApiSource(controller, cache);
     }
 
     private async Task<(string Id, string Hash, string File)> UploadQcow2Async(string name)

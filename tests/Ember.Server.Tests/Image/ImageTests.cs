@@ -12,6 +12,9 @@ public sealed class ImageTests(EmberFixture ember) : ImageCases(ember), IClassFi
 /// <summary>Runs <see cref="ImageCases"/> on PostgreSQL.</summary>
 public sealed class PostgresImageTests(PostgresEmberFixture ember) : ImageCases(ember), IClassFixture<PostgresEmberFixture>;
 
+/// <summary>The same image API with the data in a Ceph pool (Image:Backend rbd), and volumes as files copied from it.</summary>
+public sealed class RbdImageTests(RbdImagesEmberFixture ember) : ImageCases(ember), IClassFixture<RbdImagesEmberFixture>;
+
 public abstract class ImageCases(EmberFixture ember) : IDisposable
 {
     private readonly string _workDir = Directory.CreateTempSubdirectory("ember-image-test").FullName;
@@ -47,7 +50,7 @@ public abstract class ImageCases(EmberFixture ember) : IDisposable
         (await ember.RunClientAsync("openstack", "ember", "image", "delete", "cirros-cli")).EnsureSuccess();
         var after = await ember.RunClientAsync("openstack", "ember", "image", "show", id);
         Assert.NotEqual(0, after.ExitCode);
-        Assert.False(File.Exists(Path.Combine(ember.DataDir, "images", id)));
+        Assert.False(await ember.ImageDataExistsAsync(id));
     }
 
     [Fact]
@@ -112,6 +115,7 @@ public abstract class ImageCases(EmberFixture ember) : IDisposable
 
         Assert.Equal("queued", status);
         Assert.Empty(Directory.GetFiles(Path.Combine(ember.DataDir, "images"), id + "*"));
+        Assert.False(await ember.ImageDataExistsAsync(id));
     }
 
     [Fact]
@@ -125,8 +129,10 @@ public abstract class ImageCases(EmberFixture ember) : IDisposable
         Assert.Equal("virtio", image["hw_disk_bus"]!.GetValue<string>());
         var id = image["id"]!.GetValue<string>();
 
-        var data = new byte[3 << 20];
+        // Random bytes around a zero run as long as an RBD object (4 MiB at 4 MiB), which the rbd store leaves unwritten.
+        var data = new byte[(9 << 20) + 123];
         Random.Shared.NextBytes(data);
+        Array.Clear(data, 4 << 20, 4 << 20);
         var content = new ByteArrayContent(data);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsync($"/image/v2/images/{id}/file", content)).StatusCode);
@@ -140,10 +146,47 @@ public abstract class ImageCases(EmberFixture ember) : IDisposable
         Assert.Equal(shown["checksum"]!.GetValue<string>(), download.Content.Headers.GetValues("Content-MD5").Single());
         Assert.Equal(data, await download.Content.ReadAsByteArrayAsync());
 
+        using var range = new HttpRequestMessage(HttpMethod.Get, $"/image/v2/images/{id}/file");
+        range.Headers.Range = new RangeHeaderValue((4 << 20) - 10, (8 << 20) + 9);
+        using var partial = await admin.SendAsync(range);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(data.AsSpan((4 << 20) - 10, (4 << 20) + 20).ToArray(), await partial.Content.ReadAsByteArrayAsync());
+
         // A second upload to an active image is a conflict.
         var again = new ByteArrayContent([1, 2, 3]);
         again.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         Assert.Equal(HttpStatusCode.Conflict, (await admin.PutAsync($"/image/v2/images/{id}/file", again)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_volume_from_a_qcow2_image_holds_the_image_bytes()
+    {
+        var source = await MakeQcow2Async("for-volume.qcow2");
+        (await Cli.RunAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x3c 5M 64k", source])).EnsureSuccess();
+        using var admin = await ember.ClientAsync("admin");
+        using var api = new ApiClient(await ember.ClientAsync("admin"));
+        var id = (await api.SendAsync(HttpMethod.Post, "/image/v2/images",
+            new JsonObject { ["name"] = "for-volume", ["disk_format"] = "qcow2", ["container_format"] = "bare" }, HttpStatusCode.Created))["id"]!.GetValue<string>();
+        var content = new ByteArrayContent(await File.ReadAllBytesAsync(source));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsync($"/image/v2/images/{id}/file", content)).StatusCode);
+
+        var created = await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes",
+            new JsonObject { ["volume"] = new JsonObject { ["imageRef"] = id, ["size"] = 1 } }, HttpStatusCode.Accepted);
+        var volume = created["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", j => j["volume"]!["status"]!.GetValue<string>() == "available", TimeSpan.FromSeconds(60));
+
+        var target = ember.VolumeTarget(volume);
+        foreach (var check in new[] { "read -P 0xab 0 1M", "read -P 0 1M 4M", "read -P 0x3c 5M 64k", "read -P 0 32M 1M" })
+        {
+            var read = (await Cli.RunAsync("qemu-io", ["-r", "-f", "raw", "-c", check, target])).EnsureSuccess();
+            Assert.DoesNotContain("Pattern verification failed", read.StdOut, StringComparison.Ordinal);
+        }
+
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{volume}", TimeSpan.FromSeconds(60));
+        await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{id}", expect: HttpStatusCode.NoContent);
+        Assert.False(await ember.ImageDataExistsAsync(id));
     }
 
     [Fact]

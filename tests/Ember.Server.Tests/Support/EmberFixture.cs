@@ -13,7 +13,8 @@ namespace Ember.Server.Tests.Support;
 /// shared by the tests of one class (IClassFixture). Deleted when the class is done.
 /// Its state is in SQLite, or, for a fixture made with onPostgres, in a database of a throwaway
 /// PostgreSQL cluster of its own (<see cref="PostgresCluster"/>). Its volumes are sparse files, or, for a fixture made
-/// with onCeph, RBD images in a throwaway Ceph cluster of its own (<see cref="CephCluster"/>).
+/// with onCeph, RBD images in a throwaway Ceph cluster of its own (<see cref="CephCluster"/>); its image data is files,
+/// or, with imagesOnCeph, RBD images in that cluster's pool "images" (Glance's rbd store).
 /// </summary>
 public class EmberFixture : IAsyncLifetime
 {
@@ -25,18 +26,25 @@ public class EmberFixture : IAsyncLifetime
     {
     }
 
-    protected EmberFixture(bool onPostgres, bool onCeph = false)
+    protected EmberFixture(bool onPostgres, bool onCeph = false, bool imagesOnCeph = false)
     {
         OnPostgres = onPostgres;
         OnCeph = onCeph;
+        ImagesOnCeph = imagesOnCeph;
     }
+
+    /// <summary>The pool that holds image data when <see cref="ImagesOnCeph"/>.</summary>
+    public const string ImagesPool = "images";
 
     public bool OnPostgres { get; }
 
     /// <summary>Volumes are RBD images in <see cref="Ceph"/>'s pool (Volume:Backend rbd).</summary>
     public bool OnCeph { get; }
 
-    /// <summary>The cluster holding the volumes when <see cref="OnCeph"/>.</summary>
+    /// <summary>Image data is RBD images in <see cref="Ceph"/>'s pool <see cref="ImagesPool"/> (Image:Backend rbd).</summary>
+    public bool ImagesOnCeph { get; }
+
+    /// <summary>The cluster holding the volumes when <see cref="OnCeph"/>, and the image data when <see cref="ImagesOnCeph"/>.</summary>
     public CephCluster? Ceph { get; private set; }
 
     /// <summary>The cluster holding the state when <see cref="OnPostgres"/>: tests stop and start it.</summary>
@@ -72,11 +80,22 @@ public class EmberFixture : IAsyncLifetime
             options.Database = await Postgres.CreateDatabaseAsync("ember");
         }
 
-        if (OnCeph)
+        if (OnCeph || ImagesOnCeph)
         {
             Ceph = await CephCluster.CreateAsync();
+        }
+
+        if (OnCeph)
+        {
             options.Volume.Backend = "rbd";
-            options.Volume.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = Ceph.Pool };
+            options.Volume.Rbd = new() { ConfPath = Ceph!.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = Ceph.Pool };
+        }
+
+        if (ImagesOnCeph)
+        {
+            await Ceph!.AddPoolAsync(ImagesPool);
+            options.Image.Backend = "rbd";
+            options.Image.Rbd = new() { ConfPath = Ceph.ConfPath, User = CephCluster.User, KeyringPath = Ceph.KeyringPath, Pool = ImagesPool };
         }
 
         await ConfigureAsync(options);
@@ -222,14 +241,14 @@ public static class VolumeData
     };
 
     /// <summary>The volume's data as qemu-io opens it directly: its file, or its image as client.admin.</summary>
-    public static string VolumeTarget(this EmberFixture fixture, string volumeId) => fixture.Ceph is { } ceph
+    public static string VolumeTarget(this EmberFixture fixture, string volumeId) => fixture is { OnCeph: true, Ceph: { } ceph }
         ? $"rbd:{ceph.Pool}/volume-{volumeId}:conf={ceph.AdminConfPath}"
         : Path.Combine(fixture.DataDir, "volumes", "volume-" + volumeId);
 
     /// <summary>The volume's size in bytes, or null when its data is gone.</summary>
     public static async Task<long?> VolumeSizeAsync(this EmberFixture fixture, string volumeId)
     {
-        if (fixture.Ceph is { } ceph)
+        if (fixture is { OnCeph: true, Ceph: { } ceph })
         {
             var info = await Cli.RunAsync("rbd", ["-c", ceph.AdminConfPath, "info", "--format", "json", $"{ceph.Pool}/volume-{volumeId}"]);
             return info.ExitCode == 0 ? info.Json()["size"]!.GetValue<long>() : null;
@@ -242,7 +261,7 @@ public static class VolumeData
     /// <summary>Bytes the volume occupies (du of the file, rbd du of the image).</summary>
     public static async Task<long> AllocatedBytesAsync(this EmberFixture fixture, string volumeId)
     {
-        if (fixture.Ceph is { } ceph)
+        if (fixture is { OnCeph: true, Ceph: { } ceph })
         {
             var du = JsonNode.Parse(await ceph.RbdAsync("du", "--format", "json", $"{ceph.Pool}/volume-{volumeId}"))!;
             return du["images"]![0]!["used_size"]!.GetValue<long>();
@@ -251,6 +270,15 @@ public static class VolumeData
         var result = (await Cli.RunAsync("du", ["--block-size=1", Path.Combine(fixture.DataDir, "volumes", "volume-" + volumeId)])).EnsureSuccess();
         return long.Parse(result.StdOut.Split('\t')[0], System.Globalization.CultureInfo.InvariantCulture);
     }
+}
+
+/// <summary>What the image tests read of an image's stored data, the same way for both stores.</summary>
+public static class ImageData
+{
+    /// <summary>Whether the image has stored data: its file, or its RBD image in the images pool.</summary>
+    public static async Task<bool> ImageDataExistsAsync(this EmberFixture fixture, string imageId) => fixture.ImagesOnCeph
+        ? (await Cli.RunAsync("rbd", ["-c", fixture.Ceph!.AdminConfPath, "info", $"{EmberFixture.ImagesPool}/{imageId}"])).ExitCode == 0
+        : File.Exists(Path.Combine(fixture.DataDir, "images", imageId));
 }
 
 /// <summary>A client scoped to a project of a test's own.</summary>
@@ -262,5 +290,8 @@ public sealed record ProjectClient(ApiClient Api, string ProjectId) : IDisposabl
 /// <summary>An <see cref="EmberFixture"/> whose state is in PostgreSQL.</summary>
 public sealed class PostgresEmberFixture() : EmberFixture(onPostgres: true);
 
-/// <summary>An <see cref="EmberFixture"/> whose volumes are RBD images in a Ceph cluster of its own.</summary>
-public sealed class RbdEmberFixture() : EmberFixture(onPostgres: false, onCeph: true);
+/// <summary>An <see cref="EmberFixture"/> whose volumes and image data are RBD images in a Ceph cluster of its own, as Cinder and Glance on Ceph.</summary>
+public sealed class RbdEmberFixture() : EmberFixture(onPostgres: false, onCeph: true, imagesOnCeph: true);
+
+/// <summary>An <see cref="EmberFixture"/> whose image data is in Ceph and whose volumes are files.</summary>
+public sealed class RbdImagesEmberFixture() : EmberFixture(onPostgres: false, imagesOnCeph: true);

@@ -187,6 +187,54 @@ public sealed class RbdBackendTests(RbdEmberFixture fixture) : IClassFixture<Rbd
     }
 
     [Fact]
+    public async Task A_volume_from_a_raw_image_in_the_images_pool_is_a_clone_which_keeps_the_image_from_being_deleted()
+    {
+        var bytes = new byte[6 << 20];
+        Random.Shared.NextBytes(bytes);
+        using var api = await ClientAsync();
+        var image = (await api.SendAsync(HttpMethod.Post, "/image/v2/images",
+            new JsonObject { ["name"] = "rbd-raw", ["disk_format"] = "raw", ["container_format"] = "bare" }, HttpStatusCode.Created))["id"]!.GetValue<string>();
+        using var admin = await fixture.ClientAsync();
+        using var data = new ByteArrayContent(bytes);
+        data.Headers.ContentType = new("application/octet-stream");
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsync($"/image/v2/images/{image}/file", data)).StatusCode);
+        var snaps = JsonNode.Parse(await Ceph.RbdAsync("snap", "ls", "--format", "json", $"{EmberFixture.ImagesPool}/{image}"))!.AsArray();
+        Assert.Equal("snap", snaps.Single()!["name"]!.GetValue<string>());
+        Assert.Equal("true", JsonNode.Parse(await Ceph.RbdAsync("info", "--format", "json", $"{EmberFixture.ImagesPool}/{image}@snap"))!["protected"]!.ToString());
+
+        var volume = await CreateAvailableAsync(api, new JsonObject { ["imageRef"] = image, ["size"] = 2, ["volume_type"] = "multiattach" });
+        var info = await InfoAsync("volume-" + volume);
+        Assert.Equal($"{EmberFixture.ImagesPool}/{image}@snap",
+            $"{info["parent"]!["pool"]}/{info["parent"]!["image"]}@{info["parent"]!["snapshot"]}");
+        Assert.Equal(2L << 30, info["size"]!.GetValue<long>());
+        Assert.DoesNotContain("exclusive-lock", await FeaturesAsync("volume-" + volume));
+        Assert.Contains($"{Ceph.Pool}/volume-{volume}", await Ceph.RbdAsync("children", $"{EmberFixture.ImagesPool}/{image}@snap"), StringComparison.Ordinal);
+        var head = Path.Combine(Path.GetTempPath(), $"ember-rbd-clone-{Guid.NewGuid():N}");
+        try
+        {
+            await Ceph.RbdAsync("export", $"{Ceph.Pool}/volume-{volume}", head);
+            await using var exported = File.OpenRead(head);
+            var start = new byte[bytes.Length];
+            await exported.ReadExactlyAsync(start);
+            Assert.Equal(bytes, start);
+        }
+        finally
+        {
+            File.Delete(head);
+        }
+
+        // Glance's rule on Ceph: data that volumes are cloned from is in use and stays.
+        var (status, _, body) = await api.TrySendAsync(HttpMethod.Delete, $"/image/v2/images/{image}");
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Contains("could not be deleted because it is in use", body, StringComparison.Ordinal);
+        Assert.Equal("active", (await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{image}"))["status"]!.GetValue<string>());
+
+        await DeleteAsync(api, "volumes", volume);
+        await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{image}", expect: HttpStatusCode.NoContent);
+        Assert.DoesNotContain(image, await Ceph.RbdAsync("ls", EmberFixture.ImagesPool), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Get_pools_reports_the_rbd_pool_with_its_free_space_to_admins_only()
     {
         using var api = await ClientAsync();

@@ -68,6 +68,18 @@ public sealed class RadosCluster : IDisposable
         return new RbdPool(ioctx, pool);
     }
 
+    /// <summary>The cluster's fsid: two pools with the same fsid are in one cluster, where images can be cloned across them.</summary>
+    public string Fsid
+    {
+        get
+        {
+            var buffer = new byte[64];
+            var length = RbdNative.RadosClusterFsid(Handle, buffer, (nuint)buffer.Length);
+            RbdException.Check(length, "reading the cluster's fsid");
+            return Encoding.ASCII.GetString(buffer, 0, length).TrimEnd('\0');
+        }
+    }
+
     /// <summary>Runs a mon command (the JSON form, e.g. {"prefix":"df","format":"json"}) and returns its output.</summary>
     public string MonCommand(string json)
     {
@@ -141,13 +153,18 @@ public sealed class RbdPool : IDisposable
         }
     }
 
-    /// <summary>A copy-on-write clone of <paramref name="parent"/>@<paramref name="snapshot"/> in this pool.</summary>
-    public void Clone(string parent, string snapshot, string child)
+    /// <summary>
+    /// A copy-on-write clone, in this pool, of <paramref name="parent"/>@<paramref name="snapshot"/> of
+    /// <paramref name="parentPool"/> (this pool when null; another pool of the same cluster otherwise).
+    /// </summary>
+    public void Clone(string parent, string snapshot, string child, RbdPool? parentPool = null)
     {
+        parentPool ??= this;
         RbdNative.RbdImageOptionsCreate(out var options);
         try
         {
-            RbdException.Check(RbdNative.RbdClone3(Ioctx, parent, snapshot, Ioctx, child, options), $"cloning {Name}/{parent}@{snapshot} to {child}");
+            RbdException.Check(RbdNative.RbdClone3(parentPool.Ioctx, parent, snapshot, Ioctx, child, options),
+                $"cloning {parentPool.Name}/{parent}@{snapshot} to {Name}/{child}");
         }
         finally
         {
@@ -165,6 +182,13 @@ public sealed class RbdPool : IDisposable
     {
         RbdException.Check(RbdNative.RbdOpen(Ioctx, image, out var handle, null), $"opening image {Name}/{image}");
         return new RbdImage(handle, $"{Name}/{image}");
+    }
+
+    /// <summary>Opens <paramref name="image"/>@<paramref name="snapshot"/> (its head when null) read-only, taking no lock.</summary>
+    public RbdImage OpenReadOnly(string image, string? snapshot)
+    {
+        RbdException.Check(RbdNative.RbdOpenReadOnly(Ioctx, image, out var handle, snapshot), $"opening image {Name}/{image}@{snapshot} read-only");
+        return new RbdImage(handle, $"{Name}/{image}@{snapshot}");
     }
 
     public void Dispose()
@@ -296,21 +320,20 @@ public sealed class RbdImage : IDisposable
     }
 
     /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/>.</summary>
-    public void Write(ulong offset, byte[] data)
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
-        var written = RbdNative.RbdWrite(Image, offset, (nuint)data.Length, data);
+        var written = RbdNative.RbdWrite(Image, offset, (nuint)data.Length, in MemoryMarshal.GetReference(data));
         if (written < 0)
         {
             throw new RbdException($"writing {Spec}", -(int)written);
         }
     }
 
-    /// <summary>Reads <paramref name="length"/> bytes at <paramref name="offset"/>.</summary>
-    public byte[] Read(ulong offset, int length)
+    /// <summary>Reads into <paramref name="buffer"/> at <paramref name="offset"/>; returns the bytes read (fewer only at the end of the image).</summary>
+    public int Read(ulong offset, Span<byte> buffer)
     {
-        var data = new byte[length];
-        var read = RbdNative.RbdRead(Image, offset, (nuint)length, data);
-        return read < 0 ? throw new RbdException($"reading {Spec}", -(int)read) : data[..(int)read];
+        var read = RbdNative.RbdRead(Image, offset, (nuint)buffer.Length, ref MemoryMarshal.GetReference(buffer));
+        return read < 0 ? throw new RbdException($"reading {Spec}", -(int)read) : (int)read;
     }
 
     public void Dispose()

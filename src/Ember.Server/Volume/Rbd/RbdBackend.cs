@@ -1,7 +1,8 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Ember.Compute.Qemu;
+using Ember.Image.Format;
 using Ember.Processes;
+using Ember.Server.Image;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -41,6 +42,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     private RadosCluster? _cluster;
     private RbdPool? _pool;
     private IReadOnlyList<string> _monitors = [];
+    private string _fsid = "";
 
     public string HostName { get; } = $"{host.Value.HostName.ToLowerInvariant()}@rbd#{options.Value.Rbd.Pool}";
 
@@ -82,6 +84,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
             {
                 _pool = cluster.OpenPool(_options.Pool);
                 _monitors = MonitorsOf(cluster.MonCommand("""{"prefix":"mon dump","format":"json"}"""));
+                _fsid = cluster.Fsid;
                 _cluster = cluster;
             }
             catch
@@ -268,19 +271,37 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     }, cancellationToken);
 
     /// <summary>
-    /// The image is checked as for files, then qemu-img writes it into a new image made by <see cref="CreateAsync"/>
-    /// (so multi-attach features follow the same rule), through QEMU's rbd driver with this backend's user, conf and
-    /// keyring path (the key itself is never on a command line).
+    /// Cinder's clone_image: a raw image whose data is an RBD snapshot in this backend's cluster becomes a copy-on-write
+    /// clone of it (instant, whatever its size), grown to the volume's size. Anything else is checked (a file as when
+    /// it was chosen) and written by qemu-img into a new image made by <see cref="CreateAsync"/> (so multi-attach
+    /// features follow the same rule), through QEMU's rbd driver with the user, conf and keyring path of each side
+    /// (the key itself is never on a command line).
     /// </summary>
-    public async Task CopyImageAsync(string imagePath, string? diskFormat, NewVolume volume, CancellationToken cancellationToken)
+    public async Task CopyImageAsync(ImageLocation image, NewVolume volume, CancellationToken cancellationToken)
     {
-        await ImageFiles.VerifyAsync(imagePath, diskFormat, cancellationToken);
+        if (image is RbdImageLocation rbd && rbd.ClusterFsid == _fsid && DiskFormats.QemuDriver(rbd.DiskFormat) == "raw")
+        {
+            await RunAsync(pool =>
+            {
+                RequireRoom();
+                using var imagePool = _cluster!.OpenPool(rbd.Cluster.Pool);
+                pool.Clone(rbd.Image, rbd.Snapshot, VolumeImage(volume.Id), imagePool);
+                Finish(pool, volume, rbd.Image);
+            }, cancellationToken);
+            LogClonedImage(logger, VolumeImage(volume.Id), rbd.Cluster.Pool, rbd.Image, rbd.Snapshot);
+            return;
+        }
+
+        if (image is ImageFileLocation file)
+        {
+            await ImageFiles.VerifyAsync(file.Path, file.DiskFormat, cancellationToken);
+        }
+
         await CreateAsync(volume, cancellationToken);
-        var format = diskFormat is null or "iso" ? "raw" : diskFormat;
         try
         {
-            (await ProcessRunner.RunAsync("qemu-img", ["convert", "-q", "-n", "--target-is-zero", "-f", ImageFiles.QemuFormat(format), "-O", "raw",
-                ImageFiles.QemuImgSource(imagePath, format), QemuTarget(VolumeImage(volume.Id))], cancellationToken: cancellationToken)).EnsureSuccess();
+            (await ProcessRunner.RunAsync("qemu-img", ["convert", "-q", "-n", "--target-is-zero", "-f", ImageFiles.QemuFormat(image.DiskFormat), "-O", "raw",
+                image.QemuImgSource(), _options.QemuFilename(VolumeImage(volume.Id))], cancellationToken: cancellationToken)).EnsureSuccess();
         }
         catch
         {
@@ -424,19 +445,6 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
         }
     }
 
-    /// <summary>
-    /// QEMU's rbd: filename for an image of the pool, as this backend's user (':' and '\' escaped), with this backend's
-    /// operation timeout: qemu-img's librbd would otherwise wait forever for a pool that filled up during the copy.
-    /// </summary>
-    private string QemuTarget(string image)
-    {
-        static string Escape(string value) => value.Replace(@"\", @"\\", StringComparison.Ordinal).Replace(":", @"\:", StringComparison.Ordinal);
-        var timeout = _options.OperationTimeoutSeconds.ToString(CultureInfo.InvariantCulture);
-        var target = $"rbd:{Escape(_options.Pool)}/{Escape(image)}:id={Escape(_options.User)}:conf={Escape(_options.ConfPath!)}"
-            + $":rados_osd_op_timeout={timeout}:rados_mon_op_timeout={timeout}";
-        return _options.KeyringPath is { } keyring ? target + ":keyring=" + Escape(keyring) : target;
-    }
-
     /// <summary>The v1 address (host:port) of each monitor in a <c>mon dump</c>.</summary>
     private static IReadOnlyList<string> MonitorsOf(string monDump) =>
         [.. JsonNode.Parse(monDump)!["mons"]!.AsArray()
@@ -465,6 +473,9 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Image}: its last clone is gone")]
     private static partial void LogRemovedDeleted(ILogger logger, string image);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Volume image {Image} is a copy-on-write clone of image data {Pool}/{Parent}@{Snapshot}")]
+    private static partial void LogClonedImage(ILogger logger, string image, string pool, string parent, string snapshot);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Flattening {Image}: the clone chain reached {Depth}")]
     private static partial void LogFlattening(ILogger logger, string image, int depth);

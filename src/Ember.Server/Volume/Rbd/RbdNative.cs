@@ -29,6 +29,10 @@ internal static partial class RbdNative
     [LibraryImport(Rados, EntryPoint = "rados_shutdown")]
     internal static partial void RadosShutdown(nint cluster);
 
+    /// <summary>Writes the cluster's fsid (36 characters and a NUL) into <paramref name="buffer"/>; returns its length or a negative errno.</summary>
+    [LibraryImport(Rados, EntryPoint = "rados_cluster_fsid")]
+    internal static partial int RadosClusterFsid(nint cluster, [Out] byte[] buffer, nuint length);
+
     [LibraryImport(Rados, EntryPoint = "rados_ioctx_create", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int RadosIoctxCreate(nint cluster, string pool, out nint ioctx);
 
@@ -71,6 +75,10 @@ internal static partial class RbdNative
     /// <summary>Opens the image's head (<paramref name="snapName"/> null) read-write.</summary>
     [LibraryImport(Rbd, EntryPoint = "rbd_open", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int RbdOpen(nint ioctx, string name, out nint image, string? snapName);
+
+    /// <summary>Opens the image (at <paramref name="snapName"/>, or its head) read-only: no lock taken, no header written.</summary>
+    [LibraryImport(Rbd, EntryPoint = "rbd_open_read_only", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int RbdOpenReadOnly(nint ioctx, string name, out nint image, string? snapName);
 
     [LibraryImport(Rbd, EntryPoint = "rbd_close")]
     internal static partial int RbdClose(nint image);
@@ -124,11 +132,11 @@ internal static partial class RbdNative
 
     /// <summary>Returns the bytes written or a negative errno.</summary>
     [LibraryImport(Rbd, EntryPoint = "rbd_write")]
-    internal static partial nint RbdWrite(nint image, ulong offset, nuint length, byte[] buffer);
+    internal static partial nint RbdWrite(nint image, ulong offset, nuint length, in byte buffer);
 
     /// <summary>Returns the bytes read or a negative errno.</summary>
     [LibraryImport(Rbd, EntryPoint = "rbd_read")]
-    internal static partial nint RbdRead(nint image, ulong offset, nuint length, [Out] byte[] buffer);
+    internal static partial nint RbdRead(nint image, ulong offset, nuint length, ref byte buffer);
 
     /// <summary>Image feature bits (librbd/features.h).</summary>
     internal const ulong FeatureExclusiveLock = 1 << 2;
