@@ -99,6 +99,28 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Image
         await store.UploadAsync(image, data, declaredSize, announcedSize, cancellationToken);
     }
 
+    /// <summary>
+    /// Fills a queued image with data that <paramref name="produce"/> writes to a new file first (a volume's data in the
+    /// image's disk_format), uploaded from there with every check of an upload; the file is removed afterwards.
+    /// </summary>
+    public async Task UploadFromFileAsync(RequestContext context, string id, Func<string, CancellationToken, Task> produce, CancellationToken cancellationToken)
+    {
+        var staged = store.NewStagingPath(id);
+        try
+        {
+            await produce(staged, cancellationToken);
+            await using var file = new FileStream(staged, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
+            await UploadAsync(context, id, file, null, file.Length, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(staged);
+        }
+    }
+
+    /// <summary>Removes an image the service itself made and could not finish (its data, then its row), whatever its flags.</summary>
+    public Task DiscardAsync(string id) => store.DeleteAsync(id);
+
     /// <summary>Where an active image's data is, checked again before a volume or a server uses it.</summary>
     public async Task<(ImageLocation Location, ImageInspection Inspection)> PrepareForUseAsync(ImageRow image, CancellationToken cancellationToken) =>
         (store.LocationOf(image), await store.VerifyAsync(image, cancellationToken));

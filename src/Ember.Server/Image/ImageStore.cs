@@ -20,6 +20,13 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     /// <summary>Where uploads are received before they are checked and stored.</summary>
     private readonly string _uploadDirectory = FileImageData.DirectoryOf(host.Value);
 
+    /// <summary>A new private file path beside the uploads, for data produced before it is uploaded as <paramref name="id"/>.</summary>
+    public string NewStagingPath(string id)
+    {
+        Directory.CreateDirectory(_uploadDirectory);
+        return Path.Combine(_uploadDirectory, id + ".staged-" + Ids.NewHexId());
+    }
+
     public async Task InsertAsync(ImageRow row)
     {
         await using var c = await db.OpenAsync();

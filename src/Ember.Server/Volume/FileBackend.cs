@@ -93,6 +93,10 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
         await ExtendAsync(volume.Id, volume.SizeBytes, cancellationToken);
     }
 
+    public Task CopyToFileAsync(string volumeId, string path, string diskFormat, CancellationToken cancellationToken) =>
+        RunAsync("qemu-img", ["convert", "-q", "-f", "raw", "-O", ImageFiles.QemuFormat(diskFormat),
+            ImageFiles.QemuImgSource(ExportPath(volumeId), "raw"), path], cancellationToken);
+
     /// <summary>cp keeps holes and reflinks where the filesystem can; the target is then grown to the volume size.</summary>
     private async Task CopySparseAsync(string source, string target, long? sizeBytes, CancellationToken cancellationToken)
     {

@@ -34,6 +34,9 @@ public interface IVolumeBackend
     /// </summary>
     Task CopyImageAsync(Image.ImageLocation image, NewVolume volume, CancellationToken cancellationToken);
 
+    /// <summary>Writes the volume's data to a new file at <paramref name="path"/> in a Glance <paramref name="diskFormat"/> (qemu-img convert).</summary>
+    Task CopyToFileAsync(string volumeId, string path, string diskFormat, CancellationToken cancellationToken);
+
     /// <summary>A point-in-time copy of the volume.</summary>
     Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken);
 

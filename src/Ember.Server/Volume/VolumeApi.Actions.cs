@@ -87,6 +87,18 @@ public static partial class VolumeApi
                     return accepted;
                 }
 
+            case "os-volume_upload_image":
+                {
+                    http.Enforce(ctx, "volume_extension:volume_actions:upload_image");
+                    var request = UploadRequestOf(http, args);
+                    if (request.Visibility == "public")
+                    {
+                        http.Enforce(ctx, "volume_extension:volume_actions:upload_public");
+                    }
+
+                    return Json.Reply(new JsonObject { ["os-volume_upload_image"] = await service.UploadToImageAsync(ctx, id, request) }, StatusCodes.Status202Accepted);
+                }
+
             case "os-reserve":
                 http.Enforce(ctx, "volume_extension:volume_actions:reserve");
                 await service.LegacyReserveAsync(ctx, id);
@@ -163,5 +175,34 @@ public static partial class VolumeApi
             default:
                 throw ApiException.BadRequest($"There is no such action: {action}");
         }
+    }
+
+    /// <summary>The body of os-volume_upload_image, checked as Cinder's schema does; visibility and protected from 3.1.</summary>
+    private static VolumeService.UploadRequest UploadRequestOf(HttpContext http, JsonObject args)
+    {
+        var name = Json.OptionalString(args, "image_name") is { Length: > 0 and <= 255 } given
+            ? given
+            : throw ApiException.BadRequest("Invalid input for field/attribute image_name. 'image_name' is a required property of 1 to 255 characters");
+        var diskFormat = Json.OptionalString(args, "disk_format") ?? "raw";
+        if (!VolumeService.UploadDiskFormats.Contains(diskFormat))
+        {
+            throw ApiException.BadRequest($"Invalid disk-format '{diskFormat}' is specified. Allowed disk-formats are {string.Join(", ", VolumeService.UploadDiskFormats)}.");
+        }
+
+        var containerFormat = Json.OptionalString(args, "container_format") ?? "bare";
+        if (containerFormat is not ("bare" or "ovf" or "ova" or "docker" or "compressed"))
+        {
+            throw ApiException.BadRequest($"Invalid container-format '{containerFormat}' is specified.");
+        }
+
+        var withFlags = http.VolumeVersion() >= VolumeVersions.UploadImageParams;
+        var visibility = withFlags ? Json.OptionalString(args, "visibility") ?? "private" : "private";
+        if (visibility is not ("private" or "public" or "shared" or "community"))
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute visibility. Value: {visibility}.");
+        }
+
+        return new VolumeService.UploadRequest(name, diskFormat, containerFormat, visibility,
+            withFlags && (Json.OptionalBoolean(args, "protected") ?? false), Json.OptionalBoolean(args, "force") ?? false);
     }
 }

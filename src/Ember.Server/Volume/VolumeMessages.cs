@@ -16,18 +16,20 @@ public static class MessageFields
 
     public sealed record Field(string Id, string Text);
 
+    public static readonly Field CopyVolumeToImage = new("003", "copy volume to image");
     public static readonly Field CopyImageToVolume = new("005", "copy image to volume");
     public static readonly Field ExtendVolume = new("007", "extend volume");
     public static readonly Field CreateVolumeFromBackend = new("008", "create volume from backend storage");
     public static readonly Field SnapshotCreate = new("009", "create snapshot");
 
     public static readonly Field UnknownError = new("001", "An unknown error occurred.");
+    public static readonly Field FailedToUploadVolume = new("004", "Failed to upload volume to image at backend.");
     public static readonly Field DriverFailedExtend = new("010", "Volume Driver failed to extend volume.");
     public static readonly Field DriverFailedCreate = new("012", "Driver failed to create the volume.");
     public static readonly Field SnapshotCreateError = new("013", "Snapshot failed to create.");
 
-    private static readonly Field[] s_actions = [CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate];
-    private static readonly Field[] s_details = [UnknownError, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError];
+    private static readonly Field[] s_actions = [CopyVolumeToImage, CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate];
+    private static readonly Field[] s_details = [UnknownError, FailedToUploadVolume, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError];
 
     public static string EventId(string resourceType, string actionId, string detailId) => $"VOLUME_{resourceType}_{actionId}_{detailId}";
 

@@ -24,6 +24,8 @@ public static class VolumeServices
         ["volume:update_volume_metadata"] = PolicyRule.Member,
         ["volume:delete_volume_metadata"] = PolicyRule.Member,
         ["volume_extension:volume_actions:set_bootable"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:upload_image"] = PolicyRule.Member,
+        ["volume_extension:volume_actions:upload_public"] = PolicyRule.Admin,
         ["volume_extension:volume_actions:update_readonly_flag"] = PolicyRule.Member,
         ["volume_extension:volume_actions:reserve"] = PolicyRule.Member,
         ["volume_extension:volume_actions:unreserve"] = PolicyRule.Member,

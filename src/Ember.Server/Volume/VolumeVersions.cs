@@ -14,6 +14,7 @@ public static class VolumeVersions
     /// </summary>
     public static readonly Microversion Max = new(3, 70);
 
+    public static readonly Microversion UploadImageParams = new(3, 1);
     public static readonly Microversion Messages = new(3, 3);
     public static readonly Microversion MessagesPagination = new(3, 5);
     public static readonly Microversion VolumeSummary = new(3, 12);

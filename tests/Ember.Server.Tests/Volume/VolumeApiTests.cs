@@ -149,6 +149,48 @@ public abstract class VolumeApiCases(EmberFixture fixture)
     }
 
     [Fact]
+    public async Task Openstack_image_create_from_a_volume_uploads_its_bytes_as_a_qcow2_image()
+    {
+        using var api = await ClientAsync();
+        var id = await CreateAvailableAsync(api, new JsonObject { ["size"] = 1, ["name"] = "to-upload" });
+        var write = (await Cli.RunAsync("qemu-io", ["-f", "raw", "-c", "write -P 0x6e 3M 256k", fixture.VolumeTarget(id)])).EnsureSuccess();
+        Assert.Contains("wrote", write.StdOut, StringComparison.Ordinal);
+
+        var bad = await api.TrySendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action",
+            new JsonObject { ["os-volume_upload_image"] = new JsonObject { ["image_name"] = "bad", ["disk_format"] = "ami" } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.StartsWith("Invalid disk-format 'ami'", bad.Json!["badRequest"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var created = (await fixture.RunClientAsync("openstack", "ember", "image", "create", "--volume", id, "--disk-format", "qcow2",
+            "from-volume", "-f", "json")).EnsureSuccess().Json();
+        var imageId = created["image_id"]!.GetValue<string>();
+        var image = await api.WaitForAsync($"/image/v2/images/{imageId}", j => j["status"]!.GetValue<string>() == "active", s_wait);
+        Assert.Equal("qcow2", image["disk_format"]!.GetValue<string>());
+        Assert.Equal(1L << 30, image["virtual_size"]!.GetValue<long>());
+        Assert.Equal(1, image["min_disk"]!.GetValue<int>());
+        await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+
+        var saved = Path.Combine(Path.GetTempPath(), $"ember-upload-{Guid.NewGuid():N}.qcow2");
+        try
+        {
+            (await fixture.RunClientAsync("openstack", "ember", "image", "save", "--file", saved, imageId)).EnsureSuccess();
+            foreach (var check in new[] { "read -P 0x6e 3M 256k", "read -P 0 0 3M" })
+            {
+                var read = (await Cli.RunAsync("qemu-io", ["-r", "-f", "qcow2", "-c", check, saved])).EnsureSuccess();
+                Assert.DoesNotContain("Pattern verification failed", read.StdOut, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(saved);
+        }
+
+        await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{imageId}", expect: HttpStatusCode.NoContent);
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{id}", expect: HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{id}", s_wait);
+    }
+
+    [Fact]
     public async Task Second_reserve_of_a_normal_volume_is_cinders_400()
     {
         using var api = await ClientAsync();

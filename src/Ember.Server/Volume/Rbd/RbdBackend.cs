@@ -310,6 +310,12 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
         }
     }
 
+    /// <summary>qemu-img reads the image through QEMU's rbd driver as this backend's user (conf and keyring path, never the key).</summary>
+    public async Task CopyToFileAsync(string volumeId, string path, string diskFormat, CancellationToken cancellationToken) =>
+        (await ProcessRunner.RunAsync("qemu-img", ["convert", "-q", "-f", "raw", "-O", ImageFiles.QemuFormat(diskFormat),
+            ImageFiles.QemuImgSource(ImageFiles.QemuRbdFile(_options.QemuFilename(VolumeImage(volumeId))), "raw"), path],
+            cancellationToken: cancellationToken)).EnsureSuccess();
+
     /// <summary>Cinder's _get_pool_stats: free is the pool's max_avail (or what its byte quota leaves); total is free + used.</summary>
     public Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken) => RunAsync(_ =>
     {
