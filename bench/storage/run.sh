@@ -153,13 +153,16 @@ dd if=/dev/urandom of="$big" bs=1M count="$BIG_DATA_MB" status=none
 truncate -s "${BIG_MB}M" "$big"
 big_label="$BIG_MB MiB raw, $BIG_DATA_MB MiB data"
 
-# label|environment of `ember serve` for that row (settings only: paths, no key). A third row, e.g. images on RBD
-# so that volume-from-image is a clone, is one more line here with the image store's settings.
+# label|environment of `ember serve` for that row (settings only: paths, no key). The third row keeps the image data
+# in the cluster's images pool too, so that a volume from a raw image is a copy-on-write clone.
 rbd_env="EMBER_Volume__Backend=rbd EMBER_Volume__Rbd__ConfPath=$CEPH_CONF EMBER_Volume__Rbd__User=$CEPH_USER"
 rbd_env+=" EMBER_Volume__Rbd__KeyringPath=$CEPH_KEYRING EMBER_Volume__Rbd__Pool=$CEPH_POOL"
+images_env="EMBER_Image__Backend=rbd EMBER_Image__Rbd__ConfPath=$CEPH_CONF EMBER_Image__Rbd__User=$CEPH_USER"
+images_env+=" EMBER_Image__Rbd__KeyringPath=$CEPH_KEYRING EMBER_Image__Rbd__Pool=$CEPH_IMAGES_POOL"
 rows=(
   "file|EMBER_Volume__Backend=file"
   "rbd|$rbd_env"
+  "rbd-images-on-rbd|$rbd_env $images_env"
 )
 EMBER_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 export EMBER_ADMIN_PASSWORD

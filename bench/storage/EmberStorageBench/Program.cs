@@ -34,12 +34,15 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c
 // bluestore (durable) by default: its OSD writes to a file on the same disk as the file backend's volumes, so the two
 // backends are compared on the same medium; memstore keeps the data in RAM.
 await using var cluster = await CephCluster.CreateAsync(osdBytes: (long)osdGib << 30, durable: durable);
+await cluster.AddPoolAsync("images"); // image data for the row with Image:Backend rbd
+
 await File.WriteAllTextAsync(envFile, string.Join('\n',
     $"CEPH_DIR={cluster.Dir}",
     $"CEPH_CONF={cluster.ConfPath}",
     $"CEPH_KEYRING={cluster.KeyringPath}",
     $"CEPH_USER={CephCluster.User}",
     $"CEPH_POOL={cluster.Pool}",
+    "CEPH_IMAGES_POOL=images",
     $"CEPH_ADMIN_CONF={cluster.AdminConfPath}",
     $"CEPH_OSD={(durable ? "bluestore" : "memstore")}",
     ""));
