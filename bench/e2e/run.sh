@@ -9,7 +9,7 @@
 #    runs the REST measurements (bench/e2e/rest.py), wrk, the CLIs and RSS against it, then down.sh;
 # 3. starts a fresh `ember serve` on a temporary data dir and runs the same measurements, plus the Ember-only
 #    compute figures (bench/e2e/compute.py);
-# 4. prints one table (bench/e2e/table.py); --write-docs also writes it into docs/benchmarks.md.
+# 4. prints one table (bench/e2e/table.py); --write-docs also writes it into docs/benchmarks.md (between its e2e markers).
 # Everything it starts is stopped on exit. Loopback only.
 #
 # Knobs (env): N=20 (samples per latency), WRK_SECS=15, EMBER_PORT=15000, KS_PORT=15357, CINDER_PORT=18776,
@@ -290,6 +290,6 @@ say "Results ($OUT)"
 "$PY" "$here/table.py" "$OUT" > "$OUT/table.md"
 cat "$OUT/table.md"
 if $write_docs; then
-  "$PY" "$here/table.py" "$OUT" --doc > "$repo/docs/benchmarks.md"
-  echo "wrote $repo/docs/benchmarks.md" >&2
+  # Between the e2e markers only: the other benches' sections and the hand-written ones stay.
+  write_docs_section e2e "Ember side by side with real OpenStack" "$("$PY" "$here/table.py" "$OUT" --doc)"
 fi
