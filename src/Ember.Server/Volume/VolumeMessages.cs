@@ -21,15 +21,18 @@ public static class MessageFields
     public static readonly Field ExtendVolume = new("007", "extend volume");
     public static readonly Field CreateVolumeFromBackend = new("008", "create volume from backend storage");
     public static readonly Field SnapshotCreate = new("009", "create snapshot");
+    public static readonly Field SnapshotDelete = new("010", "delete snapshot");
 
     public static readonly Field UnknownError = new("001", "An unknown error occurred.");
     public static readonly Field FailedToUploadVolume = new("004", "Failed to upload volume to image at backend.");
     public static readonly Field DriverFailedExtend = new("010", "Volume Driver failed to extend volume.");
     public static readonly Field DriverFailedCreate = new("012", "Driver failed to create the volume.");
     public static readonly Field SnapshotCreateError = new("013", "Snapshot failed to create.");
+    public static readonly Field SnapshotIsBusy = new("015", "Snapshot is busy.");
+    public static readonly Field SnapshotDeleteError = new("016", "Snapshot failed to delete.");
 
-    private static readonly Field[] s_actions = [CopyVolumeToImage, CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate];
-    private static readonly Field[] s_details = [UnknownError, FailedToUploadVolume, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError];
+    private static readonly Field[] s_actions = [CopyVolumeToImage, CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate, SnapshotDelete];
+    private static readonly Field[] s_details = [UnknownError, FailedToUploadVolume, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError, SnapshotIsBusy, SnapshotDeleteError];
 
     public static string EventId(string resourceType, string actionId, string detailId) => $"VOLUME_{resourceType}_{actionId}_{detailId}";
 

@@ -47,7 +47,8 @@ public sealed partial class VolumeService
             await backend.DeleteAsync(id, ct);
             await backend.CopyImageAsync(imageLocation, new NewVolume(id, volume.Size * GiB, volume.Multiattach), ct);
             await store.FinishReimageAsync(id, imageMetadata, backTo);
-        }, async _ => await store.TransitionAsync(id, ["downloading"], "error"));
+        }, FailWithMessage(volume.ProjectId, MessageFields.VolumeResource, id, MessageFields.CopyImageToVolume, MessageFields.UnknownError,
+            () => store.TransitionAsync(id, ["downloading"], "error")));
     }
 }
 

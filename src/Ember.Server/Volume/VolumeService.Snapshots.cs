@@ -88,12 +88,25 @@ public sealed partial class VolumeService
 
     /// <summary>
     /// The data half of a snapshot delete (also resumed at start-up). A snapshot that volumes still depend on (RBD
-    /// clones: Cinder's SnapshotIsBusy) goes back to available, as in Cinder.
+    /// clones: Cinder's SnapshotIsBusy) goes back to available, as in Cinder; any other failure leaves it
+    /// error_deleting. Either way a user message says so (Cinder's SNAPSHOT_DELETE with SNAPSHOT_IS_BUSY or
+    /// SNAPSHOT_DELETE_ERROR).
     /// </summary>
-    private void RunSnapshotDelete(SnapshotRow snapshot) =>
+    private void RunSnapshotDelete(SnapshotRow snapshot)
+    {
+        var requestId = CurrentRequestId();
         work.Run("snapshot delete", ("SnapshotId", snapshot.Id), async ct =>
         {
             await backend.DeleteSnapshotAsync(snapshot.VolumeId, snapshot.Id, ct);
             await store.DeleteSnapshotRowAsync(snapshot.Id);
-        }, async e => await store.TransitionSnapshotAsync(snapshot.Id, ["deleting"], e is VolumeBackendBusyException ? "available" : "error_deleting"));
+        }, async e =>
+        {
+            var busy = e is VolumeBackendBusyException;
+            if (await store.TransitionSnapshotAsync(snapshot.Id, ["deleting"], busy ? "available" : "error_deleting"))
+            {
+                await RecordFailureAsync(snapshot.ProjectId, requestId, MessageFields.SnapshotResource, snapshot.Id, MessageFields.SnapshotDelete,
+                    busy ? MessageFields.SnapshotIsBusy : MessageFields.SnapshotDeleteError, busy ? null : FailureReasons.Of(e));
+            }
+        });
+    }
 }

@@ -103,6 +103,10 @@ public sealed class RbdBackendTests(RbdEmberFixture fixture) : IClassFixture<Rbd
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapshot}", expect: HttpStatusCode.Accepted);
         await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
         Assert.Contains($"snapshot-{snapshot}", await Ceph.RbdAsync("snap", "ls", $"{Ceph.Pool}/volume-{source}"), StringComparison.Ordinal);
+        var messages = (await api.SendAsync(HttpMethod.Get, "/volume/v3/messages", apiVersion: "volume 3.3"))["messages"]!.AsArray();
+        var busy = messages.Single(m => m!["resource_uuid"]?.GetValue<string>() == snapshot)!;
+        Assert.Equal("VOLUME_VOLUME_SNAPSHOT_010_015", busy["event_id"]!.GetValue<string>());
+        Assert.Equal("delete snapshot:Snapshot is busy.", busy["user_message"]!.GetValue<string>());
 
         await DeleteAsync(api, "volumes", clone);
         await DeleteAsync(api, "snapshots", snapshot);
