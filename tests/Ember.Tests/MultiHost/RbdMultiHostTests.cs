@@ -75,9 +75,12 @@ public sealed partial class RbdMultiHostTests(RbdMultiHostFixture cloud) : IClas
             $"mkdir -p /mnt/r && mount {inSecond} /mnt/r && cat /mnt/r/hello && echo from-{second} > /mnt/r/reply; umount /mnt/r"));
         Assert.Equal($"from-{second}", await cloud.ExecAsync(first, $"mount {inFirst} /mnt/r && cat /mnt/r/reply; umount /mnt/r"));
 
-        // The key went to each QEMU over its private QMP socket: it is in no process's argv and no host's log.
+        // Each host attached the image through QEMU's rbd driver, never an NBD export of the controller's. The key went
+        // to each QEMU over its private QMP socket: it is in no QEMU's argv and no host's log.
         foreach (var host in ComputeHosts)
         {
+            Assert.Contains($"(rbd {image})", cloud.ComputeOutput(host), StringComparison.Ordinal);
+            Assert.DoesNotContain("nbd export", cloud.ComputeOutput(host), StringComparison.Ordinal);
             var qemus = (await Cli.RunAsync("pgrep", ["-f", $"qemu-system.*{Path.Combine(cloud.Root, host)}/"])).EnsureSuccess().StdOut
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries);
             var qemu = Assert.Single(qemus);
