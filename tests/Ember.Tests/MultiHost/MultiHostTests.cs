@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ember.Tests.Support;
+using static Ember.Tests.Support.MultiHostFixture;
 
 namespace Ember.Tests.MultiHost;
 
@@ -13,8 +14,6 @@ namespace Ember.Tests.MultiHost;
 [Collection(GuestVms.Collection)]
 public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<MultiHostFixture>
 {
-    private static readonly TimeSpan s_wait = TimeSpan.FromMinutes(3);
-
     [Fact]
     public async Task Service_and_hypervisor_lists_show_the_controller_and_both_compute_hosts()
     {
@@ -58,10 +57,10 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
 
 
         // vdb, attached at boot: vm-001 makes the file system, vm-002 reads what it wrote.
-        var vdbIn001 = await DeviceOfAsync("vm-001", vdb);
-        await ExecAsync("vm-001", $"mkfs.ext3 -q {vdbIn001} && mkdir -p /mnt/s && mount {vdbIn001} /mnt/s && echo from-vm-001 > /mnt/s/hello && umount /mnt/s");
-        var vdbIn002 = await DeviceOfAsync("vm-002", vdb);
-        Assert.Equal("from-vm-001", await ExecAsync("vm-002", $"mkdir -p /mnt/s && mount {vdbIn002} /mnt/s && cat /mnt/s/hello; umount /mnt/s"));
+        var vdbIn001 = await cloud.DeviceOfAsync("vm-001", vdb);
+        await cloud.ExecAsync("vm-001", $"mkfs.ext3 -q {vdbIn001} && mkdir -p /mnt/s && mount {vdbIn001} /mnt/s && echo from-vm-001 > /mnt/s/hello && umount /mnt/s");
+        var vdbIn002 = await cloud.DeviceOfAsync("vm-002", vdb);
+        Assert.Equal("from-vm-001", await cloud.ExecAsync("vm-002", $"mkdir -p /mnt/s && mount {vdbIn002} /mnt/s && cat /mnt/s/hello; umount /mnt/s"));
 
         // The console log lives on the host that runs the guest (booted by now: its agent answered); the controller fetches it there.
         var console = (await cloud.OpenStackAsync("console", "log", "show", "vm-002")).EnsureSuccess().StdOut;
@@ -78,13 +77,13 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
             (await cloud.NovaAsync("volume-attach", name, vdc, "/dev/vdc")).EnsureSuccess();
         }
 
-        await WaitForAsync(async () => (await VolumeAsync(vdc))["attachments"]!.AsArray().Count == 2, "vdc attached to both servers");
-        var attachmentHosts = (await VolumeAsync(vdc))["attachments"]!.AsArray().Select(a => Text(a, "host_name")).Order();
+        await WaitForAsync(async () => (await cloud.VolumeAsync(vdc))["attachments"]!.AsArray().Count == 2, "vdc attached to both servers");
+        var attachmentHosts = (await cloud.VolumeAsync(vdc))["attachments"]!.AsArray().Select(a => Text(a, "host_name")).Order();
         Assert.Equal(MultiHostFixture.ComputeHosts, attachmentHosts);
-        var vdcIn002 = await DeviceOfAsync("vm-002", vdc);
-        await ExecAsync("vm-002", $"mkfs.ext3 -q {vdcIn002} && mkdir -p /mnt/c && mount {vdcIn002} /mnt/c && echo from-vm-002 > /mnt/c/hello && umount /mnt/c");
-        var vdcIn001 = await DeviceOfAsync("vm-001", vdc);
-        Assert.Equal("from-vm-002", await ExecAsync("vm-001", $"mkdir -p /mnt/c && mount {vdcIn001} /mnt/c && cat /mnt/c/hello; umount /mnt/c"));
+        var vdcIn002 = await cloud.DeviceOfAsync("vm-002", vdc);
+        await cloud.ExecAsync("vm-002", $"mkfs.ext3 -q {vdcIn002} && mkdir -p /mnt/c && mount {vdcIn002} /mnt/c && echo from-vm-002 > /mnt/c/hello && umount /mnt/c");
+        var vdcIn001 = await cloud.DeviceOfAsync("vm-001", vdc);
+        Assert.Equal("from-vm-002", await cloud.ExecAsync("vm-001", $"mkdir -p /mnt/c && mount {vdcIn001} /mnt/c && cat /mnt/c/hello; umount /mnt/c"));
 
         // kill -9 vm-001's host: it is reported down, while vm-002 on the other host keeps using the shared volumes.
         var (_, victim) = servers["vm-001"];
@@ -93,7 +92,7 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         // Nova's words: DOWN is for a host forced down; a host that stopped reporting is UNKNOWN.
         Assert.Equal("UNKNOWN", await HostStatusAsync("vm-001"));
         Assert.Equal("UP", await HostStatusAsync("vm-002"));
-        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && echo while-{victim}-was-down > /mnt/c/later && sync && umount /mnt/c");
+        await cloud.ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && echo while-{victim}-was-down > /mnt/c/later && sync && umount /mnt/c");
 
         // Started again, the host adopts vm-001's QEMU (which ran on through the kill) with its disks.
         await cloud.StartComputeAsync(victim);
@@ -101,27 +100,27 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         Assert.Equal("UP", await HostStatusAsync("vm-001"));
         var after = (await cloud.OpenStackAsync("server", "show", "vm-001", "-f", "json")).EnsureSuccess().Json();
         Assert.Equal("ACTIVE", Text(after, "status"));
-        Assert.Equal($"while-{victim}-was-down", await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/later; umount /mnt/c"));
+        Assert.Equal($"while-{victim}-was-down", await cloud.ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/later; umount /mnt/c"));
 
         // kill -9 the controller, which serves the NBD exports: the guests run on. A writer in vm-002 records in its own
         // root disk each value it has fsynced to the shared volume; once the controller is back and the writer stopped,
         // vm-001 finds the last acknowledged value (or a later one) on the volume. /root/acked is replaced by a rename,
         // so a writer killed mid-update never leaves it empty.
-        await ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (sh -c 'i=0; while true; do i=$((i+1)); " +
+        await cloud.ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (sh -c 'i=0; while true; do i=$((i+1)); " +
             "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked.new && mv -f /root/acked.new /root/acked; done' " +
             "< /dev/null > /dev/null 2>&1 & echo $! > /root/writer.pid)");
         var beforeKill = await AckedAsync(minimum: 1);
         await cloud.KillControllerAsync();
         await cloud.StartControllerAsync();
         await AckedAsync(minimum: beforeKill + 20); // the writes went on through the controller's restart
-        var acked = long.Parse(await ExecAsync("vm-002", "kill $(cat /root/writer.pid); sleep 1; cat /root/acked; umount /mnt/c"),
+        var acked = long.Parse(await cloud.ExecAsync("vm-002", "kill $(cat /root/writer.pid); sleep 1; cat /root/acked; umount /mnt/c"),
             System.Globalization.CultureInfo.InvariantCulture);
-        var onVolume = long.Parse(await ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/counter; umount /mnt/c"),
+        var onVolume = long.Parse(await cloud.ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/counter; umount /mnt/c"),
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(onVolume >= acked, $"vm-002 saw {acked} flushed, vm-001 reads {onVolume} from the volume");
 
         (await cloud.OpenStackAsync("server", "delete", "--wait", "vm-001", "vm-002")).EnsureSuccess();
-        await WaitForAsync(async () => Text(await VolumeAsync(vdb), "status") == "available" && Text(await VolumeAsync(vdc), "status") == "available",
+        await WaitForAsync(async () => Text(await cloud.VolumeAsync(vdb), "status") == "available" && Text(await cloud.VolumeAsync(vdc), "status") == "available",
             "both volumes available after the servers are deleted");
         (await cloud.OpenStackAsync("volume", "delete", vdb, vdc)).EnsureSuccess();
         (await cloud.OpenStackAsync("server", "group", "delete", group)).EnsureSuccess();
@@ -131,13 +130,13 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
     public async Task Evacuate_rebuilds_the_server_of_a_dead_host_on_a_live_one_with_its_volume()
     {
         var data = Id((await cloud.OpenStackAsync("volume", "create", "--size", "1", "evac-data", "-f", "json")).EnsureSuccess().Json());
-        await WaitForAsync(async () => Text(await VolumeAsync(data), "status") == "available", "evac-data available");
+        await WaitForAsync(async () => Text(await cloud.VolumeAsync(data), "status") == "available", "evac-data available");
         (await cloud.NovaAsync("boot", "--flavor", "m1.tiny", "--image", "ember-tiny", "--nic", "none",
             "--block-device-mapping", $"vdb={data}:::0", "--poll", "evac")).EnsureSuccess();
         var before = (await cloud.OpenStackAsync("server", "show", "evac", "-f", "json")).EnsureSuccess().Json();
         var (serverId, dead) = (Id(before), Text(before, "OS-EXT-SRV-ATTR:host"));
-        var device = await DeviceOfAsync("evac", data);
-        await ExecAsync("evac", $"mkfs.ext3 -q {device} && mkdir -p /mnt/d && mount {device} /mnt/d && echo written-on-{dead} > /mnt/d/f && umount /mnt/d");
+        var device = await cloud.DeviceOfAsync("evac", data);
+        await cloud.ExecAsync("evac", $"mkfs.ext3 -q {device} && mkdir -p /mnt/d && mount {device} /mnt/d && echo written-on-{dead} > /mnt/d/f && umount /mnt/d");
 
         // A power cut: Ember and the guest die with the host. Evacuate is refused while the service still looks up.
         await cloud.PowerOffComputeAsync(dead);
@@ -154,9 +153,9 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         }, "evac ACTIVE on another host");
         var live = Text(after, "OS-EXT-SRV-ATTR:host");
         Assert.NotEqual(dead, live);
-        var moved = await DeviceOfAsync("evac", data);
-        Assert.Equal($"written-on-{dead}", await ExecAsync("evac", $"mkdir -p /mnt/d && mount {moved} /mnt/d && cat /mnt/d/f; umount /mnt/d"));
-        var attachment = Assert.Single((await VolumeAsync(data))["attachments"]!.AsArray());
+        var moved = await cloud.DeviceOfAsync("evac", data);
+        Assert.Equal($"written-on-{dead}", await cloud.ExecAsync("evac", $"mkdir -p /mnt/d && mount {moved} /mnt/d && cat /mnt/d/f; umount /mnt/d"));
+        var attachment = Assert.Single((await cloud.VolumeAsync(data))["attachments"]!.AsArray());
         Assert.Equal(live, Text(attachment, "host_name"));
 
         // Back from the dead, the old host removes its copy of the server, which is not its own any more.
@@ -165,7 +164,7 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         Assert.False(Directory.Exists(cloud.InstanceDirOf(dead, serverId)));
 
         (await cloud.OpenStackAsync("server", "delete", "--wait", "evac")).EnsureSuccess();
-        await WaitForAsync(async () => Text(await VolumeAsync(data), "status") == "available", "evac-data available again");
+        await WaitForAsync(async () => Text(await cloud.VolumeAsync(data), "status") == "available", "evac-data available again");
         (await cloud.OpenStackAsync("volume", "delete", data)).EnsureSuccess();
     }
 
@@ -175,7 +174,7 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         long acked = 0;
         await WaitForAsync(async () =>
         {
-            acked = long.Parse("0" + await ExecAsync("vm-002", "cat /root/acked 2>/dev/null || true"), System.Globalization.CultureInfo.InvariantCulture);
+            acked = long.Parse("0" + await cloud.ExecAsync("vm-002", "cat /root/acked 2>/dev/null || true"), System.Globalization.CultureInfo.InvariantCulture);
             return acked >= minimum;
         }, $"vm-002's writer to pass {minimum}");
         return acked;
@@ -184,11 +183,9 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
     private async Task<string> CreateMultiattachVolumeAsync(string name)
     {
         var id = Id((await cloud.OpenStackAsync("volume", "create", "--type", "multiattach", "--size", "1", name, "-f", "json")).EnsureSuccess().Json());
-        await WaitForAsync(async () => Text(await VolumeAsync(id), "status") == "available", $"{name} available");
+        await WaitForAsync(async () => Text(await cloud.VolumeAsync(id), "status") == "available", $"{name} available");
         return id;
     }
-
-    private async Task<JsonNode> VolumeAsync(string id) => (await cloud.OpenStackAsync("volume", "show", id, "-f", "json")).EnsureSuccess().Json();
 
     /// <summary>Nova's host_status (2.16) of a server as `openstack server show` prints it to an admin.</summary>
     private async Task<string> HostStatusAsync(string server) =>
@@ -199,41 +196,4 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         var services = (await cloud.OpenStackAsync("compute", "service", "list", "--host", host, "--service", "nova-compute", "-f", "json")).EnsureSuccess().Json();
         return Text(services.AsArray().Single(), "State");
     }
-
-    /// <summary>The guest's device for a volume, found by its disk serial (the volume id's first 20 characters), as os-brick does.</summary>
-    private Task<string> DeviceOfAsync(string server, string volumeId) =>
-        ExecAsync(server, $"for i in $(seq 150); do for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = {volumeId[..20]} ] " +
-            "&& echo /dev/$(basename $d) && exit 0; done; sleep 0.2; done; exit 1");
-
-    /// <summary>Runs a shell script in the guest through `ember server exec`, waiting for the guest agent first; returns stdout.</summary>
-    private async Task<string> ExecAsync(string server, string script)
-    {
-        var deadline = DateTime.UtcNow + s_wait;
-        while (true)
-        {
-            var result = await cloud.EmberAsync("server", "exec", "--timeout", "120", server, "--", "sh", "-c", script);
-            if (result.ExitCode == 0)
-            {
-                return result.StdOut.Trim();
-            }
-
-            // 409 while the guest agent is not answering yet; anything else, or too long, is a failure.
-            Assert.True(result.StdErr.Contains("guest agent of instance", StringComparison.Ordinal) && DateTime.UtcNow < deadline, $"'{script}' in {server}: {result}");
-            await Task.Delay(TimeSpan.FromSeconds(1));
-        }
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? s_wait);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(TimeSpan.FromSeconds(1));
-        }
-    }
-
-    private static string Id(JsonNode node) => Text(node, "id");
-
-    private static string Text(JsonNode? node, string key) => node?[key]?.GetValue<string>() ?? throw new InvalidOperationException($"no {key} in {node?.ToJsonString()}");
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Ember.Server;
 
 namespace Ember.Tests.Support;
@@ -7,14 +8,16 @@ namespace Ember.Tests.Support;
 /// Three machines on a private network, as docs/multi-host.md deploys them: PostgreSQL and the controller
 /// (`ember serve --role controller`) in this namespace on the bridge's address, and two compute hosts
 /// (`ember serve --role compute`) each in a network namespace of its own, so that the API, the database and the NBD
-/// data all cross a real TCP link. Real processes: a test may kill -9 one and start it again.
+/// data all cross a real TCP link. Real processes: a test may kill -9 one and start it again. Made with onCeph, the
+/// volumes are RBD images in a throwaway Ceph cluster on the bridge's address instead (<see cref="RbdMultiHostFixture"/>).
 /// </summary>
-public sealed class MultiHostFixture : IAsyncLifetime
+public class MultiHostFixture : IAsyncLifetime
 {
     public const string AdminPassword = "multi-host-admin";
 
     /// <summary>Each compute host's call listener, on its own address: one port serves them all.</summary>
     private const int CallPort = 8775;
+    private static readonly TimeSpan s_wait = TimeSpan.FromMinutes(3);
     private readonly string _postgresPassword = Guid.NewGuid().ToString("N");
     private readonly Dictionary<string, (string Namespace, string Address)> _machines = [];
     private readonly Dictionary<string, ServeProcess> _computes = [];
@@ -23,6 +26,19 @@ public sealed class MultiHostFixture : IAsyncLifetime
     private string _databaseUrl = "";
     private ServeLaunch? _controllerLaunch;
     private int _apiPort;
+
+    public MultiHostFixture()
+        : this(onCeph: false)
+    {
+    }
+
+    protected MultiHostFixture(bool onCeph) => OnCeph = onCeph;
+
+    /// <summary>Volumes are RBD images in <see cref="Ceph"/>'s pool (Volume:Backend rbd), which each host's QEMU opens itself.</summary>
+    public bool OnCeph { get; }
+
+    /// <summary>The cluster holding the volumes when <see cref="OnCeph"/>, bound to the bridge's address like PostgreSQL.</summary>
+    public CephCluster? Ceph { get; private set; }
 
     public static readonly string[] ComputeHosts = ["host-1", "host-2"];
 
@@ -44,6 +60,25 @@ public sealed class MultiHostFixture : IAsyncLifetime
         _postgres = await PostgresCluster.CreateAsync(_network.HostAddress, _postgresPassword);
         await _postgres.CreateDatabaseAsync("ember");
         _databaseUrl = _postgres.TcpUrlOf("ember");
+        var controllerEnv = new Dictionary<string, string?>
+        {
+            ["EMBER_ADMIN_PASSWORD"] = AdminPassword,
+            ["EMBER_DEMO_PASSWORD"] = null,
+            ["PGPASSWORD"] = _postgresPassword,
+            // A killed host counts as down after 15 s rather than Nova's 60, so the fault test does not wait a minute.
+            ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
+        };
+        if (OnCeph)
+        {
+            // The compute hosts reach the monitors and the OSD from their namespaces across the bridge (docs/ceph.md).
+            Ceph = await CephCluster.CreateAsync(address: _network.HostAddress);
+            controllerEnv["EMBER_Volume__Backend"] = "rbd";
+            controllerEnv["EMBER_Volume__Rbd__ConfPath"] = Ceph.ConfPath;
+            controllerEnv["EMBER_Volume__Rbd__User"] = CephCluster.User;
+            controllerEnv["EMBER_Volume__Rbd__KeyringPath"] = Ceph.KeyringPath;
+            controllerEnv["EMBER_Volume__Rbd__Pool"] = Ceph.Pool;
+        }
+
         var apiPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
         var nbdPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
         AuthUrl = $"http://{_network.HostAddress}:{apiPort}/identity/v3";
@@ -51,14 +86,7 @@ public sealed class MultiHostFixture : IAsyncLifetime
             ["--role", "controller", "--host-name", "controller", "--data-dir", ControllerDataDir, "--database", _databaseUrl,
                 "--listen", $"{_network.HostAddress}:{apiPort}", "--nbd-listen", $"{_network.HostAddress}:{nbdPort}",
                 "--default-image", await GuestImage.PathAsync()],
-            new Dictionary<string, string?>
-            {
-                ["EMBER_ADMIN_PASSWORD"] = AdminPassword,
-                ["EMBER_DEMO_PASSWORD"] = null,
-                ["PGPASSWORD"] = _postgresPassword,
-                // A killed host counts as down after 15 s rather than Nova's 60, so the fault test does not wait a minute.
-                ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
-            });
+            controllerEnv);
         _apiPort = apiPort;
         await StartControllerAsync();
         var number = 2;
@@ -87,21 +115,35 @@ public sealed class MultiHostFixture : IAsyncLifetime
             File.Copy(file, Path.Combine(certificates, Path.GetFileName(file)), overwrite: true);
         }
 
+        var env = new Dictionary<string, string?>
+        {
+            ["PGPASSWORD"] = _postgresPassword,
+            ["EMBER_Compute__Controller__UserName"] = "admin",
+            ["EMBER_Compute__Controller__Password"] = AdminPassword,
+            ["EMBER_Compute__ReportIntervalSeconds"] = "3",
+            ["EMBER_ADMIN_PASSWORD"] = null,
+            ["EMBER_DEMO_PASSWORD"] = null,
+        };
+        if (Ceph is not null)
+        {
+            // docs/multi-host.md: a compute host gets its own copy of the volume user's keyring; the monitors come in
+            // each attachment's connection_info, so no ceph.conf is needed on the host.
+            var keyring = Path.Combine(dataDir, "ceph", Path.GetFileName(Ceph.KeyringPath));
+            Directory.CreateDirectory(Path.GetDirectoryName(keyring)!, DataDirectory.PrivateDirectory);
+            File.Copy(Ceph.KeyringPath, keyring, overwrite: true);
+            File.SetUnixFileMode(keyring, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            env["EMBER_Compute__RbdKeyringPath"] = keyring;
+        }
+
         var (ns, address) = _machines[host];
         _computes[host] = await ServeProcess.StartAsync(new ServeLaunch(
             ["--role", "compute", "--host-name", host, "--data-dir", dataDir, "--database", _databaseUrl, "--controller", AuthUrl,
                 "--host-listen", $"{address}:{CallPort}"],
-            new Dictionary<string, string?>
-            {
-                ["PGPASSWORD"] = _postgresPassword,
-                ["EMBER_Compute__Controller__UserName"] = "admin",
-                ["EMBER_Compute__Controller__Password"] = AdminPassword,
-                ["EMBER_Compute__ReportIntervalSeconds"] = "3",
-                ["EMBER_ADMIN_PASSWORD"] = null,
-                ["EMBER_DEMO_PASSWORD"] = null,
-            },
-            ns, Banner: "Ember compute host", LinesAfterBanner: 2));
+            env, ns, Banner: "Ember compute host", LinesAfterBanner: 2));
     }
+
+    /// <summary>What a compute host's ember process printed after its banner so far (its log).</summary>
+    public string ComputeOutput(string host) => _computes[host].OutputSoFar();
 
     /// <summary>kill -9 of a compute host's ember process; its QEMUs keep running.</summary>
     public Task KillComputeAsync(string host) => _computes[host].KillAsync();
@@ -144,6 +186,46 @@ public sealed class MultiHostFixture : IAsyncLifetime
         ["XDG_CACHE_HOME"] = Path.Combine(Root, "cache"),
     };
 
+    public async Task<JsonNode> VolumeAsync(string id) => (await OpenStackAsync("volume", "show", id, "-f", "json")).EnsureSuccess().Json();
+
+    /// <summary>Runs a shell script in the guest through `ember server exec`, waiting for the guest agent first; returns stdout.</summary>
+    public async Task<string> ExecAsync(string server, string script)
+    {
+        var deadline = DateTime.UtcNow + s_wait;
+        while (true)
+        {
+            var result = await EmberAsync("server", "exec", "--timeout", "120", server, "--", "sh", "-c", script);
+            if (result.ExitCode == 0)
+            {
+                return result.StdOut.Trim();
+            }
+
+            // 409 while the guest agent is not answering yet; anything else, or too long, is a failure.
+            Assert.True(result.StdErr.Contains("guest agent of instance", StringComparison.Ordinal) && DateTime.UtcNow < deadline, $"'{script}' in {server}: {result}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    /// <summary>The guest's device for a volume, found by its disk serial (the volume id's first 20 characters), as os-brick does.</summary>
+    public Task<string> DeviceOfAsync(string server, string volumeId) =>
+        ExecAsync(server, $"for i in $(seq 150); do for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = {volumeId[..20]} ] " +
+            "&& echo /dev/$(basename $d) && exit 0; done; sleep 0.2; done; exit 1");
+
+    /// <summary>Polls <paramref name="condition"/> every second until it holds; fails after <paramref name="timeout"/> (3 minutes).</summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? s_wait);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    public static string Id(JsonNode node) => Text(node, "id");
+
+    public static string Text(JsonNode? node, string key) => node?[key]?.GetValue<string>() ?? throw new InvalidOperationException($"no {key} in {node?.ToJsonString()}");
+
     public async Task DisposeAsync()
     {
         foreach (var compute in _computes.Values)
@@ -158,6 +240,11 @@ public sealed class MultiHostFixture : IAsyncLifetime
 
         // A test that failed between a kill and a restart leaves that host's QEMUs behind: they run from its data dir.
         await Cli.RunAsync("pkill", ["-KILL", "-f", "qemu-system.*" + Root]);
+        if (Ceph is not null)
+        {
+            await Ceph.DisposeAsync();
+        }
+
         if (_postgres is not null)
         {
             await _postgres.DisposeAsync();
@@ -171,3 +258,6 @@ public sealed class MultiHostFixture : IAsyncLifetime
         Directory.Delete(Root, recursive: true);
     }
 }
+
+/// <summary>A <see cref="MultiHostFixture"/> whose volumes are RBD images in a Ceph cluster on the bridge's address.</summary>
+public sealed class RbdMultiHostFixture() : MultiHostFixture(onCeph: true);
