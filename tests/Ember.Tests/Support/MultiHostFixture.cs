@@ -77,6 +77,13 @@ public class MultiHostFixture : IAsyncLifetime
             controllerEnv["EMBER_Volume__Rbd__User"] = CephCluster.User;
             controllerEnv["EMBER_Volume__Rbd__KeyringPath"] = Ceph.KeyringPath;
             controllerEnv["EMBER_Volume__Rbd__Pool"] = Ceph.Pool;
+            // The image data in the cluster too: the compute hosts download it over the Image API, streamed from librbd.
+            await Ceph.AddPoolAsync("images");
+            controllerEnv["EMBER_Image__Backend"] = "rbd";
+            controllerEnv["EMBER_Image__Rbd__ConfPath"] = Ceph.ConfPath;
+            controllerEnv["EMBER_Image__Rbd__User"] = CephCluster.User;
+            controllerEnv["EMBER_Image__Rbd__KeyringPath"] = Ceph.KeyringPath;
+            controllerEnv["EMBER_Image__Rbd__Pool"] = "images";
         }
 
         var apiPort = ServeProcess.FreePort(IPAddress.Parse(_network.HostAddress));
@@ -259,5 +266,5 @@ public class MultiHostFixture : IAsyncLifetime
     }
 }
 
-/// <summary>A <see cref="MultiHostFixture"/> whose volumes are RBD images in a Ceph cluster on the bridge's address.</summary>
+/// <summary>A <see cref="MultiHostFixture"/> whose volumes and image data are RBD images in a Ceph cluster on the bridge's address.</summary>
 public sealed class RbdMultiHostFixture() : MultiHostFixture(onCeph: true);
