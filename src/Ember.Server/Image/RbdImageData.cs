@@ -34,7 +34,7 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
     {
         try
         {
-            await Task.Factory.StartNew(() =>
+            await RbdThread.RunAsync(() =>
             {
                 var cluster = RadosCluster.Connect(_options.ConfPath!, _options.User, _options.KeyringPath,
                     TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds), TimeSpan.FromSeconds(_options.OperationTimeoutSeconds));
@@ -49,7 +49,7 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
                     cluster.Dispose();
                     throw;
                 }
-            }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            }, cancellationToken);
         }
         catch (RbdException e)
         {
@@ -69,7 +69,7 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
     /// Copies the file into a new image, leaving zero chunks unwritten (the image is thin), then snapshots and protects
     /// it. A failure removes what was made; a full pool is Glance's 413 "Image storage media is full".
     /// </summary>
-    public Task StoreAsync(string imageId, string uploadedFile, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task StoreAsync(string imageId, string uploadedFile, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RemoveData(pool, imageId); // what a crashed upload of this image may have left
         using var file = File.OpenHandle(uploadedFile);
@@ -104,7 +104,7 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
         }
     }, cancellationToken);
 
-    public Task<ImageInspection> InspectAsync(string imageId, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task<ImageInspection> InspectAsync(string imageId, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         using var image = OpenSnapshot(pool, imageId) ?? throw new FileNotFoundException($"Image {imageId} has no data in pool {_options.Pool}.");
         var inspector = new ImageInspector();
@@ -115,10 +115,10 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
     }, cancellationToken);
 
     public Task<Stream?> OpenReadAsync(string imageId, CancellationToken cancellationToken) =>
-        RunAsync<Stream?>(pool => OpenSnapshot(pool, imageId) is { } image ? new RbdImageStream(image, ChunkBytes) : null, cancellationToken);
+        Connection.RunAsync<Stream?>(pool => OpenSnapshot(pool, imageId) is { } image ? new RbdImageStream(image, ChunkBytes) : null, cancellationToken);
 
     /// <summary>Glance's rbd delete: unprotect (EBUSY while clones exist: in use), remove the snapshot, remove the image.</summary>
-    public Task DeleteAsync(string imageId, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task DeleteAsync(string imageId, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         try
         {
@@ -186,18 +186,8 @@ public sealed partial class RbdImageData(IOptions<ImageOptions> options, ILogger
         }
     }
 
-    private Task RunAsync(Action<RbdPool> work, CancellationToken cancellationToken) =>
-        RunAsync<bool>(pool =>
-        {
-            work(pool);
-            return true;
-        }, cancellationToken);
-
-    private Task<T> RunAsync<T>(Func<RbdPool, T> work, CancellationToken cancellationToken)
-    {
-        var pool = _pool ?? throw new InvalidOperationException("The rbd image store is not connected.");
-        return Task.Factory.StartNew(() => work(pool), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    }
+    /// <summary>The I/O context made at start, whose <see cref="RbdPool.RunAsync(Action{RbdPool}, CancellationToken)"/> runs each call sequence.</summary>
+    private RbdPool Connection => _pool ?? throw new InvalidOperationException("The rbd image store is not connected.");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Image data in Ceph as client.{User}, pool {Pool}, cluster {Fsid}")]
     private static partial void LogConnected(ILogger logger, string user, string pool, string fsid);

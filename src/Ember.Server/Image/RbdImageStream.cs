@@ -45,7 +45,7 @@ public sealed class RbdImageStream(RbdImage image, int chunkBytes) : Stream
     {
         if (!Buffered())
         {
-            await Task.Factory.StartNew(Fill, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await RbdThread.RunAsync(Fill, cancellationToken);
         }
 
         return CopyOut(buffer.Span);

@@ -126,6 +126,19 @@ public sealed class RadosCluster : IDisposable
     private static string Seconds(TimeSpan span) => ((int)Math.Ceiling(span.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>
+/// librados and librbd calls block: a sequence of them runs on a thread of its own (LongRunning), never on the thread
+/// pool's, so a slow cluster cannot starve the HTTP server.
+/// </summary>
+public static class RbdThread
+{
+    public static Task<T> RunAsync<T>(Func<T> work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    public static Task RunAsync(Action work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+}
+
 /// <summary>An I/O context on one pool (rados_ioctx_t): images are created, cloned, renamed and removed here.</summary>
 public sealed class RbdPool : IDisposable
 {
@@ -138,6 +151,11 @@ public sealed class RbdPool : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>Runs a blocking sequence of calls on this pool on a thread of its own (<see cref="RbdThread"/>).</summary>
+    public Task<T> RunAsync<T>(Func<RbdPool, T> work, CancellationToken cancellationToken) => RbdThread.RunAsync(() => work(this), cancellationToken);
+
+    public Task RunAsync(Action<RbdPool> work, CancellationToken cancellationToken) => RbdThread.RunAsync(() => work(this), cancellationToken);
 
     /// <summary>A format-2 image with the cluster's default features.</summary>
     public void Create(string image, ulong size)

@@ -76,7 +76,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     }
 
     private Task ConnectAsync(string conf, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() =>
+        RbdThread.RunAsync(() =>
         {
             var cluster = RadosCluster.Connect(conf, _options.User, _options.KeyringPath,
                 TimeSpan.FromSeconds(_options.ConnectTimeoutSeconds), TimeSpan.FromSeconds(_options.OperationTimeoutSeconds), s_clientSettings);
@@ -93,7 +93,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
                 cluster.Dispose();
                 throw;
             }
-        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, cancellationToken);
 
     public void Dispose()
     {
@@ -104,14 +104,14 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     public VolumeAccess AccessOf(string volumeId, bool readOnly, bool multiattach) =>
         new DirectAccess(new RbdConnection(_options.Pool, VolumeImage(volumeId), _monitors, _options.User, readOnly, multiattach));
 
-    public Task CreateAsync(NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task CreateAsync(NewVolume volume, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RequireRoom();
         pool.Create(VolumeImage(volume.Id), (ulong)volume.SizeBytes);
         Finish(pool, volume, null);
     }, cancellationToken);
 
-    public Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task ExtendAsync(string volumeId, long newSizeBytes, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RequireRoom();
         using var image = pool.Open(VolumeImage(volumeId));
@@ -126,7 +126,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     /// is renamed .deleted (its last clone's delete removes it); otherwise it is removed, and when it was itself a clone
     /// of a volume, the parent's clone snapshot goes too, and with it a .deleted parent that has nothing left.
     /// </summary>
-    public Task DeleteAsync(string volumeId, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task DeleteAsync(string volumeId, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         var name = VolumeImage(volumeId);
         string? cloneSnap = null;
@@ -179,7 +179,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     }, cancellationToken);
 
     /// <summary>Cinder's create_cloned_volume: a clone of a new snapshot of the source, flattened when the chain gets too deep.</summary>
-    public Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task CloneAsync(string sourceVolumeId, NewVolume volume, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RequireRoom();
         var source = VolumeImage(sourceVolumeId);
@@ -213,7 +213,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
         Finish(pool, volume, source);
     }, cancellationToken);
 
-    public Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RequireRoom();
         using var image = pool.Open(VolumeImage(volumeId));
@@ -223,7 +223,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     }, cancellationToken);
 
     /// <summary>Cinder's delete_snapshot: unprotect (busy while clones depend on it), then remove.</summary>
-    public Task DeleteSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task DeleteSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         var snap = SnapshotName(snapshotId);
         RbdImage image;
@@ -263,7 +263,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     }, cancellationToken);
 
     /// <summary>Cinder's create_volume_from_snapshot: a copy-on-write clone of the protected snapshot (not flattened).</summary>
-    public Task CreateFromSnapshotAsync(string snapshotVolumeId, string snapshotId, NewVolume volume, CancellationToken cancellationToken) => RunAsync(pool =>
+    public Task CreateFromSnapshotAsync(string snapshotVolumeId, string snapshotId, NewVolume volume, CancellationToken cancellationToken) => Connection.RunAsync(pool =>
     {
         RequireRoom();
         pool.Clone(VolumeImage(snapshotVolumeId), SnapshotName(snapshotId), VolumeImage(volume.Id));
@@ -281,7 +281,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
     {
         if (image is RbdImageLocation rbd && rbd.ClusterFsid == _fsid && DiskFormats.QemuDriver(rbd.DiskFormat) == "raw")
         {
-            await RunAsync(pool =>
+            await Connection.RunAsync(pool =>
             {
                 RequireRoom();
                 using var imagePool = _cluster!.OpenPool(rbd.Cluster.Pool);
@@ -305,7 +305,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
         }
         catch
         {
-            await RunAsync(pool => pool.Remove(VolumeImage(volume.Id)), CancellationToken.None);
+            await Connection.RunAsync(pool => pool.Remove(VolumeImage(volume.Id)), CancellationToken.None);
             throw;
         }
     }
@@ -317,7 +317,7 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
             cancellationToken: cancellationToken)).EnsureSuccess();
 
     /// <summary>Cinder's _get_pool_stats: free is the pool's max_avail (or what its byte quota leaves); total is free + used.</summary>
-    public Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken) => RunAsync(_ =>
+    public Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken) => Connection.RunAsync(_ =>
     {
         var cluster = _cluster ?? throw new InvalidOperationException("The rbd backend is not connected.");
         var df = JsonNode.Parse(cluster.MonCommand("""{"prefix":"df","format":"json"}"""))!;
@@ -457,19 +457,8 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
             .Select(m => (string)m!["addr"]!)
             .Select(addr => addr.Contains('/', StringComparison.Ordinal) ? addr[..addr.LastIndexOf('/')] : addr)];
 
-    /// <summary>Runs a blocking librbd sequence on a thread of its own (LongRunning), so a slow cluster never starves the thread pool.</summary>
-    private Task RunAsync(Action<RbdPool> work, CancellationToken cancellationToken) =>
-        RunAsync<bool>(pool =>
-        {
-            work(pool);
-            return true;
-        }, cancellationToken);
-
-    private Task<T> RunAsync<T>(Func<RbdPool, T> work, CancellationToken cancellationToken)
-    {
-        var pool = _pool ?? throw new InvalidOperationException("The rbd backend is not connected.");
-        return Task.Factory.StartNew(() => work(pool), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-    }
+    /// <summary>The I/O context made at start, whose <see cref="RbdPool.RunAsync(Action{RbdPool}, CancellationToken)"/> runs each call sequence.</summary>
+    private RbdPool Connection => _pool ?? throw new InvalidOperationException("The rbd backend is not connected.");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to Ceph as client.{User}, pool {Pool}, monitors {Monitors}")]
     private static partial void LogConnected(ILogger logger, string user, string pool, string monitors);
