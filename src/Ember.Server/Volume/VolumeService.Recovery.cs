@@ -8,7 +8,7 @@ namespace Ember.Server.Volume;
 public sealed partial class VolumeService
 {
     /// <summary>
-    /// creating/downloading -> error; extending -> error_extending; uploading, attaching, detaching and reserved
+    /// creating/downloading -> error; extending -> error_extending; uploading (with a message), attaching, detaching and reserved
     /// -> derived again from the attachments; deleting -> the delete is resumed. Snapshots: creating -> error,
     /// deleting -> resumed. An attachment still attaching that a server's mapping holds is completed (compute
     /// reconnects it from the mapping). Runs before the host serves requests or compute recovers its servers.
@@ -58,6 +58,13 @@ public sealed partial class VolumeService
                         await store.RecomputeStatusAsync(volume.Id);
                         var now = await store.FindVolumeAsync(volume.Id);
                         LogRecovered(logger, "volume", volume.Id, volume.Status, now?.Status ?? "deleted");
+                        if (volume.Status == "uploading")
+                        {
+                            // The new image stays queued without data, as Glance leaves an upload cut off; the user deletes it.
+                            await RecordInterruptedAsync(volume.ProjectId, MessageFields.VolumeResource, volume.Id, MessageFields.CopyVolumeToImage,
+                                MessageFields.FailedToUploadVolume);
+                        }
+
                         break;
                     }
 

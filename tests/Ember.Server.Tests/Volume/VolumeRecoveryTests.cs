@@ -51,7 +51,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
     [Fact]
     public async Task Snapshots_and_volumes_caught_by_a_crash_move_on_at_start_and_can_be_deleted()
     {
-        string snapped, creatingSnapshot, creating, downloading, deleting, deletingSnapshotVolume, deletingSnapshot, extending, reserved, detaching;
+        string snapped, creatingSnapshot, creating, downloading, deleting, deletingSnapshotVolume, deletingSnapshot, extending, reserved, detaching, uploading;
         string deletingFile, plugged, pluggedAttachment, server;
         await using (var first = await StartAsync())
         {
@@ -67,6 +67,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
             extending = await VolumeAsync(api, "extending");
             reserved = await VolumeAsync(api, "reserved");
             detaching = await VolumeAsync(api, "detaching");
+            uploading = await VolumeAsync(api, "uploading");
 
             // Legacy actions leave real rows behind: an os-reserve without os-attach, an os-attach then os-begin_detaching.
             await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{reserved}/action", new JsonObject { ["os-reserve"] = new JsonObject() }, HttpStatusCode.Accepted);
@@ -104,6 +105,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
             Assert.True(await store.TransitionAsync(downloading, ["available"], "downloading"));
             Assert.True(await store.TransitionAsync(deleting, ["available"], "deleting"));
             Assert.True(await store.TransitionAsync(extending, ["available"], "extending"));
+            Assert.True(await store.TransitionAsync(uploading, ["available"], "uploading"));
             deletingFile = first.Services.GetRequiredService<FileBackend>().ExportPath(deleting);
             Assert.True(File.Exists(deletingFile));
         }
@@ -121,7 +123,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
         foreach (var (resource, eventId) in new[]
         {
             (creatingSnapshot, "VOLUME_VOLUME_SNAPSHOT_009_013"), (creating, "VOLUME_VOLUME_008_012"), (downloading, "VOLUME_VOLUME_005_012"),
-            (extending, "VOLUME_VOLUME_007_010"),
+            (extending, "VOLUME_VOLUME_007_010"), (uploading, "VOLUME_VOLUME_003_004"),
         })
         {
             var message = messages.Single(m => m!["resource_uuid"]!.GetValue<string>() == resource)!;
@@ -135,6 +137,7 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
 
         // Attach states are derived again from the attachments that exist.
         Assert.Equal("available", await StatusAsync(again, "volume", reserved));
+        Assert.Equal("available", await StatusAsync(again, "volume", uploading));
         Assert.Equal("in-use", await StatusAsync(again, "volume", detaching));
 
         // The half-plugged attachment is completed for its server; deleting the server releases it.
