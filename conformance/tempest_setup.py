@@ -161,6 +161,9 @@ min_microversion = {compute_min}
 max_microversion = {compute_max}
 build_interval = 1
 build_timeout = 180
+# Seconds after ACTIVE before a test acts on a server: a TCG guest needs a few to boot before it can release a
+# hot-unplugged disk (Ember gives up on a detach after 60 s; Nova's libvirt driver retries it).
+ready_wait = 10
 volume_device_name = vdb
 fixed_network_name =
 
@@ -179,7 +182,7 @@ vnc_console = False
 spice_console = False
 serial_console = False
 rescue = False
-enable_instance_password = False
+enable_instance_password = True
 interface_attach = False
 snapshot = False
 personality = False
