@@ -5,11 +5,12 @@
 #                                            Tempest's dynamic credentials make admins of fresh projects: that Ember must
 #                                            run with Identity:AdminProjectName "" (docs/conformance.md), as a fresh one does
 #   --subset smoke                           the fast identity + volume list of conformance/tempest-smoke.txt
-#   --regex REGEX                            only the tests of the four services that match REGEX as well
+#   --regex REGEX                            only the tests of the four services that match REGEX as well (not with --subset)
 #   --workspace DIR                          the Tempest workspace (config, logs, results); default a new temp dir
 #   --concurrency N                          test workers, 1 (default) or 2: this is a 2-core machine
 # Tests listed in conformance/tempest-exclude.txt (one regex and its reason per line) are not run.
-# Prints run/pass/skip/fail per service; exits 0 only when no test failed. The workspace keeps everything:
+# Prints excluded/run/pass/skip/fail per service (a class whose setup failed or skipped counts once); exits 0 only when
+# no test failed. The workspace keeps everything:
 # etc/tempest.conf, logs/tempest.log, the stestr results (.stestr), results.csv and, for a fresh Ember, ember-serve.log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +31,7 @@ while (($#)); do
 done
 [[ $concurrency =~ ^[12]$ ]] || { echo "tempest.sh: --concurrency is 1 or 2" >&2; exit 2; }
 [[ -z $subset || -f $here/tempest-$subset.txt ]] || { echo "tempest.sh: no subset $subset ($here/tempest-$subset.txt)" >&2; exit 2; }
+[[ -z $subset || -z $regex ]] || { echo "tempest.sh: --subset and --regex do not combine" >&2; exit 2; }
 say() { printf 'tempest.sh: %s\n' "$*" >&2; }
 
 "$repo/tools/install-deps.sh" tempest
@@ -87,21 +89,29 @@ fi
 
 "$PY" "$here/tempest_setup.py" "$url" "$workspace"
 
-# The four services, narrowed by --regex through a lookahead (tempest run takes one --regex).
+# The four services, narrowed by --regex through a lookahead (tempest run takes one --regex); or the subset's list
+# alone (stestr adds an include list's tests to those of --regex rather than narrowing them).
 select=(--regex "^${regex:+(?=.*(${regex}))}tempest\.api\.(identity\.(admin\.)?v3|image\.v2|volume|compute)\.")
-[[ -z $subset ]] || select+=(--include-list "$here/tempest-$subset.txt")
+[[ -z $subset ]] || select=(--include-list "$here/tempest-$subset.txt")
+# The selection before the exclude list, to count what it leaves out.
+(cd "$workspace" && tempest run --list-tests "${select[@]}" | grep '^tempest\.' > selected.txt)
 say "running Tempest (concurrency $concurrency), workspace $workspace"
 set +e
 (cd "$workspace" && tempest run --concurrency "$concurrency" "${select[@]}" --exclude-list "$here/tempest-exclude.txt") \
   > "$workspace/tempest-run.log" 2>&1
 set -e
-# stestr last exits 1 when the run had failures; the summary below counts them.
-(cd "$workspace" && { stestr last --subunit || true; } | subunit2csv > results.csv)
-"$PY" - "$workspace/results.csv" <<'PYEOF'
+# stestr last and subunit2csv exit 1 when the run had failures; the summary below counts them.
+(cd "$workspace" && stestr last --subunit | subunit2csv > results.csv) || true
+"$PY" - "$workspace/results.csv" "$workspace/selected.txt" "$here/tempest-exclude.txt" <<'PYEOF'
 import csv, re, sys
 names = [("identity", r"tempest\.api\.identity\."), ("image", r"tempest\.api\.image\."),
          ("volume", r"tempest\.api\.volume\."), ("compute", r"tempest\.api\.compute\.")]
-counts = {n: {"run": 0, "pass": 0, "skip": 0, "fail": 0} for n, _ in names}
+counts = {n: {"excluded": 0, "run": 0, "pass": 0, "skip": 0, "fail": 0} for n, _ in names}
+excludes = [re.compile(line.split("#")[0].strip()) for line in open(sys.argv[3]) if line.split("#")[0].strip()]
+for test in open(sys.argv[2]).read().split():
+    service = next((n for n, p in names if re.match(p, test)), None)
+    if service and any(r.search(test) for r in excludes):
+        counts[service]["excluded"] += 1
 failed = []
 for row in csv.DictReader(open(sys.argv[1])):
     test = row["test"]
@@ -121,11 +131,12 @@ for row in csv.DictReader(open(sys.argv[1])):
     else:
         c["fail"] += 1
         failed.append(test)
-print(f"{'service':<10}{'run':>6}{'pass':>6}{'skip':>6}{'fail':>6}")
+keys = ("excluded", "run", "pass", "skip", "fail")
+print(f"{'service':<10}" + "".join(f"{k:>10}" for k in keys))
 for n, c in counts.items():
-    print(f"{n:<10}{c['run']:>6}{c['pass']:>6}{c['skip']:>6}{c['fail']:>6}")
-total = {k: sum(c[k] for c in counts.values()) for k in ("run", "pass", "skip", "fail")}
-print(f"{'total':<10}{total['run']:>6}{total['pass']:>6}{total['skip']:>6}{total['fail']:>6}")
+    print(f"{n:<10}" + "".join(f"{c[k]:>10}" for k in keys))
+total = {k: sum(c[k] for c in counts.values()) for k in keys}
+print(f"{'total':<10}" + "".join(f"{total[k]:>10}" for k in keys))
 for t in failed:
     print("FAILED", t)
 sys.exit(1 if total["fail"] or not total["run"] else 0)
