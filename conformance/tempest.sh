@@ -10,8 +10,8 @@
 #   --concurrency N                          test workers, 1 (default) or 2: this is a 2-core machine
 # Tests listed in conformance/tempest-exclude.txt (one regex and its reason per line) are not run.
 # Prints excluded/run/pass/skip/fail per service (a class whose setup failed or skipped counts once); exits 0 only when
-# no test failed. The workspace keeps everything:
-# etc/tempest.conf, logs/tempest.log, the stestr results (.stestr), results.csv and, for a fresh Ember, ember-serve.log.
+# no test failed. The workspace keeps everything: etc/tempest.conf, tempest.log (every request), tempest-run.log, the
+# stestr results (.stestr), results.csv, selected.txt and, for a fresh Ember, ember-serve.log.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
