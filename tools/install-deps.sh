@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in tools/debian-packages.txt that are missing.
 # Idempotent and quick when everything is present (one dpkg-query, no apt-get update).
+#   tools/install-deps.sh             every package of the list
+#   tools/install-deps.sh PKG...      only these (each must be on the list), for scripts that need a few
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/debian-packages.txt")
+if (($# > 0)); then
+  for pkg in "$@"; do
+    printf '%s\n' "${wanted[@]}" | grep -qxF -- "$pkg" || { echo "install-deps: $pkg is not in debian-packages.txt" >&2; exit 2; }
+  done
+  wanted=("$@")
+fi
 missing=()
 for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

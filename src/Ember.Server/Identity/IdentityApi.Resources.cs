@@ -45,7 +45,7 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:create_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
-            var project = await identity.CreateProjectAsync(new ProjectCreate(RequireName(body), Json.OptionalString(body, "domain_id"),
+            var project = await identity.CreateProjectAsync(new ProjectCreate(RequireName(body, ProjectNameMaxLength), Json.OptionalString(body, "domain_id"),
                 Json.OptionalString(body, "description"), Json.OptionalBoolean(body, "enabled") ?? true));
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) }, StatusCodes.Status201Created);
         });
@@ -53,7 +53,7 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:update_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
-            var project = await identity.UpdateProjectAsync(id, new ProjectUpdate(OptionalName(body), Json.OptionalField(body, "description"),
+            var project = await identity.UpdateProjectAsync(id, new ProjectUpdate(OptionalName(body, ProjectNameMaxLength), Json.OptionalField(body, "description"),
                 Json.OptionalBoolean(body, "enabled")));
             return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) });
         });
@@ -309,16 +309,19 @@ public static partial class IdentityApi
                 return copy;
             }));
 
-    private static string RequireName(JsonObject body)
+    /// <summary>Keystone's schema: a project's name has at most 64 characters, a user's or a role's 255.</summary>
+    private const int ProjectNameMaxLength = 64;
+
+    private static string RequireName(JsonObject body, int maxLength = 255)
     {
         var name = Json.OptionalString(body, "name");
-        return string.IsNullOrWhiteSpace(name) || name.Length > 255
-            ? throw ApiException.BadRequest("Invalid input for field 'name': it must be a non-empty string of at most 255 characters.")
+        return string.IsNullOrWhiteSpace(name) || name.Length > maxLength
+            ? throw ApiException.BadRequest($"Invalid input for field 'name': it must be a non-empty string of at most {maxLength} characters.")
             : name;
     }
 
     /// <summary>A name in a PATCH: not given (null) or a valid name.</summary>
-    private static string? OptionalName(JsonObject body) => body.ContainsKey("name") ? RequireName(body) : null;
+    private static string? OptionalName(JsonObject body, int maxLength = 255) => body.ContainsKey("name") ? RequireName(body, maxLength) : null;
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
 }

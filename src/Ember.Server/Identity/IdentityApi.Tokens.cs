@@ -37,6 +37,8 @@ public static partial class IdentityApi
             user = original.User;
             inheritedExpiry = original.Row.ExpiresAt;
             inheritedAuditId = original.Row.AuditId;
+            // As Keystone's token plugin: the new token also names the methods that made the original (password, token).
+            methodNames = [.. methodNames.Concat(original.Row.Methods.Split(',')).Distinct(StringComparer.Ordinal)];
         }
         else
         {

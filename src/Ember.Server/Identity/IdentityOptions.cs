@@ -15,8 +15,11 @@ public sealed class IdentityOptions
     /// <summary>The demo user's password on first start (EMBER_DEMO_PASSWORD); generated when unset.</summary>
     public string? DemoPassword { get; set; }
 
-    /// <summary>Keystone's [resource] admin_project_name: the admin role on this project is the cloud admin.</summary>
-    [Required]
+    /// <summary>
+    /// Keystone's [resource] admin_project_name: the admin role on this project is the cloud admin. Empty is Keystone's
+    /// unset option: every project is an admin project, so the admin role anywhere is the cloud admin (what DevStack
+    /// runs and Tempest's dynamic credentials expect; never for a shared cloud).
+    /// </summary>
     public string AdminProjectName { get; set; } = "admin";
 
     /// <summary>Keystone's [resource] admin_project_domain_name.</summary>

@@ -77,10 +77,18 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
     public Task RevokeAsync(string? userId, string? projectId) =>
         store.RecordRevocationAsync(userId, projectId, DateTime.UtcNow.AddSeconds(-MaxLifetimeSeconds));
 
-    /// <summary>Keystone's is_admin_project: the project named by [resource] admin_project_name in admin_project_domain_name.</summary>
+    /// <summary>
+    /// Keystone's is_admin_project: the project named by [resource] admin_project_name in admin_project_domain_name; with
+    /// the name empty, as Keystone with the option unset, every project.
+    /// </summary>
     public async Task<bool> IsAdminProjectAsync(ProjectRow? project)
     {
         var settings = options.Value;
+        if (project is not null && string.IsNullOrEmpty(settings.AdminProjectName))
+        {
+            return true;
+        }
+
         if (project is null || project.Name != settings.AdminProjectName)
         {
             return false;

@@ -44,7 +44,10 @@ public static partial class VolumeApi
     {
         var ctx = Authorize(http, "volume:create_snapshot");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "snapshot");
-        var volumeId = Json.OptionalString(body, "volume_id") ?? throw ApiException.BadRequest("'volume_id' is a required property");
+        // Cinder's schema requires the key but allows null (uuid_allow_null): a null volume is then not found.
+        var volumeId = body.ContainsKey("volume_id")
+            ? Json.OptionalString(body, "volume_id") ?? throw ApiException.NotFound("Volume None could not be found.")
+            : throw ApiException.BadRequest("'volume_id' is a required property");
         // From 3.66 an in-use volume may be snapshotted without force; force=true is then ignored and force=false refused.
         var given = Json.OptionalBoolean(body, "force");
         if (http.VolumeVersion() >= VolumeVersions.SnapshotInUse && given == false)

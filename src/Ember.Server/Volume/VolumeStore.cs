@@ -179,9 +179,13 @@ public sealed partial class VolumeStore(Database db)
     }
 
     private static readonly SqlList s_volumeList = new("volumes", VolumeColumns,
-        SortKeys(("name", "COALESCE(name, '')"), ("size", "size"), ("status", "status")), new SortKey("created_at", true), new SortKey("id", true));
+        SortKeys(("name", "COALESCE(name, '')"), ("display_name", "COALESCE(name, '')"), ("size", "size"), ("status", "status")),
+        new SortKey("created_at", true), new SortKey("id", true));
 
-    /// <summary>The sort keys of a list: id, created_at and updated_at, which every table here has, and <paramref name="more"/>.</summary>
+    /// <summary>
+    /// The sort keys of a list: id, created_at and updated_at, which every table here has, and <paramref name="more"/>
+    /// (Cinder sorts by its column display_name under that name too, as Tempest's snapshot list tests do).
+    /// </summary>
     private static Dictionary<string, string> SortKeys(params (string Key, string Sql)[] more) =>
         new[] { ("id", "id"), ("created_at", "created_at"), ("updated_at", "updated_at") }.Concat(more).ToDictionary(k => k.Item1, k => k.Item2, StringComparer.Ordinal);
 
@@ -566,7 +570,7 @@ public sealed partial class VolumeStore(Database db)
             new SqlWhere().Scope("project_id", filter.ProjectId).Equal("volume_id", filter.VolumeId).Equal("name", filter.Name).Equal("status", filter.Status), page);
 
     private static readonly SqlList s_snapshotList = new("volume_snapshots", SnapshotColumns,
-        SortKeys(("name", "COALESCE(name, '')"), ("size", "size"), ("status", "status"), ("volume_id", "volume_id")),
+        SortKeys(("name", "COALESCE(name, '')"), ("display_name", "COALESCE(name, '')"), ("size", "size"), ("status", "status"), ("volume_id", "volume_id")),
         new SortKey("created_at", true), new SortKey("id", true));
 
     public async Task<bool> TransitionSnapshotAsync(string id, IEnumerable<string> from, string to)

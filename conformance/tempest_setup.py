@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Prepares a Tempest workspace for an Ember cloud: two small flavors and tempest.conf.
+
+    tempest_setup.py URL WORKSPACE        (the admin password comes from EMBER_ADMIN_PASSWORD)
+
+Tempest runs with dynamic credentials: each test class gets fresh projects and users, and its admin user holds the
+admin role on a fresh project. For that admin to be the cloud admin, Ember must run with Identity:AdminProjectName
+empty (Keystone's admin_project_name unset, as on DevStack): conformance/tempest.sh starts it so.
+"""
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+TIMEOUT = 30
+
+
+def call(method, url, token=None, body=None):
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        if error.code == 300:  # a versions document
+            return 300, error.headers, json.loads(raw)
+        raise SystemExit(f"tempest_setup: {method} {url}: HTTP {error.code} {raw[:300]!r}")
+
+
+def login(identity, password):
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"name": "Default"}, "password": password}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    _, headers, token = call("POST", identity + "/v3/auth/tokens", body=body)
+    catalog = {entry["type"]: next(e["url"] for e in entry["endpoints"] if e["interface"] == "public")
+               for entry in token["token"]["catalog"]}
+    return headers["X-Subject-Token"], catalog
+
+
+def flavor(compute, token, name, ram):
+    """Tempest boots its servers with flavor_ref: the smallest that boots Ember's guest image, made once."""
+    flavors = call("GET", compute + "/flavors?is_public=None", token)[2]["flavors"]
+    for f in flavors:
+        if f["name"] == name:
+            return f["id"]
+    body = {"flavor": {"name": name, "ram": ram, "vcpus": 1, "disk": 1}}
+    return call("POST", compute + "/flavors", token, body)[2]["flavor"]["id"]
+
+
+def version_range(root):
+    """(min, max) microversion of the CURRENT version in a service's versions document."""
+    _, _, doc = call("GET", root)
+    versions = doc["versions"]
+    current = next(v for v in versions if v["status"] == "CURRENT")
+    return current["min_version"], current["version"]
+
+
+def service_root(endpoint, marker):
+    return endpoint[: endpoint.index(marker) + len(marker)]
+
+
+def main():
+    url, workspace = sys.argv[1].rstrip("/"), sys.argv[2]
+    password = os.environ.get("EMBER_ADMIN_PASSWORD")
+    if not password:
+        raise SystemExit("tempest_setup: EMBER_ADMIN_PASSWORD is not set")
+    identity = url + "/identity"
+    token, catalog = login(identity, password)
+
+    compute = catalog["compute"]
+    flavor_ref = flavor(compute, token, "tempest.nano", 256)
+    flavor_ref_alt = flavor(compute, token, "tempest.micro", 320)
+    images = call("GET", catalog["image"] + "/v2/images?status=active", token)[2]["images"]
+    image_ref = images[0]["id"] if images else ""
+    volume_min, volume_max = version_range(service_root(catalog["block-storage"], "/volume"))
+    compute_min, compute_max = version_range(service_root(compute, "/compute"))
+
+    conf = f"""[DEFAULT]
+log_dir = {workspace}/logs
+log_file = tempest.log
+
+[oslo_concurrency]
+lock_path = {workspace}/tempest_lock
+
+[auth]
+use_dynamic_credentials = True
+default_credentials_domain_name = Default
+admin_username = admin
+admin_project_name = admin
+admin_password = {password}
+admin_domain_name = Default
+create_isolated_networks = False
+
+[identity]
+uri_v3 = {identity}/v3
+auth_version = v3
+region = RegionOne
+v3_endpoint_type = public
+catalog_type = identity
+admin_role = admin
+default_domain_id = default
+
+[identity-feature-enabled]
+api_v2 = False
+api_v2_admin = False
+api_v3 = True
+trust = False
+domain_specific_drivers = False
+security_compliance = False
+project_tags = False
+application_credentials = False
+access_rules = False
+
+[image]
+catalog_type = image
+endpoint_type = public
+container_formats = bare,ovf
+disk_formats = raw,qcow2
+
+[image-feature-enabled]
+api_v1 = False
+api_v2 = True
+import_image = False
+os_glance_reserved = False
+manage_locations = False
+
+[volume]
+catalog_type = block-storage
+endpoint_type = public
+min_microversion = {volume_min}
+max_microversion = {volume_max}
+build_interval = 1
+build_timeout = 60
+volume_size = 1
+storage_protocol = nbd
+vendor_name = Ember
+
+[volume-feature-enabled]
+backup = False
+snapshot = True
+clone = True
+manage_volume = False
+manage_snapshot = False
+multi_backend = False
+extend_attached_volume = True
+
+[compute]
+catalog_type = compute
+endpoint_type = public
+image_ref = {image_ref}
+image_ref_alt = {image_ref}
+flavor_ref = {flavor_ref}
+flavor_ref_alt = {flavor_ref_alt}
+min_microversion = {compute_min}
+max_microversion = {compute_max}
+build_interval = 1
+build_timeout = 180
+# Seconds after ACTIVE before a test acts on a server: a TCG guest needs a few to boot before it can release a
+# hot-unplugged disk (Ember gives up on a detach after 60 s; Nova's libvirt driver retries it).
+ready_wait = 10
+volume_device_name = vdb
+fixed_network_name =
+
+[compute-feature-enabled]
+disk_config = False
+change_password = False
+console_output = True
+resize = False
+pause = False
+shelve = False
+suspend = False
+cold_migration = False
+live_migration = False
+metadata_service = False
+vnc_console = False
+spice_console = False
+serial_console = False
+rescue = False
+enable_instance_password = True
+interface_attach = False
+snapshot = False
+personality = False
+attach_encrypted_volume = False
+config_drive = False
+volume_multiattach = True
+swap_volume = False
+
+[network]
+catalog_type = network
+
+[network-feature-enabled]
+floating_ips = False
+
+[validation]
+run_validation = False
+security_group = False
+security_group_rules = False
+
+[service_available]
+cinder = True
+glance = True
+nova = True
+neutron = False
+swift = False
+horizon = False
+"""
+    conf_file = os.path.join(workspace, "etc", "tempest.conf")
+    with open(os.open(conf_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(conf)
+    print(f"tempest_setup: volume {volume_min}-{volume_max}, compute {compute_min}-{compute_max}, "
+          f"image {image_ref or 'none'}, flavors {flavor_ref}/{flavor_ref_alt}")
+
+
+if __name__ == "__main__":
+    main()
