@@ -90,6 +90,8 @@ public sealed class NbdServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, bool tcp)
     {
+        // Read once: a disposed listener (the server stopping) throws on LocalEndPoint.
+        var endpoint = listener.LocalEndPoint?.ToString() ?? "?";
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
@@ -97,9 +99,9 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 socket = await listener.AcceptAsync(_stopping.Token);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _stopping.IsCancellationRequested)
             {
-                return;
+                return; // stopping: disposing the listener ends a pending accept with one of several errors
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
             {
@@ -109,7 +111,7 @@ public sealed class NbdServer : IAsyncDisposable
             }
             catch (Exception e)
             {
-                Log.AcceptFailed(_logger, e, listener.LocalEndPoint?.ToString() ?? "?");
+                Log.AcceptFailed(_logger, e, endpoint);
                 return;
             }
             IPAddress? source = null;
