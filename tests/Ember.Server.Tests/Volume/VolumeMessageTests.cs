@@ -65,6 +65,9 @@ public abstract class VolumeMessageCases(EmberFixture fixture)
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var requestId = response.Headers.GetValues("x-openstack-request-id").Single();
         await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["status"]!.GetValue<string>() == "error_extending", s_wait);
+        // The message is written just after the status changes: the tests read it (and what writing it purged) next.
+        await api.WaitForAsync("/volume/v3/messages",
+            j => j["messages"]!.AsArray().Any(m => m!["resource_uuid"]?.GetValue<string>() == id), s_wait, V33);
         return (id, requestId);
     }
 
