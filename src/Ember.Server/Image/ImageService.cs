@@ -101,16 +101,16 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Image
 
     /// <summary>
     /// Fills a queued image with data that <paramref name="produce"/> writes to a new file first (a volume's data in the
-    /// image's disk_format), uploaded from there with every check of an upload; the file is removed afterwards.
+    /// image's disk_format); the file then becomes the image's data with every check of an upload, without another copy.
     /// </summary>
     public async Task UploadFromFileAsync(RequestContext context, string id, Func<string, CancellationToken, Task> produce, CancellationToken cancellationToken)
     {
+        var image = await GetOwnedAsync(context, id, "upload data to");
         var staged = store.NewStagingPath(id);
         try
         {
             await produce(staged, cancellationToken);
-            await using var file = new FileStream(staged, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
-            await UploadAsync(context, id, file, null, file.Length, cancellationToken);
+            await store.UploadStagedAsync(image, staged, cancellationToken);
         }
         finally
         {

@@ -17,10 +17,10 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     /// <summary>Bytes each project's uploads in progress have received, counted against its storage quota.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _uploading = new(StringComparer.Ordinal);
 
-    /// <summary>Where uploads are received before they are checked and stored.</summary>
+    /// <summary>Where uploads are received before they are checked and stored (DATA/images, whatever the store).</summary>
     private readonly string _uploadDirectory = FileImageData.DirectoryOf(host.Value);
 
-    /// <summary>A new private file path beside the uploads, for data produced before it is uploaded as <paramref name="id"/>.</summary>
+    /// <summary>A new private file path where data of image <paramref name="id"/> is received or produced before it is checked and stored.</summary>
     public string NewStagingPath(string id)
     {
         Directory.CreateDirectory(_uploadDirectory);
@@ -110,7 +110,22 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     /// announced larger than what is left is refused before it is read, and any upload stops (413) at the byte
     /// that would pass the quota.
     /// </remarks>
-    public async Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, CancellationToken cancellationToken)
+    public Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, CancellationToken cancellationToken) =>
+        ReceiveAsync(image, source, expectedSize, announcedSize, null, cancellationToken);
+
+    /// <summary>
+    /// The same for data already written to <paramref name="stagedFile"/> (from <see cref="NewStagingPath"/>): it is
+    /// hashed and inspected where it is and becomes the image's data, with no second copy; it is gone afterwards.
+    /// </summary>
+    public async Task<ImageRow> UploadStagedAsync(ImageRow image, string stagedFile, CancellationToken cancellationToken)
+    {
+        await using var source = new FileStream(stagedFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
+        return await ReceiveAsync(image, source, null, source.Length, stagedFile, cancellationToken);
+    }
+
+    /// <summary>Hashes, inspects and stores <paramref name="source"/>, copied to a temp file unless it is <paramref name="stagedFile"/>.</summary>
+    private async Task<ImageRow> ReceiveAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, string? stagedFile,
+        CancellationToken cancellationToken)
     {
         var quota = options.Value.StorageQuotaBytes;
         var stored = quota < 0 ? 0 : await StoredBytesAsync(image.Owner);
@@ -124,8 +139,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
             throw ApiException.Conflict($"Image status transition from {image.Status} to saving is not allowed");
         }
 
-        Directory.CreateDirectory(_uploadDirectory);
-        var temp = Path.Combine(_uploadDirectory, image.Id + ".upload-" + Ids.NewHexId());
+        var temp = stagedFile ?? NewStagingPath(image.Id);
         long received = 0;
         void Count(int bytes)
         {
@@ -140,7 +154,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
         try
         {
             var inspector = new ImageInspector();
-            var (size, md5, sha512) = await CopyHashingAsync(source, temp, inspector, image.DiskFormat, Count, cancellationToken);
+            var (size, md5, sha512) = await CopyHashingAsync(source, stagedFile is null ? temp : null, inspector, image.DiskFormat, Count, cancellationToken);
             if (expectedSize is { } expected && expected != size)
             {
                 throw ApiException.BadRequest($"Size of uploaded data ({size}) does not match the declared size ({expected}).");
@@ -224,7 +238,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     /// cannot be the declared disk_format (a qcow2 header declared raw), the upload stops there.
     /// </summary>
     private static async Task<(long Size, string Md5, string Sha512)> CopyHashingAsync(
-        Stream source, string path, ImageInspector inspector, string? diskFormat, Action<int> count, CancellationToken cancellationToken)
+        Stream source, string? path, ImageInspector inspector, string? diskFormat, Action<int> count, CancellationToken cancellationToken)
     {
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
@@ -233,7 +247,8 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
         var formatChecked = false;
         try
         {
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+            // No path: the source is already the file that will be stored, and is only read.
+            await using var file = path is null ? null : new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
             int read;
             while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
             {
@@ -250,11 +265,18 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
                     }
                 }
 
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                if (file is not null)
+                {
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+
                 size += read;
             }
 
-            await file.FlushAsync(cancellationToken);
+            if (file is not null)
+            {
+                await file.FlushAsync(cancellationToken);
+            }
         }
         finally
         {

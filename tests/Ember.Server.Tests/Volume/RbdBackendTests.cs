@@ -232,6 +232,13 @@ public sealed class RbdBackendTests(RbdEmberFixture fixture) : IClassFixture<Rbd
         Assert.Equal(HttpStatusCode.Conflict, status);
         Assert.Contains("could not be deleted because it is in use", body, StringComparison.Ordinal);
         Assert.Equal("active", (await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{image}"))["status"]!.GetValue<string>());
+        // What a user sees with Debian's clients: both fail; glance prints Glance's reason (openstack only "Conflict").
+        var openstack = await fixture.RunClientAsync("openstack", "ember", "image", "delete", image);
+        Assert.NotEqual(0, openstack.ExitCode);
+        Assert.Contains("409", openstack.StdErr, StringComparison.Ordinal);
+        var glance = await Cli.RunAsync("glance", ["image-delete", image], fixture.OpenRc());
+        Assert.NotEqual(0, glance.ExitCode);
+        Assert.Contains("in use", glance.StdOut + glance.StdErr, StringComparison.Ordinal);
 
         await DeleteAsync(api, "volumes", volume);
         await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{image}", expect: HttpStatusCode.NoContent);
