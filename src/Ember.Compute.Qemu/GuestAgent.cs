@@ -25,6 +25,7 @@ public sealed class GuestAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private Connection? _connection;
+    private int _resetSinceSync;
 
     internal GuestAgent(string socketPath, string serverId, ILogger logger)
     {
@@ -32,6 +33,12 @@ public sealed class GuestAgent : IAsyncDisposable
         _serverId = serverId;
         _logger = logger;
     }
+
+    /// <summary>
+    /// The guest was reset: the next request opens a fresh connection and synchronises with the new agent, so
+    /// <see cref="PingAsync"/> after a reboot means the rebooted guest's agent answered.
+    /// </summary>
+    public void MarkGuestReset() => Volatile.Write(ref _resetSinceSync, 1);
 
     /// <summary>True once the agent answers a sync within <paramref name="timeout"/>; false if it never does.</summary>
     public async Task<bool> PingAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -172,6 +179,11 @@ public sealed class GuestAgent : IAsyncDisposable
 
     private async Task<Connection> EnsureSyncedAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _resetSinceSync, 0) != 0)
+        {
+            await DropConnectionAsync();
+        }
+
         if (_connection is { } existing)
         {
             return existing;

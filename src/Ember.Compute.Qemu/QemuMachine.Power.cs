@@ -61,7 +61,7 @@ public sealed partial class QemuMachine
         if (hard)
         {
             Log.PowerAction(_logger, Id, "hard reboot");
-            await Qmp.ExecuteAsync("system_reset", null, cancellationToken);
+            await ResetAsync(cancellationToken);
             return;
         }
 
@@ -82,9 +82,7 @@ public sealed partial class QemuMachine
                 Log.PowerAction(_logger, Id, $"guest ignored ACPI for {grace.TotalSeconds:0} s, hard reset");
             }
 
-            var reset = Qmp.WaitForEventAsync("RESET", null, cancellationToken);
-            await Qmp.ExecuteAsync("system_reset", null, cancellationToken);
-            await reset.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            await ResetAsync(cancellationToken);
             if (await QueryStatusAsync(cancellationToken) != "running")
             {
                 await Qmp.ExecuteAsync("cont", null, cancellationToken);
@@ -97,6 +95,14 @@ public sealed partial class QemuMachine
                 await Qmp.ExecuteAsync("set-action", new JsonObject { ["shutdown"] = "poweroff" }, CancellationToken.None);
             }
         }
+    }
+
+    /// <summary><c>system_reset</c>, returning once QEMU has done it (its RESET event; the agent then resyncs).</summary>
+    private async Task ResetAsync(CancellationToken cancellationToken)
+    {
+        var reset = Qmp.WaitForEventAsync("RESET", null, cancellationToken);
+        await Qmp.ExecuteAsync("system_reset", null, cancellationToken);
+        await reset.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
     }
 
     private async Task<bool> WaitExitedAsync(TimeSpan timeout, CancellationToken cancellationToken)

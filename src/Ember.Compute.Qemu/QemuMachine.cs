@@ -24,6 +24,15 @@ public sealed partial class QemuMachine : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<QemuMachine>();
         Qmp = qmp;
         Agent = new GuestAgent(Path.Combine(instanceDir, QemuCommandLine.AgentSocketName), id, loggerFactory.CreateLogger<GuestAgent>());
+        // A reset (ours or the guest's own reboot) restarts the agent inside: the connection synced with the old
+        // one must be resynchronised, or a request would wait for an agent that is still booting.
+        Qmp.EventReceived += e =>
+        {
+            if (e.Name == "RESET")
+            {
+                Agent.MarkGuestReset();
+            }
+        };
         Exited = WatchAsync();
     }
 

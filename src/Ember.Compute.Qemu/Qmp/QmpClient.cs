@@ -367,14 +367,7 @@ public sealed class QmpClient : IAsyncDisposable
             }
         }
 
-        if (matched is not null)
-        {
-            foreach (var waiter in matched)
-            {
-                waiter.Completion.TrySetResult(qmpEvent);
-            }
-        }
-
+        // Handlers first: whoever awaited the event then sees the state the handlers updated.
         try
         {
             EventReceived?.Invoke(qmpEvent);
@@ -382,6 +375,14 @@ public sealed class QmpClient : IAsyncDisposable
         catch (Exception ex)
         {
             Log.QmpEventHandlerFailed(_logger, name, ex);
+        }
+
+        if (matched is not null)
+        {
+            foreach (var waiter in matched)
+            {
+                waiter.Completion.TrySetResult(qmpEvent);
+            }
         }
     }
 

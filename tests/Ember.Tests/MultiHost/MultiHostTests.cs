@@ -105,15 +105,16 @@ public sealed class MultiHostTests(MultiHostFixture cloud) : IClassFixture<Multi
         // kill -9 the controller, which serves the NBD exports: the guests run on. A writer in vm-002 records in its own
         // root disk each value it has fsynced to the shared volume; once the controller is back and the writer stopped,
         // vm-001 finds the last acknowledged value (or a later one) on the volume. /root/acked is replaced by a rename,
-        // so a writer killed mid-update never leaves it empty.
-        await cloud.ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked && (sh -c 'i=0; while true; do i=$((i+1)); " +
+        // so a poll never reads it half-written, and the writer stops between two rounds when /root/stop appears
+        // (a kill could land between the truncation of counter and its write, leaving counter empty).
+        await cloud.ExecAsync("vm-002", $"mount {vdcIn002} /mnt/c && rm -f /root/acked /root/stop && (sh -c 'i=0; while [ ! -e /root/stop ]; do i=$((i+1)); " +
             "echo $i > /mnt/c/counter && sync /mnt/c/counter && echo $i > /root/acked.new && mv -f /root/acked.new /root/acked; done' " +
             "< /dev/null > /dev/null 2>&1 & echo $! > /root/writer.pid)");
         var beforeKill = await AckedAsync(minimum: 1);
         await cloud.KillControllerAsync();
         await cloud.StartControllerAsync();
         await AckedAsync(minimum: beforeKill + 20); // the writes went on through the controller's restart
-        var acked = long.Parse(await cloud.ExecAsync("vm-002", "kill $(cat /root/writer.pid); sleep 1; cat /root/acked; umount /mnt/c"),
+        var acked = long.Parse(await cloud.ExecAsync("vm-002", "touch /root/stop; while kill -0 $(cat /root/writer.pid) 2>/dev/null; do sleep 0.2; done; cat /root/acked; umount /mnt/c"),
             System.Globalization.CultureInfo.InvariantCulture);
         var onVolume = long.Parse(await cloud.ExecAsync("vm-001", $"mount {vdcIn001} /mnt/c && cat /mnt/c/counter; umount /mnt/c"),
             System.Globalization.CultureInfo.InvariantCulture);
