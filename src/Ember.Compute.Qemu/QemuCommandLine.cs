@@ -72,6 +72,11 @@ internal static class QemuCommandLine
             args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
         }
 
+        foreach (var nic in spec.Nics ?? [])
+        {
+            args.AddRange(["-netdev", Netdev(nic), "-device", NicDevice(nic).ToJsonString()]);
+        }
+
         // Paused until the driver has connected QMP, added the NBD disks and sent "cont": no event is missed.
         args.Add("-S");
         return args;
@@ -200,6 +205,31 @@ internal static class QemuCommandLine
         }
 
         return blockdev;
+    }
+
+    /// <summary>
+    /// The <c>-netdev</c> of a NIC: the existing tap by name, no up/down scripts (the host's network plane owns the
+    /// tap and its bridge), no vhost (it needs KVM's ioeventfd; under TCG QEMU's own virtio-net is what works).
+    /// </summary>
+    public static string Netdev(QemuNic nic) =>
+        $"tap,id={nic.NetdevId},ifname={Escape(nic.TapName)},script=no,downscript=no,vhost=off";
+
+    /// <summary>The <c>-device</c> / <c>device_add</c> description of a NIC.</summary>
+    public static JsonObject NicDevice(QemuNic nic)
+    {
+        var device = new JsonObject
+        {
+            ["driver"] = "virtio-net-pci",
+            ["id"] = nic.DeviceId,
+            ["netdev"] = nic.NetdevId,
+            ["mac"] = nic.MacAddress,
+        };
+        if (nic.Mtu is { } mtu)
+        {
+            device["host_mtu"] = mtu;
+        }
+
+        return device;
     }
 
     /// <summary>The <c>-device</c> / <c>device_add</c> description of a disk.</summary>

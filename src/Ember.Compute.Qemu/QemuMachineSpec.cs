@@ -5,13 +5,29 @@ namespace Ember.Compute.Qemu;
 /// <param name="InstanceDir">Per-server directory for sockets, pidfile and console log (created if missing).</param>
 /// <param name="RootDisk">The boot disk (vda, bootindex 0): a qcow2 overlay file, or a volume for boot from volume.</param>
 /// <param name="Disks">Extra disks at boot, in guest order (vdb, vdc, ...).</param>
+/// <param name="Nics">Network interfaces at boot, in guest order (eth0, eth1, ...).</param>
 public sealed record QemuMachineSpec(
     string Id,
     string InstanceDir,
     int MemoryMiB,
     int Vcpus,
     QemuDisk RootDisk,
-    IReadOnlyList<NetworkDisk> Disks);
+    IReadOnlyList<NetworkDisk> Disks,
+    IReadOnlyList<QemuNic>? Nics = null);
+
+/// <summary>
+/// A virtio-net interface on a tap the host's network plane made beforehand (persistent, on the network's bridge):
+/// QEMU only opens it by name, so it needs no helper script and no privilege to create interfaces.
+/// </summary>
+/// <param name="Id">Names the QEMU netdev and device (a port id is fine: it is shortened to a valid QEMU id).</param>
+/// <param name="Mtu">Told to the guest through virtio-net's host_mtu, as Nova does for tenant networks.</param>
+public sealed record QemuNic(string Id, string TapName, string MacAddress, int? Mtu)
+{
+    /// <summary>QEMU ids are letters, digits, '-', '.', '_' and start with a letter.</summary>
+    internal string NetdevId => "net-" + new string([.. Id.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-').Take(36)]);
+
+    internal string DeviceId => "nic-" + NetdevId[4..];
+}
 
 /// <summary>A virtio-blk disk. <see cref="DeviceName"/> (vda, vdb...) names the QEMU device and block node.</summary>
 public abstract record QemuDisk(string DeviceName, string? Serial)
