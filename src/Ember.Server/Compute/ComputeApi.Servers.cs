@@ -136,10 +136,7 @@ public static partial class ComputeApi
             throw ApiException.BadRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property");
         }
 
-        if (body["networks"] is JsonValue networks && networks.TryGetValue(out string? mode) && mode is not ("auto" or "none"))
-        {
-            throw ApiException.BadRequest($"Invalid input for field/attribute networks. Value: {mode}. It must be 'auto', 'none' or a list.");
-        }
+        var (networkMode, nics) = ParseNetworks(body["networks"], version);
 
         var volumes = new List<BootVolume>();
         string? imageFromBdm = null;
@@ -191,7 +188,68 @@ public static partial class ComputeApi
             KeyName = Json.OptionalString(body, "key_name"),
             AdminPass = Json.OptionalString(body, "adminPass"),
             Volumes = volumes,
+            NetworkMode = networkMode,
+            Nics = nics,
         };
+    }
+
+    /// <summary>The most interfaces one server create may ask for (QEMU's PCI slots and the guest's patience both end somewhere).</summary>
+    private const int MaxNicsPerServer = 16;
+
+    /// <summary>Nova's networks schema: "auto", "none" (2.37; older versions get them too), or a list of {uuid, port, fixed_ip, tag}.</summary>
+    private static (NetworkMode Mode, List<NicRequest> Nics) ParseNetworks(JsonNode? networks, Microversion version)
+    {
+        switch (networks)
+        {
+            case null:
+                return (NetworkMode.Default, []);
+            case JsonValue value when value.TryGetValue(out string? mode) && mode is "auto" or "none":
+                return (mode == "auto" ? NetworkMode.Auto : NetworkMode.None, []);
+            case JsonArray list when list.Count <= MaxNicsPerServer:
+                var nics = new List<NicRequest>();
+                foreach (var item in list)
+                {
+                    if (item is not JsonObject entry)
+                    {
+                        throw ApiException.BadRequest("Invalid input for field/attribute networks. Each entry must be an object.");
+                    }
+
+                    var networkId = NetworkUuid(entry, "uuid");
+                    var portId = NetworkUuid(entry, "port");
+                    var fixedIp = Json.OptionalString(entry, "fixed_ip");
+                    if (fixedIp is not null && !(System.Net.IPAddress.TryParse(fixedIp, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
+                    {
+                        throw ApiException.BadRequest($"Invalid input for field/attribute fixed_ip. Value: {fixedIp}. '{fixedIp}' is not a valid IPv4 address");
+                    }
+
+                    if (portId is not null && fixedIp is not null)
+                    {
+                        throw ApiException.BadRequest("Invalid input for field/attribute networks. A port and a fixed_ip cannot both be given.");
+                    }
+
+                    if (networkId is null && portId is null)
+                    {
+                        throw ApiException.BadRequest("Invalid input for field/attribute networks. Each entry needs a 'uuid' or a 'port'.");
+                    }
+
+                    nics.Add(new NicRequest(portId is null ? networkId : null, portId, fixedIp,
+                        version.AtLeast(32) ? Limits.Text(Json.OptionalString(entry, "tag"), "tag") : null));
+                }
+
+                return (nics.Count == 0 ? NetworkMode.None : NetworkMode.Explicit, nics);
+            case JsonArray:
+                throw ApiException.BadRequest($"Invalid input for field/attribute networks. At most {MaxNicsPerServer} interfaces per server.");
+            default:
+                throw ApiException.BadRequest($"Invalid input for field/attribute networks. Value: {networks.ToJsonString()}. It must be 'auto', 'none' or a list.");
+        }
+    }
+
+    private static string? NetworkUuid(JsonObject entry, string key)
+    {
+        var text = Json.OptionalString(entry, key);
+        return text is null || Guid.TryParse(text, out _)
+            ? text
+            : throw ApiException.BadRequest($"Bad networks format: network uuid is not in proper format ({text})");
     }
 
     /// <summary>availability_zone as Nova's schema takes it: a name of 1 to 255 characters without surrounding spaces.</summary>

@@ -5,6 +5,25 @@ namespace Ember.Server.Compute;
 /// <summary>A volume to attach at boot, from block_device_mapping (legacy) or block_device_mapping_v2.</summary>
 public sealed record BootVolume(string VolumeId, string? DeviceName, int? BootIndex, bool DeleteOnTermination, string? Tag);
 
+/// <summary>One entry of a server create's <c>networks</c> list: a network (with an optional fixed IP) or an existing port.</summary>
+public sealed record NicRequest(string? NetworkId, string? PortId, string? FixedIp, string? Tag);
+
+/// <summary>How a server create asks for network interfaces (Nova's <c>networks</c>).</summary>
+public enum NetworkMode
+{
+    /// <summary>No <c>networks</c> (below 2.37): the project's only network, or none when it has none (ambiguity is a 409).</summary>
+    Default,
+
+    /// <summary><c>"auto"</c> (2.37): the project's network, or one allocated for it the first time (Nova's get-me-a-network).</summary>
+    Auto,
+
+    /// <summary><c>"none"</c>: no interface.</summary>
+    None,
+
+    /// <summary>A list of networks and ports, in guest order (eth0, eth1, ...).</summary>
+    Explicit,
+}
+
 /// <summary>The parsed body of POST /servers.</summary>
 public sealed record ServerCreateRequest
 {
@@ -17,6 +36,11 @@ public sealed record ServerCreateRequest
     public string? KeyName { get; init; }
     public string? AdminPass { get; init; }
     public List<BootVolume> Volumes { get; init; } = [];
+
+    public NetworkMode NetworkMode { get; init; } = NetworkMode.Default;
+
+    /// <summary>The interfaces asked for when <see cref="NetworkMode"/> is <see cref="NetworkMode.Explicit"/>.</summary>
+    public List<NicRequest> Nics { get; init; } = [];
 
     /// <summary>The server group of os:scheduler_hints' "group".</summary>
     public string? GroupId { get; init; }
