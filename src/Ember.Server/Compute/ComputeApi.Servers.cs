@@ -36,7 +36,8 @@ public static partial class ComputeApi
             }
 
             await store.UpdateServerAsync(server);
-            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, (await store.FindServerAsync(id))!) });
+            // Read again for the reply: a delete that raced the update makes it a 404, not a null row (fuzz seed 20261130).
+            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, await FindServerAsync(store, context, id)) });
         });
         v21.MapDelete("/servers/{id}", async (HttpContext http, ComputeStore store, ComputeService compute, string id) =>
         {

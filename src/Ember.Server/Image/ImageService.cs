@@ -48,7 +48,8 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Image
     {
         CheckChange(context, image);
         await store.UpdateAsync(image);
-        return (await store.FindAsync(image.Id))!;
+        // A delete racing the update leaves nothing to show: Glance's 404 rather than a null row.
+        return await store.FindAsync(image.Id) ?? throw ApiException.NotFound($"No image found with ID {image.Id}");
     }
 
     public async Task DeleteAsync(RequestContext context, string id)
