@@ -4,6 +4,7 @@ using Ember.Server.Compute;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
+using Ember.Server.Network;
 using Ember.Server.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -74,6 +75,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
         builder.Services.AddComputeServices(options.Role);
+        builder.Services.AddNetworkServices();
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -89,10 +91,15 @@ public sealed partial class EmberHost : IAsyncDisposable
         app.MapImageApi();
         app.MapVolumeApi();
         app.MapComputeApi();
+        if (options.Network.Enabled)
+        {
+            app.MapNetworkApi();
+        }
+
         app.MapGet("/", () => Json.Reply(new System.Text.Json.Nodes.JsonObject
         {
             ["name"] = "ember",
-            ["services"] = new System.Text.Json.Nodes.JsonArray("/identity", "/image", "/compute", "/volume"),
+            ["services"] = new System.Text.Json.Nodes.JsonArray([.. new[] { "/identity", "/image", "/compute", "/volume", "/network" }.Where(p => p != "/network" || options.Network.Enabled).Select(p => (System.Text.Json.Nodes.JsonNode)p)]),
         }));
 
         await app.Services.GetRequiredService<IImageData>().StartAsync(cancellationToken);
@@ -111,7 +118,7 @@ public sealed partial class EmberHost : IAsyncDisposable
 
     /// <summary>The schema of every subsystem, in order: every role migrates the shared database the same way.</summary>
     internal static IEnumerable<Migration> Migrations =>
-        [.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations];
+        [.. IdentitySchema.Migrations, .. ImageSchema.Migrations, .. VolumeSchema.Migrations, .. ComputeSchema.Migrations, .. NetworkSchema.Migrations];
 
     /// <summary>One line per event with its scopes (request id, server id), framework chatter at Warning.</summary>
     internal static void ConfigureLogging(ILoggingBuilder logging, Action<ILoggingBuilder>? overrides)
@@ -138,6 +145,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         services.AddSingleton(Options.Create(options.Nbd));
         services.AddSingleton(Options.Create(options.Volume));
         services.AddSingleton(Options.Create(options.Compute));
+        services.AddSingleton(Options.Create(options.Network));
     }
 
     public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();

@@ -25,6 +25,9 @@ public sealed class ApiException(ErrorKind kind, string message) : Exception(mes
 
     public int StatusCode => (int)Kind;
 
+    /// <summary>The error's class name where the API's body names one (Neutron's "type"); null: the status's generic one.</summary>
+    public string? Type { get; init; }
+
     /// <summary>When the client may try again (a 429 or 503): sent as Retry-After in whole seconds.</summary>
     public TimeSpan? RetryAfter { get; init; }
 

@@ -42,7 +42,7 @@ public static partial class ApiPipeline
                     http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 }
 
-                await WriteErrorAsync(http, ex.StatusCode, ex.Message);
+                await WriteErrorAsync(http, ex.StatusCode, ex.Message, ex.Type);
             }
             catch (BadHttpRequestException ex) when (!http.Response.HasStarted)
             {
@@ -155,7 +155,7 @@ public static partial class ApiPipeline
         && request.Path.StartsWithSegments("/image/v2/images", StringComparison.Ordinal, out var rest)
         && rest.Value is { } tail && tail.Count(c => c == '/') == 2 && tail.EndsWith("/file", StringComparison.Ordinal);
 
-    public static async Task WriteErrorAsync(HttpContext http, int status, string message)
+    public static async Task WriteErrorAsync(HttpContext http, int status, string message, string? type = null)
     {
         var family = ErrorBodies.FamilyOf(http.Request.Path);
         http.Response.StatusCode = status;
@@ -177,7 +177,7 @@ public static partial class ApiPipeline
         }
 
         http.Response.ContentType = "application/json";
-        await http.Response.WriteAsync(Json.Serialize(ErrorBodies.Render(family, status, message)));
+        await http.Response.WriteAsync(Json.Serialize(ErrorBodies.Render(family, status, message, type)));
     }
 
     /// <summary>A present token must be valid everywhere (401 otherwise); an absent one is checked by each endpoint.</summary>

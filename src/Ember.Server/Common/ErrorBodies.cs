@@ -14,6 +14,7 @@ public enum ApiFamily
     Image,
     Compute,
     Volume,
+    Network,
 }
 
 /// <summary>Turns an error into the body that the OpenStack service it imitates would send.</summary>
@@ -36,14 +37,43 @@ public static class ErrorBodies
             return ApiFamily.Compute;
         }
 
+        if (path.StartsWithSegments("/network"))
+        {
+            return ApiFamily.Network;
+        }
+
         return path.StartsWithSegments("/volume") ? ApiFamily.Volume : ApiFamily.Other;
     }
 
-    public static JsonObject Render(ApiFamily family, int status, string message) => family switch
+    public static JsonObject Render(ApiFamily family, int status, string message, string? type = null) => family switch
     {
         ApiFamily.Identity or ApiFamily.Other => Keystone(status, message),
         ApiFamily.Image => Glance(status, message),
+        ApiFamily.Network => Neutron(status, message, type),
         _ => NovaCinder(status, message),
+    };
+
+    /// <summary>Neutron: {"NeutronError":{"type","message","detail"}}; type is the exception's class name.</summary>
+    private static JsonObject Neutron(int status, string message, string? type) => new()
+    {
+        ["NeutronError"] = new JsonObject
+        {
+            ["type"] = type ?? status switch
+            {
+                400 => "HTTPBadRequest",
+                401 => "HTTPUnauthorized",
+                403 => "HTTPForbidden",
+                404 => "HTTPNotFound",
+                405 => "HTTPMethodNotAllowed",
+                409 => "HTTPConflict",
+                413 => "HTTPRequestEntityTooLarge",
+                415 => "HTTPUnsupportedMediaType",
+                503 => "HTTPServiceUnavailable",
+                _ => "HTTPInternalServerError",
+            },
+            ["message"] = message,
+            ["detail"] = "",
+        },
     };
 
     /// <summary>Keystone: {"error":{"code","title","message"}}.</summary>

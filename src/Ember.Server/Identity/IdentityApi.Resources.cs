@@ -288,7 +288,7 @@ public static partial class IdentityApi
 
     /// <summary>The catalog's services as /v3/services shows them.</summary>
     private static IEnumerable<JsonObject> CatalogServices(HttpContext http) =>
-        ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>().Select(entry => new JsonObject
+        ServiceCatalog.Build(http, http.RequireContext().ProjectId).OfType<JsonObject>().Select(entry => new JsonObject
         {
             ["id"] = (string?)entry["id"],
             ["type"] = (string?)entry["type"],
@@ -299,7 +299,7 @@ public static partial class IdentityApi
 
     /// <summary>The catalog's endpoints as /v3/endpoints shows them: each with its service's id.</summary>
     private static IEnumerable<JsonObject> CatalogEndpoints(HttpContext http) =>
-        ServiceCatalog.Build(http.BaseUrl(), http.RequireContext().ProjectId).OfType<JsonObject>().SelectMany(entry =>
+        ServiceCatalog.Build(http, http.RequireContext().ProjectId).OfType<JsonObject>().SelectMany(entry =>
             (entry["endpoints"] as JsonArray ?? []).OfType<JsonObject>().Select(endpoint =>
             {
                 var copy = (JsonObject)endpoint.DeepClone();

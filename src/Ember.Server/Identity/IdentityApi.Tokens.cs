@@ -114,7 +114,7 @@ public static partial class IdentityApi
             token["roles"] = new JsonArray([.. valid.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = r.Id, ["name"] = r.Name })]);
             if (withCatalog)
             {
-                token["catalog"] = ServiceCatalog.Build(http.BaseUrl(), project.Id);
+                token["catalog"] = ServiceCatalog.Build(http, project.Id);
             }
         }
 

@@ -56,7 +56,7 @@ public static partial class IdentityApi
         var context = http.RequireContext();
         return Json.Reply(new JsonObject
         {
-            ["catalog"] = ServiceCatalog.Build(http.BaseUrl(), context.ProjectId),
+            ["catalog"] = ServiceCatalog.Build(http, context.ProjectId),
             ["links"] = Links(http, "/auth/catalog"),
         });
     }

@@ -1,6 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Identity;
 
@@ -17,14 +21,19 @@ public static class ServiceCatalog
         ("compute", "nova", "/compute/v2.1"),
         ("block-storage", "cinder", "/volume/v3/{project_id}"),
         ("volumev3", "cinderv3", "/volume/v3/{project_id}"),
+        ("network", "neutron", "/network"),
     ];
 
     public const string Region = "RegionOne";
 
-    public static JsonArray Build(string baseUrl, string? projectId)
+    /// <summary>The catalog for a request: the network service only when Network:Enabled.</summary>
+    public static JsonArray Build(HttpContext http, string? projectId) =>
+        Build(http.BaseUrl(), projectId, http.RequestServices.GetRequiredService<IOptions<Network.NetworkOptions>>().Value.Enabled);
+
+    public static JsonArray Build(string baseUrl, string? projectId, bool withNetwork = true)
     {
         var catalog = new JsonArray();
-        foreach (var (type, name, path) in s_services)
+        foreach (var (type, name, path) in s_services.Where(s => withNetwork || s.Type != "network"))
         {
             if (path.Contains("{project_id}", StringComparison.Ordinal) && projectId is null)
             {

@@ -41,7 +41,7 @@ public abstract class IdentityApiCases(EmberFixture ember)
         Assert.Equal("admin", token["project"]!["name"]!.GetValue<string>());
         Assert.Contains(token["roles"]!.AsArray(), r => r!["name"]!.GetValue<string>() == "admin");
         var types = token["catalog"]!.AsArray().Select(s => s!["type"]!.GetValue<string>()).ToList();
-        Assert.Equal(["identity", "image", "compute", "block-storage", "volumev3"], types);
+        Assert.Equal(["identity", "image", "compute", "block-storage", "volumev3", "network"], types);
         Assert.EndsWith("Z", token["expires_at"]!.GetValue<string>());
     }
 

@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using Ember.Server.Common;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ember.Server.Network;
+
+// Quotas (neutron/extensions/quotasv2.py, quotasv2_detail.py): a project's own reader sees its quotas, admins set them.
+public static partial class NetworkApi
+{
+    private static void MapQuotas(RouteGroupBuilder v2)
+    {
+        v2.MapGet("/quotas/{projectId}", async (HttpContext http, string projectId) =>
+        {
+            AuthorizeQuotaRead(http, projectId);
+            var limits = await Service(http).QuotaLimitsAsync(projectId);
+            return Json.Reply(new JsonObject { ["quota"] = new JsonObject([.. limits.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))]) });
+        });
+        v2.MapGet("/quotas/{projectId}/default", (HttpContext http, string projectId) =>
+        {
+            AuthorizeQuotaRead(http, projectId);
+            return Json.Reply(new JsonObject { ["quota"] = new JsonObject([.. NetworkService.DefaultQuotas.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))]) });
+        });
+        v2.MapGet("/quotas/{projectId}/details", async (HttpContext http, string projectId) =>
+        {
+            AuthorizeQuotaRead(http, projectId);
+            var limits = await Service(http).QuotaLimitsAsync(projectId);
+            var used = await Service(http).QuotaUsageAsync(projectId, http.RequestAborted);
+            var quota = new JsonObject();
+            foreach (var (resource, limit) in limits)
+            {
+                quota[resource] = new JsonObject { ["limit"] = limit, ["used"] = used.GetValueOrDefault(resource), ["reserved"] = 0 };
+            }
+
+            return Json.Reply(new JsonObject { ["quota"] = quota });
+        });
+        v2.MapPut("/quotas/{projectId}", async (HttpContext http, string projectId) =>
+        {
+            Authorize(http, "update_quota");
+            var body = await ReadResourceAsync(http, "quota", NetworkService.DefaultQuotas.Keys.Append("project_id").Append("tenant_id").ToHashSet(StringComparer.Ordinal));
+            var limits = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var resource in NetworkService.DefaultQuotas.Keys.Where(body.ContainsKey))
+            {
+                limits[resource] = Json.OptionalInteger(body, resource) is >= -1 and <= int.MaxValue and var limit
+                    ? (int)limit
+                    : throw NetworkErrors.InvalidInput($"'{body[resource]?.ToJsonString()}' is not a valid quota for {resource}: an integer of at least -1 is needed");
+            }
+
+            await Service(http).SetQuotaLimitsAsync(projectId, limits);
+            var all = await Service(http).QuotaLimitsAsync(projectId);
+            return Json.Reply(new JsonObject { ["quota"] = new JsonObject([.. all.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))]) });
+        });
+        v2.MapDelete("/quotas/{projectId}", async (HttpContext http, string projectId) =>
+        {
+            Authorize(http, "delete_quota");
+            await Service(http).ResetQuotaLimitsAsync(projectId);
+            return Results.NoContent();
+        });
+    }
+
+    private static void AuthorizeQuotaRead(HttpContext http, string projectId)
+    {
+        var ctx = Authorize(http, "get_quota");
+        if (projectId != ctx.ProjectId && !ctx.IsCloudAdmin)
+        {
+            throw NetworkErrors.PolicyNotAuthorized("rule:get_quota");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+using Ember.Server.Data;
+
+namespace Ember.Server.Network;
+
+/// <summary>
+/// Tables of the Neutron subset. Allocation pools, DNS servers, host routes and allowed address pairs are JSON text
+/// (portable, read whole); fixed IPs and a port's security groups are rows, since deletes and IPAM query them.
+/// </summary>
+public static class NetworkSchema
+{
+    public static IEnumerable<Migration> Migrations { get; } =
+    [
+        new("network-001", """
+            CREATE TABLE networks (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                admin_state_up BOOLEAN NOT NULL,
+                shared BOOLEAN NOT NULL,
+                external BOOLEAN NOT NULL,
+                mtu INTEGER NOT NULL,
+                port_security_enabled BOOLEAN NOT NULL,
+                auto_allocated BOOLEAN NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX networks_project ON networks (project_id);
+            CREATE TABLE subnets (
+                id VARCHAR(36) PRIMARY KEY,
+                network_id VARCHAR(36) NOT NULL REFERENCES networks(id),
+                project_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                cidr VARCHAR(64) NOT NULL,
+                gateway_ip VARCHAR(64),
+                allocation_pools TEXT NOT NULL,
+                enable_dhcp BOOLEAN NOT NULL,
+                dns_nameservers TEXT NOT NULL,
+                host_routes TEXT NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX subnets_network ON subnets (network_id);
+            CREATE TABLE ports (
+                id VARCHAR(36) PRIMARY KEY,
+                network_id VARCHAR(36) NOT NULL REFERENCES networks(id),
+                project_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                mac_address VARCHAR(17) NOT NULL,
+                admin_state_up BOOLEAN NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                device_owner VARCHAR(255) NOT NULL,
+                device_id VARCHAR(255) NOT NULL,
+                port_security_enabled BOOLEAN NOT NULL,
+                allowed_address_pairs TEXT NOT NULL,
+                binding_host_id VARCHAR(255) NOT NULL,
+                created_for_server BOOLEAN NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                UNIQUE (network_id, mac_address));
+            CREATE INDEX ports_project ON ports (project_id);
+            CREATE INDEX ports_device ON ports (device_id);
+            CREATE TABLE port_ips (
+                port_id VARCHAR(36) NOT NULL REFERENCES ports(id) ON DELETE CASCADE,
+                subnet_id VARCHAR(36) NOT NULL REFERENCES subnets(id),
+                network_id VARCHAR(36) NOT NULL,
+                ip_address VARCHAR(64) NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (subnet_id, ip_address));
+            CREATE INDEX port_ips_port ON port_ips (port_id);
+            CREATE TABLE security_groups (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                default_for VARCHAR(64) UNIQUE,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX security_groups_project ON security_groups (project_id);
+            CREATE TABLE security_group_rules (
+                id VARCHAR(36) PRIMARY KEY,
+                security_group_id VARCHAR(36) NOT NULL REFERENCES security_groups(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) NOT NULL,
+                direction VARCHAR(8) NOT NULL,
+                ethertype VARCHAR(4) NOT NULL,
+                protocol VARCHAR(16),
+                port_range_min INTEGER,
+                port_range_max INTEGER,
+                remote_ip_prefix VARCHAR(64),
+                remote_group_id VARCHAR(36),
+                description VARCHAR(255) NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX security_group_rules_group ON security_group_rules (security_group_id);
+            CREATE INDEX security_group_rules_project ON security_group_rules (project_id);
+            CREATE TABLE port_security_groups (
+                port_id VARCHAR(36) NOT NULL REFERENCES ports(id) ON DELETE CASCADE,
+                security_group_id VARCHAR(36) NOT NULL REFERENCES security_groups(id),
+                PRIMARY KEY (port_id, security_group_id));
+            CREATE INDEX port_security_groups_group ON port_security_groups (security_group_id);
+            CREATE TABLE network_quotas (
+                project_id VARCHAR(64) NOT NULL,
+                resource VARCHAR(64) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (project_id, resource));
+            """),
+    ];
+}

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Ember.Server.Network;
+using Ember.Server.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ember.Server.Tests.Network;
+
+/// <summary>The Neutron subset on SQLite.</summary>
+public sealed class NetworkApiTests(EmberFixture fixture) : NetworkApiCases(fixture), IClassFixture<EmberFixture>;
+
+/// <summary>The Neutron subset on PostgreSQL.</summary>
+public sealed class PostgresNetworkApiTests(PostgresEmberFixture fixture) : NetworkApiCases(fixture), IClassFixture<PostgresEmberFixture>;
+
+/// <summary>The Neutron subset over raw HTTP: error bodies, visibility, IPAM, security groups, the compute-facing service.</summary>
+public abstract class NetworkApiCases(EmberFixture fixture)
+{
+    private const string V2 = "/network/v2.0";
+
+    private static JsonObject Wrap(string key, JsonObject body) => new() { [key] = body };
+
+    private static async Task<string> CreateAsync(ApiClient api, string collection, string key, JsonObject body)
+    {
+        var created = await api.SendAsync(HttpMethod.Post, $"{V2}/{collection}", Wrap(key, body), HttpStatusCode.Created);
+        return created[key]!["id"]!.GetValue<string>();
+    }
+
+    private static async Task<JsonNode> ExpectErrorAsync(ApiClient api, HttpMethod method, string path, JsonObject? body, HttpStatusCode status, string type)
+    {
+        var (actual, json, text) = await api.TrySendAsync(method, path, body);
+        Assert.True(actual == status, $"{method} {path}: expected {(int)status}, got {(int)actual}: {text}");
+        var error = json!["NeutronError"]!;
+        Assert.Equal(type, error["type"]!.GetValue<string>());
+        Assert.Equal("", error["detail"]!.GetValue<string>());
+        return error;
+    }
+
+    [Fact]
+    public async Task Discovery_lists_v2_and_the_supported_extensions()
+    {
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var versions = await api.SendAsync(HttpMethod.Get, "/network");
+        Assert.Equal("v2.0", versions["versions"]![0]!["id"]!.GetValue<string>());
+        var extensions = (await api.SendAsync(HttpMethod.Get, $"{V2}/extensions"))["extensions"]!.AsArray().Select(e => e!["alias"]!.GetValue<string>()).ToList();
+        Assert.Contains("security-group", extensions);
+        Assert.Contains("port-security", extensions);
+        Assert.DoesNotContain("default-subnetpools", extensions);
+        await ExpectErrorAsync(api, HttpMethod.Get, $"{V2}/extensions/default-subnetpools", null, HttpStatusCode.NotFound, "HTTPNotFound");
+
+        var token = await api.SendAsync(HttpMethod.Get, "/identity/v3/auth/catalog");
+        Assert.Contains(token["catalog"]!.AsArray(), s => s!["type"]!.GetValue<string>() == "network"
+            && s["endpoints"]![0]!["url"]!.GetValue<string>() == fixture.BaseUrl + "/network");
+    }
+
+    [Fact]
+    public async Task Errors_have_the_NeutronError_shape()
+    {
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var missing = Guid.NewGuid().ToString();
+        var notFound = await ExpectErrorAsync(api, HttpMethod.Get, $"{V2}/networks/{missing}", null, HttpStatusCode.NotFound, "NetworkNotFound");
+        Assert.Equal($"Network {missing} could not be found.", notFound["message"]!.GetValue<string>());
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/networks", Wrap("network", new JsonObject { ["bogus"] = 1 }), HttpStatusCode.BadRequest, "HTTPBadRequest");
+
+        var network = await CreateAsync(api, "networks", "network", new JsonObject { ["name"] = "errors" });
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "10.1.0.0/33", ["ip_version"] = 4 }), HttpStatusCode.BadRequest, "HTTPBadRequest");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "10.1.0.5/24", ["ip_version"] = 4 }), HttpStatusCode.BadRequest, "HTTPBadRequest");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "10.0.0.0/31", ["ip_version"] = 4 }), HttpStatusCode.BadRequest, "InvalidInput");
+        var v6 = await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "fd00::/64", ["ip_version"] = 6 }), HttpStatusCode.BadRequest, "InvalidInput");
+        Assert.Contains("IPv6", v6["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject
+        {
+            ["network_id"] = network, ["cidr"] = "10.1.0.0/24", ["ip_version"] = 4,
+            ["allocation_pools"] = new JsonArray(new JsonObject { ["start"] = "10.1.0.200", ["end"] = "10.1.1.10" }),
+        }), HttpStatusCode.BadRequest, "OutOfBoundsAllocationPool");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject
+        {
+            ["network_id"] = network, ["cidr"] = "10.1.0.0/24", ["ip_version"] = 4, ["gateway_ip"] = "10.1.0.20",
+            ["allocation_pools"] = new JsonArray(new JsonObject { ["start"] = "10.1.0.10", ["end"] = "10.1.0.30" }),
+        }), HttpStatusCode.Conflict, "GatewayConflictWithAllocationPools");
+
+        await CreateAsync(api, "subnets", "subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "10.1.0.0/24", ["ip_version"] = 4 });
+        var overlap = await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "10.1.0.128/25", ["ip_version"] = 4 }), HttpStatusCode.BadRequest, "InvalidInput");
+        Assert.Contains("overlaps", overlap["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        await CreateAsync(api, "ports", "port", new JsonObject { ["network_id"] = network });
+        await ExpectErrorAsync(api, HttpMethod.Delete, $"{V2}/networks/{network}", null, HttpStatusCode.Conflict, "NetworkInUse");
+    }
+
+    [Fact]
+    public async Task A_member_sees_its_own_and_shared_networks_only()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        using var demo = new ApiClient(await fixture.ClientAsync("demo"));
+        var secret = await CreateAsync(admin, "networks", "network", new JsonObject { ["name"] = "admin-private" });
+        var shared = await CreateAsync(admin, "networks", "network", new JsonObject { ["name"] = "admin-shared", ["shared"] = true });
+
+        var seen = (await demo.SendAsync(HttpMethod.Get, $"{V2}/networks"))["networks"]!.AsArray().Select(n => n!["id"]!.GetValue<string>()).ToList();
+        Assert.DoesNotContain(secret, seen);
+        Assert.Contains(shared, seen);
+        await ExpectErrorAsync(demo, HttpMethod.Get, $"{V2}/networks/{secret}", null, HttpStatusCode.NotFound, "NetworkNotFound");
+        await ExpectErrorAsync(demo, HttpMethod.Delete, $"{V2}/networks/{shared}", null, HttpStatusCode.Forbidden, "PolicyNotAuthorized");
+        await ExpectErrorAsync(demo, HttpMethod.Post, $"{V2}/networks", Wrap("network", new JsonObject { ["shared"] = true }), HttpStatusCode.Forbidden, "PolicyNotAuthorized");
+
+        // Admin-only attributes: shown to the admin, not to the member.
+        var mine = await CreateAsync(demo, "networks", "network", new JsonObject { ["name"] = "demo-net" });
+        Assert.Null((await demo.SendAsync(HttpMethod.Get, $"{V2}/networks/{mine}"))["network"]!["provider:network_type"]);
+        Assert.Equal("vxlan", (await admin.SendAsync(HttpMethod.Get, $"{V2}/networks/{mine}"))["network"]!["provider:network_type"]!.GetValue<string>());
+        var fields = await demo.SendAsync(HttpMethod.Get, $"{V2}/networks/{mine}?fields=id&fields=name");
+        Assert.Equal(2, fields["network"]!.AsObject().Count);
+    }
+
+    [Fact]
+    public async Task Ipam_hands_out_first_free_addresses_refuses_taken_ones_and_runs_out()
+    {
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var network = await CreateAsync(api, "networks", "network", new JsonObject { ["name"] = "small" });
+        var subnet = await CreateAsync(api, "subnets", "subnet", new JsonObject { ["network_id"] = network, ["cidr"] = "192.168.50.0/29", ["ip_version"] = 4 });
+
+        // .1 is the gateway, .2 the DHCP port: .3 to .6 are left.
+        var dhcp = (await api.SendAsync(HttpMethod.Get, $"{V2}/ports?network_id={network}&device_owner=network:dhcp"))["ports"]!.AsArray();
+        Assert.Equal("192.168.50.2", dhcp.Single()!["fixed_ips"]![0]!["ip_address"]!.GetValue<string>());
+        var taken = await api.SendAsync(HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
+        {
+            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["ip_address"] = "192.168.50.5" }),
+        }), HttpStatusCode.Created);
+        Assert.Equal(subnet, taken["port"]!["fixed_ips"]![0]!["subnet_id"]!.GetValue<string>());
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
+        {
+            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.5" }),
+        }), HttpStatusCode.Conflict, "IpAddressAlreadyAllocated");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
+        {
+            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.7" }),
+        }), HttpStatusCode.BadRequest, "InvalidIpForSubnet");
+
+        var addresses = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var port = await api.SendAsync(HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject { ["network_id"] = network }), HttpStatusCode.Created);
+            addresses.Add(port["port"]!["fixed_ips"]![0]!["ip_address"]!.GetValue<string>());
+        }
+
+        Assert.Equal(["192.168.50.3", "192.168.50.4", "192.168.50.6"], addresses);
+        var exhausted = await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject { ["network_id"] = network }), HttpStatusCode.Conflict, "IpAddressGenerationFailure");
+        Assert.Equal($"No more IP addresses available on network {network}.", exhausted["message"]!.GetValue<string>());
+
+        var filtered = (await api.SendAsync(HttpMethod.Get, $"{V2}/ports?fixed_ips=ip_address%3D192.168.50.5"))["ports"]!.AsArray();
+        Assert.Equal(taken["port"]!["id"]!.GetValue<string>(), filtered.Single()!["id"]!.GetValue<string>());
+
+        await ExpectErrorAsync(api, HttpMethod.Delete, $"{V2}/subnets/{subnet}", null, HttpStatusCode.Conflict, "SubnetInUse");
+    }
+
+    [Fact]
+    public async Task Security_groups_keep_the_default_and_refuse_duplicates_and_groups_in_use()
+    {
+        using var project = await fixture.NewProjectClientAsync("netsg");
+        var api = project.Api;
+        var groups = (await api.SendAsync(HttpMethod.Get, $"{V2}/security-groups"))["security_groups"]!.AsArray();
+        var defaultGroup = groups.Single()!;
+        Assert.Equal("default", defaultGroup["name"]!.GetValue<string>());
+        var rules = defaultGroup["security_group_rules"]!.AsArray();
+        Assert.Equal(4, rules.Count);
+        var defaultId = defaultGroup["id"]!.GetValue<string>();
+        Assert.Equal(2, rules.Count(r => r!["remote_group_id"]?.GetValue<string>() == defaultId && r["direction"]!.GetValue<string>() == "ingress"));
+        await ExpectErrorAsync(api, HttpMethod.Delete, $"{V2}/security-groups/{defaultId}", null, HttpStatusCode.Conflict, "SecurityGroupCannotRemoveDefault");
+
+        var group = await CreateAsync(api, "security-groups", "security_group", new JsonObject { ["name"] = "web" });
+        var rule = new JsonObject { ["security_group_id"] = group, ["direction"] = "ingress", ["protocol"] = "tcp", ["port_range_min"] = 80, ["port_range_max"] = 80 };
+        var ruleId = await CreateAsync(api, "security-group-rules", "security_group_rule", rule);
+        var exists = await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", (JsonObject)rule.DeepClone()), HttpStatusCode.Conflict, "SecurityGroupRuleExists");
+        Assert.Contains(ruleId, exists["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
+        {
+            ["security_group_id"] = group, ["direction"] = "ingress", ["protocol"] = "tcp", ["port_range_min"] = 90, ["port_range_max"] = 80,
+        }), HttpStatusCode.BadRequest, "SecurityGroupInvalidPortRange");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
+        {
+            ["security_group_id"] = group, ["direction"] = "ingress", ["remote_ip_prefix"] = "10.0.0.0/8", ["remote_group_id"] = defaultId,
+        }), HttpStatusCode.BadRequest, "SecurityGroupRemoteGroupAndRemoteIpPrefix");
+        await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
+        {
+            ["security_group_id"] = group, ["direction"] = "ingress", ["ethertype"] = "IPv6", ["remote_ip_prefix"] = "10.0.0.0/8",
+        }), HttpStatusCode.BadRequest, "SecurityGroupRuleParameterConflict");
+
+        var network = await CreateAsync(api, "networks", "network", new JsonObject { ["name"] = "sg-net" });
+        var port = await api.SendAsync(HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject { ["network_id"] = network }), HttpStatusCode.Created);
+        Assert.Equal(defaultId, port["port"]!["security_groups"]![0]!.GetValue<string>());
+        var portId = port["port"]!["id"]!.GetValue<string>();
+        await api.SendAsync(HttpMethod.Put, $"{V2}/ports/{portId}", Wrap("port", new JsonObject { ["security_groups"] = new JsonArray(group) }));
+        await ExpectErrorAsync(api, HttpMethod.Delete, $"{V2}/security-groups/{group}", null, HttpStatusCode.Conflict, "SecurityGroupInUse");
+        await ExpectErrorAsync(api, HttpMethod.Put, $"{V2}/ports/{portId}", Wrap("port", new JsonObject { ["port_security_enabled"] = false }), HttpStatusCode.Conflict, "PortSecurityAndIPRequiredForSecurityGroups");
+        await api.SendAsync(HttpMethod.Put, $"{V2}/ports/{portId}", Wrap("port", new JsonObject { ["port_security_enabled"] = false, ["security_groups"] = new JsonArray() }));
+        await api.SendAsync(HttpMethod.Delete, $"{V2}/security-groups/{group}", expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Compute_gets_server_ports_a_dhcp_view_and_an_auto_allocated_network()
+    {
+        using var project = await fixture.NewProjectClientAsync("netcompute");
+        var service = fixture.Host.Services.GetRequiredService<NetworkService>();
+        var network = await service.GetOrCreateAutoNetworkAsync(project.ProjectId, CancellationToken.None);
+        Assert.Equal(network, await service.GetOrCreateAutoNetworkAsync(project.ProjectId, CancellationToken.None));
+
+        var serverId = Guid.NewGuid().ToString();
+        var created = await service.CreatePortForServerAsync(project.ProjectId, network, null, serverId, "node-a", CancellationToken.None);
+        Assert.True(created.CreatedForServer);
+        Assert.Equal(1450, created.Mtu);
+        var given = await CreateAsync(project.Api, "ports", "port", new JsonObject { ["network_id"] = network });
+        var claimed = await service.CreatePortForServerAsync(project.ProjectId, null, given, serverId, "node-a", CancellationToken.None);
+        Assert.False(claimed.CreatedForServer);
+        Assert.Equal(2, (await service.ListServerPortsAsync(serverId, CancellationToken.None)).Count);
+        var other = Guid.NewGuid().ToString();
+        await Assert.ThrowsAsync<Common.ApiException>(() => service.CreatePortForServerAsync(project.ProjectId, null, given, other, "node-a", CancellationToken.None));
+
+        var dhcp = (await service.GetDhcpViewAsync(network, CancellationToken.None))!;
+        var subnet = dhcp.Subnets.Single();
+        Assert.StartsWith("10.128.", subnet.Cidr, StringComparison.Ordinal);
+        Assert.EndsWith(".2", subnet.DhcpIp, StringComparison.Ordinal);
+        Assert.Contains(dhcp.Hosts, h => h.MacAddress == created.MacAddress && h.IpAddress == created.FixedIps[0].IpAddress);
+
+        await service.DeleteServerPortsAsync(serverId, CancellationToken.None);
+        Assert.Empty(await service.ListServerPortsAsync(serverId, CancellationToken.None));
+        var kept = (await project.Api.SendAsync(HttpMethod.Get, $"{V2}/ports/{given}"))["port"]!;
+        Assert.Equal("", kept["device_id"]!.GetValue<string>());
+        await project.Api.SendAsync(HttpMethod.Get, $"{V2}/ports/{created.PortId}", expect: HttpStatusCode.NotFound);
+    }
+}
