@@ -9,6 +9,9 @@ public sealed partial class NetworkDataPlane
     private const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>The dnsmasq each network's files were last loaded into by this process (under the lock).</summary>
+    private readonly Dictionary<Guid, int> _reloaded = [];
+
     /// <summary>
     /// Brings the network's DHCP server to <paramref name="config"/>: namespace <c>{NamespacePrefix}-qdhcp-{networkId}</c>
     /// joined to the bridge (created if missing) by a veth whose inner end has the DHCP port's MAC and addresses, and a
@@ -91,23 +94,25 @@ public sealed partial class NetworkDataPlane
         Directory.CreateDirectory(directory, PrivateDirectory);
         File.SetUnixFileMode(directory, PrivateDirectory);
         var configPath = Path.Combine(directory, DnsmasqFiles.ConfigName);
-        var configChanged = await WriteIfChangedAsync(configPath, files.Config, cancellationToken);
         var hostsChanged = await WriteIfChangedAsync(Path.Combine(directory, DnsmasqFiles.HostsName), files.Hosts, cancellationToken);
         var optionsChanged = await WriteIfChangedAsync(Path.Combine(directory, DnsmasqFiles.OptionsName), files.Options, cancellationToken);
-
         var pid = Dnsmasq.Running(directory, configPath);
-        if (pid is { } old && configChanged)
+        if (pid is { } old && !await HoldsAsync(configPath, files.Config, cancellationToken))
         {
-            // Ranges and the interface are read only at start.
+            // Ranges and the interface are read only at start. The new config is written after the stop, so a crash
+            // in between leaves no dnsmasq running on a config file that says otherwise.
             await StopDnsmasqAsync(old, networkId, cancellationToken);
             pid = null;
         }
 
+        await WriteIfChangedAsync(configPath, files.Config, cancellationToken);
         if (pid is { } running)
         {
-            if (hostsChanged || optionsChanged)
+            // A dnsmasq this process has not reloaded yet (adopted after a restart) may predate the files.
+            if (hostsChanged || optionsChanged || !_reloaded.TryGetValue(networkId, out var known) || known != running)
             {
                 Dnsmasq.Reload(running);
+                _reloaded[networkId] = running;
                 Log.DnsmasqReloaded(_logger, running, networkId);
             }
 
@@ -126,6 +131,7 @@ public sealed partial class NetworkDataPlane
             s_commandTimeout, cancellationToken: cancellationToken)).EnsureSuccess();
         var started = Dnsmasq.Running(directory, configPath)
             ?? throw new InvalidOperationException($"dnsmasq for network {networkId} started but its pid file names no running dnsmasq.");
+        _reloaded[networkId] = started;
         Log.DnsmasqStarted(_logger, started, networkId);
     }
 
@@ -164,10 +170,13 @@ public sealed partial class NetworkDataPlane
 
     private string NetworkDirectory(Guid networkId) => Path.Combine(_stateDirectory, networkId.ToString("D"));
 
+    private static async Task<bool> HoldsAsync(string path, string text, CancellationToken cancellationToken) =>
+        File.Exists(path) && await File.ReadAllTextAsync(path, cancellationToken) == text;
+
     /// <summary>Replaces the file (0600, by rename, so dnsmasq never reads half of it) unless it already holds <paramref name="text"/>.</summary>
     private static async Task<bool> WriteIfChangedAsync(string path, string text, CancellationToken cancellationToken)
     {
-        if (File.Exists(path) && await File.ReadAllTextAsync(path, cancellationToken) == text)
+        if (await HoldsAsync(path, text, cancellationToken))
         {
             return false;
         }
