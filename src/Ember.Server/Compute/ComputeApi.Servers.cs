@@ -52,7 +52,9 @@ public static partial class ComputeApi
     /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
     private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
         Func<ServerRow, string>? hostStatus = null) =>
-        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http), hostStatus: hostStatus?.Invoke(server));
+        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http),
+            await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync(server.Id, http.RequestAborted),
+            hostStatus: hostStatus?.Invoke(server));
 
     /// <summary>host_status for a request that may see it (2.16, Nova's show:host_status policy: admin); else null, and no registry read.</summary>
     private static async Task<Func<ServerRow, string>?> HostStatusesAsync(HttpContext http, RequestContext context) =>

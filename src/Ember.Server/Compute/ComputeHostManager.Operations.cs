@@ -115,6 +115,16 @@ public sealed partial class ComputeHostManager
             }
         }
 
+        try
+        {
+            await networking.ReleaseAsync(serverId, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is ApiException or InvalidOperationException or IOException)
+        {
+            // The server goes anyway; what the data plane kept is removed by the next start's clean-up.
+            LogPortsReleaseFailed(logger, serverId, ex.Message);
+        }
+
         await store.DeleteServerAsync(serverId);
         TryDeleteDirectory(InstanceDir(serverId));
     }
@@ -296,4 +306,7 @@ public sealed partial class ComputeHostManager
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release attachment of volume {VolumeId}: {Reason}")]
     private static partial void LogReleaseFailed(ILogger logger, string volumeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the network ports of server {ServerId}: {Reason}")]
+    private static partial void LogPortsReleaseFailed(ILogger logger, string serverId, string reason);
 }

@@ -44,6 +44,7 @@ public sealed partial class ComputeHostManager
     {
         var ours = await store.ListServersOnHostAsync(Name);
         await RemoveForeignInstancesAsync(ours.Select(s => s.Id).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        await networking.CleanupAsync([.. ours.Select(s => s.Id)], cancellationToken);
         foreach (var server in ours)
         {
             var requestId = "req-recover-" + server.Id;

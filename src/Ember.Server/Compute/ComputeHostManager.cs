@@ -24,6 +24,7 @@ public sealed partial class ComputeHostManager(
     VirtHost machines,
     BackgroundWork work,
     BootPasswords bootPasswords,
+    HostNetworking networking,
     IOptions<EmberOptions> options,
     ILogger<ComputeHostManager> logger) : IComputeHost, IHostedService
 {
@@ -143,7 +144,8 @@ public sealed partial class ComputeHostManager(
             root = new FileDisk("vda", overlay, "qcow2", Backing: imageBase);
         }
 
-        var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)]);
+        var nics = await networking.PlugAsync(server.Id, cancellationToken);
+        var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)], nics);
         var machine = await driver.StartAsync(spec, cancellationToken);
         machines.Add(machine);
         WatchExit(machine);

@@ -62,9 +62,28 @@ internal static class ComputeJson
         ? ""
         : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
 
+    /// <summary>Nova's addresses: network name to its fixed IPs, each with version, type and the port's MAC.</summary>
+    private static JsonObject Addresses(IReadOnlyList<Network.ServerAddress> addresses)
+    {
+        var json = new JsonObject();
+        foreach (var group in addresses.GroupBy(a => a.NetworkName, StringComparer.Ordinal))
+        {
+            json[group.Key] = new JsonArray([.. group.Select(a => (JsonNode)new JsonObject
+            {
+                ["version"] = 4,
+                ["addr"] = a.Address,
+                ["OS-EXT-IPS:type"] = "fixed",
+                ["OS-EXT-IPS-MAC:mac_addr"] = a.MacAddress,
+            })]);
+        }
+
+        return json;
+    }
+
     /// <param name="hostStatus">The server's host_status (2.16), or null when the caller may not see it.</param>
+    /// <param name="addresses">The server's fixed addresses (ports of the network service), in port order.</param>
     public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
-        Microversion version, string? imageName = null, string? hostStatus = null)
+        Microversion version, IReadOnlyList<Network.ServerAddress> addresses, string? imageName = null, string? hostStatus = null)
     {
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var json = new JsonObject
@@ -101,7 +120,7 @@ internal static class ComputeJson
                 },
             ["created"] = Ids.ZuluSeconds(server.CreatedAt),
             ["updated"] = Ids.ZuluSeconds(server.UpdatedAt),
-            ["addresses"] = new JsonObject(),
+            ["addresses"] = Addresses(addresses),
             ["accessIPv4"] = "",
             ["accessIPv6"] = "",
             ["links"] = Links(http, "servers", server.Id),

@@ -1,6 +1,7 @@
 using Ember.OpenStack;
 using Ember.Server.Common;
 using Ember.Server.Data;
+using Ember.Server.Network;
 using Ember.Server.Volume;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -59,6 +60,8 @@ public sealed class ComputeNode : IAsyncDisposable
         builder.Services.AddSingleton<IVolumeService, VolumeApiClient>();
         builder.Services.AddImageCache().AddSingleton<IHostImageSource, ImageApiSource>();
         builder.Services.AddComputeHost();
+        // The host reads its servers' ports and networks from the shared database (it plugs them; the controller owns them).
+        builder.Services.AddNetworkServices();
         builder.Services.AddSingleton<HostMessageQueue>();
         builder.Services.AddComputeServiceRegistry();
         builder.Services.AddHostedService<HostMessagePump>();

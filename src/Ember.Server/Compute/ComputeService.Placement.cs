@@ -81,6 +81,7 @@ public sealed partial class ComputeService
             }
         }
 
+        await networks.DeleteServerPortsAsync(server.Id, CancellationToken.None);
         await store.DeleteServerAsync(server.Id);
     }
 

@@ -24,6 +24,8 @@ public sealed partial class ComputeService(
     IComputeHosts hosts,
     ComputeHostStatus hostStatus,
     HostInventory inventory,
+    Network.NetworkService networks,
+    Microsoft.Extensions.Options.IOptions<Network.NetworkOptions> networkOptions,
     ILogger<ComputeService> logger)
 {
     /// <summary>
@@ -74,6 +76,7 @@ public sealed partial class ComputeService(
             throw ApiException.BadRequest("The requested availability zone is not available");
         }
 
+        var nics = await ResolveNicsAsync(ctx, request);
         var group = request.GroupId is { } groupId ? await serverGroups.ForBootAsync(ctx, groupId) : null;
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
@@ -131,6 +134,7 @@ public sealed partial class ComputeService(
             return server;
         }
 
+        await AllocatePortsAsync(ctx, server, nics);
         var volumeDisks = bdms.Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex)).ToList();
         await (await HostOfAsync(server)).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
         return server;

@@ -106,6 +106,7 @@ public static class ComputeServices
         services.TryAddSingleton<ComputeStore>();
         return services
             .AddSingleton<VirtHost>()
+            .AddSingleton<HostNetworking>()
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
             .AddSingleton<ComputeHostManager>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())

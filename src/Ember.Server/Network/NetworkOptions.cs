@@ -23,6 +23,22 @@ public sealed class NetworkOptions : IValidatableObject
     [Range(8, 30)]
     public int AutoAllocationPrefixLength { get; set; } = 24;
 
+    /// <summary>
+    /// This machine wires servers' ports into Linux bridges with DHCP (Neutron's Linux bridge and DHCP agents, in
+    /// src/Ember.Network): needs root. Off (the default, so a test or a user without root changes nothing on the
+    /// host): the API still serves, <c>networks: auto</c> gives a server no interface, and a server asked onto a
+    /// network is refused. <c>./run.sh</c> turns it on; on several machines every compute host and the controller set it.
+    /// </summary>
+    public bool HostNetworking { get; set; }
+
+    /// <summary>The first letters of every bridge, tap and veth the data plane makes (2 to 4; interface names stop at 15 bytes).</summary>
+    [RegularExpression("^[a-z][a-z0-9]{1,3}$")]
+    public string InterfacePrefix { get; set; } = "emb";
+
+    /// <summary>The first part of every network namespace the data plane makes (<c>PREFIX-qdhcp-NETWORK</c>); one per machine-wide Ember.</summary>
+    [RegularExpression("^[a-z][a-z0-9-]{0,23}$")]
+    public string NamespacePrefix { get; set; } = "ember";
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Ipv4Cidr.TryParse(AutoAllocationCidr, out var pool, out var exact) || !exact)

@@ -202,15 +202,15 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Equal(network, await service.GetOrCreateAutoNetworkAsync(project.ProjectId, CancellationToken.None));
 
         var serverId = Guid.NewGuid().ToString();
-        var created = await service.CreatePortForServerAsync(project.ProjectId, network, null, serverId, "node-a", CancellationToken.None);
+        var created = await service.CreatePortForServerAsync(project.ProjectId, network, null, null, serverId, "node-a", CancellationToken.None);
         Assert.True(created.CreatedForServer);
         Assert.Equal(1450, created.Mtu);
         var given = await CreateAsync(project.Api, "ports", "port", new JsonObject { ["network_id"] = network });
-        var claimed = await service.CreatePortForServerAsync(project.ProjectId, null, given, serverId, "node-a", CancellationToken.None);
+        var claimed = await service.CreatePortForServerAsync(project.ProjectId, null, given, null, serverId, "node-a", CancellationToken.None);
         Assert.False(claimed.CreatedForServer);
         Assert.Equal(2, (await service.ListServerPortsAsync(serverId, CancellationToken.None)).Count);
         var other = Guid.NewGuid().ToString();
-        await Assert.ThrowsAsync<Common.ApiException>(() => service.CreatePortForServerAsync(project.ProjectId, null, given, other, "node-a", CancellationToken.None));
+        await Assert.ThrowsAsync<Common.ApiException>(() => service.CreatePortForServerAsync(project.ProjectId, null, given, null, other, "node-a", CancellationToken.None));
 
         var dhcp = (await service.GetDhcpViewAsync(network, CancellationToken.None))!;
         var subnet = dhcp.Subnets.Single();

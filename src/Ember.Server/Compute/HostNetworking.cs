@@ -1,0 +1,194 @@
+using Ember.Compute.Qemu;
+using Ember.Network;
+using Ember.Server.Network;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ember.Server.Compute;
+
+/// <summary>
+/// A compute host's side of networking, what Neutron's Linux bridge agent and a DHCP agent do on each machine: before
+/// QEMU starts, every port of the server gets its network's bridge, a tap and a DHCP server answering with the port's
+/// fixed address; when the server goes, the taps go, and a network none of this host's servers uses any more leaves
+/// nothing behind. The ports themselves are the network service's (read from the shared database); this host only
+/// reads them. Every network that has a port here gets its own dnsmasq on this host (distributed DHCP, as OVN does), so
+/// no network node is needed while networks do not span hosts (docs/network.md).
+/// </summary>
+public sealed partial class HostNetworking(
+    NetworkService networks,
+    IOptions<NetworkOptions> options,
+    IOptions<EmberOptions> host,
+    ILoggerFactory loggerFactory)
+{
+    /// <summary>How long a lease lasts (Neutron's dhcp_lease_duration default is a day).</summary>
+    private static readonly TimeSpan s_leaseTime = TimeSpan.FromDays(1);
+
+    private readonly ILogger _logger = loggerFactory.CreateLogger<HostNetworking>();
+    private readonly NetworkDataPlane _dataPlane = new(
+        new NetworkDataPlaneOptions
+        {
+            InterfacePrefix = options.Value.InterfacePrefix,
+            NamespacePrefix = options.Value.NamespacePrefix,
+            StateDirectory = Path.Combine(host.Value.DataDir, "network"),
+        },
+        loggerFactory.CreateLogger<NetworkDataPlane>());
+
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private DataPlaneProbe? _probe;
+
+    /// <summary>Bridges, taps and DHCP for the server's ports, in guest order (eth0 first); none when it has no port.</summary>
+    /// <exception cref="InvalidOperationException">The server has ports and this host has no data plane (with the reason).</exception>
+    public async Task<IReadOnlyList<QemuNic>> PlugAsync(string serverId, CancellationToken cancellationToken)
+    {
+        var ports = await networks.ListServerPortsAsync(serverId, cancellationToken);
+        if (ports.Count == 0)
+        {
+            return [];
+        }
+
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            await RequireDataPlaneAsync(cancellationToken);
+            var nics = new List<QemuNic>();
+            foreach (var port in ports)
+            {
+                await _dataPlane.EnsureNetworkAsync(port.NetworkId, port.Mtu, cancellationToken);
+                var tap = await _dataPlane.PlugTapAsync(port.PortId, port.NetworkId, port.MacAddress, port.Mtu, cancellationToken);
+                nics.Add(new QemuNic(port.PortId, tap, port.MacAddress, port.Mtu));
+            }
+
+            foreach (var networkId in ports.Select(p => p.NetworkId).Distinct())
+            {
+                await SyncDhcpAsync(networkId, cancellationToken);
+            }
+
+            return nics;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Removes the server's taps (QEMU has stopped) and its ports (those made for it; the others are unbound and kept),
+    /// then takes down the bridge and DHCP server of every network no server of this host uses any more.
+    /// </summary>
+    public async Task ReleaseAsync(string serverId, CancellationToken cancellationToken)
+    {
+        var ports = await networks.ListServerPortsAsync(serverId, cancellationToken);
+        await networks.DeleteServerPortsAsync(serverId, cancellationToken);
+        if (ports.Count == 0 || !options.Value.HostNetworking)
+        {
+            return;
+        }
+
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            foreach (var port in ports)
+            {
+                await _dataPlane.UnplugTapAsync(port.PortId, cancellationToken);
+            }
+
+            foreach (var networkId in ports.Select(p => p.NetworkId).Distinct())
+            {
+                if (await networks.CountHostPortsAsync(networkId, host.Value.HostName, cancellationToken) == 0)
+                {
+                    await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+                }
+                else
+                {
+                    await SyncDhcpAsync(networkId, cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// On start: keeps what this host's servers still use and removes every bridge, tap, namespace and dnsmasq of its
+    /// prefixes that nothing owns any more (Neutron agents' resync after a restart).
+    /// </summary>
+    public async Task CleanupAsync(IReadOnlyCollection<string> serverIds, CancellationToken cancellationToken)
+    {
+        if (!options.Value.HostNetworking || !(await ProbeAsync(cancellationToken)).Available)
+        {
+            return;
+        }
+
+        var livePorts = new List<ServerPort>();
+        foreach (var serverId in serverIds)
+        {
+            livePorts.AddRange(await networks.ListServerPortsAsync(serverId, cancellationToken));
+        }
+
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            var removed = await _dataPlane.CleanupAsync(livePorts.Select(p => p.NetworkId).Distinct(), livePorts.Select(p => p.PortId), cancellationToken);
+            if (removed.Count > 0)
+            {
+                LogCleanedUp(_logger, removed.Count, string.Join(", ", removed));
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Whether this host can plug ports, and why not; probed once.</summary>
+    public async Task<DataPlaneProbe> ProbeAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.HostNetworking)
+        {
+            return DataPlaneProbe.Unavailable("Network:HostNetworking is off on this host");
+        }
+
+        return _probe ??= await _dataPlane.ProbeAsync(cancellationToken);
+    }
+
+    private async Task RequireDataPlaneAsync(CancellationToken cancellationToken)
+    {
+        var probe = await ProbeAsync(cancellationToken);
+        if (!probe.Available)
+        {
+            throw new InvalidOperationException($"Host {host.Value.HostName} cannot plug network ports: {probe.Reason}.");
+        }
+    }
+
+    /// <summary>The network's DHCP server on this host, serving every port of the network its fixed address.</summary>
+    private async Task SyncDhcpAsync(string networkId, CancellationToken cancellationToken)
+    {
+        if (await networks.GetDhcpViewAsync(networkId, cancellationToken) is not { } view)
+        {
+            await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+            return;
+        }
+
+        var subnets = view.Subnets.Where(s => s.DhcpIp is not null).Select(s => new Ember.Network.DhcpSubnet(
+            s.SubnetId, s.Cidr, s.DhcpIp!, s.GatewayIp, s.DnsNameservers,
+            [.. s.HostRoutes.Select(r => new HostRoute(r.Destination, r.Nexthop))], s_leaseTime)).ToList();
+        var served = subnets.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var hosts = view.Hosts
+            .Where(h => h.DeviceOwner != NetworkService.DhcpOwner && served.Contains(h.SubnetId))
+            .Select(h => new Ember.Network.DhcpHost(h.MacAddress, h.IpAddress, h.Hostname)).ToList();
+        var dhcpMac = await networks.DhcpPortMacAsync(networkId, cancellationToken);
+        if (dhcpMac is null || subnets.Count == 0)
+        {
+            // No DHCP-enabled subnet: the guests configure themselves. (A DHCP server of a subnet deleted since stays
+            // until the network leaves this host; its leases name addresses nothing else can have.)
+            return;
+        }
+
+        await _dataPlane.SyncDhcpAsync(networkId, new DhcpConfig(dhcpMac, view.Mtu, subnets, hosts), cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Network data plane: removed {Count} leftovers nothing owns: {Names}")]
+    private static partial void LogCleanedUp(ILogger logger, int count, string names);
+}
