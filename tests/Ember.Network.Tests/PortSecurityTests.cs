@@ -124,4 +124,20 @@ public sealed class PortSecurityTests : IAsyncLifetime
         Assert.False(await PingAsync(_vm1, Ip2));
         Assert.Contains("table bridge emb", await Cli.RunOkAsync("ip", "netns", "exec", _host.HostNamespace, "nft", "list", "tables"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Dhcp_passes_port_security_without_any_rule()
+    {
+        const string Port3 = "c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e03";
+        const string Mac3 = "fa:16:3e:00:01:03";
+        await _dataPlane.SyncDhcpAsync(NetworkId, new DhcpConfig("fa:16:3e:00:01:fe", 1500,
+            [new DhcpSubnet("d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70", "10.66.0.0/24", "10.66.0.2", null, [], [], TimeSpan.FromHours(1))],
+            [new DhcpHost(Mac3, "10.66.0.13", null)]));
+        var vm3 = await _host.AddVmAsync("3", Mac3, _dataPlane.BridgeName(NetworkId), _dataPlane.TapName(Port3));
+
+        await _dataPlane.ApplyPortSecurityAsync([new PortSecurity(Port3, Mac3, ["10.66.0.13"], [], [])]);
+
+        Assert.Equal("10.66.0.13", (await _host.RequestLeaseAsync(vm3))?["ip"]);
+        Assert.False(await PingAsync(vm3, "10.66.0.2"));
+    }
 }
