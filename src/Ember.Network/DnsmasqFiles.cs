@@ -62,17 +62,17 @@ internal sealed partial record DnsmasqFiles(string Config, string Hosts, string 
         {
             ArgumentNullException.ThrowIfNull(subnet);
             var id = DataPlaneNames.ParseId(subnet.Id, "subnet id");
-            var cidr = ParseNetwork(subnet.Cidr, "subnet cidr");
+            var cidr = Addresses.ParseNetwork(subnet.Cidr, "subnet cidr");
             Check(!networks.Contains(cidr), $"Subnet {cidr} is listed twice.");
             networks.Add(cidr);
-            var portIp = ParseAddress(subnet.PortIp, cidr.BaseAddress.AddressFamily, "DHCP port address");
+            var portIp = Addresses.ParseAddress(subnet.PortIp, cidr.BaseAddress.AddressFamily, "DHCP port address");
             Check(cidr.Contains(portIp), $"DHCP port address {portIp} is outside subnet {cidr}.");
             if (cidr.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
             {
                 continue;
             }
 
-            var gateway = subnet.Gateway is null ? null : ParseAddress(subnet.Gateway, AddressFamily.InterNetwork, "gateway");
+            var gateway = subnet.Gateway is null ? null : Addresses.ParseAddress(subnet.Gateway, AddressFamily.InterNetwork, "gateway");
             Check(subnet.LeaseTime >= s_minLease && subnet.LeaseTime <= s_maxLease, "The lease time must be between 2 minutes and a year.");
             var dnsServers = subnet.DnsServers ?? [];
             Check(dnsServers.Count <= MaxDnsServers, $"At most {MaxDnsServers} DNS servers per subnet.");
@@ -89,19 +89,19 @@ internal sealed partial record DnsmasqFiles(string Config, string Hosts, string 
             options.Append(CultureInfo.InvariantCulture, $"tag:{tag},option:router{(gateway is null ? "" : "," + gateway)}\n");
             if (dnsServers.Count > 0)
             {
-                var servers = dnsServers.Select(s => ParseAddress(s, AddressFamily.InterNetwork, "DNS server"));
+                var servers = dnsServers.Select(s => Addresses.ParseAddress(s, AddressFamily.InterNetwork, "DNS server"));
                 options.Append(CultureInfo.InvariantCulture, $"tag:{tag},option:dns-server,{string.Join(',', servers)}\n");
             }
 
             var staticRoutes = routes.Select(r =>
             {
                 ArgumentNullException.ThrowIfNull(r);
-                return $"{ParseNetwork(r.Destination, "host route destination")},{ParseAddress(r.NextHop, AddressFamily.InterNetwork, "host route nexthop")}";
+                return $"{Addresses.ParseNetwork(r.Destination, "host route destination")},{Addresses.ParseAddress(r.NextHop, AddressFamily.InterNetwork, "host route nexthop")}";
             }).ToList();
             if (staticRoutes.Count > 0)
             {
                 // A client that takes option 121 ignores the router option (RFC 3442), so the default route goes in too.
-                if (gateway is not null && !routes.Any(r => ParseNetwork(r.Destination, "").PrefixLength == 0))
+                if (gateway is not null && !routes.Any(r => Addresses.ParseNetwork(r.Destination, "").PrefixLength == 0))
                 {
                     staticRoutes.Add($"0.0.0.0/0,{gateway}");
                 }
@@ -121,7 +121,7 @@ internal sealed partial record DnsmasqFiles(string Config, string Hosts, string 
         {
             ArgumentNullException.ThrowIfNull(host);
             var mac = DataPlaneNames.ParseMac(host.Mac, "host MAC");
-            var ip = ParseAddress(host.Ip, null, "host address");
+            var ip = Addresses.ParseAddress(host.Ip, null, "host address");
             Check(networks.Any(n => n.Contains(ip)), $"Host address {ip} is in none of the network's subnets.");
             Check(taken.Add(ip), $"Host address {ip} is listed twice.");
             Check(host.Hostname is null || HostnamePattern().IsMatch(host.Hostname), $"Host name of {ip} must be one DNS label (letters, digits, dashes).");
@@ -138,23 +138,6 @@ internal sealed partial record DnsmasqFiles(string Config, string Hosts, string 
             .Append(CultureInfo.InvariantCulture, $"pid-file={Path.Combine(directory, PidName)}\n")
             .Append(CultureInfo.InvariantCulture, $"log-facility={Path.Combine(directory, LogName)}\n");
         return new DnsmasqFiles(conf.ToString(), hostLines.ToString(), options.ToString(), portAddresses);
-    }
-
-    private static IPNetwork ParseNetwork(string text, string what)
-    {
-        // IPNetwork.Parse masks host bits away; a CIDR with host bits set is more likely a mistake than meant.
-        Check(text is { Length: <= 64 } && IPNetwork.TryParse(text, out var network)
-            && IPAddress.TryParse(text.Split('/')[0], out var address) && address.Equals(network.BaseAddress),
-            $"{what} '{text}' is not a CIDR with no host bits set.");
-        return IPNetwork.Parse(text);
-    }
-
-    private static IPAddress ParseAddress(string text, AddressFamily? family, string what)
-    {
-        Check(text is { Length: <= 64 } && IPAddress.TryParse(text, out var parsed) && (family is null || parsed.AddressFamily == family),
-            $"{what} '{text}' is not an {(family == AddressFamily.InterNetworkV6 ? "IPv6" : family is null ? "IP" : "IPv4")} address.");
-        Check(!text.Contains('%', StringComparison.Ordinal), $"{what} '{text}' has a scope.");
-        return IPAddress.Parse(text);
     }
 
     private static string Mask(int prefixLength) =>

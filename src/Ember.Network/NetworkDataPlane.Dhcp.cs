@@ -77,7 +77,7 @@ public sealed partial class NetworkDataPlane
             }
         }
 
-                foreach (var extra in present.Except(wanted))
+        foreach (var extra in present.Except(wanted))
         {
             await IpOkAsync(ns, ["addr", "delete", extra, "dev", inside], cancellationToken);
         }

@@ -74,12 +74,13 @@ public sealed class DataPlaneHost : IAsyncLifetime
 
     /// <summary>
     /// A "VM": namespace PREFIX-NAME whose eth0 has <paramref name="mac"/>, its veth peer (<c>vm</c>+NAME in the host
-    /// namespace, no Ember prefix) on <paramref name="bridge"/>.
+    /// namespace, no Ember prefix, unless <paramref name="outside"/> names it: a tap's name, to stand in for the tap) on
+    /// <paramref name="bridge"/>.
     /// </summary>
-    public async Task<string> AddVmAsync(string name, string mac, string bridge)
+    public async Task<string> AddVmAsync(string name, string mac, string bridge, string? outside = null)
     {
         var ns = $"{Prefix}-{name}";
-        var outside = "vm" + name;
+        outside ??= "vm" + name;
         await Cli.RunOkAsync("ip", "netns", "add", ns);
         await Cli.RunOkAsync("ip", "-n", HostNamespace, "link", "add", outside, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", ns);
         await Cli.RunOkAsync("ip", "-n", HostNamespace, "link", "set", outside, "master", bridge, "up");
