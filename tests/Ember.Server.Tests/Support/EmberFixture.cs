@@ -163,10 +163,16 @@ public class EmberFixture : IAsyncLifetime
         return new StringContent(new JsonObject { ["auth"] = auth }.ToJsonString(), Encoding.UTF8, "application/json");
     }
 
+    /// <summary>
+    /// Longer than the 120 s an ember-exec may wait for a guest agent (ApiClient.ExecInGuestAsync), so that a guest booting
+    /// slowly on a loaded machine gets the API's 409 and a retry rather than HttpClient's 100 s default cutting it off.
+    /// </summary>
+    private static readonly TimeSpan s_clientTimeout = TimeSpan.FromMinutes(3);
+
     /// <summary>An HttpClient whose requests carry a token of <paramref name="user"/>.</summary>
     public async Task<HttpClient> ClientAsync(string user = "admin")
     {
-        var http = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = s_clientTimeout };
         http.DefaultRequestHeaders.Add("X-Auth-Token", await TokenAsync(user));
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         return http;
@@ -186,7 +192,7 @@ public class EmberFixture : IAsyncLifetime
         var member = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=member"))["roles"]![0]!["id"]!.GetValue<string>();
         await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{project}/users/{adminUser}/roles/{member}", expect: HttpStatusCode.NoContent);
 
-        var http = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = s_clientTimeout };
         using var login = await http.PostAsync("/identity/v3/auth/tokens", PasswordAuth("admin", AdminPassword, name));
         login.EnsureSuccessStatusCode();
         http.DefaultRequestHeaders.Add("X-Auth-Token", login.Headers.GetValues("X-Subject-Token").Single());

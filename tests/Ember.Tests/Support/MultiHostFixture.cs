@@ -32,7 +32,23 @@ public class MultiHostFixture : IAsyncLifetime
     {
     }
 
-    protected MultiHostFixture(bool onCeph) => OnCeph = onCeph;
+    protected MultiHostFixture(bool onCeph, bool hostNetworking = false)
+    {
+        OnCeph = onCeph;
+        HostNetworking = hostNetworking;
+    }
+
+    /// <summary>
+    /// Servers get network interfaces (Network:HostNetworking): each compute host makes its bridges, taps and DHCP
+    /// namespaces in its own namespace, the DHCP namespaces named after <see cref="NamespacePrefixOf"/>.
+    /// </summary>
+    public bool HostNetworking { get; }
+
+    /// <summary>The prefix of the DHCP namespaces a compute host makes: the test network's, so clean-up finds them.</summary>
+    public string NamespacePrefixOf(string host) => $"{_network!.Prefix}-{host}";
+
+    /// <summary>The network namespace a compute host runs in (its "machine").</summary>
+    public string NamespaceOf(string host) => _machines[host].Namespace;
 
     /// <summary>Volumes are RBD images in <see cref="Ceph"/>'s pool (Volume:Backend rbd), which each host's QEMU opens itself.</summary>
     public bool OnCeph { get; }
@@ -67,6 +83,7 @@ public class MultiHostFixture : IAsyncLifetime
             ["PGPASSWORD"] = _postgresPassword,
             // A killed host counts as down after 15 s rather than Nova's 60, so the fault test does not wait a minute.
             ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
+            ["EMBER_Network__HostNetworking"] = HostNetworking ? "true" : "false",
         };
         if (OnCeph)
         {
@@ -130,6 +147,8 @@ public class MultiHostFixture : IAsyncLifetime
             ["EMBER_Compute__ReportIntervalSeconds"] = "3",
             ["EMBER_ADMIN_PASSWORD"] = null,
             ["EMBER_DEMO_PASSWORD"] = null,
+            ["EMBER_Network__HostNetworking"] = HostNetworking ? "true" : "false",
+            ["EMBER_Network__NamespacePrefix"] = NamespacePrefixOf(host),
         };
         if (Ceph is not null)
         {
@@ -247,6 +266,17 @@ public class MultiHostFixture : IAsyncLifetime
 
         // A test that failed between a kill and a restart leaves that host's QEMUs behind: they run from its data dir.
         await Cli.RunAsync("pkill", ["-KILL", "-f", "qemu-system.*" + Root]);
+        // Likewise the DHCP servers of networks still in use (dnsmasq outlives Ember, as Neutron's does) and their namespaces.
+        await Cli.RunAsync("pkill", ["-KILL", "-f", "dnsmasq.*" + Root]);
+        if (_network is not null)
+        {
+            var namespaces = (await Cli.RunAsync("ip", ["netns", "list"])).StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var ns in namespaces.Select(line => line.Split(' ')[0]).Where(ns => ns.StartsWith(_network.Prefix + "-", StringComparison.Ordinal)))
+            {
+                await Cli.RunAsync("ip", ["netns", "delete", ns]);
+            }
+        }
+
         if (Ceph is not null)
         {
             await Ceph.DisposeAsync();
@@ -268,3 +298,6 @@ public class MultiHostFixture : IAsyncLifetime
 
 /// <summary>A <see cref="MultiHostFixture"/> whose volumes and image data are RBD images in a Ceph cluster on the bridge's address.</summary>
 public sealed class RbdMultiHostFixture() : MultiHostFixture(onCeph: true);
+
+/// <summary>A <see cref="MultiHostFixture"/> whose compute hosts wire servers' ports (bridges, taps, dnsmasq in their namespaces).</summary>
+public sealed class NetworkMultiHostFixture() : MultiHostFixture(onCeph: false, hostNetworking: true);

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using Ember.Tests.Support;
+using static Ember.Tests.Support.MultiHostFixture;
+
+namespace Ember.Tests.MultiHost;
+
+/// <summary>
+/// Servers with network interfaces, end to end with real packets: networks and subnets made with Debian's openstack
+/// client, servers booted onto them get their fixed addresses from the compute host's dnsmasq and ping each other over
+/// the host's bridge; "networks: auto" makes the project's network; deleting the servers leaves no tap, bridge, DHCP
+/// namespace or dnsmasq behind. The compute hosts run in their own network namespaces, so nothing lands on this machine's.
+/// </summary>
+[Collection(GuestVms.Collection)]
+public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<NetworkMultiHostFixture>
+{
+    private const string Host = "host-1";
+
+    [Fact]
+    public async Task Two_servers_on_a_private_network_get_their_addresses_by_dhcp_and_ping_each_other()
+    {
+        var network = Id((await cloud.OpenStackAsync("network", "create", "blue", "-f", "json")).EnsureSuccess().Json());
+        (await cloud.OpenStackAsync("subnet", "create", "--network", "blue", "--subnet-range", "10.91.7.0/24", "blue-v4", "-f", "json")).EnsureSuccess();
+
+        var addresses = new Dictionary<string, string>();
+        foreach (var name in new[] { "net-a", "net-b" })
+        {
+            (await cloud.OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--network", "blue",
+                "--availability-zone", $"nova:{Host}", "--wait", name, "-f", "json")).EnsureSuccess();
+            var port = Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", name, "-f", "json")).EnsureSuccess().Json().AsArray());
+            var address = Text(Assert.Single(port!["Fixed IP Addresses"]!.AsArray()), "ip_address");
+            Assert.StartsWith("10.91.7.", address, StringComparison.Ordinal);
+            addresses[name] = address;
+
+            // server show lists the address under the network's name, as Nova does.
+            var shown = (await cloud.OpenStackAsync("server", "show", name, "-f", "json")).EnsureSuccess().Json();
+            Assert.Contains(address, shown["addresses"]!["blue"]!.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        // Each guest asked for a lease at boot and got exactly its port's address, then reaches the other one.
+        foreach (var (name, address) in addresses)
+        {
+            Assert.Equal("leased", await cloud.ExecAsync(name,
+                $"for i in $(seq 120); do ip -4 addr show eth0 | grep -q ' {address}/24 ' && echo leased && exit 0; sleep 0.5; done; ip addr; exit 1"));
+        }
+
+        var ping = await cloud.ExecAsync("net-a", $"ping -c 3 -W 5 {addresses["net-b"]}");
+        Assert.Contains("3 packets received", ping, StringComparison.Ordinal);
+
+        // On the compute host: the network's bridge, one tap per server on it, the DHCP namespace with its dnsmasq.
+        var links = await HostLinksAsync();
+        Assert.Contains(links, l => l.StartsWith("embb", StringComparison.Ordinal));
+        Assert.Equal(2, links.Count(l => l.StartsWith("embt", StringComparison.Ordinal)));
+        Assert.Contains($"{cloud.NamespacePrefixOf(Host)}-qdhcp-{network}", await NamespacesAsync());
+
+        // Deleting the servers deletes their ports; the last one takes the network's bridge and DHCP server off the host.
+        (await cloud.OpenStackAsync("server", "delete", "--wait", "net-a", "net-b")).EnsureSuccess();
+        var ports = (await cloud.OpenStackAsync("port", "list", "--network", "blue", "--long", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.All(ports, p => Assert.Equal("network:dhcp", Text(p, "Device Owner")));
+        Assert.DoesNotContain(await HostLinksAsync(), l => l.StartsWith("emb", StringComparison.Ordinal));
+        Assert.DoesNotContain(await NamespacesAsync(), ns => ns.StartsWith(cloud.NamespacePrefixOf(Host) + "-", StringComparison.Ordinal));
+        Assert.NotEqual(0, (await Cli.RunAsync("pgrep", ["-f", $"dnsmasq.*{network}"])).ExitCode);
+
+        (await cloud.OpenStackAsync("network", "delete", "blue")).EnsureSuccess();
+    }
+
+    [Fact]
+    public async Task A_server_booted_without_a_network_gets_the_projects_auto_allocated_one()
+    {
+        // openstack server create without --network sends Nova's "networks": "auto" (2.37 and later).
+        (await cloud.OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny",
+            "--availability-zone", "nova:host-2", "--wait", "auto-1", "-f", "json")).EnsureSuccess();
+        var shown = (await cloud.OpenStackAsync("server", "show", "auto-1", "-f", "json")).EnsureSuccess().Json();
+        var address = shown["addresses"]!["auto_allocated_network"]!.AsArray().Select(a => a!.GetValue<string>()).Single();
+        Assert.StartsWith("10.128.", address, StringComparison.Ordinal);
+        Assert.Equal("leased", await cloud.ExecAsync("auto-1",
+            $"for i in $(seq 120); do ip -4 addr show eth0 | grep -q ' {address}/' && echo leased && exit 0; sleep 0.5; done; exit 1"));
+
+        // The network stays the project's; the next server joins it rather than making another.
+        var networks = (await cloud.OpenStackAsync("network", "list", "--name", "auto_allocated_network", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Single(networks);
+        (await cloud.OpenStackAsync("server", "delete", "--wait", "auto-1")).EnsureSuccess();
+    }
+
+    /// <summary>The interface names in the compute host's namespace.</summary>
+    private async Task<List<string>> HostLinksAsync()
+    {
+        var output = (await Cli.RunAsync("ip", ["-n", cloud.NamespaceOf(Host), "-o", "link", "show"])).EnsureSuccess().StdOut;
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(':')[1].Trim().Split('@')[0])];
+    }
+
+    private static async Task<List<string>> NamespacesAsync() =>
+        [.. (await Cli.RunAsync("ip", ["netns", "list"])).EnsureSuccess().StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0])];
+}
