@@ -40,4 +40,10 @@ if $setup_only; then
   exit 0
 fi
 
+# As root, servers get network interfaces: a bridge per network, a tap per port and a dnsmasq in a namespace, all
+# named emb*/ember-* (docs/network.md). Set EMBER_Network__HostNetworking=false to keep the host untouched.
+if [[ $(id -u) -eq 0 ]]; then
+  export EMBER_Network__HostNetworking=${EMBER_Network__HostNetworking:-true}
+fi
+
 exec bin/ember serve --default-image "$image" "${serve_args[@]}"
