@@ -11,6 +11,7 @@ public sealed partial class ComputeHostManager
     {
         await RecoverAsync(cancellationToken);
         work.Run("console log trim", ("Host", Name), TrimConsoleLogsAsync);
+        work.Run("port security", ("Host", Name), networking.WatchPortSecurityAsync);
     }
 
     /// <summary>

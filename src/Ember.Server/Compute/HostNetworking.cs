@@ -33,8 +33,12 @@ public sealed partial class HostNetworking(
         },
         loggerFactory.CreateLogger<NetworkDataPlane>());
 
+    /// <summary>How often the host compares its ports' security groups with what it enforces (a rule change reaches every host this way).</summary>
+    private static readonly TimeSpan s_securityPoll = TimeSpan.FromSeconds(2);
+
     private readonly SemaphoreSlim _lock = new(1, 1);
     private DataPlaneProbe? _probe;
+    private string? _appliedSecurity;
 
     /// <summary>Bridges, taps and DHCP for the server's ports, in guest order (eth0 first); none when it has no port.</summary>
     /// <exception cref="InvalidOperationException">The server has ports and this host has no data plane (with the reason).</exception>
@@ -63,6 +67,8 @@ public sealed partial class HostNetworking(
                 await SyncDhcpAsync(networkId, cancellationToken);
             }
 
+            // Filtered before the guest sends its first frame: QEMU starts after this.
+            await ApplyPortSecurityAsync(cancellationToken);
             return nics;
         }
         finally
@@ -103,11 +109,69 @@ public sealed partial class HostNetworking(
                     await SyncDhcpAsync(networkId, cancellationToken);
                 }
             }
+
+            await ApplyPortSecurityAsync(cancellationToken);
         }
         finally
         {
             _lock.Release();
         }
+    }
+
+    /// <summary>
+    /// Keeps the host's port filters in step with the database while the host runs: a security group rule or a port's
+    /// groups changed on the controller reach the host within <see cref="s_securityPoll"/> (Neutron pushes them to its
+    /// agents over RPC; a compute host here has the database and no bus).
+    /// </summary>
+    public async Task WatchPortSecurityAsync(CancellationToken cancellationToken)
+    {
+        if (!(await ProbeAsync(cancellationToken)).Available)
+        {
+            return;
+        }
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _lock.WaitAsync(cancellationToken);
+                try
+                {
+                    await ApplyPortSecurityAsync(cancellationToken);
+                }
+                finally
+                {
+                    _lock.Release();
+                }
+
+                await Task.Delay(s_securityPoll, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A failed nft run or database read must not end the watch: the next round tries again.
+                LogSecurityFailed(_logger, ex.Message);
+                await Task.Delay(s_securityPoll, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The whole host's port filters, replaced in one nft transaction when they differ from the last applied.</summary>
+    private async Task ApplyPortSecurityAsync(CancellationToken cancellationToken)
+    {
+        var ports = await networks.HostPortSecurityAsync(host.Value.HostName, cancellationToken);
+        var wanted = System.Text.Json.JsonSerializer.Serialize(ports);
+        if (wanted == _appliedSecurity || (_appliedSecurity is null && ports.Count == 0))
+        {
+            // Unchanged; or nothing to filter yet, and the host's netfilter settings are left as they are until a port comes.
+            return;
+        }
+
+        await _dataPlane.ApplyPortSecurityAsync(ports, cancellationToken);
+        _appliedSecurity = wanted;
     }
 
     /// <summary>
@@ -188,6 +252,9 @@ public sealed partial class HostNetworking(
 
         await _dataPlane.SyncDhcpAsync(networkId, new DhcpConfig(dhcpMac, view.Mtu, subnets, hosts), cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: port filters not updated: {Reason}")]
+    private static partial void LogSecurityFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Network data plane: removed {Count} leftovers nothing owns: {Names}")]
     private static partial void LogCleanedUp(ILogger logger, int count, string names);

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Ember.Network;
+
 namespace Ember.Server.Network;
 
 // What compute asks besides NetworkService.Compute.cs: a server's addresses for its views, and what a host's data plane needs.
@@ -25,6 +28,44 @@ public sealed partial class NetworkService
             }
 
             return result;
+        }, cancellationToken);
+
+    /// <summary>
+    /// What the data plane of <paramref name="host"/> enforces: every server port bound there with its addresses, allowed
+    /// address pairs and the rules of its security groups, remote groups expanded to their members' addresses. One
+    /// read of the whole port table: the host compares it with what it applied last (HostNetworking's watch).
+    /// </summary>
+    public async Task<List<PortSecurity>> HostPortSecurityAsync(string host, CancellationToken cancellationToken) =>
+        await store.ReadAsync(async s =>
+        {
+            var all = await s.PortsAsync(null);
+            var local = all.Where(p => p.DeviceOwner == ComputeOwner && p.BindingHostId == host).ToList();
+            if (local.Count == 0)
+            {
+                return [];
+            }
+
+            var ids = all.Select(p => p.Id).ToList();
+            var ips = (await s.PortIpsAsync(ids)).ToLookup(ip => ip.PortId, ip => ip.IpAddress);
+            var membership = await s.PortGroupsAsync(ids);
+            var membersOf = membership.ToLookup(m => m.GroupId, m => m.PortId);
+            var groupsOf = membership.ToLookup(m => m.PortId, m => m.GroupId);
+            var rules = (await s.RulesAsync(null, [.. local.SelectMany(p => groupsOf[p.Id]).Distinct()])).ToLookup(r => r.SecurityGroupId);
+            return local.Select(port => new PortSecurity(
+                port.Id,
+                port.MacAddress,
+                [.. ips[port.Id]],
+                [.. (JsonSerializer.Deserialize(port.AllowedAddressPairs, NetworkStoredJson.Default.ListAddressPairText) ?? [])
+                    .Select(pair => new AllowedAddressPair(pair.IpAddress, string.IsNullOrEmpty(pair.MacAddress) ? null : pair.MacAddress))],
+                [.. groupsOf[port.Id].SelectMany(g => rules[g]).Select(rule => new SecurityRule(
+                    rule.Direction == "egress" ? RuleDirection.Egress : RuleDirection.Ingress,
+                    rule.Ethertype,
+                    rule.Protocol,
+                    rule.PortRangeMin,
+                    rule.PortRangeMax,
+                    rule.RemoteIpPrefix,
+                    rule.RemoteGroupId is { } remote ? [.. membersOf[remote].SelectMany(member => ips[member])] : null))],
+                port.PortSecurityEnabled)).ToList();
         }, cancellationToken);
 }
 
