@@ -47,6 +47,13 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.DoesNotContain("default-subnetpools", extensions);
         await ExpectErrorAsync(api, HttpMethod.Get, $"{V2}/extensions/default-subnetpools", null, HttpStatusCode.NotFound, "HTTPNotFound");
 
+        // Found by the fuzzer: extensions have no id, so a page of them is marked by alias.
+        var page = await api.SendAsync(HttpMethod.Get, $"{V2}/extensions?limit=2");
+        Assert.Equal(2, page["extensions"]!.AsArray().Count);
+        Assert.Contains("marker=" + extensions[1], page["extensions_links"]![0]!["href"]!.GetValue<string>(), StringComparison.Ordinal);
+        var next = await api.SendAsync(HttpMethod.Get, $"{V2}/extensions?limit=2&marker={extensions[1]}");
+        Assert.Equal(extensions[2], next["extensions"]![0]!["alias"]!.GetValue<string>());
+
         var token = await api.SendAsync(HttpMethod.Get, "/identity/v3/auth/catalog");
         Assert.Contains(token["catalog"]!.AsArray(), s => s!["type"]!.GetValue<string>() == "network"
             && s["endpoints"]![0]!["url"]!.GetValue<string>() == fixture.BaseUrl + "/network");
