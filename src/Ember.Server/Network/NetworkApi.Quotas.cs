@@ -54,7 +54,7 @@ public static partial class NetworkApi
         v2.MapDelete("/quotas/{projectId}", async (HttpContext http, string projectId) =>
         {
             Authorize(http, "delete_quota");
-            await Service(http).ResetQuotaLimitsAsync(projectId);
+            await Service(http).ResetQuotaLimitsAsync(projectId, http.RequestAborted);
             return Results.NoContent();
         });
     }

@@ -173,7 +173,7 @@ public static partial class NetworkApi
         var list = kept.ToList();
         if (query["marker"].FirstOrDefault() is { Length: > 0 } marker)
         {
-            var at = list.FindIndex(i => i["id"]?.GetValue<string>() == marker);
+            var at = list.FindIndex(i => IdOf(i) == marker);
             list = at < 0 ? throw NetworkErrors.BadRequest($"Marker {marker} not found") : list[(at + 1)..];
         }
 
@@ -185,13 +185,16 @@ public static partial class NetworkApi
             reply[key + "_links"] = new JsonArray(new JsonObject
             {
                 ["rel"] = "next",
-                ["href"] = $"{http.BaseUrl()}{http.Request.Path}?limit={limit}&marker={Uri.EscapeDataString(list[^1]["id"]!.GetValue<string>())}",
+                ["href"] = $"{http.BaseUrl()}{http.Request.Path}?limit={limit}&marker={Uri.EscapeDataString(IdOf(list[^1]) ?? "")}",
             });
         }
 
         reply[key] = new JsonArray([.. list.Select(i => (JsonNode)Fields(http, i))]);
         return Json.Reply(reply);
     }
+
+    /// <summary>What a marker names: the id, or an extension's alias (extensions have no id).</summary>
+    private static string? IdOf(JsonObject item) => (item["id"] ?? item["alias"])?.GetValue<string>();
 
     private static bool Matches(JsonNode? node, string wanted) => node switch
     {

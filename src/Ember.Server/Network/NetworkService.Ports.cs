@@ -101,6 +101,12 @@ public sealed partial class NetworkService
 
             if (update.MacAddress is { } mac && !string.Equals(mac, port.MacAddress, StringComparison.OrdinalIgnoreCase))
             {
+                if (port.BindingHostId.Length > 0)
+                {
+                    // The MAC is plugged into a host's tap device: Neutron refuses it too.
+                    throw new ApiException(ErrorKind.Conflict, $"Unable to complete operation on port {port.Id}, port is already bound, port type: tap, old_mac {port.MacAddress}, new_mac {mac.ToLowerInvariant()}.") { Type = "PortBound" };
+                }
+
                 port.MacAddress = await CheckMacAsync(s, port.NetworkId, mac);
             }
 

@@ -321,6 +321,6 @@ public sealed partial class NetworkService
         return isV6 == (ethertype == "IPv6") ? network.ToString() : throw ConflictingEthertype(text, ethertype);
     }
 
-    private static ApiException ConflictingEthertype(string prefix, string ethertype) => new(ErrorKind.BadRequest,
-        $"Conflicting value ethertype {ethertype} for CIDR {prefix}") { Type = "SecurityGroupRuleParameterConflict" };
+    private static ApiException ConflictingEthertype(string prefix, string ethertype) =>
+        new(ErrorKind.BadRequest, $"Conflicting value ethertype {ethertype} for CIDR {prefix}") { Type = "SecurityGroupRuleParameterConflict" };
 }

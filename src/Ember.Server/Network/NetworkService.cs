@@ -19,6 +19,7 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
     public const string ComputeOwner = "compute:nova";
     public const int MaxDnsNameservers = 5;
     public const int MaxHostRoutes = 20;
+    public const int MaxAllocationPools = 20;
     public const int MaxFixedIps = 32;
 
     /// <summary>Neutron's default quotas (neutron.conf [quotas]).</summary>
@@ -75,11 +76,11 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
         QuotaRows.WriteAsync(store.Database, NetworkStore.QuotaTable, projectId, limits);
 
     /// <summary>Back to the defaults: the project's own limits are dropped.</summary>
-    public async Task ResetQuotaLimitsAsync(string projectId)
+    public async Task ResetQuotaLimitsAsync(string projectId, CancellationToken cancellationToken)
     {
-        await using var s = await store.BeginAsync(CancellationToken.None);
+        await using var s = await store.BeginAsync(cancellationToken);
         await s.ResetQuotasAsync(projectId);
-        await s.CommitAsync(CancellationToken.None);
+        await s.CommitAsync(cancellationToken);
     }
 
     public async Task<Dictionary<string, long>> QuotaUsageAsync(string projectId, CancellationToken cancellationToken) =>
@@ -433,9 +434,9 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
 
     private static List<IpRange> ParsePools(IReadOnlyList<PoolText> asked, Ipv4Cidr cidr)
     {
-        if (asked.Count > MaxHostRoutes)
+        if (asked.Count > MaxAllocationPools)
         {
-            throw NetworkErrors.InvalidInput($"At most {MaxHostRoutes} allocation pools are allowed");
+            throw NetworkErrors.InvalidInput($"At most {MaxAllocationPools} allocation pools are allowed");
         }
 
         var pools = new List<IpRange>();

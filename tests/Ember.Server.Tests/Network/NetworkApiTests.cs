@@ -47,6 +47,13 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.DoesNotContain("default-subnetpools", extensions);
         await ExpectErrorAsync(api, HttpMethod.Get, $"{V2}/extensions/default-subnetpools", null, HttpStatusCode.NotFound, "HTTPNotFound");
 
+        // Found by the fuzzer: extensions have no id, so a page of them is marked by alias.
+        var page = await api.SendAsync(HttpMethod.Get, $"{V2}/extensions?limit=2");
+        Assert.Equal(2, page["extensions"]!.AsArray().Count);
+        Assert.Contains("marker=" + extensions[1], page["extensions_links"]![0]!["href"]!.GetValue<string>(), StringComparison.Ordinal);
+        var next = await api.SendAsync(HttpMethod.Get, $"{V2}/extensions?limit=2&marker={extensions[1]}");
+        Assert.Equal(extensions[2], next["extensions"]![0]!["alias"]!.GetValue<string>());
+
         var token = await api.SendAsync(HttpMethod.Get, "/identity/v3/auth/catalog");
         Assert.Contains(token["catalog"]!.AsArray(), s => s!["type"]!.GetValue<string>() == "network"
             && s["endpoints"]![0]!["url"]!.GetValue<string>() == fixture.BaseUrl + "/network");
@@ -69,12 +76,17 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Contains("IPv6", v6["message"]!.GetValue<string>(), StringComparison.Ordinal);
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject
         {
-            ["network_id"] = network, ["cidr"] = "10.1.0.0/24", ["ip_version"] = 4,
+            ["network_id"] = network,
+            ["cidr"] = "10.1.0.0/24",
+            ["ip_version"] = 4,
             ["allocation_pools"] = new JsonArray(new JsonObject { ["start"] = "10.1.0.200", ["end"] = "10.1.1.10" }),
         }), HttpStatusCode.BadRequest, "OutOfBoundsAllocationPool");
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/subnets", Wrap("subnet", new JsonObject
         {
-            ["network_id"] = network, ["cidr"] = "10.1.0.0/24", ["ip_version"] = 4, ["gateway_ip"] = "10.1.0.20",
+            ["network_id"] = network,
+            ["cidr"] = "10.1.0.0/24",
+            ["ip_version"] = 4,
+            ["gateway_ip"] = "10.1.0.20",
             ["allocation_pools"] = new JsonArray(new JsonObject { ["start"] = "10.1.0.10", ["end"] = "10.1.0.30" }),
         }), HttpStatusCode.Conflict, "GatewayConflictWithAllocationPools");
 
@@ -121,16 +133,19 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Equal("192.168.50.2", dhcp.Single()!["fixed_ips"]![0]!["ip_address"]!.GetValue<string>());
         var taken = await api.SendAsync(HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
         {
-            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["ip_address"] = "192.168.50.5" }),
+            ["network_id"] = network,
+            ["fixed_ips"] = new JsonArray(new JsonObject { ["ip_address"] = "192.168.50.5" }),
         }), HttpStatusCode.Created);
         Assert.Equal(subnet, taken["port"]!["fixed_ips"]![0]!["subnet_id"]!.GetValue<string>());
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
         {
-            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.5" }),
+            ["network_id"] = network,
+            ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.5" }),
         }), HttpStatusCode.Conflict, "IpAddressAlreadyAllocated");
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/ports", Wrap("port", new JsonObject
         {
-            ["network_id"] = network, ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.7" }),
+            ["network_id"] = network,
+            ["fixed_ips"] = new JsonArray(new JsonObject { ["subnet_id"] = subnet, ["ip_address"] = "192.168.50.7" }),
         }), HttpStatusCode.BadRequest, "InvalidIpForSubnet");
 
         var addresses = new List<string>();
@@ -171,15 +186,25 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Contains(ruleId, exists["message"]!.GetValue<string>(), StringComparison.Ordinal);
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
         {
-            ["security_group_id"] = group, ["direction"] = "ingress", ["protocol"] = "tcp", ["port_range_min"] = 90, ["port_range_max"] = 80,
+            ["security_group_id"] = group,
+            ["direction"] = "ingress",
+            ["protocol"] = "tcp",
+            ["port_range_min"] = 90,
+            ["port_range_max"] = 80,
         }), HttpStatusCode.BadRequest, "SecurityGroupInvalidPortRange");
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
         {
-            ["security_group_id"] = group, ["direction"] = "ingress", ["remote_ip_prefix"] = "10.0.0.0/8", ["remote_group_id"] = defaultId,
+            ["security_group_id"] = group,
+            ["direction"] = "ingress",
+            ["remote_ip_prefix"] = "10.0.0.0/8",
+            ["remote_group_id"] = defaultId,
         }), HttpStatusCode.BadRequest, "SecurityGroupRemoteGroupAndRemoteIpPrefix");
         await ExpectErrorAsync(api, HttpMethod.Post, $"{V2}/security-group-rules", Wrap("security_group_rule", new JsonObject
         {
-            ["security_group_id"] = group, ["direction"] = "ingress", ["ethertype"] = "IPv6", ["remote_ip_prefix"] = "10.0.0.0/8",
+            ["security_group_id"] = group,
+            ["direction"] = "ingress",
+            ["ethertype"] = "IPv6",
+            ["remote_ip_prefix"] = "10.0.0.0/8",
         }), HttpStatusCode.BadRequest, "SecurityGroupRuleParameterConflict");
 
         var network = await CreateAsync(api, "networks", "network", new JsonObject { ["name"] = "sg-net" });
