@@ -7,7 +7,7 @@ namespace Ember.Tests.MultiHost;
 /// <summary>
 /// Servers with network interfaces, end to end with real packets: networks and subnets made with Debian's openstack
 /// client, servers booted onto them get their fixed addresses from the compute host's dnsmasq and ping each other over
-/// the host's bridge; "networks: auto" makes the project's network; deleting the servers leaves no tap, bridge, DHCP
+/// the host's bridge, within the security groups the host enforces; "networks: auto" makes the project's network; deleting the servers leaves no tap, bridge, DHCP
 /// namespace or dnsmasq behind. The compute hosts run in their own network namespaces, so nothing lands on this machine's.
 /// </summary>
 [Collection(GuestVms.Collection)]
@@ -46,6 +46,19 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
         var ping = await cloud.ExecAsync("net-a", $"ping -c 3 -W 5 {addresses["net-b"]}");
         Assert.Contains("3 packets received", ping, StringComparison.Ordinal);
 
+        // Security groups, enforced on the host: both ports are in the project's default group, which lets members in.
+        // net-b moved to a group of its own without ingress rules stops answering; an icmp rule lets the ping in again.
+        var portOfB = Text(Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", "net-b", "-f", "json")).EnsureSuccess().Json().AsArray()), "ID");
+        (await cloud.OpenStackAsync("security group", "create", "closed", "-f", "json")).EnsureSuccess();
+        (await cloud.OpenStackAsync("port", "set", "--no-security-group", "--security-group", "closed", portOfB)).EnsureSuccess();
+        Assert.True(await PingFailsAsync("net-a", addresses["net-b"]), "net-b still answers with no ingress rule");
+        (await cloud.OpenStackAsync("security group", "rule", "create", "--protocol", "icmp", "--ingress", "closed", "-f", "json")).EnsureSuccess();
+        await WaitForAsync(async () => !await PingFailsAsync("net-a", addresses["net-b"]), "the icmp rule to let the ping in");
+
+        // Anti-spoofing: net-a sending from an address it was not given gets nothing through.
+        await cloud.ExecAsync("net-a", "ip addr add 10.91.7.250/24 dev eth0");
+        Assert.Contains("0 packets received", await cloud.ExecAsync("net-a", $"ping -c 2 -W 2 -I 10.91.7.250 {addresses["net-b"]} || true"), StringComparison.Ordinal);
+
         // On the compute host: the network's bridge, one tap per server on it, the DHCP namespace with its dnsmasq.
         var links = await HostLinksAsync();
         Assert.Contains(links, l => l.StartsWith("embb", StringComparison.Ordinal));
@@ -79,6 +92,22 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
         var networks = (await cloud.OpenStackAsync("network", "list", "--name", "auto_allocated_network", "-f", "json")).EnsureSuccess().Json().AsArray();
         Assert.Single(networks);
         (await cloud.OpenStackAsync("server", "delete", "--wait", "auto-1")).EnsureSuccess();
+    }
+
+    /// <summary>True once a ping gets no answer (the filter is applied within a few seconds of the change).</summary>
+    private async Task<bool> PingFailsAsync(string server, string address)
+    {
+        for (var attempt = 0; attempt < 15; attempt++)
+        {
+            if ((await cloud.ExecAsync(server, $"ping -c 1 -W 2 {address} > /dev/null && echo answered || echo silent")) == "silent")
+            {
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        return false;
     }
 
     /// <summary>The interface names in the compute host's namespace.</summary>
