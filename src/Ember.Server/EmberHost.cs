@@ -4,6 +4,7 @@ using Ember.Server.Compute;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
+using Ember.Server.Metrics;
 using Ember.Server.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -74,6 +75,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddImageServices();
         builder.Services.AddVolumeServices();
         builder.Services.AddComputeServices(options.Role);
+        builder.Services.AddEmberMetrics(options);
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -85,6 +87,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         await database.MigrateAsync(Migrations, cancellationToken);
 
         app.UseEmberPipeline();
+        app.MapEmberMetrics();
         app.MapIdentityApi();
         app.MapImageApi();
         app.MapVolumeApi();
@@ -138,6 +141,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         services.AddSingleton(Options.Create(options.Nbd));
         services.AddSingleton(Options.Create(options.Volume));
         services.AddSingleton(Options.Create(options.Compute));
+        services.AddSingleton(Options.Create(options.Metrics));
     }
 
     public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();

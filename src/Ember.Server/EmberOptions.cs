@@ -54,6 +54,9 @@ public sealed class EmberOptions
     /// <summary>The compute service registry (heartbeats, when a service is down) and the scheduler's allocation ratios and reservations.</summary>
     public Compute.ComputeOptions Compute { get; set; } = new();
 
+    /// <summary>/metrics: on or off, the scrape credential, how long database counts are reused.</summary>
+    public Metrics.MetricsOptions Metrics { get; set; } = new();
+
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public long MaxJsonBodyBytes { get; set; } = 1024 * 1024;
@@ -64,7 +67,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Image:Rbd:", Image.Rbd), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller)];
+        [("Identity:", Identity), ("Image:", Image), ("Image:Rbd:", Image.Rbd), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller), ("Metrics:", Metrics)];
 
     public static string DefaultDataDir()
     {
