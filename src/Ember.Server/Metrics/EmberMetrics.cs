@@ -127,12 +127,14 @@ public sealed class EmberMetrics
     private IEnumerable<Measurement<long>> PerExport(Func<ExportTotals, long> value) =>
         _dataPlane.Totals.Select(t => new Measurement<long>(value(t), ExportTags(t)));
 
+    // A command an export never served is left out (its series appears with its first request): fewer series,
+    // and the SDK's slots (NbdSeriesLimit) last longer.
     private IEnumerable<Measurement<long>> PerOperation() =>
-        _dataPlane.Totals.SelectMany(t => Nbd.NbdExportStats.Commands.Select(c =>
+        _dataPlane.Totals.SelectMany(t => Nbd.NbdExportStats.Commands.Where(c => t.Stats.Operations(c) > 0).Select(c =>
             new Measurement<long>(t.Stats.Operations(c), [.. ExportTags(t), new("operation", OperationName(c))])));
 
     private IEnumerable<Measurement<double>> PerOperationTime() =>
-        _dataPlane.Totals.SelectMany(t => Nbd.NbdExportStats.Commands.Select(c =>
+        _dataPlane.Totals.SelectMany(t => Nbd.NbdExportStats.Commands.Where(c => t.Stats.Operations(c) > 0).Select(c =>
             new Measurement<double>(t.Stats.Busy(c).TotalSeconds, [.. ExportTags(t), new("operation", OperationName(c))])));
 
     private static KeyValuePair<string, object?>[] ExportTags(ExportTotals totals) =>

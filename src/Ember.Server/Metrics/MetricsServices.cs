@@ -89,9 +89,20 @@ public static class MetricsServices
     }
 
     /// <summary>
+    /// Series an NBD instrument may have had over the process's life. The SDK keeps a slot for every label set it has
+    /// seen (cumulative counters cannot forget one), allocated up front; past the limit new attachments fold into one
+    /// <c>otel_metric_overflow="true"</c> series until restart (docs/metrics.md). The SDK's default is 2000.
+    /// </summary>
+    private const int NbdSeriesLimit = 10_000;
+
+    /// <summary>
     /// Keeps the meters made by this host's factory (and process-wide ones such as the runtime's), drops those of
     /// another host in the same process: the SDK matches meters by name only, and tests run several hosts at once.
+    /// The per-attachment NBD instruments get a higher series limit.
     /// </summary>
-    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisHost(IMeterFactory factory) =>
-        instrument => instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, factory) ? null : MetricStreamConfiguration.Drop;
+    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisHost(IMeterFactory factory) => instrument =>
+        instrument.Meter.Scope is not null && !ReferenceEquals(instrument.Meter.Scope, factory) ? MetricStreamConfiguration.Drop
+        : instrument.Meter.Name == EmberMetrics.MeterName && instrument.Name.StartsWith("ember.nbd.", StringComparison.Ordinal)
+            ? new MetricStreamConfiguration { CardinalityLimit = NbdSeriesLimit }
+            : null;
 }
