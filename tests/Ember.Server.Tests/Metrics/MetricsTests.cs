@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Ember.Server.Tests.Support;
 
@@ -21,43 +20,11 @@ public sealed class MetricsFixture : EmberFixture
         return Task.CompletedTask;
     }
 
-    /// <summary>GET /metrics with the given credentials (none, an X-Auth-Token, or a bearer token).</summary>
-    public async Task<(HttpStatusCode Status, string ContentType, string Body)> ScrapeAsync(string? authToken = null, string? bearer = null)
-    {
-        using var http = new HttpClient { BaseAddress = new Uri(BaseUrl) };
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
-        if (authToken is not null)
-        {
-            request.Headers.Add("X-Auth-Token", authToken);
-        }
+    public Task<(HttpStatusCode Status, string ContentType, string Body)> ScrapeAsync(string? authToken = null, string? bearer = null) =>
+        MetricsScraper.ScrapeAsync(this, authToken, bearer);
 
-        if (bearer is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        }
-
-        using var response = await http.SendAsync(request);
-        return (response.StatusCode, response.Content.Headers.ContentType?.ToString() ?? "", await response.Content.ReadAsStringAsync());
-    }
-
-    /// <summary>Scrapes with the scrape token until <paramref name="done"/> holds (the exporter and the counts are cached briefly).</summary>
-    public async Task<PrometheusText> ScrapeUntilAsync(Func<PrometheusText, bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var (status, _, body) = await ScrapeAsync(bearer: ScrapeToken);
-            Assert.Equal(HttpStatusCode.OK, status);
-            var text = PrometheusText.Parse(body);
-            if (done(text))
-            {
-                return text;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"/metrics never showed {what}:\n{body}");
-            await Task.Delay(200);
-        }
-    }
+    public Task<PrometheusText> ScrapeUntilAsync(Func<PrometheusText, bool> done, string what) =>
+        MetricsScraper.ScrapeUntilAsync(this, done, what, bearer: ScrapeToken);
 }
 
 /// <summary>/metrics: who may read it, that it is Prometheus text, and that its figures follow what the APIs did.</summary>
