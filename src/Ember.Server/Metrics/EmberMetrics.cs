@@ -3,7 +3,6 @@ using System.Globalization;
 using Ember.Nbd.Protocol;
 using Ember.Server.Compute;
 using Ember.Server.Volume;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Metrics;
@@ -18,7 +17,9 @@ public sealed class EmberMetrics
 {
     public const string MeterName = "Ember";
 
-    private readonly IServiceProvider _services;
+    private readonly VolumeStore _volumes;
+    private readonly ComputeStore _servers;
+    private readonly VirtHost? _virtHost;
     private readonly VolumeDataPlane _dataPlane;
     private readonly TimeProvider _time;
     private readonly TimeSpan _cacheFor;
@@ -31,10 +32,14 @@ public sealed class EmberMetrics
     private readonly HashSet<string> _volumeStatuses = new(StringComparer.Ordinal) { "available", "in-use", "error" };
     private readonly HashSet<(string Host, string Status)> _serverStates = [];
 
-    public EmberMetrics(IMeterFactory meters, IServiceProvider services, VolumeDataPlane dataPlane, IOptions<EmberOptions> host,
-        IOptions<MetricsOptions> options, TimeProvider time)
+    /// <param name="virtHost">This process's QEMU machines; null on a controller, which runs none.</param>
+    public EmberMetrics(IMeterFactory meters, VolumeStore volumes, ComputeStore servers, VolumeDataPlane dataPlane, IOptions<EmberOptions> host,
+        IOptions<MetricsOptions> options, TimeProvider time, VirtHost? virtHost = null)
     {
-        _services = services;
+        // Counts with no rules to apply: read from the stores directly, every project at once.
+        _volumes = volumes;
+        _servers = servers;
+        _virtHost = virtHost;
         _dataPlane = dataPlane;
         _time = time;
         _cacheFor = TimeSpan.FromSeconds(options.Value.CacheSeconds);
@@ -79,10 +84,9 @@ public sealed class EmberMetrics
 
     private async Task<Snapshot> TakeAsync()
     {
-        // Counts with no rules to apply: read from the stores directly, every project at once.
-        var volumes = await _services.GetRequiredService<VolumeStore>().CountVolumesByStatusAsync();
-        var servers = await _services.GetRequiredService<ComputeStore>().CountServersByStateAsync();
-        var machines = _services.GetService<VirtHost>()?.All ?? [];
+        var volumes = await _volumes.CountVolumesByStatusAsync();
+        var servers = await _servers.CountServersByStateAsync();
+        var machines = _virtHost?.All ?? [];
         var resident = new List<Measurement<long>>(machines.Count);
         foreach (var machine in machines)
         {
