@@ -70,7 +70,7 @@ internal sealed partial class NbdConnection
                     _skipRemaining -= n;
                     if (_skipRemaining > 0)
                         break;
-                    Enqueue(new Reply(_bodyRequest.Cookie, NbdCommand.Write, _skipError, ReplyKind.Done, 0, null, 0));
+                    Enqueue(new Reply(_bodyRequest.Cookie, NbdCommand.Write, _skipError, ReplyKind.Done, 0, null, 0, Started: _bodyStarted));
                     continue;
                 }
                 if (end - start < NbdLimits.RequestSize)

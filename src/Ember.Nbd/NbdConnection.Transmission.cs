@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Ember.Nbd.Protocol;
 
 namespace Ember.Nbd;
@@ -28,6 +29,7 @@ internal sealed partial class NbdConnection
     private NbdRequest _bodyRequest;
     private int _bodyUnits;
     private SemaphoreSlim _bufferUnits = null!;
+    private long _bodyStarted;
     private long _skipRemaining;
     private NbdError _skipError;
 
@@ -40,8 +42,11 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>A finished request waiting for the reply loop. Buffer (if any) is pooled and returned after writing.</summary>
-    /// <remarks><c>Units</c>: MiB of buffer budget the request holds, given back once the reply is sent.</remarks>
-    private readonly record struct Reply(ulong Cookie, NbdCommand Command, NbdError Error, ReplyKind Kind, ulong Offset, byte[]? Buffer, int Length, int Units = 0);
+    /// <remarks>
+    /// <c>Units</c>: MiB of buffer budget the request holds, given back once the reply is sent. <c>Length</c>: the
+    /// bytes read (or, for a WRITE, written). <c>Started</c>: the Stopwatch timestamp of the request, for the export's totals.
+    /// </remarks>
+    private readonly record struct Reply(ulong Cookie, NbdCommand Command, NbdError Error, ReplyKind Kind, ulong Offset, byte[]? Buffer, int Length, int Units = 0, long Started = 0);
 
     private async Task TransmissionAsync()
     {
@@ -111,7 +116,7 @@ internal sealed partial class NbdConnection
                         _skipRemaining -= n;
                         if (_skipRemaining > 0)
                             break;
-                        Enqueue(new Reply(_bodyRequest.Cookie, NbdCommand.Write, _skipError, ReplyKind.Done, 0, null, 0));
+                        Enqueue(new Reply(_bodyRequest.Cookie, NbdCommand.Write, _skipError, ReplyKind.Done, 0, null, 0, Started: _bodyStarted));
                         continue;
                     }
                     var status = NbdParser.TryParseRequest(buffer, out var request);
@@ -175,6 +180,7 @@ internal sealed partial class NbdConnection
             _slots.Release();
             return false;
         }
+        var started = Stopwatch.GetTimestamp();
         var error = Validate(request);
         if (request.Command == NbdCommand.Write)
         {
@@ -182,10 +188,11 @@ internal sealed partial class NbdConnection
             {
                 if (request.Length == 0)
                 {
-                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, 0, null, 0));
+                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, 0, null, 0, Started: started));
                     return true;
                 }
                 _bodyRequest = request;
+                _bodyStarted = started;
                 _bodyUnits = units;
                 _body = ArrayPool<byte>.Shared.Rent((int)request.Length);
                 _bodyFilled = 0;
@@ -193,20 +200,21 @@ internal sealed partial class NbdConnection
             }
             // The payload is on the wire whatever we think of it: skip it (no buffering) and then reply the error.
             _bodyRequest = request;
+            _bodyStarted = started;
             _bodyUnits = 0;
             _skipError = error == NbdError.None ? NbdError.Inval : error;
             _skipRemaining = request.Length;
             if (_skipRemaining == 0)
-                Enqueue(new Reply(request.Cookie, request.Command, _skipError, ReplyKind.Done, 0, null, 0));
+                Enqueue(new Reply(request.Cookie, request.Command, _skipError, ReplyKind.Done, 0, null, 0, Started: started));
             return true;
         }
         if (error != NbdError.None)
         {
-            Enqueue(new Reply(request.Cookie, request.Command, error, ReplyKind.Done, 0, null, 0));
+            Enqueue(new Reply(request.Cookie, request.Command, error, ReplyKind.Done, 0, null, 0, Started: started));
             return true;
         }
-        if (request.Command != NbdCommand.Read || !TryReadInline(request, units))
-            _ = ExecuteAsync(request, null, units);
+        if (request.Command != NbdCommand.Read || !TryReadInline(request, units, started))
+            _ = ExecuteAsync(request, null, units, started);
         return true;
     }
 
@@ -234,7 +242,7 @@ internal sealed partial class NbdConnection
                 if (n == request.Length)
                 {
                     ArrayPool<byte>.Shared.Return(body);
-                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0, units));
+                    Enqueue(new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, n, units, _bodyStarted));
                     return;
                 }
                 // Partial or would block: the thread pool writes it all again (same bytes, same place).
@@ -244,11 +252,11 @@ internal sealed partial class NbdConnection
                 // Export removed: ExecuteAsync turns this into ESHUTDOWN.
             }
         }
-        _ = ExecuteAsync(request, body, units);
+        _ = ExecuteAsync(request, body, units, _bodyStarted);
     }
 
     /// <summary>Answers a READ from the page cache on this thread; false if it would block (then the pool does it).</summary>
-    private bool TryReadInline(in NbdRequest request, int units)
+    private bool TryReadInline(in NbdRequest request, int units, long started)
     {
         var length = (int)request.Length;
         if (length == 0)
@@ -268,7 +276,7 @@ internal sealed partial class NbdConnection
             ArrayPool<byte>.Shared.Return(buffer);
             return false;
         }
-        Enqueue(ReadReply(request, buffer, length) with { Units = units });
+        Enqueue(ReadReply(request, buffer, length) with { Units = units, Started = started });
         return true;
     }
 
@@ -323,7 +331,7 @@ internal sealed partial class NbdConnection
         return NbdError.None;
     }
 
-    private async Task ExecuteAsync(NbdRequest request, byte[]? body, int units = 0)
+    private async Task ExecuteAsync(NbdRequest request, byte[]? body, int units, long started)
     {
         Reply reply;
         try
@@ -347,7 +355,7 @@ internal sealed partial class NbdConnection
             if (body is not null)
                 ArrayPool<byte>.Shared.Return(body);
         }
-        Enqueue(reply with { Units = units });
+        Enqueue(reply with { Units = units, Started = started });
         TryRunWriter(); // on the pool thread that finished the I/O: no extra hop to send
     }
 
@@ -387,7 +395,7 @@ internal sealed partial class NbdConnection
         await RandomAccess.WriteAsync(handle, body.AsMemory(0, (int)request.Length), (long)request.Offset);
         if ((request.Flags & NbdCommandFlags.Fua) != 0)
             FileOps.FlushData(handle);
-        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, 0);
+        return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.Done, request.Offset, null, (int)request.Length);
     }
 
     private async ValueTask<Reply> ExecuteOtherAsync(NbdRequest request)
@@ -478,8 +486,13 @@ internal sealed partial class NbdConnection
         return new Reply(request.Cookie, request.Command, NbdError.None, ReplyKind.BlockStatus, request.Offset, buffer, count * 8);
     }
 
-    /// <summary>Queues a reply; it is sent by the next <see cref="TryRunWriter"/> (which the caller arranges).</summary>
-    private void Enqueue(in Reply reply) => _replies.Enqueue(reply);
+    /// <summary>Counts a reply in its export's totals and queues it; it is sent by the next <see cref="TryRunWriter"/> (which the caller arranges).</summary>
+    private void Enqueue(in Reply reply)
+    {
+        var failed = reply.Error != NbdError.None;
+        _export!.Stats.Record(reply.Command, failed, failed ? 0 : reply.Length, reply.Started);
+        _replies.Enqueue(reply);
+    }
 
     /// <summary>
     /// Sends every queued reply (out of order, as completed) unless another thread is already doing so; that

@@ -17,8 +17,11 @@ public sealed class NbdExportRegistry
     /// <summary>A fresh export name: 32 random bytes, hex.</summary>
     public static string NewExportName() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Adds an export of <paramref name="backingFilePath"/>. Throws if the name is taken or the file cannot be opened.</summary>
-    public void Add(string exportName, string backingFilePath, bool readOnly)
+    /// <summary>
+    /// Adds an export of <paramref name="backingFilePath"/>. Throws if the name is taken or the file cannot be opened.
+    /// Returns the export's request totals, which live as long as the caller keeps them (they outlive the export).
+    /// </summary>
+    public NbdExportStats Add(string exportName, string backingFilePath, bool readOnly)
     {
         ArgumentException.ThrowIfNullOrEmpty(exportName);
         if (System.Text.Encoding.UTF8.GetByteCount(exportName) > Protocol.NbdLimits.MaxNameLength)
@@ -38,7 +41,9 @@ public sealed class NbdExportRegistry
                 throw new InvalidOperationException($"'{path}' is exported read-only and could not be opened for writing.");
             }
             file.References++;
-            _exports.Add(exportName, new NbdExport(exportName, file, readOnly));
+            var export = new NbdExport(exportName, file, readOnly);
+            _exports.Add(exportName, export);
+            return export.Stats;
         }
     }
 
@@ -126,6 +131,8 @@ internal sealed class NbdExport(string name, SharedFile file, bool readOnly)
     public string Name { get; } = name;
     public SharedFile File { get; } = file;
     public bool ReadOnly { get; } = readOnly;
+
+    public NbdExportStats Stats { get; } = new();
 
     /// <summary>Cancelled when the export is removed; connections register to abort on it.</summary>
     public CancellationToken Removed => _removed.Token;

@@ -4,6 +4,7 @@ using Ember.Server.Compute;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
+using Ember.Server.Metrics;
 using Ember.Server.Network;
 using Ember.Server.Volume;
 using Microsoft.AspNetCore.Builder;
@@ -76,6 +77,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddVolumeServices();
         builder.Services.AddComputeServices(options.Role);
         builder.Services.AddNetworkServices();
+        builder.Services.AddEmberMetrics(options);
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -87,6 +89,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         await database.MigrateAsync(Migrations, cancellationToken);
 
         app.UseEmberPipeline();
+        app.MapEmberMetrics();
         app.MapIdentityApi();
         app.MapImageApi();
         app.MapVolumeApi();
@@ -146,6 +149,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         services.AddSingleton(Options.Create(options.Volume));
         services.AddSingleton(Options.Create(options.Compute));
         services.AddSingleton(Options.Create(options.Network));
+        services.AddSingleton(Options.Create(options.Metrics));
     }
 
     public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();

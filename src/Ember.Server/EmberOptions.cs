@@ -56,6 +56,8 @@ public sealed class EmberOptions
 
     /// <summary>The Network API (Neutron subset): on or off, the default MTU, the pool of auto-allocated networks.</summary>
     public Network.NetworkOptions Network { get; set; } = new();
+    /// <summary>/metrics: on or off, the scrape credential, how long database counts are reused.</summary>
+    public Metrics.MetricsOptions Metrics { get; set; } = new();
 
     /// <summary>Largest JSON request body, in bytes; a larger one is refused with 413 before it is parsed.</summary>
     [Range(1024, 64 * 1024 * 1024)]
@@ -67,7 +69,7 @@ public sealed class EmberOptions
 
     /// <summary>The subsystem sections, with the key prefix they have in configuration.</summary>
     public IEnumerable<(string Prefix, object Section)> Sections() =>
-        [("Identity:", Identity), ("Image:", Image), ("Image:Rbd:", Image.Rbd), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller), ("Network:", Network)];
+        [("Identity:", Identity), ("Image:", Image), ("Image:Rbd:", Image.Rbd), ("Nbd:", Nbd), ("Volume:", Volume), ("Volume:Rbd:", Volume.Rbd), ("Compute:", Compute), ("Compute:Controller:", Compute.Controller), ("Network:", Network), ("Metrics:", Metrics)];
 
     public static string DefaultDataDir()
     {

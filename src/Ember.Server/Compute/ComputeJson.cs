@@ -42,7 +42,9 @@ internal static class ComputeJson
         return json;
     }
 
-    public static string Status(ServerRow server) => (server.VmState, server.TaskState) switch
+    public static string Status(ServerRow server) => Status(server.VmState, server.TaskState);
+
+    public static string Status(string vmState, string? taskState) => (vmState, taskState) switch
     {
         (VmStates.Building, _) => "BUILD",
         (VmStates.Active, "reboot_started" or "rebooting") => "REBOOT",

@@ -18,6 +18,15 @@ public sealed record FlavorRow
     public DateTime CreatedAt { get; init; }
 }
 
+/// <summary>How many servers (every project's) share a host and a vm_state/task_state pair: a row of the metrics' gauge.</summary>
+public sealed record ServerStateCount
+{
+    public string Host { get; init; } = "";
+    public string VmState { get; init; } = "";
+    public string? TaskState { get; init; }
+    public long Count { get; init; }
+}
+
 /// <summary>A server. Nova's vm_state/task_state/power_state are kept; the API status is derived from them.</summary>
 public sealed record ServerRow
 {

@@ -214,6 +214,13 @@ public sealed class ComputeStore(Database db)
     private static readonly SqlList s_serverList = new("servers", "*",
         new Dictionary<string, string> { ["created_at"] = "created_at", ["id"] = "id" }, new SortKey("created_at", true), new SortKey("id", true));
 
+    /// <summary>Servers per host and state, every project's: one small grouped count for the metrics.</summary>
+    public async Task<IReadOnlyList<ServerStateCount>> CountServersByStateAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<ServerStateCount>("SELECT host, vm_state, task_state, COUNT(*) AS count FROM servers GROUP BY host, vm_state, task_state")];
+    }
+
     /// <summary>The servers whose host column names <paramref name="host"/>: what that compute host owns.</summary>
     public async Task<IReadOnlyList<ServerRow>> ListServersOnHostAsync(string host)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Ember.Nbd;
 using Microsoft.Extensions.Hosting;
@@ -14,6 +15,7 @@ public sealed partial class VolumeDataPlane(
     IOptions<EmberOptions> host, IOptions<NbdOptions> options, VolumeStore store, IVolumeBackend backend, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<VolumeDataPlane>();
+    private readonly ConcurrentDictionary<string, ExportTotals> _totals = new(StringComparer.Ordinal);
     private NbdServer? _server;
     private NbdTlsCredentials? _tls;
 
@@ -26,6 +28,9 @@ public sealed partial class VolumeDataPlane(
 
     /// <summary>DATA/nbd-tls: the CA, the server's certificate and, in client/, what a compute host needs.</summary>
     public string TlsDirectory => Path.Combine(host.Value.DataDir, "nbd-tls");
+
+    /// <summary>The request totals of every live export, with the volume and attachment it serves (for /metrics; never the export name).</summary>
+    public IReadOnlyCollection<ExportTotals> Totals => [.. _totals.Values];
 
     /// <summary>The TLS credentials of the TCP listener; null without TCP or with <see cref="NbdOptions.Insecure"/>.</summary>
     public NbdTlsCredentials? Tls => _tls;
@@ -71,7 +76,7 @@ public sealed partial class VolumeDataPlane(
         foreach (var attachment in await store.ListExportedAttachmentsAsync())
         {
             var volume = await store.FindVolumeAsync(attachment.VolumeId);
-            if (volume is not null && TryAdd(attachment.ExportName!, volume.Id, attachment.AttachMode == "ro"))
+            if (volume is not null && TryAdd(attachment.ExportName!, volume.Id, attachment.AttachMode == "ro", attachment.Id))
             {
                 LogRestored(_logger, attachment.ExportName![..8], volume.Id);
             }
@@ -79,7 +84,7 @@ public sealed partial class VolumeDataPlane(
 
         foreach (var volume in await store.ListVolumesWithLegacyExportAsync())
         {
-            TryAdd(volume.LegacyExport!, volume.Id, volume.Readonly);
+            TryAdd(volume.LegacyExport!, volume.Id, volume.Readonly, attachmentId: null);
         }
     }
 
@@ -90,6 +95,7 @@ public sealed partial class VolumeDataPlane(
         if (_server is { } server)
         {
             _server = null;
+            _totals.Clear();
             await server.DisposeAsync();
         }
 
@@ -97,9 +103,12 @@ public sealed partial class VolumeDataPlane(
         _tls = null;
     }
 
-    /// <summary>Exports the volume's file under <paramref name="exportName"/> unless that export already exists.</summary>
+    /// <summary>
+    /// Exports the volume's file under <paramref name="exportName"/> unless that export already exists.
+    /// <paramref name="attachmentId"/> labels its totals (null for a legacy os-initialize_connection export).
+    /// </summary>
     /// <exception cref="InvalidOperationException">The backend's volumes are not served over NBD (RBD).</exception>
-    public void Export(string exportName, string volumeId, bool readOnly)
+    public void Export(string exportName, string volumeId, bool readOnly, string? attachmentId)
     {
         var server = _server ?? throw new InvalidOperationException("The NBD server is not running.");
         if (!server.Exports.Contains(exportName))
@@ -107,7 +116,8 @@ public sealed partial class VolumeDataPlane(
             var path = backend.AccessOf(volumeId, readOnly, multiattach: false) is ServedOverNbd served
                 ? served.Path
                 : throw new InvalidOperationException($"Volume {volumeId} is not served over NBD.");
-            server.Exports.Add(exportName, path, readOnly);
+            var stats = server.Exports.Add(exportName, path, readOnly);
+            _totals[exportName] = new ExportTotals(volumeId, attachmentId, readOnly, stats);
             LogExported(_logger, exportName[..8], volumeId, readOnly);
         }
     }
@@ -115,6 +125,11 @@ public sealed partial class VolumeDataPlane(
     /// <summary>Removes the export and closes its connections at once.</summary>
     public void Unexport(string? exportName)
     {
+        if (exportName is not null)
+        {
+            _totals.TryRemove(exportName, out _);
+        }
+
         if (exportName is not null && _server is { } server && server.Exports.Remove(exportName))
         {
             LogUnexported(_logger, exportName[..Math.Min(8, exportName.Length)]);
@@ -136,11 +151,11 @@ public sealed partial class VolumeDataPlane(
         return new NbdTcpConnection(exportName, tcp.Address.ToString(), tcp.Port, Tls: _tls is not null, readOnly, multiattach);
     }
 
-    private bool TryAdd(string exportName, string volumeId, bool readOnly)
+    private bool TryAdd(string exportName, string volumeId, bool readOnly, string? attachmentId)
     {
         try
         {
-            Export(exportName, volumeId, readOnly);
+            Export(exportName, volumeId, readOnly, attachmentId);
             return true;
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or UnauthorizedAccessException)
@@ -165,3 +180,6 @@ public sealed partial class VolumeDataPlane(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not restore the export of volume {VolumeId}")]
     private static partial void LogRestoreFailed(ILogger logger, string volumeId, Exception exception);
 }
+
+/// <summary>One live export's request totals and what it serves: one series per export on /metrics.</summary>
+public sealed record ExportTotals(string VolumeId, string? AttachmentId, bool ReadOnly, NbdExportStats Stats);

@@ -3,6 +3,13 @@ namespace Ember.Server.Volume;
 // Rows are records with settable properties: Dapper fills them one by one, converting SQLite's
 // integers to bool, instead of requiring exact constructor types.
 
+/// <summary>How many volumes (every project's) have one status: a row of the metrics' gauge.</summary>
+public sealed record VolumeStatusCount
+{
+    public string Status { get; init; } = "";
+    public long Count { get; init; }
+}
+
 /// <summary>One volume as stored. Metadata and ImageMetadata hold JSON text.</summary>
 public sealed record VolumeRow
 {

@@ -87,7 +87,7 @@ public sealed partial class VolumeService
         var exportName = direct ? null : attachment.ExportName ?? NbdExportRegistry.NewExportName();
         if (exportName is not null)
         {
-            dataPlane.Export(exportName, volume.Id, attachment.AttachMode == "ro");
+            dataPlane.Export(exportName, volume.Id, attachment.AttachMode == "ro", attachment.Id);
         }
 
         var updated = attachment with
@@ -275,7 +275,7 @@ public sealed partial class VolumeService
         }
 
         var exportName = volume.LegacyExport ?? NbdExportRegistry.NewExportName();
-        dataPlane.Export(exportName, volumeId, volume.Readonly);
+        dataPlane.Export(exportName, volumeId, volume.Readonly, attachmentId: null);
         if (volume.LegacyExport is null)
         {
             await store.SetLegacyExportAsync(volumeId, exportName);

@@ -502,6 +502,13 @@ public sealed partial class VolumeStore(Database db)
     }
 
     /// <summary>Attachments whose export must exist while Ember runs (re-created on start-up).</summary>
+    /// <summary>Volumes per status, every project's: one small grouped count for the metrics.</summary>
+    public async Task<IReadOnlyList<VolumeStatusCount>> CountVolumesByStatusAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<VolumeStatusCount>("SELECT status, COUNT(*) AS count FROM volumes GROUP BY status")];
+    }
+
     public async Task<IReadOnlyList<AttachmentRow>> ListExportedAttachmentsAsync()
     {
         await using var c = await db.OpenAsync();

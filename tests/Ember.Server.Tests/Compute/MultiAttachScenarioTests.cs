@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ember.Server.Tests.Metrics;
 using Ember.Server.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Ember.Server.Tests.Compute;
 
@@ -67,6 +70,23 @@ public abstract class MultiAttachScenarioCases(CloudFixture ember)
         await api.ExecInGuestAsync(vm1, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mkfs.ext3 -q /dev/vdc && sudo mount /dev/vdc /tmp/2 && sudo chmod 777 /tmp/2 && echo vdc-vm-001 > /tmp/2/1 && sudo umount /dev/vdc");
         Assert.Equal("vdc-vm-001", await api.ExecInGuestAsync(vm2, "for i in $(seq 50); do [ -b /dev/vdc ] && break; sleep 0.2; done; mkdir -p /tmp/2 && sudo mount /dev/vdc /tmp/2 && cat /tmp/2/1 && echo vdc-vm-002 > /tmp/2/2 && sudo umount /dev/vdc"));
         Assert.Equal("vdc-vm-002", await api.ExecInGuestAsync(vm1, "sudo mount /dev/vdc /tmp/2 && cat /tmp/2/2 && sudo umount /dev/vdc"));
+
+        // What the guests did shows on /metrics: each attachment of the shared volume read and wrote through its own
+        // export, and both QEMU processes are counted with their memory.
+        var attachments = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{volume2}"))["volume"]!["attachments"]!.AsArray()
+            .Select(a => a!["attachment_id"]!.GetValue<string>()).ToList();
+        Assert.Equal(2, attachments.Count);
+        var host = ember.Host.Services.GetRequiredService<IOptions<EmberOptions>>().Value.HostName;
+        var metrics = await MetricsScraper.ScrapeUntilAsync(ember, t =>
+            attachments.All(a => t.Sum("ember_nbd_written_bytes_total", ("volume_id", volume2), ("attachment_id", a)) > 0
+                && t.Sum("ember_nbd_read_bytes_total", ("volume_id", volume2), ("attachment_id", a)) > 0)
+            && t.Sum("ember_qemu_processes", ("host", host)) == 2, "both attachments' byte counters and two QEMU processes");
+        foreach (var vm in new[] { vm1, vm2 })
+        {
+            Assert.True(metrics.Sum("ember_qemu_memory_resident_bytes", ("host", host), ("server_id", vm)) > 16 << 20);
+        }
+
+        Assert.True(metrics.Sum("ember_servers", ("host", host), ("status", "ACTIVE")) >= 2);
 
         // Detach from one server: the volume stays in-use for the other, and the guest loses the disk.
         await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{vm2}/os-volume_attachments/{volume2}", expect: HttpStatusCode.Accepted);
