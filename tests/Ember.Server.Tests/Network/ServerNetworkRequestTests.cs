@@ -102,7 +102,9 @@ public sealed class ServerNetworkUnwiredTests(CloudFixture ember) : IClassFixtur
         {
             ["server"] = new JsonObject
             {
-                ["name"] = "unwired", ["imageRef"] = image, ["flavorRef"] = "1",
+                ["name"] = "unwired",
+                ["imageRef"] = image,
+                ["flavorRef"] = "1",
                 ["networks"] = new JsonArray(new JsonObject { ["uuid"] = Guid.NewGuid().ToString() }),
             },
         }, "compute 2.60");
