@@ -81,6 +81,8 @@ public sealed partial class ComputeService
         LogEvacuated(logger, server.Id, server.Host, newHost);
         await ReleaseAttachmentsAsync(ctx, moved.Select(m => m.Bdm));
         var disks = moved.Select(m => DiskOf(m.Bdm with { AttachmentId = m.NewAttachment })).ToList();
+        // Its ports follow it (Nova's setup_networks_on_host for the destination): the new host plugs and filters them.
+        await networks.BindServerPortsAsync(server.Id, newHost, CancellationToken.None);
         var spawn = new SpawnServer(requestId, server.Id, request.Flavor, request.Image, disks, adminPass);
         await (await hosts.GetAsync(newHost, CancellationToken.None)).SpawnAsync(spawn, CancellationToken.None);
     }

@@ -69,6 +69,7 @@ public sealed partial class HostNetworking(
 
             // Filtered before the guest sends its first frame: QEMU starts after this.
             await ApplyPortSecurityAsync(cancellationToken);
+            await networks.MarkServerPortsActiveAsync(serverId, cancellationToken);
             return nics;
         }
         finally

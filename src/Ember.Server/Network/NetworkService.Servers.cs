@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ember.Network;
+using Ember.Server.Common;
 
 namespace Ember.Server.Network;
 
@@ -14,6 +15,27 @@ public sealed partial class NetworkService
     public async Task<int> CountHostPortsAsync(string networkId, string host, CancellationToken cancellationToken) =>
         (await store.ReadAsync(s => s.PortsAsync(null, networkId), cancellationToken))
             .Count(p => p.DeviceOwner == ComputeOwner && p.BindingHostId == host);
+
+    /// <summary>Binds the server's ports to <paramref name="host"/>, where it is rebuilt (evacuate).</summary>
+    public Task BindServerPortsAsync(string serverId, string host, CancellationToken cancellationToken) =>
+        UpdateServerPortsAsync(serverId, p => p.BindingHostId != host, p => p.BindingHostId = host, cancellationToken);
+
+    /// <summary>The server's ports ACTIVE once its host has plugged them (Neutron's port status after the agent wires a VIF).</summary>
+    public Task MarkServerPortsActiveAsync(string serverId, CancellationToken cancellationToken) =>
+        UpdateServerPortsAsync(serverId, p => p.Status != PortActive, p => p.Status = PortActive, cancellationToken);
+
+    private async Task UpdateServerPortsAsync(string serverId, Func<PortRow, bool> needed, Action<PortRow> change, CancellationToken cancellationToken)
+    {
+        var ports = await store.ReadAsync(s => s.PortsAsync(null, deviceId: serverId), cancellationToken);
+        foreach (var port in ports.Where(p => p.DeviceOwner == ComputeOwner && needed(p)))
+        {
+            await using var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId));
+            change(port);
+            port.UpdatedAt = Ids.Now();
+            await s.UpdatePortAsync(port);
+            await s.CommitAsync(cancellationToken);
+        }
+    }
 
     /// <summary>A server's addresses as Nova shows them: by network name, in port order (eth0's first).</summary>
     public async Task<List<ServerAddress>> ServerAddressesAsync(string serverId, CancellationToken cancellationToken) =>

@@ -27,6 +27,7 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
             (await cloud.OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--network", "blue",
                 "--availability-zone", $"nova:{Host}", "--wait", name, "-f", "json")).EnsureSuccess();
             var port = Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", name, "-f", "json")).EnsureSuccess().Json().AsArray());
+            Assert.Equal("ACTIVE", Text(port, "Status")); // the host plugged it
             var address = Text(Assert.Single(port!["Fixed IP Addresses"]!.AsArray()), "ip_address");
             Assert.StartsWith("10.91.7.", address, StringComparison.Ordinal);
             addresses[name] = address;
