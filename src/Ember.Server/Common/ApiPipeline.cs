@@ -33,6 +33,12 @@ public static partial class ApiPipeline
             {
                 LimitBody(http);
                 await AuthenticateAsync(http);
+                if (IsEmptyIdPath(http))
+                {
+                    http.RequireContext();
+                    throw ApiException.NotFound("The resource could not be found.");
+                }
+
                 await next(http);
             }
             catch (ApiException ex) when (!http.Response.HasStarted)
@@ -148,6 +154,35 @@ public static partial class ApiPipeline
             ? http.RequestServices.GetRequiredService<IOptions<Image.ImageOptions>>().Value.MaxImageBytes
             : http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value.MaxJsonBodyBytes;
     }
+
+    /// <summary>
+    /// A Cinder or Glance resource path with an empty id (GET /volume/v3/volumes/, DELETE /image/v2/images/): both
+    /// services answer 404, where routing here would read the trailing slash as the collection (a list, or a 405).
+    /// The version documents (/volume/, /volume/v3/, /volume/v3/{project_id}/, /image/v2/) keep their slash.
+    /// </summary>
+    private static bool IsEmptyIdPath(HttpContext http)
+    {
+        var path = http.Request.Path.Value;
+        if (path is null || !path.EndsWith('/'))
+        {
+            return false;
+        }
+
+        if (path.StartsWith("/image/v2/", StringComparison.Ordinal))
+        {
+            return path.Length > "/image/v2/".Length;
+        }
+
+        if (!path.StartsWith("/volume/v3/", StringComparison.Ordinal) || path.Length == "/volume/v3/".Length)
+        {
+            return false;
+        }
+
+        var rest = path["/volume/v3/".Length..^1];
+        return rest.Contains('/') || !(rest == http.CurrentToken()?.Context.ProjectId || IsHexId(rest));
+    }
+
+    private static bool IsHexId(string text) => text.Length == 32 && text.All(char.IsAsciiHexDigitLower);
 
     /// <summary>PUT /image/v2/images/{id}/file, the one route whose body is not JSON.</summary>
     private static bool IsImageData(HttpRequest request) =>

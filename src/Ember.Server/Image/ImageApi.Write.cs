@@ -39,6 +39,12 @@ public static partial class ImageApi
                 continue;
             }
 
+            if (key == "owner")
+            {
+                image = image with { Owner = OwnerOf(context, value) };
+                continue;
+            }
+
             if (ImageJson.ReadOnly.Contains(key))
             {
                 throw ApiException.Forbidden($"Attribute '{key}' is read-only.");
@@ -85,6 +91,22 @@ public static partial class ImageApi
 
         properties[key] = text;
         return image;
+    }
+
+    /// <summary>
+    /// The owner a create or patch asks for: the admin may give an image to any project (Glance's rule), anyone else
+    /// only name their own.
+    /// </summary>
+    private static string OwnerOf(RequestContext context, JsonNode? value)
+    {
+        if (value is not JsonValue v || !v.TryGetValue(out string? owner) || owner.Length is 0 or > 64)
+        {
+            throw ApiException.BadRequest("Provided object does not match schema 'image': 'owner' must be a string of 1 to 64 characters");
+        }
+
+        return context.IsCloudAdmin || owner == context.ProjectId
+            ? owner
+            : throw ApiException.Forbidden($"You are not permitted to set the owner of an image to '{owner}'.");
     }
 
     private static List<string> TagList(JsonNode? value) =>
@@ -208,10 +230,15 @@ public static partial class ImageApi
             ?? throw ApiException.BadRequest("Request body must be a JSON array of operation objects.");
 
         var properties = ImageJson.PropertiesOf(image);
-        foreach (var operation in operations.OfType<JsonObject>())
+        foreach (var operation in operations)
         {
-            var op = Json.RequiredString(operation, "op");
-            var key = Json.RequiredString(operation, "path").TrimStart('/');
+            var (op, key) = PatchOperation(operation);
+            if (key == "owner" && op is "add" or "replace")
+            {
+                image = image with { Owner = OwnerOf(context, operation!["value"]) };
+                continue;
+            }
+
             if (ImageJson.ReadOnly.Contains(key))
             {
                 throw ApiException.Forbidden($"Attribute '{key}' is read-only.");
@@ -230,7 +257,7 @@ public static partial class ImageApi
                         throw ApiException.Conflict($"Property {key} does not exist.");
                     }
 
-                    image = Apply(image, properties, key, operation["value"]);
+                    image = Apply(image, properties, key, operation!["value"]);
                     break;
                 case "remove" when ImageJson.Writable.Contains(key):
                     throw ApiException.Forbidden($"Attribute '{key}' is reserved.");
@@ -248,4 +275,39 @@ public static partial class ImageApi
 
         return Json.Reply(ImageJson.Of(await images.UpdateAsync(context, image with { Properties = ImageJson.PropertiesText(properties) })));
     }
+
+    private static readonly string[] s_patchOperations = ["add", "remove", "replace"];
+
+    /// <summary>
+    /// One change of a PATCH in either of Glance's JSON patch forms: {"op": "replace", "path": "/name"} (RFC 6902,
+    /// draft 10) or {"replace": "/name"} (draft 4, the operation as the key), whichever media type names it; Glance's
+    /// own clients send the second with the 2.0 type and the first with 2.1.
+    /// </summary>
+    private static (string Op, string Key) PatchOperation(JsonNode? node)
+    {
+        if (node is not JsonObject operation)
+        {
+            throw ApiException.BadRequest("Operation objects must be JSON objects.");
+        }
+
+        if (operation.ContainsKey("op"))
+        {
+            return (Json.RequiredString(operation, "op"), PatchPath(Json.RequiredString(operation, "path")));
+        }
+
+        var named = s_patchOperations.Where(operation.ContainsKey).ToList();
+        if (named.Count != 1)
+        {
+            throw ApiException.BadRequest("Operation objects must contain exactly one of \"add\", \"remove\", \"replace\".");
+        }
+
+        var path = Json.OptionalString(operation, named[0]) ?? throw ApiException.BadRequest($"Unable to find '{named[0]}' path in operation.");
+        return (named[0], PatchPath(path));
+    }
+
+    /// <summary>A top-level JSON pointer ("/name"); Ember's images have no nested fields to point into.</summary>
+    private static string PatchPath(string path) =>
+        path.Length is > 1 and <= 256 && path[0] == '/' && path.IndexOf('/', 1) < 0
+            ? path[1..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)
+            : throw ApiException.BadRequest($"Invalid JSON pointer for this resource: '{(path.Length > 256 ? path[..256] : path)}'");
 }

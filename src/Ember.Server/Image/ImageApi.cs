@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ember.Server.Image;
 
-/// <summary>The Glance v2 subset: discovery, schemas, images, data upload and download, tags.</summary>
+/// <summary>The Glance v2 subset: discovery, schemas, images, data upload and download, tags, deactivate/reactivate.</summary>
 public static partial class ImageApi
 {
     internal static readonly string[] DiskFormats = [.. Ember.Image.Format.DiskFormats.Names];
@@ -29,6 +29,16 @@ public static partial class ImageApi
         v2.MapDelete("/images/{id}", DeleteAsync);
         v2.MapPut("/images/{id}/file", UploadAsync);
         v2.MapGet("/images/{id}/file", DownloadAsync);
+        v2.MapPost("/images/{id}/actions/deactivate", async (HttpContext http, ImageService images, string id) =>
+        {
+            await images.DeactivateAsync(Authorize(http, "image:deactivate"), id);
+            return Results.NoContent();
+        });
+        v2.MapPost("/images/{id}/actions/reactivate", async (HttpContext http, ImageService images, string id) =>
+        {
+            await images.ReactivateAsync(Authorize(http, "image:reactivate"), id);
+            return Results.NoContent();
+        });
         v2.MapPut("/images/{id}/tags/{tag}", AddTagAsync);
         v2.MapDelete("/images/{id}/tags/{tag}", RemoveTagAsync);
     }
@@ -84,7 +94,8 @@ public static partial class ImageApi
     {
         var context = Authorize(http, "image:download_image");
         var image = await images.GetVisibleAsync(context, id);
-        if (image.Status != "active" || await store.OpenDataAsync(id, http.RequestAborted) is not { } data)
+        ImageService.CheckDownload(context, image);
+        if (image.Status is not ("active" or "deactivated") || await store.OpenDataAsync(id, http.RequestAborted) is not { } data)
         {
             return Results.NoContent();
         }

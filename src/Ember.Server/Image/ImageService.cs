@@ -63,6 +63,35 @@ public sealed class ImageService(ImageStore store, Policy policy, IOptions<Image
         await store.DeleteAsync(id);
     }
 
+    /// <summary>
+    /// Glance's deactivate: an active image keeps its data, but only admins may download it and nothing boots or
+    /// makes a volume from it (both need an active image). Deactivating a deactivated image changes nothing.
+    /// </summary>
+    public Task DeactivateAsync(RequestContext context, string id) => MoveAsync(context, id, "deactivate", "active", "deactivated");
+
+    /// <summary>Glance's reactivate: back to active; reactivating an active image changes nothing.</summary>
+    public Task ReactivateAsync(RequestContext context, string id) => MoveAsync(context, id, "reactivate", "deactivated", "active");
+
+    private async Task MoveAsync(RequestContext context, string id, string action, string from, string to)
+    {
+        var image = await GetOwnedAsync(context, id, action);
+        if (image.Status != to && !await store.TransitionAsync(id, from, to))
+        {
+            // Glance's InvalidImageStatusTransition: a 400 (queued, saving, or moved by someone else meanwhile).
+            var now = (await store.FindAsync(id))?.Status ?? image.Status;
+            throw ApiException.BadRequest($"Not allowed to {action} image in status '{now}'");
+        }
+    }
+
+    /// <summary>Who may read an image's data: nobody but admins once it is deactivated (Glance's 403).</summary>
+    public static void CheckDownload(RequestContext context, ImageRow image)
+    {
+        if (image.Status == "deactivated" && !context.IsCloudAdmin)
+        {
+            throw ApiException.Forbidden("The requested image has been deactivated. Image data download is forbidden.");
+        }
+    }
+
     public async Task AddTagAsync(RequestContext context, string id, string tag)
     {
         CheckTagLength(tag);

@@ -17,6 +17,8 @@ public static class ImageServices
         new("image:upload_image", PolicyRule.Member),
         new("image:delete_image", PolicyRule.Member),
         new("image:publicize_image", PolicyRule.Admin),
+        new("image:deactivate", PolicyRule.Member),
+        new("image:reactivate", PolicyRule.Member),
     ]);
 
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services

@@ -62,7 +62,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
         await c.ExecuteAsync("""
             UPDATE images SET name = @Name, visibility = @Visibility, protected = @Protected, os_hidden = @OsHidden,
               disk_format = @DiskFormat, container_format = @ContainerFormat, min_disk = @MinDisk, min_ram = @MinRam,
-              tags = @Tags, properties = @Properties, updated_at = @UpdatedAt WHERE id = @Id
+              tags = @Tags, properties = @Properties, owner = @Owner, updated_at = @UpdatedAt WHERE id = @Id
             """, row with { UpdatedAt = Ids.Now() });
     }
 

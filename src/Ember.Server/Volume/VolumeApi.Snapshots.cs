@@ -20,6 +20,9 @@ public static partial class VolumeApi
         v3.MapGet("/snapshots/{id}/metadata", (Delegate)(GetSnapshotMetadataAsync));
         v3.MapPost("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: false));
         v3.MapPut("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: true));
+        v3.MapGet("/snapshots/{id}/metadata/{key}", (Delegate)(GetSnapshotMetadataItemAsync));
+        v3.MapPut("/snapshots/{id}/metadata/{key}", (Delegate)(SetSnapshotMetadataItemAsync));
+        v3.MapDelete("/snapshots/{id}/metadata/{key}", (Delegate)(DeleteSnapshotMetadataItemAsync));
     }
 
     private static void MapQuotas(RouteGroupBuilder v3)
@@ -126,6 +129,36 @@ public static partial class VolumeApi
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var metadata = await Service(http).ChangeSnapshotMetadataAsync(ctx, id, current => MergeMetadata(current, body, replace));
         return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+    }
+
+    private static async Task<IResult> GetSnapshotMetadataItemAsync(HttpContext http, string id, string key)
+    {
+        var ctx = Authorize(http, "volume:get_snapshot_metadata");
+        var row = await Service(http).FindVisibleSnapshotAsync(ctx, id);
+        return VolumeService.MapOf(row.Metadata).TryGetValue(key, out var value)
+            ? Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = value } })
+            : throw ApiException.NotFound("Metadata item was not found");
+    }
+
+    private static async Task<IResult> SetSnapshotMetadataItemAsync(HttpContext http, string id, string key)
+    {
+        var ctx = Authorize(http, "volume:update_snapshot_metadata");
+        var meta = OneMetadataItem(await Json.ReadObjectAsync(http.Request, http.RequestAborted), key);
+        await Service(http).ChangeSnapshotMetadataAsync(ctx, id, metadata =>
+        {
+            metadata[key] = meta;
+            return Limits.CinderMetadata(metadata);
+        });
+        return Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = meta } });
+    }
+
+    private static async Task<IResult> DeleteSnapshotMetadataItemAsync(HttpContext http, string id, string key)
+    {
+        var ctx = Authorize(http, "volume:delete_snapshot_metadata");
+        await Service(http).ChangeSnapshotMetadataAsync(ctx, id, metadata => metadata.Remove(key)
+            ? metadata
+            : throw ApiException.NotFound("Metadata item was not found"));
+        return Results.Ok();
     }
 
     private static JsonObject QuotaSet(QuotaLimits limits, QuotaUsage? usage, string? id)

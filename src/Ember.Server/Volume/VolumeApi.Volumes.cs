@@ -266,19 +266,22 @@ public static partial class VolumeApi
     private static async Task<IResult> SetMetadataItemAsync(HttpContext http, string id, string key)
     {
         var ctx = Authorize(http, "volume:update_volume_metadata");
-        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        var meta = Json.OptionalStringMap(body, "meta") ?? throw ApiException.BadRequest("Malformed request body");
-        if (meta.Count != 1 || !meta.ContainsKey(key))
-        {
-            throw ApiException.BadRequest(meta.Count > 1 ? "Request body contains too many items." : "Request body and URI mismatch");
-        }
-
+        var meta = OneMetadataItem(await Json.ReadObjectAsync(http.Request, http.RequestAborted), key);
         await Service(http).ChangeMetadataAsync(ctx, id, metadata =>
         {
-            metadata[key] = meta[key];
+            metadata[key] = meta;
             return Limits.CinderMetadata(metadata);
         });
-        return Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = meta[key] } });
+        return Json.Reply(new JsonObject { ["meta"] = new JsonObject { [key] = meta } });
+    }
+
+    /// <summary>The value of a PUT .../metadata/{key} body {"meta":{key:value}}; shared by volumes and snapshots.</summary>
+    private static string OneMetadataItem(JsonObject body, string key)
+    {
+        var meta = Json.OptionalStringMap(body, "meta") ?? throw ApiException.BadRequest("Malformed request body");
+        return meta.Count == 1 && meta.TryGetValue(key, out var value)
+            ? value
+            : throw ApiException.BadRequest(meta.Count > 1 ? "Request body contains too many items." : "Request body and URI mismatch");
     }
 
     private static async Task<IResult> DeleteMetadataItemAsync(HttpContext http, string id, string key)

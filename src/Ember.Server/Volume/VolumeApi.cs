@@ -32,6 +32,7 @@ public static partial class VolumeApi
             MapPools(v3);
             MapDefaultTypes(v3);
             MapMessages(v3);
+            MapServiceInfo(v3);
         }
     }
 

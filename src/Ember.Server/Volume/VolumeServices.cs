@@ -63,6 +63,7 @@ public static class VolumeServices
         ["volume:delete_snapshot"] = PolicyRule.Member,
         ["volume:get_snapshot_metadata"] = PolicyRule.Reader,
         ["volume:update_snapshot_metadata"] = PolicyRule.Member,
+        ["volume:delete_snapshot_metadata"] = PolicyRule.Member,
         ["volume_extension:quotas:show"] = PolicyRule.Reader,
         ["volume_extension:quotas:update"] = PolicyRule.Admin,
         ["volume_extension:quotas:delete"] = PolicyRule.Admin,
@@ -71,6 +72,8 @@ public static class VolumeServices
         ["message:get_all"] = PolicyRule.Reader,
         ["message:get"] = PolicyRule.Reader,
         ["message:delete"] = PolicyRule.Member,
+        ["volume_extension:availability_zone_list"] = PolicyRule.Reader,
+        ["volume_extension:services:index"] = PolicyRule.Admin,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)
