@@ -149,6 +149,8 @@ manage_volume = False
 manage_snapshot = False
 multi_backend = False
 extend_attached_volume = True
+# Cinder's extensions Ember serves (GET /extensions); the default "all" would look for os-hosts, which it has not.
+api_extensions = os-availability-zone,os-services,os-admin-actions,os-volume-actions,os-quota-sets,os-types-manage
 
 [compute]
 catalog_type = compute

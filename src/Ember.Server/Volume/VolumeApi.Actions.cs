@@ -99,6 +99,41 @@ public static partial class VolumeApi
                     return Json.Reply(new JsonObject { ["os-volume_upload_image"] = await service.UploadToImageAsync(ctx, id, request) }, StatusCodes.Status202Accepted);
                 }
 
+            case "os-set_image_metadata":
+                {
+                    http.Enforce(ctx, "volume_extension:volume_image_metadata:set");
+                    var given = Json.OptionalStringMap(args, "metadata") ?? throw ApiException.BadRequest("Malformed request body");
+                    var metadata = await service.ChangeImageMetadataAsync(ctx, id, current =>
+                    {
+                        foreach (var (k, v) in Limits.CinderMetadata(given))
+                        {
+                            current[k] = v;
+                        }
+
+                        return Limits.CinderMetadata(current);
+                    });
+                    return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+                }
+
+            case "os-unset_image_metadata":
+                {
+                    http.Enforce(ctx, "volume_extension:volume_image_metadata:remove");
+                    var key = Json.OptionalString(args, "key") is { Length: > 0 and <= 255 } k
+                        ? k
+                        : throw ApiException.BadRequest("Invalid input for field/attribute key. 'key' is a required property of 1 to 255 characters");
+                    await service.ChangeImageMetadataAsync(ctx, id, current => current.Remove(key)
+                        ? current
+                        : throw ApiException.NotFound($"Glance metadata for volume {id} cannot be found."));
+                    return Results.Ok();
+                }
+
+            case "os-show_image_metadata":
+                {
+                    http.Enforce(ctx, "volume_extension:volume_image_metadata:show");
+                    var volume = await service.FindVisibleAsync(ctx, id);
+                    return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(VolumeService.MapOf(volume.ImageMetadata ?? "{}")) });
+                }
+
             case "os-reserve":
                 http.Enforce(ctx, "volume_extension:volume_actions:reserve");
                 await service.LegacyReserveAsync(ctx, id);

@@ -30,6 +30,7 @@ public static partial class VolumeApi
         ("os-vol-image-meta", "VolumeImageMetadata", "Show image metadata associated with the volume."),
         ("os-vol-tenant-attr", "VolumeTenantAttribute", "Expose the internal project_id as an attribute of a volume."),
         ("os-volume-actions", "VolumeActions", "Enable volume actions."),
+        ("os-volume-type-access", "VolumeTypeAccess", "Volume type access support."),
         ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
     ];
 

@@ -20,6 +20,7 @@ public static partial class VolumeApi
         v3.MapGet("/snapshots/{id}/metadata", (Delegate)(GetSnapshotMetadataAsync));
         v3.MapPost("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: false));
         v3.MapPut("/snapshots/{id}/metadata", (HttpContext http, string id) => SetSnapshotMetadataAsync(http, id, replace: true));
+        v3.MapPost("/snapshots/{id}/action", (Delegate)(SnapshotActionAsync));
         v3.MapGet("/snapshots/{id}/metadata/{key}", (Delegate)(GetSnapshotMetadataItemAsync));
         v3.MapPut("/snapshots/{id}/metadata/{key}", (Delegate)(SetSnapshotMetadataItemAsync));
         v3.MapDelete("/snapshots/{id}/metadata/{key}", (Delegate)(DeleteSnapshotMetadataItemAsync));
@@ -129,6 +130,47 @@ public static partial class VolumeApi
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var metadata = await Service(http).ChangeSnapshotMetadataAsync(ctx, id, current => MergeMetadata(current, body, replace));
         return Json.Reply(new JsonObject { ["metadata"] = Json.ToJson(metadata) });
+    }
+
+    /// <summary>
+    /// POST /snapshots/{id}/action: the admin actions os-reset_status and os-force_delete (admin_actions.py) and
+    /// os-update_snapshot_status (snapshot_actions.py), each a 202.
+    /// </summary>
+    private static async Task<IResult> SnapshotActionAsync(HttpContext http, string id)
+    {
+        var ctx = http.RequireProjectContext();
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var (action, node) = body.Count == 1 ? body.First() : throw ApiException.BadRequest("There is no such action: " + string.Join(",", body.Select(kv => kv.Key)));
+        var args = node as JsonObject ?? new JsonObject();
+        switch (action)
+        {
+            case "os-reset_status":
+                http.Enforce(ctx, "volume_extension:snapshot_admin_actions:reset_status");
+                await Service(http).ResetSnapshotStatusAsync(ctx, id, Json.OptionalString(args, "status") ?? throw ApiException.BadRequest("Must specify 'status'"));
+                break;
+            case "os-force_delete":
+                http.Enforce(ctx, "volume_extension:snapshot_admin_actions:force_delete");
+                await Service(http).DeleteSnapshotAsync(ctx, id, force: true);
+                break;
+            case "os-update_snapshot_status":
+                {
+                    http.Enforce(ctx, "snapshot_extension:snapshot_actions:update_snapshot_status");
+                    var status = Json.OptionalString(args, "status") ?? throw ApiException.BadRequest("'status' must be specified.");
+                    var progress = Json.OptionalString(args, "progress");
+                    if (progress is { Length: > 255 })
+                    {
+                        throw ApiException.BadRequest("Invalid input for field/attribute progress: at most 255 characters.");
+                    }
+
+                    await Service(http).UpdateSnapshotStatusAsync(ctx, id, status, progress);
+                    break;
+                }
+
+            default:
+                throw ApiException.BadRequest($"There is no such action: {action}");
+        }
+
+        return Results.StatusCode(StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> GetSnapshotMetadataItemAsync(HttpContext http, string id, string key)

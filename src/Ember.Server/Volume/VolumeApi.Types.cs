@@ -21,6 +21,45 @@ public static partial class VolumeApi
         v3.MapGet("/types/{id}/extra_specs/{key}", (Delegate)(GetExtraSpecAsync));
         v3.MapPut("/types/{id}/extra_specs/{key}", (Delegate)(SetExtraSpecAsync));
         v3.MapDelete("/types/{id}/extra_specs/{key}", (Delegate)(DeleteExtraSpecAsync));
+        v3.MapGet("/types/{id}/os-volume-type-access", (Delegate)(ListTypeAccessAsync));
+        v3.MapPost("/types/{id}/action", (Delegate)(TypeActionAsync));
+    }
+
+    private static async Task<IResult> ListTypeAccessAsync(HttpContext http, string id)
+    {
+        var ctx = Authorize(http, "volume_extension:volume_type_access:get_all_for_type");
+        var (typeId, projects) = await Service(http).ListTypeAccessAsync(ctx, id);
+        return Json.Reply(new JsonObject
+        {
+            ["volume_type_access"] = new JsonArray([.. projects.Select(p => (JsonNode)new JsonObject { ["volume_type_id"] = typeId, ["project_id"] = p })]),
+        });
+    }
+
+    /// <summary>POST /types/{id}/action: addProjectAccess or removeProjectAccess {"project": id} (cinder/api/contrib/volume_type_access.py).</summary>
+    private static async Task<IResult> TypeActionAsync(HttpContext http, string id)
+    {
+        var ctx = http.RequireProjectContext();
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var (action, node) = body.Count == 1 ? body.First() : throw ApiException.BadRequest("There is no such action: " + string.Join(",", body.Select(kv => kv.Key)));
+        if (action is not ("addProjectAccess" or "removeProjectAccess"))
+        {
+            throw ApiException.BadRequest($"There is no such action: {action}");
+        }
+
+        http.Enforce(ctx, $"volume_extension:volume_type_access:{action}");
+        var project = node is JsonObject args && Json.OptionalString(args, "project") is { Length: > 0 and <= 64 } given
+            ? given
+            : throw ApiException.BadRequest("Missing required element 'project' in request body (an id of at most 64 characters).");
+        if (action == "addProjectAccess")
+        {
+            await Service(http).AddTypeAccessAsync(ctx, id, project);
+        }
+        else
+        {
+            await Service(http).RemoveTypeAccessAsync(ctx, id, project);
+        }
+
+        return Results.StatusCode(StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> ListTypesAsync(HttpContext http)

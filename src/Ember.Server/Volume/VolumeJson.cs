@@ -316,7 +316,7 @@ public static class VolumeJson
 
         if (withExtensions)
         {
-            o["os-extended-snapshot-attributes:progress"] = s.Status == "available" ? "100%" : "0%";
+            o["os-extended-snapshot-attributes:progress"] = s.Progress ?? (s.Status == "available" ? "100%" : "0%");
             o["os-extended-snapshot-attributes:project_id"] = s.ProjectId;
         }
 

@@ -81,6 +81,9 @@ public sealed record SnapshotRow
     public int Size { get; init; }
     public string Status { get; init; } = "";
     public string Metadata { get; init; } = "{}";
+
+    /// <summary>What os-update_snapshot_status last reported; null when nothing did.</summary>
+    public string? Progress { get; init; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
 }

@@ -101,5 +101,17 @@ public static class VolumeSchema
             CREATE INDEX volume_messages_project ON volume_messages (project_id);
             CREATE INDEX volume_messages_expires ON volume_messages (expires_at);
             """),
+        // os-volume-type-access: the projects that may use a private type besides the cloud admin.
+        new("volume-005-type-access", """
+            CREATE TABLE volume_type_projects (
+                volume_type_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                PRIMARY KEY (volume_type_id, project_id));
+            CREATE INDEX volume_type_projects_project ON volume_type_projects (project_id);
+            """),
+        // os-update_snapshot_status: the progress the caller reports ("80%"); null shows 0% or, once available, 100%.
+        new("volume-006-snapshot-progress", """
+            ALTER TABLE volume_snapshots ADD COLUMN progress VARCHAR(255);
+            """),
     ];
 }

@@ -86,6 +86,48 @@ public sealed partial class VolumeService
         RunSnapshotDelete((await store.FindSnapshotAsync(id))!);
     }
 
+    /// <summary>Cinder's snapshot statuses, the values os-reset_status accepts.</summary>
+    public static readonly string[] SnapshotStatuses = ["creating", "available", "deleting", "error", "error_deleting", "unmanaging", "backing-up", "restoring"];
+
+    /// <summary>os-reset_status (admin): the status is set, nothing else happens (Cinder's admin action).</summary>
+    public async Task ResetSnapshotStatusAsync(RequestContext ctx, string id, string status)
+    {
+        await FindVisibleSnapshotAsync(ctx, id);
+        if (!SnapshotStatuses.Contains(status))
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute status. Value: {status}. It must be one of: {string.Join(", ", SnapshotStatuses)}.");
+        }
+
+        if (!await store.ResetSnapshotStatusAsync(id, status))
+        {
+            throw SnapshotNotFound(id);
+        }
+    }
+
+    /// <summary>
+    /// os-update_snapshot_status, what a volume driver reports: a creating snapshot becomes available or error, a
+    /// deleting one stays deleting or becomes error_deleting (Cinder's status map); any other step is a 400.
+    /// </summary>
+    public async Task UpdateSnapshotStatusAsync(RequestContext ctx, string id, string status, string? progress)
+    {
+        var snapshot = await FindVisibleSnapshotAsync(ctx, id);
+        var allowed = snapshot.Status switch
+        {
+            "creating" => status is "available" or "error",
+            "deleting" => status is "deleting" or "error_deleting",
+            _ => throw ApiException.BadRequest($"Snapshot status {snapshot.Status} not allowed for update_snapshot_status"),
+        };
+        if (!allowed)
+        {
+            throw ApiException.BadRequest($"Provided snapshot status {status} not allowed for snapshot with status {snapshot.Status}.");
+        }
+
+        if (!await store.UpdateSnapshotStatusAsync(id, snapshot.Status, status, progress))
+        {
+            throw ApiException.BadRequest($"Snapshot status {(await store.FindSnapshotAsync(id))?.Status} not allowed for update_snapshot_status");
+        }
+    }
+
     /// <summary>
     /// The data half of a snapshot delete (also resumed at start-up). A snapshot that volumes still depend on (RBD
     /// clones: Cinder's SnapshotIsBusy) goes back to available, as in Cinder; any other failure leaves it

@@ -7,9 +7,18 @@ public sealed partial class VolumeService
 {
     public static ApiException TypeNotFound(string id) => ApiException.NotFound($"Volume type {id} could not be found.");
 
-    /// <summary>The types the caller may see: public ones, and all for admins.</summary>
-    public async Task<IEnumerable<VolumeTypeRow>> ListTypesAsync(RequestContext ctx) =>
-        (await store.ListTypesAsync()).Where(t => t.IsPublic || ctx.IsCloudAdmin);
+    /// <summary>The types the caller may see: public ones, private ones its project was given access to, and all for admins.</summary>
+    public async Task<IEnumerable<VolumeTypeRow>> ListTypesAsync(RequestContext ctx)
+    {
+        var types = await store.ListTypesAsync();
+        if (ctx.IsCloudAdmin)
+        {
+            return types;
+        }
+
+        var granted = ctx.ProjectId is { } project ? await store.TypesAccessibleToAsync(project) : new HashSet<string>();
+        return types.Where(t => t.IsPublic || granted.Contains(t.Id));
+    }
 
     /// <summary>A visible type by id or name; "default" is the default type.</summary>
     public async Task<VolumeTypeRow> FindVisibleTypeAsync(RequestContext ctx, string id)
@@ -20,7 +29,48 @@ public sealed partial class VolumeService
         }
 
         var type = await store.FindTypeAsync(id);
-        return type is not null && (type.IsPublic || ctx.IsCloudAdmin) ? type : throw TypeNotFound(id);
+        return type is not null && await MayUseAsync(ctx, type) ? type : throw TypeNotFound(id);
+    }
+
+    /// <summary>Public types are everyone's; a private one is the cloud admin's and the projects given access to it.</summary>
+    private async Task<bool> MayUseAsync(RequestContext ctx, VolumeTypeRow type) =>
+        type.IsPublic || ctx.IsCloudAdmin || ctx.ProjectId is { } project && (await store.TypesAccessibleToAsync(project)).Contains(type.Id);
+
+    /// <summary>The projects given access to a private type (os-volume-type-access); a public type has no list (Cinder's 404).</summary>
+    public async Task<(string TypeId, IReadOnlyList<string> Projects)> ListTypeAccessAsync(RequestContext ctx, string id)
+    {
+        var type = await FindVisibleTypeAsync(ctx, id);
+        return type.IsPublic
+            ? throw ApiException.NotFound("Access list not available for public volume types.")
+            : (type.Id, await store.ListTypeAccessAsync(type.Id));
+    }
+
+    /// <summary>addProjectAccess: a private type only; twice is Cinder's 409.</summary>
+    public async Task AddTypeAccessAsync(RequestContext ctx, string id, string project)
+    {
+        var type = await PrivateTypeAsync(ctx, id);
+        if (!await store.AddTypeAccessAsync(type.Id, project))
+        {
+            throw ApiException.Conflict($"Volume type access for {type.Id} / {project} combination already exists.");
+        }
+    }
+
+    /// <summary>removeProjectAccess: access that was never given is Cinder's 404.</summary>
+    public async Task RemoveTypeAccessAsync(RequestContext ctx, string id, string project)
+    {
+        var type = await PrivateTypeAsync(ctx, id);
+        if (!await store.RemoveTypeAccessAsync(type.Id, project))
+        {
+            throw ApiException.NotFound($"Volume type access not found for {type.Id} / {project} combination.");
+        }
+    }
+
+    private async Task<VolumeTypeRow> PrivateTypeAsync(RequestContext ctx, string id)
+    {
+        var type = await FindVisibleTypeAsync(ctx, id);
+        return type.IsPublic
+            ? throw ApiException.BadRequest("Invalid volume type: Type access modification is not applicable to public volume type.")
+            : type;
     }
 
     public async Task<VolumeTypeRow> CreateTypeAsync(string name, string? description, bool isPublic, IReadOnlyDictionary<string, string> specs)

@@ -85,11 +85,18 @@ public sealed partial class VolumeService(
         return await store.ChangeVolumeMetadataAsync(id, change) ?? throw VolumeNotFound(id);
     }
 
+    /// <summary>Changes a visible volume's image metadata atomically (os-set_image_metadata, os-unset_image_metadata).</summary>
+    public async Task<Dictionary<string, string>> ChangeImageMetadataAsync(RequestContext ctx, string id, Func<Dictionary<string, string>, Dictionary<string, string>> change)
+    {
+        _ = await FindVisibleAsync(ctx, id);
+        return await store.ChangeVolumeImageMetadataAsync(id, change) ?? throw VolumeNotFound(id);
+    }
+
     /// <summary>A type the caller may use: public ones, and any for admins.</summary>
     public async Task<VolumeTypeRow> FindUsableTypeAsync(RequestContext ctx, string idOrName)
     {
         var type = await store.FindTypeAsync(idOrName);
-        if (type is null || !type.IsPublic && !ctx.IsCloudAdmin)
+        if (type is null || !await MayUseAsync(ctx, type))
         {
             throw Ids.IsUuid(idOrName)
                 ? ApiException.NotFound($"Volume type {idOrName} could not be found.")

@@ -74,6 +74,15 @@ public static class VolumeServices
         ["message:delete"] = PolicyRule.Member,
         ["volume_extension:availability_zone_list"] = PolicyRule.Reader,
         ["volume_extension:services:index"] = PolicyRule.Admin,
+        ["volume_extension:volume_image_metadata:show"] = PolicyRule.Reader,
+        ["volume_extension:volume_image_metadata:set"] = PolicyRule.Member,
+        ["volume_extension:volume_image_metadata:remove"] = PolicyRule.Member,
+        ["volume_extension:volume_type_access:get_all_for_type"] = PolicyRule.Admin,
+        ["volume_extension:volume_type_access:addProjectAccess"] = PolicyRule.Admin,
+        ["volume_extension:volume_type_access:removeProjectAccess"] = PolicyRule.Admin,
+        ["volume_extension:snapshot_admin_actions:reset_status"] = PolicyRule.Admin,
+        ["volume_extension:snapshot_admin_actions:force_delete"] = PolicyRule.Admin,
+        ["snapshot_extension:snapshot_actions:update_snapshot_status"] = PolicyRule.Member,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)

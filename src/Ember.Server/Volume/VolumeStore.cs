@@ -17,7 +17,7 @@ public sealed partial class VolumeStore(Database db)
     private const string VolumeColumns = "id, project_id, user_id, name, description, size, status, attach_status, volume_type_id, availability_zone, bootable, multiattach, readonly, readonly_shown, snapshot_id, source_volid, image_metadata, metadata, legacy_export, created_at, updated_at";
     private const string TypeColumns = "id, name, description, is_public, extra_specs, created_at, updated_at";
     private const string AttachmentColumns = "id, volume_id, project_id, instance_uuid, attach_status, attach_mode, mountpoint, attached_host, connector, export_name, attach_time, detach_time, created_at, updated_at";
-    private const string SnapshotColumns = "id, volume_id, project_id, user_id, name, description, size, status, metadata, created_at, updated_at";
+    private const string SnapshotColumns = "id, volume_id, project_id, user_id, name, description, size, status, metadata, progress, created_at, updated_at";
 
     /// <summary>The lowest non-error attach_status of a volume's attachments (attached &lt; attaching &lt; detaching &lt; reserved), else detached.</summary>
     private const string DerivedAttachStatus = "COALESCE((SELECT MIN(a.attach_status) FROM volume_attachments a WHERE a.volume_id = @Id AND a.attach_status NOT LIKE 'error%'), 'detached')";
@@ -88,11 +88,55 @@ public sealed partial class VolumeStore(Database db)
         return changed;
     }
 
-    /// <summary>False when a volume still uses the type.</summary>
+    /// <summary>False when a volume still uses the type. Its project access goes with it.</summary>
     public async Task<bool> DeleteTypeAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM volume_types WHERE id = @Id AND NOT EXISTS (SELECT 1 FROM volumes WHERE volume_type_id = @Id)", new { Id = id }) == 1;
+        await using var tx = await c.BeginTransactionAsync();
+        if (await c.ExecuteAsync("DELETE FROM volume_types WHERE id = @Id AND NOT EXISTS (SELECT 1 FROM volumes WHERE volume_type_id = @Id)", new { Id = id }, tx) != 1)
+        {
+            return false;
+        }
+
+        await c.ExecuteAsync("DELETE FROM volume_type_projects WHERE volume_type_id = @Id", new { Id = id }, tx);
+        await tx.CommitAsync();
+        return true;
+    }
+
+    /// <summary>The projects given access to a private type, in the order they were given it.</summary>
+    public async Task<IReadOnlyList<string>> ListTypeAccessAsync(string typeId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<string>("SELECT project_id FROM volume_type_projects WHERE volume_type_id = @Id ORDER BY project_id", new { Id = typeId })];
+    }
+
+    /// <summary>The private types <paramref name="projectId"/> was given access to.</summary>
+    public async Task<IReadOnlySet<string>> TypesAccessibleToAsync(string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        return (await c.QueryAsync<string>("SELECT volume_type_id FROM volume_type_projects WHERE project_id = @P", new { P = projectId })).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>False when the project had access already.</summary>
+    public async Task<bool> AddTypeAccessAsync(string typeId, string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO volume_type_projects (volume_type_id, project_id) VALUES (@Id, @P)", new { Id = typeId, P = projectId });
+            return true;
+        }
+        catch (DbException ex) when (Database.IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>False when the project had no access.</summary>
+    public async Task<bool> RemoveTypeAccessAsync(string typeId, string projectId)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM volume_type_projects WHERE volume_type_id = @Id AND project_id = @P", new { Id = typeId, P = projectId }) == 1;
     }
 
     // ---- volumes ----
@@ -285,6 +329,10 @@ public sealed partial class VolumeStore(Database db)
     /// </summary>
     public Task<Dictionary<string, string>?> ChangeVolumeMetadataAsync(string id, Func<Dictionary<string, string>, Dictionary<string, string>> change) =>
         ChangeMetadataAsync("volumes", VolumeLock(id), id, change);
+
+    /// <summary>The same for a volume's image metadata (volume_image_metadata, Cinder's volume_glance_metadata).</summary>
+    public Task<Dictionary<string, string>?> ChangeVolumeImageMetadataAsync(string id, Func<Dictionary<string, string>, Dictionary<string, string>> change) =>
+        ChangeMetadataAsync("volumes", VolumeLock(id), id, change, column: "image_metadata");
 
     public async Task SetVolumeFlagAsync(string id, string column, bool value)
     {
@@ -536,7 +584,7 @@ public sealed partial class VolumeStore(Database db)
         await db.LockAsync(c, tx, VolumeLock(row.VolumeId));
         var inserted = await c.ExecuteAsync($"""
             INSERT INTO volume_snapshots ({SnapshotColumns})
-            SELECT @Id, @VolumeId, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @Metadata, @CreatedAt, @UpdatedAt
+            SELECT @Id, @VolumeId, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @Metadata, @Progress, @CreatedAt, @UpdatedAt
             WHERE EXISTS (SELECT 1 FROM volumes WHERE id = @VolumeId AND status {db.Dialect.In("@From")})
               AND (@MaxSnapshots < 0 OR (SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @ProjectId) < @MaxSnapshots)
               AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
@@ -587,6 +635,23 @@ public sealed partial class VolumeStore(Database db)
             new { Id = id, From = from.ToArray(), To = to, Now = Ids.Now() }) == 1;
     }
 
+    /// <summary>os-reset_status: whatever the snapshot's status was.</summary>
+    public async Task<bool> ResetSnapshotStatusAsync(string id, string status)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE volume_snapshots SET status = @Status, updated_at = @Now WHERE id = @Id",
+            new { Id = id, Status = status, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>os-update_snapshot_status: a status step from <paramref name="from"/>, with the progress given (null keeps it).</summary>
+    public async Task<bool> UpdateSnapshotStatusAsync(string id, string from, string to, string? progress)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("""
+            UPDATE volume_snapshots SET status = @To, progress = COALESCE(@Progress, progress), updated_at = @Now WHERE id = @Id AND status = @From
+            """, new { Id = id, From = from, To = to, Progress = progress, Now = Ids.Now() }) == 1;
+    }
+
     public Task UpdateSnapshotAsync(string id, Optional<string?> name, Optional<string?> description) =>
         UpdateTextsAsync("volume_snapshots", id, name, description, metadata: null);
 
@@ -608,19 +673,19 @@ public sealed partial class VolumeStore(Database db)
     }
 
     private async Task<Dictionary<string, string>?> ChangeMetadataAsync(string table, string lockName, string id,
-        Func<Dictionary<string, string>, Dictionary<string, string>> change)
+        Func<Dictionary<string, string>, Dictionary<string, string>> change, string column = "metadata")
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await db.LockAsync(c, tx, lockName);
-        var current = await c.QuerySingleOrDefaultAsync<string>($"SELECT COALESCE(metadata, '{{}}') FROM {table} WHERE id = @Id", new { Id = id }, tx);
+        var current = await c.QuerySingleOrDefaultAsync<string>($"SELECT COALESCE({column}, '{{}}') FROM {table} WHERE id = @Id", new { Id = id }, tx);
         if (current is null)
         {
             return null;
         }
 
         var changed = change(VolumeService.MapOf(current));
-        await c.ExecuteAsync($"UPDATE {table} SET metadata = @Metadata, updated_at = @Now WHERE id = @Id",
+        await c.ExecuteAsync($"UPDATE {table} SET {column} = @Metadata, updated_at = @Now WHERE id = @Id",
             new { Id = id, Metadata = VolumeService.JsonOf(changed), Now = Ids.Now() }, tx);
         await tx.CommitAsync();
         return changed;

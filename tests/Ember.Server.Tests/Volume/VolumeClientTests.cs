@@ -111,4 +111,139 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
         Assert.Matches(@"\| readonly\s+\| False\s+\|", (await CinderAsync("show", id)).EnsureSuccess().StdOut);
         (await CinderAsync("delete", id)).EnsureSuccess();
     }
+
+    [Fact]
+    public async Task Cinder_client_lists_availability_zones_services_and_extensions()
+    {
+        Assert.Matches(@"\| nova\s+\| available\s+\|", (await CinderAsync("availability-zone-list")).EnsureSuccess().StdOut);
+        var zones = (await fixture.RunClientAsync("openstack", "ember", "availability", "zone", "list", "--volume", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal("nova", Assert.Single(zones)!["Zone Name"]!.GetValue<string>());
+
+        // The scheduler on the host, the volume service on host@backend, as Cinder names them.
+        var services = (await CinderAsync("service-list")).EnsureSuccess().StdOut;
+        var scheduler = Assert.Single(services.Split('\n'), l => l.Contains("| cinder-scheduler ", StringComparison.Ordinal));
+        var host = scheduler.Split('|', StringSplitOptions.TrimEntries)[2];
+        Assert.Matches(@"\| cinder-scheduler\s+\| \S+\s+\| nova\s+\| enabled\s+\| up\s+\|", scheduler);
+        Assert.Matches($@"\| cinder-volume\s+\| {host}@file\s+\| nova\s+\| enabled\s+\| up\s+\|", services);
+        var volumeOnly = (await CinderAsync("service-list", "--binary", "cinder-volume")).EnsureSuccess().StdOut;
+        Assert.DoesNotContain("cinder-scheduler", volumeOnly, StringComparison.Ordinal);
+        Assert.Contains("cinder-volume", volumeOnly, StringComparison.Ordinal);
+        var onHost = (await CinderAsync("service-list", "--host", host)).EnsureSuccess().StdOut;
+        Assert.Contains("cinder-volume", onHost, StringComparison.Ordinal);
+        Assert.Contains("cinder-scheduler", onHost, StringComparison.Ordinal);
+        Assert.DoesNotContain("cinder-", (await CinderAsync("service-list", "--host", "elsewhere")).EnsureSuccess().StdOut, StringComparison.Ordinal);
+        var listed = (await fixture.RunClientAsync("openstack", "ember", "volume", "service", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["cinder-scheduler", "cinder-volume"], listed.Select(s => s!["Binary"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+
+        // A member may not list services (Cinder's admin-only policy).
+        var asDemo = await Cli.RunAsync("cinder", ["service-list"], fixture.OpenRc("demo"));
+        Assert.NotEqual(0, asDemo.ExitCode);
+        Assert.Contains("403", asDemo.StdErr, StringComparison.Ordinal);
+
+        var extensions = (await CinderAsync("list-extensions")).EnsureSuccess().StdOut;
+        Assert.Contains("os-availability-zone", extensions, StringComparison.Ordinal);
+        Assert.Contains("os-services", extensions, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cinder_client_sets_shows_updates_and_unsets_snapshot_metadata()
+    {
+        (await CinderAsync("create", "--name", "snap-meta", "1")).EnsureSuccess();
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var volume = (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=snap-meta"))["volumes"]![0]!["id"]!.GetValue<string>();
+        await WaitStatusAsync(volume, "available");
+        var snapshot = (await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots",
+            new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = volume, ["name"] = "snap-meta" } }, System.Net.HttpStatusCode.Accepted))["snapshot"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+
+        (await CinderAsync("snapshot-metadata", snapshot, "set", "k1=v1", "k2=v2")).EnsureSuccess();
+        var shown = (await CinderAsync("snapshot-metadata-show", snapshot)).EnsureSuccess().StdOut;
+        Assert.Matches(@"\| k1\s+\| v1\s+\|", shown);
+        Assert.Matches(@"\| k2\s+\| v2\s+\|", shown);
+
+        // unset deletes key by key (DELETE .../metadata/{key}).
+        (await CinderAsync("snapshot-metadata", snapshot, "unset", "k1")).EnsureSuccess();
+        var metadata = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}/metadata"))["metadata"]!;
+        Assert.Equal("{\"k2\":\"v2\"}", metadata.ToJsonString());
+
+        // One item: show, set; a body naming another key, or an unknown key, is refused.
+        Assert.Equal("v2", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}/metadata/k2"))["meta"]!["k2"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Put, $"/volume/v3/snapshots/{snapshot}/metadata/k2", new JsonObject { ["meta"] = new JsonObject { ["k2"] = "v2b" } });
+        await api.SendAsync(HttpMethod.Put, $"/volume/v3/snapshots/{snapshot}/metadata/k2", new JsonObject { ["meta"] = new JsonObject { ["k9"] = "x" } },
+            System.Net.HttpStatusCode.BadRequest);
+        await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}/metadata/k9", expect: System.Net.HttpStatusCode.NotFound);
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapshot}/metadata/k9", expect: System.Net.HttpStatusCode.NotFound);
+
+        // update-all replaces the whole set (PUT .../metadata).
+        (await CinderAsync("snapshot-metadata-update-all", snapshot, "k3=v3")).EnsureSuccess();
+        metadata = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}/metadata"))["metadata"]!;
+        Assert.Equal("{\"k3\":\"v3\"}", metadata.ToJsonString());
+
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/snapshots/{snapshot}", expect: System.Net.HttpStatusCode.Accepted);
+        await api.WaitGoneAsync($"/volume/v3/snapshots/{snapshot}", s_wait);
+        (await CinderAsync("delete", volume)).EnsureSuccess();
+    }
+
+    [Fact]
+    public async Task Openstack_client_gives_a_project_access_to_a_private_volume_type()
+    {
+        using var own = await fixture.NewProjectClientAsync("type-access");
+        var name = "private-" + Guid.NewGuid().ToString("N")[..8];
+        var type = (await fixture.RunClientAsync("openstack", "ember", "volume", "type", "create", "--private", name, "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        var create = new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["volume_type"] = type } };
+
+        // Private and not given: the member sees no such type.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await own.Api.TrySendAsync(HttpMethod.Post, "/volume/v3/volumes", create)).Status);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await own.Api.TrySendAsync(HttpMethod.Get, $"/volume/v3/types/{type}")).Status);
+
+        (await fixture.RunClientAsync("openstack", "ember", "volume", "type", "set", "--project", own.ProjectId, name)).EnsureSuccess();
+        var shown = (await fixture.RunClientAsync("openstack", "ember", "volume", "type", "show", name, "-f", "json")).EnsureSuccess().Json();
+        Assert.Contains(own.ProjectId, shown["access_project_ids"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains(own.ProjectId, (await CinderAsync("type-access-list", "--volume-type", type)).EnsureSuccess().StdOut, StringComparison.Ordinal);
+
+        // Given: listed, shown and usable by that project.
+        var listed = (await own.Api.SendAsync(HttpMethod.Get, "/volume/v3/types"))["volume_types"]!.AsArray();
+        Assert.Contains(listed, t => t!["id"]!.GetValue<string>() == type);
+        var volume = (await own.Api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", create, System.Net.HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await own.Api.WaitForAsync($"/volume/v3/volumes/{volume}", j => j["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+
+        // Cinder's errors: twice is a 409, a public type has no access list, access never given is a 404.
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var add = new JsonObject { ["addProjectAccess"] = new JsonObject { ["project"] = own.ProjectId } };
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/types/{type}/action", add, System.Net.HttpStatusCode.Conflict);
+        var publicType = (await admin.SendAsync(HttpMethod.Get, "/volume/v3/types/default"))["volume_type"]!["id"]!.GetValue<string>();
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/types/{publicType}/action", add, System.Net.HttpStatusCode.BadRequest);
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/types/{type}/action",
+            new JsonObject { ["removeProjectAccess"] = new JsonObject { ["project"] = Guid.NewGuid().ToString("N") } }, System.Net.HttpStatusCode.NotFound);
+        // Only the cloud admin changes access.
+        await own.Api.SendAsync(HttpMethod.Post, $"/volume/v3/types/{type}/action", add, System.Net.HttpStatusCode.Forbidden);
+
+        (await fixture.RunClientAsync("openstack", "ember", "volume", "type", "unset", "--project", own.ProjectId, name)).EnsureSuccess();
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await own.Api.TrySendAsync(HttpMethod.Get, $"/volume/v3/types/{type}")).Status);
+
+        await own.Api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: System.Net.HttpStatusCode.Accepted);
+        await own.Api.WaitGoneAsync($"/volume/v3/volumes/{volume}", s_wait);
+        (await fixture.RunClientAsync("openstack", "ember", "volume", "type", "delete", name)).EnsureSuccess();
+    }
+
+    [Fact]
+    public async Task Cinder_client_sets_shows_and_unsets_a_volumes_image_metadata()
+    {
+        (await CinderAsync("create", "--name", "image-meta", "1")).EnsureSuccess();
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var id = (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=image-meta"))["volumes"]![0]!["id"]!.GetValue<string>();
+        await WaitStatusAsync(id, "available");
+
+        (await CinderAsync("image-metadata", id, "set", "image_name=cirros", "kernel_id=k1", "ramdisk_id=r1")).EnsureSuccess();
+        var shown = (await CinderAsync("image-metadata-show", id)).EnsureSuccess().StdOut;
+        Assert.Matches(@"\| image_name\s+\| cirros\s+\|", shown);
+        Assert.Equal("k1", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{id}"))["volume"]!["volume_image_metadata"]!["kernel_id"]!.GetValue<string>());
+
+        (await CinderAsync("image-metadata", id, "unset", "ramdisk_id")).EnsureSuccess();
+        var metadata = (await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-show_image_metadata"] = new JsonObject() }))["metadata"]!;
+        Assert.Equal(["image_name", "kernel_id"], metadata.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action",
+            new JsonObject { ["os-unset_image_metadata"] = new JsonObject { ["key"] = "ramdisk_id" } }, System.Net.HttpStatusCode.NotFound);
+        (await CinderAsync("delete", id)).EnsureSuccess();
+    }
 }
