@@ -28,6 +28,7 @@ public static partial class IdentityApi
         MapUsers(v3);
         MapRoles(v3);
         MapDomainsAndServices(v3);
+        MapRegions(v3);
     }
 
     private static JsonObject VersionEntry(HttpContext http) => new()

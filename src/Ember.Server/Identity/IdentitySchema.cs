@@ -67,5 +67,13 @@ public static class IdentitySchema
                 failures INTEGER NOT NULL,
                 last_failure_at TIMESTAMP NOT NULL);
             """),
+        // Keystone's regions (/v3/regions); the catalog's RegionOne is there from the start.
+        new("identity-003-regions", """
+            CREATE TABLE regions (
+                id VARCHAR(255) PRIMARY KEY,
+                description TEXT,
+                parent_region_id VARCHAR(255));
+            INSERT INTO regions (id, description, parent_region_id) VALUES ('RegionOne', '', NULL);
+            """),
     ];
 }

@@ -33,12 +33,18 @@ public static class IdentityServices
         new("identity:get_service", PolicyRule.Admin),
         new("identity:list_endpoints", PolicyRule.Admin),
         new("identity:get_endpoint", PolicyRule.Admin),
+        new("identity:list_regions", PolicyRule.Reader),
+        new("identity:get_region", PolicyRule.Reader),
+        new("identity:create_region", PolicyRule.Admin),
+        new("identity:update_region", PolicyRule.Admin),
+        new("identity:delete_region", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
         .AddSingleton(s_policy)
         .AddSingleton(TimeProvider.System) // lock-out durations; tests move it by hand
         .AddSingleton<IdentityStore>()
+        .AddSingleton<RegionStore>()
         .AddSingleton<TokenService>()
         .AddSingleton<IdentityService>()
         .AddSingleton<LoginGuard>()

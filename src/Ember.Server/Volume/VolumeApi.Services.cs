@@ -111,12 +111,12 @@ public static partial class VolumeApi
                 service["frozen"] = false;
             }
 
-            if (version >= ClusterVersion)
+            if (version >= s_clusterVersion)
             {
                 service["cluster"] = null;
             }
 
-            if (version >= BackendStateVersion && binary == VolumeBinary)
+            if (version >= s_backendStateVersion && binary == VolumeBinary)
             {
                 service["backend_state"] = "up";
             }
@@ -128,8 +128,8 @@ public static partial class VolumeApi
     }
 
     /// <summary>3.7: services name their cluster (Ember has none).</summary>
-    private static readonly Microversion ClusterVersion = new(3, 7);
+    private static readonly Microversion s_clusterVersion = new(3, 7);
 
     /// <summary>3.49: volume services show their backend's state.</summary>
-    private static readonly Microversion BackendStateVersion = new(3, 49);
+    private static readonly Microversion s_backendStateVersion = new(3, 49);
 }

@@ -246,4 +246,45 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
             new JsonObject { ["os-unset_image_metadata"] = new JsonObject { ["key"] = "ramdisk_id" } }, System.Net.HttpStatusCode.NotFound);
         (await CinderAsync("delete", id)).EnsureSuccess();
     }
+
+    [Fact]
+    public async Task Snapshot_actions_reset_update_and_force_delete_as_cinder_does()
+    {
+        (await CinderAsync("create", "--name", "snap-actions", "1")).EnsureSuccess();
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var volume = (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=snap-actions"))["volumes"]![0]!["id"]!.GetValue<string>();
+        await WaitStatusAsync(volume, "available");
+        var snapshot = (await api.SendAsync(HttpMethod.Post, "/volume/v3/snapshots",
+            new JsonObject { ["snapshot"] = new JsonObject { ["volume_id"] = volume } }, System.Net.HttpStatusCode.Accepted))["snapshot"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", j => j["snapshot"]!["status"]!.GetValue<string>() == "available", s_wait);
+        var action = $"/volume/v3/snapshots/{snapshot}/action";
+
+        // cinder snapshot-reset-state (admin): any of Cinder's statuses, nothing else.
+        (await CinderAsync("snapshot-reset-state", "--state", "creating", snapshot)).EnsureSuccess();
+        Assert.Equal("creating", (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}"))["snapshot"]!["status"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Post, action, new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "bogus" } }, System.Net.HttpStatusCode.BadRequest);
+
+        // os-update_snapshot_status: creating may become error, with the progress shown; available -> error is refused.
+        await api.SendAsync(HttpMethod.Post, action,
+            new JsonObject { ["os-update_snapshot_status"] = new JsonObject { ["status"] = "error", ["progress"] = "80%" } }, System.Net.HttpStatusCode.Accepted);
+        var shown = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{snapshot}"))["snapshot"]!;
+        Assert.Equal("error", shown["status"]!.GetValue<string>());
+        Assert.Equal("80%", shown["os-extended-snapshot-attributes:progress"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Post, action,
+            new JsonObject { ["os-update_snapshot_status"] = new JsonObject { ["status"] = "available" } }, System.Net.HttpStatusCode.BadRequest);
+
+        // A member may not reset or force-delete.
+        using var own = await fixture.NewProjectClientAsync("snap-actions");
+        foreach (var refused in new[] { "os-force_delete", "os-reset_status" })
+        {
+            await own.Api.SendAsync(HttpMethod.Post, action, new JsonObject { [refused] = new JsonObject { ["status"] = "available" } }, System.Net.HttpStatusCode.Forbidden);
+        }
+
+        // cinder snapshot-delete --force from a status a plain delete refuses.
+        (await CinderAsync("snapshot-reset-state", "--state", "deleting", snapshot)).EnsureSuccess();
+        Assert.NotEqual(0, (await CinderAsync("snapshot-delete", snapshot)).ExitCode);
+        (await CinderAsync("snapshot-delete", "--force", snapshot)).EnsureSuccess();
+        await api.WaitGoneAsync($"/volume/v3/snapshots/{snapshot}", s_wait);
+        (await CinderAsync("delete", volume)).EnsureSuccess();
+    }
 }
