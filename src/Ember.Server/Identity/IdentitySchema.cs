@@ -69,7 +69,7 @@ public static class IdentitySchema
             """),
         // One counter bumped by every write that can change what a token validates to (TokenService's cache): a
         // cached validation is used only while the counter is where it was when the validation was read.
-        new("identity-003-generation", """
+        new("identity-004-generation", """
             CREATE TABLE identity_generation (
                 id INTEGER PRIMARY KEY,
                 generation BIGINT NOT NULL);
