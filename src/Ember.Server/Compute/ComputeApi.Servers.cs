@@ -50,10 +50,13 @@ public static partial class ComputeApi
     }
 
     /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
+    /// <param name="addresses">A list reads the addresses of its whole page at once; a single server reads its own.</param>
     private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
-        Func<ServerRow, string>? hostStatus = null) =>
+        Func<ServerRow, string>? hostStatus = null, ILookup<string, Network.ServerAddress>? addresses = null) =>
         ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http),
-            await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync(server.Id, http.RequestAborted),
+            addresses is null
+                ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync(server.Id, http.RequestAborted)
+                : [.. addresses[server.Id]],
             hostStatus: hostStatus?.Invoke(server));
 
     /// <summary>host_status for a request that may see it (2.16, Nova's show:host_status policy: admin); else null, and no registry read.</summary>
@@ -284,10 +287,13 @@ public static partial class ComputeApi
             query["marker"] is { Count: > 0 } marker ? marker.ToString() : null, QueryParams.Limit(query));
         var result = new JsonArray();
         var hostStatus = detail ? await HostStatusesAsync(http, context) : null;
+        var addresses = detail
+            ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync([.. page.Items.Select(server => server.Id)], http.RequestAborted)
+            : null;
         foreach (var server in page.Items)
         {
             result.Add(detail
-                ? await ServerViewAsync(http, store, context, server, hostStatus)
+                ? await ServerViewAsync(http, store, context, server, hostStatus, addresses)
                 : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
         }
 

@@ -84,8 +84,7 @@ public sealed partial class HostNetworking(
     /// </summary>
     public async Task ReleaseAsync(string serverId, CancellationToken cancellationToken)
     {
-        var ports = await networks.ListServerPortsAsync(serverId, cancellationToken);
-        await networks.DeleteServerPortsAsync(serverId, cancellationToken);
+        var ports = await networks.DeleteServerPortsAsync(serverId, cancellationToken);
         if (ports.Count == 0 || !options.Value.HostNetworking)
         {
             return;
@@ -96,7 +95,7 @@ public sealed partial class HostNetworking(
         {
             foreach (var port in ports)
             {
-                await _dataPlane.UnplugTapAsync(port.PortId, cancellationToken);
+                await _dataPlane.UnplugTapAsync(port.Id, cancellationToken);
             }
 
             foreach (var networkId in ports.Select(p => p.NetworkId).Distinct())

@@ -75,5 +75,13 @@ public static class IdentitySchema
                 parent_region_id VARCHAR(255));
             INSERT INTO regions (id, description, parent_region_id) VALUES ('RegionOne', '', NULL);
             """),
+        // One counter bumped by every write that can change what a token validates to (TokenService's cache): a
+        // cached validation is used only while the counter is where it was when the validation was read.
+        new("identity-004-generation", """
+            CREATE TABLE identity_generation (
+                id INTEGER PRIMARY KEY,
+                generation BIGINT NOT NULL);
+            INSERT INTO identity_generation (id, generation) VALUES (1, 0);
+            """),
     ];
 }

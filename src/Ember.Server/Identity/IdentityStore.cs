@@ -6,7 +6,12 @@ using Ember.Server.Data;
 
 namespace Ember.Server.Identity;
 
-/// <summary>Reads and writes identity state: domains, projects, users, roles, assignments, tokens.</summary>
+/// <summary>
+/// Reads and writes identity state: domains, projects, users, roles, assignments, tokens. Every write that can change
+/// what a token validates to (a user, project, role or assignment changed or gone, a token or revocation event) bumps
+/// the identity generation right after it, before the caller answers, so that TokenService's cache drops what it
+/// validated before.
+/// </summary>
 public sealed class IdentityStore(Database db)
 {
     public const string DefaultDomainId = "default";
@@ -71,12 +76,13 @@ public sealed class IdentityStore(Database db)
         await using var c = await db.OpenAsync();
         await InsertUniqueAsync(c, "UPDATE projects SET name = @Name, description = @Description, enabled = @Enabled WHERE id = @Id",
             row, $"Duplicate entry found with name {row.Name} at domain ID {row.DomainId}.");
+        await BumpGenerationAsync(c);
     }
 
     public async Task<bool> DeleteProjectAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }) > 0;
+        return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }));
     }
 
     public async Task<UserRow?> FindUserAsync(string? id, string? name, string? domainId)
@@ -115,12 +121,13 @@ public sealed class IdentityStore(Database db)
             UPDATE users SET name = @Name, password_hash = @PasswordHash, enabled = @Enabled,
               default_project_id = @DefaultProjectId, email = @Email, description = @Description WHERE id = @Id
             """, row, $"Duplicate entry found with name {row.Name} at domain ID {row.DomainId}.");
+        await BumpGenerationAsync(c);
     }
 
     public async Task<bool> DeleteUserAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM users WHERE id = @Id", new { Id = id }) > 0;
+        return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM users WHERE id = @Id", new { Id = id }));
     }
 
     public async Task<RoleRow?> FindRoleAsync(string? id, string? name)
@@ -149,7 +156,7 @@ public sealed class IdentityStore(Database db)
     public async Task<bool> DeleteRoleAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM roles WHERE id = @Id", new { Id = id }) > 0;
+        return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM roles WHERE id = @Id", new { Id = id }));
     }
 
     public async Task GrantAsync(string userId, string projectId, string roleId)
@@ -159,14 +166,15 @@ public sealed class IdentityStore(Database db)
             INSERT INTO role_assignments (user_id, project_id, role_id) VALUES (@UserId, @ProjectId, @RoleId)
             ON CONFLICT (user_id, project_id, role_id) DO NOTHING
             """, new { UserId = userId, ProjectId = projectId, RoleId = roleId });
+        await BumpGenerationAsync(c);
     }
 
     public async Task<bool> RevokeGrantAsync(string userId, string projectId, string roleId)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync(
+        return await BumpGenerationAsync(c, await c.ExecuteAsync(
             "DELETE FROM role_assignments WHERE user_id = @UserId AND project_id = @ProjectId AND role_id = @RoleId",
-            new { UserId = userId, ProjectId = projectId, RoleId = roleId }) > 0;
+            new { UserId = userId, ProjectId = projectId, RoleId = roleId }));
     }
 
     public async Task<IReadOnlyList<RoleAssignmentRow>> ListAssignmentsAsync(string? userId, string? projectId, string? roleId)
@@ -208,8 +216,8 @@ public sealed class IdentityStore(Database db)
     public async Task<bool> RevokeTokenAsync(string token)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteAsync("UPDATE tokens SET revoked = @Revoked WHERE token_hash = @Hash AND revoked = @NotRevoked",
-            new { Hash = HashToken(token), Revoked = true, NotRevoked = false }) > 0;
+        return await BumpGenerationAsync(c, await c.ExecuteAsync("UPDATE tokens SET revoked = @Revoked WHERE token_hash = @Hash AND revoked = @NotRevoked",
+            new { Hash = HashToken(token), Revoked = true, NotRevoked = false }));
     }
 
     /// <summary>
@@ -224,6 +232,7 @@ public sealed class IdentityStore(Database db)
             INSERT INTO revocation_events (id, user_id, project_id, issued_before, revoked_at)
             VALUES (@Id, @UserId, @ProjectId, @Now, @Now)
             """, new { Id = Ids.NewHexId(), UserId = userId, ProjectId = projectId, Now = now });
+        await BumpGenerationAsync(c);
         // An event older than the longest token life matches only expired tokens.
         await c.ExecuteAsync("DELETE FROM revocation_events WHERE issued_before < @Cutoff", new { Cutoff = pruneBefore });
     }
@@ -265,6 +274,27 @@ public sealed class IdentityStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("DELETE FROM login_failures WHERE user_id = @UserId", new { UserId = userId });
+    }
+
+    /// <summary>The identity generation: read before a validation, so a write committed after it makes the validation stale.</summary>
+    public async Task<long> GenerationAsync()
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT generation FROM identity_generation WHERE id = 1");
+    }
+
+    private static async Task BumpGenerationAsync(System.Data.Common.DbConnection c) =>
+        await c.ExecuteAsync("UPDATE identity_generation SET generation = generation + 1 WHERE id = 1");
+
+    /// <summary>Bumps the generation when the write changed a row; true when it did.</summary>
+    private static async Task<bool> BumpGenerationAsync(System.Data.Common.DbConnection c, int changedRows)
+    {
+        if (changedRows > 0)
+        {
+            await BumpGenerationAsync(c);
+        }
+
+        return changedRows > 0;
     }
 
     /// <summary>Tokens are stored only as their SHA-256, so a copy of the database holds no usable token.</summary>

@@ -64,9 +64,9 @@ public sealed partial class NetworkService
     public async Task<List<ServerPort>> ListServerPortsAsync(string serverId, CancellationToken cancellationToken) =>
         await store.ReadAsync(async s =>
         {
-            var ports = await PortViewsAsync(s, await s.PortsAsync(null, deviceId: serverId));
+            var ports = await PortViewsAsync(s, await s.ServerPortsAsync([serverId]));
             var result = new List<ServerPort>();
-            foreach (var port in ports.Where(p => p.Port.DeviceOwner == ComputeOwner))
+            foreach (var port in ports)
             {
                 result.Add(ToServerPort(port, (await s.NetworkAsync(port.Port.NetworkId))!.Mtu));
             }
@@ -75,10 +75,11 @@ public sealed partial class NetworkService
         }, cancellationToken);
 
     /// <summary>Ports made for the server are deleted; ports it was given are unbound and kept, as Nova does.</summary>
-    public async Task DeleteServerPortsAsync(string serverId, CancellationToken cancellationToken)
+    /// <returns>The ports the server held, so that its host can unplug them without reading them again.</returns>
+    public async Task<List<PortRow>> DeleteServerPortsAsync(string serverId, CancellationToken cancellationToken)
     {
-        var ports = await store.ReadAsync(s => s.PortsAsync(null, deviceId: serverId), cancellationToken);
-        foreach (var port in ports.Where(p => p.DeviceOwner == ComputeOwner))
+        var ports = await store.ReadAsync(s => s.ServerPortsAsync([serverId]), cancellationToken);
+        foreach (var port in ports)
         {
             await using (var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId)))
             {
@@ -101,6 +102,8 @@ public sealed partial class NetworkService
 
             await NotifyAsync(c => port.CreatedForServer ? c.PortDeletedAsync(port.Id, port.NetworkId, cancellationToken) : c.NetworkChangedAsync(port.NetworkId, cancellationToken));
         }
+
+        return ports;
     }
 
     /// <summary>The network as a DHCP server sees it; null when it is gone.</summary>

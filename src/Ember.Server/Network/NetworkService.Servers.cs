@@ -12,9 +12,8 @@ public sealed partial class NetworkService
         (await store.ReadAsync(s => s.DhcpPortAsync(networkId), cancellationToken))?.MacAddress;
 
     /// <summary>How many servers' ports on the network are bound to <paramref name="host"/>: none left, its bridge and DHCP server go.</summary>
-    public async Task<int> CountHostPortsAsync(string networkId, string host, CancellationToken cancellationToken) =>
-        (await store.ReadAsync(s => s.PortsAsync(null, networkId), cancellationToken))
-            .Count(p => p.DeviceOwner == ComputeOwner && p.BindingHostId == host);
+    public async Task<long> CountHostPortsAsync(string networkId, string host, CancellationToken cancellationToken) =>
+        await store.ReadAsync(s => s.CountHostPortsAsync(networkId, host), cancellationToken);
 
     /// <summary>Binds the server's ports to <paramref name="host"/>, where it is rebuilt (evacuate).</summary>
     public Task BindServerPortsAsync(string serverId, string host, CancellationToken cancellationToken) =>
@@ -26,8 +25,8 @@ public sealed partial class NetworkService
 
     private async Task UpdateServerPortsAsync(string serverId, Func<PortRow, bool> needed, Action<PortRow> change, CancellationToken cancellationToken)
     {
-        var ports = await store.ReadAsync(s => s.PortsAsync(null, deviceId: serverId), cancellationToken);
-        foreach (var port in ports.Where(p => p.DeviceOwner == ComputeOwner && needed(p)))
+        var ports = await store.ReadAsync(s => s.ServerPortsAsync([serverId]), cancellationToken);
+        foreach (var port in ports.Where(needed))
         {
             await using var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId));
             change(port);
@@ -39,17 +38,18 @@ public sealed partial class NetworkService
 
     /// <summary>A server's addresses as Nova shows them: by network name, in port order (eth0's first).</summary>
     public async Task<List<ServerAddress>> ServerAddressesAsync(string serverId, CancellationToken cancellationToken) =>
+        [.. (await ServerAddressesAsync([serverId], cancellationToken))[serverId]];
+
+    /// <summary>The addresses of a page of servers, keyed by server id: three queries, whatever the page's size.</summary>
+    public async Task<ILookup<string, ServerAddress>> ServerAddressesAsync(IReadOnlyCollection<string> serverIds, CancellationToken cancellationToken) =>
         await store.ReadAsync(async s =>
         {
-            var result = new List<ServerAddress>();
-            var ports = await PortViewsAsync(s, await s.PortsAsync(null, deviceId: serverId));
-            foreach (var port in ports.Where(p => p.Port.DeviceOwner == ComputeOwner))
-            {
-                var name = (await s.NetworkAsync(port.Port.NetworkId))?.Name ?? port.Port.NetworkId;
-                result.AddRange(port.FixedIps.Select(ip => new ServerAddress(name, ip.IpAddress, port.Port.MacAddress)));
-            }
-
-            return result;
+            var ports = await s.ServerPortsAsync(serverIds);
+            var ips = (await s.PortIpsAsync([.. ports.Select(p => p.Id)])).ToLookup(ip => ip.PortId, StringComparer.Ordinal);
+            var names = (await s.NetworkNamesAsync([.. ports.Select(p => p.NetworkId).Distinct()])).ToDictionary(n => n.Id, n => n.Name, StringComparer.Ordinal);
+            return ports
+                .SelectMany(port => ips[port.Id].Select(ip => (port.DeviceId, Address: new ServerAddress(names.GetValueOrDefault(port.NetworkId, port.NetworkId), ip.IpAddress, port.MacAddress))))
+                .ToLookup(a => a.DeviceId, a => a.Address, StringComparer.Ordinal);
         }, cancellationToken);
 
     /// <summary>

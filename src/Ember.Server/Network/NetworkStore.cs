@@ -97,6 +97,9 @@ public sealed class NetworkStore(Database db)
             await ExecuteAsync("DELETE FROM networks WHERE id = @Id", new { Id = id });
         }
 
+        public async Task<List<(string Id, string Name)>> NetworkNamesAsync(IReadOnlyCollection<string> ids) => ids.Count == 0 ? [] : [.. await QueryAsync<(string, string)>(
+            $"SELECT id, name FROM networks WHERE id {dialect.In("@Ids")}", new { Ids = ids.ToArray() })];
+
         public Task<long> CountNetworksAsync(string projectId) => CountAsync("SELECT COUNT(*) FROM networks WHERE project_id = @P", new { P = projectId });
 
         // Subnets.
@@ -151,6 +154,15 @@ public sealed class NetworkStore(Database db)
             SELECT {PortColumns} FROM ports WHERE (@P IS NULL OR project_id = @P) AND (@N IS NULL OR network_id = @N) AND (@D IS NULL OR device_id = @D)
             ORDER BY created_at, id
             """, new { P = projectId, N = networkId, D = deviceId })];
+
+        /// <summary>The ports of a page of servers, in one query (server lists show every server's addresses).</summary>
+        public async Task<List<PortRow>> ServerPortsAsync(IReadOnlyCollection<string> serverIds) => serverIds.Count == 0 ? [] : [.. await QueryAsync<PortRow>($"""
+            SELECT {PortColumns} FROM ports WHERE device_owner = @Owner AND device_id {dialect.In("@Ids")} ORDER BY created_at, id
+            """, new { Owner = NetworkService.ComputeOwner, Ids = serverIds.ToArray() })];
+
+        public Task<long> CountHostPortsAsync(string networkId, string host) => CountAsync(
+            "SELECT COUNT(*) FROM ports WHERE network_id = @N AND device_owner = @Owner AND binding_host_id = @H",
+            new { N = networkId, Owner = NetworkService.ComputeOwner, H = host });
 
         public Task<PortRow?> DhcpPortAsync(string networkId) => FirstAsync<PortRow>(
             $"SELECT {PortColumns} FROM ports WHERE network_id = @N AND device_owner = @Owner", new { N = networkId, Owner = NetworkService.DhcpOwner });

@@ -95,6 +95,27 @@ public abstract class TokenRevocationCases(EmberFixture ember)
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
 
+    [Fact]
+    public async Task A_role_granted_after_a_token_was_used_shows_in_its_next_validation()
+    {
+        var (admin, who) = await UserWithTokenAsync();
+        Assert.Equal(["member"], await TokenRolesAsync(admin, who.Token));
+        var reader = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=reader"))["roles"]![0]!["id"]!.GetValue<string>();
+        await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{who.ProjectId}/users/{who.UserId}/roles/{reader}", expect: HttpStatusCode.NoContent);
+        Assert.Equal(["member", "reader"], await TokenRolesAsync(admin, who.Token));
+    }
+
+    /// <summary>The role names of <paramref name="token"/> as GET /v3/auth/tokens shows them, sorted.</summary>
+    private static async Task<List<string>> TokenRolesAsync(ApiClient admin, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/identity/v3/auth/tokens");
+        request.Headers.Add("X-Subject-Token", token);
+        using var response = await admin.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        return [.. body["token"]!["roles"]!.AsArray().Select(r => r!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
+    }
+
     private sealed record Who(string UserName, string UserId, string ProjectName, string ProjectId, string RoleId, string Token);
 
     /// <summary>A fresh user with the member role on a fresh project, and a token of it.</summary>
@@ -109,7 +130,10 @@ public abstract class TokenRevocationCases(EmberFixture ember)
         var roleId = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=member"))["roles"]![0]!["id"]!.GetValue<string>();
         await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{projectId}/users/{userId}/roles/{roleId}", expect: HttpStatusCode.NoContent);
         var who = new Who("rev-" + suffix, userId, "rev-" + suffix, projectId, roleId, "");
-        return (admin, who with { Token = await TokenAsync(who, Password) });
+        var token = await TokenAsync(who, Password);
+        // Used once first, so the server holds its validation in its cache: what follows must still end it.
+        await AssertAliveAsync(token);
+        return (admin, who with { Token = token });
     }
 
     private async Task<string> TokenAsync(Who who, string password)
