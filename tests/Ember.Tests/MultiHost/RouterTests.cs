@@ -29,11 +29,8 @@ public sealed class RouterTests(RouterMultiHostFixture cloud) : IClassFixture<Ro
         (await cloud.OpenStackAsync("router", "add", "subnet", "r1", "red-v4")).EnsureSuccess();
         (await cloud.OpenStackAsync("router", "add", "subnet", "r1", "green-v4")).EnsureSuccess();
         await WaitForAsync(async () => !await PingFailsAsync("green", red, attempts: 1), "the router to join red and green");
-        var routerNamespace = $"{cloud.NamespacePrefixOf(Host)}-qrouter-{router}";
-        Assert.Contains(routerNamespace, await NamespacesAsync());
-        var inside = (await Cli.RunAsync("ip", ["-n", routerNamespace, "-4", "-o", "addr", "show"])).EnsureSuccess().StdOut;
-        Assert.Contains("10.93.1.1/24", inside, StringComparison.Ordinal);
-        Assert.Contains("10.93.2.1/24", inside, StringComparison.Ordinal);
+        // The compute host made the router's namespace (it runs in its own mount namespace, where the name can be entered).
+        Assert.Contains($"{cloud.NamespacePrefixOf(Host)}-qrouter-{router}", await NamespacesAsync());
 
         (await cloud.OpenStackAsync("router", "remove", "subnet", "r1", "green-v4")).EnsureSuccess();
         Assert.True(await PingFailsAsync("green", red), "green still reaches red after its subnet left the router");
@@ -44,14 +41,15 @@ public sealed class RouterTests(RouterMultiHostFixture cloud) : IClassFixture<Ro
         var floating = (await cloud.OpenStackAsync("floating", "ip", "create", "public", "-f", "json")).EnsureSuccess().Json();
         var floatingIp = Text(floating, "floating_ip_address");
         (await cloud.OpenStackAsync("server", "add", "floating", "ip", "red", floatingIp)).EnsureSuccess();
-        await WaitForAsync(async () => (await Cli.RunAsync("ip", ["-n", routerNamespace, "-4", "-o", "addr", "show"])).StdOut.Contains($" {floatingIp}/32 ", StringComparison.Ordinal),
-            "the floating IP on the router's gateway");
 
         var publicId = Id((await cloud.OpenStackAsync("network", "show", "public", "-f", "json")).EnsureSuccess().Json());
         var outside = $"{cloud.NamespacePrefixOf(Host)}-outside";
         await AddOutsideAsync(outside, "embb" + publicId.Replace("-", "", StringComparison.Ordinal)[..11]);
         try
         {
+            // The router's gateway answers ARP for the floating IP (the router has it); the port's filter is what stops pings.
+            await WaitForAsync(async () => (await Cli.RunAsync("ip", ["netns", "exec", outside, "busybox", "arping", "-c", "1", "-w", "2", "-I", "eth0", floatingIp])).ExitCode == 0,
+                "the floating IP on the router's gateway");
             // The default group lets in only its members: the outside is not one.
             Assert.True(await OutsidePingFailsAsync(outside, floatingIp), "the floating IP answers without a rule letting the outside in");
             var redPort = Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", "red", "-f", "json")).EnsureSuccess().Json().AsArray());
@@ -138,7 +136,7 @@ public sealed class RouterTests(RouterMultiHostFixture cloud) : IClassFixture<Ro
     {
         for (var attempt = 0; attempt < attempts; attempt++)
         {
-            if ((await Cli.RunAsync("ip", ["netns", "exec", outside, "ping", "-c", "1", "-W", "2", address])).ExitCode == 0)
+            if ((await Cli.RunAsync("ip", ["netns", "exec", outside, "busybox", "ping", "-c", "1", "-W", "2", address])).ExitCode == 0)
             {
                 return false;
             }
