@@ -42,8 +42,14 @@ fi
 
 # As root, servers get network interfaces: a bridge per network, a tap per port and a dnsmasq in a namespace, all
 # named emb*/ember-* (docs/network.md). Set EMBER_Network__HostNetworking=false to keep the host untouched.
+# DevStack's external network "public" (172.24.4.0/24) comes with it; the host gets its gateway 172.24.4.1 on the
+# external network's bridge (as DevStack's br-ex), so floating IPs answer from this machine.
 if [[ $(id -u) -eq 0 ]]; then
   export EMBER_Network__HostNetworking=${EMBER_Network__HostNetworking:-true}
+  if [[ $EMBER_Network__HostNetworking == true ]]; then
+    export EMBER_Network__External__Name=${EMBER_Network__External__Name:-public}
+    export EMBER_Network__External__BridgeHasGateway=${EMBER_Network__External__BridgeHasGateway:-true}
+  fi
 fi
 
 exec bin/ember serve --default-image "$image" "${serve_args[@]}"

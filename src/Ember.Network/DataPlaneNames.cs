@@ -14,6 +14,7 @@ internal sealed partial class DataPlaneNames
     public const char BridgeKind = 'b';
     public const char DhcpVethKind = 'd';
     public const char TapKind = 't';
+    public const char RouterVethKind = 'r';
 
     /// <summary>The namespace end of a DHCP veth; it lives alone in its namespace, so it needs no prefix.</summary>
     private const string DhcpInsidePrefix = "ns-";
@@ -52,6 +53,27 @@ internal sealed partial class DataPlaneNames
 
     public static string DhcpInside(Guid networkId) => DhcpInsidePrefix + networkId.ToString("N")[..11];
 
+    /// <summary>The bridge end of a router port's veth (interface or gateway), named after the port.</summary>
+    public string RouterVeth(Guid portId) => Interface(RouterVethKind, portId);
+
+    /// <summary>The router namespace's end of an interface's veth (Neutron's <c>qr-</c>) or of the gateway's (<c>qg-</c>).</summary>
+    public static string RouterInside(Guid portId, bool gateway) => (gateway ? RouterGatewayPrefix : RouterInterfacePrefix) + portId.ToString("N")[..11];
+
+    public const string RouterInterfacePrefix = "qr-";
+    public const string RouterGatewayPrefix = "qg-";
+
+    public string RouterNamespace(Guid routerId) => $"{NamespacePrefix}-qrouter-{routerId:D}";
+
+    /// <summary>Whether <paramref name="name"/> is one of our router namespaces, and if so its router.</summary>
+    public bool TryParseRouterNamespace(string name, out Guid routerId)
+    {
+        routerId = default;
+        var prefix = NamespacePrefix + "-qrouter-";
+        return name.StartsWith(prefix, StringComparison.Ordinal)
+            && Guid.TryParseExact(name[prefix.Length..], "D", out routerId)
+            && name == RouterNamespace(routerId);
+    }
+
     public string DhcpNamespace(Guid networkId) => $"{NamespacePrefix}-qdhcp-{networkId:D}";
 
     /// <summary>The id digits an interface name carries, for matching it against live ids.</summary>
@@ -69,7 +91,7 @@ internal sealed partial class DataPlaneNames
 
         kind = name[InterfacePrefix.Length];
         var digits = name[(InterfacePrefix.Length + 1)..];
-        if (kind is not (BridgeKind or DhcpVethKind or TapKind) || !digits.All(char.IsAsciiHexDigitLower))
+        if (kind is not (BridgeKind or DhcpVethKind or TapKind or RouterVethKind) || !digits.All(char.IsAsciiHexDigitLower))
         {
             return false;
         }

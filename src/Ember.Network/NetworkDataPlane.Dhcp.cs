@@ -62,7 +62,7 @@ public sealed partial class NetworkDataPlane
     }
 
     /// <summary>The inner veth end has exactly the DHCP port's IPv4 addresses.</summary>
-    private async Task SyncAddressesAsync(string ns, string inside, IReadOnlyList<string> wanted, CancellationToken cancellationToken)
+    private async Task SyncAddressesAsync(string? ns, string inside, IReadOnlyList<string> wanted, CancellationToken cancellationToken)
     {
         var json = (await IpOkAsync(ns, ["-j", "-4", "addr", "show", "dev", inside], cancellationToken)).StdOut;
         var present = new List<string>();

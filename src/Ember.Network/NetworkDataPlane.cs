@@ -174,9 +174,11 @@ public sealed partial class NetworkDataPlane
     /// no live network or port, as Neutron's agents resync on start; returns what it removed. Names without the
     /// prefixes, or that do not parse as ours exactly, are never touched.
     /// </summary>
+    /// <remarks>Router namespaces count as live when in <paramref name="liveRouterIds"/>; a router port's veth when its port is in <paramref name="livePortIds"/>.</remarks>
     public async Task<IReadOnlyList<string>> CleanupAsync(IEnumerable<string> liveNetworkIds, IEnumerable<string> livePortIds,
-        CancellationToken cancellationToken = default)
+        IEnumerable<string>? liveRouterIds = null, CancellationToken cancellationToken = default)
     {
+        var routers = (liveRouterIds ?? []).Select(id => DataPlaneNames.ParseId(id, "router id")).ToHashSet();
         var networks = liveNetworkIds.Select(id => DataPlaneNames.ParseId(id, "network id")).ToHashSet();
         var ports = livePortIds.Select(id => DataPlaneNames.ParseId(id, "port id")).ToHashSet();
         var networkDigits = networks.Select(_names.IdDigitsOf).ToHashSet(StringComparer.Ordinal);
@@ -197,7 +199,8 @@ public sealed partial class NetworkDataPlane
 
             foreach (var ns in await ListNamespacesAsync(cancellationToken))
             {
-                if (_names.TryParseDhcpNamespace(ns, out var network) && !networks.Contains(network))
+                if (_names.TryParseDhcpNamespace(ns, out var network) && !networks.Contains(network)
+                    || _names.TryParseRouterNamespace(ns, out var router) && !routers.Contains(router))
                 {
                     await IpOkAsync(null, ["netns", "delete", ns], cancellationToken);
                     removed.Add(ns);
@@ -207,7 +210,7 @@ public sealed partial class NetworkDataPlane
             foreach (var link in await ListLinksAsync(_options.HostNamespace, cancellationToken))
             {
                 if (_names.TryParseInterface(link, out var kind, out var digits)
-                    && !(kind == DataPlaneNames.TapKind ? portDigits : networkDigits).Contains(digits))
+                    && !(kind is DataPlaneNames.TapKind or DataPlaneNames.RouterVethKind ? portDigits : networkDigits).Contains(digits))
                 {
                     await DeleteLinkAsync(_options.HostNamespace, link, cancellationToken);
                     removed.Add(link);

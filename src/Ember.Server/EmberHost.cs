@@ -116,6 +116,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         host.GeneratedPasswords = await app.Services.GetRequiredService<IdentityBootstrap>().RunAsync(options, host.AuthUrl);
         await app.Services.GetRequiredService<ImageBootstrap>().RunAsync(options, cancellationToken);
         await app.Services.GetRequiredService<ComputeBootstrap>().RunAsync();
+        await app.Services.GetRequiredService<NetworkBootstrap>().RunAsync(cancellationToken);
         return host;
     }
 

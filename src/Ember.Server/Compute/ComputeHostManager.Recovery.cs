@@ -12,6 +12,7 @@ public sealed partial class ComputeHostManager
         await RecoverAsync(cancellationToken);
         work.Run("console log trim", ("Host", Name), TrimConsoleLogsAsync);
         work.Run("port security", ("Host", Name), networking.WatchPortSecurityAsync);
+        work.Run("routers", ("Host", Name), networking.WatchRoutersAsync);
     }
 
     /// <summary>

@@ -194,7 +194,9 @@ public sealed partial class HostNetworking(
         await _lock.WaitAsync(cancellationToken);
         try
         {
-            var removed = await _dataPlane.CleanupAsync(livePorts.Select(p => p.NetworkId).Distinct(), livePorts.Select(p => p.PortId), cancellationToken);
+            var routers = await LiveRoutersAsync(cancellationToken);
+            var removed = await _dataPlane.CleanupAsync(livePorts.Select(p => p.NetworkId).Concat(routers.Networks).Distinct(),
+                livePorts.Select(p => p.PortId).Concat(routers.Ports), routers.Routers, cancellationToken);
             if (removed.Count > 0)
             {
                 LogCleanedUp(_logger, removed.Count, string.Join(", ", removed));

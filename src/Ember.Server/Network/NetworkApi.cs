@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Network;
 
-/// <summary>The Neutron v2.0 subset under /network: discovery, extensions, networks, subnets, ports, security groups, quotas.</summary>
+/// <summary>The Neutron v2.0 subset under /network: discovery, extensions, networks, subnets, ports, security groups, quotas, routers, floating IPs.</summary>
 public static partial class NetworkApi
 {
     /// <summary>Query keys that are not filters.</summary>
@@ -30,6 +30,9 @@ public static partial class NetworkApi
         ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
         ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
         ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
+        ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
+        ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
+        ("l3_agent", "L3 agent scheduler", "Schedule routers among l3 agents"),
     ];
 
     public static void MapNetworkApi(this IEndpointRouteBuilder app)
@@ -46,7 +49,7 @@ public static partial class NetworkApi
         }));
         app.MapGet("/network/v2.0", (HttpContext http) => Json.Reply(new JsonObject
         {
-            ["resources"] = new JsonArray([.. new[] { ("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"), ("quota", "quotas") }
+            ["resources"] = new JsonArray([.. new[] { ("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"), ("quota", "quotas"), ("router", "routers"), ("floatingip", "floatingips") }
                 .Select(r => (JsonNode)new JsonObject
                 {
                     ["name"] = r.Item1,
@@ -73,6 +76,7 @@ public static partial class NetworkApi
         MapPorts(v2);
         MapSecurityGroups(v2);
         MapQuotas(v2);
+        MapRouters(v2);
     }
 
     private static JsonObject Extension((string Alias, string Name, string Description) e) => new()

@@ -65,6 +65,39 @@ public static class NetworkErrors
     public static ApiException OverlappingCidr(string cidr, string networkId) => InvalidInput(
         $"Requested subnet with cidr: {cidr} for network: {networkId} overlaps with another subnet");
 
+    public static ApiException RouterNotFound(string id) => Error(ErrorKind.NotFound, "RouterNotFound", $"Router {id} could not be found");
+
+    public static ApiException FloatingIpNotFound(string id) => Error(ErrorKind.NotFound, "FloatingIPNotFound", $"Floating IP {id} could not be found");
+
+    /// <summary>Neutron's BadRequest(resource='router'): "Bad router request: ...".</summary>
+    public static ApiException BadRouterRequest(string message) => Error(ErrorKind.BadRequest, "BadRequest", $"Bad router request: {message}.");
+
+    public static ApiException BadFloatingIpRequest(string message) => Error(ErrorKind.BadRequest, "BadRequest", $"Bad floatingip request: {message}.");
+
+    public static ApiException RouterInUse(string id, string reason) => Error(ErrorKind.Conflict, "RouterInUse", $"Router {id} {reason}");
+
+    public static ApiException RouterInterfaceNotFound(string routerId, string portId) => Error(ErrorKind.NotFound, "RouterInterfaceNotFound",
+        $"Router {routerId} does not have an interface with id {portId}");
+
+    public static ApiException RouterInterfaceNotFoundForSubnet(string routerId, string subnetId) => Error(ErrorKind.NotFound, "RouterInterfaceNotFoundForSubnet",
+        $"Router {routerId} has no interface on subnet {subnetId}");
+
+    public static ApiException RouterInterfaceInUseByFloatingIp(string routerId, string subnetId) => Error(ErrorKind.Conflict, "RouterInterfaceInUseByFloatingIP",
+        $"Router interface for subnet {subnetId} on router {routerId} cannot be deleted, as it is required by one or more floating IPs.");
+
+    public static ApiException GatewayInUseByFloatingIp(string routerId, string networkId) => Error(ErrorKind.Conflict, "RouterExternalGatewayInUseByFloatingIp",
+        $"Gateway cannot be updated for router {routerId}, since a gateway to external network {networkId} is required by one or more floating IPs.");
+
+    public static ApiException ExternalNotReachable(string networkId, string subnetId, string portId) => Error(ErrorKind.NotFound, "ExternalGatewayForFloatingIPNotFound",
+        $"External network {networkId} is not reachable from subnet {subnetId}.  Therefore, cannot associate Port {portId} with a Floating IP.");
+
+    public static ApiException FloatingIpPortAlreadyAssociated(string floatingIpId, string address, string portId, string fixedIp, string networkId) => Error(
+        ErrorKind.Conflict, "FloatingIPPortAlreadyAssociated",
+        $"Cannot associate floating IP {address} ({floatingIpId}) with port {portId} using fixed IP {fixedIp}, as that fixed IP already has a floating IP on external network {networkId}.");
+
+    public static ApiException ServicePortInUse(string portId, string owner) => Error(ErrorKind.Conflict, "ServicePortInUse",
+        $"Port {portId} cannot be deleted directly via the port API: has device owner {owner}.");
+
     public static ApiException GatewayConflict(string gateway, string pool) => Error(ErrorKind.Conflict, "GatewayConflictWithAllocationPools",
         $"Gateway ip {gateway} conflicts with allocation pool {pool}.");
 }

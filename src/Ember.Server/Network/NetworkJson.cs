@@ -5,7 +5,7 @@ using Ember.Server.Common;
 namespace Ember.Server.Network;
 
 /// <summary>Neutron's wire shapes of networks, subnets, ports, security groups and rules.</summary>
-public static class NetworkJson
+public static partial class NetworkJson
 {
     private static string Time(DateTime t) => Ids.ZuluSeconds(t);
 

@@ -39,8 +39,16 @@ public sealed class NetworkOptions : IValidatableObject
     [RegularExpression("^[a-z][a-z0-9-]{0,23}$")]
     public string NamespacePrefix { get; set; } = "ember";
 
+    /// <summary>The external network made at start (DevStack's <c>public</c>); none when <see cref="ExternalNetworkOptions.Name"/> is empty.</summary>
+    public ExternalNetworkOptions External { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (var result in External.Validate())
+        {
+            yield return result;
+        }
+
         if (!Ipv4Cidr.TryParse(AutoAllocationCidr, out var pool, out var exact) || !exact)
         {
             yield return new ValidationResult($"Network:AutoAllocationCidr '{AutoAllocationCidr}' is not an IPv4 network such as 10.128.0.0/16.");
@@ -48,6 +56,65 @@ public sealed class NetworkOptions : IValidatableObject
         else if (pool.Prefix > AutoAllocationPrefixLength)
         {
             yield return new ValidationResult("Network:AutoAllocationPrefixLength must be at least the prefix length of Network:AutoAllocationCidr.");
+        }
+    }
+}
+
+/// <summary>
+/// The external network (router:external, shared by every project through routers and floating IPs) the controller
+/// makes at start when it is missing, as DevStack makes <c>public</c> with 172.24.4.0/24.
+/// </summary>
+public sealed class ExternalNetworkOptions
+{
+    /// <summary>The network's name (e.g. <c>public</c>); empty: no external network is made.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Its one IPv4 subnet.</summary>
+    public string Cidr { get; set; } = "172.24.4.0/24";
+
+    /// <summary>The subnet's gateway (the upstream router; on the all-in-one host, the external bridge's own address); empty: the first host.</summary>
+    public string GatewayIp { get; set; } = "";
+
+    /// <summary>The allocation pool for router gateways and floating IPs; empty: every host address but the gateway.</summary>
+    public string AllocationStart { get; set; } = "";
+
+    public string AllocationEnd { get; set; } = "";
+
+    /// <summary>
+    /// The host gives the external network's bridge the gateway address (as DevStack gives br-ex 172.24.4.1), so it
+    /// reaches floating IPs and routers' gateways directly. Only for the all-in-one host (<c>./run.sh</c>).
+    /// </summary>
+    public bool BridgeHasGateway { get; set; }
+
+    public IEnumerable<ValidationResult> Validate()
+    {
+        if (Name.Length == 0)
+        {
+            yield break;
+        }
+
+        if (Name.Length > 255)
+        {
+            yield return new ValidationResult("Network:External:Name is at most 255 characters.");
+        }
+
+        if (!Ipv4Cidr.TryParse(Cidr, out var cidr, out var exact) || !exact || cidr.Prefix is < 8 or > 30)
+        {
+            yield return new ValidationResult($"Network:External:Cidr '{Cidr}' is not an IPv4 network such as 172.24.4.0/24 (prefix 8 to 30).");
+            yield break;
+        }
+
+        foreach (var (key, value) in new[] { ("GatewayIp", GatewayIp), ("AllocationStart", AllocationStart), ("AllocationEnd", AllocationEnd) })
+        {
+            if (value.Length > 0 && !(Ipv4.Parse(value) is { } address && cidr.IsHost(address)))
+            {
+                yield return new ValidationResult($"Network:External:{key} '{value}' is not a host address of {Cidr}.");
+            }
+        }
+
+        if ((AllocationStart.Length == 0) != (AllocationEnd.Length == 0))
+        {
+            yield return new ValidationResult("Network:External:AllocationStart and AllocationEnd are given together.");
         }
     }
 }

@@ -110,6 +110,43 @@ public sealed class SecurityGroupRuleRow
     public DateTime UpdatedAt { get; set; }
 }
 
+/// <summary>A router; its gateway is a port on <see cref="GatewayNetworkId"/>, its interfaces ports with device_id its id.</summary>
+public sealed class RouterRow
+{
+    public string Id { get; set; } = "";
+    public string ProjectId { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Description { get; set; } = "";
+    public bool AdminStateUp { get; set; } = true;
+    public string? GatewayNetworkId { get; set; }
+    public string? GatewayPortId { get; set; }
+    public bool EnableSnat { get; set; } = true;
+    public long RevisionNumber { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>A floating IP: an address (a port of its own) on an external network, associated with a port's fixed IP through a router.</summary>
+public sealed class FloatingIpRow
+{
+    public string Id { get; set; } = "";
+    public string ProjectId { get; set; } = "";
+    public string FloatingNetworkId { get; set; } = "";
+    public string FloatingPortId { get; set; } = "";
+    public string FloatingIpAddress { get; set; } = "";
+    public string? PortId { get; set; }
+    public string? FixedIpAddress { get; set; }
+    public string? RouterId { get; set; }
+    public string Status { get; set; } = NetworkService.PortDown;
+    public string Description { get; set; } = "";
+    public long RevisionNumber { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>A router with its gateway port's addresses (external_fixed_ips).</summary>
+public sealed record RouterView(RouterRow Router, IReadOnlyList<PortIpRow> GatewayIps);
+
 /// <summary>A port with what belongs to it, as the API shows it.</summary>
 public sealed record PortView(PortRow Port, IReadOnlyList<PortIpRow> FixedIps, IReadOnlyList<string> SecurityGroups);
 

@@ -34,3 +34,18 @@ public sealed record PortUpdate(
 public sealed record RuleCreate(
     string SecurityGroupId, string? ProjectId, string Direction, string? Ethertype, string? Protocol, int? PortRangeMin, int? PortRangeMax,
     string? RemoteIpPrefix, string? RemoteGroupId, string Description);
+
+/// <summary>A router's external_gateway_info: the external network, SNAT (null: on), and the gateway's addresses if asked for.</summary>
+public sealed record GatewayInfo(string NetworkId, bool? EnableSnat, IReadOnlyList<IpRequest>? ExternalFixedIps);
+
+/// <summary>A router to create; a null <see cref="Gateway"/> is no gateway.</summary>
+public sealed record RouterCreate(string? ProjectId, string Name, string Description, bool? AdminStateUp, GatewayInfo? Gateway);
+
+/// <summary>A router's changes; <see cref="GatewayGiven"/> with a null gateway clears it.</summary>
+public sealed record RouterUpdate(string? Name, string? Description, bool? AdminStateUp, bool GatewayGiven, GatewayInfo? Gateway);
+
+/// <summary>A floating IP to create; with a port it is associated at once.</summary>
+public sealed record FloatingIpCreate(string? ProjectId, string FloatingNetworkId, string? FloatingIpAddress, string? SubnetId, string? PortId, string? FixedIpAddress, string Description);
+
+/// <summary>What add/remove_router_interface answer.</summary>
+public sealed record RouterInterfaceInfo(string RouterId, string ProjectId, string PortId, string SubnetId, IReadOnlyList<string> SubnetIds, string NetworkId);

@@ -109,5 +109,39 @@ public static class NetworkSchema
                 hard_limit INTEGER NOT NULL,
                 PRIMARY KEY (project_id, resource));
             """),
+        // Routers and floating IPs (Neutron L3). A router's interfaces and gateway are ports (device_id the router);
+        // a floating IP's address is a port of its own on the external network (device_id the floating IP).
+        new("network-002-routers", """
+            CREATE TABLE routers (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                admin_state_up BOOLEAN NOT NULL,
+                gateway_network_id VARCHAR(36),
+                gateway_port_id VARCHAR(36),
+                enable_snat BOOLEAN NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX routers_project ON routers (project_id);
+            CREATE TABLE floating_ips (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                floating_network_id VARCHAR(36) NOT NULL REFERENCES networks(id),
+                floating_port_id VARCHAR(36) NOT NULL,
+                floating_ip_address VARCHAR(64) NOT NULL,
+                port_id VARCHAR(36),
+                fixed_ip_address VARCHAR(64),
+                router_id VARCHAR(36),
+                status VARCHAR(16) NOT NULL,
+                description VARCHAR(255) NOT NULL,
+                revision_number BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX floating_ips_project ON floating_ips (project_id);
+            CREATE INDEX floating_ips_port ON floating_ips (port_id);
+            CREATE INDEX floating_ips_router ON floating_ips (router_id);
+            """),
     ];
 }

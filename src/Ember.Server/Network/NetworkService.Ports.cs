@@ -140,6 +140,12 @@ public sealed partial class NetworkService
         await using (var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId)))
         {
             port = await OwnPortAsync(s, ctx, id);
+            if (port.DeviceOwner is RouterInterfaceOwner or RouterGatewayOwner or FloatingIpOwner)
+            {
+                // The router's or floating IP's own: remove_router_interface, the router's gateway or the floating IP take it away.
+                throw NetworkErrors.ServicePortInUse(id, port.DeviceOwner);
+            }
+
             await s.DeletePortAsync(id);
             await s.CommitAsync(cancellationToken);
         }

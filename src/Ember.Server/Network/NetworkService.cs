@@ -91,8 +91,8 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
             ["port"] = await s.CountPortsAsync(projectId),
             ["security_group"] = await s.CountGroupsAsync(projectId),
             ["security_group_rule"] = await s.CountRulesAsync(projectId),
-            ["router"] = 0,
-            ["floatingip"] = 0,
+            ["router"] = await s.CountRoutersAsync(projectId),
+            ["floatingip"] = await s.CountFloatingIpsAsync(projectId),
         }, cancellationToken);
 
     /// <summary>Under the project's quota lock: one more <paramref name="resource"/> must fit (-1 is unlimited).</summary>

@@ -39,6 +39,21 @@ public static class NetworkServices
         ["get_security_group_rule"] = PolicyRule.Reader,
         ["create_security_group_rule"] = PolicyRule.Member,
         ["delete_security_group_rule"] = PolicyRule.Member,
+        ["get_router"] = PolicyRule.Reader,
+        ["create_router"] = PolicyRule.Member,
+        ["update_router"] = PolicyRule.Member,
+        ["delete_router"] = PolicyRule.Member,
+        ["add_router_interface"] = PolicyRule.Member,
+        ["remove_router_interface"] = PolicyRule.Member,
+        ["create_router:external_gateway_info:enable_snat"] = PolicyRule.Admin,
+        ["create_router:external_gateway_info:external_fixed_ips"] = PolicyRule.Admin,
+        ["update_router:external_gateway_info:enable_snat"] = PolicyRule.Admin,
+        ["update_router:external_gateway_info:external_fixed_ips"] = PolicyRule.Admin,
+        ["get_floatingip"] = PolicyRule.Reader,
+        ["create_floatingip"] = PolicyRule.Member,
+        ["create_floatingip:floating_ip_address"] = PolicyRule.Admin,
+        ["update_floatingip"] = PolicyRule.Member,
+        ["delete_floatingip"] = PolicyRule.Member,
         ["get_quota"] = PolicyRule.Reader,
         ["update_quota"] = PolicyRule.Admin,
         ["delete_quota"] = PolicyRule.Admin,
@@ -51,6 +66,7 @@ public static class NetworkServices
         // The data plane replaces this with its own (registered before, or by a later Replace).
         services.TryAddSingleton<INetworkChanges, NoNetworkChanges>();
         services.AddSingleton<NetworkService>();
+        services.AddSingleton<NetworkBootstrap>();
         return services;
     }
 }

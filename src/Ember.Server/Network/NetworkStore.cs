@@ -8,7 +8,7 @@ namespace Ember.Server.Network;
 /// SQL of the Neutron subset, for both engines; no rules. Every change runs in a <see cref="Session"/>: one
 /// transaction holding the locks of what its checks read (a project's quota counts, a network's addresses).
 /// </summary>
-public sealed class NetworkStore(Database db)
+public sealed partial class NetworkStore(Database db)
 {
     public const string QuotaTable = "network_quotas";
 
@@ -49,7 +49,7 @@ public sealed class NetworkStore(Database db)
     }
 
     /// <summary>One unit of work: typed statements over one connection (and transaction, when it writes).</summary>
-    public sealed class Session(DbConnection connection, DbTransaction? transaction, SqlDialect dialect) : IAsyncDisposable
+    public sealed partial class Session(DbConnection connection, DbTransaction? transaction, SqlDialect dialect) : IAsyncDisposable
     {
         public async Task CommitAsync(CancellationToken cancellationToken) => await transaction!.CommitAsync(cancellationToken);
 
@@ -129,9 +129,9 @@ public sealed class NetworkStore(Database db)
 
         public Task<long> CountSubnetsAsync(string projectId) => CountAsync("SELECT COUNT(*) FROM subnets WHERE project_id = @P", new { P = projectId });
 
-        /// <summary>Ports other than the network's own (device_owner network:*) with an address on the subnet.</summary>
+        /// <summary>Ports other than the network's DHCP port (router interfaces and floating IPs count) with an address on the subnet.</summary>
         public Task<long> CountUserPortsOnSubnetAsync(string subnetId) => CountAsync(
-            "SELECT COUNT(*) FROM port_ips i JOIN ports p ON p.id = i.port_id WHERE i.subnet_id = @S AND p.device_owner NOT LIKE 'network:%'", new { S = subnetId });
+            "SELECT COUNT(*) FROM port_ips i JOIN ports p ON p.id = i.port_id WHERE i.subnet_id = @S AND p.device_owner <> @Dhcp", new { S = subnetId, Dhcp = NetworkService.DhcpOwner });
 
         // Addresses.
 
@@ -177,7 +177,7 @@ public sealed class NetworkStore(Database db)
             "SELECT COUNT(*) FROM ports WHERE project_id = @P AND device_owner NOT LIKE 'network:%'", new { P = projectId });
 
         public Task<long> CountUserPortsOnNetworkAsync(string networkId) => CountAsync(
-            "SELECT COUNT(*) FROM ports WHERE network_id = @N AND device_owner NOT LIKE 'network:%'", new { N = networkId });
+            "SELECT COUNT(*) FROM ports WHERE network_id = @N AND device_owner <> @Dhcp", new { N = networkId, Dhcp = NetworkService.DhcpOwner });
 
         public Task<long> CountMacAsync(string networkId, string mac) => CountAsync(
             "SELECT COUNT(*) FROM ports WHERE network_id = @N AND mac_address = @M", new { N = networkId, M = mac });
@@ -194,6 +194,8 @@ public sealed class NetworkStore(Database db)
         {
             await ExecuteAsync("DELETE FROM port_ips WHERE port_id = @Id", new { Id = id });
             await ExecuteAsync("DELETE FROM port_security_groups WHERE port_id = @Id", new { Id = id });
+            // A floating IP of the port is disassociated, as Neutron does when the port goes.
+            await ExecuteAsync("UPDATE floating_ips SET port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = @Down WHERE port_id = @Id", new { Id = id, Down = NetworkService.PortDown });
             await ExecuteAsync("DELETE FROM ports WHERE id = @Id", new { Id = id });
         }
 

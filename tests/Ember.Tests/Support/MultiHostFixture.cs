@@ -27,15 +27,19 @@ public class MultiHostFixture : IAsyncLifetime
     private ServeLaunch? _controllerLaunch;
     private int _apiPort;
 
+    /// <summary>More EMBER_* variables of the controller (e.g. the external network a derived fixture wants).</summary>
+    private readonly IReadOnlyDictionary<string, string> _controllerSettings;
+
     public MultiHostFixture()
         : this(onCeph: false)
     {
     }
 
-    protected MultiHostFixture(bool onCeph, bool hostNetworking = false)
+    protected MultiHostFixture(bool onCeph, bool hostNetworking = false, IReadOnlyDictionary<string, string>? controllerSettings = null)
     {
         OnCeph = onCeph;
         HostNetworking = hostNetworking;
+        _controllerSettings = controllerSettings ?? new Dictionary<string, string>();
     }
 
     /// <summary>
@@ -85,6 +89,11 @@ public class MultiHostFixture : IAsyncLifetime
             ["EMBER_Compute__ServiceDownTimeSeconds"] = "15",
             ["EMBER_Network__HostNetworking"] = HostNetworking ? "true" : "false",
         };
+        foreach (var (key, value) in _controllerSettings)
+        {
+            controllerEnv[key] = value;
+        }
+
         if (OnCeph)
         {
             // The compute hosts reach the monitors and the OSD from their namespaces across the bridge (docs/ceph.md).
@@ -301,3 +310,7 @@ public sealed class RbdMultiHostFixture() : MultiHostFixture(onCeph: true);
 
 /// <summary>A <see cref="MultiHostFixture"/> whose compute hosts wire servers' ports (bridges, taps, dnsmasq in their namespaces).</summary>
 public sealed class NetworkMultiHostFixture() : MultiHostFixture(onCeph: false, hostNetworking: true);
+
+/// <summary>A <see cref="NetworkMultiHostFixture"/> whose controller makes DevStack's external network <c>public</c> (172.24.4.0/24) at start.</summary>
+public sealed class RouterMultiHostFixture() : MultiHostFixture(onCeph: false, hostNetworking: true,
+    controllerSettings: new Dictionary<string, string> { ["EMBER_Network__External__Name"] = "public" });

@@ -1,0 +1,102 @@
+using Ember.Network;
+using Ember.Server.Network;
+using Microsoft.Extensions.Logging;
+
+namespace Ember.Server.Compute;
+
+// Routers on a compute host (Neutron's L3 agent, distributed like DVR while networks do not span hosts): each router
+// with an interface on a network that has a server here is a qrouter namespace here.
+public sealed partial class HostNetworking
+{
+    /// <summary>How often the host compares the routers it should realize with what it did.</summary>
+    private static readonly TimeSpan s_routerPoll = TimeSpan.FromSeconds(2);
+
+    /// <summary>Each router realized here with what it was last given (under the lock).</summary>
+    private readonly Dictionary<string, HostRouter> _appliedRouters = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Keeps this host's router namespaces in step with the database: interfaces added or removed, gateways, floating
+    /// IPs. A change made on the controller reaches the host within <see cref="s_routerPoll"/>.
+    /// </summary>
+    public async Task WatchRoutersAsync(CancellationToken cancellationToken)
+    {
+        if (!(await ProbeAsync(cancellationToken)).Available)
+        {
+            return;
+        }
+
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _lock.WaitAsync(cancellationToken);
+                try
+                {
+                    await SyncRoutersAsync(cancellationToken);
+                }
+                finally
+                {
+                    _lock.Release();
+                }
+
+                await Task.Delay(s_routerPoll, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A failed ip/nft run or database read must not end the watch: the next round tries again.
+                LogRoutersFailed(_logger, ex.Message);
+                await Task.Delay(s_routerPoll, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Realizes the routers this host should have, removes the others, and the external bridges no router here uses.</summary>
+    private async Task SyncRoutersAsync(CancellationToken cancellationToken)
+    {
+        var wanted = await networks.HostRoutersAsync(host.Value.HostName, options.Value.External.BridgeHasGateway, cancellationToken);
+        var externalBefore = _appliedRouters.Values.Select(r => r.Config.Gateway?.NetworkId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        foreach (var router in wanted)
+        {
+            if (!_appliedRouters.TryGetValue(router.RouterId, out var applied) || !Same(applied, router))
+            {
+                await _dataPlane.SyncRouterAsync(router.RouterId, router.Config, cancellationToken);
+                _appliedRouters[router.RouterId] = router;
+            }
+        }
+
+        foreach (var gone in _appliedRouters.Keys.Except(wanted.Select(r => r.RouterId)).ToList())
+        {
+            await _dataPlane.DeleteRouterAsync(gone, cancellationToken);
+            _appliedRouters.Remove(gone);
+        }
+
+        var externalNow = _appliedRouters.Values.Select(r => r.Config.Gateway?.NetworkId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        foreach (var network in externalBefore.Except(externalNow))
+        {
+            if (await networks.CountHostPortsAsync(network, host.Value.HostName, cancellationToken) == 0)
+            {
+                await _dataPlane.DeleteNetworkAsync(network, cancellationToken);
+            }
+        }
+    }
+
+    private static bool Same(HostRouter a, HostRouter b) =>
+        System.Text.Json.JsonSerializer.Serialize(a) == System.Text.Json.JsonSerializer.Serialize(b);
+
+    /// <summary>What the start's clean-up keeps: the routers this host should have, their ports and networks.</summary>
+    private async Task<(List<string> Routers, List<string> Ports, List<string> Networks)> LiveRoutersAsync(CancellationToken cancellationToken)
+    {
+        var routers = await networks.HostRoutersAsync(host.Value.HostName, options.Value.External.BridgeHasGateway, cancellationToken);
+        return (
+            [.. routers.Select(r => r.RouterId)],
+            [.. routers.SelectMany(r => r.Config.Interfaces.Select(i => i.PortId).Concat(r.Config.Gateway is { } g ? [g.PortId] : []))],
+            [.. routers.SelectMany(r => r.Config.Interfaces.Select(i => i.NetworkId).Concat(r.Config.Gateway is { } g ? [g.NetworkId] : []))]);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: routers not updated: {Reason}")]
+    private static partial void LogRoutersFailed(ILogger logger, string reason);
+}
