@@ -84,7 +84,8 @@ public static partial class DashboardApi
         }
 
         html.Raw("</select></label><fieldset><legend>Volumes at boot</legend>");
-        foreach (var v in volumes.Where(v => S(v, "status") == "available" || S(v, "status") == "in-use" && v!["multiattach"]?.GetValue<bool>() == true))
+        foreach (var v in volumes.Where(v => S(v, "status") == "available"
+            || S(v, "status") is "in-use" or "reserved" or "attaching" && v!["multiattach"]?.GetValue<bool>() == true))
         {
             html.Raw("<label class=\"check\"><input type=\"checkbox\" name=\"volume\" value=\"").Text(S(v, "id")).Raw("\"> ")
                 .Text($"{S(v, "name")} ({S(v, "size")} GiB, {S(v, "volume_type")})").Raw("</label>");

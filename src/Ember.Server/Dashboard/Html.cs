@@ -56,7 +56,7 @@ public sealed class Html
     {
         response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
         response.Headers.XContentTypeOptions = "nosniff";
-        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.Headers["Referrer-Policy"] = "same-origin"; // "no-referrer" would make a browser send Origin: null on our own forms
         response.Headers.CacheControl = "no-store";
     }
 }
