@@ -54,6 +54,7 @@ public sealed class CloudApi : IDisposable
             request.Headers.Add("OpenStack-API-Version", version);
         }
 
+        DashboardForwarding.Add(request, http);
         foreach (var (name, value) in headers ?? new Dictionary<string, string>())
         {
             request.Headers.Add(name, value);

@@ -145,6 +145,23 @@ public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFix
         Assert.Contains("Terminal", await assets.GetStringAsync("/dashboard/assets/xterm.js"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_forwarded_browser_address_is_believed_only_with_the_processes_secret()
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        http.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
+        http.Request.Headers[Ember.Server.Dashboard.DashboardForwarding.AddressHeader] = "198.51.100.9";
+        http.Request.Headers[Ember.Server.Dashboard.DashboardForwarding.SecretHeader] = "guessed";
+        Assert.Equal("192.0.2.7", Ember.Server.Dashboard.DashboardForwarding.ClientAddress(http));
+
+        using var request = new HttpRequestMessage();
+        var browser = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        browser.Connection.RemoteIpAddress = IPAddress.Parse("198.51.100.9");
+        Ember.Server.Dashboard.DashboardForwarding.Add(request, browser);
+        http.Request.Headers[Ember.Server.Dashboard.DashboardForwarding.SecretHeader] = request.Headers.GetValues(Ember.Server.Dashboard.DashboardForwarding.SecretHeader).Single();
+        Assert.Equal("198.51.100.9", Ember.Server.Dashboard.DashboardForwarding.ClientAddress(http));
+    }
+
     /// <summary>A cookie-keeping client that does not follow redirects, as a test sees a browser's requests.</summary>
     private sealed partial class Browser : IDisposable
     {
