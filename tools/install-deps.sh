@@ -14,6 +14,8 @@ if (($# > 0)); then
 fi
 missing=()
 for pkg in "${wanted[@]}"; do
+  # npm also comes with other Node.js builds (NodeSource's nodejs provides it): any npm on PATH will do.
+  [[ $pkg == npm ]] && command -v npm >/dev/null && continue
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done

@@ -1,6 +1,7 @@
 using System.Net;
 using Ember.Server.Common;
 using Ember.Server.Compute;
+using Ember.Server.Dashboard;
 using Ember.Server.Data;
 using Ember.Server.Identity;
 using Ember.Server.Image;
@@ -78,6 +79,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         builder.Services.AddComputeServices(options.Role);
         builder.Services.AddNetworkServices();
         builder.Services.AddEmberMetrics(options);
+        builder.Services.AddDashboard();
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -99,7 +101,9 @@ public sealed partial class EmberHost : IAsyncDisposable
             app.MapNetworkApi();
         }
 
-        app.MapGet("/", () => Json.Reply(new System.Text.Json.Nodes.JsonObject
+        app.MapDashboard();
+        // A browser asking for / gets the dashboard; API clients (JSON) keep the service list.
+        app.MapGet("/", (Microsoft.AspNetCore.Http.HttpContext http) => DashboardApi.WantsHtml(http.Request) ? Microsoft.AspNetCore.Http.Results.Redirect(DashboardApi.Prefix) : Json.Reply(new System.Text.Json.Nodes.JsonObject
         {
             ["name"] = "ember",
             ["services"] = new System.Text.Json.Nodes.JsonArray([.. new[] { "/identity", "/image", "/compute", "/volume", "/network" }.Where(p => p != "/network" || options.Network.Enabled).Select(p => (System.Text.Json.Nodes.JsonNode)p)]),

@@ -27,7 +27,7 @@ public static partial class IdentityApi
             var userRef = Json.RequiredObject(Json.RequiredObject(identity, "password"), "user");
             var secret = Json.OptionalString(userRef, "password") ?? throw ApiException.Unauthorized(AuthFailed);
             var who = new UserReference(Json.OptionalString(userRef, "id"), Json.OptionalString(userRef, "name"), DomainOf(userRef));
-            var source = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            var source = Dashboard.DashboardForwarding.ClientAddress(http); // a dashboard login counts against the browser's address
             user = await identityService.AuthenticatePasswordAsync(who, secret, source, http.RequestAborted);
         }
         else if (methodNames.Contains("token"))

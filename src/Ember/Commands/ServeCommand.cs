@@ -111,6 +111,7 @@ public static class ServeCommand
         Console.WriteLine($"""
             Ember is running{(options.Role == EmberRole.Controller ? " as a controller" : "")}.
               endpoint:    {host.AuthUrl}
+              dashboard:   {host.BaseUrl}/dashboard (log in with a user of clouds.yaml)
               state:       {host.Services.GetRequiredService<Server.Data.Database>().Description}
               clouds.yaml: {clouds}
               try:         OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud ember token issue
