@@ -37,7 +37,7 @@ public sealed class MetadataTests(NetworkMultiHostFixture cloud) : IClassFixture
 
         // The guest's first-boot script fetched the key from the metadata service (not the drive: there is none).
         var firstBoot = await cloud.ExecAsync("meta-1",
-            "for i in $(seq 300); do grep -q 'ember-firstboot: ' /var/log/firstboot.log 2>/dev/null && break; sleep 1; done; grep 'ember-firstboot: ' /var/log/firstboot.log");
+            "for i in $(seq 110); do grep -q 'ember-firstboot: ' /var/log/firstboot.log 2>/dev/null && break; sleep 1; done; grep 'ember-firstboot: ' /var/log/firstboot.log");
         Assert.Contains("ember-firstboot: metadata, 1 key(s)", firstBoot, StringComparison.Ordinal);
         Assert.Equal(publicKey, await cloud.ExecAsync("meta-1", "cat /root/.ssh/authorized_keys"));
 
@@ -55,8 +55,8 @@ public sealed class MetadataTests(NetworkMultiHostFixture cloud) : IClassFixture
 
         // Asked from an address no server holds (the DHCP namespace itself), the service knows nobody.
         var dhcpNamespace = $"{cloud.NamespacePrefixOf(Host)}-qdhcp-{network}";
-        var stranger = await Cli.RunAsync("ip", ["netns", "exec", dhcpNamespace, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-            "http://169.254.169.254/openstack/latest/meta_data.json"]);
+        var stranger = await cloud.InHostNamespaceAsync(Host, dhcpNamespace, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+            "http://169.254.169.254/openstack/latest/meta_data.json");
         Assert.Equal("404", stranger.StdOut.Trim());
 
         // tcp/22 is closed from outside the default group (the DHCP namespace is not in it) until a rule opens it.
@@ -91,7 +91,7 @@ public sealed class MetadataTests(NetworkMultiHostFixture cloud) : IClassFixture
         Assert.Equal("True", Text(server, "config_drive"));
 
         var firstBoot = await cloud.ExecAsync("drive-1",
-            "for i in $(seq 300); do grep -q 'ember-firstboot: ' /var/log/firstboot.log 2>/dev/null && break; sleep 1; done; grep 'ember-firstboot: ' /var/log/firstboot.log");
+            "for i in $(seq 110); do grep -q 'ember-firstboot: ' /var/log/firstboot.log 2>/dev/null && break; sleep 1; done; grep 'ember-firstboot: ' /var/log/firstboot.log");
         Assert.Contains("ember-firstboot: config-drive, 1 key(s)", firstBoot, StringComparison.Ordinal);
         Assert.Equal((await File.ReadAllTextAsync(keyPath + ".pub")).Trim(), await cloud.ExecAsync("drive-1", "cat /root/.ssh/authorized_keys"));
         Assert.Equal("/dev/sr0", await cloud.ExecAsync("drive-1", "findfs LABEL=config-2"));
@@ -106,8 +106,8 @@ public sealed class MetadataTests(NetworkMultiHostFixture cloud) : IClassFixture
         (await cloud.OpenStackAsync("keypair", "delete", "drive-key")).EnsureSuccess();
     }
 
-    /// <summary>Debian's ssh client, non-interactive, from inside <paramref name="ns"/>.</summary>
-    private static Task<CliResult> SshAsync(string ns, string key, string address, string command) =>
-        Cli.RunAsync("ip", ["netns", "exec", ns, "ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", $"root@{address}", command]);
+    /// <summary>Debian's ssh client, non-interactive, from inside the compute host's namespace <paramref name="ns"/>.</summary>
+    private Task<CliResult> SshAsync(string ns, string key, string address, string command) =>
+        cloud.InHostNamespaceAsync(Host, ns, "ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", $"root@{address}", command);
 }
