@@ -206,6 +206,12 @@ public sealed partial class HostNetworking(
             {
                 LogCleanedUp(_logger, removed.Count, string.Join(", ", removed));
             }
+
+            // The DHCP servers outlive a restart of this process, its metadata listeners do not: open them again.
+            foreach (var networkId in livePorts.Select(p => p.NetworkId).Distinct())
+            {
+                await EnsureMetadataAsync(networkId);
+            }
         }
         finally
         {
