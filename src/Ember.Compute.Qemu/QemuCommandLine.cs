@@ -72,6 +72,19 @@ internal static class QemuCommandLine
             args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
         }
 
+        // The PIIX IDE controller is part of the pc machine; a CD-ROM there leaves the virtio disk names alone.
+        if (spec.ConfigDrive is { } configDrive)
+        {
+            var blockdev = new JsonObject
+            {
+                ["driver"] = "raw",
+                ["node-name"] = "node-config",
+                ["read-only"] = true,
+                ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = Path.GetFullPath(configDrive), ["read-only"] = true },
+            };
+            args.AddRange(["-blockdev", blockdev.ToJsonString(), "-device", "ide-cd,bus=ide.1,unit=0,drive=node-config,id=config-drive"]);
+        }
+
         foreach (var nic in spec.Nics ?? [])
         {
             args.AddRange(["-netdev", Netdev(nic), "-device", NicDevice(nic).ToJsonString()]);

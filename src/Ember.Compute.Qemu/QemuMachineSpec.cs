@@ -6,6 +6,7 @@ namespace Ember.Compute.Qemu;
 /// <param name="RootDisk">The boot disk (vda, bootindex 0): a qcow2 overlay file, or a volume for boot from volume.</param>
 /// <param name="Disks">Extra disks at boot, in guest order (vdb, vdc, ...).</param>
 /// <param name="Nics">Network interfaces at boot, in guest order (eth0, eth1, ...).</param>
+/// <param name="ConfigDrive">A config drive image (ISO 9660), attached read-only as a CD-ROM on the IDE bus, as Nova does.</param>
 public sealed record QemuMachineSpec(
     string Id,
     string InstanceDir,
@@ -13,7 +14,8 @@ public sealed record QemuMachineSpec(
     int Vcpus,
     QemuDisk RootDisk,
     IReadOnlyList<NetworkDisk> Disks,
-    IReadOnlyList<QemuNic>? Nics = null);
+    IReadOnlyList<QemuNic>? Nics = null,
+    string? ConfigDrive = null);
 
 /// <summary>
 /// A virtio-net interface on a tap the host's network plane made beforehand (persistent, on the network's bridge):

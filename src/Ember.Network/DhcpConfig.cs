@@ -7,7 +7,19 @@ namespace Ember.Network;
 /// </summary>
 /// <param name="PortMac">The DHCP port's MAC, given to the namespace's end of its veth.</param>
 /// <param name="Mtu">Sent as DHCP option 26 and set on the veth.</param>
-public sealed record DhcpConfig(string PortMac, int Mtu, IReadOnlyList<DhcpSubnet> Subnets, IReadOnlyList<DhcpHost> Hosts);
+/// <param name="MetadataAddress">
+/// Also given to the namespace's end of the veth (<see cref="MetadataEndpoint.Address"/>/32), as Neutron's DHCP agent does
+/// for isolated metadata; the subnets' host routes should send it via the DHCP port.
+/// </param>
+public sealed record DhcpConfig(string PortMac, int Mtu, IReadOnlyList<DhcpSubnet> Subnets, IReadOnlyList<DhcpHost> Hosts, bool MetadataAddress = false);
+
+/// <summary>The well-known address of the instance metadata service.</summary>
+public static class MetadataEndpoint
+{
+    public const string Address = "169.254.169.254";
+
+    public const int Port = 80;
+}
 
 /// <summary>One DHCP-enabled subnet of the network.</summary>
 /// <param name="Id">The subnet's UUID.</param>

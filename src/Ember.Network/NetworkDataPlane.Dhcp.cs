@@ -52,7 +52,8 @@ public sealed partial class NetworkDataPlane
             var mtu = Text(config.Mtu);
             await IpOkAsync(_options.HostNamespace, ["link", "set", "dev", veth, "mtu", mtu, "master", _names.Bridge(id), "up"], cancellationToken);
             await IpOkAsync(ns, ["link", "set", "dev", inside, "address", DataPlaneNames.ParseMac(config.PortMac, ""), "mtu", mtu, "up"], cancellationToken);
-            await SyncAddressesAsync(ns, inside, files.PortAddresses, cancellationToken);
+            await SyncAddressesAsync(ns, inside, config.MetadataAddress ? [.. files.PortAddresses, MetadataEndpoint.Address + "/32"] : files.PortAddresses,
+                cancellationToken);
             await RunDnsmasqAsync(id, ns, directory, files, cancellationToken);
         }
         finally
@@ -60,6 +61,9 @@ public sealed partial class NetworkDataPlane
             _lock.Release();
         }
     }
+
+    /// <summary>The name of the network's DHCP namespace (whether or not it exists).</summary>
+    public string DhcpNamespace(string networkId) => _names.DhcpNamespace(DataPlaneNames.ParseId(networkId, nameof(networkId)));
 
     /// <summary>The inner veth end has exactly the DHCP port's IPv4 addresses.</summary>
     private async Task SyncAddressesAsync(string? ns, string inside, IReadOnlyList<string> wanted, CancellationToken cancellationToken)

@@ -46,6 +46,39 @@ public sealed class DhcpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_dhcp_namespace_holds_the_metadata_address_and_a_socket_opened_in_it_sees_the_vms_own_address()
+    {
+        var dataPlane = _host.NewDataPlane();
+        await dataPlane.SyncDhcpAsync(NetworkId, Config("10.77.0.1", new DhcpHost(Vm1Mac, "10.77.0.11", null)) with { MetadataAddress = true });
+        var ns = dataPlane.DhcpNamespace(NetworkId);
+        Assert.Contains("169.254.169.254/32", (await Cli.RunOkAsync("ip", "-n", ns, "-4", "-o", "addr", "show")), StringComparison.Ordinal);
+
+        // Opened by this process, in the namespace: this process's own namespace has no such address.
+        using var listener = NamespaceSockets.ListenTcp(ns, new System.Net.IPEndPoint(System.Net.IPAddress.Parse(MetadataEndpoint.Address), MetadataEndpoint.Port), 4);
+        Assert.NotNull(NamespaceSockets.Identity(ns));
+        var vm1 = await _host.AddVmAsync("1", Vm1Mac, dataPlane.BridgeName(NetworkId));
+        var lease = await _host.RequestLeaseAsync(vm1);
+        Assert.Equal("10.77.0.11", lease?["ip"]);
+        await Cli.RunOkAsync("ip", "-n", vm1, "route", "add", "169.254.169.254/32", "via", "10.77.0.2");
+
+        var accepted = listener.AcceptAsync();
+        var client = Cli.RunAsync("ip", ["netns", "exec", vm1, "busybox", "sh", "-c", "echo ping | busybox nc 169.254.169.254 80"]);
+        using (var connection = await accepted.WaitAsync(TimeSpan.FromSeconds(30)))
+        {
+            Assert.Equal("10.77.0.11", ((System.Net.IPEndPoint)connection.RemoteEndPoint!).Address.ToString());
+        }
+
+        await client;
+
+        // Without the metadata address (and after the namespace is gone) there is nothing to bind to.
+        await dataPlane.SyncDhcpAsync(NetworkId, Config("10.77.0.1", new DhcpHost(Vm1Mac, "10.77.0.11", null)));
+        Assert.DoesNotContain("169.254.169.254", (await Cli.RunOkAsync("ip", "-n", ns, "-4", "-o", "addr", "show")), StringComparison.Ordinal);
+        await dataPlane.DeleteNetworkAsync(NetworkId);
+        Assert.Null(NamespaceSockets.Identity(ns));
+        Assert.ThrowsAny<IOException>(() => NamespaceSockets.ListenTcp(ns, new System.Net.IPEndPoint(System.Net.IPAddress.Any, 80), 1));
+    }
+
+    [Fact]
     public async Task A_new_host_is_served_after_a_reload_of_the_same_dnsmasq_which_a_restarted_ember_adopts()
     {
         var dataPlane = _host.NewDataPlane();

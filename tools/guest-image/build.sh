@@ -8,7 +8,7 @@
 # everything else goes to stderr. See docs/guest-image.md for the why of each piece.
 #
 # Layout: MBR (syslinux mbr.bin) + one FAT partition holding syslinux, the Debian cloud kernel
-# and an initramfs that is the whole root filesystem (busybox, e2fsprogs, qemu-guest-agent).
+# and an initramfs that is the whole root filesystem (busybox, e2fsprogs, qemu-guest-agent, dropbear).
 # Packages are fetched with `apt-get download` and unpacked with `dpkg-deb -x`: nothing is
 # installed on the host and nothing is mounted.
 set -euo pipefail
@@ -29,12 +29,16 @@ packages=(
   busybox-static                                           # shell and userland, static
   e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1      # mkfs.ext3 and its libraries
   qemu-guest-agent libglib2.0-0 libpcre2-8-0 libnuma1 libudev1 liburing2  # qemu-ga + libraries
+  dropbear-bin libcrypt1 libtomcrypt1 libtommath1 libgmp10 zlib1g  # SSH server (keys only) + libraries
   libc6                                                    # the loader and libc for both
 )
 # Kernel modules loaded at boot (with their dependencies). ext4 (which serves ext3), jbd2,
 # crc16 and crc32c are built into Debian's cloud kernel; the virtio drivers are modules.
 # button + evdev let busybox acpid see the ACPI power button (graceful system_powerdown).
 modules=(virtio_pci virtio_blk virtio_console virtio_net virtio-rng button evdev)
+# Loaded by ember-firstboot, in the background, to look for a config drive (an ISO 9660 CD-ROM on the IDE bus,
+# as Nova attaches it): not at boot, so a guest without one does not wait for the IDE probe.
+cdrom_modules=(ata_piix sr_mod isofs)
 disk_mib=64      # virtual disk size; the qcow2 file only holds what is written
 part_start=2048  # first sector of the FAT partition (1 MiB, the usual alignment)
 
@@ -125,6 +129,8 @@ e2tools=(mke2fs mkfs.ext2 mkfs.ext3 mkfs.ext4 e2fsck fsck.ext2 fsck.ext3 fsck.ex
 for t in "${e2tools[@]}"; do cp -a "$pkg/sbin/$t" "$root/sbin/"; done
 cp "$pkg/etc/mke2fs.conf" "$root/etc/"
 cp "$pkg/usr/sbin/qemu-ga" "$root/usr/sbin/"
+cp "$pkg/usr/sbin/dropbear" "$root/usr/sbin/"
+cp "$pkg/usr/bin/dropbearkey" "$root/usr/bin/"
 cp "$pkg/bin/busybox" "$root/bin/"
 while read -r applet; do
   [[ -e $root/$applet || -L $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
@@ -138,7 +144,7 @@ gnu=lib/x86_64-linux-gnu
 ldso=$pkg/$gnu/ld-linux-x86-64.so.2
 cp -L "$ldso" "$root/$gnu/"
 ln -s "/$gnu/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"
-for bin in sbin/mke2fs sbin/e2fsck sbin/tune2fs sbin/dumpe2fs usr/sbin/qemu-ga; do
+for bin in sbin/mke2fs sbin/e2fsck sbin/tune2fs sbin/dumpe2fs usr/sbin/qemu-ga usr/sbin/dropbear usr/bin/dropbearkey; do
   "$ldso" --library-path "$pkg/$gnu:$pkg/usr/$gnu" --list "$root/$bin"
 done | awk '$2 == "=>" && $1 !~ /^\// { print $1, $3 }' | LC_ALL=C sort -u |
   while read -r soname path; do
@@ -160,16 +166,24 @@ visit() {
   for dep in ${moddeps[$mod]}; do visit "$dep"; done
   order+=("$mod")
 }
-for name in "${modules[@]}"; do
-  path=$(grep -oE "^[^:]*/${name}\.ko" "$moddir/modules.dep" | head -n1) ||
-    die "kernel module $name not found"
-  visit "$path"
-done
-for mod in "${order[@]}"; do
-  install -D -m 0644 "$moddir/$mod" "$root/lib/modules/$kver/$mod"
-done
-printf '%s\n' "${order[@]}" >"$root/etc/modules.order"
-log "modules: ${order[*]##*/}"
+# Writes the load order of the named modules (those not already in an earlier list) to $root/etc/$1.
+module_list() {
+  local file=$1 name path
+  shift
+  order=()
+  for name in "$@"; do
+    path=$(grep -oE "^[^:]*/${name}\.ko" "$moddir/modules.dep" | head -n1) ||
+      die "kernel module $name not found"
+    visit "$path"
+  done
+  for mod in "${order[@]}"; do
+    install -D -m 0644 "$moddir/$mod" "$root/lib/modules/$kver/$mod"
+  done
+  printf '%s\n' "${order[@]}" >"$root/etc/$file"
+  log "$file: ${order[*]##*/}"
+}
+module_list modules.order "${modules[@]}"
+module_list modules.cdrom "${cdrom_modules[@]}"
 
 initrd=$work/initrd.img
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |

@@ -83,10 +83,12 @@ public static partial class ComputeApi
             http.Enforce(context, "os_compute_api:servers:create:forced_host");
         }
 
-        // The key must be one of the caller's key pairs (Nova's KeypairNotFound is a 400 here).
-        if (request.KeyName is { } keyName && await keypairs.FindAsync(context.UserId, keyName) is null)
+        // The key must be one of the caller's key pairs (Nova's KeypairNotFound is a 400 here); the server keeps its public key.
+        if (request.KeyName is { } keyName)
         {
-            throw ApiException.BadRequest($"Keypair {keyName} not found for user {context.UserId}");
+            var keypair = await keypairs.FindAsync(context.UserId, keyName)
+                ?? throw ApiException.BadRequest($"Keypair {keyName} not found for user {context.UserId}");
+            request = request with { KeyData = keypair.PublicKey };
         }
 
         if (await store.FindFlavorAsync(request.FlavorRef) is { } flavor)
@@ -190,13 +192,36 @@ public static partial class ComputeApi
             ImageId = string.IsNullOrEmpty(imageRef) ? imageFromBdm : imageRef,
             FlavorRef = FlavorIdFromRef(Json.RequiredString(body, "flavorRef")),
             Metadata = Limits.NovaMetadata(Json.OptionalStringMap(body, "metadata") ?? []),
-            UserData = Json.OptionalString(body, "user_data"),
+            UserData = UserData(Json.OptionalString(body, "user_data")),
             KeyName = Json.OptionalString(body, "key_name"),
+            ConfigDrive = Json.OptionalBoolean(body, "config_drive") ?? false,
             AdminPass = Json.OptionalString(body, "adminPass"),
             Volumes = volumes,
             NetworkMode = networkMode,
             Nics = nics,
         };
+    }
+
+    /// <summary>Nova's limit on user_data: 65535 bytes of base64 (about 48 KiB of data).</summary>
+    private const int MaxUserDataLength = 65535;
+
+    /// <summary>user_data must be base64 (the guest gets the decoded bytes) and at most <see cref="MaxUserDataLength"/> characters.</summary>
+    private static string? UserData(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.Length > MaxUserDataLength)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute user_data. Value: is too long (at most {MaxUserDataLength} characters of base64).");
+        }
+
+        var buffer = new byte[text.Length];
+        return Convert.TryFromBase64String(text, buffer, out _)
+            ? text
+            : throw ApiException.BadRequest("Invalid input for field/attribute user_data. Value: is not valid base64.");
     }
 
     /// <summary>The most interfaces one server create may ask for (QEMU's PCI slots and the guest's patience both end somewhere).</summary>

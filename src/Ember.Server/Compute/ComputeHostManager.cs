@@ -25,6 +25,7 @@ public sealed partial class ComputeHostManager(
     BackgroundWork work,
     BootPasswords bootPasswords,
     HostNetworking networking,
+    Metadata.MetadataAnswers metadata,
     IOptions<EmberOptions> options,
     ILogger<ComputeHostManager> logger) : IComputeHost, IHostedService
 {
@@ -145,7 +146,20 @@ public sealed partial class ComputeHostManager(
         }
 
         var nics = await networking.PlugAsync(server.Id, cancellationToken);
-        var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)], nics);
+
+        // Made once, at the first boot (as Nova does): a reboot shows the guest the same drive.
+        string? configDrive = null;
+        if (server.ConfigDrive.Length > 0)
+        {
+            configDrive = Path.Combine(dir, Metadata.ConfigDrive.FileName);
+            if (!File.Exists(configDrive))
+            {
+                await Metadata.ConfigDrive.BuildAsync(await metadata.ForServerAsync(server, cancellationToken), dir, cancellationToken);
+            }
+        }
+
+        var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)], nics,
+            configDrive);
         var machine = await driver.StartAsync(spec, cancellationToken);
         machines.Add(machine);
         WatchExit(machine);

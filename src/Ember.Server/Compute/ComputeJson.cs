@@ -129,7 +129,7 @@ internal static class ComputeJson
             ["OS-DCF:diskConfig"] = "MANUAL",
             ["progress"] = 0,
             ["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "",
-            ["config_drive"] = "",
+            ["config_drive"] = server.ConfigDrive,
             ["key_name"] = server.KeyName,
             ["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null,
             ["OS-SRV-USG:terminated_at"] = null,

@@ -47,6 +47,12 @@ public sealed record ServerRow
     public string Metadata { get; init; } = "{}";
     public string? UserData { get; init; }
     public string? KeyName { get; init; }
+
+    /// <summary>The public key of <see cref="KeyName"/> as it was at boot.</summary>
+    public string? KeyData { get; init; }
+
+    /// <summary>Nova's string: "True" when the server has a config drive, else "".</summary>
+    public string ConfigDrive { get; init; } = "";
     public string? FaultJson { get; init; }
     public string Host { get; init; } = "";
 

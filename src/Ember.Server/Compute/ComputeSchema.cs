@@ -157,5 +157,14 @@ public static class ComputeSchema
                 hard_limit INTEGER NOT NULL,
                 PRIMARY KEY (project_id, resource));
             """),
+        // Nova's instances.config_drive: "True" when the server boots with a config drive, else "" (Nova stores the string).
+        new("compute-012-config-drive", """
+            ALTER TABLE servers ADD COLUMN config_drive VARCHAR(8) NOT NULL DEFAULT '';
+            """),
+        // Nova's instances.key_data: the key pair's public key as it was at boot, served by the metadata service and the
+        // config drive even after the key pair is deleted.
+        new("compute-013-key-data", """
+            ALTER TABLE servers ADD COLUMN key_data TEXT;
+            """),
     ];
 }

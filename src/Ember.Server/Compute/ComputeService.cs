@@ -103,6 +103,8 @@ public sealed partial class ComputeService(
             Metadata = JsonSerializer.Serialize(request.Metadata),
             UserData = request.UserData,
             KeyName = request.KeyName,
+            KeyData = request.KeyData,
+            ConfigDrive = request.ConfigDrive ? "True" : "",
             AvailabilityZone = request.Zone.IsForced ? null : request.Zone.Name,
             CreatedAt = now,
             UpdatedAt = now,

@@ -107,6 +107,7 @@ public static class ComputeServices
         return services
             .AddSingleton<VirtHost>()
             .AddSingleton<HostNetworking>()
+            .AddSingleton<Metadata.MetadataAnswers>()
             .AddSingleton(sp => new QemuDriver(new QemuDriverOptions(), sp.GetRequiredService<ILoggerFactory>()))
             .AddSingleton<ComputeHostManager>()
             .AddHostedService(sp => sp.GetRequiredService<ComputeHostManager>())

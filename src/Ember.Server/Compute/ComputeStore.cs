@@ -142,11 +142,11 @@ public sealed class ComputeStore(Database db)
             {
                 await c.ExecuteAsync("""
                     INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
-                      vm_state, task_state, power_state, metadata, user_data, key_name, fault_json, host, availability_zone,
-                      created_at, updated_at, launched_at)
+                      vm_state, task_state, power_state, metadata, user_data, key_name, key_data, config_drive, fault_json, host,
+                      availability_zone, created_at, updated_at, launched_at)
                     VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
-                      @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @FaultJson, @Host, @AvailabilityZone,
-                      @CreatedAt, @UpdatedAt, @LaunchedAt)
+                      @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @KeyData, @ConfigDrive, @FaultJson, @Host,
+                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt)
                     """, row, tx);
                 foreach (var bdm in bdms)
                 {

@@ -1,5 +1,7 @@
+using System.Net;
 using Ember.Compute.Qemu;
 using Ember.Network;
+using Ember.Server.Compute.Metadata;
 using Ember.Server.Network;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,6 +20,7 @@ public sealed partial class HostNetworking(
     NetworkService networks,
     IOptions<NetworkOptions> options,
     IOptions<EmberOptions> host,
+    MetadataAnswers metadata,
     ILoggerFactory loggerFactory)
 {
     /// <summary>How long a lease lasts (Neutron's dhcp_lease_duration default is a day).</summary>
@@ -39,6 +42,9 @@ public sealed partial class HostNetworking(
     private readonly SemaphoreSlim _lock = new(1, 1);
     private DataPlaneProbe? _probe;
     private string? _appliedSecurity;
+
+    /// <summary>The metadata service of each network whose DHCP server runs here, by network id (under the lock).</summary>
+    private readonly Dictionary<string, MetadataListener> _metadata = new(StringComparer.Ordinal);
 
     /// <summary>Bridges, taps and DHCP for the server's ports, in guest order (eth0 first); none when it has no port.</summary>
     /// <exception cref="InvalidOperationException">The server has ports and this host has no data plane (with the reason).</exception>
@@ -102,7 +108,7 @@ public sealed partial class HostNetworking(
             {
                 if (await networks.CountHostPortsAsync(networkId, host.Value.HostName, cancellationToken) == 0)
                 {
-                    await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+                    await DeleteNetworkAsync(networkId, cancellationToken);
                 }
                 else
                 {
@@ -201,6 +207,12 @@ public sealed partial class HostNetworking(
             {
                 LogCleanedUp(_logger, removed.Count, string.Join(", ", removed));
             }
+
+            // The DHCP servers outlive a restart of this process, its metadata listeners do not: open them again.
+            foreach (var networkId in livePorts.Select(p => p.NetworkId).Distinct())
+            {
+                await EnsureMetadataAsync(networkId);
+            }
         }
         finally
         {
@@ -233,13 +245,17 @@ public sealed partial class HostNetworking(
     {
         if (await networks.GetDhcpViewAsync(networkId, cancellationToken) is not { } view)
         {
-            await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+            await DeleteNetworkAsync(networkId, cancellationToken);
             return;
         }
 
+        // The metadata address is reached through the DHCP port (Neutron's isolated metadata): a host route every
+        // subnet's clients learn, unless the subnet routes 169.254.169.254 itself.
         var subnets = view.Subnets.Where(s => s.DhcpIp is not null).Select(s => new Ember.Network.DhcpSubnet(
             s.SubnetId, s.Cidr, s.DhcpIp!, s.GatewayIp, s.DnsNameservers,
-            [.. s.HostRoutes.Select(r => new HostRoute(r.Destination, r.Nexthop))], s_leaseTime)).ToList();
+            [.. s.HostRoutes.Select(r => new HostRoute(r.Destination, r.Nexthop)),
+                .. s.HostRoutes.Any(r => r.Destination == MetadataRoute) ? Array.Empty<HostRoute>() : [new HostRoute(MetadataRoute, s.DhcpIp!)]],
+            s_leaseTime)).ToList();
         var served = subnets.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         var hosts = view.Hosts
             .Where(h => h.DeviceOwner != NetworkService.DhcpOwner && served.Contains(h.SubnetId))
@@ -252,8 +268,69 @@ public sealed partial class HostNetworking(
             return;
         }
 
-        await _dataPlane.SyncDhcpAsync(networkId, new DhcpConfig(dhcpMac, view.Mtu, subnets, hosts), cancellationToken);
+        await _dataPlane.SyncDhcpAsync(networkId, new DhcpConfig(dhcpMac, view.Mtu, subnets, hosts, MetadataAddress: true), cancellationToken);
+        await EnsureMetadataAsync(networkId);
     }
+
+    private const string MetadataRoute = MetadataEndpoint.Address + "/32";
+
+    /// <summary>
+    /// The network's metadata service: a socket on 169.254.169.254:80 opened inside its DHCP namespace (so only that
+    /// network's guests reach it), served by this process. Opened again when the namespace was made anew. A failure is
+    /// logged: guests then boot without metadata (a config drive still works).
+    /// </summary>
+    private async Task EnsureMetadataAsync(string networkId)
+    {
+        var ns = _dataPlane.DhcpNamespace(networkId);
+        var identity = NamespaceSockets.Identity(ns);
+        if (_metadata.TryGetValue(networkId, out var existing))
+        {
+            if (existing.NamespaceIdentity == identity)
+            {
+                return;
+            }
+
+            await StopMetadataAsync(networkId);
+        }
+
+        if (identity is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var socket = NamespaceSockets.ListenTcp(ns, new IPEndPoint(IPAddress.Parse(MetadataEndpoint.Address), MetadataEndpoint.Port), backlog: 64);
+            _metadata[networkId] = new MetadataListener(identity, socket,
+                (source, path, token) => metadata.AnswerAsync(networkId, source, path, token), _logger);
+            LogMetadataListening(_logger, networkId, ns);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            LogMetadataFailed(_logger, networkId, ex.Message);
+        }
+    }
+
+    private async Task StopMetadataAsync(string networkId)
+    {
+        if (_metadata.Remove(networkId, out var listener))
+        {
+            await listener.DisposeAsync();
+        }
+    }
+
+    /// <summary>The network's bridge, DHCP server and metadata service leave this host.</summary>
+    private async Task DeleteNetworkAsync(string networkId, CancellationToken cancellationToken)
+    {
+        await StopMetadataAsync(networkId);
+        await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Metadata service of network {NetworkId} listening in {Namespace}")]
+    private static partial void LogMetadataListening(ILogger logger, string networkId, string @namespace);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata service of network {NetworkId} not started: {Reason}")]
+    private static partial void LogMetadataFailed(ILogger logger, string networkId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: port filters not updated: {Reason}")]
     private static partial void LogSecurityFailed(ILogger logger, string reason);

@@ -34,6 +34,12 @@ public sealed record ServerCreateRequest
     public Dictionary<string, string> Metadata { get; init; } = [];
     public string? UserData { get; init; }
     public string? KeyName { get; init; }
+
+    /// <summary>The public key of <see cref="KeyName"/>, looked up by the API.</summary>
+    public string? KeyData { get; init; }
+
+    /// <summary>Nova's config_drive: the host builds a config-2 drive for the guest.</summary>
+    public bool ConfigDrive { get; init; }
     public string? AdminPass { get; init; }
     public List<BootVolume> Volumes { get; init; } = [];
 

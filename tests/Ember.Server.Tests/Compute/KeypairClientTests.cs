@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Compute;
@@ -79,5 +82,54 @@ public sealed class KeypairClientTests(CloudFixture ember) : IClassFixture<Cloud
 
         (await OpenStackAsync("server", "delete", "--wait", id)).EnsureSuccess();
         (await OpenStackAsync("keypair", "delete", "boot-key")).EnsureSuccess();
+    }
+
+    [Fact]
+    public async Task Server_create_with_a_config_drive_shows_it_and_refuses_bad_values()
+    {
+        var http = await ember.ClientAsync();
+        foreach (var (field, value, message) in new[]
+        {
+            ("config_drive", "maybe", "config_drive"),
+            ("user_data", "not base64!", "user_data"),
+            ("user_data", new string('A', 65536), "user_data"),
+        })
+        {
+            var body = new JsonObject
+            {
+                ["server"] = new JsonObject { ["name"] = "bad", ["imageRef"] = "ember-tiny", ["flavorRef"] = "1", ["networks"] = "none", [field] = value },
+            };
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{ember.BaseUrl}/compute/v2.1/servers") { Content = JsonContent.Create(body) };
+            request.Headers.Add("OpenStack-API-Version", "compute 2.60");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["badRequest"]!["message"]!.GetValue<string>();
+            Assert.Contains(message, error, StringComparison.Ordinal);
+        }
+
+        // openstackclient sends config_drive: true; the host builds the drive (ISO 9660, config-2) before QEMU starts.
+        var userData = Path.Combine(_work, "user-data");
+        await File.WriteAllTextAsync(userData, "#!/bin/sh\necho hello\n");
+        var server = (await OpenStackAsync("--os-compute-api-version", "2.60", "server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--nic", "none",
+            "--config-drive", "true", "--user-data", userData, "--wait", "with-drive", "-f", "json")).EnsureSuccess().Json();
+        var id = server["id"]!.GetValue<string>();
+        Assert.Equal("True", server["config_drive"]!.GetValue<string>());
+        var drive = Path.Combine(ember.DataDir, "instances", id, "disk.config");
+        Assert.True(File.Exists(drive), "no config drive in the instance directory");
+        var label = (await Cli.RunAsync("isoinfo", ["-d", "-i", drive])).EnsureSuccess().StdOut;
+        Assert.Contains("Volume id: config-2", label, StringComparison.Ordinal);
+        var files = (await Cli.RunAsync("isoinfo", ["-R", "-f", "-i", drive])).EnsureSuccess().StdOut;
+        Assert.Contains("/openstack/latest/meta_data.json", files, StringComparison.Ordinal);
+        Assert.Contains("/openstack/latest/user_data", files, StringComparison.Ordinal);
+        var metaData = (await Cli.RunAsync("isoinfo", ["-R", "-i", drive, "-x", "/openstack/latest/meta_data.json"])).EnsureSuccess().StdOut;
+        Assert.Equal(id, JsonNode.Parse(metaData)!["uuid"]!.GetValue<string>());
+
+        var plain = (await OpenStackAsync("--os-compute-api-version", "2.60", "server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--nic", "none",
+            "without-drive", "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("", plain["config_drive"]!.GetValue<string>());
+
+        // The drive goes with the server.
+        (await OpenStackAsync("server", "delete", "--wait", id, plain["id"]!.GetValue<string>())).EnsureSuccess();
+        Assert.False(File.Exists(drive), "the config drive outlived its server");
     }
 }

@@ -177,6 +177,14 @@ public class MultiHostFixture : IAsyncLifetime
             env, ns, Banner: "Ember compute host", LinesAfterBanner: 2));
     }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> in a network namespace <paramref name="host"/> made (a DHCP namespace). The host runs
+    /// under `ip netns exec`, which gives it a mount namespace of its own, and its `ip netns add` mounts are only there:
+    /// the command enters that mount namespace first.
+    /// </summary>
+    public Task<CliResult> InHostNamespaceAsync(string host, string ns, params string[] command) =>
+        Cli.RunAsync("nsenter", ["-t", _computes[host].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-m", "ip", "netns", "exec", ns, .. command]);
+
     /// <summary>What a compute host's ember process printed after its banner so far (its log).</summary>
     public string ComputeOutput(string host) => _computes[host].OutputSoFar();
 
