@@ -1,6 +1,5 @@
 using Ember.Network;
 using Ember.Server.Network;
-using Microsoft.Extensions.Logging;
 
 namespace Ember.Server.Compute;
 
@@ -8,51 +7,14 @@ namespace Ember.Server.Compute;
 // with an interface on a network that has a server here is a qrouter namespace here.
 public sealed partial class HostNetworking
 {
-    /// <summary>How often the host compares the routers it should realize with what it did.</summary>
-    private static readonly TimeSpan s_routerPoll = TimeSpan.FromSeconds(2);
-
     /// <summary>Each router realized here with what it was last given (under the lock).</summary>
     private readonly Dictionary<string, HostRouter> _appliedRouters = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Keeps this host's router namespaces in step with the database: interfaces added or removed, gateways, floating
-    /// IPs. A change made on the controller reaches the host within <see cref="s_routerPoll"/>.
+    /// IPs. A change made on the controller reaches the host within <see cref="s_watchPeriod"/>.
     /// </summary>
-    public async Task WatchRoutersAsync(CancellationToken cancellationToken)
-    {
-        if (!(await ProbeAsync(cancellationToken)).Available)
-        {
-            return;
-        }
-
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await _lock.WaitAsync(cancellationToken);
-                try
-                {
-                    await SyncRoutersAsync(cancellationToken);
-                }
-                finally
-                {
-                    _lock.Release();
-                }
-
-                await Task.Delay(s_routerPoll, cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // A failed ip/nft run or database read must not end the watch: the next round tries again.
-                LogRoutersFailed(_logger, ex.Message);
-                await Task.Delay(s_routerPoll, cancellationToken);
-            }
-        }
-    }
+    public Task WatchRoutersAsync(CancellationToken cancellationToken) => WatchAsync("routers", SyncRoutersAsync, cancellationToken);
 
     /// <summary>Realizes the routers this host should have, removes the others, and the external bridges no router here uses.</summary>
     private async Task SyncRoutersAsync(CancellationToken cancellationToken)
@@ -96,7 +58,4 @@ public sealed partial class HostNetworking
             [.. routers.SelectMany(r => r.Config.Interfaces.Select(i => i.PortId).Concat(r.Config.Gateway is { } g ? [g.PortId] : []))],
             [.. routers.SelectMany(r => r.Config.Interfaces.Select(i => i.NetworkId).Concat(r.Config.Gateway is { } g ? [g.NetworkId] : []))]);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: routers not updated: {Reason}")]
-    private static partial void LogRoutersFailed(ILogger logger, string reason);
 }

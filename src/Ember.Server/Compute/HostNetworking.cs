@@ -36,8 +36,8 @@ public sealed partial class HostNetworking(
         },
         loggerFactory.CreateLogger<NetworkDataPlane>());
 
-    /// <summary>How often the host compares its ports' security groups with what it enforces (a rule change reaches every host this way).</summary>
-    private static readonly TimeSpan s_securityPoll = TimeSpan.FromSeconds(2);
+    /// <summary>How often the host compares what it enforces (port filters, routers) with the database: a change reaches every host this way.</summary>
+    private static readonly TimeSpan s_watchPeriod = TimeSpan.FromSeconds(2);
 
     private readonly SemaphoreSlim _lock = new(1, 1);
     private DataPlaneProbe? _probe;
@@ -126,10 +126,14 @@ public sealed partial class HostNetworking(
 
     /// <summary>
     /// Keeps the host's port filters in step with the database while the host runs: a security group rule or a port's
-    /// groups changed on the controller reach the host within <see cref="s_securityPoll"/> (Neutron pushes them to its
+    /// groups changed on the controller reach the host within <see cref="s_watchPeriod"/> (Neutron pushes them to its
     /// agents over RPC; a compute host here has the database and no bus).
     /// </summary>
-    public async Task WatchPortSecurityAsync(CancellationToken cancellationToken)
+    public Task WatchPortSecurityAsync(CancellationToken cancellationToken) =>
+        WatchAsync("port filters", ApplyPortSecurityAsync, cancellationToken);
+
+    /// <summary>Runs <paramref name="round"/> under the host's lock every <see cref="s_watchPeriod"/> until cancelled.</summary>
+    private async Task WatchAsync(string what, Func<CancellationToken, Task> round, CancellationToken cancellationToken)
     {
         if (!(await ProbeAsync(cancellationToken)).Available)
         {
@@ -143,14 +147,14 @@ public sealed partial class HostNetworking(
                 await _lock.WaitAsync(cancellationToken);
                 try
                 {
-                    await ApplyPortSecurityAsync(cancellationToken);
+                    await round(cancellationToken);
                 }
                 finally
                 {
                     _lock.Release();
                 }
 
-                await Task.Delay(s_securityPoll, cancellationToken);
+                await Task.Delay(s_watchPeriod, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -158,9 +162,9 @@ public sealed partial class HostNetworking(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // A failed nft run or database read must not end the watch: the next round tries again.
-                LogSecurityFailed(_logger, ex.Message);
-                await Task.Delay(s_securityPoll, cancellationToken);
+                // A failed ip/nft run or database read must not end the watch: the next round tries again.
+                LogWatchFailed(_logger, what, ex.Message);
+                await Task.Delay(s_watchPeriod, cancellationToken);
             }
         }
     }
@@ -332,8 +336,8 @@ public sealed partial class HostNetworking(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata service of network {NetworkId} not started: {Reason}")]
     private static partial void LogMetadataFailed(ILogger logger, string networkId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: port filters not updated: {Reason}")]
-    private static partial void LogSecurityFailed(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Network data plane: {What} not updated: {Reason}")]
+    private static partial void LogWatchFailed(ILogger logger, string what, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Network data plane: removed {Count} leftovers nothing owns: {Names}")]
     private static partial void LogCleanedUp(ILogger logger, int count, string names);
