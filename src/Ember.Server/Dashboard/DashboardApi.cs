@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -100,9 +101,26 @@ public static partial class DashboardApi
         return path.EndsWith("/action", StringComparison.Ordinal) || path.EndsWith("/attach", StringComparison.Ordinal) ? path[..cut] : path;
     }
 
-    /// <summary>The form, read once and cached on the request (bounded by the host's body limit and FormOptions).</summary>
-    internal static async Task<IFormCollection> ReadFormAsync(HttpContext http) =>
-        http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : FormCollection.Empty;
+    /// <summary>
+    /// The form, read once and cached on the request (bounded by the host's body limit and FormOptions). A body that is not
+    /// the form its content type says (a broken multipart, found by the API fuzzer) is the client's error, a 400.
+    /// </summary>
+    internal static async Task<IFormCollection> ReadFormAsync(HttpContext http)
+    {
+        if (!http.Request.HasFormContentType)
+        {
+            return FormCollection.Empty;
+        }
+
+        try
+        {
+            return await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException && !http.RequestAborted.IsCancellationRequested)
+        {
+            throw ApiException.BadRequest("The form could not be read: " + ex.Message);
+        }
+    }
 
     /// <summary>A required, bounded form field.</summary>
     internal static string Field(IFormCollection form, string name, string label)

@@ -58,6 +58,9 @@ public sealed class Database : IAsyncDisposable
     /// <summary>A UNIQUE constraint was violated: SQLite says so in its message, PostgreSQL with SQLSTATE 23505.</summary>
     public static bool IsUniqueViolation(DbException ex) => SqlDialect.IsUniqueViolation(ex);
 
+    /// <summary>A row refers to one that is gone: SQLite says so in its message, PostgreSQL with SQLSTATE 23503.</summary>
+    public static bool IsForeignKeyViolation(DbException ex) => SqlDialect.IsForeignKeyViolation(ex);
+
     /// <summary>The database is down or busy (a 503), as opposed to a bug in a statement (a 500).</summary>
     public static bool IsUnavailable(Exception ex) => SqlDialect.IsUnavailable(ex);
 

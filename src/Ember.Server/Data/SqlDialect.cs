@@ -73,6 +73,9 @@ public sealed partial class SqlDialect
     public static bool IsUniqueViolation(DbException ex) =>
         ex.SqlState == "23505" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("UNIQUE", StringComparison.OrdinalIgnoreCase);
 
+    public static bool IsForeignKeyViolation(DbException ex) =>
+        ex.SqlState == "23503" || ex is Microsoft.Data.Sqlite.SqliteException && ex.Message.Contains("FOREIGN KEY", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// PostgreSQL refused a text value it cannot store (SQLSTATE 22021: a NUL character, which SQLite keeps): the
     /// request's input, not the server, is at fault.

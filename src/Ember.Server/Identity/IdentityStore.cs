@@ -196,10 +196,19 @@ public sealed class IdentityStore(Database db)
     public async Task InsertTokenAsync(TokenRow row)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("""
-            INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked)
-            VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked)
-            """, row);
+        try
+        {
+            await c.ExecuteAsync("""
+                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked)
+                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked)
+                """, row);
+        }
+        catch (System.Data.Common.DbException ex) when (Database.IsForeignKeyViolation(ex))
+        {
+            // The user or project was deleted after the credentials were checked (found by the API fuzzer): as if they never matched.
+            throw ApiException.Unauthorized();
+        }
+
         // Forget long-expired tokens now and then so the table stays small.
         if (Random.Shared.Next(100) == 0)
         {

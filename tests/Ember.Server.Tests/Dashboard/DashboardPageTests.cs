@@ -146,6 +146,21 @@ public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_broken_multipart_form_is_a_400_not_a_server_error()
+    {
+        // Found by the API fuzzer (seed 20261130): a multipart content type over a body that is no multipart.
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        foreach (var body in new[] { "-0.5", new string('[', 200) + new string(']', 200) })
+        {
+            using var content = new StringContent(body);
+            content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+            using var reply = await http.PostAsync("/dashboard/login", content);
+            Assert.Equal(HttpStatusCode.BadRequest, reply.StatusCode);
+            Assert.Contains("The form could not be read", await reply.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void A_forwarded_browser_address_is_believed_only_with_the_processes_secret()
     {
         var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();

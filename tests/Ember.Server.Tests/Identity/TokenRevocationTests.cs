@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Ember.Server.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Tests.Identity;
 
@@ -103,6 +104,17 @@ public abstract class TokenRevocationCases(EmberFixture ember)
         var reader = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/roles?name=reader"))["roles"]![0]!["id"]!.GetValue<string>();
         await admin.SendAsync(HttpMethod.Put, $"/identity/v3/projects/{who.ProjectId}/users/{who.UserId}/roles/{reader}", expect: HttpStatusCode.NoContent);
         Assert.Equal(["member", "reader"], await TokenRolesAsync(admin, who.Token));
+    }
+
+    [Fact]
+    public async Task A_token_for_a_user_deleted_during_its_login_is_refused_as_a_401()
+    {
+        // Found by the API fuzzer: the user went between the password check and the token's insert.
+        var store = ember.Host.Services.GetRequiredService<Ember.Server.Identity.IdentityStore>();
+        var now = DateTime.UtcNow;
+        var row = new Ember.Server.Identity.TokenRow(new string('0', 64), "no-such-user", null, "password", "audit", now, now.AddHours(1), false);
+        var error = await Assert.ThrowsAsync<Ember.Server.Common.ApiException>(() => store.InsertTokenAsync(row));
+        Assert.Equal(401, error.StatusCode);
     }
 
     /// <summary>The role names of <paramref name="token"/> as GET /v3/auth/tokens shows them, sorted.</summary>
