@@ -179,4 +179,4 @@ public sealed class ServeProcess : IAsyncDisposable
 /// <summary>How to start one `ember serve`: its flags, its environment (null removes a variable), the network namespace
 /// to run in, and the banner line that says it is up, followed by <see cref="LinesAfterBanner"/> more lines.</summary>
 public sealed record ServeLaunch(IReadOnlyList<string> Args, IReadOnlyDictionary<string, string?> Env, string? Namespace = null,
-    string Banner = "Ember is running", int LinesAfterBanner = 3);
+    string Banner = "Ember is running", int LinesAfterBanner = 4);
