@@ -20,11 +20,12 @@ public sealed partial class NetworkService
     public async Task<List<HostRouter>> HostRoutersAsync(string host, bool bridgeHasGateway, CancellationToken cancellationToken) =>
         await store.ReadAsync(async s =>
         {
-            var ports = await s.PortsAsync(null);
-            var local = ports.Where(p => p.DeviceOwner == ComputeOwner && p.BindingHostId == host).ToList();
+            // Two narrow reads every watch round, not the whole port table: this host's server ports, then the router
+            // interfaces on their networks.
+            var local = await s.HostServerPortsAsync(host);
             var localNetworks = local.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
             var localPorts = local.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
-            var interfaces = ports.Where(p => p.DeviceOwner == RouterInterfaceOwner && localNetworks.Contains(p.NetworkId)).ToList();
+            var interfaces = await s.OwnedPortsOnNetworksAsync(RouterInterfaceOwner, localNetworks);
             if (interfaces.Count == 0)
             {
                 return [];

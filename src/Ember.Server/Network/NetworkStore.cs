@@ -160,6 +160,16 @@ public sealed partial class NetworkStore(Database db)
             SELECT {PortColumns} FROM ports WHERE device_owner = @Owner AND device_id {dialect.In("@Ids")} ORDER BY created_at, id
             """, new { Owner = NetworkService.ComputeOwner, Ids = serverIds.ToArray() })];
 
+        /// <summary>The server ports bound to <paramref name="host"/>: what its data plane plugs.</summary>
+        public async Task<List<PortRow>> HostServerPortsAsync(string host) => [.. await QueryAsync<PortRow>($"""
+            SELECT {PortColumns} FROM ports WHERE device_owner = @Owner AND binding_host_id = @H ORDER BY created_at, id
+            """, new { Owner = NetworkService.ComputeOwner, H = host })];
+
+        /// <summary>The ports of one <paramref name="owner"/> kind (e.g. router interfaces) on any of the networks.</summary>
+        public async Task<List<PortRow>> OwnedPortsOnNetworksAsync(string owner, IReadOnlyCollection<string> networkIds) => networkIds.Count == 0 ? [] : [.. await QueryAsync<PortRow>($"""
+            SELECT {PortColumns} FROM ports WHERE device_owner = @Owner AND network_id {dialect.In("@Ids")} ORDER BY created_at, id
+            """, new { Owner = owner, Ids = networkIds.ToArray() })];
+
         public Task<long> CountHostPortsAsync(string networkId, string host) => CountAsync(
             "SELECT COUNT(*) FROM ports WHERE network_id = @N AND device_owner = @Owner AND binding_host_id = @H",
             new { N = networkId, Owner = NetworkService.ComputeOwner, H = host });
