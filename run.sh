@@ -23,8 +23,9 @@ stamp=artifacts/ember/.source-hash
 hash=$(find src Directory.Build.props Directory.Packages.props global.json -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' -o -name '*.js' -o -name '*.css' \) \
   -not -path '*/bin/*' -not -path '*/obj/*' -not -path '*/node_modules/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 if [[ ! -x artifacts/ember/ember || "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
-  say "building (dotnet publish, Release)"
+  say "building (dotnet publish, Release: the ember CLI with Native AOT, ember-server beside it)"
   dotnet publish src/Ember/Ember.csproj -c Release -o artifacts/ember --nologo -v quiet >&2
+  dotnet publish src/Ember.Serve/Ember.Serve.csproj -c Release -o artifacts/ember --nologo -v quiet >&2
   echo "$hash" > "$stamp"
 fi
 mkdir -p bin

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.ComponentModel.DataAnnotations;
 using System.Text;
+using Ember.OpenStack;
 using Ember.Server.Common;
 using Microsoft.Extensions.Configuration;
 

@@ -1,4 +1,4 @@
 using Ember.Commands;
 
-// One executable: `ember serve` runs the cloud; the other verbs are its clients.
-return await EmberCli.RunAsync(args);
+// One command for users: `ember serve` runs the cloud (in ember-server, see ServerVerbs); the other verbs are its clients.
+return ServerVerbs.Handles(args) ? ServerVerbs.Exec(args) : await EmberCli.RunAsync(args);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ember.OpenStack;
 using Ember.Server.Common;
 
 namespace Ember.Server.Identity;

@@ -26,8 +26,12 @@ public static class EmberCli
     private static RootCommand CreateEmber(CliContext context)
     {
         var root = new RootCommand("Ember: a small OpenStack-compatible cloud with multi-attach volumes.");
-        root.Subcommands.Add(ServeCommand.Create());
-        root.Subcommands.Add(AdminCommand.Create());
+        foreach (var (name, description) in ServerVerbs.Entries)
+        {
+            // Shown in the help only: Program hands these verbs to ember-server before any parsing.
+            root.Subcommands.Add(new Command(name, description) { TreatUnmatchedTokensAsErrors = false });
+        }
+
         var client = new ClientOptions(context, withOutputOptions: true);
         client.AddTo(root);
         root.Subcommands.Add(VolumeCommands.Create(client));

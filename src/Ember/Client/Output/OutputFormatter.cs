@@ -62,7 +62,7 @@ public sealed class OutputFormatter(TextWriter output, string format, IReadOnlyL
                         obj[headers[i]] = row[i]?.DeepClone();
                     }
 
-                    array.Add(obj);
+                    array.Add((JsonNode)obj);
                 }
 
                 output.WriteLine(array.ToJsonString(s_indented));

@@ -48,7 +48,7 @@ public static class PyFormat
             case null:
                 return "null";
             case JsonObject obj:
-                return "{" + string.Join(", ", obj.Select(p => JsonSerializer.Serialize(p.Key) + ": " + Dumps(p.Value))) + "}";
+                return "{" + string.Join(", ", obj.Select(p => JsonValue.Create(p.Key).ToJsonString() + ": " + Dumps(p.Value))) + "}";
             case JsonArray array:
                 return "[" + string.Join(", ", array.Select(Dumps)) + "]";
             default:

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Ember.Server;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Ember.Commands;
+namespace Ember.Serve;
 
 /// <summary>`ember serve`: runs every service in this process, or one role of the cloud, until SIGINT/SIGTERM.</summary>
 public static class ServeCommand

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Ember.Server;
 using Ember.Server.Identity;
 
-namespace Ember.Commands;
+namespace Ember.Serve;
 
 /// <summary>`ember admin`: operator actions on the data dir itself (no API, no token).</summary>
 public static class AdminCommand

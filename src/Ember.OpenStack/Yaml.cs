@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Ember.Server.Common;
+namespace Ember.OpenStack;
 
 /// <summary>
 /// YAML files (clouds.yaml, secure.yaml) as JSON nodes, through YamlDotNet's document model: reading keeps every
