@@ -243,6 +243,9 @@ api_run ember "$data"
   cli_run ember_ember "$ember" volume list
   if [[ -x $bindir/cinder ]]; then OS_VOLUME_API_VERSION=3 cli_run ember_cinder "$bindir/cinder" list
   else put cli_ember_cinder "n/a: no bin/cinder in this build"; fi
+  if [[ -x $bindir/nova ]]; then cli_run ember_nova "$bindir/nova" list
+  else put cli_ember_nova "n/a: no bin/nova in this build"; fi
+  cli_run ember_debnova nova list
   cli_run ember_openstack openstack volume list
   OS_VOLUME_API_VERSION=3 cli_run ember_debcinder cinder list
 )

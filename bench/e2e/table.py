@@ -158,6 +158,7 @@ row('idle RSS, 5 s after start (Ember: one process; OpenStack: all its processes
 row('idle RSS, 10 s after the workload', mib('ember_rss_warm'), mib('os_rss_warm'))
 row('CLI `volume list` (100 volumes): `bin/ember volume list` vs `openstack volume list`', cli('ember_ember'), cli('os_openstack'))
 row('CLI: `bin/cinder list` vs Debian `cinder list`', cli('ember_cinder'), cli('os_cinder'))
+row('CLI: `bin/nova list` vs Debian `nova list`, both against Ember', cli('ember_nova'), cli('ember_debnova'))
 row('CLI, same client on both: Debian `openstack volume list`', cli('ember_openstack'), cli('os_openstack'))
 row('CLI, same client on both: Debian `cinder list`', cli('ember_debcinder'), cli('os_cinder'))
 e_start = num(KV.get('ember_start_s'))
