@@ -159,6 +159,14 @@ public sealed class SqlList
     /// </summary>
     private string After(List<(string Sql, bool Descending)> order)
     {
+        if (order.All(k => k.Descending == order[0].Descending))
+        {
+            // One direction (the default orders): a row-value comparison, which SQLite and PostgreSQL both turn into
+            // an index range, where the OR form below reads every row of the scope.
+            var keys = string.Join(", ", order.Select(k => k.Sql));
+            return $"({keys}) {(order[0].Descending ? "<" : ">")} (SELECT {keys} FROM {_table} WHERE id = @Marker)";
+        }
+
         string MarkerValue(string sql) => $"(SELECT {sql} FROM {_table} WHERE id = @Marker)";
         var alternatives = new List<string>();
         for (var i = 0; i < order.Count; i++)

@@ -113,5 +113,14 @@ public static class VolumeSchema
         new("volume-006-snapshot-progress", """
             ALTER TABLE volume_snapshots ADD COLUMN progress VARCHAR(255);
             """),
+        // Lists page in their default order (created_at, id) within a project, or across projects for the admin: with
+        // these an index walk stops after one page, where the project index alone sorted every row of the project
+        // (bench/scale: the first 100 of 10,000 volumes cost 4x the first 100 of 100).
+        new("volume-007-list-order", """
+            CREATE INDEX volumes_project_order ON volumes (project_id, created_at, id);
+            CREATE INDEX volumes_order ON volumes (created_at, id);
+            CREATE INDEX volume_attachments_project_order ON volume_attachments (project_id, created_at, id);
+            CREATE INDEX volume_snapshots_project_order ON volume_snapshots (project_id, created_at, id);
+            """),
     ];
 }
