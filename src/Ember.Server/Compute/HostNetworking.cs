@@ -21,6 +21,7 @@ public sealed partial class HostNetworking(
     IOptions<NetworkOptions> options,
     IOptions<EmberOptions> host,
     MetadataAnswers metadata,
+    IOptions<ComputeOptions> compute,
     ILoggerFactory loggerFactory)
 {
     /// <summary>How long a lease lasts (Neutron's dhcp_lease_duration default is a day).</summary>
@@ -72,6 +73,9 @@ public sealed partial class HostNetworking(
             {
                 await SyncDhcpAsync(networkId, cancellationToken);
             }
+
+            // The bridges reach the other hosts' before the guest asks for its address (the watch keeps them in step after).
+            await SyncTunnelsAsync(cancellationToken);
 
             // Filtered before the guest sends its first frame: QEMU starts after this.
             await ApplyPortSecurityAsync(cancellationToken);
@@ -323,10 +327,11 @@ public sealed partial class HostNetworking(
         }
     }
 
-    /// <summary>The network's bridge, DHCP server and metadata service leave this host.</summary>
+    /// <summary>The network's bridge, VXLAN device, DHCP server and metadata service leave this host.</summary>
     private async Task DeleteNetworkAsync(string networkId, CancellationToken cancellationToken)
     {
         await StopMetadataAsync(networkId);
+        _appliedTunnels.Remove(networkId);
         await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
     }
 
