@@ -13,8 +13,8 @@ namespace Ember.Server.Compute;
 /// QEMU starts, every port of the server gets its network's bridge, a tap and a DHCP server answering with the port's
 /// fixed address; when the server goes, the taps go, and a network none of this host's servers uses any more leaves
 /// nothing behind. The ports themselves are the network service's (read from the shared database); this host only
-/// reads them. Every network that has a port here gets its own dnsmasq on this host (distributed DHCP, as OVN does), so
-/// no network node is needed while networks do not span hosts (docs/network.md).
+/// reads them. Every network that has a port here gets its own dnsmasq on this host (distributed DHCP, as OVN does), kept
+/// off the VXLAN tunnels that join the network's bridges across hosts, so no network node is needed (docs/network.md).
 /// </summary>
 public sealed partial class HostNetworking(
     NetworkService networks,
