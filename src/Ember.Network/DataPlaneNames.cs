@@ -15,6 +15,7 @@ internal sealed partial class DataPlaneNames
     public const char DhcpVethKind = 'd';
     public const char TapKind = 't';
     public const char RouterVethKind = 'r';
+    public const char VxlanKind = 'v';
 
     /// <summary>The namespace end of a DHCP veth; it lives alone in its namespace, so it needs no prefix.</summary>
     private const string DhcpInsidePrefix = "ns-";
@@ -50,6 +51,9 @@ internal sealed partial class DataPlaneNames
     public string DhcpVeth(Guid networkId) => Interface(DhcpVethKind, networkId);
 
     public string Tap(Guid portId) => Interface(TapKind, portId);
+
+    /// <summary>The VXLAN device of a network (on its bridge).</summary>
+    public string Vxlan(Guid networkId) => Interface(VxlanKind, networkId);
 
     public static string DhcpInside(Guid networkId) => DhcpInsidePrefix + networkId.ToString("N")[..11];
 
@@ -91,7 +95,7 @@ internal sealed partial class DataPlaneNames
 
         kind = name[InterfacePrefix.Length];
         var digits = name[(InterfacePrefix.Length + 1)..];
-        if (kind is not (BridgeKind or DhcpVethKind or TapKind or RouterVethKind) || !digits.All(char.IsAsciiHexDigitLower))
+        if (kind is not (BridgeKind or DhcpVethKind or TapKind or RouterVethKind or VxlanKind) || !digits.All(char.IsAsciiHexDigitLower))
         {
             return false;
         }

@@ -67,7 +67,9 @@ public sealed partial class NetworkDataPlane
         foreach (var (program, args, package) in new[]
         {
             (_options.IpBinary, new[] { "-V" }, "iproute2"),
+            (_options.BridgeBinary, ["-V"], "iproute2"),
             (_options.DnsmasqBinary, ["--version"], "dnsmasq-base"),
+            (_options.NftBinary, ["--version"], "nftables"),
         })
         {
             try
@@ -78,6 +80,17 @@ public sealed partial class NetworkDataPlane
             {
                 return DataPlaneProbe.Unavailable($"{program} does not run (Debian package {package}): {ex.Message}");
             }
+        }
+
+        // Port security needs bridged packets in conntrack; the per-namespace switch exists once br_netfilter is loaded.
+        if (!File.Exists("/proc/sys/net/bridge/bridge-nf-call-iptables"))
+        {
+            return DataPlaneProbe.Unavailable("br_netfilter is not loaded (modprobe br_netfilter): security groups cannot be enforced");
+        }
+
+        if (!VxlanSupported())
+        {
+            return DataPlaneProbe.Unavailable("the kernel has no vxlan module: tenant networks cannot span hosts");
         }
 
         if (_options.HostNamespace is { } host && (await IpAsync(host, ["link", "show", "lo"], cancellationToken)).ExitCode != 0)
@@ -151,7 +164,7 @@ public sealed partial class NetworkDataPlane
     }
 
     /// <summary>
-    /// The network's dnsmasq is stopped and its namespace, veth, bridge and state files are gone. Taps still on the
+    /// The network's dnsmasq is stopped and its namespace, veth, VXLAN device, bridge and state files are gone. Taps still on the
     /// bridge stay (they belong to ports) but are no longer enslaved.
     /// </summary>
     public async Task DeleteNetworkAsync(string networkId, CancellationToken cancellationToken = default)
@@ -161,6 +174,7 @@ public sealed partial class NetworkDataPlane
         try
         {
             await RemoveDhcpAsync(id, cancellationToken);
+            await DeleteVxlanLockedAsync(id, cancellationToken);
             await DeleteLinkAsync(_options.HostNamespace, _names.Bridge(id), cancellationToken);
         }
         finally
@@ -217,6 +231,7 @@ public sealed partial class NetworkDataPlane
                 }
             }
 
+            await RemoveTunnelFilterIfUnusedAsync(cancellationToken);
             if (Directory.Exists(_stateDirectory))
             {
                 foreach (var dir in Directory.EnumerateDirectories(_stateDirectory))

@@ -23,4 +23,7 @@ public sealed class NetworkDataPlaneOptions
     public string DnsmasqBinary { get; set; } = "dnsmasq";
 
     public string NftBinary { get; set; } = "nft";
+
+    /// <summary>iproute2's <c>bridge</c>, for the VXLAN devices' flood entries.</summary>
+    public string BridgeBinary { get; set; } = "bridge";
 }

@@ -9,10 +9,12 @@ public sealed partial class ComputeHostManager
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        await networking.RegisterAgentAsync(cancellationToken);
         await RecoverAsync(cancellationToken);
         work.Run("console log trim", ("Host", Name), TrimConsoleLogsAsync);
         work.Run("port security", ("Host", Name), networking.WatchPortSecurityAsync);
         work.Run("routers", ("Host", Name), networking.WatchRoutersAsync);
+        work.Run("tunnels", ("Host", Name), networking.WatchTunnelsAsync);
     }
 
     /// <summary>

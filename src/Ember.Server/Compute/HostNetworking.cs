@@ -13,14 +13,15 @@ namespace Ember.Server.Compute;
 /// QEMU starts, every port of the server gets its network's bridge, a tap and a DHCP server answering with the port's
 /// fixed address; when the server goes, the taps go, and a network none of this host's servers uses any more leaves
 /// nothing behind. The ports themselves are the network service's (read from the shared database); this host only
-/// reads them. Every network that has a port here gets its own dnsmasq on this host (distributed DHCP, as OVN does), so
-/// no network node is needed while networks do not span hosts (docs/network.md).
+/// reads them. Every network that has a port here gets its own dnsmasq on this host (distributed DHCP, as OVN does), kept
+/// off the VXLAN tunnels that join the network's bridges across hosts, so no network node is needed (docs/network.md).
 /// </summary>
 public sealed partial class HostNetworking(
     NetworkService networks,
     IOptions<NetworkOptions> options,
     IOptions<EmberOptions> host,
     MetadataAnswers metadata,
+    IOptions<ComputeOptions> compute,
     ILoggerFactory loggerFactory)
 {
     /// <summary>How long a lease lasts (Neutron's dhcp_lease_duration default is a day).</summary>
@@ -72,6 +73,9 @@ public sealed partial class HostNetworking(
             {
                 await SyncDhcpAsync(networkId, cancellationToken);
             }
+
+            // The bridges reach the other hosts' before the guest asks for its address (the watch keeps them in step after).
+            await SyncTunnelsAsync(cancellationToken);
 
             // Filtered before the guest sends its first frame: QEMU starts after this.
             await ApplyPortSecurityAsync(cancellationToken);
@@ -323,10 +327,11 @@ public sealed partial class HostNetworking(
         }
     }
 
-    /// <summary>The network's bridge, DHCP server and metadata service leave this host.</summary>
+    /// <summary>The network's bridge, VXLAN device, DHCP server and metadata service leave this host.</summary>
     private async Task DeleteNetworkAsync(string networkId, CancellationToken cancellationToken)
     {
         await StopMetadataAsync(networkId);
+        _appliedTunnels.Remove(networkId);
         await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
     }
 

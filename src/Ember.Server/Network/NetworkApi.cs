@@ -33,6 +33,7 @@ public static partial class NetworkApi
         ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
         ("l3_agent", "L3 agent scheduler", "Schedule routers among l3 agents"),
+        ("agent", "agent", "The agent management extension."),
     ];
 
     public static void MapNetworkApi(this IEndpointRouteBuilder app)
@@ -49,7 +50,7 @@ public static partial class NetworkApi
         }));
         app.MapGet("/network/v2.0", (HttpContext http) => Json.Reply(new JsonObject
         {
-            ["resources"] = new JsonArray([.. new[] { ("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"), ("quota", "quotas"), ("router", "routers"), ("floatingip", "floatingips") }
+            ["resources"] = new JsonArray([.. new[] { ("network", "networks"), ("subnet", "subnets"), ("port", "ports"), ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"), ("quota", "quotas"), ("router", "routers"), ("floatingip", "floatingips"), ("agent", "agents") }
                 .Select(r => (JsonNode)new JsonObject
                 {
                     ["name"] = r.Item1,
@@ -77,6 +78,7 @@ public static partial class NetworkApi
         MapSecurityGroups(v2);
         MapQuotas(v2);
         MapRouters(v2);
+        MapAgents(v2);
     }
 
     private static JsonObject Extension((string Alias, string Name, string Description) e) => new()

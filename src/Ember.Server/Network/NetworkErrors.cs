@@ -25,6 +25,8 @@ public static class NetworkErrors
 
     public static ApiException SubnetNotFound(string id) => Error(ErrorKind.NotFound, "SubnetNotFound", $"Subnet {id} could not be found.");
 
+    public static ApiException AgentNotFound(string id) => Error(ErrorKind.NotFound, "AgentNotFound", $"Agent {id} could not be found.");
+
     public static ApiException PortNotFound(string id) => Error(ErrorKind.NotFound, "PortNotFound", $"Port {id} could not be found.");
 
     public static ApiException SecurityGroupNotFound(string id) => Error(ErrorKind.NotFound, "SecurityGroupNotFound", $"Security group {id} does not exist");

@@ -40,9 +40,10 @@ public static partial class NetworkJson
         if (ctx.IsCloudAdmin)
         {
             // Neutron shows the provider attributes to admins only.
-            json["provider:network_type"] = "vxlan";
-            json["provider:physical_network"] = null;
-            json["provider:segmentation_id"] = null;
+            // Tenant networks are VXLAN segments; an external network is the host's own segment (DevStack's flat "public").
+            json["provider:network_type"] = n.SegmentationId is null ? "flat" : "vxlan";
+            json["provider:physical_network"] = n.SegmentationId is null ? "public" : null;
+            json["provider:segmentation_id"] = n.SegmentationId;
         }
 
         return json;

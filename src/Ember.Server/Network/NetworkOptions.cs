@@ -39,6 +39,16 @@ public sealed class NetworkOptions : IValidatableObject
     [RegularExpression("^[a-z][a-z0-9-]{0,23}$")]
     public string NamespacePrefix { get; set; } = "ember";
 
+    /// <summary>
+    /// This compute host's VXLAN tunnel endpoint (IPv4), registered with its network agent so the other hosts send it their
+    /// networks' frames; empty: the address of Compute:HostListen, else the host's first IPv4 address.
+    /// </summary>
+    public string TunnelAddress { get; set; } = "";
+
+    /// <summary>The UDP port of the VXLAN tunnels (IANA's 4789, as Linux bridge agent's default); the same on every host.</summary>
+    [Range(1, 65535)]
+    public int VxlanPort { get; set; } = 4789;
+
     /// <summary>The external network made at start (DevStack's <c>public</c>); none when <see cref="ExternalNetworkOptions.Name"/> is empty.</summary>
     public ExternalNetworkOptions External { get; set; } = new();
 
@@ -47,6 +57,11 @@ public sealed class NetworkOptions : IValidatableObject
         foreach (var result in External.Validate())
         {
             yield return result;
+        }
+
+        if (TunnelAddress.Length > 0 && Ipv4.Parse(TunnelAddress) is null)
+        {
+            yield return new ValidationResult($"Network:TunnelAddress '{TunnelAddress}' is not an IPv4 address.");
         }
 
         if (!Ipv4Cidr.TryParse(AutoAllocationCidr, out var pool, out var exact) || !exact)

@@ -18,6 +18,9 @@ public sealed class NetworkRow
 
     /// <summary>Made for Nova's "networks: auto" (one per project).</summary>
     public bool AutoAllocated { get; set; }
+
+    /// <summary>The VXLAN network identifier (provider:segmentation_id); null for external networks, which are not tunnelled.</summary>
+    public int? SegmentationId { get; set; }
     public long RevisionNumber { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }

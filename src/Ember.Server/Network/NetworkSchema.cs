@@ -143,5 +143,19 @@ public static class NetworkSchema
             CREATE INDEX floating_ips_port ON floating_ips (port_id);
             CREATE INDEX floating_ips_router ON floating_ips (router_id);
             """),
+        // Tenant networks span compute hosts over VXLAN: each gets a VNI (provider:segmentation_id); existing ones are
+        // numbered 1..N by id. Each compute host's network agent row holds its tunnel address and why it has no data plane.
+        new("network-003-vxlan", """
+            ALTER TABLE networks ADD COLUMN segmentation_id INTEGER;
+            UPDATE networks SET segmentation_id = (SELECT COUNT(*) FROM networks n2 WHERE n2.id <= networks.id) WHERE NOT external;
+            CREATE UNIQUE INDEX networks_segmentation ON networks (segmentation_id);
+            CREATE TABLE network_agents (
+                host VARCHAR(255) PRIMARY KEY,
+                tunnel_address VARCHAR(64),
+                tunnel_port INTEGER NOT NULL,
+                available BOOLEAN NOT NULL,
+                reason VARCHAR(1024) NOT NULL,
+                started_at TIMESTAMP NOT NULL);
+            """),
     ];
 }

@@ -140,7 +140,7 @@ public sealed partial class NetworkService
             return existing.Id;
         }
 
-        await using var s = await store.BeginAsync(cancellationToken, QuotaLock(projectId), "network-auto-allocation");
+        await using var s = await store.BeginAsync(cancellationToken, QuotaLock(projectId), "network-auto-allocation", VniLock);
         if (await s.AutoNetworkAsync(projectId) is { } raced)
         {
             return raced.Id;
@@ -175,6 +175,7 @@ public sealed partial class NetworkService
             CreatedAt = now,
             UpdatedAt = now,
         };
+        network.SegmentationId = await AllocateVniAsync(s, external: false);
         await s.InsertNetworkAsync(network);
         var subnet = new SubnetRow
         {

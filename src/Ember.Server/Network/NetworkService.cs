@@ -36,6 +36,24 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
 
     private static string QuotaLock(string projectId) => "network-quota:" + projectId;
 
+    /// <summary>Held while a new network takes the next VNI, so two creates never pick the same one.</summary>
+    public const string VniLock = "network-vni";
+
+    /// <summary>The largest VXLAN network identifier (24 bits).</summary>
+    private const long MaxVni = (1 << 24) - 1;
+
+    /// <summary>A VNI for a new tenant network; none for an external one (it is the host's flat segment, not tunnelled).</summary>
+    private static async Task<int?> AllocateVniAsync(NetworkStore.Session s, bool external)
+    {
+        if (external)
+        {
+            return null;
+        }
+
+        var next = await s.NextSegmentationIdAsync();
+        return next <= MaxVni ? (int)next : throw new ApiException(ErrorKind.Conflict, "No VXLAN network identifier is left.") { Type = "NoNetworkAvailable" };
+    }
+
     private static string NetworkLock(string networkId) => "network:" + networkId;
 
     // Visibility.
@@ -138,9 +156,10 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await using (var s = await store.BeginAsync(cancellationToken, QuotaLock(projectId)))
+        await using (var s = await store.BeginAsync(cancellationToken, QuotaLock(projectId), VniLock))
         {
             await CheckQuotaAsync(projectId, "network", await s.CountNetworksAsync(projectId));
+            network.SegmentationId = await AllocateVniAsync(s, network.External);
             await s.InsertNetworkAsync(network);
             await s.CommitAsync(cancellationToken);
         }

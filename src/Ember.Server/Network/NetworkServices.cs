@@ -54,6 +54,7 @@ public static class NetworkServices
         ["create_floatingip:floating_ip_address"] = PolicyRule.Admin,
         ["update_floatingip"] = PolicyRule.Member,
         ["delete_floatingip"] = PolicyRule.Member,
+        ["get_agent"] = PolicyRule.Admin,
         ["get_quota"] = PolicyRule.Reader,
         ["update_quota"] = PolicyRule.Admin,
         ["delete_quota"] = PolicyRule.Admin,

@@ -12,7 +12,7 @@ public sealed partial class NetworkStore(Database db)
 {
     public const string QuotaTable = "network_quotas";
 
-    private const string NetworkColumns = "id, project_id, name, description, admin_state_up, shared, external, mtu, port_security_enabled, auto_allocated, revision_number, created_at, updated_at";
+    private const string NetworkColumns = "id, project_id, name, description, admin_state_up, shared, external, mtu, port_security_enabled, auto_allocated, segmentation_id, revision_number, created_at, updated_at";
     private const string SubnetColumns = "id, network_id, project_id, name, description, cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, revision_number, created_at, updated_at";
     private const string PortColumns = "id, network_id, project_id, name, description, mac_address, admin_state_up, status, device_owner, device_id, port_security_enabled, allowed_address_pairs, binding_host_id, created_for_server, revision_number, created_at, updated_at";
     private const string GroupColumns = "id, project_id, name, description, default_for, revision_number, created_at, updated_at";
@@ -83,7 +83,10 @@ public sealed partial class NetworkStore(Database db)
         public Task<NetworkRow?> AutoNetworkAsync(string projectId) => FirstAsync<NetworkRow>(
             $"SELECT {NetworkColumns} FROM networks WHERE project_id = @P AND auto_allocated = @True ORDER BY created_at LIMIT 1", new { P = projectId, True = true });
 
-        public Task InsertNetworkAsync(NetworkRow n) => ExecuteAsync($"INSERT INTO networks ({NetworkColumns}) VALUES (@Id, @ProjectId, @Name, @Description, @AdminStateUp, @Shared, @External, @Mtu, @PortSecurityEnabled, @AutoAllocated, @RevisionNumber, @CreatedAt, @UpdatedAt)", n);
+        public Task InsertNetworkAsync(NetworkRow n) => ExecuteAsync($"INSERT INTO networks ({NetworkColumns}) VALUES (@Id, @ProjectId, @Name, @Description, @AdminStateUp, @Shared, @External, @Mtu, @PortSecurityEnabled, @AutoAllocated, @SegmentationId, @RevisionNumber, @CreatedAt, @UpdatedAt)", n);
+
+        /// <summary>The next free VNI (one above the highest in use; the caller holds <see cref="NetworkService.VniLock"/>).</summary>
+        public Task<long> NextSegmentationIdAsync() => CountAsync("SELECT COALESCE(MAX(segmentation_id), 0) + 1 FROM networks", null);
 
         public Task UpdateNetworkAsync(NetworkRow n) => ExecuteAsync("""
             UPDATE networks SET name = @Name, description = @Description, admin_state_up = @AdminStateUp, shared = @Shared, external = @External,

@@ -122,6 +122,62 @@ public abstract class NetworkApiCases(EmberFixture fixture)
     }
 
     [Fact]
+    public async Task Tenant_networks_get_distinct_vnis_shown_to_admins_only()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        using var demo = new ApiClient(await fixture.ClientAsync("demo"));
+        var first = await CreateAsync(admin, "networks", "network", new JsonObject { ["name"] = "vni-1" });
+        var second = await CreateAsync(demo, "networks", "network", new JsonObject { ["name"] = "vni-2" });
+        var shownFirst = (await admin.SendAsync(HttpMethod.Get, $"{V2}/networks/{first}"))["network"]!;
+        var shownSecond = (await admin.SendAsync(HttpMethod.Get, $"{V2}/networks/{second}"))["network"]!;
+        Assert.Equal("vxlan", shownFirst["provider:network_type"]!.GetValue<string>());
+        var vnis = new[] { shownFirst, shownSecond }.Select(n => n["provider:segmentation_id"]!.GetValue<int>()).ToList();
+        Assert.All(vnis, vni => Assert.InRange(vni, 1, (1 << 24) - 1));
+        Assert.NotEqual(vnis[0], vnis[1]);
+        Assert.Null((await demo.SendAsync(HttpMethod.Get, $"{V2}/networks/{second}"))["network"]!["provider:segmentation_id"]);
+        Assert.Equal(1450, shownSecond["mtu"]!.GetValue<int>()); // 1500 less the 50 bytes of VXLAN over IPv4
+
+        // An external network is the hosts' own segment: flat, no VNI.
+        var external = await CreateAsync(admin, "networks", "network", new JsonObject { ["name"] = "vni-ext", ["router:external"] = true });
+        var shownExternal = (await admin.SendAsync(HttpMethod.Get, $"{V2}/networks/{external}"))["network"]!;
+        Assert.Equal("flat", shownExternal["provider:network_type"]!.GetValue<string>());
+        Assert.Null(shownExternal["provider:segmentation_id"]);
+        foreach (var id in new[] { first, second, external })
+        {
+            await admin.SendAsync(HttpMethod.Delete, $"{V2}/networks/{id}", null, HttpStatusCode.NoContent);
+        }
+    }
+
+    [Fact]
+    public async Task Agents_list_the_compute_hosts_agents_and_say_why_networking_is_unavailable()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        using var demo = new ApiClient(await fixture.ClientAsync("demo"));
+        var agents = (await admin.SendAsync(HttpMethod.Get, $"{V2}/agents"))["agents"]!.AsArray();
+        var types = agents.Select(a => a!["agent_type"]!.GetValue<string>()).ToList();
+        Assert.Contains("Linux bridge agent", types);
+        Assert.Contains("DHCP agent", types);
+        Assert.Contains("L3 agent", types);
+        Assert.Contains("Metadata agent", types);
+
+        // This process's host runs without Network:HostNetworking: its agents are not alive and say why.
+        var bridge = agents.First(a => a!["agent_type"]!.GetValue<string>() == "Linux bridge agent")!;
+        Assert.False(bridge["alive"]!.GetValue<bool>());
+        Assert.Equal("neutron-linuxbridge-agent", bridge["binary"]!.GetValue<string>());
+        Assert.Contains("HostNetworking is off", bridge["configurations"]!["unavailable_reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("HostNetworking is off", bridge["description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("vxlan", bridge["configurations"]!["tunnel_types"]![0]!.GetValue<string>());
+        Assert.NotNull(bridge["heartbeat_timestamp"]);
+
+        var id = bridge["id"]!.GetValue<string>();
+        Assert.Equal(id, (await admin.SendAsync(HttpMethod.Get, $"{V2}/agents/{id}"))["agent"]!["id"]!.GetValue<string>());
+        var dhcp = (await admin.SendAsync(HttpMethod.Get, $"{V2}/agents?agent_type=DHCP%20agent"))["agents"]!.AsArray();
+        Assert.All(dhcp, a => Assert.Equal("neutron-dhcp-agent", a!["binary"]!.GetValue<string>()));
+        await ExpectErrorAsync(admin, HttpMethod.Get, $"{V2}/agents/{Guid.NewGuid()}", null, HttpStatusCode.NotFound, "AgentNotFound");
+        await ExpectErrorAsync(demo, HttpMethod.Get, $"{V2}/agents", null, HttpStatusCode.Forbidden, "PolicyNotAuthorized");
+    }
+
+    [Fact]
     public async Task Ipam_hands_out_first_free_addresses_refuses_taken_ones_and_runs_out()
     {
         using var api = new ApiClient(await fixture.ClientAsync());

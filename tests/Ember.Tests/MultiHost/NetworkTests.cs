@@ -78,6 +78,70 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
     }
 
     [Fact]
+    public async Task Two_servers_on_one_network_on_two_hosts_get_dhcp_and_ping_each_other_over_vxlan()
+    {
+        var network = (await cloud.OpenStackAsync("network", "create", "span", "-f", "json")).EnsureSuccess().Json();
+        var networkId = Id(network);
+        var vni = network["provider:segmentation_id"]!.GetValue<int>(); // the admin sees the VNI, as in Neutron
+        Assert.Equal("vxlan", Text(network, "provider:network_type"));
+        (await cloud.OpenStackAsync("subnet", "create", "--network", "span", "--subnet-range", "10.91.9.0/24", "span-v4", "-f", "json")).EnsureSuccess();
+
+        var hosts = new Dictionary<string, string> { ["span-1"] = "host-1", ["span-2"] = "host-2" };
+        var addresses = new Dictionary<string, string>();
+        foreach (var (name, host) in hosts)
+        {
+            (await cloud.OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--network", "span",
+                "--availability-zone", $"nova:{host}", "--wait", name, "-f", "json")).EnsureSuccess();
+            var port = Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", name, "-f", "json")).EnsureSuccess().Json().AsArray());
+            addresses[name] = Text(Assert.Single(port!["Fixed IP Addresses"]!.AsArray()), "ip_address");
+        }
+
+        // Each guest gets its lease from the DHCP server of its own host (the same DHCP port on both, kept off the tunnel).
+        foreach (var (name, address) in addresses)
+        {
+            Assert.Equal("leased", await cloud.ExecAsync(name,
+                $"for i in $(seq 120); do ip -4 addr show eth0 | grep -q ' {address}/24 ' && echo leased && exit 0; sleep 0.5; done; ip addr; exit 1"));
+            Assert.Equal("1450", await cloud.ExecAsync(name, "cat /sys/class/net/eth0/mtu")); // DHCP option 26: 1500 less VXLAN's 50
+        }
+
+        // The frames cross between the hosts' namespaces inside VXLAN: each host's device floods to the other's tunnel address.
+        await WaitForAsync(async () => !await PingFailsAsync("span-1", addresses["span-2"], attempts: 1), "span-1 to reach span-2 over VXLAN");
+        Assert.Contains("3 packets received", await cloud.ExecAsync("span-2", $"ping -c 3 -W 5 {addresses["span-1"]}"), StringComparison.Ordinal);
+        var vxlan = "embv" + networkId.Replace("-", "", StringComparison.Ordinal)[..11];
+        foreach (var (host, peer) in new[] { ("host-1", "host-2"), ("host-2", "host-1") })
+        {
+            var details = (await Cli.RunAsync("ip", ["-n", cloud.NamespaceOf(host), "-d", "link", "show", "dev", vxlan])).EnsureSuccess().StdOut;
+            Assert.Contains($"vxlan id {vni} local {cloud.AddressOf(host)}", details, StringComparison.Ordinal);
+            Assert.Contains("dstport 4789 nolearning", details, StringComparison.Ordinal);
+            Assert.Contains("master embb", details, StringComparison.Ordinal);
+            var fdb = (await Cli.RunAsync("bridge", ["-n", cloud.NamespaceOf(host), "fdb", "show", "dev", vxlan])).EnsureSuccess().StdOut;
+            Assert.Contains($"00:00:00:00:00:00 dst {cloud.AddressOf(peer)} self permanent", fdb, StringComparison.Ordinal);
+            Assert.Contains($"{cloud.NamespacePrefixOf(host)}-qdhcp-{networkId}", await NamespacesAsync());
+        }
+
+        // The agents: one of each kind per compute host, alive, with the tunnel address the other host floods to.
+        var agents = (await cloud.OpenStackAsync("network", "agent", "list", "--agent-type", "linux-bridge", "-f", "json")).EnsureSuccess().Json().AsArray();
+        foreach (var host in MultiHostFixture.ComputeHosts)
+        {
+            var agent = Assert.Single(agents, a => Text(a, "Host") == host)!;
+            Assert.True(agent["Alive"]!.ToJsonString() is "true" or "\":-)\"", agent.ToJsonString());
+            var shown = (await cloud.OpenStackAsync("network", "agent", "show", Text(agent, "ID"), "-f", "json")).EnsureSuccess().Json();
+            Assert.Contains(cloud.AddressOf(host), shown["configuration"]!.ToJsonString(), StringComparison.Ordinal); // tunneling_ip
+        }
+
+        // Deleting the servers and the network leaves no VXLAN device, bridge, namespace or tunnel filter on either host.
+        (await cloud.OpenStackAsync("server", "delete", "--wait", "span-1", "span-2")).EnsureSuccess();
+        (await cloud.OpenStackAsync("network", "delete", "span")).EnsureSuccess();
+        foreach (var host in MultiHostFixture.ComputeHosts)
+        {
+            Assert.DoesNotContain(await HostLinksAsync(host), l => l.StartsWith("emb", StringComparison.Ordinal));
+            Assert.DoesNotContain(await NamespacesAsync(), ns => ns.StartsWith(cloud.NamespacePrefixOf(host) + "-", StringComparison.Ordinal));
+            var tables = (await Cli.RunAsync("ip", ["netns", "exec", cloud.NamespaceOf(host), "nft", "list", "tables"])).EnsureSuccess().StdOut;
+            Assert.DoesNotContain("emb_tunnel", tables, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_server_booted_without_a_network_gets_the_projects_auto_allocated_one()
     {
         // openstack server create without --network sends Nova's "networks": "auto" (2.37 and later).
@@ -96,9 +160,9 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
     }
 
     /// <summary>True once a ping gets no answer (the filter is applied within a few seconds of the change).</summary>
-    private async Task<bool> PingFailsAsync(string server, string address)
+    private async Task<bool> PingFailsAsync(string server, string address, int attempts = 15)
     {
-        for (var attempt = 0; attempt < 15; attempt++)
+        for (var attempt = 0; attempt < attempts; attempt++)
         {
             if ((await cloud.ExecAsync(server, $"ping -c 1 -W 2 {address} > /dev/null && echo answered || echo silent")) == "silent")
             {
@@ -112,9 +176,9 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
     }
 
     /// <summary>The interface names in the compute host's namespace.</summary>
-    private async Task<List<string>> HostLinksAsync()
+    private async Task<List<string>> HostLinksAsync(string host = Host)
     {
-        var output = (await Cli.RunAsync("ip", ["-n", cloud.NamespaceOf(Host), "-o", "link", "show"])).EnsureSuccess().StdOut;
+        var output = (await Cli.RunAsync("ip", ["-n", cloud.NamespaceOf(host), "-o", "link", "show"])).EnsureSuccess().StdOut;
         return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(':')[1].Trim().Split('@')[0])];
     }
 
