@@ -56,6 +56,8 @@ internal static class ComputeJson
         (VmStates.Active, "reboot_started_hard" or "rebooting_hard") => "HARD_REBOOT",
         (VmStates.Active, _) => "ACTIVE",
         (VmStates.Stopped, _) => "SHUTOFF",
+        (VmStates.Paused, _) => "PAUSED",
+        (VmStates.Suspended, _) => "SUSPENDED",
         (VmStates.Error, _) => "ERROR",
         (VmStates.Deleted, _) => "DELETED",
         _ => "UNKNOWN",
