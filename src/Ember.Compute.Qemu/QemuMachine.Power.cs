@@ -47,6 +47,20 @@ public sealed partial class QemuMachine
         }
     }
 
+    /// <summary>Halts the vCPUs (<c>stop</c>); the guest's memory and devices stay as they are.</summary>
+    public async Task PauseAsync(CancellationToken cancellationToken)
+    {
+        Log.PowerAction(_logger, Id, "pause");
+        await Qmp.ExecuteAsync("stop", null, cancellationToken);
+    }
+
+    /// <summary>Runs the vCPUs again (<c>cont</c>) after <see cref="PauseAsync"/>.</summary>
+    public async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        Log.PowerAction(_logger, Id, "resume");
+        await Qmp.ExecuteAsync("cont", null, cancellationToken);
+    }
+
     /// <summary>Hard or soft reboot with a 60 s soft grace period.</summary>
     public Task RebootAsync(bool hard, CancellationToken cancellationToken) =>
         RebootAsync(hard, TimeSpan.FromSeconds(60), cancellationToken);

@@ -46,17 +46,29 @@ public static partial class ComputeApi
         });
     }
 
-    /// <summary>id, name, policies (a list of one), members, an always empty metadata, and from 2.13 project_id and user_id.</summary>
+    /// <summary>
+    /// id, name, policies (a list of one), members, an always empty metadata, from 2.13 project_id and user_id; from
+    /// 2.64 policy and rules in place of policies and metadata.
+    /// </summary>
     private static JsonObject ServerGroupView(HttpContext http, ServerGroupRow group, IEnumerable<string> members)
     {
         var json = new JsonObject
         {
             ["id"] = group.Id,
             ["name"] = group.Name,
-            ["policies"] = new JsonArray(group.Policy),
             ["members"] = new JsonArray([.. members.Select(m => (JsonNode)m)]),
-            ["metadata"] = new JsonObject(),
         };
+        if (ComputeVersion.Of(http).AtLeast(64))
+        {
+            json["policy"] = group.Policy;
+            json["rules"] = new JsonObject();
+        }
+        else
+        {
+            json["policies"] = new JsonArray(group.Policy);
+            json["metadata"] = new JsonObject();
+        }
+
         if (ComputeVersion.Of(http).AtLeast(13))
         {
             json["project_id"] = group.ProjectId;
@@ -69,12 +81,14 @@ public static partial class ComputeApi
     /// <summary>Nova's create schema below 2.64: name, and policies as a list of exactly one known policy; nothing else.</summary>
     private static (string Name, string Policy) ParseServerGroup(JsonObject body, Microversion version)
     {
-        if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("name" or "policies")) is { } extra)
+        // From 2.64: policy (a string) and rules instead of the list.
+        string[] keys = version.AtLeast(64) ? ["name", "policy", "rules"] : ["name", "policies"];
+        if (body.Select(p => p.Key).FirstOrDefault(k => !keys.Contains(k)) is { } extra)
         {
             throw ApiException.BadRequest($"Additional properties are not allowed ('{extra}' was unexpected)");
         }
 
-        foreach (var required in new[] { "name", "policies" })
+        foreach (var required in keys[..2])
         {
             if (!body.ContainsKey(required))
             {
@@ -93,6 +107,11 @@ public static partial class ComputeApi
             throw ApiException.BadRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
         }
 
+        if (version.AtLeast(64))
+        {
+            return (name, ServerGroupPolicy264(body));
+        }
+
         if (body["policies"] is not JsonArray policies)
         {
             throw ApiException.BadRequest($"Invalid input for field/attribute policies. Value: {body["policies"]?.ToJsonString() ?? "None"}. It is not of type 'array'");
@@ -109,6 +128,40 @@ public static partial class ComputeApi
         return allowed.Contains(policy)
             ? (name, policy)
             : throw ApiException.BadRequest($"Invalid input for field/attribute 0. Value: {policy}. '{policy}' is not one of {PythonList(allowed)}");
+    }
+
+    /// <summary>
+    /// 2.64's policy and rules: max_server_per_host only with anti-affinity, and (Ember keeps no rules) only 1, which is
+    /// what anti-affinity means without it.
+    /// </summary>
+    private static string ServerGroupPolicy264(JsonObject body)
+    {
+        string[] allowed = ["anti-affinity", "affinity", "soft-anti-affinity", "soft-affinity"];
+        var policy = body["policy"] is JsonValue value && value.TryGetValue(out string? p) ? p : body["policy"]?.ToJsonString() ?? "None";
+        if (!allowed.Contains(policy))
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute policy. Value: {policy}. '{policy}' is not one of {PythonList(allowed)}");
+        }
+
+        if (body["rules"] is null)
+        {
+            return policy;
+        }
+
+        if (body["rules"] is not JsonObject rules || rules.Any(r => r.Key != "max_server_per_host"))
+        {
+            throw ApiException.BadRequest("Invalid input for field/attribute rules. Only 'max_server_per_host' is allowed.");
+        }
+
+        if (rules.Count > 0 && policy != "anti-affinity")
+        {
+            throw ApiException.BadRequest("Only anti-affinity policy supports rules.");
+        }
+
+        var max = Json.OptionalInteger(rules, "max_server_per_host");
+        return max is null or 1
+            ? policy
+            : throw ApiException.BadRequest("Ember's anti-affinity keeps one member per host: max_server_per_host other than 1 is not supported.");
     }
 
     /// <summary>

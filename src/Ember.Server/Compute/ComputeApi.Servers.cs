@@ -35,9 +35,22 @@ public static partial class ComputeApi
                 server = server with { Description = Limits.Text(Json.OptionalString(body, "description"), "description") };
             }
 
+            if (body.ContainsKey("accessIPv4"))
+            {
+                server = server with { AccessIpV4 = AccessIp(body, "accessIPv4", System.Net.Sockets.AddressFamily.InterNetwork) };
+            }
+
+            if (body.ContainsKey("accessIPv6"))
+            {
+                server = server with { AccessIpV6 = AccessIp(body, "accessIPv6", System.Net.Sockets.AddressFamily.InterNetworkV6) };
+            }
+
             await store.UpdateServerAsync(server);
             // Read again for the reply: a delete that raced the update makes it a 404, not a null row (fuzz seed 20261130).
-            return Json.Reply(new JsonObject { ["server"] = await ServerViewAsync(http, store, context, await FindServerAsync(store, context, id)) });
+            return Json.Reply(new JsonObject
+            {
+                ["server"] = await ServerViewAsync(http, store, context, await FindServerAsync(store, context, id), updateView: true),
+            });
         });
         v21.MapDelete("/servers/{id}", async (HttpContext http, ComputeStore store, ComputeService compute, string id) =>
         {
@@ -51,19 +64,44 @@ public static partial class ComputeApi
 
     /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
     /// <param name="addresses">A list reads the addresses of its whole page at once; a single server reads its own.</param>
+    /// <param name="tags">A list reads the tags of its whole page at once; a single server reads its own.</param>
+    /// <param name="single">Show and update: from 2.71 with the server's group (Nova's list leaves it out).</param>
     private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
-        Func<ServerRow, string>? hostStatus = null, ILookup<string, Network.ServerAddress>? addresses = null) =>
-        ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), ComputeVersion.Of(http),
+        Func<ServerRow, string>? hostStatus = null, ILookup<string, Network.ServerAddress>? addresses = null, ILookup<string, string>? tags = null,
+        bool single = true, bool updateView = false)
+    {
+        var version = ComputeVersion.Of(http);
+        var serverTags = !version.AtLeast(26) ? [] : tags is null ? await store.ListTagsAsync(server.Id) : [.. tags[server.Id]];
+        var group = single && version.AtLeast(71)
+            ? (await http.RequestServices.GetRequiredService<ServerGroupService>().GroupOfAsync(server.Id))?.Id
+            : null;
+        return ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), version,
             addresses is null
                 ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync(server.Id, http.RequestAborted)
                 : [.. addresses[server.Id]],
-            hostStatus: hostStatus?.Invoke(server));
+            hostStatus: hostStatus?.Invoke(server), extras: new ComputeJson.ServerExtras(serverTags, group, updateView));
+    }
 
     /// <summary>host_status for a request that may see it (2.16, Nova's show:host_status policy: admin); else null, and no registry read.</summary>
     private static async Task<Func<ServerRow, string>?> HostStatusesAsync(HttpContext http, RequestContext context) =>
         ComputeVersion.Of(http).AtLeast(16) && http.Allows(context, "os_compute_api:servers:show:host_status")
             ? await http.RequestServices.GetRequiredService<ComputeHostStatus>().HostStatusesAsync()
             : null;
+
+    /// <summary>accessIPv4/accessIPv6 as Nova's schema takes them: an address of that family, or empty/null for none.</summary>
+    private static string? AccessIp(JsonObject body, string key, System.Net.Sockets.AddressFamily family)
+    {
+        var text = body[key] is null ? null : body[key] is JsonValue v && v.TryGetValue(out string? s) ? s : body[key]!.ToJsonString();
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        return text.Length <= 64 && System.Net.IPAddress.TryParse(text, out var address) && address.AddressFamily == family
+            && (family == System.Net.Sockets.AddressFamily.InterNetworkV6 || text.Count(c => c == '.') == 3)
+            ? address.ToString()
+            : throw ApiException.BadRequest($"Invalid input for field/attribute {key}. Value: {text}. '{text}' is not a '{(family == System.Net.Sockets.AddressFamily.InterNetwork ? "ipv4" : "ipv6")}'");
+    }
 
     private static string ServerName(string? name) =>
         string.IsNullOrWhiteSpace(name) || name.Length > 255
@@ -91,13 +129,42 @@ public static partial class ComputeApi
             request = request with { KeyData = keypair.PublicKey };
         }
 
-        if (await store.FindFlavorAsync(request.FlavorRef) is { } flavor)
+        var (minCount, maxCount) = ServerCount(body);
+        if (maxCount > 1 && (request.Volumes.Count > 0 || request.Nics.Any(n => n.PortId is not null)))
         {
-            await CheckServerQuotaAsync(quotas, context, flavor);
+            throw ApiException.BadRequest(request.Volumes.Count > 0
+                ? "Unable to launch multiple instances with a volume attached: a volume cannot be given to several new servers at once."
+                : "Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.");
         }
 
+        // Nova creates as many as the quota allows between min_count and max_count, and refuses when that is below min_count.
+        var count = await store.FindFlavorAsync(request.FlavorRef) is { } flavor
+            ? await CheckServerQuotaAsync(quotas, context, flavor, minCount, maxCount)
+            : maxCount;
+
         var adminPass = request.AdminPass ?? NewAdminPass();
-        var server = await compute.CreateAsync(context, RequestId(http), request with { AdminPass = adminPass }, version);
+        var reservation = "r-" + Ids.NewUuid()[..8];
+        ServerRow? first = null;
+        for (var index = 0; index < count; index++)
+        {
+            // Nova's multi_instance_display_name_template: "%(name)s-%(count)d", counted from 1, only when there are several.
+            var one = request with
+            {
+                Name = count > 1 ? $"{request.Name}-{index + 1}" : request.Name,
+                AdminPass = adminPass,
+                ReservationId = reservation,
+                LaunchIndex = index,
+            };
+            var created = await compute.CreateAsync(context, RequestId(http), one, version);
+            first ??= created;
+        }
+
+        if (Json.OptionalBoolean(body, "return_reservation_id") == true)
+        {
+            return Json.Reply(new JsonObject { ["reservation_id"] = reservation }, StatusCodes.Status202Accepted);
+        }
+
+        var server = first!;
         http.Response.Headers.Location = $"{http.BaseUrl()}/compute/v2.1/servers/{server.Id}";
         return Json.Reply(new JsonObject
         {
@@ -116,25 +183,65 @@ public static partial class ComputeApi
     /// Nova's instances, cores and ram quotas, counted before the create (Nova counts again after it; Ember does not,
     /// so concurrent creates may pass a limit by their number).
     /// </summary>
-    private static async Task CheckServerQuotaAsync(ComputeQuotas quotas, RequestContext context, FlavorRow flavor)
+    /// <returns>How many servers to create: <paramref name="maxCount"/>, or fewer down to <paramref name="minCount"/> as the quota allows.</returns>
+    private static async Task<int> CheckServerQuotaAsync(ComputeQuotas quotas, RequestContext context, FlavorRow flavor, int minCount, int maxCount)
     {
         var projectId = context.RequireProject();
         var limits = await quotas.LimitsOfAsync(projectId);
-        var requests = new[] { ("instances", 1), ("cores", flavor.Vcpus), ("ram", flavor.Ram) };
-        if (requests.All(r => limits[r.Item1] < 0))
+        var perServer = new[] { ("instances", 1), ("cores", flavor.Vcpus), ("ram", flavor.Ram) };
+        if (perServer.All(r => limits[r.Item1] < 0))
         {
-            return; // unlimited, the default: nothing to count on every boot
+            return maxCount; // unlimited, the default: nothing to count on every boot
         }
 
         var usage = await quotas.UsageOfAsync(projectId, context.UserId);
-        foreach (var (resource, requested) in requests)
+        var allowed = maxCount;
+        foreach (var (resource, each) in perServer.Where(r => limits[r.Item1] >= 0 && r.Item2 > 0))
         {
-            if (limits[resource] >= 0 && usage[resource] + requested > limits[resource])
-            {
-                throw ApiException.Forbidden(
-                    $"Quota exceeded for {resource}: Requested {requested}, but already used {usage[resource]} of {limits[resource]} {resource}");
-            }
+            allowed = Math.Min(allowed, (int)Math.Max(0, (limits[resource] - usage[resource]) / each));
         }
+
+        if (allowed >= minCount)
+        {
+            return allowed;
+        }
+
+        // Nova names the first resource that cannot hold min_count servers.
+        var (name, per) = perServer.First(r => limits[r.Item1] >= 0 && usage[r.Item1] + (long)r.Item2 * minCount > limits[r.Item1]);
+        throw ApiException.Forbidden(
+            $"Quota exceeded for {name}: Requested {per * minCount}, but already used {usage[name]} of {limits[name]} {name}");
+    }
+
+    /// <summary>Nova's most servers one create may ask for is bounded by the quota; this bounds the loop when the quota is unlimited.</summary>
+    private const int MaxServersPerCreate = 100;
+
+    /// <summary>min_count and max_count: integers of at least 1 (strings of digits too, as Nova's schema), min not above max.</summary>
+    private static (int Min, int Max) ServerCount(JsonObject body)
+    {
+        static int? Count(JsonObject body, string key)
+        {
+            var node = body[key];
+            if (node is null)
+            {
+                return null;
+            }
+
+            var text = node is JsonValue v && v.TryGetValue(out string? s) ? s : node.ToJsonString();
+            return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
+                ? n
+                : throw ApiException.BadRequest($"Invalid input for field/attribute {key}. Value: {text}. It must be an integer of at least 1.");
+        }
+
+        var min = Count(body, "min_count") ?? 1;
+        var max = Count(body, "max_count") ?? min;
+        if (min > max)
+        {
+            throw ApiException.BadRequest("min_count must be <= max_count");
+        }
+
+        return max <= MaxServersPerCreate
+            ? (min, max)
+            : throw ApiException.BadRequest($"Invalid input for field/attribute max_count. Value: {max}. Ember creates at most {MaxServersPerCreate} servers per request.");
     }
 
     private static ServerCreateRequest ParseCreate(JsonObject body, Microversion version)
@@ -191,6 +298,8 @@ public static partial class ComputeApi
             Description = version.AtLeast(19) ? Limits.Text(Json.OptionalString(body, "description"), "description") : null,
             ImageId = string.IsNullOrEmpty(imageRef) ? imageFromBdm : imageRef,
             FlavorRef = FlavorIdFromRef(Json.RequiredString(body, "flavorRef")),
+            AccessIpV4 = AccessIp(body, "accessIPv4", System.Net.Sockets.AddressFamily.InterNetwork),
+            AccessIpV6 = AccessIp(body, "accessIPv6", System.Net.Sockets.AddressFamily.InterNetworkV6),
             Metadata = Limits.NovaMetadata(Json.OptionalStringMap(body, "metadata") ?? []),
             UserData = UserData(Json.OptionalString(body, "user_data")),
             KeyName = Json.OptionalString(body, "key_name"),
@@ -306,19 +415,24 @@ public static partial class ComputeApi
         // Nova matches the name as a regular expression.
         var name = query["name"] is { Count: > 0 } n ? QueryParams.UserRegex(n.ToString()) : null;
         var status = query["status"] is { Count: > 0 } s ? s.ToString() : null;
-        var page = await compute.ListServersAsync(allTenants ? projectFilter : projectFilter ?? context.ProjectId,
+        var filter = await ServerListFilter.ParseAsync(query, context, ComputeVersion.Of(http), store);
+        // Nova takes tenant_id as project_id when an admin lists all_tenants.
+        var tenantFilter = allTenants && query["tenant_id"] is { Count: > 0 } t ? t.ToString() : null;
+        var page = await compute.ListServersAsync(allTenants ? projectFilter ?? tenantFilter : projectFilter ?? context.ProjectId,
             server => (name is null || QueryParams.IsMatch(name, server.Name))
-                && (status is null || string.Equals(ComputeJson.Status(server), status, StringComparison.OrdinalIgnoreCase)),
+                && (status is null || string.Equals(ComputeJson.Status(server), status, StringComparison.OrdinalIgnoreCase))
+                && filter.Matches(server),
             query["marker"] is { Count: > 0 } marker ? marker.ToString() : null, QueryParams.Limit(query));
         var result = new JsonArray();
         var hostStatus = detail ? await HostStatusesAsync(http, context) : null;
         var addresses = detail
             ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync([.. page.Items.Select(server => server.Id)], http.RequestAborted)
             : null;
+        var tags = detail && ComputeVersion.Of(http).AtLeast(26) ? await store.ListTagsAsync([.. page.Items.Select(server => server.Id)]) : null;
         foreach (var server in page.Items)
         {
             result.Add(detail
-                ? await ServerViewAsync(http, store, context, server, hostStatus, addresses)
+                ? await ServerViewAsync(http, store, context, server, hostStatus, addresses, tags, single: false)
                 : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
         }
 
@@ -342,11 +456,11 @@ public static partial class ComputeApi
         {
             case "os-stop":
                 http.Enforce(context, "os_compute_api:servers:stop");
-                await compute.StopAsync(RequestId(http), server);
+                await compute.StopAsync(context, RequestId(http), server);
                 return Results.Accepted();
             case "os-start":
                 http.Enforce(context, "os_compute_api:servers:start");
-                await compute.StartAsync(RequestId(http), server);
+                await compute.StartAsync(context, RequestId(http), server);
                 return Results.Accepted();
             case "reboot":
                 http.Enforce(context, "os_compute_api:servers:reboot");
@@ -356,7 +470,37 @@ public static partial class ComputeApi
                     throw ApiException.BadRequest("Invalid input for field/attribute type. Value: " + (type ?? "None") + ". It must be SOFT or HARD.");
                 }
 
-                await compute.RebootAsync(RequestId(http), server, hard: type == "HARD");
+                await compute.RebootAsync(context, RequestId(http), server, hard: type == "HARD");
+                return Results.Accepted();
+            case "pause":
+                http.Enforce(context, "os_compute_api:os-pause-server:pause");
+                await compute.PauseAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "unpause":
+                http.Enforce(context, "os_compute_api:os-pause-server:unpause");
+                await compute.UnpauseAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "suspend":
+                http.Enforce(context, "os_compute_api:os-suspend-server:suspend");
+                await compute.SuspendAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "resume":
+                http.Enforce(context, "os_compute_api:os-suspend-server:resume");
+                await compute.ResumeAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "lock":
+                http.Enforce(context, "os_compute_api:os-lock-server:lock");
+                await compute.LockAsync(context, RequestId(http), server, LockReason(argument, ComputeVersion.Of(http)));
+                return Results.Accepted();
+            case "unlock":
+                http.Enforce(context, "os_compute_api:os-lock-server:unlock");
+                await compute.UnlockAsync(context, RequestId(http), server,
+                    () => http.Allows(context, "os_compute_api:os-lock-server:unlock:unlock_override"));
+                return Results.Accepted();
+            case "os-resetState":
+                http.Enforce(context, "os_compute_api:os-admin-actions:reset_state");
+                var state = argument is JsonObject reset ? Json.OptionalString(reset, "state") : null;
+                await compute.ResetStateAsync(server, state ?? throw ApiException.BadRequest("Invalid input for field/attribute os-resetState. 'state' is a required property"));
                 return Results.Accepted();
             case "os-getConsoleOutput":
                 http.Enforce(context, "os_compute_api:os-console-output");
@@ -370,6 +514,7 @@ public static partial class ComputeApi
             case "changePassword":
                 http.Enforce(context, "os_compute_api:os-admin-password");
                 var password = argument is JsonObject change ? Json.OptionalString(change, "adminPass") : null;
+                ComputeService.RequireUnlocked(context, server);
                 await compute.ChangePasswordAsync(RequestId(http), server, password ?? throw ApiException.BadRequest("'adminPass' is a required property"), http.RequestAborted);
                 return Results.Accepted();
             case "os-getSerialConsole":
@@ -423,6 +568,28 @@ public static partial class ComputeApi
         var password = adminPass ?? (version.AtLeast(14) ? null : NewAdminPass());
         await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password);
         return version.AtLeast(14) ? Results.Ok() : Json.Reply(new JsonObject { ["adminPass"] = password });
+    }
+
+    /// <summary>
+    /// lock's body: null, or from 2.73 {"locked_reason": "..."} of at most 255 characters (Nova's schema refuses
+    /// anything else in it).
+    /// </summary>
+    private static string? LockReason(JsonNode? argument, Microversion version)
+    {
+        if (argument is not JsonObject body || !version.AtLeast(73))
+        {
+            return null;
+        }
+
+        if (body.Select(p => p.Key).FirstOrDefault(k => k != "locked_reason") is { } unknown)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute lock. Additional properties are not allowed ('{unknown}' was unexpected)");
+        }
+
+        var reason = Json.OptionalString(body, "locked_reason");
+        return reason is null || reason.Length <= 255
+            ? reason
+            : throw ApiException.BadRequest("Invalid input for field/attribute locked_reason. It must be at most 255 characters.");
     }
 
     /// <summary>A password Nova would generate for a server the user gave none (12 characters, as its default length).</summary>

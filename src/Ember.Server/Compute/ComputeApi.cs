@@ -29,6 +29,9 @@ public static partial class ComputeApi
         });
         MapFlavors(v21);
         MapServers(v21);
+        MapInstanceActions(v21);
+        MapServerTags(v21);
+        MapServerMetadata(v21);
         MapVolumeAttachments(v21);
         MapServices(v21);
         MapHypervisors(v21);

@@ -95,6 +95,14 @@ public enum PowerActionKind
     Start,
     SoftReboot,
     HardReboot,
+
+    /// <summary>QMP stop: the guest keeps its memory in QEMU (PAUSED).</summary>
+    Pause,
+    Unpause,
+
+    /// <summary>Also QMP stop (SUSPENDED): Ember does not save the memory to disk, so the QEMU process stays.</summary>
+    Suspend,
+    Resume,
 }
 
 public sealed record PowerAction(string RequestId, string ServerId, PowerActionKind Action);

@@ -147,6 +147,9 @@ public sealed partial class ComputeHostManager
         {
             PowerActionKind.Stop => PowerOffAsync(message.ServerId, token),
             PowerActionKind.Start => PowerOnAsync(message.ServerId, token),
+            PowerActionKind.Pause => FreezeAsync(message.ServerId, VmStates.Paused, token),
+            PowerActionKind.Suspend => FreezeAsync(message.ServerId, VmStates.Suspended, token),
+            PowerActionKind.Unpause or PowerActionKind.Resume => ThawAsync(message.ServerId, token),
             _ => RebootAsync(message.ServerId, hard: message.Action == PowerActionKind.HardReboot, token),
         });
         return Task.CompletedTask;
@@ -206,6 +209,52 @@ public sealed partial class ComputeHostManager
         finally
         {
             await store.SetStateAsync(serverId, VmStates.Active, null, PowerStates.Running);
+        }
+    }
+
+    /// <summary>
+    /// pause and suspend: QMP <c>stop</c> halts the vCPUs; memory stays in the QEMU process (a suspend is not saved
+    /// to disk, unlike libvirt's managed save, so it does not survive the host's reboot). Power state PAUSED or SHUTDOWN.
+    /// </summary>
+    private async Task FreezeAsync(string serverId, string vmState, CancellationToken cancellationToken)
+    {
+        if (await OwnedAsync(serverId) is not { } server)
+        {
+            return;
+        }
+
+        try
+        {
+            var machine = machines.Find(serverId) ?? throw new InvalidOperationException("QEMU is not running.");
+            await machine.PauseAsync(cancellationToken);
+            await store.SetStateAsync(serverId, vmState, null, vmState == VmStates.Paused ? PowerStates.Paused : PowerStates.Shutdown);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The guest still runs: back to where it was, and the event says Error.
+            await store.SetStateAsync(serverId, server.VmState, null, server.PowerState);
+            throw;
+        }
+    }
+
+    /// <summary>unpause and resume: QMP <c>cont</c>.</summary>
+    private async Task ThawAsync(string serverId, CancellationToken cancellationToken)
+    {
+        if (await OwnedAsync(serverId) is not { } server)
+        {
+            return;
+        }
+
+        try
+        {
+            var machine = machines.Find(serverId) ?? throw new InvalidOperationException("QEMU is not running.");
+            await machine.ResumeAsync(cancellationToken);
+            await store.SetStateAsync(serverId, VmStates.Active, null, PowerStates.Running);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await store.SetStateAsync(serverId, server.VmState, null, server.PowerState);
+            throw;
         }
     }
 

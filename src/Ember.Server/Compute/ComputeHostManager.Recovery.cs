@@ -66,12 +66,15 @@ public sealed partial class ComputeHostManager
                 continue;
             }
 
-            var machine = server.VmState == VmStates.Active ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
+            // A paused or suspended QEMU is adopted as it is: still stopped, with the guest's memory.
+            var frozen = server.VmState is VmStates.Paused or VmStates.Suspended;
+            var machine = server.VmState == VmStates.Active || frozen ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
             if (machine is not null)
             {
                 machines.Add(machine);
                 WatchExit(machine);
-                await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running);
+                await store.SetStateAsync(server.Id, frozen ? server.VmState : VmStates.Active, null,
+                    frozen ? server.PowerState : PowerStates.Running);
             }
             else if (File.Exists(ResumeMarker(server.Id)))
             {
@@ -79,7 +82,7 @@ public sealed partial class ComputeHostManager
                 await store.SetStateAsync(server.Id, VmStates.Stopped, "powering-on", PowerStates.Shutdown);
                 await PowerAsync(new PowerAction(requestId, server.Id, PowerActionKind.Start), cancellationToken);
             }
-            else if (server.VmState == VmStates.Active || server.TaskState is not null)
+            else if (server.VmState == VmStates.Active || frozen || server.TaskState is not null)
             {
                 LogRecovering(logger, server.Id, server.VmState + "/" + (server.TaskState ?? "-"), "stopped");
                 await store.SetStateAsync(server.Id, VmStates.Stopped, null, PowerStates.Shutdown);

@@ -55,14 +55,78 @@ public sealed partial class ComputeHostManager(
 
     /// <summary>
     /// Runs a cast on the background runner, with the server's lock held and a log scope of the request id.
-    /// The work re-reads the row: a server that is gone or not ours any more is left alone.
+    /// The work re-reads the row: a server that is gone or not ours any more is left alone. The work is an event
+    /// of the action the request recorded (os-instance-actions): Error when it throws or leaves the server in ERROR.
     /// </summary>
     private void Cast(string what, string requestId, string serverId, Func<CancellationToken, Task> body) =>
         work.Run(what, ("ServerId", serverId), async token =>
         {
             using var scope = logger.BeginScope("RequestId:{RequestId}", requestId);
-            await machines.WithServerLockAsync(serverId, () => body(token));
+            await machines.WithServerLockAsync(serverId, async () =>
+            {
+                var eventId = await TryStartEventAsync(serverId, requestId, what);
+                try
+                {
+                    await body(token);
+                }
+                catch (Exception ex)
+                {
+                    await TryFinishEventAsync(eventId, serverId, ex);
+                    throw;
+                }
+
+                await TryFinishEventAsync(eventId, serverId, null);
+            });
         });
+
+    private static string FaultMessage(string? faultJson) =>
+        (faultJson is null ? null : JsonNode.Parse(faultJson)?["message"]?.ToString()) ?? "The server went to ERROR.";
+
+    /// <summary>Nova's event names: the compute manager's method that did the work, prefixed "compute_".</summary>
+    private static string EventName(string what, string action) => what switch
+    {
+        "spawn" when action == "evacuate" => "compute_rebuild_instance",
+        "spawn" => "compute__do_build_and_run_instance",
+        "attach" => "compute_attach_volume",
+        "detach" => "compute_detach_volume",
+        "delete" => "compute_terminate_instance",
+        nameof(PowerActionKind.SoftReboot) or nameof(PowerActionKind.HardReboot) => "compute_reboot_instance",
+        _ => $"compute_{what.ToLowerInvariant()}_instance",
+    };
+
+    // Recording is bookkeeping: a database hiccup here must not fail the work itself.
+    private async Task<long?> TryStartEventAsync(string serverId, string requestId, string what)
+    {
+        try
+        {
+            return await store.StartActionEventAsync(serverId, requestId, action => EventName(what, action), Name);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        {
+            LogEventNotRecorded(logger, serverId, ex.Message);
+            return null;
+        }
+    }
+
+    private async Task TryFinishEventAsync(long? eventId, string serverId, Exception? failure)
+    {
+        if (eventId is not { } id)
+        {
+            return;
+        }
+
+        try
+        {
+            // A failure the work handled itself shows in the row: ERROR with a fault (a server deleted meanwhile is no failure).
+            var row = failure is null ? await store.FindServerAsync(serverId) : null;
+            var handled = row is { VmState: VmStates.Error } ? FaultMessage(row.FaultJson) : null;
+            await store.FinishActionEventAsync(id, failure is null && handled is null, failure?.Message ?? handled);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        {
+            LogEventNotRecorded(logger, serverId, ex.Message);
+        }
+    }
 
     /// <summary>The server's row when this host owns it; null (and a log line) when it is gone or another host's.</summary>
     private async Task<ServerRow?> OwnedAsync(string serverId)
@@ -300,4 +364,7 @@ public sealed partial class ComputeHostManager(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Server {ServerId} belongs to host {Owner}, not {Host}: left alone")]
     private static partial void LogNotOurs(ILogger logger, string serverId, string owner, string host);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Instance action event of server {ServerId} not recorded: {Reason}")]
+    private static partial void LogEventNotRecorded(ILogger logger, string serverId, string reason);
 }

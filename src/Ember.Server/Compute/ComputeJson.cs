@@ -39,6 +39,11 @@ internal static class ComputeJson
             json["description"] = flavor.Description;
         }
 
+        if (version.AtLeast(61))
+        {
+            json["extra_specs"] = Json.ToJson(ExtraSpecs(flavor));
+        }
+
         return json;
     }
 
@@ -51,6 +56,8 @@ internal static class ComputeJson
         (VmStates.Active, "reboot_started_hard" or "rebooting_hard") => "HARD_REBOOT",
         (VmStates.Active, _) => "ACTIVE",
         (VmStates.Stopped, _) => "SHUTOFF",
+        (VmStates.Paused, _) => "PAUSED",
+        (VmStates.Suspended, _) => "SUSPENDED",
         (VmStates.Error, _) => "ERROR",
         (VmStates.Deleted, _) => "DELETED",
         _ => "UNKNOWN",
@@ -82,11 +89,19 @@ internal static class ComputeJson
         return json;
     }
 
+    /// <summary>What a server view shows beyond the row: tags (2.26), its server group (2.71), and whether it is the update view.</summary>
+    public sealed record ServerExtras(IReadOnlyList<string> Tags, string? GroupId, bool UpdateView = false)
+    {
+        public static ServerExtras None { get; } = new([], null);
+    }
+
     /// <param name="hostStatus">The server's host_status (2.16), or null when the caller may not see it.</param>
     /// <param name="addresses">The server's fixed addresses (ports of the network service), in port order.</param>
     public static JsonObject Server(HttpContext http, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms,
-        Microversion version, IReadOnlyList<Network.ServerAddress> addresses, string? imageName = null, string? hostStatus = null)
+        Microversion version, IReadOnlyList<Network.ServerAddress> addresses, string? imageName = null, string? hostStatus = null,
+        ServerExtras? extras = null)
     {
+        extras ??= ServerExtras.None;
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var json = new JsonObject
         {
@@ -123,11 +138,31 @@ internal static class ComputeJson
             ["created"] = Ids.ZuluSeconds(server.CreatedAt),
             ["updated"] = Ids.ZuluSeconds(server.UpdatedAt),
             ["addresses"] = Addresses(addresses),
-            ["accessIPv4"] = "",
-            ["accessIPv6"] = "",
+            ["accessIPv4"] = server.AccessIpV4 ?? "",
+            ["accessIPv6"] = server.AccessIpV6 ?? "",
             ["links"] = Links(http, "servers", server.Id),
             ["OS-DCF:diskConfig"] = "MANUAL",
-            ["progress"] = 0,
+        };
+        // Nova shows progress only in the statuses that make some.
+        if (json["status"]!.GetValue<string>() is "ACTIVE" or "BUILD")
+        {
+            json["progress"] = 0;
+        }
+
+        // Nova's update view (below 2.75) leaves out the extended attributes.
+        if (!extras.UpdateView)
+        {
+            Extended(json, ctx, server, bdms, version);
+        }
+
+        ExtendedCommon(json, server, version, hostStatus, extras);
+        return json;
+    }
+
+    private static void Extended(JsonObject json, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms, Microversion version)
+    {
+        var extended = new JsonObject
+        {
             ["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "",
             ["config_drive"] = server.ConfigDrive,
             ["key_name"] = server.KeyName,
@@ -139,6 +174,12 @@ internal static class ComputeJson
             ["OS-EXT-STS:power_state"] = server.PowerState,
             ["os-extended-volumes:volumes_attached"] = new JsonArray([.. bdms.Select(b => (JsonNode)VolumeAttached(b, version))]),
         };
+        foreach (var (key, value) in extended.ToList())
+        {
+            extended.Remove(key);
+            json[key] = value;
+        }
+
         if (ctx.IsCloudAdmin)
         {
             // A server that was never placed has no host: null, as in Nova.
@@ -148,8 +189,8 @@ internal static class ComputeJson
             json["OS-EXT-SRV-ATTR:hypervisor_hostname"] = host;
             if (version.AtLeast(3))
             {
-                json["OS-EXT-SRV-ATTR:reservation_id"] = "r-" + server.Id[..8];
-                json["OS-EXT-SRV-ATTR:launch_index"] = 0;
+                json["OS-EXT-SRV-ATTR:reservation_id"] = server.ReservationId ?? "r-" + server.Id[..8];
+                json["OS-EXT-SRV-ATTR:launch_index"] = server.LaunchIndex;
                 json["OS-EXT-SRV-ATTR:hostname"] = server.Name;
                 json["OS-EXT-SRV-ATTR:kernel_id"] = "";
                 json["OS-EXT-SRV-ATTR:ramdisk_id"] = "";
@@ -157,10 +198,19 @@ internal static class ComputeJson
                 json["OS-EXT-SRV-ATTR:user_data"] = server.UserData;
             }
         }
+    }
 
+    /// <summary>The fields of every view (show, list detail and update) by microversion.</summary>
+    private static void ExtendedCommon(JsonObject json, ServerRow server, Microversion version, string? hostStatus, ServerExtras extras)
+    {
         if (version.AtLeast(9))
         {
-            json["locked"] = false;
+            json["locked"] = server.Locked;
+        }
+
+        if (version.AtLeast(73))
+        {
+            json["locked_reason"] = server.LockedReason;
         }
 
         if (version.AtLeast(16) && hostStatus is not null)
@@ -175,15 +225,23 @@ internal static class ComputeJson
 
         if (version.AtLeast(26))
         {
-            json["tags"] = new JsonArray();
+            json["tags"] = new JsonArray([.. extras.Tags.Select(t => (JsonNode)t)]);
+        }
+
+        if (version.AtLeast(63))
+        {
+            json["trusted_image_certificates"] = null;
+        }
+
+        if (version.AtLeast(71))
+        {
+            json["server_groups"] = extras.GroupId is { } group ? new JsonArray(group) : new JsonArray();
         }
 
         if (server.FaultJson is not null && server.VmState == VmStates.Error)
         {
             json["fault"] = JsonNode.Parse(server.FaultJson);
         }
-
-        return json;
     }
 
     private static JsonObject VolumeAttached(BdmRow bdm, Microversion version)

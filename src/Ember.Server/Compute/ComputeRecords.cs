@@ -62,6 +62,22 @@ public sealed record ServerRow
     public DateTime UpdatedAt { get; init; }
     public DateTime? LaunchedAt { get; init; }
 
+    /// <summary>Who locked the server ("owner" or "admin", as Nova's locked_by), null when unlocked.</summary>
+    public string? LockedBy { get; init; }
+
+    /// <summary>The reason given to lock (2.73).</summary>
+    public string? LockedReason { get; init; }
+    public string? AccessIpV4 { get; init; }
+    public string? AccessIpV6 { get; init; }
+
+    /// <summary>The reservation of the create that made it (r-xxxxxxxx; shared by the servers of one multiple create).</summary>
+    public string? ReservationId { get; init; }
+
+    /// <summary>The server's index among those of its create (0 for a single create).</summary>
+    public int LaunchIndex { get; init; }
+
+    public bool Locked => LockedBy is not null;
+
     public string InstanceName => $"instance-{InstanceNumber:x8}";
 }
 
@@ -90,6 +106,8 @@ public static class VmStates
     public const string Building = "building";
     public const string Active = "active";
     public const string Stopped = "stopped";
+    public const string Paused = "paused";
+    public const string Suspended = "suspended";
     public const string Error = "error";
     public const string Deleted = "deleted";
 }
@@ -102,4 +120,33 @@ public static class PowerStates
     public const int Paused = 3;
     public const int Shutdown = 4;
     public const int Crashed = 6;
+}
+
+/// <summary>One row of os-instance-actions: an action a request started on a server.</summary>
+public sealed record InstanceActionRow
+{
+    public long Id { get; init; }
+    public string ServerId { get; init; } = "";
+    public string RequestId { get; init; } = "";
+    public string Action { get; init; } = "";
+    public string ProjectId { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string? Message { get; init; }
+    public DateTime StartTime { get; init; }
+    public DateTime? FinishTime { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}
+
+/// <summary>One event of an action: a step of its work (compute_stop_instance, ...), on a host, with its result.</summary>
+public sealed record InstanceActionEventRow
+{
+    public long Id { get; init; }
+    public long ActionId { get; init; }
+    public string Event { get; init; } = "";
+    public string? Host { get; init; }
+    public DateTime StartTime { get; init; }
+    public DateTime? FinishTime { get; init; }
+    public string? Result { get; init; }
+    public string? Traceback { get; init; }
+    public string? Details { get; init; }
 }

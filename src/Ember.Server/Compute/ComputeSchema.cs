@@ -166,5 +166,46 @@ public static class ComputeSchema
         new("compute-013-key-data", """
             ALTER TABLE servers ADD COLUMN key_data TEXT;
             """),
+        // os-instance-actions: every action on a server (Nova's instance_actions) and the events of its work on the host
+        // (instance_actions_events). No foreign key to servers: Nova keeps the actions of a deleted server readable.
+        new("compute-015-instance-actions", """
+            CREATE TABLE instance_actions (
+                id SEQUENCE_KEY,
+                server_id VARCHAR(36) NOT NULL,
+                request_id VARCHAR(255) NOT NULL,
+                action VARCHAR(64) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                message VARCHAR(255),
+                start_time TIMESTAMP NOT NULL,
+                finish_time TIMESTAMP,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX instance_actions_server ON instance_actions (server_id, request_id);
+            CREATE TABLE instance_action_events (
+                id SEQUENCE_KEY,
+                action_id BIGINT NOT NULL REFERENCES instance_actions(id) ON DELETE CASCADE,
+                event VARCHAR(255) NOT NULL,
+                host VARCHAR(255),
+                start_time TIMESTAMP NOT NULL,
+                finish_time TIMESTAMP,
+                result VARCHAR(32),
+                traceback TEXT,
+                details TEXT);
+            CREATE INDEX instance_action_events_action ON instance_action_events (action_id);
+            """),
+        // Nova's lock (locked_by owner/admin, 2.73 locked_reason), access IPs kept as given, the reservation of a
+        // multiple create and each server's index in it, and server tags (2.26).
+        new("compute-016-server-fields", """
+            ALTER TABLE servers ADD COLUMN locked_by VARCHAR(16);
+            ALTER TABLE servers ADD COLUMN locked_reason VARCHAR(255);
+            ALTER TABLE servers ADD COLUMN access_ip_v4 VARCHAR(64);
+            ALTER TABLE servers ADD COLUMN access_ip_v6 VARCHAR(64);
+            ALTER TABLE servers ADD COLUMN reservation_id VARCHAR(32);
+            ALTER TABLE servers ADD COLUMN launch_index INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE server_tags (
+                server_id VARCHAR(36) NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                tag VARCHAR(60) NOT NULL,
+                PRIMARY KEY (server_id, tag));
+            """),
     ];
 }

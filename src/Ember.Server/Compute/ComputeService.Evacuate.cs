@@ -42,6 +42,7 @@ public sealed partial class ComputeService
             throw EvacuateConflict(server);
         }
 
+        await store.StartActionAsync(server.Id, requestId, "evacuate", ctx);
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var bdms = (await store.ListBdmsAsync(server.Id)).Where(b => b.AttachmentId is not null).ToList();
         var resources = ResourceRequest.Of(flavor, bootFromVolume: server.ImageId is null);

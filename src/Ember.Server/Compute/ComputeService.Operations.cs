@@ -12,10 +12,8 @@ public sealed partial class ComputeService
     public async Task<BdmRow> AttachVolumeAsync(RequestContext ctx, string requestId, ServerRow server, string volumeId, string? device, string? tag,
         bool deleteOnTermination, Microversion version)
     {
-        if (server.VmState is not (VmStates.Active or VmStates.Stopped) || server.TaskState is not null)
-        {
-            throw ApiException.Conflict($"Cannot 'attach_volume' instance {server.Id} while it is in vm_state {server.VmState}");
-        }
+        RequireUnlocked(ctx, server);
+        RequireState(server, "attach_volume", [VmStates.Active, VmStates.Stopped, VmStates.Paused]);
 
         var host = await HostOfAsync(server);
         var existing = await store.ListBdmsAsync(server.Id);
@@ -48,6 +46,7 @@ public sealed partial class ComputeService
             throw;
         }
 
+        await store.StartActionAsync(server.Id, requestId, "attach_volume", ctx);
         await host.AttachVolumeAsync(new AttachVolume(requestId, server.Id, DiskOf(bdm)), CancellationToken.None);
         return bdm;
     }
@@ -62,13 +61,12 @@ public sealed partial class ComputeService
             throw ApiException.BadRequest("Can't detach root device volume");
         }
 
-        if (server.TaskState is not null)
-        {
-            throw ApiException.Conflict($"Cannot 'detach_volume' instance {server.Id} while it is in task_state {server.TaskState}");
-        }
+        RequireUnlocked(ctx, server);
+        RequireState(server, "detach_volume", [VmStates.Active, VmStates.Stopped, VmStates.Paused, VmStates.Error]);
 
         var host = await HostOfAsync(server);
         await volumes.BeginDetachingAsync(ctx, volumeId);
+        await store.StartActionAsync(server.Id, requestId, "detach_volume", ctx);
         await host.DetachVolumeAsync(new DetachVolume(requestId, server.Id, DiskOf(bdm)), CancellationToken.None);
     }
 
@@ -80,6 +78,8 @@ public sealed partial class ComputeService
     /// </summary>
     public async Task DeleteAsync(RequestContext ctx, string requestId, ServerRow server)
     {
+        RequireUnlocked(ctx, server);
+        await store.StartActionAsync(server.Id, requestId, "delete", ctx);
         if (server.Host.Length == 0 || !await hostStatus.IsUpAsync(server.Host))
         {
             LogLocalDelete(logger, server.Id, server.Host);
@@ -92,33 +92,78 @@ public sealed partial class ComputeService
         await host.DeleteAsync(new DeleteServer(requestId, server.Id), CancellationToken.None);
     }
 
-    /// <summary>os-stop: ACPI power-off (hard after a grace period), then SHUTOFF.</summary>
-    public Task StopAsync(string requestId, ServerRow server) =>
-        PowerAsync(requestId, server, [VmStates.Active], "powering-off", PowerActionKind.Stop,
-            $"Cannot 'stop' instance {server.Id} while it is in vm_state {server.VmState}");
+    /// <summary>os-stop: ACPI power-off (hard after a grace period), then SHUTOFF; Nova allows it from ERROR too.</summary>
+    public Task StopAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "stop", [VmStates.Active, VmStates.Error], "powering-off", PowerActionKind.Stop);
 
     /// <summary>os-start: boots QEMU again with the same root disk and attached volumes.</summary>
-    public Task StartAsync(string requestId, ServerRow server) =>
-        PowerAsync(requestId, server, [VmStates.Stopped], "powering-on", PowerActionKind.Start,
-            $"Cannot 'start' instance {server.Id} while it is in vm_state {server.VmState}");
+    public Task StartAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "start", [VmStates.Stopped], "powering-on", PowerActionKind.Start);
 
     /// <summary>reboot: HARD is a reset; SOFT is an ACPI shutdown followed by a reset (hard after a grace period).</summary>
-    public Task RebootAsync(string requestId, ServerRow server, bool hard) =>
-        PowerAsync(requestId, server, [VmStates.Active], hard ? "reboot_started_hard" : "reboot_started",
-            hard ? PowerActionKind.HardReboot : PowerActionKind.SoftReboot,
-            $"Cannot 'reboot' instance {server.Id} while it is in task_state {server.TaskState ?? "None"}");
+    public Task RebootAsync(RequestContext ctx, string requestId, ServerRow server, bool hard) =>
+        PowerAsync(ctx, requestId, server, "reboot", [VmStates.Active], hard ? "reboot_started_hard" : "reboot_started",
+            hard ? PowerActionKind.HardReboot : PowerActionKind.SoftReboot);
 
-    /// <summary>Claims the task_state (compare-and-swap, one operation at a time, as Nova does) and casts the action.</summary>
-    private async Task PowerAsync(string requestId, ServerRow server, string[] allowed, string taskState, PowerActionKind action, string conflict)
+    /// <summary>pause: QMP stop, PAUSED (Nova allows it from ACTIVE only).</summary>
+    public Task PauseAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "pause", [VmStates.Active], "pausing", PowerActionKind.Pause);
+
+    /// <summary>unpause: QMP cont, from PAUSED.</summary>
+    public Task UnpauseAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "unpause", [VmStates.Paused], "unpausing", PowerActionKind.Unpause);
+
+    /// <summary>suspend: QMP stop as well (the memory is not saved to disk), SUSPENDED, from ACTIVE.</summary>
+    public Task SuspendAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "suspend", [VmStates.Active], "suspending", PowerActionKind.Suspend);
+
+    /// <summary>resume: QMP cont, from SUSPENDED.</summary>
+    public Task ResumeAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        PowerAsync(ctx, requestId, server, "resume", [VmStates.Suspended], "resuming", PowerActionKind.Resume);
+
+    /// <summary>
+    /// Nova's checks (the lock, then vm_state and task_state), claims the task_state (compare-and-swap, one
+    /// operation at a time), records the action and casts it to the host.
+    /// </summary>
+    private async Task PowerAsync(RequestContext ctx, string requestId, ServerRow server, string action, string[] allowed, string taskState,
+        PowerActionKind kind)
     {
+        RequireUnlocked(ctx, server);
+        RequireState(server, action, allowed);
         var host = await HostOfAsync(server);
         if (!await store.ClaimTaskAsync(server.Id, allowed, taskState))
         {
-            throw ApiException.Conflict(conflict);
+            // Someone else's operation got there first: answer with the state it left.
+            RequireState(await store.FindServerAsync(server.Id) ?? server with { TaskState = taskState }, action, allowed);
+            throw InvalidState(server with { TaskState = taskState }, action);
         }
 
-        await host.PowerAsync(new PowerAction(requestId, server.Id, action), CancellationToken.None);
+        await store.StartActionAsync(server.Id, requestId, action, ctx);
+        await host.PowerAsync(new PowerAction(requestId, server.Id, kind), CancellationToken.None);
     }
+
+    /// <summary>Nova's check_instance_lock: a locked server takes no action from anyone but an admin (409).</summary>
+    public static void RequireUnlocked(RequestContext ctx, ServerRow server)
+    {
+        if (server.Locked && !ctx.IsCloudAdmin)
+        {
+            throw ApiException.Conflict($"Instance {server.Id} is locked");
+        }
+    }
+
+    /// <summary>Nova's check_instance_state: the action is allowed from these vm_states with no task running.</summary>
+    public static void RequireState(ServerRow server, string action, IReadOnlyCollection<string> allowedVmStates)
+    {
+        if (!allowedVmStates.Contains(server.VmState) || server.TaskState is not null)
+        {
+            throw InvalidState(server, action);
+        }
+    }
+
+    /// <summary>Nova's message for InstanceInvalidState, naming the attribute that refused (task_state first when set).</summary>
+    public static ApiException InvalidState(ServerRow server, string action) => ApiException.Conflict(server.TaskState is { } task
+        ? $"Cannot '{action}' instance {server.Id} while it is in task_state {task}"
+        : $"Cannot '{action}' instance {server.Id} while it is in vm_state {server.VmState}");
 
     /// <summary>Ember's ember-exec action: runs a command in the guest through qemu-guest-agent.</summary>
     public async Task<ExecReply> ExecAsync(string requestId, ServerRow server, IReadOnlyList<string> command, string? stdin, int timeoutSeconds,

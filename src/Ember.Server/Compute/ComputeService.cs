@@ -106,6 +106,10 @@ public sealed partial class ComputeService(
             KeyData = request.KeyData,
             ConfigDrive = request.ConfigDrive ? "True" : "",
             AvailabilityZone = request.Zone.IsForced ? null : request.Zone.Name,
+            AccessIpV4 = request.AccessIpV4,
+            AccessIpV6 = request.AccessIpV6,
+            ReservationId = request.ReservationId,
+            LaunchIndex = request.LaunchIndex,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -119,11 +123,14 @@ public sealed partial class ComputeService(
             throw;
         }
 
+        await store.StartActionAsync(server.Id, requestId, "create", ctx);
         if (server.Host.Length == 0)
         {
             // Nova buries an unplaceable server in ERROR; Ember gives its volumes back at once instead of at delete.
             await ReleaseAttachmentsAsync(ctx, bdms);
             bdms = [];
+            await store.RecordActionEventAsync(server.Id, requestId, "conductor_schedule_and_build_instances", null, success: false,
+                "No valid host was found.");
         }
 
         if (group is not null)

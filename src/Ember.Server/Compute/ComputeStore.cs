@@ -6,7 +6,7 @@ using Ember.Server.Data;
 namespace Ember.Server.Compute;
 
 /// <summary>Reads and writes flavors, servers and block device mappings.</summary>
-public sealed class ComputeStore(Database db)
+public sealed partial class ComputeStore(Database db)
 {
     public async Task<FlavorRow?> FindFlavorAsync(string idOrName)
     {
@@ -143,10 +143,10 @@ public sealed class ComputeStore(Database db)
                 await c.ExecuteAsync("""
                     INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
                       vm_state, task_state, power_state, metadata, user_data, key_name, key_data, config_drive, fault_json, host,
-                      availability_zone, created_at, updated_at, launched_at)
+                      availability_zone, created_at, updated_at, launched_at, access_ip_v4, access_ip_v6, reservation_id, launch_index)
                     VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
                       @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @KeyData, @ConfigDrive, @FaultJson, @Host,
-                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt)
+                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt, @AccessIpV4, @AccessIpV6, @ReservationId, @LaunchIndex)
                     """, row, tx);
                 foreach (var bdm in bdms)
                 {
@@ -262,14 +262,17 @@ public sealed class ComputeStore(Database db)
     public async Task UpdateServerAsync(ServerRow server)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("UPDATE servers SET name = @Name, description = @Description, metadata = @Metadata, updated_at = @Now WHERE id = @Id",
-            new { server.Id, server.Name, server.Description, server.Metadata, Now = Ids.Now() });
+        await c.ExecuteAsync("""
+            UPDATE servers SET name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
+              access_ip_v6 = @AccessIpV6, updated_at = @Now WHERE id = @Id
+            """, new { server.Id, server.Name, server.Description, server.Metadata, server.AccessIpV4, server.AccessIpV6, Now = Ids.Now() });
     }
 
     public async Task DeleteServerAsync(string id)
     {
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("DELETE FROM block_device_mappings WHERE server_id = @Id", new { Id = id });
+        await c.ExecuteAsync("DELETE FROM server_tags WHERE server_id = @Id", new { Id = id });
         await c.ExecuteAsync("DELETE FROM servers WHERE id = @Id", new { Id = id });
     }
 

@@ -8,8 +8,11 @@ public static class ComputeVersion
 {
     public static readonly Microversion Min = new(2, 1);
 
-    /// <summary>The newest microversion Ember implements: 2.60 enables multi-attach volumes.</summary>
-    public static readonly Microversion Max = new(2, 60);
+    /// <summary>
+    /// The newest microversion Ember implements: 2.60 enables multi-attach volumes, 2.62 the hosts of instance action
+    /// events, 2.64 server group policy/rules, 2.71 server_groups in show, 2.73 the lock's reason.
+    /// </summary>
+    public static readonly Microversion Max = new(2, 73);
 
     private const string LegacyHeader = "X-OpenStack-Nova-API-Version";
     private const string ItemKey = "ember.compute-version";

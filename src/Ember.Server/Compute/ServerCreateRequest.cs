@@ -31,6 +31,14 @@ public sealed record ServerCreateRequest
     public string? Description { get; init; }
     public string? ImageId { get; init; }
     public required string FlavorRef { get; init; }
+    public string? AccessIpV4 { get; init; }
+    public string? AccessIpV6 { get; init; }
+
+    /// <summary>The reservation of the whole create (several servers share it with min_count/max_count).</summary>
+    public string? ReservationId { get; init; }
+
+    /// <summary>This server's index in a multiple create.</summary>
+    public int LaunchIndex { get; init; }
     public Dictionary<string, string> Metadata { get; init; } = [];
     public string? UserData { get; init; }
     public string? KeyName { get; init; }

@@ -168,7 +168,7 @@ public static partial class DashboardApi
 
         html.Raw("</dl><p class=\"actions\">");
         var action = $"{Prefix}/servers/{id}/action";
-        foreach (var op in new[] { "start", "stop", "reboot", "delete" })
+        foreach (var op in new[] { "start", "stop", "reboot", "pause", "unpause", "suspend", "resume", "lock", "unlock", "delete" })
         {
             html.Button(session, action, op, ("op", op));
         }
@@ -191,8 +191,25 @@ public static partial class DashboardApi
             html.Raw("<p class=\"muted\">").Text(ex.Message).Raw("</p>");
         }
 
-        html.Raw("<h2>Action log</h2><p class=\"muted\">The compute API has no instance actions yet (os-instance-actions): see docs/dashboard.md.</p>");
+        await ActionLogAsync(http, session, id, html);
         return Page(http, session, S(server, "name") ?? id, html);
+    }
+
+    /// <summary>
+    /// Nova's instance actions, newest first (os-instance-actions at 2.58: the last change of each): what was done, by
+    /// whom, and "Error" when a step of it failed on the host.
+    /// </summary>
+    private static async Task ActionLogAsync(HttpContext http, DashboardSession session, string id, Html html)
+    {
+        var actions = (await GetAsync(http, session, $"{Compute}/servers/{id}/os-instance-actions?limit=50", "compute 2.58"))!["instanceActions"] as JsonArray ?? [];
+        html.Raw("<h2>Action log</h2><table id=\"actions\"><thead><tr><th>Action</th><th>Started</th><th>Updated</th><th>User</th><th>Request</th><th>Result</th></tr></thead><tbody>");
+        foreach (var a in actions)
+        {
+            html.Raw("<tr><td>").Text(S(a, "action")).Raw("</td><td>").Text(S(a, "start_time")).Raw("</td><td>").Text(S(a, "updated_at"))
+                .Raw("</td><td>").Text(S(a, "user_id")).Raw("</td><td>").Text(S(a, "request_id")).Raw("</td><td>").Text(S(a, "message") ?? "—").Raw("</td></tr>");
+        }
+
+        html.Raw("</tbody></table>");
     }
 
     private static async Task<IResult> ServerActionAsync(HttpContext http, DashboardSession session, string id)
@@ -209,6 +226,9 @@ public static partial class DashboardApi
                 break;
             case "reboot":
                 await PostAsync(http, session, path, new JsonObject { ["reboot"] = new JsonObject { ["type"] = "SOFT" } }, CloudApi.ComputeVersion);
+                break;
+            case "pause" or "unpause" or "suspend" or "resume" or "lock" or "unlock":
+                await PostAsync(http, session, path, new JsonObject { [op] = null }, CloudApi.ComputeVersion);
                 break;
             case "delete":
                 await Cloud(http).SendAsync(http, HttpMethod.Delete, $"{Compute}/servers/{id}", session.Token, version: CloudApi.ComputeVersion);

@@ -8,12 +8,12 @@ namespace Ember.Server.Tests.Compute;
 public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
 {
     [Fact]
-    public async Task Discovery_advertises_v21_up_to_260()
+    public async Task Discovery_advertises_v21_up_to_273()
     {
         using var http = new HttpClient();
         var versions = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute"))!["versions"]![0]!;
         Assert.Equal("v2.1", versions["id"]!.GetValue<string>());
-        Assert.Equal("2.60", versions["version"]!.GetValue<string>());
+        Assert.Equal("2.73", versions["version"]!.GetValue<string>());
         Assert.Equal("2.1", versions["min_version"]!.GetValue<string>());
         var version = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute/v2.1"))!["version"]!;
         Assert.Equal("CURRENT", version["status"]!.GetValue<string>());
@@ -26,12 +26,12 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         using var request = new HttpRequestMessage(HttpMethod.Get, "/compute/v2.1/flavors");
         request.Headers.Add("OpenStack-API-Version", "compute latest");
         using var response = await api.Http.SendAsync(request);
-        Assert.Equal("compute 2.60", response.Headers.GetValues("OpenStack-API-Version").Single());
-        Assert.Equal("2.60", response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
+        Assert.Equal("compute 2.73", response.Headers.GetValues("OpenStack-API-Version").Single());
+        Assert.Equal("2.73", response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
 
         var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/compute/v2.1/flavors", apiVersion: "compute 2.99");
         Assert.Equal(HttpStatusCode.NotAcceptable, status);
-        Assert.Contains("maximum is 2.60", json!["computeFault"]!["message"]!.GetValue<string>());
+        Assert.Contains("maximum is 2.73", json!["computeFault"]!["message"]!.GetValue<string>());
     }
 
     [Fact]

@@ -146,6 +146,40 @@ public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task The_server_page_shows_the_action_log_and_its_lock_button_adds_to_it()
+    {
+        // A flavor no host can hold: the server goes ERROR at once, its create action failed, and no VM is needed.
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var flavor = "huge-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
+            new JsonObject { ["flavor"] = new JsonObject { ["name"] = flavor, ["id"] = flavor, ["ram"] = 64 * 1024 * 1024, ["vcpus"] = 1, ["disk"] = 0 } });
+        var image = (await admin.SendAsync(HttpMethod.Post, "/image/v2/images",
+            new JsonObject { ["name"] = flavor, ["disk_format"] = "raw", ["container_format"] = "bare" }, HttpStatusCode.Created))["id"]!.GetValue<string>();
+        using (var upload = new HttpRequestMessage(HttpMethod.Put, $"/image/v2/images/{image}/file") { Content = new ByteArrayContent(new byte[4096]) })
+        {
+            upload.Content.Headers.ContentType = new("application/octet-stream");
+            using var uploaded = await admin.Http.SendAsync(upload);
+            Assert.Equal(HttpStatusCode.NoContent, uploaded.StatusCode);
+        }
+
+        var server = (await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/servers",
+            new JsonObject { ["server"] = new JsonObject { ["name"] = "logged", ["imageRef"] = image, ["flavorRef"] = flavor } },
+            HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+
+        using var browser = await Browser.LoginAsync(fixture.BaseUrl, "admin", EmberFixture.AdminPassword, "admin");
+        using (var locked = await browser.PostFormAsync($"/dashboard/servers/{server}/action", new() { ["op"] = "lock", ["csrf"] = await browser.CsrfAsync() }))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, locked.StatusCode);
+        }
+
+        var page = (await browser.GetAsync($"/dashboard/servers/{server}")).Html;
+        var log = page[page.IndexOf("<table id=\"actions\">", StringComparison.Ordinal)..];
+        Assert.Matches(new Regex("<td>lock</td>.*<td>create</td>.*<td>Error</td>", RegexOptions.Singleline), log);
+        await admin.SendAsync(HttpMethod.Post, $"/compute/v2.1/servers/{server}/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+        await admin.SendAsync(HttpMethod.Delete, $"/compute/v2.1/servers/{server}", expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
     public async Task A_broken_multipart_form_is_a_400_not_a_server_error()
     {
         // Found by the API fuzzer (seed 20261130): a multipart content type over a body that is no multipart.

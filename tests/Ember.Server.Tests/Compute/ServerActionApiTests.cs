@@ -1,0 +1,379 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Ember.Server.Tests.Fuzz;
+using Ember.Server.Tests.Support;
+
+namespace Ember.Server.Tests.Compute;
+
+/// <summary>Instance actions, lock, resetState, tags, metadata, update and multiple create on SQLite, plus the openstack client.</summary>
+public sealed class ServerActionApiTests(FuzzFixture fixture) : ServerActionApiCases(fixture), IClassFixture<FuzzFixture>
+{
+    private readonly FuzzFixture _fixture = fixture;
+
+    [Fact]
+    public async Task Openstack_server_event_list_and_show_read_the_actions()
+    {
+        using var admin = new ApiClient(await _fixture.ClientAsync());
+        var (image, flavor) = await _fixture.ImageAndFlavorAsync(admin, "ev");
+        var server = await CreateAsync(admin, "ev-" + Guid.NewGuid().ToString("N")[..6], image, flavor);
+        await admin.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+
+        Task<CliResult> OpenStackAsync(params string[] args) => _fixture.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.62", .. args]);
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["lock", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        var requestId = events[1]!["Request ID"]!.GetValue<string>();
+        var shown = (await OpenStackAsync("server", "event", "show", server, requestId, "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("create", shown["action"]!.GetValue<string>());
+        Assert.Contains("compute__do_build_and_run_instance", shown["events"]!.ToJsonString(), StringComparison.Ordinal);
+        await admin.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+}
+
+/// <summary>The same cases on PostgreSQL.</summary>
+public sealed class PostgresServerActionApiTests(PostgresFuzzFixture fixture) : ServerActionApiCases(fixture), IClassFixture<PostgresFuzzFixture>;
+
+/// <summary>
+/// Nova's server lifecycle APIs that need no running guest: QEMU fails at the host here, so a server gets a host and
+/// then goes ERROR there (its build event fails), which is enough for the action log, the lock, resetState, tags,
+/// metadata, the update view and the list filters. Pause and suspend of a real guest are in <see cref="ServerPowerActionTests"/>.
+/// </summary>
+public abstract class ServerActionApiCases(FuzzFixture fixture)
+{
+    protected static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private const string V262 = "compute 2.62";
+    private const string V273 = "compute 2.73";
+
+    [Fact]
+    public async Task Every_action_is_recorded_with_its_events_and_stays_readable_after_the_delete()
+    {
+        using var own = await fixture.NewProjectClientAsync("ia");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(own.Api, "ia");
+        var server = await CreateAsync(own.Api, "ia", image, flavor);
+        await own.Api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        // The build event finishes after the row says ERROR: wait for its result too.
+        var create = await WaitForEventResultAsync(own.Api, server, "create");
+        Assert.Equal("Error", create["message"]!.GetValue<string>());
+        Assert.Equal(own.ProjectId, create["project_id"]!.GetValue<string>());
+        Assert.Equal(server, create["instance_uuid"]!.GetValue<string>());
+        Assert.StartsWith("req-", create["request_id"]!.GetValue<string>(), StringComparison.Ordinal);
+        var build = Assert.Single(create["events"]!.AsArray())!;
+        Assert.Equal("compute__do_build_and_run_instance", build["event"]!.GetValue<string>());
+        Assert.Equal("Error", build["result"]!.GetValue<string>());
+        Assert.NotNull(build["finish_time"]);
+        // 2.62: hostId for everyone, the host name and the traceback for admins only.
+        Assert.Equal(56, build["hostId"]!.GetValue<string>().Length);
+        Assert.False(build.AsObject().ContainsKey("host"));
+        Assert.False(build.AsObject().ContainsKey("traceback"));
+        var requestId = create["request_id"]!.GetValue<string>();
+        var adminView = (await admin.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions/{requestId}", apiVersion: V262))["instanceAction"]!;
+        Assert.False(string.IsNullOrEmpty(adminView["events"]![0]!["host"]!.GetValue<string>()));
+        Assert.NotNull(adminView["events"]![0]!["traceback"]);
+        // Before 2.51 only an admin sees events.
+        var old = (await own.Api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions/{requestId}"))["instanceAction"]!;
+        Assert.False(old.AsObject().ContainsKey("events"));
+        Assert.False(old.AsObject().ContainsKey("updated_at"));
+
+        await own.Api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        await own.Api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+        await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+        await own.Api.WaitGoneAsync(Path(server), Wait);
+
+        // Nova keeps a deleted server's actions (from 2.21), newest first; 2.58 pages them by request id.
+        var actions = (await admin.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions", apiVersion: V262))["instanceActions"]!.AsArray();
+        Assert.Equal(["delete", "unlock", "lock", "create"], actions.Select(a => a!["action"]!.GetValue<string>()));
+        Assert.All(actions, a => Assert.NotNull(a!["updated_at"]));
+        var page = await admin.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions?limit=2", apiVersion: V262);
+        Assert.Equal(2, page["instanceActions"]!.AsArray().Count);
+        var next = page["links"]![0]!["href"]!.GetValue<string>();
+        var rest = await admin.SendAsync(HttpMethod.Get, new Uri(next).PathAndQuery, apiVersion: V262);
+        Assert.Equal(["lock", "create"], rest["instanceActions"]!.AsArray().Select(a => a!["action"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.TrySendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions", apiVersion: "compute 2.20")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest,
+            (await admin.TrySendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions?changes-since=2011/01/01", apiVersion: V262)).Status);
+        Assert.Empty((await admin.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions?changes-since=2999-01-01T00:00:00Z",
+            apiVersion: V262))["instanceActions"]!.AsArray());
+
+        // Another project's member sees nothing of it.
+        using var other = await fixture.NewProjectClientAsync("ia-other");
+        Assert.Equal(HttpStatusCode.NotFound, (await other.Api.TrySendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions", apiVersion: V262)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await own.Api.TrySendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions/req-none", apiVersion: V262)).Status);
+    }
+
+    [Fact]
+    public async Task A_locked_server_refuses_members_and_an_admins_lock_needs_an_admin_to_lift()
+    {
+        using var own = await fixture.NewProjectClientAsync("lock");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(own.Api, "lock");
+        var server = await CreateAsync(own.Api, "lk", image, flavor);
+        await own.Api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+
+        await own.Api.SendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["lock"] = new JsonObject { ["locked_reason"] = "maintenance" } }, HttpStatusCode.Accepted, V273);
+        var shown = (await own.Api.SendAsync(HttpMethod.Get, Path(server), apiVersion: V273))["server"]!;
+        Assert.True(shown["locked"]!.GetValue<bool>());
+        Assert.Equal("maintenance", shown["locked_reason"]!.GetValue<string>());
+        Assert.Equal([server], await IdsAsync(own.Api, "/compute/v2.1/servers/detail?locked=true", V273));
+        Assert.Empty(await IdsAsync(own.Api, "/compute/v2.1/servers/detail?locked=false", V273));
+
+        var (status, json, _) = await own.Api.TrySendAsync(HttpMethod.Delete, Path(server));
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal($"Instance {server} is locked", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        (status, _, _) = await own.Api.TrySendAsync(HttpMethod.Put, Path(server) + "/metadata/k", new JsonObject { ["meta"] = new JsonObject { ["k"] = "v" } });
+        Assert.Equal(HttpStatusCode.Conflict, status);
+
+        // The owner's lock is the owner's to lift; an admin's is not.
+        await own.Api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        (status, json, _) = await own.Api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null });
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains("unlock_override", json!["forbidden"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null((await own.Api.SendAsync(HttpMethod.Get, Path(server), apiVersion: V273))["server"]!["locked_reason"]);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+        Assert.False((await own.Api.SendAsync(HttpMethod.Get, Path(server), apiVersion: "compute 2.9"))["server"]!["locked"]!.GetValue<bool>());
+
+        // A reason longer than Nova's 255 characters is a 400.
+        (status, _, _) = await own.Api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["lock"] = new JsonObject { ["locked_reason"] = new string('x', 256) } }, V273);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Actions_follow_novas_state_machine_and_reset_state_is_for_admins()
+    {
+        using var own = await fixture.NewProjectClientAsync("state");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(own.Api, "state");
+        var server = await CreateAsync(own.Api, "st", image, flavor);
+        await own.Api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+
+        // (Nova's stop is allowed from error, so it is not among them.)
+        foreach (var action in new[] { "pause", "unpause", "suspend", "resume", "os-start", "reboot" })
+        {
+            var argument = action == "reboot" ? new JsonObject { ["type"] = "HARD" } : null;
+            var (status, json, _) = await own.Api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { [action] = argument });
+            Assert.Equal(HttpStatusCode.Conflict, status);
+            var name = action.StartsWith("os-", StringComparison.Ordinal) ? action[3..] : action;
+            Assert.Equal($"Cannot '{name}' instance {server} while it is in vm_state error", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        }
+
+        var reset = new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } };
+        Assert.Equal(HttpStatusCode.Forbidden, (await own.Api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", reset)).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "paused" } })).Status);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", reset, HttpStatusCode.Accepted);
+        var shown = (await own.Api.SendAsync(HttpMethod.Get, Path(server)))["server"]!;
+        Assert.Equal("ACTIVE", Status(shown));
+
+        // From active, unpause and resume are still refused (they need paused and suspended).
+        var (unpause, body, _) = await own.Api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unpause"] = null });
+        Assert.Equal(HttpStatusCode.Conflict, unpause);
+        Assert.Equal($"Cannot 'unpause' instance {server} while it is in vm_state active", body!["conflictingRequest"]!["message"]!.GetValue<string>());
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "error" } },
+            HttpStatusCode.Accepted);
+        Assert.Equal("ERROR", Status(await own.Api.SendAsync(HttpMethod.Get, Path(server))));
+        await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Tags_and_metadata_are_kept_and_filter_the_list()
+    {
+        using var own = await fixture.NewProjectClientAsync("tags");
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "tags");
+        var a = await CreateAsync(api, "ta", image, flavor);
+        var b = await CreateAsync(api, "tb", image, flavor);
+        await api.WaitForAsync(Path(a), s => Status(s) == "ERROR", Wait);
+        await api.WaitForAsync(Path(b), s => Status(s) == "ERROR", Wait);
+        const string V226 = "compute 2.26";
+
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, Path(a) + "/tags")).Status);
+        var put = await api.SendAsync(HttpMethod.Put, Path(a) + "/tags", new JsonObject { ["tags"] = new JsonArray("web", "prod") }, apiVersion: V226);
+        Assert.Equal(["prod", "web"], Strings(put["tags"]!));
+        await api.SendAsync(HttpMethod.Put, Path(b) + "/tags/web", expect: HttpStatusCode.Created, apiVersion: V226);
+        await api.SendAsync(HttpMethod.Put, Path(b) + "/tags/web", expect: HttpStatusCode.NoContent, apiVersion: V226);
+        await api.SendAsync(HttpMethod.Get, Path(b) + "/tags/web", expect: HttpStatusCode.NoContent, apiVersion: V226);
+        await api.SendAsync(HttpMethod.Get, Path(b) + "/tags/prod", expect: HttpStatusCode.NotFound, apiVersion: V226);
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.TrySendAsync(HttpMethod.Put, Path(b) + "/tags", new JsonObject { ["tags"] = new JsonArray("a,b") }, V226)).Status);
+        Assert.Equal(["prod", "web"], Strings((await api.SendAsync(HttpMethod.Get, Path(a), apiVersion: V226))["server"]!["tags"]!));
+
+        var servers = "/compute/v2.1/servers";
+        Assert.Equal([a], await IdsAsync(api, $"{servers}?tags=web,prod", V226));
+        Assert.Equal(new[] { a, b }.Order(), (await IdsAsync(api, $"{servers}?tags-any=web", V226)).Order());
+        Assert.Equal([b], await IdsAsync(api, $"{servers}?not-tags=prod", V226));
+        Assert.Empty(await IdsAsync(api, $"{servers}?not-tags-any=web", V226));
+        await api.SendAsync(HttpMethod.Delete, Path(a) + "/tags/prod", expect: HttpStatusCode.NoContent, apiVersion: V226);
+        await api.SendAsync(HttpMethod.Delete, Path(a) + "/tags/prod", expect: HttpStatusCode.NotFound, apiVersion: V226);
+        await api.SendAsync(HttpMethod.Delete, Path(a) + "/tags", expect: HttpStatusCode.NoContent, apiVersion: V226);
+        Assert.Empty(Strings((await api.SendAsync(HttpMethod.Get, Path(a) + "/tags", apiVersion: V226))["tags"]!));
+
+        // Server metadata: POST merges, PUT replaces, one key at a time by URI. resetState makes the server active: metadata
+        // changes need a settled state other than error, as in Nova.
+        using (var admin = new ApiClient(await fixture.ClientAsync()))
+        {
+            await admin.SendAsync(HttpMethod.Post, Path(a) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+                HttpStatusCode.Accepted);
+        }
+
+        await api.SendAsync(HttpMethod.Put, Path(a) + "/metadata", new JsonObject { ["metadata"] = new JsonObject { ["a"] = "1", ["b"] = "2" } });
+        var merged = await api.SendAsync(HttpMethod.Post, Path(a) + "/metadata", new JsonObject { ["metadata"] = new JsonObject { ["b"] = "3", ["c"] = "4" } });
+        Assert.Equal("{\"a\":\"1\",\"b\":\"3\",\"c\":\"4\"}", merged["metadata"]!.ToJsonString());
+        Assert.Equal("3", (await api.SendAsync(HttpMethod.Get, Path(a) + "/metadata/b"))["meta"]!["b"]!.GetValue<string>());
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Put, Path(a) + "/metadata/b", new JsonObject { ["meta"] = new JsonObject { ["x"] = "1" } });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Request body and URI mismatch", json!["badRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, Path(a) + "/metadata/a", expect: HttpStatusCode.NoContent);
+        await api.SendAsync(HttpMethod.Get, Path(a) + "/metadata/a", expect: HttpStatusCode.NotFound);
+        Assert.Equal("{\"b\":\"3\",\"c\":\"4\"}", (await api.SendAsync(HttpMethod.Get, Path(a)))["server"]!["metadata"]!.ToJsonString());
+
+        await api.SendAsync(HttpMethod.Delete, Path(a), expect: HttpStatusCode.NoContent);
+        await api.SendAsync(HttpMethod.Delete, Path(b), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Update_answers_novas_update_view_and_keeps_valid_access_ips()
+    {
+        using var own = await fixture.NewProjectClientAsync("upd");
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "upd");
+        var body = new JsonObject
+        {
+            ["server"] = new JsonObject { ["name"] = "up", ["imageRef"] = image, ["flavorRef"] = flavor, ["accessIPv6"] = "2001:2001::3" },
+        };
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", body, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        Assert.Equal("2001:2001::3", (await api.SendAsync(HttpMethod.Get, Path(server)))["server"]!["accessIPv6"]!.GetValue<string>());
+
+        var updated = (await api.SendAsync(HttpMethod.Put, Path(server),
+            new JsonObject { ["server"] = new JsonObject { ["name"] = "renamed", ["accessIPv4"] = "4.5.6.7" } }, apiVersion: V273))["server"]!.AsObject();
+        Assert.Equal("renamed", updated["name"]!.GetValue<string>());
+        Assert.Equal("4.5.6.7", updated["accessIPv4"]!.GetValue<string>());
+        // Nova's update view below 2.75: none of the extended attributes, but the microversion fields.
+        Assert.DoesNotContain(updated, p => p.Key.StartsWith("OS-EXT-", StringComparison.Ordinal) || p.Key is "key_name" or "config_drive" or "security_groups");
+        Assert.Contains("locked_reason", updated.Select(p => p.Key));
+        Assert.Contains("server_groups", updated.Select(p => p.Key));
+
+        foreach (var (key, bad) in new[] { ("accessIPv4", "1.1.1.1.1"), ("accessIPv6", "notv6"), ("accessIPv4", "::1") })
+        {
+            var (status, _, text) = await api.TrySendAsync(HttpMethod.Put, Path(server), new JsonObject { ["server"] = new JsonObject { [key] = bad } });
+            Assert.True(status == HttpStatusCode.BadRequest, text);
+        }
+
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Min_and_max_count_create_several_servers_or_refuse_clearly()
+    {
+        using var own = await fixture.NewProjectClientAsync("multi");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "multi");
+        JsonObject Body(JsonObject extra)
+        {
+            var server = new JsonObject { ["name"] = "m", ["imageRef"] = image, ["flavorRef"] = flavor };
+            foreach (var (key, value) in extra.ToList())
+            {
+                extra.Remove(key);
+                server[key] = value;
+            }
+
+            return new JsonObject { ["server"] = server };
+        }
+
+        var reply = await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers",
+            Body(new JsonObject { ["min_count"] = 3, ["return_reservation_id"] = true }), HttpStatusCode.Accepted);
+        var reservation = reply["reservation_id"]!.GetValue<string>();
+        Assert.Matches("^r-[0-9a-f]{8}$", reservation);
+        var servers = (await admin.SendAsync(HttpMethod.Get, $"/compute/v2.1/servers/detail?all_tenants=1&project_id={own.ProjectId}", apiVersion: "compute 2.3"))
+            ["servers"]!.AsArray();
+        Assert.Equal(["m-1", "m-2", "m-3"], servers.Select(s => s!["name"]!.GetValue<string>()).Order());
+        Assert.All(servers, s => Assert.Equal(reservation, s!["OS-EXT-SRV-ATTR:reservation_id"]!.GetValue<string>()));
+        Assert.Equal([0, 1, 2], servers.Select(s => s!["OS-EXT-SRV-ATTR:launch_index"]!.GetValue<int>()).Order());
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", Body(new JsonObject { ["min_count"] = 3, ["max_count"] = 2 }));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("min_count must be <= max_count", json!["badRequest"]!["message"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", Body(new JsonObject { ["max_count"] = 0 }))).Status);
+
+        // Quota: 5 instances, 3 used. max_count 4 makes 2 (Nova creates what fits above min_count); min_count 2 then is a 403.
+        await admin.SendAsync(HttpMethod.Put, $"/compute/v2.1/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["instances"] = 5 } });
+        var first = await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", Body(new JsonObject { ["max_count"] = 4 }), HttpStatusCode.Accepted);
+        Assert.NotNull(first["server"]!["id"]);
+        Assert.Equal(5, (await api.SendAsync(HttpMethod.Get, "/compute/v2.1/servers"))["servers"]!.AsArray().Count);
+        (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", Body(new JsonObject { ["min_count"] = 2 }));
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.StartsWith("Quota exceeded for instances", json!["forbidden"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        foreach (var id in await IdsAsync(api, "/compute/v2.1/servers", null))
+        {
+            await api.SendAsync(HttpMethod.Delete, Path(id), expect: HttpStatusCode.NoContent);
+        }
+    }
+
+    [Fact]
+    public async Task List_filters_flavor_host_and_changes_since_as_nova()
+    {
+        using var own = await fixture.NewProjectClientAsync("filters");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(own.Api, "filters");
+        var server = await CreateAsync(own.Api, "f", image, flavor);
+        var shown = await own.Api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        var servers = "/compute/v2.1/servers";
+        Assert.Equal([server], await IdsAsync(own.Api, $"{servers}?flavor={flavor}", null));
+        Assert.Empty(await IdsAsync(own.Api, $"{servers}?flavor=1", null));
+        var host = (await admin.SendAsync(HttpMethod.Get, Path(server)))["server"]!["OS-EXT-SRV-ATTR:host"]!.GetValue<string>();
+        Assert.Contains(server, await IdsAsync(admin, $"{servers}?all_tenants=1&host={host}", null));
+        Assert.Empty(await IdsAsync(admin, $"{servers}?all_tenants=1&host=nowhere", null));
+        Assert.Equal([server], await IdsAsync(admin, $"{servers}?all_tenants=1&tenant_id={own.ProjectId}", null));
+
+        var (status, json, _) = await own.Api.TrySendAsync(HttpMethod.Get, $"{servers}?changes-since=2011/01/01");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("changes-since", json!["badRequest"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal([server], await IdsAsync(own.Api, $"{servers}?changes-since=2011-01-01T00:00:00Z", null));
+        Assert.Empty(await IdsAsync(own.Api, $"{servers}?changes-since=2999-01-01T00:00:00Z", null));
+        Assert.Empty(await IdsAsync(own.Api, $"{servers}?changes-before=2011-01-01T00:00:00Z", "compute 2.66"));
+        Assert.Equal("ERROR", Status(shown));
+        await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
+    private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var list = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions", apiVersion: V262))["instanceActions"]!.AsArray();
+            var found = list.FirstOrDefault(a => a!["action"]!.GetValue<string>() == action);
+            if (found is not null)
+            {
+                var shown = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions/{found["request_id"]!.GetValue<string>()}",
+                    apiVersion: V262))["instanceAction"]!;
+                if (shown["events"]!.AsArray() is { Count: > 0 } events && events.All(e => e!["result"] is not null))
+                {
+                    return shown;
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the {action} action of {server} did not finish");
+            await Task.Delay(200);
+        }
+    }
+
+    protected static async Task<string> CreateAsync(ApiClient api, string name, string image, string flavor) =>
+        (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers",
+            new JsonObject { ["server"] = new JsonObject { ["name"] = name, ["imageRef"] = image, ["flavorRef"] = flavor } },
+            HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+
+    private static async Task<List<string>> IdsAsync(ApiClient api, string path, string? version) =>
+        [.. (await api.SendAsync(HttpMethod.Get, path, apiVersion: version))["servers"]!.AsArray().Select(s => s!["id"]!.GetValue<string>())];
+
+    private static List<string> Strings(JsonNode array) => [.. array.AsArray().Select(t => t!.GetValue<string>())];
+
+    protected static string Path(string server) => $"/compute/v2.1/servers/{server}";
+
+    protected static string Status(JsonNode server) => (server["server"] ?? server)["status"]!.GetValue<string>();
+}
