@@ -30,6 +30,7 @@ public static partial class ComputeApi
         MapFlavors(v21);
         MapServers(v21);
         MapVolumeAttachments(v21);
+        MapInterfaces(v21);
         MapServices(v21);
         MapHypervisors(v21);
         MapServerGroups(v21);
