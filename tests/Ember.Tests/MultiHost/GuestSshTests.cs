@@ -330,7 +330,7 @@ public sealed class GuestSshFixture() : MultiHostFixture(onCeph: false, hostNetw
     {
         foreach (var floating in (await OpenStackAsync("floating", "ip", "list", "-f", "json")).EnsureSuccess().Json().AsArray())
         {
-            (await OpenStackAsync("floating", "ip", "delete", Id(floating!))).EnsureSuccess();
+            (await OpenStackAsync("floating", "ip", "delete", Text(floating, "ID"))).EnsureSuccess();
         }
 
         (await OpenStackAsync("server", "delete", "--wait", "vm-001", "vm-002")).EnsureSuccess();
