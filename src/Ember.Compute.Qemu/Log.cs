@@ -47,6 +47,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 5122, Level = LogLevel.Warning, Message = "Rolling back block node {Node} of {ServerId} failed")]
     public static partial void RollbackFailed(ILogger logger, string serverId, string node, Exception exception);
 
+    [LoggerMessage(EventId = 5123, Level = LogLevel.Information, Message = "Attached NIC {Device} (tap {Tap}) to {ServerId}")]
+    public static partial void NicAttached(ILogger logger, string serverId, string device, string tap);
+
+    [LoggerMessage(EventId = 5124, Level = LogLevel.Information, Message = "Detached NIC {Device} from {ServerId}")]
+    public static partial void NicDetached(ILogger logger, string serverId, string device);
+
     [LoggerMessage(EventId = 5130, Level = LogLevel.Information, Message = "{ServerId}: {Action}")]
     public static partial void PowerAction(ILogger logger, string serverId, string action);
 

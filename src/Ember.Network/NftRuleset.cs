@@ -117,7 +117,10 @@ internal static class NftRuleset
         {
             var egress = direction == RuleDirection.Egress;
             inet.Append(CultureInfo.InvariantCulture, $"  chain {(egress ? "egress" : "ingress")}-{tap} {{\n")
-                .Append("    ct state established,related accept\n    ct state invalid drop\n")
+                // Only replies pass on conntrack's word: a packet in a connection's own direction meets the rules on
+                // every packet, so a rule deleted closes a live connection at its next packet (Neutron flushes the
+                // conntrack entries of a deleted rule instead; this needs no conntrack tool and cannot miss one).
+                .Append("    ct state related accept\n    ct state established ct direction reply accept\n    ct state invalid drop\n")
                 // DHCP (its replies are not replies to conntrack: the request went to the broadcast address) and
                 // IPv6 neighbour discovery always pass, as in Neutron.
                 .Append(egress ? "    udp sport 68 udp dport 67 accept\n" : "    udp sport 67 udp dport 68 accept\n")

@@ -525,6 +525,8 @@ public static partial class ComputeApi
             case "ember-exec":
                 http.Enforce(context, "ember:servers:exec");
                 return await ExecAsync(http, compute, server, argument as JsonObject);
+            case "addSecurityGroup" or "removeSecurityGroup":
+                return await ServerSecurityGroupActionAsync(http, compute, context, server, action, argument);
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));

@@ -33,6 +33,7 @@ public static partial class ComputeApi
         MapServerTags(v21);
         MapServerMetadata(v21);
         MapVolumeAttachments(v21);
+        MapInterfaces(v21);
         MapServices(v21);
         MapHypervisors(v21);
         MapServerGroups(v21);

@@ -27,6 +27,15 @@ public interface IComputeHost
     /// <summary>Unplugs the volume (the volume is already detaching) and deletes the attachment; rolls back if the guest keeps it.</summary>
     Task DetachVolumeAsync(DetachVolume message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Plugs the server's port (already bound to this host) into its network here and hot-plugs the NIC when the server
+    /// runs (a stopped one gets it at its next start). A call, as Nova's attach_interface is: the API answers once it is done.
+    /// </summary>
+    Task AttachInterfaceAsync(AttachInterface message, CancellationToken cancellationToken);
+
+    /// <summary>Hot-unplugs the NIC and releases the port (deleted if it was made for the server, else unbound and kept).</summary>
+    Task DetachInterfaceAsync(DetachInterface message, CancellationToken cancellationToken);
+
     /// <summary>Stop, start or reboot; the API has claimed the task_state, the host clears it.</summary>
     Task PowerAsync(PowerAction message, CancellationToken cancellationToken);
 
@@ -88,6 +97,10 @@ public sealed record AttachVolume(string RequestId, string ServerId, VolumeDisk 
 
 public sealed record DetachVolume(string RequestId, string ServerId, VolumeDisk Volume);
 
+public sealed record AttachInterface(string RequestId, string ServerId, string PortId);
+
+public sealed record DetachInterface(string RequestId, string ServerId, string PortId);
+
 [JsonConverter(typeof(JsonStringEnumConverter<PowerActionKind>))]
 public enum PowerActionKind
 {
@@ -133,6 +146,8 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(SpawnServer))]
 [JsonSerializable(typeof(AttachVolume))]
 [JsonSerializable(typeof(DetachVolume))]
+[JsonSerializable(typeof(AttachInterface))]
+[JsonSerializable(typeof(DetachInterface))]
 [JsonSerializable(typeof(PowerAction))]
 [JsonSerializable(typeof(DeleteServer))]
 [JsonSerializable(typeof(ConsoleOutputRequest))]

@@ -26,6 +26,7 @@ public static class HostCalls
     public const string Exec = "/exec";
     public const string SetPassword = "/set-password";
     public const string BootPassword = "/boot-password";
+    public const string AttachInterface = "/attach-interface";
 
     /// <summary>The websocket of a server's serial port: this prefix and the server id.</summary>
     public const string SerialConsole = "/serial-console/";
@@ -166,6 +167,11 @@ public sealed partial class HostCallServer : IAsyncDisposable
         app.MapPost(HostCalls.SetPassword, async http =>
         {
             await host.SetPasswordAsync(await ReadAsync(http, ComputeHostJson.Default.SetPasswordRequest), http.RequestAborted);
+            http.Response.StatusCode = StatusCodes.Status204NoContent;
+        });
+        app.MapPost(HostCalls.AttachInterface, async http =>
+        {
+            await host.AttachInterfaceAsync(await ReadAsync(http, ComputeHostJson.Default.AttachInterface), http.RequestAborted);
             http.Response.StatusCode = StatusCodes.Status204NoContent;
         });
         app.MapPost(HostCalls.BootPassword, async http =>

@@ -32,6 +32,7 @@ public sealed partial class HostMessagePump(HostMessageQueue queue, ComputeHostM
         SpawnServer spawn => host.SpawnAsync(spawn, CancellationToken.None),
         AttachVolume attach => host.AttachVolumeAsync(attach, CancellationToken.None),
         DetachVolume detach => host.DetachVolumeAsync(detach, CancellationToken.None),
+        DetachInterface detach => host.DetachInterfaceAsync(detach, CancellationToken.None),
         PowerAction power => host.PowerAsync(power, CancellationToken.None),
         DeleteServer delete => host.DeleteAsync(delete, CancellationToken.None),
         var other => throw new InvalidOperationException($"No delivery for {other.GetType().Name}."),

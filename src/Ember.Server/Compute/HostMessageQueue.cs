@@ -28,6 +28,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string Spawn = "spawn";
     public const string Attach = "attach";
     public const string Detach = "detach";
+    public const string DetachPort = "detach-port";
     public const string Power = "power";
     public const string Delete = "delete";
 
@@ -40,6 +41,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         [Spawn] = ComputeHostJson.Default.SpawnServer,
         [Attach] = ComputeHostJson.Default.AttachVolume,
         [Detach] = ComputeHostJson.Default.DetachVolume,
+        [DetachPort] = ComputeHostJson.Default.DetachInterface,
         [Power] = ComputeHostJson.Default.PowerAction,
         [Delete] = ComputeHostJson.Default.DeleteServer,
     }.ToFrozenDictionary(StringComparer.Ordinal);

@@ -47,6 +47,14 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
 
     public Task DetachVolumeAsync(DetachVolume message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
+    public async Task AttachInterfaceAsync(AttachInterface message, CancellationToken cancellationToken)
+    {
+        using var reply = await CallAsync(HostCalls.AttachInterface, message.RequestId, message, ComputeHostJson.Default.AttachInterface, s_callTimeout,
+            cancellationToken);
+    }
+
+    public Task DetachInterfaceAsync(DetachInterface message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
+
     public Task PowerAsync(PowerAction message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
     public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);

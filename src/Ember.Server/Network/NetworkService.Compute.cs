@@ -74,6 +74,10 @@ public sealed partial class NetworkService
             return result;
         }, cancellationToken);
 
+    /// <summary>The server's ports as the network service shows them (status, addresses with their subnets), in guest order.</summary>
+    public async Task<List<PortView>> ServerPortViewsAsync(string serverId, CancellationToken cancellationToken) =>
+        await store.ReadAsync(async s => await PortViewsAsync(s, await s.ServerPortsAsync([serverId])), cancellationToken);
+
     /// <summary>Ports made for the server are deleted; ports it was given are unbound and kept, as Nova does.</summary>
     /// <returns>The ports the server held, so that its host can unplug them without reading them again.</returns>
     public async Task<List<PortRow>> DeleteServerPortsAsync(string serverId, CancellationToken cancellationToken)
@@ -81,29 +85,49 @@ public sealed partial class NetworkService
         var ports = await store.ReadAsync(s => s.ServerPortsAsync([serverId]), cancellationToken);
         foreach (var port in ports)
         {
-            await using (var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId)))
-            {
-                if (port.CreatedForServer)
-                {
-                    await s.DeletePortAsync(port.Id);
-                }
-                else
-                {
-                    port.DeviceId = "";
-                    port.DeviceOwner = "";
-                    port.BindingHostId = "";
-                    port.Status = PortDown;
-                    port.UpdatedAt = Ids.Now();
-                    await s.UpdatePortAsync(port);
-                }
-
-                await s.CommitAsync(cancellationToken);
-            }
-
-            await NotifyAsync(c => port.CreatedForServer ? c.PortDeletedAsync(port.Id, port.NetworkId, cancellationToken) : c.NetworkChangedAsync(port.NetworkId, cancellationToken));
+            await ReleaseServerPortAsync(port, cancellationToken);
         }
 
         return ports;
+    }
+
+    /// <summary>
+    /// One interface of the server leaves it (os-interface detach): deleted when it was made for the server (Nova's
+    /// "add network"), else unbound and kept (a port the user gave). Null when the server has no such port.
+    /// </summary>
+    public async Task<PortRow?> ReleaseServerPortAsync(string serverId, string portId, CancellationToken cancellationToken)
+    {
+        var port = (await store.ReadAsync(s => s.ServerPortsAsync([serverId]), cancellationToken)).FirstOrDefault(p => p.Id == portId);
+        if (port is not null)
+        {
+            await ReleaseServerPortAsync(port, cancellationToken);
+        }
+
+        return port;
+    }
+
+    private async Task ReleaseServerPortAsync(PortRow port, CancellationToken cancellationToken)
+    {
+        await using (var s = await store.BeginAsync(cancellationToken, NetworkLock(port.NetworkId)))
+        {
+            if (port.CreatedForServer)
+            {
+                await s.DeletePortAsync(port.Id);
+            }
+            else
+            {
+                port.DeviceId = "";
+                port.DeviceOwner = "";
+                port.BindingHostId = "";
+                port.Status = PortDown;
+                port.UpdatedAt = Ids.Now();
+                await s.UpdatePortAsync(port);
+            }
+
+            await s.CommitAsync(cancellationToken);
+        }
+
+        await NotifyAsync(c => port.CreatedForServer ? c.PortDeletedAsync(port.Id, port.NetworkId, cancellationToken) : c.NetworkChangedAsync(port.NetworkId, cancellationToken));
     }
 
     /// <summary>The network as a DHCP server sees it; null when it is gone.</summary>

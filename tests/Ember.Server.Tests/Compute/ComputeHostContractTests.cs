@@ -23,6 +23,8 @@ public class ComputeHostContractTests
         new ExecReply(0, "hi\n", "", TimedOut: false),
         new SetPasswordRequest("req-9", "srv-1", "N3w-pass"),
         new SerialConsoleRequest("req-10", "srv-1"),
+        new AttachInterface("req-11", "srv-1", "port-1"),
+        new DetachInterface("req-12", "srv-1", "port-1"),
     ];
 
     [Theory]

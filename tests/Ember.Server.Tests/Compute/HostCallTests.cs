@@ -258,6 +258,10 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
 
         public Task DetachVolumeAsync(DetachVolume message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
+        public Task AttachInterfaceAsync(AttachInterface message, CancellationToken cancellationToken) => Answer(message, () => true);
+
+        public Task DetachInterfaceAsync(DetachInterface message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
         public Task PowerAsync(PowerAction message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
         public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");

@@ -118,6 +118,7 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             new SpawnServer("req-1", server, new FlavorSpec(64, 1, 1), new ImageSpec("image-1"), [volume], "Boot-S3cret-pw"),
             new AttachVolume("req-2", server, volume),
             new DetachVolume("req-3", server, volume),
+            new DetachInterface("req-6", server, "port-1"),
             new PowerAction("req-4", server, PowerActionKind.HardReboot),
             new DeleteServer("req-5", server),
         ];
@@ -133,8 +134,8 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             return Task.CompletedTask;
         }, default);
 
-        Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.Power, HostMessageQueue.Delete],
-            taken.Select(c => c.Kind));
+        Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.DetachPort, HostMessageQueue.Power,
+            HostMessageQueue.Delete], taken.Select(c => c.Kind));
         Assert.All(taken, c => Assert.Equal(server, c.ServerId));
         // Records holding lists compare by reference: compare them as JSON. The spawn comes back without its password.
         var expected = casts.Select(m => m is SpawnServer spawn ? spawn with { AdminPass = null } : m);
