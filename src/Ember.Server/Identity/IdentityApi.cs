@@ -30,6 +30,7 @@ public static partial class IdentityApi
         MapDomains(v3);
         MapGroups(v3);
         MapCatalog(v3);
+        MapCredentials(v3);
         MapRegions(v3);
     }
 

@@ -123,6 +123,18 @@ public static class IdentitySchema
                 PRIMARY KEY (project_id, tag));
             ALTER TABLE users ADD COLUMN extra TEXT;
             """),
+        // Keystone's credentials (/v3/credentials, and the EC2 ones under /v3/users/{id}/credentials/OS-EC2): a blob of the
+        // owner's, kept as given (Keystone encrypts blobs at rest with its own keys; Ember's data dir is 0700).
+        new("identity-008-credentials", """
+            CREATE TABLE credentials (
+                id VARCHAR(64) PRIMARY KEY,
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64),
+                type VARCHAR(255) NOT NULL,
+                blob TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            CREATE INDEX credentials_user ON credentials (user_id);
+            """),
     ];
 
     /// <summary>The catalog as it was before it became tables: each service under all three interfaces in RegionOne.</summary>

@@ -64,6 +64,15 @@ public static class IdentityServices
         new("identity:delete_project_tags", PolicyRule.Admin),
         new("identity:create_project_tag", PolicyRule.Admin),
         new("identity:delete_project_tag", PolicyRule.Admin),
+        new("identity:list_credentials", PolicyRule.Admin),
+        new("identity:get_credential", PolicyRule.Admin),
+        new("identity:create_credential", PolicyRule.Admin),
+        new("identity:update_credential", PolicyRule.Admin),
+        new("identity:delete_credential", PolicyRule.Admin),
+        new("identity:ec2_create_credential", PolicyRule.Admin),
+        new("identity:ec2_list_credentials", PolicyRule.Admin),
+        new("identity:ec2_get_credential", PolicyRule.Admin),
+        new("identity:ec2_delete_credential", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
@@ -72,6 +81,7 @@ public static class IdentityServices
         .AddSingleton<IdentityStore>()
         .AddSingleton<RegionStore>()
         .AddSingleton<CatalogStore>()
+        .AddSingleton<CredentialStore>()
         .AddSingleton<TokenService>()
         .AddSingleton<IdentityService>()
         .AddSingleton<LoginGuard>()

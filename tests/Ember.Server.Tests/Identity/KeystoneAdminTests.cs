@@ -181,3 +181,74 @@ public sealed class KeystoneAdminTests(EmberFixture ember) : IClassFixture<Ember
         Assert.Equal(HttpStatusCode.NotFound, response2.StatusCode);
     }
 }
+
+/// <summary>Credentials, EC2 credentials, self-service password change, project tags and hierarchy, with the openstack client.</summary>
+public sealed class KeystoneUserTests(EmberFixture ember) : IClassFixture<EmberFixture>
+{
+    private Task<CliResult> OpenstackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", args);
+
+    [Fact]
+    public async Task Openstack_client_manages_credentials_and_ec2_credentials()
+    {
+        var access = "access-" + Guid.NewGuid().ToString("N")[..8];
+        var created = (await OpenstackAsync("credential", "create", "--type", "ec2", "--project", "admin", "admin",
+            $"{{\"access\": \"{access}\", \"secret\": \"s3cret\"}}", "-f", "json")).EnsureSuccess().Json();
+        var id = created["id"]!.GetValue<string>();
+        // Keystone names an EC2 credential by the SHA-256 of its access key.
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(access))), id);
+        Assert.Contains(id, (await OpenstackAsync("credential", "list", "--type", "ec2", "-f", "json")).EnsureSuccess().StdOut);
+        (await OpenstackAsync("credential", "set", "--type", "cert", "--data", "a certificate", "--user", "admin", id)).EnsureSuccess();
+        Assert.Equal("a certificate", (await OpenstackAsync("credential", "show", id, "-f", "json")).EnsureSuccess().Json()["blob"]!.GetValue<string>());
+        (await OpenstackAsync("credential", "delete", id)).EnsureSuccess();
+
+        var ec2 = (await OpenstackAsync("ec2", "credentials", "create", "-f", "json")).EnsureSuccess().Json();
+        var key = ec2["access"]!.GetValue<string>();
+        Assert.False(string.IsNullOrEmpty(ec2["secret"]!.GetValue<string>()));
+        Assert.Contains(key, (await OpenstackAsync("ec2", "credentials", "list", "-f", "json")).EnsureSuccess().StdOut);
+        (await OpenstackAsync("ec2", "credentials", "delete", key)).EnsureSuccess();
+        Assert.DoesNotContain(key, (await OpenstackAsync("ec2", "credentials", "list", "-f", "json")).EnsureSuccess().StdOut);
+
+        // Someone else's credentials are not the demo user's to read.
+        using var demo = new ApiClient(await ember.ClientAsync("demo"));
+        Assert.Empty((await demo.SendAsync(HttpMethod.Get, "/identity/v3/credentials"))["credentials"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task A_user_changes_their_own_password_and_projects_keep_tags_and_parents()
+    {
+        var user = "pw-" + Guid.NewGuid().ToString("N")[..8];
+        var project = "tagged-" + Guid.NewGuid().ToString("N")[..8];
+        (await OpenstackAsync("project", "create", "--tag", "blue", "--tag", "green", project, "-f", "json")).EnsureSuccess();
+        (await OpenstackAsync("user", "create", "--project", project, "--password", "old-password", user, "-f", "json")).EnsureSuccess();
+        (await OpenstackAsync("role", "add", "--project", project, "--user", user, "member")).EnsureSuccess();
+        var env = new Dictionary<string, string>
+        {
+            ["OS_AUTH_URL"] = ember.BaseUrl + "/identity/v3",
+            ["OS_IDENTITY_API_VERSION"] = "3",
+            ["OS_USERNAME"] = user,
+            ["OS_USER_DOMAIN_NAME"] = "Default",
+            ["OS_PROJECT_NAME"] = project,
+            ["OS_PROJECT_DOMAIN_NAME"] = "Default",
+            ["OS_PASSWORD"] = "old-password",
+            ["OS_CLOUD"] = "",
+            ["OS_CLIENT_CONFIG_FILE"] = "/dev/null",
+        };
+        var wrong = await Cli.RunAsync("openstack", ["user", "password", "set", "--original-password", "not-it", "--password", "new-password"], env);
+        Assert.NotEqual(0, wrong.ExitCode);
+        (await Cli.RunAsync("openstack", ["user", "password", "set", "--original-password", "old-password", "--password", "new-password"], env)).EnsureSuccess();
+        Assert.NotEqual(0, (await Cli.RunAsync("openstack", ["token", "issue"], env)).ExitCode);
+        env["OS_PASSWORD"] = "new-password";
+        (await Cli.RunAsync("openstack", ["token", "issue"], env)).EnsureSuccess();
+
+        // Tags: the filters of the list; a child project names its parent.
+        var tagged = (await OpenstackAsync("project", "list", "--tags", "blue,green", "-f", "json")).EnsureSuccess().StdOut;
+        Assert.Contains(project, tagged);
+        Assert.DoesNotContain(project, (await OpenstackAsync("project", "list", "--not-tags-any", "green", "-f", "json")).EnsureSuccess().StdOut);
+        var parentId = (await OpenstackAsync("project", "show", project, "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        var child = (await OpenstackAsync("project", "create", "--parent", project, project + "-child", "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal(parentId, child["parent_id"]!.GetValue<string>());
+        var refused = await OpenstackAsync("project", "delete", project);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("403", refused.StdErr);
+    }
+}
