@@ -20,11 +20,11 @@ public sealed record EndpointRow(string Id, string ServiceId, string Interface, 
 /// <summary>
 /// Keystone's catalog tables. The catalog is read for every token, so the two small tables are kept in memory and
 /// read again only after a write (this process's writes; another process sharing the database sees them within
-/// <see cref="CacheLifetime"/>).
+/// <see cref="s_cacheLifetime"/>).
 /// </summary>
 public sealed class CatalogStore(Database db)
 {
-    private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_cacheLifetime = TimeSpan.FromSeconds(5);
 
     private volatile Snapshot? _snapshot;
 
@@ -93,7 +93,7 @@ public sealed class CatalogStore(Database db)
 
     private async Task<Snapshot> SnapshotAsync()
     {
-        if (_snapshot is { } current && current.ReadAt + CacheLifetime > DateTime.UtcNow)
+        if (_snapshot is { } current && current.ReadAt + s_cacheLifetime > DateTime.UtcNow)
         {
             return current;
         }

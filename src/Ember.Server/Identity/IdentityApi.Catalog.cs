@@ -38,7 +38,7 @@ public static partial class IdentityApi
             Authorize(http, "identity:create_service");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "service");
             var service = new ServiceRow(Ids.NewHexId(), BoundedText(body, "type", 255, required: true)!, BoundedText(body, "name", 255),
-                BoundedText(body, "description", 4096), Json.OptionalBoolean(body, "enabled") ?? true);
+                BoundedText(body, "description", 4096), StrictBoolean(body, "enabled") ?? true);
             await catalog.CreateServiceAsync(service);
             return Json.Reply(new JsonObject { ["service"] = ServiceJson(http, service) }, StatusCodes.Status201Created);
         });
@@ -52,7 +52,7 @@ public static partial class IdentityApi
                 Type = body.ContainsKey("type") ? BoundedText(body, "type", 255, required: true)! : service.Type,
                 Name = body.ContainsKey("name") ? BoundedText(body, "name", 255) : service.Name,
                 Description = body.ContainsKey("description") ? BoundedText(body, "description", 4096) : service.Description,
-                Enabled = Json.OptionalBoolean(body, "enabled") ?? service.Enabled,
+                Enabled = StrictBoolean(body, "enabled") ?? service.Enabled,
             };
             await catalog.UpdateServiceAsync(service);
             return Json.Reply(new JsonObject { ["service"] = ServiceJson(http, service) });
@@ -88,7 +88,8 @@ public static partial class IdentityApi
             Authorize(http, "identity:create_endpoint");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "endpoint");
             var endpoint = new EndpointRow(Ids.NewHexId(), BoundedText(body, "service_id", 64, required: true)!, Interface(body),
-                EndpointRegion(body), BoundedText(body, "url", 1024, required: true)!, Json.OptionalBoolean(body, "enabled") ?? true);
+                EndpointRegion(body), BoundedText(body, "url", 1024, required: true)!, StrictBoolean(body, "enabled") ?? true);
+            await CreateLegacyRegionAsync(regions, body, endpoint.RegionId);
             await CheckEndpointPartsAsync(catalog, regions, endpoint);
             await catalog.CreateEndpointAsync(endpoint);
             return Json.Reply(new JsonObject { ["endpoint"] = EndpointJson(http, endpoint) }, StatusCodes.Status201Created);
@@ -104,8 +105,9 @@ public static partial class IdentityApi
                 Interface = body.ContainsKey("interface") ? Interface(body) : endpoint.Interface,
                 RegionId = body.ContainsKey("region_id") || body.ContainsKey("region") ? EndpointRegion(body) : endpoint.RegionId,
                 Url = body.ContainsKey("url") ? BoundedText(body, "url", 1024, required: true)! : endpoint.Url,
-                Enabled = Json.OptionalBoolean(body, "enabled") ?? endpoint.Enabled,
+                Enabled = StrictBoolean(body, "enabled") ?? endpoint.Enabled,
             };
+            await CreateLegacyRegionAsync(regions, body, endpoint.RegionId);
             await CheckEndpointPartsAsync(catalog, regions, endpoint);
             await catalog.UpdateEndpointAsync(endpoint);
             return Json.Reply(new JsonObject { ["endpoint"] = EndpointJson(http, endpoint) });
@@ -131,6 +133,33 @@ public static partial class IdentityApi
             _ = await regions.GetAsync(region);
         }
     }
+
+    /// <summary>
+    /// Keystone's backward compatibility: a region named with the old "region" attribute (not region_id) is created when
+    /// missing; one named by region_id must exist.
+    /// </summary>
+    private static async Task CreateLegacyRegionAsync(RegionStore regions, JsonObject body, string? regionId)
+    {
+        if (regionId is not null && !body.ContainsKey("region_id") && (await regions.ListAsync()).All(r => r.Id != regionId))
+        {
+            try
+            {
+                await regions.CreateAsync(new RegionRow(regionId, "", null));
+            }
+            catch (ApiException)
+            {
+                // Created by a concurrent request: it exists now, which is all that is needed.
+            }
+        }
+    }
+
+    /// <summary>Keystone's schema: a JSON boolean, not a string that looks like one (400).</summary>
+    private static bool? StrictBoolean(JsonObject body, string key) => body[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out bool flag) => flag,
+        _ => throw ApiException.BadRequest($"Invalid input for field '{key}': it is not of type 'boolean'."),
+    };
 
     private static string Interface(JsonObject body)
     {
