@@ -113,7 +113,7 @@ api_v3 = True
 trust = False
 domain_specific_drivers = False
 security_compliance = False
-project_tags = False
+project_tags = True
 application_credentials = False
 access_rules = False
 

@@ -22,6 +22,9 @@ public sealed record RequestContext(
 
     public bool HasRole(string role) => Roles.Contains(role);
 
+    /// <summary>The domain of a domain-scoped token (then <see cref="ProjectId"/> is null and the roles are the domain's).</summary>
+    public string? ScopeDomainId { get; init; }
+
     /// <summary>The project that scopes this request; services other than identity need one.</summary>
     public string RequireProject() =>
         ProjectId ?? throw ApiException.Unauthorized("The request you have made requires a project-scoped token.");

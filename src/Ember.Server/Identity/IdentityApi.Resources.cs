@@ -21,12 +21,26 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:list_projects");
             var query = http.Request.Query;
+            if (query.ContainsKey("is_domain") && Json.ParseBoolean(query["is_domain"]) != false)
+            {
+                // The projects acting as domains: every domain.
+                var domains = (await identity.ListDomainsAsync()).Where(d => IdentityFilter.Text(query, "name", d.Name)
+                    && IdentityFilter.Flag(query, "enabled", d.Enabled) && !query.ContainsKey("domain_id") && !query.ContainsKey("parent_id"));
+                return Json.Reply(new JsonObject
+                {
+                    ["projects"] = new JsonArray([.. domains.Select(d => (JsonNode)DomainAsProjectJson(http, d))]),
+                    ["links"] = Links(http, "/projects"),
+                });
+            }
+
+            var tagged = await identity.ProjectTagsAsync();
             var rows = (await identity.ListProjectsAsync(name, domain_id)).Where(p => IdentityFilter.Text(query, "name", p.Name)
                 && IdentityFilter.Text(query, "domain_id", p.DomainId) && IdentityFilter.Flag(query, "enabled", p.Enabled)
-                && IdentityFilter.Text(query, "parent_id", p.DomainId) && IdentityFilter.Flag(query, "is_domain", false));
+                && IdentityFilter.Text(query, "parent_id", p.ParentId ?? p.DomainId)
+                && ProjectTags.Matches(query, tagged.GetValueOrDefault(p.Id) ?? []));
             return Json.Reply(new JsonObject
             {
-                ["projects"] = new JsonArray([.. rows.Select(p => (JsonNode)ProjectJson(http, p))]),
+                ["projects"] = new JsonArray([.. rows.Select(p => (JsonNode)ProjectJson(http, p, tagged.GetValueOrDefault(p.Id)))]),
                 ["links"] = Links(http, "/projects"),
             });
         });
@@ -39,27 +53,60 @@ public static partial class IdentityApi
                 http.Enforce(context, "identity:get_project");
             }
 
-            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, await identity.GetProjectAsync(id)) });
+            if (await identity.FindProjectAsync(id) is null && await identity.FindDomainAsync(id) is { } domain)
+            {
+                return Json.Reply(new JsonObject { ["project"] = DomainAsProjectJson(http, domain) });
+            }
+
+            var project = await identity.GetProjectAsync(id);
+            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project, await identity.TagsOfProjectAsync(id)) });
         });
         v3.MapPost("/projects", async (HttpContext http, IdentityService identity) =>
         {
             Authorize(http, "identity:create_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
+            if (Json.OptionalBoolean(body, "is_domain") == true)
+            {
+                return await CreateDomainAsProjectAsync(http, identity, body);
+            }
+
             var project = await identity.CreateProjectAsync(new ProjectCreate(RequireName(body, ProjectNameMaxLength), Json.OptionalString(body, "domain_id"),
-                Json.OptionalString(body, "description"), Json.OptionalBoolean(body, "enabled") ?? true));
-            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) }, StatusCodes.Status201Created);
+                Json.OptionalString(body, "description"), Json.OptionalBoolean(body, "enabled") ?? true, BoundedText(body, "parent_id", 64)));
+            var tags = ProjectTags.Read(body);
+            if (tags is not null)
+            {
+                await identity.SetProjectTagsAsync(project.Id, tags);
+            }
+
+            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project, tags) }, StatusCodes.Status201Created);
         });
         v3.MapMethods("/projects/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:update_project");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "project");
+            if (await identity.FindProjectAsync(id) is null && await identity.FindDomainAsync(id) is not null)
+            {
+                return Json.Reply(new JsonObject { ["project"] = DomainAsProjectJson(http, await identity.UpdateDomainAsync(id, DomainUpdateOf(body))) });
+            }
+
             var project = await identity.UpdateProjectAsync(id, new ProjectUpdate(OptionalName(body, ProjectNameMaxLength), Json.OptionalField(body, "description"),
                 Json.OptionalBoolean(body, "enabled")));
-            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project) });
+            if (ProjectTags.Read(body) is { } tags)
+            {
+                await identity.SetProjectTagsAsync(id, tags);
+            }
+
+            return Json.Reply(new JsonObject { ["project"] = ProjectJson(http, project, await identity.TagsOfProjectAsync(id)) });
         });
         v3.MapDelete("/projects/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
             Authorize(http, "identity:delete_project");
+            if (await identity.FindProjectAsync(id) is null && await identity.FindDomainAsync(id) is not null)
+            {
+                await identity.DeleteDomainAsync(id);
+                return Results.NoContent();
+            }
+
             await identity.DeleteProjectAsync(id);
             return Results.NoContent();
         });
@@ -108,9 +155,10 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:create_user");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
+            var extra = UserExtra(body);
             var user = await identity.CreateUserAsync(new UserCreate(RequireName(body), Json.OptionalString(body, "domain_id"),
                 Json.OptionalString(body, "password"), Json.OptionalBoolean(body, "enabled") ?? true, Json.OptionalString(body, "default_project_id"),
-                Json.OptionalString(body, "email"), Json.OptionalString(body, "description")));
+                Json.OptionalString(body, "email"), Json.OptionalString(body, "description"), extra.Count == 0 ? null : extra.ToJsonString()));
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) }, StatusCodes.Status201Created);
         });
         v3.MapMethods("/users/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityService identity, string id) =>
@@ -119,8 +167,20 @@ public static partial class IdentityApi
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
             var user = await identity.UpdateUserAsync(id, new UserUpdate(OptionalName(body), Json.OptionalString(body, "password"),
                 Json.OptionalBoolean(body, "enabled"), Json.OptionalField(body, "default_project_id"), Json.OptionalField(body, "email"),
-                Json.OptionalField(body, "description")));
+                Json.OptionalField(body, "description"), UserExtra(body)));
             return Json.Reply(new JsonObject { ["user"] = UserJson(http, user) });
+        });
+        v3.MapPost("/users/{id}/password", async (HttpContext http, IdentityService identity, string id) =>
+        {
+            // Self-service, as Keystone's: the original password is the authorization (checked as a login is, with the
+            // same throttle and lock-out), so any token will do, also another user's.
+            _ = http.RequireContext();
+
+            var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "user");
+            var original = Json.OptionalString(body, "original_password") ?? throw ApiException.BadRequest("'original_password' is a required property");
+            var password = Json.OptionalString(body, "password") ?? throw ApiException.BadRequest("'password' is a required property");
+            await identity.ChangePasswordAsync(id, original, password, Dashboard.DashboardForwarding.ClientAddress(http), http.RequestAborted);
+            return Results.NoContent();
         });
         v3.MapDelete("/users/{id}", async (HttpContext http, IdentityService identity, string id) =>
         {
@@ -163,151 +223,15 @@ public static partial class IdentityApi
             return Results.NoContent();
         });
 
-        const string grant = "/projects/{projectId}/users/{userId}/roles/{roleId}";
-        v3.MapPut(grant, async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
+        v3.MapMethods("/roles/{id}", [HttpMethods.Patch], async (HttpContext http, IdentityService identity, string id) =>
         {
-            Authorize(http, "identity:create_grant");
-            await identity.GrantAsync(projectId, userId, roleId);
-            return Results.NoContent();
+            Authorize(http, "identity:update_role");
+            var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "role");
+            var role = await identity.UpdateRoleAsync(id, OptionalName(body), Json.OptionalField(body, "description"));
+            return Json.Reply(new JsonObject { ["role"] = RoleJson(http, role) });
         });
-        v3.MapMethods(grant, [HttpMethods.Head, HttpMethods.Get], async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
-        {
-            Authorize(http, "identity:check_grant");
-            await identity.CheckGrantAsync(projectId, userId, roleId);
-            return Results.NoContent();
-        });
-        v3.MapDelete(grant, async (HttpContext http, IdentityService identity, string projectId, string userId, string roleId) =>
-        {
-            Authorize(http, "identity:revoke_grant");
-            await identity.RevokeGrantAsync(projectId, userId, roleId);
-            return Results.NoContent();
-        });
-        v3.MapGet("/projects/{projectId}/users/{userId}/roles", async (HttpContext http, IdentityService identity, string projectId, string userId) =>
-        {
-            Authorize(http, "identity:list_grants");
-            var roles = await identity.RolesOnProjectAsync(projectId, userId);
-            return Json.Reply(new JsonObject
-            {
-                ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)RoleJson(http, r))]),
-                ["links"] = Links(http, $"/projects/{projectId}/users/{userId}/roles"),
-            });
-        });
-        v3.MapGet("/role_assignments", ListRoleAssignmentsAsync);
+        MapGrants(v3);
     }
-
-    /// <summary>GET /v3/role_assignments with the filters openstackclient sends.</summary>
-    private static async Task<IResult> ListRoleAssignmentsAsync(HttpContext http, IdentityService identity)
-    {
-        Authorize(http, "identity:list_role_assignments");
-        var query = http.Request.Query;
-        var includeNames = Json.ParseBoolean(query["include_names"]) ?? query.ContainsKey("include_names") && string.IsNullOrEmpty(query["include_names"]);
-        // Ember's assignments are all of a user on a project: a filter on groups, domains or the system matches none.
-        var otherKinds = query.ContainsKey("group.id") || query.ContainsKey("scope.domain.id") || query.ContainsKey("scope.system");
-        var assignments = otherKinds ? [] : await identity.ListAssignmentsAsync(
-            NullIfEmpty(query["user.id"]), NullIfEmpty(query["scope.project.id"]), NullIfEmpty(query["role.id"]), includeNames);
-        var list = new JsonArray();
-        foreach (var (row, r, u, p) in assignments)
-        {
-            var role = new JsonObject { ["id"] = row.RoleId };
-            var user = new JsonObject { ["id"] = row.UserId };
-            var project = new JsonObject { ["id"] = row.ProjectId };
-            if (includeNames)
-            {
-                role["name"] = r?.Name;
-                user["name"] = u?.Name;
-                user["domain"] = new JsonObject { ["id"] = u?.DomainId, ["name"] = "Default" };
-                project["name"] = p?.Name;
-                project["domain"] = new JsonObject { ["id"] = p?.DomainId, ["name"] = "Default" };
-            }
-
-            list.Add(new JsonObject
-            {
-                ["role"] = role,
-                ["user"] = user,
-                ["scope"] = new JsonObject { ["project"] = project },
-                ["links"] = new JsonObject
-                {
-                    ["assignment"] = $"{http.BaseUrl()}/identity/v3/projects/{row.ProjectId}/users/{row.UserId}/roles/{row.RoleId}",
-                },
-            });
-        }
-
-        return Json.Reply(new JsonObject { ["role_assignments"] = list, ["links"] = Links(http, "/role_assignments") });
-    }
-
-    private static void MapDomainsAndServices(RouteGroupBuilder v3)
-    {
-        v3.MapGet("/domains", async (HttpContext http, IdentityService identity) =>
-        {
-            Authorize(http, "identity:list_domains");
-            var query = http.Request.Query;
-            var rows = (await identity.ListDomainsAsync()).Where(d => IdentityFilter.Text(query, "name", d.Name)
-                && IdentityFilter.Flag(query, "enabled", d.Enabled));
-            return Json.Reply(new JsonObject
-            {
-                ["domains"] = new JsonArray([.. rows.Select(d => (JsonNode)DomainJson(http, d))]),
-                ["links"] = Links(http, "/domains"),
-            });
-        });
-        v3.MapGet("/domains/{id}", async (HttpContext http, IdentityService identity, string id) =>
-        {
-            Authorize(http, "identity:get_domain");
-            return Json.Reply(new JsonObject { ["domain"] = DomainJson(http, await identity.GetDomainAsync(id)) });
-        });
-        v3.MapGet("/services", (HttpContext http) =>
-        {
-            Authorize(http, "identity:list_services");
-            var query = http.Request.Query;
-            var services = CatalogServices(http).Where(s => IdentityFilter.Text(query, "type", (string?)s["type"])
-                && IdentityFilter.Text(query, "name", (string?)s["name"]));
-            return Json.Reply(new JsonObject { ["services"] = new JsonArray([.. services]), ["links"] = Links(http, "/services") });
-        });
-        v3.MapGet("/services/{id}", (HttpContext http, string id) =>
-        {
-            Authorize(http, "identity:get_service");
-            var service = CatalogServices(http).FirstOrDefault(s => (string?)s["id"] == id)
-                ?? throw ApiException.NotFound($"Could not find service: {id}.");
-            return Json.Reply(new JsonObject { ["service"] = service });
-        });
-        v3.MapGet("/endpoints", (HttpContext http) =>
-        {
-            Authorize(http, "identity:list_endpoints");
-            var query = http.Request.Query;
-            var endpoints = CatalogEndpoints(http).Where(e => IdentityFilter.Text(query, "service_id", (string?)e["service_id"])
-                && IdentityFilter.Text(query, "interface", (string?)e["interface"]) && IdentityFilter.Text(query, "region_id", (string?)e["region_id"]));
-            return Json.Reply(new JsonObject { ["endpoints"] = new JsonArray([.. endpoints]), ["links"] = Links(http, "/endpoints") });
-        });
-        v3.MapGet("/endpoints/{id}", (HttpContext http, string id) =>
-        {
-            Authorize(http, "identity:get_endpoint");
-            var endpoint = CatalogEndpoints(http).FirstOrDefault(e => (string?)e["id"] == id)
-                ?? throw ApiException.NotFound($"Could not find endpoint: {id}.");
-            return Json.Reply(new JsonObject { ["endpoint"] = endpoint });
-        });
-    }
-
-    /// <summary>The catalog's services as /v3/services shows them.</summary>
-    private static IEnumerable<JsonObject> CatalogServices(HttpContext http) =>
-        ServiceCatalog.Build(http, http.RequireContext().ProjectId).OfType<JsonObject>().Select(entry => new JsonObject
-        {
-            ["id"] = (string?)entry["id"],
-            ["type"] = (string?)entry["type"],
-            ["name"] = (string?)entry["name"],
-            ["enabled"] = true,
-            ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/services/{entry["id"]}" },
-        });
-
-    /// <summary>The catalog's endpoints as /v3/endpoints shows them: each with its service's id.</summary>
-    private static IEnumerable<JsonObject> CatalogEndpoints(HttpContext http) =>
-        ServiceCatalog.Build(http, http.RequireContext().ProjectId).OfType<JsonObject>().SelectMany(entry =>
-            (entry["endpoints"] as JsonArray ?? []).OfType<JsonObject>().Select(endpoint =>
-            {
-                var copy = (JsonObject)endpoint.DeepClone();
-                copy["service_id"] = (string?)entry["id"];
-                copy["enabled"] = true;
-                copy["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/endpoints/{endpoint["id"]}" };
-                return copy;
-            }));
 
     /// <summary>Keystone's schema: a project's name has at most 64 characters, a user's or a role's 255.</summary>
     private const int ProjectNameMaxLength = 64;
@@ -324,4 +248,29 @@ public static partial class IdentityApi
     private static string? OptionalName(JsonObject body, int maxLength = 255) => body.ContainsKey("name") ? RequireName(body, maxLength) : null;
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+
+    /// <summary>Attributes of a user Keystone does not know but keeps and shows back (at most 16, each small).</summary>
+    private static readonly HashSet<string> s_userAttributes =
+        ["id", "name", "domain_id", "password", "enabled", "default_project_id", "email", "description", "options", "links", "password_expires_at", "federated"];
+
+    private static JsonObject UserExtra(JsonObject body)
+    {
+        var extra = new JsonObject();
+        foreach (var (key, value) in body)
+        {
+            if (s_userAttributes.Contains(key))
+            {
+                continue;
+            }
+
+            if (key.Length > 64 || extra.Count >= 16 || (value?.ToJsonString().Length ?? 0) > 1024)
+            {
+                throw ApiException.BadRequest($"Invalid input for field '{key}': extra attributes are at most 16, with names of at most 64 characters and values of at most 1024.");
+            }
+
+            extra[key] = value?.DeepClone();
+        }
+
+        return extra;
+    }
 }

@@ -46,8 +46,8 @@ public static partial class IdentityApi
         }
 
         var (requested, unscoped) = ScopeOf(auth["scope"]);
-        var project = await identityService.ResolveScopeAsync(user, requested, unscoped);
-        var (token, valid) = await tokens.IssueAsync(user, project, methodNames, inheritedExpiry, inheritedAuditId);
+        var scope = await identityService.ResolveScopeAsync(user, requested, unscoped);
+        var (token, valid) = await tokens.IssueAsync(user, scope, methodNames, inheritedExpiry, inheritedAuditId);
         http.Response.Headers["X-Subject-Token"] = token;
         var withCatalog = !http.Request.Query.ContainsKey("nocatalog");
         return Json.Reply(await TokenBodyAsync(http, identityService, valid, withCatalog), StatusCodes.Status201Created);
@@ -56,8 +56,8 @@ public static partial class IdentityApi
     private static DomainReference? DomainOf(JsonObject holder) =>
         holder["domain"] is JsonObject domain ? new DomainReference(Json.OptionalString(domain, "id"), Json.OptionalString(domain, "name")) : null;
 
-    /// <summary>"scope": absent (the default project), "unscoped", or {"project": {...}}; Ember has no domain or system scope.</summary>
-    private static (ProjectReference? Requested, bool Unscoped) ScopeOf(JsonNode? scope)
+    /// <summary>"scope": absent (the default project), "unscoped", {"project": {...}} or {"domain": {...}}; Ember has no system scope.</summary>
+    private static (ScopeRequest? Requested, bool Unscoped) ScopeOf(JsonNode? scope)
     {
         if (scope is null)
         {
@@ -74,12 +74,17 @@ public static partial class IdentityApi
             throw ApiException.BadRequest("Invalid scope.");
         }
 
-        if (scopeObject["project"] is not JsonObject projectRef)
+        if (scopeObject["domain"] is JsonObject domainRef)
         {
-            throw ApiException.Unauthorized("Ember supports project-scoped and unscoped tokens only.");
+            return (new ScopeRequest(null, new DomainReference(Json.OptionalString(domainRef, "id"), Json.OptionalString(domainRef, "name"))), false);
         }
 
-        return (new ProjectReference(Json.OptionalString(projectRef, "id"), Json.OptionalString(projectRef, "name"), DomainOf(projectRef)), false);
+        if (scopeObject["project"] is not JsonObject projectRef)
+        {
+            throw ApiException.Unauthorized("Ember supports project-scoped, domain-scoped and unscoped tokens only.");
+        }
+
+        return (new ScopeRequest(new ProjectReference(Json.OptionalString(projectRef, "id"), Json.OptionalString(projectRef, "name"), DomainOf(projectRef)), null), false);
     }
 
     private static async Task<JsonObject> TokenBodyAsync(HttpContext http, IdentityService identity, ValidToken valid, bool withCatalog)
@@ -114,7 +119,16 @@ public static partial class IdentityApi
             token["roles"] = new JsonArray([.. valid.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = r.Id, ["name"] = r.Name })]);
             if (withCatalog)
             {
-                token["catalog"] = ServiceCatalog.Build(http, project.Id);
+                token["catalog"] = await ServiceCatalog.BuildAsync(http, project.Id);
+            }
+        }
+        else if (valid.Domain is { } scopeDomain)
+        {
+            token["domain"] = new JsonObject { ["id"] = scopeDomain.Id, ["name"] = scopeDomain.Name };
+            token["roles"] = new JsonArray([.. valid.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = r.Id, ["name"] = r.Name })]);
+            if (withCatalog)
+            {
+                token["catalog"] = await ServiceCatalog.BuildAsync(http, null);
             }
         }
 

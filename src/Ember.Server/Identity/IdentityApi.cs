@@ -20,14 +20,17 @@ public static partial class IdentityApi
         v3.MapGet("/auth/tokens", ValidateTokenAsync);
         v3.MapMethods("/auth/tokens", [HttpMethods.Head], ValidateTokenAsync);
         v3.MapDelete("/auth/tokens", RevokeTokenAsync);
-        v3.MapGet("/auth/catalog", Catalog);
+        v3.MapGet("/auth/catalog", (Delegate)Catalog);
         v3.MapGet("/auth/projects", AuthProjectsAsync);
         v3.MapGet("/auth/domains", AuthDomainsAsync);
 
         MapProjects(v3);
         MapUsers(v3);
         MapRoles(v3);
-        MapDomainsAndServices(v3);
+        MapDomains(v3);
+        MapGroups(v3);
+        MapCatalog(v3);
+        MapCredentials(v3);
         MapRegions(v3);
     }
 
@@ -52,12 +55,12 @@ public static partial class IdentityApi
 
     private static IResult Version(HttpContext http) => Json.Reply(new JsonObject { ["version"] = VersionEntry(http) });
 
-    private static IResult Catalog(HttpContext http)
+    private static async Task<IResult> Catalog(HttpContext http)
     {
         var context = http.RequireContext();
         return Json.Reply(new JsonObject
         {
-            ["catalog"] = ServiceCatalog.Build(http, context.ProjectId),
+            ["catalog"] = await ServiceCatalog.BuildAsync(http, context.ProjectId),
             ["links"] = Links(http, "/auth/catalog"),
         });
     }
@@ -75,15 +78,14 @@ public static partial class IdentityApi
 
     private static async Task<IResult> AuthDomainsAsync(HttpContext http, IdentityService identity)
     {
+        // The domains the user may scope a token to: those where the user holds a role, directly or through a group.
         var context = http.RequireContext();
-        var domain = await identity.FindDomainAsync(context.DomainId);
-        var list = new JsonArray();
-        if (domain is not null)
+        var domains = await identity.ListDomainsOfUserAsync(context.UserId);
+        return Json.Reply(new JsonObject
         {
-            list.Add(DomainJson(http, domain));
-        }
-
-        return Json.Reply(new JsonObject { ["domains"] = list, ["links"] = Links(http, "/auth/domains") });
+            ["domains"] = new JsonArray([.. domains.Where(d => d.Enabled).Select(d => (JsonNode)DomainJson(http, d))]),
+            ["links"] = Links(http, "/auth/domains"),
+        });
     }
 
     internal static JsonObject Links(HttpContext http, string path) => new()
@@ -104,16 +106,16 @@ public static partial class IdentityApi
         ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/domains/{d.Id}" },
     };
 
-    internal static JsonObject ProjectJson(HttpContext http, ProjectRow p) => new()
+    internal static JsonObject ProjectJson(HttpContext http, ProjectRow p, IReadOnlyCollection<string>? tags = null) => new()
     {
         ["id"] = p.Id,
         ["name"] = p.Name,
         ["domain_id"] = p.DomainId,
         ["description"] = p.Description ?? "",
         ["enabled"] = p.Enabled,
-        ["parent_id"] = p.DomainId,
+        ["parent_id"] = p.ParentId ?? p.DomainId,
         ["is_domain"] = false,
-        ["tags"] = new JsonArray(),
+        ["tags"] = new JsonArray([.. (tags ?? []).Select(t => (JsonNode)t)]),
         ["options"] = new JsonObject(),
         ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/projects/{p.Id}" },
     };
@@ -143,6 +145,18 @@ public static partial class IdentityApi
         if (u.Description is not null)
         {
             json["description"] = u.Description;
+        }
+
+        // The attributes Keystone keeps without knowing them (openstackclient's --project at create sends project_id... as extra).
+        if (u.Extra is not null && JsonNode.Parse(u.Extra) is JsonObject extra)
+        {
+            foreach (var (key, value) in extra)
+            {
+                if (!json.ContainsKey(key))
+                {
+                    json[key] = value?.DeepClone();
+                }
+            }
         }
 
         return json;

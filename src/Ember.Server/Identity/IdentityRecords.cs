@@ -8,14 +8,15 @@ public sealed record DomainRow(string Id, string Name, string? Description, bool
     public DomainRow() : this("", "", null, false) { }
 }
 
-public sealed record ProjectRow(string Id, string Name, string DomainId, string? Description, bool Enabled, DateTime CreatedAt)
+public sealed record ProjectRow(string Id, string Name, string DomainId, string? Description, bool Enabled, DateTime CreatedAt, string? ParentId = null)
 {
     public ProjectRow() : this("", "", "", null, false, default) { }
 }
 
+/// <summary>A user; <see cref="Extra"/> is a JSON object of the attributes Keystone keeps without knowing them.</summary>
 public sealed record UserRow(
     string Id, string Name, string DomainId, string? PasswordHash, bool Enabled,
-    string? DefaultProjectId, string? Email, string? Description, DateTime CreatedAt)
+    string? DefaultProjectId, string? Email, string? Description, DateTime CreatedAt, string? Extra = null)
 {
     public UserRow() : this("", "", "", null, false, null, null, null, default) { }
 }
@@ -25,14 +26,26 @@ public sealed record RoleRow(string Id, string Name, string? Description)
     public RoleRow() : this("", "", null) { }
 }
 
-public sealed record RoleAssignmentRow(string UserId, string ProjectId, string RoleId)
+/// <summary>A role given to a user or a group ("user"/"group") on a project or a domain ("project"/"domain").</summary>
+public sealed record GrantRow(string ActorKind, string ActorId, string TargetKind, string TargetId, string RoleId)
 {
-    public RoleAssignmentRow() : this("", "", "") { }
+    public GrantRow() : this("", "", "", "", "") { }
+
+    public const string User = "user";
+    public const string Group = "group";
+    public const string Project = "project";
+    public const string Domain = "domain";
 }
 
+public sealed record GroupRow(string Id, string Name, string DomainId, string? Description)
+{
+    public GroupRow() : this("", "", "", null) { }
+}
+
+/// <summary>An issued token: scoped to a project, to a domain (<see cref="DomainId"/>), or to neither.</summary>
 public sealed record TokenRow(
     string TokenHash, string UserId, string? ProjectId, string Methods, string AuditId,
-    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked)
+    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked, string? DomainId = null)
 {
     public TokenRow() : this("", "", null, "", "", default, default, false) { }
 }

@@ -83,5 +83,91 @@ public static class IdentitySchema
                 generation BIGINT NOT NULL);
             INSERT INTO identity_generation (id, generation) VALUES (1, 0);
             """),
+        // Keystone's catalog tables (/v3/services, /v3/endpoints), seeded with the services of this host. A URL that starts
+        // with "/" is relative to the request's base URL; $(project_id)s is the token's project (ServiceCatalog).
+        new("identity-005-catalog", CatalogSeedSql()),
+        // Groups, and one table for every role assignment: a user or a group, on a project or a domain (the old
+        // user-on-project rows move over). Tokens may be scoped to a domain.
+        new("identity-006-assignments", """
+            CREATE TABLE identity_groups (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                domain_id VARCHAR(64) NOT NULL REFERENCES domains(id),
+                description TEXT,
+                UNIQUE (domain_id, name));
+            CREATE TABLE group_members (
+                group_id VARCHAR(64) NOT NULL REFERENCES identity_groups(id) ON DELETE CASCADE,
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                PRIMARY KEY (group_id, user_id));
+            CREATE INDEX group_members_user ON group_members (user_id);
+            CREATE TABLE grants (
+                actor_kind VARCHAR(8) NOT NULL,
+                actor_id VARCHAR(64) NOT NULL,
+                target_kind VARCHAR(8) NOT NULL,
+                target_id VARCHAR(64) NOT NULL,
+                role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (actor_kind, actor_id, target_kind, target_id, role_id));
+            CREATE INDEX grants_target ON grants (target_kind, target_id);
+            INSERT INTO grants (actor_kind, actor_id, target_kind, target_id, role_id)
+              SELECT 'user', user_id, 'project', project_id, role_id FROM role_assignments;
+            DROP TABLE role_assignments;
+            ALTER TABLE tokens ADD COLUMN domain_id VARCHAR(64);
+            """),
+        // Project hierarchy and tags, users' extra attributes (a JSON object), roles' descriptions kept as before.
+        new("identity-007-projects", """
+            ALTER TABLE projects ADD COLUMN parent_id VARCHAR(64);
+            ALTER TABLE projects ADD COLUMN is_domain BOOLEAN NOT NULL DEFAULT FALSE;
+            CREATE TABLE project_tags (
+                project_id VARCHAR(64) NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                tag VARCHAR(255) NOT NULL,
+                PRIMARY KEY (project_id, tag));
+            ALTER TABLE users ADD COLUMN extra TEXT;
+            """),
+        // Keystone's credentials (/v3/credentials, and the EC2 ones under /v3/users/{id}/credentials/OS-EC2): a blob of the
+        // owner's, kept as given (Keystone encrypts blobs at rest with its own keys; Ember's data dir is 0700).
+        new("identity-008-credentials", """
+            CREATE TABLE credentials (
+                id VARCHAR(64) PRIMARY KEY,
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64),
+                type VARCHAR(255) NOT NULL,
+                blob TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            CREATE INDEX credentials_user ON credentials (user_id);
+            """),
     ];
+
+    /// <summary>The catalog as it was before it became tables: each service under all three interfaces in RegionOne.</summary>
+    private static string CatalogSeedSql()
+    {
+        var sql = new System.Text.StringBuilder("""
+            CREATE TABLE services (
+                id VARCHAR(64) PRIMARY KEY,
+                type VARCHAR(255) NOT NULL,
+                name VARCHAR(255),
+                description TEXT,
+                enabled BOOLEAN NOT NULL);
+            CREATE TABLE endpoints (
+                id VARCHAR(64) PRIMARY KEY,
+                service_id VARCHAR(64) NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+                interface VARCHAR(8) NOT NULL,
+                region_id VARCHAR(255),
+                url TEXT NOT NULL,
+                enabled BOOLEAN NOT NULL);
+            CREATE INDEX endpoints_service ON endpoints (service_id);
+
+            """);
+        foreach (var (type, name, path) in ServiceCatalog.Seed)
+        {
+            sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"INSERT INTO services (id, type, name, description, enabled) VALUES ('{ServiceCatalog.StableId(type)}', '{type}', '{name}', '', TRUE);\n");
+            foreach (var iface in ServiceCatalog.Interfaces)
+            {
+                sql.Append(System.Globalization.CultureInfo.InvariantCulture,
+                    $"INSERT INTO endpoints (id, service_id, interface, region_id, url, enabled) VALUES ('{ServiceCatalog.StableId($"{type}/{iface}")}', '{ServiceCatalog.StableId(type)}', '{iface}', '{ServiceCatalog.Region}', '{path}', TRUE);\n");
+            }
+        }
+
+        return sql.ToString();
+    }
 }

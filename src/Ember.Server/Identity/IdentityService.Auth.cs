@@ -12,6 +12,15 @@ public sealed record UserReference(string? Id, string? Name, DomainReference? Do
 /// <summary>The project a token is asked to be scoped to: by id, or by name in a domain.</summary>
 public sealed record ProjectReference(string? Id, string? Name, DomainReference? Domain);
 
+/// <summary>The scope a token is asked for: a project, a domain, or neither (the user's default project).</summary>
+public sealed record ScopeRequest(ProjectReference? Project, DomainReference? Domain);
+
+/// <summary>The scope a token got: a project, a domain, or neither (unscoped).</summary>
+public sealed record TokenScope(ProjectRow? Project, DomainRow? Domain)
+{
+    public static TokenScope None { get; } = new(null, null);
+}
+
 /// <summary>Authentication: password checks behind the login guard and Keystone's lock-out, and token scopes.</summary>
 public sealed partial class IdentityService
 {
@@ -53,7 +62,8 @@ public sealed partial class IdentityService
         var lockout = user is not null && settings.LockoutFailureAttempts > 0
             ? await LockoutOfAsync(settings, user.Id, now)
             : (Locked: false, Expired: false);
-        var usable = user is { Enabled: true } && !lockout.Locked;
+        // A user of a disabled domain cannot log in, as in Keystone.
+        var usable = user is { Enabled: true } && !lockout.Locked && await IsDomainEnabledAsync(user.DomainId);
         var matches = await guard.VerifyAsync(password, usable ? user!.PasswordHash : null, cancellationToken);
         if (usable && matches)
         {
@@ -75,40 +85,58 @@ public sealed partial class IdentityService
     }
 
     /// <summary>
-    /// The project a new token is scoped to: the one asked for (enabled, and the user holds a role on it), or with
-    /// nothing asked the user's default project if the user holds a role there; null for an unscoped token.
+    /// The scope of a new token: the project asked for (enabled, in an enabled domain, and the user holds a role on it,
+    /// directly or through a group), the domain asked for (the same rules), or with nothing asked the user's default
+    /// project if the user holds a role there; none for an unscoped token.
     /// </summary>
-    public async Task<ProjectRow?> ResolveScopeAsync(UserRow user, ProjectReference? requested, bool unscoped)
+    public async Task<TokenScope> ResolveScopeAsync(UserRow user, ScopeRequest? requested, bool unscoped)
     {
         if (unscoped)
         {
-            return null;
+            return TokenScope.None;
         }
 
         if (requested is null)
         {
             if (user.DefaultProjectId is null)
             {
-                return null;
+                return TokenScope.None;
             }
 
             var fallback = await store.FindProjectAsync(user.DefaultProjectId, null, null);
-            return fallback is not null && (await store.RolesOnProjectAsync(user.Id, fallback.Id)).Count > 0 ? fallback : null;
+            return fallback is { Enabled: true } && await IsDomainEnabledAsync(fallback.DomainId)
+                && (await store.RolesOnProjectAsync(user.Id, fallback.Id)).Count > 0
+                ? new TokenScope(fallback, null)
+                : TokenScope.None;
         }
 
-        ProjectRow? project;
-        if (requested.Id is not null)
+        if (requested.Domain is { } domainRef)
         {
-            project = await store.FindProjectAsync(requested.Id, null, null);
+            var domain = await FindDomainAsync(domainRef);
+            if (domain is not { Enabled: true })
+            {
+                throw ApiException.Unauthorized(AuthFailed);
+            }
+
+            return (await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id)).Count > 0
+                ? new TokenScope(null, domain)
+                : throw ApiException.Unauthorized($"User {user.Id} has no access to domain {domain.Id}");
+        }
+
+        var requestedProject = requested.Project ?? throw ApiException.BadRequest("Invalid scope.");
+        ProjectRow? project;
+        if (requestedProject.Id is not null)
+        {
+            project = await store.FindProjectAsync(requestedProject.Id, null, null);
         }
         else
         {
-            var name = requested.Name ?? throw ApiException.BadRequest("A project must be given by id, or by name and domain.");
-            var domain = await FindDomainAsync(requested.Domain) ?? throw ApiException.Unauthorized($"Could not find project: {name}.");
+            var name = requestedProject.Name ?? throw ApiException.BadRequest("A project must be given by id, or by name and domain.");
+            var domain = await FindDomainAsync(requestedProject.Domain) ?? throw ApiException.Unauthorized($"Could not find project: {name}.");
             project = await store.FindProjectAsync(null, name, domain.Id);
         }
 
-        if (project is not { Enabled: true })
+        if (project is not { Enabled: true } || !await IsDomainEnabledAsync(project.DomainId))
         {
             throw ApiException.Unauthorized(AuthFailed);
         }
@@ -118,8 +146,10 @@ public sealed partial class IdentityService
             throw ApiException.Unauthorized($"User {user.Id} has no access to project {project.Id}");
         }
 
-        return project;
+        return new TokenScope(project, null);
     }
+
+    private async Task<bool> IsDomainEnabledAsync(string domainId) => await store.FindDomainAsync(domainId, null) is { Enabled: true };
 
     /// <summary>A token its owner or a cloud admin asks about (X-Subject-Token); 404 for anyone else, as for no token.</summary>
     public async Task<ValidToken> GetSubjectTokenAsync(RequestContext caller, string subject)

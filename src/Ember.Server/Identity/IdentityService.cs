@@ -4,18 +4,26 @@ using Microsoft.Extensions.Options;
 namespace Ember.Server.Identity;
 
 /// <summary>A new project or user's fields, as the API read them.</summary>
-public sealed record ProjectCreate(string Name, string? DomainId, string? Description, bool Enabled);
+public sealed record ProjectCreate(string Name, string? DomainId, string? Description, bool Enabled, string? ParentId = null);
 
 /// <summary>A project PATCH: what is not given stays.</summary>
 public sealed record ProjectUpdate(string? Name, Optional<string?> Description, bool? Enabled);
 
-public sealed record UserCreate(string Name, string? DomainId, string? Password, bool Enabled, string? DefaultProjectId, string? Email, string? Description);
+public sealed record UserCreate(string Name, string? DomainId, string? Password, bool Enabled, string? DefaultProjectId, string? Email, string? Description,
+    string? Extra = null);
+
+/// <summary>The filters of GET /v3/role_assignments (null: any).</summary>
+public sealed record AssignmentQuery(string? UserId, string? GroupId, string? TargetKind, string? TargetId, string? RoleId, bool Effective);
 
 /// <summary>A user PATCH: what is not given stays; a new password is hashed here, never stored as given.</summary>
-public sealed record UserUpdate(string? Name, string? Password, bool? Enabled, Optional<string?> DefaultProjectId, Optional<string?> Email, Optional<string?> Description);
+public sealed record UserUpdate(string? Name, string? Password, bool? Enabled, Optional<string?> DefaultProjectId, Optional<string?> Email, Optional<string?> Description,
+    System.Text.Json.Nodes.JsonObject? Extra = null);
 
-/// <summary>A role assignment with the names of its parts (null when the API did not ask for them).</summary>
-public sealed record NamedAssignment(RoleAssignmentRow Row, RoleRow? Role, UserRow? User, ProjectRow? Project);
+/// <summary>
+/// One row of /v3/role_assignments: a grant, or with effective=true a group's grant as it reaches one member
+/// (<see cref="ViaGroupId"/> names the group).
+/// </summary>
+public sealed record AssignmentView(GrantRow Grant, string? ViaGroupId = null);
 
 /// <summary>
 /// Keystone's rules for domains, projects, users, roles and grants: existence checks, password hashing, and the
@@ -36,10 +44,36 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
     public async Task<ProjectRow> GetProjectAsync(string id) =>
         await store.FindProjectAsync(id, null, null) ?? throw ProjectNotFound(id);
 
+    /// <summary>
+    /// A new project: top-level in its domain, or under <see cref="ProjectCreate.ParentId"/> in the parent's domain (a
+    /// parent_id naming a domain is Keystone's way of saying top-level).
+    /// </summary>
     public async Task<ProjectRow> CreateProjectAsync(ProjectCreate request)
     {
-        var domain = await GetDomainAsync(request.DomainId ?? IdentityStore.DefaultDomainId);
-        return await store.CreateProjectAsync(request.Name, domain.Id, request.Description, request.Enabled);
+        string? parentId = null;
+        var domainId = request.DomainId;
+        if (request.ParentId is { } parentRef && await store.FindDomainAsync(parentRef, null) is null)
+        {
+            var parent = await store.FindProjectAsync(parentRef, null, null) ?? throw ApiException.NotFound($"Could not find project: {parentRef}.");
+            if (domainId is not null && domainId != parent.DomainId)
+            {
+                throw ApiException.BadRequest("Cannot create project, the parent project is in another domain.");
+            }
+
+            parentId = parent.Id;
+            domainId = parent.DomainId;
+        }
+        else if (request.ParentId is { } domainParent)
+        {
+            domainId ??= domainParent;
+            if (domainId != domainParent)
+            {
+                throw ApiException.BadRequest("Cannot create project, the parent domain is not its domain.");
+            }
+        }
+
+        var domain = await GetDomainAsync(domainId ?? IdentityStore.DefaultDomainId);
+        return await store.CreateProjectAsync(request.Name, domain.Id, request.Description, request.Enabled, parentId);
     }
 
     /// <summary>Disabling a project ends every token scoped to it.</summary>
@@ -61,8 +95,14 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         return after;
     }
 
+    /// <summary>Only a leaf of the hierarchy is deleted (Keystone's 403 without cascade).</summary>
     public async Task DeleteProjectAsync(string id)
     {
+        if (await store.HasChildProjectsAsync(id))
+        {
+            throw ApiException.Forbidden($"Cannot delete the project {id} since it is not a leaf in the hierarchy. Delete its children first.");
+        }
+
         if (!await store.DeleteProjectAsync(id))
         {
             throw ProjectNotFound(id);
@@ -85,7 +125,7 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         }
 
         return await store.CreateUserAsync(request.Name, domain.Id, request.Password, request.Enabled, request.DefaultProjectId,
-            request.Email, request.Description);
+            request.Email, request.Description, request.Extra);
     }
 
     /// <summary>A new password or a disabled user ends every session that came before (as Keystone); a new password also clears a lock-out.</summary>
@@ -100,6 +140,7 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
             DefaultProjectId = update.DefaultProjectId.Or(before.DefaultProjectId),
             Email = update.Email.Or(before.Email),
             Description = update.Description.Or(before.Description),
+            Extra = MergeExtra(before.Extra, update.Extra),
         };
         await store.UpdateUserAsync(after);
         if (update.Password is not null || before.Enabled && !after.Enabled)
@@ -113,6 +154,30 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         }
 
         return after;
+    }
+
+    /// <summary>A PATCH's unknown attributes merged into the kept ones; null removes one.</summary>
+    private static string? MergeExtra(string? before, System.Text.Json.Nodes.JsonObject? update)
+    {
+        if (update is null || update.Count == 0)
+        {
+            return before;
+        }
+
+        var merged = before is null ? new System.Text.Json.Nodes.JsonObject() : System.Text.Json.Nodes.JsonNode.Parse(before) as System.Text.Json.Nodes.JsonObject ?? [];
+        foreach (var (key, value) in update)
+        {
+            if (value is null)
+            {
+                merged.Remove(key);
+            }
+            else
+            {
+                merged[key] = value.DeepClone();
+            }
+        }
+
+        return merged.Count == 0 ? null : merged.ToJsonString();
     }
 
     public async Task DeleteUserAsync(string id)
@@ -135,7 +200,7 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
     /// <summary>Deleting a role removes every assignment of it: each holder's tokens on that project end.</summary>
     public async Task DeleteRoleAsync(string id)
     {
-        var holders = await store.ListAssignmentsAsync(null, null, id);
+        var holders = await store.ListGrantsAsync(GrantRow.User, null, GrantRow.Project, null, id);
         if (!await store.DeleteRoleAsync(id))
         {
             throw RoleNotFound(id);
@@ -143,58 +208,108 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
 
         foreach (var holder in holders)
         {
-            await tokens.RevokeAsync(holder.UserId, holder.ProjectId);
+            await tokens.RevokeAsync(holder.ActorId, holder.TargetId);
         }
     }
 
-    public async Task GrantAsync(string projectId, string userId, string roleId)
+    public async Task GrantAsync(GrantRow grant)
     {
-        await RequireGrantPartsAsync(projectId, userId, roleId);
-        await store.GrantAsync(userId, projectId, roleId);
+        await RequireGrantPartsAsync(grant);
+        await store.GrantAsync(grant);
     }
 
-    public async Task CheckGrantAsync(string projectId, string userId, string roleId)
+    public async Task CheckGrantAsync(GrantRow grant)
     {
-        await RequireGrantPartsAsync(projectId, userId, roleId);
-        if ((await store.ListAssignmentsAsync(userId, projectId, roleId)).Count == 0)
+        await RequireGrantPartsAsync(grant);
+        if ((await store.ListGrantsAsync(grant.ActorKind, grant.ActorId, grant.TargetKind, grant.TargetId, grant.RoleId)).Count == 0)
         {
-            throw AssignmentNotFound(projectId, userId, roleId);
+            throw AssignmentNotFound(grant);
         }
     }
 
-    /// <summary>Taking a role away ends the user's tokens on that project.</summary>
-    public async Task RevokeGrantAsync(string projectId, string userId, string roleId)
+    /// <summary>
+    /// Taking a user's role on a project away ends the user's tokens there (Keystone's revocation event); every other
+    /// grant reaches tokens through their validation, which reads the roles again after any grant changed.
+    /// </summary>
+    public async Task RevokeGrantAsync(GrantRow grant)
     {
-        if (!await store.RevokeGrantAsync(userId, projectId, roleId))
+        if (!await store.RevokeGrantAsync(grant))
         {
-            throw AssignmentNotFound(projectId, userId, roleId);
+            throw AssignmentNotFound(grant);
         }
 
-        await tokens.RevokeAsync(userId, projectId);
+        if (grant is { ActorKind: GrantRow.User, TargetKind: GrantRow.Project })
+        {
+            await tokens.RevokeAsync(grant.ActorId, grant.TargetId);
+        }
     }
 
-    public Task<IReadOnlyList<RoleRow>> RolesOnProjectAsync(string projectId, string userId) => store.RolesOnProjectAsync(userId, projectId);
-
-    public async Task<IReadOnlyList<NamedAssignment>> ListAssignmentsAsync(string? userId, string? projectId, string? roleId, bool includeNames)
+    /// <summary>The roles given to the actor itself on the target (GET .../users/{id}/roles).</summary>
+    public async Task<IReadOnlyList<RoleRow>> DirectRolesAsync(string actorKind, string actorId, string targetKind, string targetId)
     {
-        var rows = await store.ListAssignmentsAsync(userId, projectId, roleId);
-        var named = new List<NamedAssignment>(rows.Count);
+        await RequireGrantPartsAsync(new GrantRow(actorKind, actorId, targetKind, targetId, ""), checkRole: false);
+        return await store.DirectRolesAsync(actorKind, actorId, targetKind, targetId);
+    }
+
+    /// <summary>
+    /// Keystone's role assignment list: grants filtered by actor, target and role; with <paramref name="effective"/>,
+    /// a group's grants are shown as each member's (and the group rows themselves go).
+    /// </summary>
+    public async Task<IReadOnlyList<AssignmentView>> ListAssignmentsAsync(AssignmentQuery query)
+    {
+        var rows = await store.ListGrantsAsync(null, null, query.TargetKind, query.TargetId, query.RoleId);
+        var views = new List<AssignmentView>();
         foreach (var row in rows)
         {
-            named.Add(includeNames
-                ? new NamedAssignment(row, await store.FindRoleAsync(row.RoleId, null), await store.FindUserAsync(row.UserId, null, null),
-                    await store.FindProjectAsync(row.ProjectId, null, null))
-                : new NamedAssignment(row, null, null, null));
+            if (query.Effective && row.ActorKind == GrantRow.Group)
+            {
+                foreach (var member in await store.ListMembersAsync(row.ActorId))
+                {
+                    views.Add(new AssignmentView(row with { ActorKind = GrantRow.User, ActorId = member.Id }, row.ActorId));
+                }
+            }
+            else
+            {
+                views.Add(new AssignmentView(row));
+            }
         }
 
-        return named;
+        return [.. views.Where(v => (query.UserId is null || v.Grant is { ActorKind: GrantRow.User } && v.Grant.ActorId == query.UserId)
+            && (query.GroupId is null || v.Grant is { ActorKind: GrantRow.Group } && v.Grant.ActorId == query.GroupId))];
     }
 
-    private async Task RequireGrantPartsAsync(string projectId, string userId, string roleId)
+    public Task<RoleRow?> FindRoleAsync(string id) => store.FindRoleAsync(id, null);
+
+    public Task<UserRow?> FindUserAsync(string id) => store.FindUserAsync(id, null, null);
+
+    public Task<ProjectRow?> FindProjectAsync(string id) => store.FindProjectAsync(id, null, null);
+
+    public Task<GroupRow?> FindGroupAsync(string id) => store.FindGroupAsync(id);
+
+    private async Task RequireGrantPartsAsync(GrantRow grant, bool checkRole = true)
     {
-        _ = await GetProjectAsync(projectId);
-        _ = await GetUserAsync(userId);
-        _ = await GetRoleAsync(roleId);
+        if (grant.TargetKind == GrantRow.Project)
+        {
+            _ = await GetProjectAsync(grant.TargetId);
+        }
+        else
+        {
+            _ = await GetDomainAsync(grant.TargetId);
+        }
+
+        if (grant.ActorKind == GrantRow.User)
+        {
+            _ = await GetUserAsync(grant.ActorId);
+        }
+        else
+        {
+            _ = await GetGroupAsync(grant.ActorId);
+        }
+
+        if (checkRole)
+        {
+            _ = await GetRoleAsync(grant.RoleId);
+        }
     }
 
     private static ApiException ProjectNotFound(string id) => ApiException.NotFound($"Could not find project: {id}.");
@@ -203,6 +318,6 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
 
     private static ApiException RoleNotFound(string id) => ApiException.NotFound($"Could not find role: {id}.");
 
-    private static ApiException AssignmentNotFound(string projectId, string userId, string roleId) => ApiException.NotFound(
-        $"Could not find role assignment with role: {roleId}, user or group: {userId}, project, domain, or system: {projectId}.");
+    private static ApiException AssignmentNotFound(GrantRow grant) => ApiException.NotFound(
+        $"Could not find role assignment with role: {grant.RoleId}, user or group: {grant.ActorId}, project, domain, or system: {grant.TargetId}.");
 }

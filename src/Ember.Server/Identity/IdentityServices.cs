@@ -38,6 +38,41 @@ public static class IdentityServices
         new("identity:create_region", PolicyRule.Admin),
         new("identity:update_region", PolicyRule.Admin),
         new("identity:delete_region", PolicyRule.Admin),
+        new("identity:update_role", PolicyRule.Admin),
+        new("identity:create_domain", PolicyRule.Admin),
+        new("identity:update_domain", PolicyRule.Admin),
+        new("identity:delete_domain", PolicyRule.Admin),
+        new("identity:create_service", PolicyRule.Admin),
+        new("identity:update_service", PolicyRule.Admin),
+        new("identity:delete_service", PolicyRule.Admin),
+        new("identity:create_endpoint", PolicyRule.Admin),
+        new("identity:update_endpoint", PolicyRule.Admin),
+        new("identity:delete_endpoint", PolicyRule.Admin),
+        new("identity:list_groups", PolicyRule.Admin),
+        new("identity:get_group", PolicyRule.Admin),
+        new("identity:create_group", PolicyRule.Admin),
+        new("identity:update_group", PolicyRule.Admin),
+        new("identity:delete_group", PolicyRule.Admin),
+        new("identity:list_users_in_group", PolicyRule.Admin),
+        new("identity:add_user_to_group", PolicyRule.Admin),
+        new("identity:check_user_in_group", PolicyRule.Admin),
+        new("identity:remove_user_from_group", PolicyRule.Admin),
+        new("identity:list_groups_for_user", PolicyRule.Admin),
+        new("identity:get_project_tags", PolicyRule.Admin),
+        new("identity:get_project_tag", PolicyRule.Admin),
+        new("identity:update_project_tags", PolicyRule.Admin),
+        new("identity:delete_project_tags", PolicyRule.Admin),
+        new("identity:create_project_tag", PolicyRule.Admin),
+        new("identity:delete_project_tag", PolicyRule.Admin),
+        new("identity:list_credentials", PolicyRule.Admin),
+        new("identity:get_credential", PolicyRule.Admin),
+        new("identity:create_credential", PolicyRule.Admin),
+        new("identity:update_credential", PolicyRule.Admin),
+        new("identity:delete_credential", PolicyRule.Admin),
+        new("identity:ec2_create_credential", PolicyRule.Admin),
+        new("identity:ec2_list_credentials", PolicyRule.Admin),
+        new("identity:ec2_get_credential", PolicyRule.Admin),
+        new("identity:ec2_delete_credential", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
@@ -45,6 +80,8 @@ public static class IdentityServices
         .AddSingleton(TimeProvider.System) // lock-out durations; tests move it by hand
         .AddSingleton<IdentityStore>()
         .AddSingleton<RegionStore>()
+        .AddSingleton<CatalogStore>()
+        .AddSingleton<CredentialStore>()
         .AddSingleton<TokenService>()
         .AddSingleton<IdentityService>()
         .AddSingleton<LoginGuard>()

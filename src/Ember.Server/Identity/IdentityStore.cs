@@ -12,7 +12,7 @@ namespace Ember.Server.Identity;
 /// the identity generation right after it, before the caller answers, so that TokenService's cache drops what it
 /// validated before.
 /// </summary>
-public sealed class IdentityStore(Database db)
+public sealed partial class IdentityStore(Database db)
 {
     public const string DefaultDomainId = "default";
 
@@ -54,19 +54,29 @@ public sealed class IdentityStore(Database db)
             new { Name = name, DomainId = domainId })];
     }
 
+    /// <summary>Projects where the user holds a role, directly or through a group.</summary>
     public async Task<IReadOnlyList<ProjectRow>> ListProjectsOfUserAsync(string userId)
     {
         await using var c = await db.OpenAsync();
         return [.. await c.QueryAsync<ProjectRow>(
-            "SELECT DISTINCT p.* FROM projects p JOIN role_assignments a ON a.project_id = p.id WHERE a.user_id = @UserId ORDER BY p.name",
+            $"SELECT p.* FROM projects p WHERE p.id IN (SELECT g.target_id FROM grants g WHERE g.target_kind = 'project' AND {ActorIsUser}) ORDER BY p.name",
             new { UserId = userId })];
     }
 
-    public async Task<ProjectRow> CreateProjectAsync(string name, string domainId, string? description, bool enabled)
+    /// <summary>Domains where the user holds a role, directly or through a group.</summary>
+    public async Task<IReadOnlyList<DomainRow>> ListDomainsOfUserAsync(string userId)
     {
-        var row = new ProjectRow(Ids.NewHexId(), name, domainId, description, enabled, Ids.Now());
         await using var c = await db.OpenAsync();
-        await InsertUniqueAsync(c, "INSERT INTO projects (id, name, domain_id, description, enabled, created_at) VALUES (@Id, @Name, @DomainId, @Description, @Enabled, @CreatedAt)",
+        return [.. await c.QueryAsync<DomainRow>(
+            $"SELECT d.* FROM domains d WHERE d.id IN (SELECT g.target_id FROM grants g WHERE g.target_kind = 'domain' AND {ActorIsUser}) ORDER BY d.name",
+            new { UserId = userId })];
+    }
+
+    public async Task<ProjectRow> CreateProjectAsync(string name, string domainId, string? description, bool enabled, string? parentId = null)
+    {
+        var row = new ProjectRow(Ids.NewHexId(), name, domainId, description, enabled, Ids.Now(), parentId);
+        await using var c = await db.OpenAsync();
+        await InsertUniqueAsync(c, "INSERT INTO projects (id, name, domain_id, description, enabled, created_at, parent_id) VALUES (@Id, @Name, @DomainId, @Description, @Enabled, @CreatedAt, @ParentId)",
             row, $"Duplicate entry found with name {name} at domain ID {domainId}.");
         return row;
     }
@@ -82,7 +92,14 @@ public sealed class IdentityStore(Database db)
     public async Task<bool> DeleteProjectAsync(string id)
     {
         await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM grants WHERE target_kind = 'project' AND target_id = @Id", new { Id = id });
         return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }));
+    }
+
+    public async Task<bool> HasChildProjectsAsync(string id)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM projects WHERE parent_id = @Id", new { Id = id }) > 0;
     }
 
     public async Task<UserRow?> FindUserAsync(string? id, string? name, string? domainId)
@@ -102,14 +119,14 @@ public sealed class IdentityStore(Database db)
     }
 
     public async Task<UserRow> CreateUserAsync(string name, string domainId, string? password, bool enabled,
-        string? defaultProjectId, string? email, string? description)
+        string? defaultProjectId, string? email, string? description, string? extra = null)
     {
         var hash = password is null ? null : PasswordHasher.Hash(password);
-        var row = new UserRow(Ids.NewHexId(), name, domainId, hash, enabled, defaultProjectId, email, description, Ids.Now());
+        var row = new UserRow(Ids.NewHexId(), name, domainId, hash, enabled, defaultProjectId, email, description, Ids.Now(), extra);
         await using var c = await db.OpenAsync();
         await InsertUniqueAsync(c, """
-            INSERT INTO users (id, name, domain_id, password_hash, enabled, default_project_id, email, description, created_at)
-            VALUES (@Id, @Name, @DomainId, @PasswordHash, @Enabled, @DefaultProjectId, @Email, @Description, @CreatedAt)
+            INSERT INTO users (id, name, domain_id, password_hash, enabled, default_project_id, email, description, created_at, extra)
+            VALUES (@Id, @Name, @DomainId, @PasswordHash, @Enabled, @DefaultProjectId, @Email, @Description, @CreatedAt, @Extra)
             """, row, $"Duplicate entry found with name {name} at domain ID {domainId}.");
         return row;
     }
@@ -119,7 +136,7 @@ public sealed class IdentityStore(Database db)
         await using var c = await db.OpenAsync();
         await InsertUniqueAsync(c, """
             UPDATE users SET name = @Name, password_hash = @PasswordHash, enabled = @Enabled,
-              default_project_id = @DefaultProjectId, email = @Email, description = @Description WHERE id = @Id
+              default_project_id = @DefaultProjectId, email = @Email, description = @Description, extra = @Extra WHERE id = @Id
             """, row, $"Duplicate entry found with name {row.Name} at domain ID {row.DomainId}.");
         await BumpGenerationAsync(c);
     }
@@ -127,6 +144,7 @@ public sealed class IdentityStore(Database db)
     public async Task<bool> DeleteUserAsync(string id)
     {
         await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM grants WHERE actor_kind = 'user' AND actor_id = @Id", new { Id = id });
         return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM users WHERE id = @Id", new { Id = id }));
     }
 
@@ -159,38 +177,65 @@ public sealed class IdentityStore(Database db)
         return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM roles WHERE id = @Id", new { Id = id }));
     }
 
-    public async Task GrantAsync(string userId, string projectId, string roleId)
+    /// <summary>The condition "grant g is the user's own or one of the user's groups'" (parameter @UserId).</summary>
+    private const string ActorIsUser =
+        "(g.actor_kind = 'user' AND g.actor_id = @UserId OR g.actor_kind = 'group' AND g.actor_id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = @UserId))";
+
+    public async Task GrantAsync(GrantRow grant)
     {
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("""
-            INSERT INTO role_assignments (user_id, project_id, role_id) VALUES (@UserId, @ProjectId, @RoleId)
-            ON CONFLICT (user_id, project_id, role_id) DO NOTHING
-            """, new { UserId = userId, ProjectId = projectId, RoleId = roleId });
+            INSERT INTO grants (actor_kind, actor_id, target_kind, target_id, role_id) VALUES (@ActorKind, @ActorId, @TargetKind, @TargetId, @RoleId)
+            ON CONFLICT (actor_kind, actor_id, target_kind, target_id, role_id) DO NOTHING
+            """, grant);
         await BumpGenerationAsync(c);
     }
 
-    public async Task<bool> RevokeGrantAsync(string userId, string projectId, string roleId)
+    /// <summary>The bootstrap's and the tests' shorthand: a user's role on a project.</summary>
+    public Task GrantAsync(string userId, string projectId, string roleId) =>
+        GrantAsync(new GrantRow(GrantRow.User, userId, GrantRow.Project, projectId, roleId));
+
+    public async Task<bool> RevokeGrantAsync(GrantRow grant)
     {
         await using var c = await db.OpenAsync();
-        return await BumpGenerationAsync(c, await c.ExecuteAsync(
-            "DELETE FROM role_assignments WHERE user_id = @UserId AND project_id = @ProjectId AND role_id = @RoleId",
-            new { UserId = userId, ProjectId = projectId, RoleId = roleId }));
+        return await BumpGenerationAsync(c, await c.ExecuteAsync("""
+            DELETE FROM grants WHERE actor_kind = @ActorKind AND actor_id = @ActorId AND target_kind = @TargetKind
+              AND target_id = @TargetId AND role_id = @RoleId
+            """, grant));
     }
 
-    public async Task<IReadOnlyList<RoleAssignmentRow>> ListAssignmentsAsync(string? userId, string? projectId, string? roleId)
+    /// <summary>The grants matching every filter given (null: any).</summary>
+    public async Task<IReadOnlyList<GrantRow>> ListGrantsAsync(string? actorKind, string? actorId, string? targetKind, string? targetId, string? roleId)
     {
         await using var c = await db.OpenAsync();
-        return [.. await c.QueryAsync<RoleAssignmentRow>(
-            "SELECT * FROM role_assignments WHERE (@UserId IS NULL OR user_id = @UserId) AND (@ProjectId IS NULL OR project_id = @ProjectId) AND (@RoleId IS NULL OR role_id = @RoleId)",
-            new { UserId = userId, ProjectId = projectId, RoleId = roleId })];
+        return [.. await c.QueryAsync<GrantRow>("""
+            SELECT actor_kind AS ActorKind, actor_id AS ActorId, target_kind AS TargetKind, target_id AS TargetId, role_id AS RoleId FROM grants
+            WHERE (@ActorKind IS NULL OR actor_kind = @ActorKind) AND (@ActorId IS NULL OR actor_id = @ActorId)
+              AND (@TargetKind IS NULL OR target_kind = @TargetKind) AND (@TargetId IS NULL OR target_id = @TargetId)
+              AND (@RoleId IS NULL OR role_id = @RoleId)
+            ORDER BY target_kind, target_id, actor_kind, actor_id, role_id
+            """, new { ActorKind = actorKind, ActorId = actorId, TargetKind = targetKind, TargetId = targetId, RoleId = roleId })];
     }
 
-    public async Task<IReadOnlyList<RoleRow>> RolesOnProjectAsync(string userId, string projectId)
+    /// <summary>The roles a user holds on a project or a domain: given to the user or to one of the user's groups.</summary>
+    public async Task<IReadOnlyList<RoleRow>> EffectiveRolesAsync(string userId, string targetKind, string targetId)
     {
         await using var c = await db.OpenAsync();
         return [.. await c.QueryAsync<RoleRow>(
-            "SELECT r.* FROM roles r JOIN role_assignments a ON a.role_id = r.id WHERE a.user_id = @UserId AND a.project_id = @ProjectId ORDER BY r.name",
-            new { UserId = userId, ProjectId = projectId })];
+            $"SELECT r.* FROM roles r WHERE r.id IN (SELECT g.role_id FROM grants g WHERE g.target_kind = @Kind AND g.target_id = @TargetId AND {ActorIsUser}) ORDER BY r.name",
+            new { UserId = userId, Kind = targetKind, TargetId = targetId })];
+    }
+
+    public Task<IReadOnlyList<RoleRow>> RolesOnProjectAsync(string userId, string projectId) => EffectiveRolesAsync(userId, GrantRow.Project, projectId);
+
+    /// <summary>The roles given directly (not through groups) to an actor on a target, for the grant list APIs.</summary>
+    public async Task<IReadOnlyList<RoleRow>> DirectRolesAsync(string actorKind, string actorId, string targetKind, string targetId)
+    {
+        await using var c = await db.OpenAsync();
+        return [.. await c.QueryAsync<RoleRow>("""
+            SELECT r.* FROM roles r JOIN grants g ON g.role_id = r.id
+            WHERE g.actor_kind = @ActorKind AND g.actor_id = @ActorId AND g.target_kind = @TargetKind AND g.target_id = @TargetId ORDER BY r.name
+            """, new { ActorKind = actorKind, ActorId = actorId, TargetKind = targetKind, TargetId = targetId })];
     }
 
     public async Task InsertTokenAsync(TokenRow row)
@@ -199,8 +244,8 @@ public sealed class IdentityStore(Database db)
         try
         {
             await c.ExecuteAsync("""
-                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked)
-                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked)
+                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked, domain_id)
+                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked, @DomainId)
                 """, row);
         }
         catch (System.Data.Common.DbException ex) when (Database.IsForeignKeyViolation(ex))
@@ -292,11 +337,11 @@ public sealed class IdentityStore(Database db)
         return await c.ExecuteScalarAsync<long>("SELECT generation FROM identity_generation WHERE id = 1");
     }
 
-    private static async Task BumpGenerationAsync(System.Data.Common.DbConnection c) =>
+    internal static async Task BumpGenerationAsync(System.Data.Common.DbConnection c) =>
         await c.ExecuteAsync("UPDATE identity_generation SET generation = generation + 1 WHERE id = 1");
 
     /// <summary>Bumps the generation when the write changed a row; true when it did.</summary>
-    private static async Task<bool> BumpGenerationAsync(System.Data.Common.DbConnection c, int changedRows)
+    internal static async Task<bool> BumpGenerationAsync(System.Data.Common.DbConnection c, int changedRows)
     {
         if (changedRows > 0)
         {
@@ -309,7 +354,7 @@ public sealed class IdentityStore(Database db)
     /// <summary>Tokens are stored only as their SHA-256, so a copy of the database holds no usable token.</summary>
     public static string HashToken(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    private static async Task InsertUniqueAsync(System.Data.Common.DbConnection c, string sql, object row, string conflictMessage)
+    internal static async Task InsertUniqueAsync(System.Data.Common.DbConnection c, string sql, object row, string conflictMessage)
     {
         try
         {

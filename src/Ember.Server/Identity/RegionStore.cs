@@ -12,8 +12,8 @@ public sealed record RegionRow(string Id, string? Description, string? ParentReg
 }
 
 /// <summary>
-/// Keystone's regions: a tree by parent_region_id. The catalog's own region (<see cref="ServiceCatalog.Region"/>)
-/// holds every endpoint, so it and its ancestors cannot be deleted.
+/// Keystone's regions: a tree by parent_region_id. A region that holds endpoints (RegionOne holds the seeded catalog)
+/// cannot be deleted, nor can its ancestors.
 /// </summary>
 public sealed class RegionStore(Database db)
 {
@@ -64,12 +64,12 @@ public sealed class RegionStore(Database db)
             doomed.AddRange(all.Where(r => r.ParentRegionId == doomed[i]).Select(r => r.Id));
         }
 
-        if (doomed.Contains(ServiceCatalog.Region))
+        await using var c = await db.OpenAsync();
+        if (await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM endpoints WHERE region_id {db.Dialect.In("@Ids")}", new { Ids = doomed.ToArray() }) > 0)
         {
             throw ApiException.Forbidden($"Unable to delete region {id} because it or its child regions have associated endpoints.");
         }
 
-        await using var c = await db.OpenAsync();
         await c.ExecuteAsync($"DELETE FROM regions WHERE id {db.Dialect.In("@Ids")}", new { Ids = doomed.ToArray() });
     }
 

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Options;
 namespace Ember.Server.Identity;
 
 /// <summary>A validated token: the row and the context it gives a request.</summary>
-public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow User, ProjectRow? Project, IReadOnlyList<RoleRow> Roles);
+public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow User, ProjectRow? Project, IReadOnlyList<RoleRow> Roles,
+    DomainRow? Domain = null);
 
 /// <summary>
 /// Issues opaque random tokens and validates them against the database. A validation is kept in memory and reused while
@@ -22,21 +23,27 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
     private const int CacheCapacity = 10_000;
 
     private readonly ConcurrentDictionary<string, CachedValidation> _cache = new(StringComparer.Ordinal);
-    private string? _adminDomainId;
 
-    public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
+    public Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
+        DateTime? expiresAt = null, string? auditId = null) => IssueAsync(user, new TokenScope(project, null), methods, expiresAt, auditId);
+
+    public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, TokenScope scope, IReadOnlyList<string> methods,
         DateTime? expiresAt = null, string? auditId = null)
     {
+        var project = scope.Project;
         var token = Ids.NewSecret();
         var now = Ids.Now();
         var lifetimeEnd = now.AddSeconds(options.Value.TokenLifetimeSeconds);
         // A re-scoped token never outlives the token it came from.
         var expiry = expiresAt is { } limit && limit < lifetimeEnd ? limit : lifetimeEnd;
         var row = new TokenRow(IdentityStore.HashToken(token), user.Id, project?.Id, string.Join(',', methods),
-            auditId ?? Ids.NewSecret(16), now, expiry, false);
+            auditId ?? Ids.NewSecret(16), now, expiry, false, scope.Domain?.Id);
         await store.InsertTokenAsync(row);
-        var roles = project is null ? [] : await store.RolesOnProjectAsync(user.Id, project.Id);
-        return (token, new ValidToken(row, ContextOf(row, user, project, roles, await IsAdminProjectAsync(project)), user, project, roles));
+        var roles = project is not null ? await store.RolesOnProjectAsync(user.Id, project.Id)
+            : scope.Domain is { } domain ? await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id)
+            : [];
+        return (token, new ValidToken(row, ContextOf(row, user, project, scope.Domain, roles, await IsAdminProjectAsync(project)), user, project, roles,
+            scope.Domain));
     }
 
     /// <summary>The token's context, or null when it is unknown, expired, revoked, or its user or project is disabled.</summary>
@@ -78,7 +85,7 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
         }
 
         var user = await store.FindUserAsync(row.UserId, null, null);
-        if (user is not { Enabled: true })
+        if (user is not { Enabled: true } || !await IsDomainEnabledAsync(user.DomainId))
         {
             return null;
         }
@@ -88,7 +95,7 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
         if (row.ProjectId is not null)
         {
             project = await store.FindProjectAsync(row.ProjectId, null, null);
-            if (project is not { Enabled: true })
+            if (project is not { Enabled: true } || project.DomainId != user.DomainId && !await IsDomainEnabledAsync(project.DomainId))
             {
                 return null;
             }
@@ -101,8 +108,22 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
             }
         }
 
-        return new ValidToken(row, ContextOf(row, user, project, roles, await IsAdminProjectAsync(project)), user, project, roles);
+        DomainRow? domain = null;
+        if (row.DomainId is not null)
+        {
+            // A domain-scoped token lives while the domain is enabled and the user holds a role on it.
+            domain = await store.FindDomainAsync(row.DomainId, null);
+            roles = domain is { Enabled: true } ? await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id) : [];
+            if (roles.Count == 0)
+            {
+                return null;
+            }
+        }
+
+        return new ValidToken(row, ContextOf(row, user, project, domain, roles, await IsAdminProjectAsync(project)), user, project, roles, domain);
     }
+
+    private async Task<bool> IsDomainEnabledAsync(string domainId) => await store.FindDomainAsync(domainId, null) is { Enabled: true };
 
     /// <summary>
     /// Kills every token issued so far to <paramref name="userId"/> and/or on <paramref name="projectId"/>
@@ -128,13 +149,17 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
             return false;
         }
 
-        // Domains cannot be created or renamed through the API, so the id is looked up once.
-        _adminDomainId ??= (await store.FindDomainAsync(null, settings.AdminProjectDomainName))?.Id;
-        return project.DomainId == _adminDomainId;
+        // Looked up each time: domains are created and renamed through the API now (a token's validation is cached anyway).
+        var adminDomainId = (await store.FindDomainAsync(null, settings.AdminProjectDomainName))?.Id;
+        return project.DomainId == adminDomainId;
     }
 
-    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, IReadOnlyList<RoleRow> roles, bool isAdminProject) =>
-        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject);
+    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, DomainRow? domain, IReadOnlyList<RoleRow> roles,
+        bool isAdminProject) =>
+        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject)
+        {
+            ScopeDomainId = domain?.Id,
+        };
 
     private sealed record CachedValidation(ValidToken Token, long Generation);
 }

@@ -138,7 +138,8 @@ public static partial class ImageApi
         var context = Authorize(http, "image:get_images");
         var query = http.Request.Query;
         var limit = Math.Min(QueryParams.Limit(query) ?? DefaultPageSize, MaxPageSize);
-        var rows = await images.ListVisibleAsync(context);
+        var memberships = await images.MembershipsAsync(context);
+        var rows = await images.ListVisibleAsync(context, memberships);
         string? visibility = query["visibility"];
         rows = visibility switch
         {
@@ -146,6 +147,15 @@ public static partial class ImageApi
             "all" => rows,
             _ => rows.Where(i => i.Visibility == visibility),
         };
+
+        // Glance: a shared image reaches a member's list once accepted, unless member_status asks otherwise (or "all").
+        var memberStatus = query["member_status"] is { Count: > 0 } asked ? OneOf(asked.ToString(), ["pending", "accepted", "rejected", "all"], "member_status") : "accepted";
+        rows = rows.Where(i => i.Owner == context.ProjectId || !memberships.TryGetValue(i.Id, out var answer) || memberStatus == "all" || answer == memberStatus);
+        if (query.ContainsKey("member_status") && visibility == "shared")
+        {
+            // Only images shared with the caller carry a member status.
+            rows = rows.Where(i => memberships.ContainsKey(i.Id));
+        }
         if (query["name"] is { Count: > 0 } name)
         {
             rows = rows.Where(i => i.Name == name.ToString());

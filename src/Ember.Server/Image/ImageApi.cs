@@ -41,6 +41,7 @@ public static partial class ImageApi
         });
         v2.MapPut("/images/{id}/tags/{tag}", AddTagAsync);
         v2.MapDelete("/images/{id}/tags/{tag}", RemoveTagAsync);
+        MapMembers(v2);
     }
 
     private static JsonObject VersionsBody(HttpContext http)

@@ -31,5 +31,16 @@ public static class ImageSchema
                 updated_at TIMESTAMP NOT NULL);
             CREATE INDEX images_owner ON images (owner);
             """),
+        // Glance's image members: a shared image is seen by the projects it names; each member accepts or rejects it.
+        new("image-002-members", """
+            CREATE TABLE image_members (
+                image_id VARCHAR(36) NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+                member_id VARCHAR(64) NOT NULL,
+                status VARCHAR(20) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (image_id, member_id));
+            CREATE INDEX image_members_member ON image_members (member_id);
+            """),
     ];
 }

@@ -9,22 +9,33 @@ namespace Ember.Server.Image;
 /// quotas, protected images, uploads, and the check an image passes again before it is used. The API reads and
 /// writes bodies; the store runs SQL and owns the files.
 /// </summary>
-public sealed class ImageService(ImageStore store, Policy policy, IOptions<ImageOptions> options)
+public sealed class ImageService(ImageStore store, ImageMemberStore members, Policy policy, IOptions<ImageOptions> options)
 {
     /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
     public static bool CanSee(RequestContext context, ImageRow image) =>
         context.IsCloudAdmin || image.Owner == context.ProjectId || image.Visibility is "public" or "community";
 
-    /// <summary>The image if the caller may see it; null otherwise (each API says "not found" in its own words).</summary>
+    /// <summary>
+    /// The image if the caller may see it: as <see cref="CanSee"/>, or a shared image the caller's project is a member
+    /// of, whatever it answered (Glance); null otherwise (each API says "not found" in its own words).
+    /// </summary>
     public async Task<ImageRow?> FindVisibleAsync(RequestContext context, string id) =>
-        await store.FindAsync(id) is { } image && CanSee(context, image) ? image : null;
+        await store.FindAsync(id) is { } image && (CanSee(context, image) || await IsMemberAsync(context, image)) ? image : null;
+
+    private async Task<bool> IsMemberAsync(RequestContext context, ImageRow image) =>
+        image.Visibility == "shared" && context.ProjectId is { } project && await members.FindAsync(image.Id, project) is not null;
+
+    /// <summary>The shared images the caller's project is a member of, with its answer to each.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> MembershipsAsync(RequestContext context) =>
+        context.ProjectId is { } project ? await members.StatusesOfMemberAsync(project) : new Dictionary<string, string>();
 
     /// <summary>A visible image, or Glance's 404.</summary>
     public async Task<ImageRow> GetVisibleAsync(RequestContext context, string id) =>
         await FindVisibleAsync(context, id) ?? throw ApiException.NotFound($"No image found with ID {id}");
 
-    public async Task<IEnumerable<ImageRow>> ListVisibleAsync(RequestContext context) =>
-        (await store.ListAsync()).Where(i => CanSee(context, i));
+    /// <summary>The images the caller sees: <see cref="CanSee"/>, and shared ones its project is a member of (<paramref name="memberships"/>).</summary>
+    public async Task<IEnumerable<ImageRow>> ListVisibleAsync(RequestContext context, IReadOnlyDictionary<string, string>? memberships = null) =>
+        (await store.ListAsync()).Where(i => CanSee(context, i) || i.Visibility == "shared" && memberships?.ContainsKey(i.Id) == true);
 
     /// <summary>A visible image the caller may change (owner or admin); others get Glance's 403.</summary>
     public async Task<ImageRow> GetOwnedAsync(RequestContext context, string id, string action)

@@ -19,6 +19,11 @@ public static class ImageServices
         new("image:publicize_image", PolicyRule.Admin),
         new("image:deactivate", PolicyRule.Member),
         new("image:reactivate", PolicyRule.Member),
+        new("image:get_members", PolicyRule.Reader),
+        new("image:get_member", PolicyRule.Reader),
+        new("image:add_member", PolicyRule.Member),
+        new("image:modify_member", PolicyRule.Member),
+        new("image:delete_member", PolicyRule.Member),
     ]);
 
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services
@@ -29,6 +34,7 @@ public static class ImageServices
             ? sp.GetRequiredService<RbdImageData>()
             : sp.GetRequiredService<FileImageData>())
         .AddSingleton<ImageStore>()
+        .AddSingleton<ImageMemberStore>()
         .AddSingleton<ImageService>()
         .AddSingleton<ImageBootstrap>();
 }
