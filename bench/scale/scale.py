@@ -118,7 +118,8 @@ def figure(xs):
 
 PAGES = [
     ('GET /volumes/detail?limit=100', lambda s: s.cinder('GET', '/volumes/detail?limit=100')),
-    ('GET /volumes/detail?limit=100, second page (marker)', None),
+    # The small cloud has no second page: its first page is the reference for the large cloud's deep page.
+    ('GET /volumes/detail?limit=100 (large: after volume 5,000, by marker; small: first page)', None),
     ('GET /servers/detail?limit=100', lambda s: s.nova('GET', '/servers/detail?limit=100')),
     ('GET /attachments/detail?limit=100', lambda s: s.cinder('GET', '/attachments/detail?limit=100')),
 ]
@@ -128,9 +129,10 @@ def main():
     small, large = Side('small', sys.argv[1]), Side('large', sys.argv[2])
     populate(small, SMALL, SMALL, SMALL)
     populate(large, LARGE['volumes'], LARGE['attachments'], LARGE['servers'])
-    markers = {s.name: s.cinder('GET', '/volumes?limit=100')['volumes'][-1]['id'] for s in (small, large)}
+    middle = large.cinder('GET', '/volumes?limit=1&offset=%d' % (LARGE['volumes'] // 2 - 1))['volumes'][0]['id']
+    markers = {'small': '', 'large': '&marker=' + middle}
     pages = list(PAGES)
-    pages[1] = (pages[1][0], lambda s: s.cinder('GET', '/volumes/detail?limit=100&marker=' + markers[s.name]))
+    pages[1] = (pages[1][0], lambda s: s.cinder('GET', '/volumes/detail?limit=100' + markers[s.name]))
     out = {'n': N, 'small': SMALL, 'large': LARGE, 'rows': []}
     for name, fn in pages:
         for s in (small, large):
