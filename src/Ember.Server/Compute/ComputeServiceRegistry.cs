@@ -180,7 +180,7 @@ public static class HostCapacityProbe
     }
 
     /// <summary>The first IPv4 address of an interface that is up and not loopback; null when there is none.</summary>
-    private static string? HostIp()
+    internal static string? HostIp()
     {
         try
         {

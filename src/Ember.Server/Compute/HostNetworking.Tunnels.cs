@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Ember.Network;
 using Ember.Server.Network;
@@ -88,17 +87,7 @@ public sealed partial class HostNetworking
             return endPoint.Address.ToString();
         }
 
-        try
-        {
-            return NetworkInterface.GetAllNetworkInterfaces()
-                .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
-                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-                .FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetwork)?.Address.ToString();
-        }
-        catch (NetworkInformationException)
-        {
-            return null;
-        }
+        return HostCapacityProbe.HostIp();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Networking is unavailable on host {Host}: {Reason}. Servers here can only boot with networks: none.")]
