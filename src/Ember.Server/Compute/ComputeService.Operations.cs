@@ -122,15 +122,15 @@ public sealed partial class ComputeService
         PowerAsync(ctx, requestId, server, "resume", [VmStates.Suspended], "resuming", PowerActionKind.Resume);
 
     /// <summary>
-    /// Nova's checks (the lock, then vm_state and task_state), claims the task_state (compare-and-swap, one
-    /// operation at a time), records the action and casts it to the host.
+    /// Nova's checks in its decorators' order (the lock, the host, then vm_state and task_state), claims the
+    /// task_state (compare-and-swap, one operation at a time), records the action and casts it to the host.
     /// </summary>
     private async Task PowerAsync(RequestContext ctx, string requestId, ServerRow server, string action, string[] allowed, string taskState,
         PowerActionKind kind)
     {
         RequireUnlocked(ctx, server);
-        RequireState(server, action, allowed);
         var host = await HostOfAsync(server);
+        RequireState(server, action, allowed);
         if (!await store.ClaimTaskAsync(server.Id, allowed, taskState))
         {
             // Someone else's operation got there first: answer with the state it left.
@@ -151,16 +151,24 @@ public sealed partial class ComputeService
         }
     }
 
-    /// <summary>Nova's check_instance_state: the action is allowed from these vm_states with no task running.</summary>
+    /// <summary>
+    /// Nova's check_instance_state: the action is allowed from these vm_states with no task running. Nova checks the
+    /// vm_state first, so a server still building is refused for its vm_state, not for its scheduling task.
+    /// </summary>
     public static void RequireState(ServerRow server, string action, IReadOnlyCollection<string> allowedVmStates)
     {
-        if (!allowedVmStates.Contains(server.VmState) || server.TaskState is not null)
+        if (!allowedVmStates.Contains(server.VmState))
+        {
+            throw InvalidState(server with { TaskState = null }, action);
+        }
+
+        if (server.TaskState is not null)
         {
             throw InvalidState(server, action);
         }
     }
 
-    /// <summary>Nova's message for InstanceInvalidState, naming the attribute that refused (task_state first when set).</summary>
+    /// <summary>Nova's message for InstanceInvalidState: the task_state when one is running, else the vm_state.</summary>
     public static ApiException InvalidState(ServerRow server, string action) => ApiException.Conflict(server.TaskState is { } task
         ? $"Cannot '{action}' instance {server.Id} while it is in task_state {task}"
         : $"Cannot '{action}' instance {server.Id} while it is in vm_state {server.VmState}");
