@@ -38,10 +38,9 @@ public sealed partial class IdentityStore
             """, args, tx);
         await c.ExecuteAsync("DELETE FROM identity_groups WHERE domain_id = @Id", args, tx);
         await c.ExecuteAsync("DELETE FROM users WHERE domain_id = @Id", args, tx);
-        // Children before parents: a project's parent_id is a plain column, so any order works, but be tidy.
         await c.ExecuteAsync("DELETE FROM projects WHERE domain_id = @Id", args, tx);
         var deleted = await c.ExecuteAsync("DELETE FROM domains WHERE id = @Id", args, tx);
-        await c.ExecuteAsync("UPDATE identity_generation SET generation = generation + 1 WHERE id = 1", transaction: tx);
+        await BumpGenerationAsync(c, tx);
         await tx.CommitAsync();
         return deleted > 0;
     }
@@ -79,8 +78,12 @@ public sealed partial class IdentityStore
     public async Task<bool> DeleteGroupAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("DELETE FROM grants WHERE actor_kind = 'group' AND actor_id = @Id", new { Id = id });
-        return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM identity_groups WHERE id = @Id", new { Id = id }));
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("DELETE FROM grants WHERE actor_kind = 'group' AND actor_id = @Id", new { Id = id }, tx);
+        var deleted = await c.ExecuteAsync("DELETE FROM identity_groups WHERE id = @Id", new { Id = id }, tx);
+        await BumpGenerationAsync(c, tx);
+        await tx.CommitAsync();
+        return deleted > 0;
     }
 
     public async Task AddMemberAsync(string groupId, string userId)

@@ -92,8 +92,12 @@ public sealed partial class IdentityStore(Database db)
     public async Task<bool> DeleteProjectAsync(string id)
     {
         await using var c = await db.OpenAsync();
-        await c.ExecuteAsync("DELETE FROM grants WHERE target_kind = 'project' AND target_id = @Id", new { Id = id });
-        return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }));
+        await using var tx = await c.BeginTransactionAsync();
+        await c.ExecuteAsync("DELETE FROM grants WHERE target_kind = 'project' AND target_id = @Id", new { Id = id }, tx);
+        var deleted = await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }, tx);
+        await BumpGenerationAsync(c, tx);
+        await tx.CommitAsync();
+        return deleted > 0;
     }
 
     public async Task<bool> HasChildProjectsAsync(string id)
@@ -337,8 +341,8 @@ public sealed partial class IdentityStore(Database db)
         return await c.ExecuteScalarAsync<long>("SELECT generation FROM identity_generation WHERE id = 1");
     }
 
-    internal static async Task BumpGenerationAsync(System.Data.Common.DbConnection c) =>
-        await c.ExecuteAsync("UPDATE identity_generation SET generation = generation + 1 WHERE id = 1");
+    internal static async Task BumpGenerationAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction? tx = null) =>
+        await c.ExecuteAsync("UPDATE identity_generation SET generation = generation + 1 WHERE id = 1", transaction: tx);
 
     /// <summary>Bumps the generation when the write changed a row; true when it did.</summary>
     internal static async Task<bool> BumpGenerationAsync(System.Data.Common.DbConnection c, int changedRows)
