@@ -63,23 +63,32 @@ public static partial class ComputeApi
     }
 
     /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
-    /// <param name="addresses">A list reads the addresses of its whole page at once; a single server reads its own.</param>
-    /// <param name="tags">A list reads the tags of its whole page at once; a single server reads its own.</param>
+    /// <param name="page">A list reads what its servers' views need for the whole page at once; a single server reads its own.</param>
     /// <param name="single">Show and update: from 2.71 with the server's group (Nova's list leaves it out).</param>
     private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
-        Func<ServerRow, string>? hostStatus = null, ILookup<string, Network.ServerAddress>? addresses = null, ILookup<string, string>? tags = null,
-        bool single = true, bool updateView = false)
+        Func<ServerRow, string>? hostStatus = null, ServerPage? page = null, bool single = true, bool updateView = false)
     {
         var version = ComputeVersion.Of(http);
-        var serverTags = !version.AtLeast(26) ? [] : tags is null ? await store.ListTagsAsync(server.Id) : [.. tags[server.Id]];
+        page ??= await ServerPage.ReadAsync(http, store, [server.Id]);
         var group = single && version.AtLeast(71)
             ? (await http.RequestServices.GetRequiredService<ServerGroupService>().GroupOfAsync(server.Id))?.Id
             : null;
-        return ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), version,
-            addresses is null
-                ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync(server.Id, http.RequestAborted)
-                : [.. addresses[server.Id]],
-            hostStatus: hostStatus?.Invoke(server), extras: new ComputeJson.ServerExtras(serverTags, group, updateView));
+        return ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), version, [.. page.Addresses[server.Id]],
+            hostStatus: hostStatus?.Invoke(server),
+            extras: new ComputeJson.ServerExtras([.. page.Tags[server.Id]], group, updateView, [.. page.SecurityGroups[server.Id]]));
+    }
+
+    /// <summary>What the views of a page of servers read besides their rows, a few queries for the whole page.</summary>
+    private sealed record ServerPage(ILookup<string, Network.ServerAddress> Addresses, ILookup<string, string> Tags, ILookup<string, string> SecurityGroups)
+    {
+        public static async Task<ServerPage> ReadAsync(HttpContext http, ComputeStore store, IReadOnlyList<string> serverIds)
+        {
+            var networks = http.RequestServices.GetRequiredService<Network.NetworkService>();
+            return new ServerPage(
+                await networks.ServerAddressesAsync(serverIds, http.RequestAborted),
+                ComputeVersion.Of(http).AtLeast(26) ? await store.ListTagsAsync(serverIds) : Array.Empty<string>().ToLookup(t => t),
+                await networks.ServerSecurityGroupNamesAsync(serverIds, http.RequestAborted));
+        }
     }
 
     /// <summary>host_status for a request that may see it (2.16, Nova's show:host_status policy: admin); else null, and no registry read.</summary>
@@ -173,7 +182,7 @@ public static partial class ComputeApi
                 ["id"] = server.Id,
                 ["links"] = ComputeJson.Links(http, "servers", server.Id),
                 ["OS-DCF:diskConfig"] = "MANUAL",
-                ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
+                ["security_groups"] = new JsonArray([.. (request.SecurityGroups is { Count: > 0 } names ? names : ["default"]).Select(name => (JsonNode)new JsonObject { ["name"] = name })]),
                 ["adminPass"] = adminPass,
             },
         }, StatusCodes.Status202Accepted);
@@ -308,7 +317,30 @@ public static partial class ComputeApi
             Volumes = volumes,
             NetworkMode = networkMode,
             Nics = nics,
+            SecurityGroups = SecurityGroupNames(body),
         };
+    }
+
+    /// <summary>A bound on a create's security_groups (Nova has none; a port in 100 groups is already far beyond use).</summary>
+    private const int MaxServerSecurityGroups = 100;
+
+    /// <summary>Nova's security_groups: [{"name": name or id}, ...], each name of 1 to 255 characters.</summary>
+    private static List<string> SecurityGroupNames(JsonObject body)
+    {
+        if (body["security_groups"] is null)
+        {
+            return [];
+        }
+
+        if (body["security_groups"] is not JsonArray items || items.Count > MaxServerSecurityGroups)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute security_groups. Value: is not a list of at most {MaxServerSecurityGroups} objects.");
+        }
+
+        return [.. items.Select(item => item is JsonObject group && Json.OptionalString(group, "name") is { Length: > 0 and <= Limits.MaxLength } name
+            ? name
+            : throw ApiException.BadRequest("Invalid input for field/attribute security_groups. Value: each item needs a name of 1 to 255 characters."))
+            .Distinct(StringComparer.Ordinal)];
     }
 
     /// <summary>Nova's limit on user_data: 65535 bytes of base64 (about 48 KiB of data).</summary>
@@ -425,14 +457,11 @@ public static partial class ComputeApi
             query["marker"] is { Count: > 0 } marker ? marker.ToString() : null, QueryParams.Limit(query));
         var result = new JsonArray();
         var hostStatus = detail ? await HostStatusesAsync(http, context) : null;
-        var addresses = detail
-            ? await http.RequestServices.GetRequiredService<Network.NetworkService>().ServerAddressesAsync([.. page.Items.Select(server => server.Id)], http.RequestAborted)
-            : null;
-        var tags = detail && ComputeVersion.Of(http).AtLeast(26) ? await store.ListTagsAsync([.. page.Items.Select(server => server.Id)]) : null;
+        var views = detail ? await ServerPage.ReadAsync(http, store, [.. page.Items.Select(server => server.Id)]) : null;
         foreach (var server in page.Items)
         {
             result.Add(detail
-                ? await ServerViewAsync(http, store, context, server, hostStatus, addresses, tags, single: false)
+                ? await ServerViewAsync(http, store, context, server, hostStatus, views, single: false)
                 : new JsonObject { ["id"] = server.Id, ["name"] = server.Name, ["links"] = ComputeJson.Links(http, "servers", server.Id) });
         }
 

@@ -90,7 +90,8 @@ internal static class ComputeJson
     }
 
     /// <summary>What a server view shows beyond the row: tags (2.26), its server group (2.71), and whether it is the update view.</summary>
-    public sealed record ServerExtras(IReadOnlyList<string> Tags, string? GroupId, bool UpdateView = false)
+    /// <param name="SecurityGroups">The names of the groups on the server's ports; none (no ports) leaves the key out, as in Nova.</param>
+    public sealed record ServerExtras(IReadOnlyList<string> Tags, string? GroupId, bool UpdateView = false, IReadOnlyList<string>? SecurityGroups = null)
     {
         public static ServerExtras None { get; } = new([], null);
     }
@@ -152,14 +153,14 @@ internal static class ComputeJson
         // Nova's update view (below 2.75) leaves out the extended attributes.
         if (!extras.UpdateView)
         {
-            Extended(json, ctx, server, bdms, version);
+            Extended(json, ctx, server, bdms, version, extras.SecurityGroups ?? []);
         }
 
         ExtendedCommon(json, server, version, hostStatus, extras);
         return json;
     }
 
-    private static void Extended(JsonObject json, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms, Microversion version)
+    private static void Extended(JsonObject json, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms, Microversion version, IReadOnlyList<string> securityGroups)
     {
         var extended = new JsonObject
         {
@@ -168,7 +169,6 @@ internal static class ComputeJson
             ["key_name"] = server.KeyName,
             ["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null,
             ["OS-SRV-USG:terminated_at"] = null,
-            ["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }),
             ["OS-EXT-STS:task_state"] = server.TaskState,
             ["OS-EXT-STS:vm_state"] = server.VmState,
             ["OS-EXT-STS:power_state"] = server.PowerState,
@@ -177,7 +177,13 @@ internal static class ComputeJson
         foreach (var (key, value) in extended.ToList())
         {
             extended.Remove(key);
+
             json[key] = value;
+        }
+
+        if (securityGroups.Count > 0)
+        {
+            json["security_groups"] = new JsonArray([.. securityGroups.Select(name => (JsonNode)new JsonObject { ["name"] = name })]);
         }
 
         if (ctx.IsCloudAdmin)

@@ -80,13 +80,15 @@ public sealed partial class ComputeService
     /// The server's ports, bound to its host, before the host is told to spawn. A port that cannot be made (no address
     /// left, quota) undoes the whole create, as if it had never been asked: ports, attachments, row.
     /// </summary>
-    private async Task AllocatePortsAsync(RequestContext ctx, ServerRow server, IReadOnlyList<NicRequest> nics)
+    /// <param name="securityGroups">The groups of the ports made here (null: the project's default); a given port keeps its own, as in Nova.</param>
+    private async Task AllocatePortsAsync(RequestContext ctx, ServerRow server, IReadOnlyList<NicRequest> nics, IReadOnlyList<string>? securityGroups)
     {
         try
         {
             foreach (var nic in nics)
             {
-                await networks.CreatePortForServerAsync(server.ProjectId, nic.NetworkId, nic.PortId, nic.FixedIp, server.Id, server.Host, CancellationToken.None);
+                await networks.CreatePortForServerAsync(server.ProjectId, nic.NetworkId, nic.PortId, nic.FixedIp, server.Id, server.Host, CancellationToken.None,
+                    securityGroups);
             }
         }
         catch

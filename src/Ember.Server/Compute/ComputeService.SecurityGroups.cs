@@ -33,15 +33,8 @@ public sealed partial class ComputeService
     public async Task ChangeServerSecurityGroupAsync(RequestContext ctx, ServerRow server, string nameOrId, bool add)
     {
         var asOwner = MemberOfServer(ctx, server);
-        var matches = (await networks.ListGroupsAsync(asOwner, CancellationToken.None))
-            .Where(g => g.Group.ProjectId == server.ProjectId && (g.Group.Id == nameOrId || g.Group.Name == nameOrId))
-            .ToList();
-        var group = matches.FirstOrDefault(g => g.Group.Id == nameOrId) ?? matches.Count switch
-        {
-            0 => throw ApiException.NotFound($"Security group {nameOrId} not found for project {server.ProjectId}."),
-            1 => matches[0],
-            _ => throw ApiException.Conflict($"Multiple security_group matches found for name '{nameOrId}', use an ID to be more specific."),
-        };
+        var group = FindGroup(await networks.ListGroupsAsync(asOwner, CancellationToken.None), server.ProjectId, nameOrId)
+            ?? throw ApiException.NotFound($"Security group {nameOrId} not found for project {server.ProjectId}.");
         var ports = await networks.ServerPortViewsAsync(server.Id, CancellationToken.None);
         if (ports.Count == 0)
         {
@@ -69,6 +62,35 @@ public sealed partial class ComputeService
 
             await networks.UpdatePortAsync(asOwner, port.Port.Id, new PortUpdate(null, null, null, null, null, null, null, wanted, null, null, null), CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// A create's security_groups as the ids of the caller's project's groups, checked before anything is reserved; an
+    /// unknown one is Nova's 400.
+    /// </summary>
+    private async Task<IReadOnlyList<string>?> ResolveSecurityGroupsAsync(RequestContext ctx, IReadOnlyList<string> namesOrIds)
+    {
+        if (namesOrIds.Count == 0)
+        {
+            return null;
+        }
+
+        var groups = await networks.ListGroupsAsync(ctx, CancellationToken.None);
+        var projectId = ctx.RequireProject();
+        return [.. namesOrIds.Select(nameOrId => FindGroup(groups, projectId, nameOrId)?.Group.Id
+            ?? throw ApiException.BadRequest($"Security group {nameOrId} not found.")).Distinct(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The project's group with this id, else its one group of this name (several are Nova's 409); null when none.</summary>
+    private static SecurityGroupView? FindGroup(IEnumerable<SecurityGroupView> groups, string projectId, string nameOrId)
+    {
+        var matches = groups.Where(g => g.Group.ProjectId == projectId && (g.Group.Id == nameOrId || g.Group.Name == nameOrId)).ToList();
+        return matches.FirstOrDefault(g => g.Group.Id == nameOrId) ?? matches.Count switch
+        {
+            0 => null,
+            1 => matches[0],
+            _ => throw ApiException.Conflict($"Multiple security_group matches found for name '{nameOrId}', use an ID to be more specific."),
+        };
     }
 
     /// <summary>The caller, scoped to the server's project (an admin acting on another project's server acts as Nova would, for that project).</summary>

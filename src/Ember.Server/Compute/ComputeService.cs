@@ -77,6 +77,7 @@ public sealed partial class ComputeService(
         }
 
         var nics = await ResolveNicsAsync(ctx, request);
+        var securityGroups = nics.Count == 0 ? null : await ResolveSecurityGroupsAsync(ctx, request.SecurityGroups);
         var group = request.GroupId is { } groupId ? await serverGroups.ForBootAsync(ctx, groupId) : null;
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
@@ -143,7 +144,7 @@ public sealed partial class ComputeService(
             return server;
         }
 
-        await AllocatePortsAsync(ctx, server, nics);
+        await AllocatePortsAsync(ctx, server, nics, securityGroups);
         var volumeDisks = bdms.Select(b => new VolumeDisk(b.Id, b.VolumeId, b.AttachmentId!, b.DeviceName, b.BootIndex)).ToList();
         await (await HostOfAsync(server)).SpawnAsync(new SpawnServer(requestId, server.Id, flavorSpec, imageSpec, volumeDisks, request.AdminPass), CancellationToken.None);
         return server;

@@ -40,6 +40,9 @@ public sealed partial class HostNetworking(
     /// <summary>How often the host compares what it enforces (port filters, routers) with the database: a change reaches every host this way.</summary>
     private static readonly TimeSpan s_watchPeriod = TimeSpan.FromSeconds(2);
 
+    /// <summary>A watch's full round even when nothing was written (<see cref="WatchAsync"/>).</summary>
+    private static readonly TimeSpan s_resyncPeriod = TimeSpan.FromSeconds(30);
+
     private readonly SemaphoreSlim _lock = new(1, 1);
     private DataPlaneProbe? _probe;
     private string? _appliedSecurity;
@@ -136,7 +139,11 @@ public sealed partial class HostNetworking(
     public Task WatchPortSecurityAsync(CancellationToken cancellationToken) =>
         WatchAsync("port filters", ApplyPortSecurityAsync, cancellationToken);
 
-    /// <summary>Runs <paramref name="round"/> under the host's lock every <see cref="s_watchPeriod"/> until cancelled.</summary>
+    /// <summary>
+    /// Runs <paramref name="round"/> under the host's lock every <see cref="s_watchPeriod"/> until cancelled: when the
+    /// network revision moved since its last round, and at least every <see cref="s_resyncPeriod"/> in any case (what
+    /// the round compares with the host may have drifted without a write).
+    /// </summary>
     private async Task WatchAsync(string what, Func<CancellationToken, Task> round, CancellationToken cancellationToken)
     {
         if (!(await ProbeAsync(cancellationToken)).Available)
@@ -144,10 +151,20 @@ public sealed partial class HostNetworking(
             return;
         }
 
+        long? seen = null;
+        var lastRound = DateTime.MinValue;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                // Read before the round: a write committed while it runs moves the revision again, and the next round sees it.
+                var revision = await networks.RevisionAsync(cancellationToken);
+                if (revision == seen && DateTime.UtcNow - lastRound < s_resyncPeriod)
+                {
+                    await Task.Delay(s_watchPeriod, cancellationToken);
+                    continue;
+                }
+
                 await _lock.WaitAsync(cancellationToken);
                 try
                 {
@@ -157,6 +174,8 @@ public sealed partial class HostNetworking(
                 {
                     _lock.Release();
                 }
+
+                (seen, lastRound) = (revision, DateTime.UtcNow);
 
                 await Task.Delay(s_watchPeriod, cancellationToken);
             }

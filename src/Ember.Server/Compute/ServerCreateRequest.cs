@@ -56,6 +56,9 @@ public sealed record ServerCreateRequest
     /// <summary>The interfaces asked for when <see cref="NetworkMode"/> is <see cref="NetworkMode.Explicit"/>.</summary>
     public List<NicRequest> Nics { get; init; } = [];
 
+    /// <summary>Nova's security_groups (names or ids of the project's groups) for the ports Nova makes; empty: the project's default group.</summary>
+    public List<string> SecurityGroups { get; init; } = [];
+
     /// <summary>The server group of os:scheduler_hints' "group".</summary>
     public string? GroupId { get; init; }
 

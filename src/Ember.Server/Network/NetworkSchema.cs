@@ -157,5 +157,13 @@ public static class NetworkSchema
                 reason VARCHAR(1024) NOT NULL,
                 started_at TIMESTAMP NOT NULL);
             """),
+        // One number bumped by every committed write of the network service: a compute host's 2 s watch reads it and
+        // reads the port table only when it moved.
+        new("network-004-revision", """
+            CREATE TABLE network_revision (
+                id INTEGER PRIMARY KEY,
+                revision BIGINT NOT NULL);
+            INSERT INTO network_revision (id, revision) VALUES (1, 0);
+            """),
     ];
 }

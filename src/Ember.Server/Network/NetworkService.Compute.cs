@@ -33,10 +33,11 @@ public sealed partial class NetworkService
     /// A port for a server: a new one on <paramref name="networkId"/> (deleted with the server), or the existing
     /// <paramref name="portId"/> of the project, which must not be attached to another device (only unbound later).
     /// Either way device_owner compute:nova, device_id the server, bound to <paramref name="host"/>. A new port gets
-    /// <paramref name="fixedIp"/> when one is asked for (Nova's networks[].fixed_ip).
+    /// <paramref name="fixedIp"/> when one is asked for (Nova's networks[].fixed_ip) and <paramref name="securityGroups"/>
+    /// (ids; null: the project's default group).
     /// </summary>
     public async Task<ServerPort> CreatePortForServerAsync(string projectId, string? networkId, string? portId, string? fixedIp, string serverId, string host,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyList<string>? securityGroups = null)
     {
         var ctx = MemberOf(projectId);
         PortView view;
@@ -44,7 +45,7 @@ public sealed partial class NetworkService
         {
             var id = networkId ?? throw new ArgumentException("A network or a port is needed.", nameof(networkId));
             view = await CreatePortAsync(ctx, new PortCreate(id, null, "", "", null, null, fixedIp is null ? null : [new IpRequest(null, fixedIp)],
-                ComputeOwner, serverId, null, null, null, host, CreatedForServer: true), cancellationToken);
+                ComputeOwner, serverId, securityGroups, null, null, host, CreatedForServer: true), cancellationToken);
         }
         else
         {

@@ -51,7 +51,15 @@ public sealed partial class NetworkStore(Database db)
     /// <summary>One unit of work: typed statements over one connection (and transaction, when it writes).</summary>
     public sealed partial class Session(DbConnection connection, DbTransaction? transaction, SqlDialect dialect) : IAsyncDisposable
     {
-        public async Task CommitAsync(CancellationToken cancellationToken) => await transaction!.CommitAsync(cancellationToken);
+        /// <summary>Commits, moving the network revision on in the same transaction (<see cref="RevisionAsync"/>).</summary>
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            await ExecuteAsync("UPDATE network_revision SET revision = revision + 1 WHERE id = 1", null);
+            await transaction!.CommitAsync(cancellationToken);
+        }
+
+        /// <summary>How many writes the network service has committed: unchanged, nothing a data plane applies changed.</summary>
+        public Task<long> RevisionAsync() => CountAsync("SELECT revision FROM network_revision WHERE id = 1", null);
 
         public async ValueTask DisposeAsync()
         {
@@ -235,6 +243,9 @@ public sealed partial class NetworkStore(Database db)
 
         public Task UpdateGroupAsync(SecurityGroupRow g) => ExecuteAsync(
             "UPDATE security_groups SET name = @Name, description = @Description, revision_number = revision_number + 1, updated_at = @UpdatedAt WHERE id = @Id", g);
+
+        public async Task<List<(string Id, string Name)>> GroupNamesAsync(IReadOnlyCollection<string> ids) => ids.Count == 0 ? [] : [.. await QueryAsync<(string, string)>(
+            $"SELECT id, name FROM security_groups WHERE id {dialect.In("@Ids")}", new { Ids = ids.ToArray() })];
 
         public async Task DeleteGroupAsync(string id)
         {

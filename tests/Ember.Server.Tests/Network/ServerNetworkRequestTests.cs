@@ -6,8 +6,8 @@ using Ember.Testing;
 namespace Ember.Server.Tests.Network;
 
 /// <summary>
-/// Nova's checks of a server create's networks, answered before anything is reserved: an unknown network or port is a
-/// 400, a port another device holds and an ambiguous "auto" are 409s, and none of them leaves a server or a port.
+/// Nova's checks of a server create's networks, answered before anything is reserved: an unknown network, port or
+/// security group is a 400, a port another device holds and an ambiguous "auto" are 409s, and none of them leaves a server or a port.
 /// Every case here is refused before a host is asked, so this in-process cloud never plugs anything into the machine.
 /// </summary>
 public sealed class ServerNetworkRequestTests(ServerNetworkRequestTests.WiredCloudFixture ember) : IClassFixture<ServerNetworkRequestTests.WiredCloudFixture>
@@ -45,6 +45,16 @@ public sealed class ServerNetworkRequestTests(ServerNetworkRequestTests.WiredClo
         refused = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", await ServerBodyAsync(api, new JsonArray(new JsonObject { ["port"] = port })), "compute 2.60");
         Assert.Equal(HttpStatusCode.Conflict, refused.Status);
         Assert.Contains($"Port {port} is still in use.", refused.Text, StringComparison.Ordinal);
+
+        // A security group the project does not have (Nova's SecurityGroupNotFound, a 400 on create).
+        var body = await ServerBodyAsync(api, new JsonArray(new JsonObject { ["uuid"] = network }));
+        body["server"]!["security_groups"] = new JsonArray(new JsonObject { ["name"] = "default" }, new JsonObject { ["name"] = "no-such-group" });
+        refused = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", body, "compute 2.60");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Contains("Security group no-such-group not found.", refused.Text, StringComparison.Ordinal);
+        body["server"]!["security_groups"] = new JsonArray(new JsonObject { ["name"] = "" });
+        refused = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", body, "compute 2.60");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
 
         await AssertNothingLeftAsync(api, network, expectedPorts: 1);
     }

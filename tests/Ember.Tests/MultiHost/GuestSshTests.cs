@@ -23,7 +23,8 @@ public sealed class GuestSshTests(GuestSshFixture cloud) : IClassFixture<GuestSs
     {
         var guests = await cloud.GuestsAsync();
 
-        // The default group lets in its members only: the outside world is not one.
+        // The servers' groups are their ports' groups; the default group lets in its members only: the outside world is not one.
+        Assert.Equal(["default", "seed-sg"], await SecurityGroupsOfAsync("vm-001"));
         Assert.NotEqual(0, (await cloud.SshAsync(guests.Floating1, "true")).ExitCode);
         var rule = Id((await cloud.OpenStackAsync("security", "group", "rule", "create", "--ingress", "--protocol", "tcp", "--dst-port", "22",
             "default", "-f", "json")).EnsureSuccess().Json());
@@ -61,6 +62,10 @@ public sealed class GuestSshTests(GuestSshFixture cloud) : IClassFixture<GuestSs
         Assert.False(await live.WaitForAsync("got two", TimeSpan.FromSeconds(15)), "the live connection's next packet passed the deleted rule");
         (await cloud.OpenStackAsync("security", "group", "rule", "create", "--ingress", "--protocol", "tcp", "--dst-port", "22", "default", "-f", "json")).EnsureSuccess();
         Assert.True(await live.WaitForAsync("got two", TimeSpan.FromSeconds(120)), $"the held line never arrived once the rule was back: {live.Output}");
+
+        // server remove security group: taken off every port of the server, and off its view.
+        (await cloud.OpenStackAsync("server", "remove", "security", "group", "vm-002", "seed-sg")).EnsureSuccess();
+        Assert.Equal(["default"], await SecurityGroupsOfAsync("vm-002"));
 
         (await cloud.OpenStackAsync("server", "remove", "volume", "vm-001", "m-a-001")).EnsureSuccess();
         (await cloud.OpenStackAsync("server", "remove", "volume", "vm-002", "m-a-001")).EnsureSuccess();
@@ -131,6 +136,14 @@ public sealed class GuestSshTests(GuestSshFixture cloud) : IClassFixture<GuestSs
             && !(await HostLinksAsync()).Any(l => l.StartsWith("emb", StringComparison.Ordinal)), "the namespaces, taps, veths and bridges to go", TimeSpan.FromSeconds(90));
         await WaitForAsync(async () => !(await Cli.RunAsync("ip", ["netns", "exec", cloud.NamespaceOf(GuestSshFixture.Host), "nft", "list", "tables"])).EnsureSuccess()
             .StdOut.Contains("emb", StringComparison.Ordinal), "the port filters' nftables tables to go", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>The names in `server show`'s security_groups, sorted.</summary>
+    private async Task<List<string>> SecurityGroupsOfAsync(string server)
+    {
+        var groups = (await cloud.OpenStackAsync("server", "show", server, "-f", "json")).EnsureSuccess().Json()["security_groups"]!.AsArray();
+        // python-openstackclient shows each group as {"name": ...} or, with some formatters, as the bare name.
+        return [.. groups.Select(g => g is JsonObject o ? o["name"]!.GetValue<string>() : g!.GetValue<string>()).Order(StringComparer.Ordinal)];
     }
 
     private async Task SeedAsync(string address, params string[] commands)
@@ -291,11 +304,13 @@ public sealed class GuestSshFixture() : MultiHostFixture(onCeph: false, hostNetw
         (await OpenStackAsync("router", "create", "seed-router", "-f", "json")).EnsureSuccess();
         (await OpenStackAsync("router", "add", "subnet", "seed-router", "seed-v4")).EnsureSuccess();
         (await OpenStackAsync("router", "set", "--external-gateway", "public", "seed-router")).EnsureSuccess();
+        // A second group with only Neutron's default egress rules: the servers' ports are in both (server create --security-group).
+        (await OpenStackAsync("security", "group", "create", "seed-sg", "-f", "json")).EnsureSuccess();
         var floating = new List<string>();
         foreach (var name in new[] { "vm-001", "vm-002" })
         {
             (await OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--network", "seed-net", "--key-name", "seed-key",
-                "--availability-zone", $"nova:{Host}", "--wait", name, "-f", "json")).EnsureSuccess();
+                "--security-group", "default", "--security-group", "seed-sg", "--availability-zone", $"nova:{Host}", "--wait", name, "-f", "json")).EnsureSuccess();
             var address = Text((await OpenStackAsync("floating", "ip", "create", "public", "-f", "json")).EnsureSuccess().Json(), "floating_ip_address");
             (await OpenStackAsync("server", "add", "floating", "ip", name, address)).EnsureSuccess();
             floating.Add(address);
