@@ -34,6 +34,7 @@ public static partial class ComputeApi
         MapServerMetadata(v21);
         MapVolumeAttachments(v21);
         MapInterfaces(v21);
+        MapSecurityGroupProxy(v21);
         MapServices(v21);
         MapHypervisors(v21);
         MapServerGroups(v21);

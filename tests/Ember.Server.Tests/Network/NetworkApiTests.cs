@@ -275,6 +275,58 @@ public abstract class NetworkApiCases(EmberFixture fixture)
     }
 
     [Fact]
+    public async Task Nova_proxies_the_network_services_security_groups_up_to_2_35()
+    {
+        using var project = await fixture.NewProjectClientAsync("novasg");
+        var api = project.Api;
+        const string groups = "/compute/v2.1/os-security-groups";
+        var created = (await api.SendAsync(HttpMethod.Post, groups, Wrap("security_group", new JsonObject { ["name"] = "web", ["description"] = "web tier" })))["security_group"]!;
+        var id = created["id"]!.GetValue<string>();
+        Assert.Empty(created["rules"]!.AsArray()); // Neutron's two egress rules are not nova-network rules
+
+        // Found by name as well as by id (python-openstackclient's `server add security group` looks it up this way).
+        Assert.Equal(id, (await api.SendAsync(HttpMethod.Get, $"{groups}/web"))["security_group"]!["id"]!.GetValue<string>());
+        var listed = (await api.SendAsync(HttpMethod.Get, groups))["security_groups"]!.AsArray();
+        Assert.Equal(["default", "web"], listed.Select(g => g!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        var (status, _, text) = await api.TrySendAsync(HttpMethod.Get, $"{groups}/nope");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("Security group nope not found.", text, StringComparison.Ordinal);
+
+        // A nova-network rule is the network service's ingress rule.
+        var rule = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/os-security-group-rules", Wrap("security_group_rule", new JsonObject
+        {
+            ["parent_group_id"] = id,
+            ["ip_protocol"] = "tcp",
+            ["from_port"] = 22,
+            ["to_port"] = 22,
+            ["cidr"] = "10.0.0.0/8",
+        })))["security_group_rule"]!;
+        Assert.Equal("10.0.0.0/8", rule["ip_range"]!["cidr"]!.GetValue<string>());
+        var neutron = (await api.SendAsync(HttpMethod.Get, $"{V2}/security-group-rules/{rule["id"]!.GetValue<string>()}"))["security_group_rule"]!;
+        Assert.Equal("ingress", neutron["direction"]!.GetValue<string>());
+        Assert.Equal(22, neutron["port_range_min"]!.GetValue<int>());
+        Assert.Equal("10.0.0.0/8", neutron["remote_ip_prefix"]!.GetValue<string>());
+        (status, _, text) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-security-group-rules", Wrap("security_group_rule", new JsonObject
+        {
+            ["parent_group_id"] = id,
+            ["ip_protocol"] = "sctp",
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("Invalid IP protocol sctp.", text, StringComparison.Ordinal);
+        await api.SendAsync(HttpMethod.Delete, $"/compute/v2.1/os-security-group-rules/{rule["id"]!.GetValue<string>()}", expect: HttpStatusCode.Accepted);
+        Assert.Empty((await api.SendAsync(HttpMethod.Get, $"{groups}/{id}"))["security_group"]!["rules"]!.AsArray());
+
+        await api.SendAsync(HttpMethod.Put, $"{groups}/{id}", Wrap("security_group", new JsonObject { ["name"] = "www", ["description"] = "renamed" }));
+        Assert.Equal("www", (await api.SendAsync(HttpMethod.Get, $"{V2}/security-groups/{id}"))["security_group"]!["name"]!.GetValue<string>());
+
+        // Nova stopped proxying at 2.36.
+        (status, _, _) = await api.TrySendAsync(HttpMethod.Get, groups, apiVersion: "compute 2.36");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        await api.SendAsync(HttpMethod.Delete, $"{groups}/{id}", expect: HttpStatusCode.Accepted);
+        await api.SendAsync(HttpMethod.Get, $"{V2}/security-groups/{id}", expect: HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task Compute_gets_server_ports_a_dhcp_view_and_an_auto_allocated_network()
     {
         using var project = await fixture.NewProjectClientAsync("netcompute");
