@@ -73,18 +73,20 @@ public static partial class ComputeApi
         var group = single && version.AtLeast(71)
             ? (await http.RequestServices.GetRequiredService<ServerGroupService>().GroupOfAsync(server.Id))?.Id
             : null;
-        return ComputeJson.Server(http, context, server, await store.ListBdmsAsync(server.Id), version, [.. page.Addresses[server.Id]],
+        return ComputeJson.Server(http, context, server, [.. page.Bdms[server.Id]], version, [.. page.Addresses[server.Id]],
             hostStatus: hostStatus?.Invoke(server),
             extras: new ComputeJson.ServerExtras([.. page.Tags[server.Id]], group, updateView, [.. page.SecurityGroups[server.Id]]));
     }
 
     /// <summary>What the views of a page of servers read besides their rows, a few queries for the whole page.</summary>
-    private sealed record ServerPage(ILookup<string, Network.ServerAddress> Addresses, ILookup<string, string> Tags, ILookup<string, string> SecurityGroups)
+    private sealed record ServerPage(ILookup<string, BdmRow> Bdms, ILookup<string, Network.ServerAddress> Addresses, ILookup<string, string> Tags,
+        ILookup<string, string> SecurityGroups)
     {
         public static async Task<ServerPage> ReadAsync(HttpContext http, ComputeStore store, IReadOnlyList<string> serverIds)
         {
             var networks = http.RequestServices.GetRequiredService<Network.NetworkService>();
             return new ServerPage(
+                await store.ListBdmsAsync(serverIds),
                 await networks.ServerAddressesAsync(serverIds, http.RequestAborted),
                 ComputeVersion.Of(http).AtLeast(26) ? await store.ListTagsAsync(serverIds) : Array.Empty<string>().ToLookup(t => t),
                 await networks.ServerSecurityGroupNamesAsync(serverIds, http.RequestAborted));

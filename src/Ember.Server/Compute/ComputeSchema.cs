@@ -207,5 +207,11 @@ public static class ComputeSchema
                 tag VARCHAR(60) NOT NULL,
                 PRIMARY KEY (server_id, tag));
             """),
+        // The server list pages in its default order (created_at, id) within a project or across projects, as the
+        // volume lists do since volume-007-list-order: an index walk stops after one page instead of sorting the project.
+        new("compute-019-list-order", """
+            CREATE INDEX servers_project_order ON servers (project_id, created_at, id);
+            CREATE INDEX servers_order ON servers (created_at, id);
+            """),
     ];
 }

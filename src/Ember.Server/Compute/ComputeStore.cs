@@ -282,6 +282,20 @@ public sealed partial class ComputeStore(Database db)
         return [.. await c.QueryAsync<BdmRow>("SELECT * FROM block_device_mappings WHERE server_id = @Id ORDER BY created_at, device_name", new { Id = serverId })];
     }
 
+    /// <summary>The mappings of several servers at once (a list page), in the order of <see cref="ListBdmsAsync(string)"/>.</summary>
+    public async Task<ILookup<string, BdmRow>> ListBdmsAsync(IReadOnlyList<string> serverIds)
+    {
+        if (serverIds.Count == 0)
+        {
+            return Array.Empty<BdmRow>().ToLookup(b => b.ServerId);
+        }
+
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync<BdmRow>(
+            $"SELECT * FROM block_device_mappings WHERE server_id {db.Dialect.In("@Ids")} ORDER BY created_at, device_name", new { Ids = serverIds.ToArray() });
+        return rows.ToLookup(b => b.ServerId);
+    }
+
     /// <summary>Servers (other than none) holding a mapping of <paramref name="volumeId"/>.</summary>
     public async Task<IReadOnlyList<string>> ServersWithVolumeAsync(string volumeId)
     {
