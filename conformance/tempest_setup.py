@@ -110,11 +110,11 @@ default_domain_id = default
 api_v2 = False
 api_v2_admin = False
 api_v3 = True
-trust = False
+trust = True
 domain_specific_drivers = False
 security_compliance = False
 project_tags = True
-application_credentials = False
+application_credentials = True
 access_rules = False
 
 [image]

@@ -25,6 +25,15 @@ public sealed record RequestContext(
     /// <summary>The domain of a domain-scoped token (then <see cref="ProjectId"/> is null and the roles are the domain's).</summary>
     public string? ScopeDomainId { get; init; }
 
+    /// <summary>The application credential the token was made with, if any.</summary>
+    public string? ApplicationCredentialId { get; init; }
+
+    /// <summary>A token made with a restricted application credential: it may not create credentials or trusts (Keystone's rule).</summary>
+    public bool IsRestrictedApplicationCredential { get; init; }
+
+    /// <summary>The trust of a trust-scoped token (then the roles are the trust's).</summary>
+    public string? TrustId { get; init; }
+
     /// <summary>The project that scopes this request; services other than identity need one.</summary>
     public string RequireProject() =>
         ProjectId ?? throw ApiException.Unauthorized("The request you have made requires a project-scoped token.");

@@ -206,10 +206,16 @@ public static partial class IdentityApi
         }
 
         var source = view.ViaGroupId is null ? grant : grant with { ActorKind = GrantRow.Group, ActorId = view.ViaGroupId };
+        source = view.PriorRoleId is null ? source : source with { RoleId = view.PriorRoleId };
         var links = new JsonObject
         {
             ["assignment"] = $"{http.BaseUrl()}/identity/v3/{source.TargetKind}s/{source.TargetId}/{source.ActorKind}s/{source.ActorId}/roles/{source.RoleId}",
         };
+        if (view.PriorRoleId is not null)
+        {
+            links["prior_role"] = $"{http.BaseUrl()}/identity/v3/roles/{view.PriorRoleId}";
+        }
+
         if (view.ViaGroupId is not null)
         {
             links["membership"] = $"{http.BaseUrl()}/identity/v3/groups/{view.ViaGroupId}/users/{grant.ActorId}";

@@ -30,10 +30,36 @@ public static partial class IdentityApi
             var source = Dashboard.DashboardForwarding.ClientAddress(http); // a dashboard login counts against the browser's address
             user = await identityService.AuthenticatePasswordAsync(who, secret, source, http.RequestAborted);
         }
+        else if (methodNames.Contains("application_credential"))
+        {
+            var credential = Json.RequiredObject(identity, "application_credential");
+            var secret = Json.OptionalString(credential, "secret") ?? throw ApiException.Unauthorized(AuthFailed);
+            var owner = credential["user"] is JsonObject userRef
+                ? new UserReference(Json.OptionalString(userRef, "id"), Json.OptionalString(userRef, "name"), DomainOf(userRef))
+                : null;
+            var who = new AppCredentialAuth(Json.OptionalString(credential, "id"), Json.OptionalString(credential, "name"), owner, secret);
+            var (appUser, project, row) = await identityService.AuthenticateAppCredentialAsync(who, Dashboard.DashboardForwarding.ClientAddress(http),
+                http.RequestAborted);
+            // The credential fixes the scope: another one asked for is refused, as in Keystone.
+            if (auth["scope"] is { } asked && ScopeOf(asked).Requested?.Project?.Id != project.Id)
+            {
+                throw ApiException.Unauthorized("An application credential cannot request another scope.");
+            }
+
+            var (appToken, appValid) = await tokens.IssueAsync(appUser, new TokenScope(project, null), ["application_credential"], row.ExpiresAt, null,
+                new TokenDelegation(row.Id, null));
+            http.Response.Headers["X-Subject-Token"] = appToken;
+            return Json.Reply(await TokenBodyAsync(http, identityService, appValid, !http.Request.Query.ContainsKey("nocatalog")), StatusCodes.Status201Created);
+        }
         else if (methodNames.Contains("token"))
         {
             var tokenId = Json.RequiredString(Json.RequiredObject(identity, "token"), "id");
             var original = await tokens.ValidateAsync(tokenId) ?? throw ApiException.Unauthorized(AuthFailed);
+            if (original.Row.TrustId is not null || original.Row.AppCredId is not null)
+            {
+                throw ApiException.Forbidden("You are not authorized to perform the requested action: Using trust-scoped or application credential tokens to create new tokens is not allowed.");
+            }
+
             user = original.User;
             inheritedExpiry = original.Row.ExpiresAt;
             inheritedAuditId = original.Row.AuditId;
@@ -45,9 +71,21 @@ public static partial class IdentityApi
             throw ApiException.Unauthorized("Attempted to authenticate with an unsupported method.");
         }
 
-        var (requested, unscoped) = ScopeOf(auth["scope"]);
-        var scope = await identityService.ResolveScopeAsync(user, requested, unscoped);
-        var (token, valid) = await tokens.IssueAsync(user, scope, methodNames, inheritedExpiry, inheritedAuditId);
+        var (requested, unscoped, trustId) = ScopeOf(auth["scope"]);
+        TokenScope scope;
+        TokenDelegation? delegation = null;
+        if (trustId is not null)
+        {
+            (user, scope, var trust) = await identityService.ResolveTrustScopeAsync(user, trustId);
+            delegation = new TokenDelegation(null, trust.Id);
+            inheritedExpiry = trust.ExpiresAt is { } trustEnd && (inheritedExpiry is null || trustEnd < inheritedExpiry) ? trustEnd : inheritedExpiry;
+        }
+        else
+        {
+            scope = await identityService.ResolveScopeAsync(user, requested, unscoped);
+        }
+
+        var (token, valid) = await tokens.IssueAsync(user, scope, methodNames, inheritedExpiry, inheritedAuditId, delegation);
         http.Response.Headers["X-Subject-Token"] = token;
         var withCatalog = !http.Request.Query.ContainsKey("nocatalog");
         return Json.Reply(await TokenBodyAsync(http, identityService, valid, withCatalog), StatusCodes.Status201Created);
@@ -56,17 +94,20 @@ public static partial class IdentityApi
     private static DomainReference? DomainOf(JsonObject holder) =>
         holder["domain"] is JsonObject domain ? new DomainReference(Json.OptionalString(domain, "id"), Json.OptionalString(domain, "name")) : null;
 
-    /// <summary>"scope": absent (the default project), "unscoped", {"project": {...}} or {"domain": {...}}; Ember has no system scope.</summary>
-    private static (ScopeRequest? Requested, bool Unscoped) ScopeOf(JsonNode? scope)
+    /// <summary>
+    /// "scope": absent (the default project), "unscoped", {"project": {...}}, {"domain": {...}} or {"OS-TRUST:trust": {"id": ...}};
+    /// Ember has no system scope.
+    /// </summary>
+    private static (ScopeRequest? Requested, bool Unscoped, string? TrustId) ScopeOf(JsonNode? scope)
     {
         if (scope is null)
         {
-            return (null, false);
+            return (null, false, null);
         }
 
         if (scope is JsonValue v && v.TryGetValue(out string? word) && word == "unscoped")
         {
-            return (null, true);
+            return (null, true, null);
         }
 
         if (scope is not JsonObject scopeObject)
@@ -74,17 +115,23 @@ public static partial class IdentityApi
             throw ApiException.BadRequest("Invalid scope.");
         }
 
+        if (scopeObject["OS-TRUST:trust"] is JsonObject trustRef)
+        {
+            return (null, false, BoundedText(trustRef, "id", 64, required: true));
+        }
+
         if (scopeObject["domain"] is JsonObject domainRef)
         {
-            return (new ScopeRequest(null, new DomainReference(Json.OptionalString(domainRef, "id"), Json.OptionalString(domainRef, "name"))), false);
+            return (new ScopeRequest(null, new DomainReference(Json.OptionalString(domainRef, "id"), Json.OptionalString(domainRef, "name"))), false, null);
         }
 
         if (scopeObject["project"] is not JsonObject projectRef)
         {
-            throw ApiException.Unauthorized("Ember supports project-scoped, domain-scoped and unscoped tokens only.");
+            throw ApiException.Unauthorized("Ember supports project-scoped, domain-scoped, trust-scoped and unscoped tokens only.");
         }
 
-        return (new ScopeRequest(new ProjectReference(Json.OptionalString(projectRef, "id"), Json.OptionalString(projectRef, "name"), DomainOf(projectRef)), null), false);
+        return (new ScopeRequest(new ProjectReference(Json.OptionalString(projectRef, "id"), Json.OptionalString(projectRef, "name"), DomainOf(projectRef)), null),
+            false, null);
     }
 
     private static async Task<JsonObject> TokenBodyAsync(HttpContext http, IdentityService identity, ValidToken valid, bool withCatalog)
@@ -105,6 +152,27 @@ public static partial class IdentityApi
             ["expires_at"] = Ids.KeystoneTime(valid.Row.ExpiresAt),
             ["issued_at"] = Ids.KeystoneTime(valid.Row.IssuedAt),
         };
+        if (valid.AppCredential is { } credential)
+        {
+            token["application_credential"] = new JsonObject
+            {
+                ["id"] = credential.Id,
+                ["name"] = credential.Name,
+                ["restricted"] = !credential.Unrestricted,
+            };
+        }
+
+        if (valid.Trust is { } trust)
+        {
+            token["OS-TRUST:trust"] = new JsonObject
+            {
+                ["id"] = trust.Id,
+                ["impersonation"] = trust.Impersonation,
+                ["trustee_user"] = new JsonObject { ["id"] = trust.TrusteeUserId },
+                ["trustor_user"] = new JsonObject { ["id"] = trust.TrustorUserId },
+            };
+        }
+
         if (valid.Project is { } project)
         {
             var projectDomain = await identity.FindDomainAsync(project.DomainId);

@@ -32,6 +32,9 @@ public static partial class IdentityApi
         MapCatalog(v3);
         MapCredentials(v3);
         MapRegions(v3);
+        MapApplicationCredentials(v3);
+        MapTrusts(v3);
+        MapImpliedRoles(v3);
     }
 
     private static JsonObject VersionEntry(HttpContext http) => new()

@@ -42,10 +42,35 @@ public sealed record GroupRow(string Id, string Name, string DomainId, string? D
     public GroupRow() : this("", "", "", null) { }
 }
 
-/// <summary>An issued token: scoped to a project, to a domain (<see cref="DomainId"/>), or to neither.</summary>
+/// <summary>
+/// An issued token: scoped to a project, to a domain (<see cref="DomainId"/>), or to neither; made with an application
+/// credential (<see cref="AppCredId"/>) or scoped to a trust (<see cref="TrustId"/>), it lives only while that does.
+/// </summary>
 public sealed record TokenRow(
     string TokenHash, string UserId, string? ProjectId, string Methods, string AuditId,
-    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked, string? DomainId = null)
+    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked, string? DomainId = null, string? AppCredId = null, string? TrustId = null)
 {
     public TokenRow() : this("", "", null, "", "", default, default, false) { }
+}
+
+/// <summary>An application credential; <see cref="SecretHash"/> is a <see cref="PasswordHasher"/> hash, the secret itself is shown once.</summary>
+public sealed record AppCredentialRow(
+    string Id, string Name, string UserId, string ProjectId, string SecretHash, string? Description, DateTime? ExpiresAt, bool Unrestricted,
+    DateTime CreatedAt)
+{
+    public AppCredentialRow() : this("", "", "", "", "", null, null, false, default) { }
+}
+
+/// <summary>A trust: the trustor lends roles on <see cref="ProjectId"/> to the trustee; null <see cref="RemainingUses"/> is unlimited.</summary>
+public sealed record TrustRow(
+    string Id, string TrustorUserId, string TrusteeUserId, string? ProjectId, bool Impersonation, DateTime? ExpiresAt, long? RemainingUses,
+    DateTime CreatedAt)
+{
+    public TrustRow() : this("", "", "", null, false, null, null, default) { }
+}
+
+/// <summary>A role inference rule: whoever holds the prior role holds the implied one too.</summary>
+public sealed record ImpliedRoleRow(string PriorRoleId, string ImpliedRoleId)
+{
+    public ImpliedRoleRow() : this("", "") { }
 }

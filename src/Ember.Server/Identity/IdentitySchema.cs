@@ -135,6 +135,53 @@ public static class IdentitySchema
                 created_at TIMESTAMP NOT NULL);
             CREATE INDEX credentials_user ON credentials (user_id);
             """),
+        // Application credentials: a secret (kept as a PasswordHasher hash) that logs its user into one project with a subset
+        // of the user's roles there. A token made with one names it, and lives only while it does.
+        new("identity-009-app-credentials", """
+            CREATE TABLE application_credentials (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                secret_hash TEXT NOT NULL,
+                description TEXT,
+                expires_at TIMESTAMP,
+                unrestricted BOOLEAN NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (user_id, name));
+            CREATE TABLE application_credential_roles (
+                application_credential_id VARCHAR(64) NOT NULL REFERENCES application_credentials(id) ON DELETE CASCADE,
+                role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (application_credential_id, role_id));
+            ALTER TABLE tokens ADD COLUMN app_cred_id VARCHAR(64);
+            """),
+        // Keystone's trusts (OS-TRUST): a trustor lends some of its roles on a project to a trustee. A trust-scoped token
+        // names its trust, and lives only while the trust does.
+        new("identity-010-trusts", """
+            CREATE TABLE trusts (
+                id VARCHAR(64) PRIMARY KEY,
+                trustor_user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                trustee_user_id VARCHAR(64) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) REFERENCES projects(id) ON DELETE CASCADE,
+                impersonation BOOLEAN NOT NULL,
+                expires_at TIMESTAMP,
+                remaining_uses INTEGER,
+                created_at TIMESTAMP NOT NULL);
+            CREATE INDEX trusts_trustor ON trusts (trustor_user_id);
+            CREATE INDEX trusts_trustee ON trusts (trustee_user_id);
+            CREATE TABLE trust_roles (
+                trust_id VARCHAR(64) NOT NULL REFERENCES trusts(id) ON DELETE CASCADE,
+                role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (trust_id, role_id));
+            ALTER TABLE tokens ADD COLUMN trust_id VARCHAR(64);
+            """),
+        // Implied roles: holding the prior role gives the implied one too (followed transitively when roles are read).
+        new("identity-011-implied-roles", """
+            CREATE TABLE implied_roles (
+                prior_role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                implied_role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (prior_role_id, implied_role_id));
+            """),
     ];
 
     /// <summary>The catalog as it was before it became tables: each service under all three interfaces in RegionOne.</summary>

@@ -23,7 +23,11 @@ public sealed record UserUpdate(string? Name, string? Password, bool? Enabled, O
 /// One row of /v3/role_assignments: a grant, or with effective=true a group's grant as it reaches one member
 /// (<see cref="ViaGroupId"/> names the group).
 /// </summary>
-public sealed record AssignmentView(GrantRow Grant, string? ViaGroupId = null);
+public sealed record AssignmentView(GrantRow Grant, string? ViaGroupId = null)
+{
+    /// <summary>For an implied role in the effective list: the granted role that implies it.</summary>
+    public string? PriorRoleId { get; init; }
+}
 
 /// <summary>
 /// Keystone's rules for domains, projects, users, roles and grants: existence checks, password hashing, and the
@@ -241,6 +245,8 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         if (grant is { ActorKind: GrantRow.User, TargetKind: GrantRow.Project })
         {
             await tokens.RevokeAsync(grant.ActorId, grant.TargetId);
+            // As Keystone: the user's application credentials for that project go with the role.
+            await store.DeleteAppCredentialsAsync(grant.ActorId, grant.TargetId);
         }
     }
 
@@ -274,8 +280,39 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
             }
         }
 
+        if (query.Effective)
+        {
+            views = await WithImpliedRolesAsync(views);
+        }
+
         return [.. views.Where(v => (query.UserId is null || v.Grant is { ActorKind: GrantRow.User } && v.Grant.ActorId == query.UserId)
             && (query.GroupId is null || v.Grant is { ActorKind: GrantRow.Group } && v.Grant.ActorId == query.GroupId))];
+    }
+
+    /// <summary>Each assignment followed by the roles its role implies, transitively (as Keystone's effective list), without repeats.</summary>
+    private async Task<List<AssignmentView>> WithImpliedRolesAsync(List<AssignmentView> views)
+    {
+        var rules = await store.ListImpliedRolesAsync(null);
+        if (rules.Count == 0)
+        {
+            return views;
+        }
+
+        var seen = new HashSet<GrantRow>();
+        var expanded = new List<AssignmentView>();
+        foreach (var view in views)
+        {
+            foreach (var roleId in IdentityStore.ImpliedClosure([view.Grant.RoleId], rules).Order(StringComparer.Ordinal))
+            {
+                var grant = view.Grant with { RoleId = roleId };
+                if (seen.Add(grant))
+                {
+                    expanded.Add(roleId == view.Grant.RoleId ? view : view with { Grant = grant, PriorRoleId = view.Grant.RoleId });
+                }
+            }
+        }
+
+        return expanded;
     }
 
     public Task<RoleRow?> FindRoleAsync(string id) => store.FindRoleAsync(id, null);

@@ -73,6 +73,12 @@ public static class IdentityServices
         new("identity:ec2_list_credentials", PolicyRule.Admin),
         new("identity:ec2_get_credential", PolicyRule.Admin),
         new("identity:ec2_delete_credential", PolicyRule.Admin),
+        new("identity:create_implied_role", PolicyRule.Admin),
+        new("identity:get_implied_role", PolicyRule.Admin),
+        new("identity:check_implied_role", PolicyRule.Admin),
+        new("identity:delete_implied_role", PolicyRule.Admin),
+        new("identity:list_implied_roles", PolicyRule.Admin),
+        new("identity:list_role_inference_rules", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services

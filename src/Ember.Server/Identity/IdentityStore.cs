@@ -221,13 +221,17 @@ public sealed partial class IdentityStore(Database db)
             """, new { ActorKind = actorKind, ActorId = actorId, TargetKind = targetKind, TargetId = targetId, RoleId = roleId })];
     }
 
-    /// <summary>The roles a user holds on a project or a domain: given to the user or to one of the user's groups.</summary>
+    /// <summary>
+    /// The roles a user holds on a project or a domain: given to the user or to one of the user's groups, and the roles
+    /// those imply.
+    /// </summary>
     public async Task<IReadOnlyList<RoleRow>> EffectiveRolesAsync(string userId, string targetKind, string targetId)
     {
         await using var c = await db.OpenAsync();
-        return [.. await c.QueryAsync<RoleRow>(
-            $"SELECT r.* FROM roles r WHERE r.id IN (SELECT g.role_id FROM grants g WHERE g.target_kind = @Kind AND g.target_id = @TargetId AND {ActorIsUser}) ORDER BY r.name",
-            new { UserId = userId, Kind = targetKind, TargetId = targetId })];
+        var granted = await c.QueryAsync<string>(
+            $"SELECT DISTINCT g.role_id FROM grants g WHERE g.target_kind = @Kind AND g.target_id = @TargetId AND {ActorIsUser}",
+            new { UserId = userId, Kind = targetKind, TargetId = targetId });
+        return await RolesWithImpliedAsync(c, [.. granted]);
     }
 
     public Task<IReadOnlyList<RoleRow>> RolesOnProjectAsync(string userId, string projectId) => EffectiveRolesAsync(userId, GrantRow.Project, projectId);
@@ -248,8 +252,8 @@ public sealed partial class IdentityStore(Database db)
         try
         {
             await c.ExecuteAsync("""
-                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked, domain_id)
-                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked, @DomainId)
+                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked, domain_id, app_cred_id, trust_id)
+                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked, @DomainId, @AppCredId, @TrustId)
                 """, row);
         }
         catch (System.Data.Common.DbException ex) when (Database.IsForeignKeyViolation(ex))

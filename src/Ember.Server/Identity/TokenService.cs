@@ -6,7 +6,20 @@ namespace Ember.Server.Identity;
 
 /// <summary>A validated token: the row and the context it gives a request.</summary>
 public sealed record ValidToken(TokenRow Row, RequestContext Context, UserRow User, ProjectRow? Project, IReadOnlyList<RoleRow> Roles,
-    DomainRow? Domain = null);
+    DomainRow? Domain = null)
+{
+    /// <summary>The application credential the token was made with, if any.</summary>
+    public AppCredentialRow? AppCredential { get; init; }
+
+    /// <summary>The trust of a trust-scoped token, if any.</summary>
+    public TrustRow? Trust { get; init; }
+}
+
+/// <summary>What a new token delegates: an application credential's roles or a trust's (neither: the user's own).</summary>
+public sealed record TokenDelegation(string? AppCredentialId, string? TrustId)
+{
+    public static TokenDelegation None { get; } = new(null, null);
+}
 
 /// <summary>
 /// Issues opaque random tokens and validates them against the database. A validation is kept in memory and reused while
@@ -27,23 +40,33 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
     public Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, ProjectRow? project, IReadOnlyList<string> methods,
         DateTime? expiresAt = null, string? auditId = null) => IssueAsync(user, new TokenScope(project, null), methods, expiresAt, auditId);
 
+    /// <summary>
+    /// A new token. <paramref name="expiresAt"/> caps its life (a re-scoped token's original, an application credential's
+    /// or a trust's expiry); <paramref name="delegation"/> names the credential or trust whose roles it carries.
+    /// </summary>
     public async Task<(string Token, ValidToken Valid)> IssueAsync(UserRow user, TokenScope scope, IReadOnlyList<string> methods,
-        DateTime? expiresAt = null, string? auditId = null)
+        DateTime? expiresAt = null, string? auditId = null, TokenDelegation? delegation = null)
     {
         var project = scope.Project;
         var token = Ids.NewSecret();
         var now = Ids.Now();
         var lifetimeEnd = now.AddSeconds(options.Value.TokenLifetimeSeconds);
-        // A re-scoped token never outlives the token it came from.
-        var expiry = expiresAt is { } limit && limit < lifetimeEnd ? limit : lifetimeEnd;
+        var expiry = expiresAt is { } limit && Ids.AsUtc(limit) < lifetimeEnd ? Ids.AsUtc(limit) : lifetimeEnd;
         var row = new TokenRow(IdentityStore.HashToken(token), user.Id, project?.Id, string.Join(',', methods),
-            auditId ?? Ids.NewSecret(16), now, expiry, false, scope.Domain?.Id);
+            auditId ?? Ids.NewSecret(16), now, expiry, false, scope.Domain?.Id, delegation?.AppCredentialId, delegation?.TrustId);
         await store.InsertTokenAsync(row);
-        var roles = project is not null ? await store.RolesOnProjectAsync(user.Id, project.Id)
-            : scope.Domain is { } domain ? await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id)
-            : [];
-        return (token, new ValidToken(row, ContextOf(row, user, project, scope.Domain, roles, await IsAdminProjectAsync(project)), user, project, roles,
-            scope.Domain));
+        var granted = project is not null ? await ProjectRolesAsync(row, project.Id)
+            : scope.Domain is { } domain ? new Granted(await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id))
+            : new Granted([]);
+        // The credentials were checked just before: a role or delegation gone in between fails this login like a wrong secret.
+        if (granted is null)
+        {
+            throw ApiException.Unauthorized();
+        }
+
+        return (token, new ValidToken(row, ContextOf(row, user, project, scope.Domain, granted, await IsAdminProjectAsync(project)), user, project,
+            granted.Roles, scope.Domain)
+        { AppCredential = granted.AppCredential, Trust = granted.Trust });
     }
 
     /// <summary>The token's context, or null when it is unknown, expired, revoked, or its user or project is disabled.</summary>
@@ -92,6 +115,7 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
 
         ProjectRow? project = null;
         IReadOnlyList<RoleRow> roles = [];
+        Granted? granted = null;
         if (row.ProjectId is not null)
         {
             project = await store.FindProjectAsync(row.ProjectId, null, null);
@@ -100,12 +124,14 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
                 return null;
             }
 
-            roles = await store.RolesOnProjectAsync(user.Id, project.Id);
-            if (roles.Count == 0)
+            granted = await ProjectRolesAsync(row, project.Id);
+            if (granted is not { Roles.Count: > 0 })
             {
-                // The user lost every role on the project since the token was issued.
+                // The user lost every role on the project since the token was issued, or its credential or trust is gone.
                 return null;
             }
+
+            roles = granted.Roles;
         }
 
         DomainRow? domain = null;
@@ -120,8 +146,61 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
             }
         }
 
-        return new ValidToken(row, ContextOf(row, user, project, domain, roles, await IsAdminProjectAsync(project)), user, project, roles, domain);
+        granted ??= new Granted(roles);
+        return new ValidToken(row, ContextOf(row, user, project, domain, granted, await IsAdminProjectAsync(project)), user, project, roles, domain)
+        {
+            AppCredential = granted.AppCredential,
+            Trust = granted.Trust,
+        };
     }
+
+    /// <summary>
+    /// The roles a project-scoped token carries, or null when what it was made with is gone: the user's own roles; an
+    /// application credential's (alive, unexpired) that the user still holds; a trust's (alive, unexpired, both users
+    /// enabled) while the trustor still holds every one of them. Roles implied by delegated roles come along.
+    /// </summary>
+    private async Task<Granted?> ProjectRolesAsync(TokenRow row, string projectId)
+    {
+        if (row.AppCredId is { } appCredId)
+        {
+            var credential = await store.FindAppCredentialAsync(appCredId);
+            if (credential is null || credential.ProjectId != projectId || credential.UserId != row.UserId || IsPast(credential.ExpiresAt))
+            {
+                return null;
+            }
+
+            var held = await store.RolesOnProjectAsync(credential.UserId, projectId);
+            var kept = await DelegatedAsync(await store.AppCredentialRolesAsync(credential.Id), held);
+            return kept.Count == 0 ? null : new Granted(kept, credential);
+        }
+
+        if (row.TrustId is { } trustId)
+        {
+            var trust = await store.FindTrustAsync(trustId);
+            if (trust is null || trust.ProjectId != projectId || IsPast(trust.ExpiresAt)
+                || await store.FindUserAsync(trust.TrusteeUserId, null, null) is not { Enabled: true }
+                || await store.FindUserAsync(trust.TrustorUserId, null, null) is not { Enabled: true })
+            {
+                return null;
+            }
+
+            var held = await store.RolesOnProjectAsync(trust.TrustorUserId, projectId);
+            var lent = await store.TrustRolesAsync(trust.Id);
+            // As Keystone: the trust stops working once the trustor lost any role it lends.
+            return lent.Count == 0 || lent.Any(r => !held.Any(h => h.Id == r.Id)) ? null : new Granted(await DelegatedAsync(lent, held), null, trust);
+        }
+
+        return new Granted(await store.RolesOnProjectAsync(row.UserId, projectId));
+    }
+
+    /// <summary>The delegated roles and those they imply, kept where the delegating user holds them.</summary>
+    private async Task<IReadOnlyList<RoleRow>> DelegatedAsync(IReadOnlyList<RoleRow> delegated, IReadOnlyList<RoleRow> held)
+    {
+        var reach = IdentityStore.ImpliedClosure(delegated.Select(r => r.Id), await store.ListImpliedRolesAsync(null));
+        return [.. held.Where(r => reach.Contains(r.Id))];
+    }
+
+    private static bool IsPast(DateTime? moment) => moment is { } t && Ids.AsUtc(t) <= DateTime.UtcNow;
 
     private async Task<bool> IsDomainEnabledAsync(string domainId) => await store.FindDomainAsync(domainId, null) is { Enabled: true };
 
@@ -154,12 +233,18 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
         return project.DomainId == adminDomainId;
     }
 
-    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, DomainRow? domain, IReadOnlyList<RoleRow> roles,
+    private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, DomainRow? domain, Granted granted,
         bool isAdminProject) =>
-        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject)
+        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. granted.Roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject)
         {
             ScopeDomainId = domain?.Id,
+            ApplicationCredentialId = granted.AppCredential?.Id,
+            IsRestrictedApplicationCredential = granted.AppCredential is { Unrestricted: false },
+            TrustId = granted.Trust?.Id,
         };
 
     private sealed record CachedValidation(ValidToken Token, long Generation);
+
+    /// <summary>A token's roles and the delegation they came through.</summary>
+    private sealed record Granted(IReadOnlyList<RoleRow> Roles, AppCredentialRow? AppCredential = null, TrustRow? Trust = null);
 }
