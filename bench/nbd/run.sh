@@ -2,6 +2,8 @@
 # Ember's NBD server vs qemu-nbd vs nbdkit (file plugin), all serving the same file over a unix socket,
 # plus fio straight on the file as the physical reference. Same fio jobs, same invocation; prints a table
 # of IOPS / MiB/s (median of ROUNDS runs, servers interleaved per round) and Ember's ratio to each peer.
+# A second table runs the same jobs over loopback TCP, plain and with TLS (client certificates, as `ember serve`
+# makes them), for Ember and for qemu-nbd's TLS mode: TLS/plain is the issue's "within 80%" figure.
 #
 #   bench/nbd/run.sh                 # defaults: 512 MiB file, 10 s per job, 3 rounds
 #   SIZE_MB=1024 RUNTIME=20 ROUNDS=5 bench/nbd/run.sh
@@ -42,11 +44,20 @@ jobs=(
 # ember-tuned: Pipelines plus DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (socket continuations on the epoll
 # thread) plus NbdServerOptions.InlineBufferedWrites: the fastest Pipelines setup, which needs a process-wide switch.
 servers=(file ember ember-pipelines ember-tuned qemu-nbd nbdkit)
+tcp_servers=(ember-tcp ember-tls qemu-nbd-tcp qemu-nbd-tls)
+port=$((20000 + RANDOM % 20000))
+# TLS: Ember makes the CA, server and client certificates (as `ember serve` does) and qemu-nbd serves with the same.
+# fio's nbd engine (libnbd) may not read a certificate directory named in the URI, and as root only looks in
+# /etc/pki/libnbd; as another user it looks in $HOME/.pki/libnbd. So the TLS runs of fio are run as nobody.
+tls="$work/tls"
+tls_home="$work/tls-home"
+tls_fio=(setpriv --reuid=65534 --regid=65534 --clear-groups env "HOME=$tls_home")
 
 wait_socket() { for _ in $(seq 1 200); do [[ -S $1 ]] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
 
-start_server() { # $1 = server; sets target (fio args)
+start_server() { # $1 = server; sets target (fio args) and runner (what fio runs under)
   local sock="$work/$1.sock"
+  runner=()
   rm -f "$sock"
   case $1 in
     file) target=(--ioengine=io_uring "--filename=$file"); return ;;
@@ -60,19 +71,40 @@ start_server() { # $1 = server; sets target (fio args)
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
     nbdkit) nbdkit -f -U "$sock" file "$file" >"$work/nbdkit.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
+    ember-tcp|ember-tls)
+           local extra=(); [[ $1 == ember-tls ]] && extra=(--tls-dir "$tls")
+           dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --tcp "$port" --name bench "${extra[@]}" >"$work/$1.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_port ;;
+    qemu-nbd-tcp) qemu-nbd -f raw -e 0 -t -b 127.0.0.1 -p "$port" -x bench "$file" >"$work/$1.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_port ;;
+    qemu-nbd-tls) qemu-nbd -f raw -e 0 -t -b 127.0.0.1 -p "$port" -x bench --object "tls-creds-x509,id=tls0,endpoint=server,dir=$tls" \
+             --tls-creds tls0 "$file" >"$work/$1.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_port ;;
+  esac
+  case $1 in
+    *-tcp) target=(--ioengine=nbd "--uri=nbd://127.0.0.1:$port/bench") ;;
+    *-tls) target=(--ioengine=nbd "--uri=nbds://127.0.0.1:$port/bench"); runner=("${tls_fio[@]}") ;;
   esac
 }
 
+wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.05; done
+  echo "nothing listens on port $port" >&2; exit 1; }
+
 stop_server() { [[ $1 == file ]] && return; kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+
+# The TLS credentials, made once by Ember's own code, and the client's copy where libnbd looks for it.
+start_server ember-tls; stop_server ember-tls
+mkdir -p "$tls_home/.pki" && cp -r "$tls/client" "$tls_home/.pki/libnbd" && chown -R 65534:65534 "$tls_home"
+chmod 755 "$work"
 
 results="$work/results.tsv"
 : >"$results"
 for round in $(seq 1 "$ROUNDS"); do
-  for server in "${servers[@]}"; do
+  for server in "${servers[@]}" "${tcp_servers[@]}"; do
     start_server "$server"
     for job in "${jobs[@]}"; do
       IFS='|' read -r name rw bs depth numjobs <<<"$job"
-      out=$(fio --name=bench "${target[@]}" --rw="$rw" --bs="$bs" --iodepth="$depth" --numjobs="$numjobs" \
+      out=$(cd "$work" && "${runner[@]}" fio --name=bench "${target[@]}" --rw="$rw" --bs="$bs" --iodepth="$depth" --numjobs="$numjobs" \
         --size="${SIZE_MB}M" --time_based --runtime="$RUNTIME" --ramp_time=1 --group_reporting --output-format=json)
       python3 - "$server" "$name" "$bs" "$round" >>"$results" <<PY
 import json, sys
@@ -109,4 +141,13 @@ for name in order:
     fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
     r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
     print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {fmt(v[4])} | {fmt(v[5])} | {r(v[1], v[5])} | {r(v[1], v[4])} | {r(v[2], v[5])} | {r(v[3], v[5])} |")
+tcp = ["ember-tcp", "ember-tls", "qemu-nbd-tcp", "qemu-nbd-tls"]
+print(f"\nThe same jobs over loopback TCP, plain and with TLS 1.3 (client certificates); median of {rounds} rounds\n")
+print("| job | Ember TCP | Ember TLS | qemu-nbd TCP | qemu-nbd TLS | Ember TLS/TCP | qemu-nbd TLS/TCP | Ember TLS/qemu-nbd TLS |")
+print("|---|---|---|---|---|---|---|---|")
+for name in order:
+    v = [med.get((s, name), 0) for s in tcp]
+    fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
+    r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
+    print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {r(v[1], v[0])} | {r(v[3], v[2])} | {r(v[1], v[3])} |")
 PY

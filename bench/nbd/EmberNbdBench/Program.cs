@@ -2,9 +2,10 @@ using System.Net;
 using Ember.Nbd;
 using Microsoft.Extensions.Logging;
 
-// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT] [--readonly] [--inline-writes] [--model DedicatedThread|Pipelines] [--verbose]
+// Usage: EmberNbdBench --file PATH --socket PATH [--name EXPORT] [--tcp PORT [--tls-dir DIR]] [--readonly] [--inline-writes] [--model DedicatedThread|Pipelines] [--verbose]
+// --tls-dir: TLS with client certificates on the TCP port, the credentials made (or loaded) there as `ember serve` does.
 // Serves one file and prints "ready" once listening; stops on SIGINT/SIGTERM.
-string? file = null, socket = null, name = "bench";
+string? file = null, socket = null, name = "bench", tlsDir = null;
 int? tcpPort = null;
 bool readOnly = false, verbose = false, inlineWrites = false;
 var model = new NbdServerOptions().ConnectionModel;
@@ -16,6 +17,7 @@ for (var i = 0; i < args.Length; i++)
         case "--socket": socket = args[++i]; break;
         case "--name": name = args[++i]; break;
         case "--tcp": tcpPort = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--tls-dir": tlsDir = args[++i]; break;
         case "--readonly": readOnly = true; break;
         case "--verbose": verbose = true; break;
         case "--inline-writes": inlineWrites = true; break;
@@ -29,6 +31,7 @@ if (file is null || (socket is null && tcpPort is null))
     return 2;
 }
 
+using var tls = tlsDir is null ? null : NbdTlsCredentials.LoadOrCreate(tlsDir, ["localhost", "127.0.0.1"]);
 using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning));
 await using var server = new NbdServer(new NbdServerOptions
 {
@@ -36,6 +39,7 @@ await using var server = new NbdServer(new NbdServerOptions
     TcpEndPoint = tcpPort is { } p ? new IPEndPoint(IPAddress.Loopback, p) : null,
     InlineBufferedWrites = inlineWrites,
     ConnectionModel = model,
+    TcpTls = tls,
 }, loggerFactory);
 server.Exports.Add(name, file, readOnly);
 using var stop = new CancellationTokenSource();
