@@ -269,8 +269,13 @@ public sealed partial class IdentityService
             throw ApiException.Forbidden("You are not authorized to perform the requested action: User is not a trustee.");
         }
 
+        if (trust.ProjectId is null)
+        {
+            throw ApiException.Forbidden("You are not authorized to perform the requested action: Ember scopes tokens only to trusts on a project.");
+        }
+
         var trustor = await store.FindUserAsync(trust.TrustorUserId, null, null);
-        var project = trust.ProjectId is null ? null : await store.FindProjectAsync(trust.ProjectId, null, null);
+        var project = await store.FindProjectAsync(trust.ProjectId, null, null);
         if (trustor is not { Enabled: true } || project is not { Enabled: true } || !await IsDomainEnabledAsync(project.DomainId))
         {
             throw ApiException.Forbidden("You are not authorized to perform the requested action: the trust's trustor or project is disabled.");
