@@ -456,6 +456,66 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task A_volume_backed_snapshot_is_volume_snapshots_and_an_image_of_their_block_device_mapping()
+    {
+        using var own = await fixture.NewProjectClientAsync("bfvsnap");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvsnap");
+        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
+            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0, ["uuid"] = volume, ["source_type"] = "volume", ["destination_type"] = "volume",
+                }),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: the server active, its root volume in use.
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+            new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+
+        var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "bfv-snap" } }, HttpStatusCode.Accepted, "compute 2.45");
+        var image = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{reply["image_id"]!.GetValue<string>()}");
+        Assert.Equal("active", image["status"]!.GetValue<string>());
+        Assert.Equal(0, image["size"]!.GetValue<long>());
+        Assert.Equal("snapshot", image["image_type"]!.GetValue<string>());
+        Assert.Equal(server, image["instance_uuid"]!.GetValue<string>());
+        Assert.Equal("/dev/vda", image["root_device_name"]!.GetValue<string>());
+        Assert.Equal("True", image["bdm_v2"]!.GetValue<string>());
+        var mapping = Assert.Single(JsonNode.Parse(image["block_device_mapping"]!.GetValue<string>())!.AsArray())!;
+        Assert.Equal("snapshot", mapping["source_type"]!.GetValue<string>());
+        Assert.Equal("volume", mapping["destination_type"]!.GetValue<string>());
+        Assert.Equal(0, mapping["boot_index"]!.GetValue<int>());
+        Assert.Equal("/dev/vda", mapping["device_name"]!.GetValue<string>());
+        Assert.Equal(1, mapping["volume_size"]!.GetValue<int>());
+        var snapshot = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{mapping["snapshot_id"]!.GetValue<string>()}"))["snapshot"]!;
+        Assert.Equal(volume, snapshot["volume_id"]!.GetValue<string>());
+        Assert.Equal("snapshot for bfv-snap", snapshot["name"]!.GetValue<string>());
+        var actions = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions"))["instanceActions"]!.AsArray();
+        Assert.Equal("createImage", actions[0]!["action"]!.GetValue<string>());
+
+        // The server's vm_state still rules: not while it is in error.
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "error" } },
+            HttpStatusCode.Accepted);
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "again" } });
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal($"Cannot 'createImage' instance {server} while it is in vm_state error", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {
