@@ -30,12 +30,25 @@ public sealed partial class ComputeHostManager
         }
 
         var copy = Path.Combine(InstanceDir(server.Id), $"snapshot-{message.ImageId}.qcow2");
+        // Each step moves the task_state on from the one before: a delete that came meanwhile (task_state deleting) keeps
+        // its own, and the snapshot goes on only to the end of its current step.
+        var task = "image_snapshot_pending";
+        async Task StepAsync(string next)
+        {
+            if (!await store.MoveTaskAsync(server.Id, task, next))
+            {
+                throw new InvalidOperationException($"Server {server.Id} left task_state {task} while its snapshot ran.");
+            }
+
+            task = next;
+        }
+
         try
         {
-            await store.SetTaskStateAsync(server.Id, "image_snapshot");
+            await StepAsync("image_snapshot");
             await CopyRootDiskAsync(server, copy, cancellationToken);
-            await store.SetTaskStateAsync(server.Id, "image_pending_upload");
-            await store.SetTaskStateAsync(server.Id, "image_uploading");
+            await StepAsync("image_pending_upload");
+            await StepAsync("image_uploading");
             await images.UploadAsync(message.ImageId, server.ProjectId, copy, cancellationToken);
             LogSnapshotDone(logger, server.Id, message.ImageId);
         }
@@ -48,7 +61,7 @@ public sealed partial class ComputeHostManager
         finally
         {
             File.Delete(copy);
-            await store.SetTaskStateAsync(server.Id, null);
+            await store.MoveTaskAsync(server.Id, task, null);
         }
     }
 
