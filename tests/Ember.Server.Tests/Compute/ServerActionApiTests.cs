@@ -474,7 +474,10 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
                 ["flavorRef"] = flavor,
                 ["block_device_mapping_v2"] = new JsonArray(new JsonObject
                 {
-                    ["boot_index"] = 0, ["uuid"] = volume, ["source_type"] = "volume", ["destination_type"] = "volume",
+                    ["boot_index"] = 0,
+                    ["uuid"] = volume,
+                    ["source_type"] = "volume",
+                    ["destination_type"] = "volume",
                 }),
             },
         }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
