@@ -57,6 +57,27 @@ public sealed partial class QemuDriver
         }
     }
 
+    /// <summary>
+    /// Copies a server's root disk, an overlay on its image, into one flattened qcow2 at <paramref name="target"/> (a
+    /// snapshot image: no backing file, so it boots on any host). The disk stays in use by QEMU: <c>-U</c> reads it without
+    /// its lock, so the caller stops the guest's vCPUs first for a consistent copy. The overlay is ours and names its base
+    /// and format, so following its backing chain opens only the image it was made from.
+    /// </summary>
+    /// <exception cref="QemuException">qemu-img failed or did not finish within <paramref name="timeout"/>.</exception>
+    public async Task ConvertToImageAsync(string disk, string target, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        List<string> args = ["convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2", Path.GetFullPath(disk), Path.GetFullPath(target)];
+        try
+        {
+            (await ProcessRunner.RunAsync(_options.QemuImgBinary, args, timeout, cancellationToken: cancellationToken)).EnsureSuccess();
+        }
+        catch (Exception ex) when (ex is ProcessFailedException or TimeoutException)
+        {
+            File.Delete(target);
+            throw new QemuException($"qemu-img convert failed: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>The virtual (guest-visible) size of an image, from its header (no qemu-img, nothing else opened).</summary>
     public async Task<long> GetVirtualSizeAsync(string image, string format, CancellationToken cancellationToken)
     {

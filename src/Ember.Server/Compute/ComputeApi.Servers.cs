@@ -558,6 +558,8 @@ public static partial class ComputeApi
                 return await ExecAsync(http, compute, server, argument as JsonObject);
             case "addSecurityGroup" or "removeSecurityGroup":
                 return await ServerSecurityGroupActionAsync(http, compute, context, server, action, argument);
+            case "createImage":
+                return await CreateImageAsync(http, store, compute, context, server, argument);
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));
@@ -601,6 +603,69 @@ public static partial class ComputeApi
         var password = adminPass ?? (version.AtLeast(14) ? null : NewAdminPass());
         await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password);
         return version.AtLeast(14) ? Results.Ok() : Json.Reply(new JsonObject { ["adminPass"] = password });
+    }
+
+    /// <summary>Nova's metadata key pattern for createImage (parameter_types.metadata): 1 to 255 of these characters.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-zA-Z0-9-_:. ]{1,255}$")]
+    private static partial System.Text.RegularExpressions.Regex ImageMetadataKey();
+
+    /// <summary>
+    /// {"createImage":{"name":..., "metadata":{...}}}: 202, the image's URL in Location before 2.45, {"image_id"} from 2.45.
+    /// The name is 1 to 255 characters (from 2.1 without surrounding spaces, as Nova's schema); metadata keys follow Nova's
+    /// pattern, values are at most 255 characters and their number is bounded by the project's metadata_items quota.
+    /// </summary>
+    private static async Task<IResult> CreateImageAsync(HttpContext http, ComputeStore store, ComputeService compute, RequestContext context,
+        ServerRow server, JsonNode? argument)
+    {
+        http.Enforce(context, "os_compute_api:servers:create_image");
+        if (argument is not JsonObject body)
+        {
+            throw ApiException.BadRequest("Invalid input for field/attribute createImage. It must be an object.");
+        }
+
+        if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("name" or "metadata")) is { } unknown)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute createImage. Additional properties are not allowed ('{unknown}' was unexpected)");
+        }
+
+        var name = Json.OptionalString(body, "name") ?? throw ApiException.BadRequest("Invalid input for field/attribute createImage. 'name' is a required property");
+        if (name.Length is 0 or > 255 || name.Trim() != name)
+        {
+            throw ApiException.BadRequest(
+                $"Invalid input for field/attribute name. Value: {name}. It must be 1 to 255 characters without leading or trailing whitespace.");
+        }
+
+        var metadata = Json.OptionalStringMap(body, "metadata") ?? [];
+        foreach (var (key, value) in metadata)
+        {
+            if (!ImageMetadataKey().IsMatch(key) || value.Length > 255)
+            {
+                throw ApiException.BadRequest(
+                    "Invalid input for field/attribute metadata. Keys must be 1 to 255 letters, digits or '-_:. ' and values at most 255 characters.");
+            }
+        }
+
+        // Nova's check_img_metadata_properties_quota.
+        var quotas = http.RequestServices.GetRequiredService<ComputeQuotas>();
+        if (metadata.Count > 0 && await quotas.LimitOfAsync(server.ProjectId, "metadata_items") is var limit and >= 0 && metadata.Count > limit)
+        {
+            throw ApiException.Forbidden("Image metadata limit exceeded");
+        }
+
+        var bdms = await store.ListBdmsAsync(server.Id);
+        if (server.ImageId is null || bdms.Any(b => b.BootIndex == 0))
+        {
+            http.Enforce(context, "os_compute_api:servers:create_image:allow_volume_backed");
+        }
+
+        var imageId = await compute.CreateImageAsync(context, RequestId(http), server, name, metadata);
+        if (ComputeVersion.Of(http).AtLeast(45))
+        {
+            return Json.Reply(new JsonObject { ["image_id"] = imageId }, StatusCodes.Status202Accepted);
+        }
+
+        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{imageId}";
+        return Results.Accepted();
     }
 
     /// <summary>

@@ -39,6 +39,13 @@ public interface IComputeHost
     /// <summary>Stop, start or reboot; the API has claimed the task_state, the host clears it.</summary>
     Task PowerAsync(PowerAction message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// createImage of an image-backed server (Nova's snapshot_instance): the root disk flattened into the queued image
+    /// the API made, which the host uploads; the API has claimed task_state image_snapshot_pending, the host clears it.
+    /// On failure the image is deleted and the server keeps its state.
+    /// </summary>
+    Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken);
+
     /// <summary>Stops QEMU, releases the attachments (deleting volumes marked so), removes the files and the row.</summary>
     Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken);
 
@@ -122,6 +129,9 @@ public sealed record PowerAction(string RequestId, string ServerId, PowerActionK
 
 public sealed record DeleteServer(string RequestId, string ServerId);
 
+/// <summary><see cref="ImageId"/>: the queued image (owned by the server's project) that receives the root disk.</summary>
+public sealed record SnapshotServer(string RequestId, string ServerId, string ImageId);
+
 /// <summary><see cref="Lines"/>: the last lines only; null for the whole log.</summary>
 public sealed record ConsoleOutputRequest(string RequestId, string ServerId, int? Lines);
 
@@ -150,6 +160,7 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(DetachInterface))]
 [JsonSerializable(typeof(PowerAction))]
 [JsonSerializable(typeof(DeleteServer))]
+[JsonSerializable(typeof(SnapshotServer))]
 [JsonSerializable(typeof(ConsoleOutputRequest))]
 [JsonSerializable(typeof(ConsoleOutputReply))]
 [JsonSerializable(typeof(ExecRequest))]

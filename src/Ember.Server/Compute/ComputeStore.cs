@@ -250,6 +250,17 @@ public sealed partial class ComputeStore(Database db)
             """, new { Id = id, VmState = vmState, TaskState = taskState, PowerState = powerState, FaultJson = faultJson, Now = now, Launched = launched }) == 1;
     }
 
+    /// <summary>
+    /// Moves task_state from <paramref name="from"/> to <paramref name="to"/> only (Nova's expected_task_state): a long
+    /// task's steps never overwrite a delete that came meanwhile. False when the task_state was another.
+    /// </summary>
+    public async Task<bool> MoveTaskAsync(string id, string from, string? to)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE servers SET task_state = @To, updated_at = @Now WHERE id = @Id AND task_state = @From",
+            new { Id = id, From = from, To = to, Now = Ids.Now() }) == 1;
+    }
+
     /// <summary>Compare-and-swap on task_state: claims the server for one operation at a time, as Nova does.</summary>
     public async Task<bool> ClaimTaskAsync(string id, string[] allowedVmStates, string taskState)
     {

@@ -7,6 +7,16 @@ namespace Ember.Server.Compute;
 public interface IHostImageSource
 {
     Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fills the queued image <paramref name="imageId"/> of <paramref name="projectId"/> with the qcow2 file
+    /// <paramref name="file"/> (a snapshot), with every check of an upload; the image is active when this returns.
+    /// The file is consumed: moved or deleted.
+    /// </summary>
+    Task UploadAsync(string imageId, string projectId, string file, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an image the host could not fill (a failed snapshot); one already gone is no error.</summary>
+    Task DiscardAsync(string imageId, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -26,4 +36,17 @@ public sealed class LocalImageSource(ImageStore store, ImageService images, Imag
                 async ct => await store.OpenDataAsync(row.Id, ct) ?? throw new InvalidOperationException($"Image {row.Id} has no data."),
                 cancellationToken);
     }
+
+    public Task UploadAsync(string imageId, string projectId, string file, CancellationToken cancellationToken) =>
+        images.UploadFromFileAsync(ServiceContext(projectId), imageId, (staged, _) =>
+        {
+            File.Move(file, staged, overwrite: true);
+            return Task.CompletedTask;
+        }, cancellationToken);
+
+    public Task DiscardAsync(string imageId, CancellationToken cancellationToken) => images.DiscardAsync(imageId);
+
+    /// <summary>The compute service in the image owner's project: it may fill that project's queued image.</summary>
+    private static Common.RequestContext ServiceContext(string projectId) =>
+        new("ember-compute", "ember-compute", "default", projectId, null, ["admin"], DateTime.MaxValue);
 }

@@ -35,6 +35,7 @@ public sealed partial class HostMessagePump(HostMessageQueue queue, ComputeHostM
         DetachInterface detach => host.DetachInterfaceAsync(detach, CancellationToken.None),
         PowerAction power => host.PowerAsync(power, CancellationToken.None),
         DeleteServer delete => host.DeleteAsync(delete, CancellationToken.None),
+        SnapshotServer snapshot => host.SnapshotAsync(snapshot, CancellationToken.None),
         var other => throw new InvalidOperationException($"No delivery for {other.GetType().Name}."),
     };
 

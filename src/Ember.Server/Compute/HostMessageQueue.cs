@@ -31,6 +31,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string DetachPort = "detach-port";
     public const string Power = "power";
     public const string Delete = "delete";
+    public const string Snapshot = "snapshot";
 
     /// <summary>
     /// Every cast the queue carries: the kind written in its row, and its message's contract. The one place a cast is
@@ -44,6 +45,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         [DetachPort] = ComputeHostJson.Default.DetachInterface,
         [Power] = ComputeHostJson.Default.PowerAction,
         [Delete] = ComputeHostJson.Default.DeleteServer,
+        [Snapshot] = ComputeHostJson.Default.SnapshotServer,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<Type, string> s_kinds = s_contracts.ToFrozenDictionary(c => c.Value.Type, c => c.Key);

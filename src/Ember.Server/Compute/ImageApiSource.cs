@@ -25,6 +25,36 @@ public sealed class ImageApiSource(OpenStackClient controller, ImageCache cache)
         return await cache.FetchAsync(image.Id, hash, size, diskFormat, ct => DownloadAsync(image.Id, ct), cancellationToken);
     }
 
+    public async Task UploadAsync(string imageId, string projectId, string file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var data = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
+            using var content = new StreamContent(data);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+            content.Headers.ContentLength = data.Length;
+            using var response = await controller.SendContentAsync(HttpMethod.Put, await ImageUrlAsync(imageId, "/file", cancellationToken), content, null,
+                cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await OpenStackException.ReadAsync(response, cancellationToken);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    public async Task DiscardAsync(string imageId, CancellationToken cancellationToken)
+    {
+        using var response = await controller.SendAsync(HttpMethod.Delete, await ImageUrlAsync(imageId, "", cancellationToken), null, null, cancellationToken);
+        if (!response.IsSuccessStatusCode && response.StatusCode != System.Net.HttpStatusCode.NotFound)
+        {
+            throw await OpenStackException.ReadAsync(response, cancellationToken);
+        }
+    }
+
     private async Task<Stream> DownloadAsync(string imageId, CancellationToken cancellationToken)
     {
         var response = await controller.SendAsync(HttpMethod.Get, await ImageUrlAsync(imageId, "/file", cancellationToken), null, null, cancellationToken);

@@ -50,6 +50,12 @@ public sealed class VolumeApiClient(OpenStackClient controller) : IVolumeService
         return VolumeOf((await SendAsync(HttpMethod.Post, "volumes", new JsonObject { ["volume"] = volume }))!["volume"]!.AsObject());
     }
 
+    public async Task<string> CreateSnapshotForceAsync(RequestContext ctx, string volumeId, string name, string? description)
+    {
+        var snapshot = new JsonObject { ["volume_id"] = volumeId, ["name"] = name, ["description"] = description, ["force"] = true };
+        return (await SendAsync(HttpMethod.Post, "snapshots", new JsonObject { ["snapshot"] = snapshot }))!["snapshot"]!["id"]!.GetValue<string>();
+    }
+
     public Task DeleteVolumeAsync(RequestContext ctx, string volumeId) => SendAsync(HttpMethod.Delete, $"volumes/{Escape(volumeId)}");
 
     public async Task<AttachmentInfo> ReserveAsync(RequestContext ctx, string volumeId, string instanceId) =>

@@ -35,6 +35,12 @@ public interface IVolumeService
 
     /// <summary>POST /volumes (boot from volume); returns at once with status creating, poll <see cref="GetAsync"/> for available.</summary>
     Task<VolumeInfo> CreateAsync(RequestContext ctx, VolumeCreateRequest request);
+
+    /// <summary>
+    /// POST /snapshots with force (Nova's create_snapshot_force, for a volume-backed server's createImage): an in-use volume
+    /// too; returns the new snapshot's id at once, with status creating.
+    /// </summary>
+    Task<string> CreateSnapshotForceAsync(RequestContext ctx, string volumeId, string name, string? description);
 }
 
 /// <summary>A volume as a caller of <see cref="IVolumeService"/> needs it.</summary>

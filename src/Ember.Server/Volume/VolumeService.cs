@@ -438,6 +438,9 @@ public sealed partial class VolumeService(
     async Task<VolumeInfo> IVolumeService.CreateAsync(RequestContext ctx, VolumeCreateRequest request) =>
         await InfoOfAsync(await CreateVolumeAsync(ctx, request));
 
+    async Task<string> IVolumeService.CreateSnapshotForceAsync(RequestContext ctx, string volumeId, string name, string? description) =>
+        (await CreateSnapshotAsync(ctx, volumeId, name, description, null, force: true)).Id;
+
     Task IVolumeService.DeleteVolumeAsync(RequestContext ctx, string volumeId) => DeleteVolumeAsync(ctx, volumeId, cascade: false, force: false);
 
     async Task<AttachmentInfo> IVolumeService.ReserveAsync(RequestContext ctx, string volumeId, string instanceId) =>

@@ -264,6 +264,8 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
 
         public Task PowerAsync(PowerAction message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
+        public Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
         public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
         public Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken) =>

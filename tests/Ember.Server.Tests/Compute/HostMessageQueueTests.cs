@@ -121,6 +121,7 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             new DetachInterface("req-6", server, "port-1"),
             new PowerAction("req-4", server, PowerActionKind.HardReboot),
             new DeleteServer("req-5", server),
+            new SnapshotServer("req-7", server, "image-2"),
         ];
         foreach (var cast in casts)
         {
@@ -135,7 +136,7 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
         }, default);
 
         Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.DetachPort, HostMessageQueue.Power,
-            HostMessageQueue.Delete], taken.Select(c => c.Kind));
+            HostMessageQueue.Delete, HostMessageQueue.Snapshot], taken.Select(c => c.Kind));
         Assert.All(taken, c => Assert.Equal(server, c.ServerId));
         // Records holding lists compare by reference: compare them as JSON. The spawn comes back without its password.
         var expected = casts.Select(m => m is SpawnServer spawn ? spawn with { AdminPass = null } : m);

@@ -340,6 +340,185 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task Create_image_checks_like_nova_and_uploads_the_flattened_root_disk_as_a_snapshot_image()
+    {
+        using var own = await fixture.NewProjectClientAsync("snap");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "snap");
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{image}"))
+        {
+            patch.Content = new StringContent("""[{"op":"add","path":"/hw_disk_bus","value":"virtio"},{"op":"add","path":"/img_signature","value":"sig"}]""",
+                System.Text.Encoding.UTF8, "application/openstack-images-v2.1-json-patch");
+            using var patched = await api.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        var server = await CreateAsync(api, "sn", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        JsonObject CreateImage(JsonNode? argument) => new() { ["createImage"] = argument };
+
+        // Nova's vm_states: not from error.
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", CreateImage(new JsonObject { ["name"] = "s" }));
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal($"Cannot 'createImage' instance {server} while it is in vm_state error", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+
+        // The body as Nova's schema has it, and the metadata_items quota.
+        foreach (var bad in new JsonNode?[]
+        {
+            null, new JsonObject(), new JsonObject { ["name"] = "" }, new JsonObject { ["name"] = " padded" }, new JsonObject { ["name"] = new string('n', 256) },
+            new JsonObject { ["name"] = "s", ["extra"] = 1 }, new JsonObject { ["name"] = "s", ["metadata"] = new JsonObject { ["bad/key"] = "v" } },
+            new JsonObject { ["name"] = "s", ["metadata"] = new JsonObject { ["k"] = new string('v', 256) } },
+        })
+        {
+            (status, _, var text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", CreateImage(bad?.DeepClone()));
+            Assert.True(status == HttpStatusCode.BadRequest, $"{bad?.ToJsonString()}: {text}");
+        }
+
+        await admin.SendAsync(HttpMethod.Put, $"/compute/v2.1/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["metadata_items"] = 1 } });
+        (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            CreateImage(new JsonObject { ["name"] = "s", ["metadata"] = new JsonObject { ["a"] = "1", ["b"] = "2" } }));
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("Image metadata limit exceeded", json!["forbidden"]!["message"]!.GetValue<string>());
+
+        // Active with its disk on the host (QEMU never ran here: a cold copy). A lock does not stop a snapshot (Nova's too).
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action",
+            CreateImage(new JsonObject { ["name"] = "snap-1", ["metadata"] = new JsonObject { ["purpose"] = "test" } }), HttpStatusCode.Accepted,
+            "compute 2.45");
+        var snapshot = reply["image_id"]!.GetValue<string>();
+        var made = await api.WaitForAsync($"/image/v2/images/{snapshot}", i => i["status"]!.GetValue<string>() is "active", Wait);
+        Assert.Equal("snap-1", made["name"]!.GetValue<string>());
+        Assert.Equal("snapshot", made["image_type"]!.GetValue<string>());
+        Assert.Equal(server, made["instance_uuid"]!.GetValue<string>());
+        Assert.Equal(image, made["base_image_ref"]!.GetValue<string>());
+        Assert.Equal(own.ProjectId, made["owner"]!.GetValue<string>());
+        Assert.Equal("private", made["visibility"]!.GetValue<string>());
+        Assert.Equal("test", made["purpose"]!.GetValue<string>());
+        Assert.Equal("virtio", made["hw_disk_bus"]!.GetValue<string>());
+        Assert.Null(made["img_signature"]);
+        Assert.Equal(1, made["min_disk"]!.GetValue<int>());
+        Assert.Equal("qcow2", made["disk_format"]!.GetValue<string>());
+        // The flattened copy of a 1 GiB root disk over the 4 KiB base image.
+        Assert.Equal(1L << 30, made["virtual_size"]!.GetValue<long>());
+        var settled = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal("ACTIVE", Status(settled));
+        var action = await WaitForEventResultAsync(api, server, "createImage");
+        var snapshotEvent = Assert.Single(action["events"]!.AsArray())!;
+        Assert.Equal("compute_snapshot_instance", snapshotEvent["event"]!.GetValue<string>());
+        Assert.Equal("Success", snapshotEvent["result"]!.GetValue<string>());
+
+        // Before 2.45: no body, the image's URL in Location.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, Path(server) + "/action"))
+        {
+            request.Content = new StringContent(CreateImage(new JsonObject { ["name"] = "snap-2" }).ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+            request.Headers.Add("OpenStack-API-Version", "compute 2.44");
+            using var response = await api.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var location = response.Headers.Location!.ToString();
+            var second = location[(location.LastIndexOf('/') + 1)..];
+            Assert.EndsWith($"/image/v2/images/{second}", location, StringComparison.Ordinal);
+            await api.WaitForAsync($"/image/v2/images/{second}", i => i["status"]!.GetValue<string>() is "active", Wait);
+        }
+
+        await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task A_failed_snapshot_deletes_its_image_and_leaves_the_server_as_it_was()
+    {
+        using var own = await fixture.NewProjectClientAsync("snapfail");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "snapfail");
+        var server = await CreateAsync(api, "sf", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        // The root disk is gone from the host: the copy fails there.
+        var disk = System.IO.Path.Combine(fixture.DataDir, "instances", server, "disk");
+        Assert.True(File.Exists(disk), disk);
+        File.Delete(disk);
+        var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "doomed" } }, HttpStatusCode.Accepted, "compute 2.45");
+        var snapshot = reply["image_id"]!.GetValue<string>();
+        var action = await WaitForEventResultAsync(api, server, "createImage");
+        Assert.Equal("Error", action["events"]![0]!["result"]!.GetValue<string>());
+        var settled = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal("ACTIVE", Status(settled));
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{snapshot}")).Status);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task A_volume_backed_snapshot_is_volume_snapshots_and_an_image_of_their_block_device_mapping()
+    {
+        using var own = await fixture.NewProjectClientAsync("bfvsnap");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvsnap");
+        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
+            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0,
+                    ["uuid"] = volume,
+                    ["source_type"] = "volume",
+                    ["destination_type"] = "volume",
+                }),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: the server active, its root volume in use.
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+            new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+
+        var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "bfv-snap" } }, HttpStatusCode.Accepted, "compute 2.45");
+        var image = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{reply["image_id"]!.GetValue<string>()}");
+        Assert.Equal("active", image["status"]!.GetValue<string>());
+        Assert.Equal(0, image["size"]!.GetValue<long>());
+        Assert.Equal("snapshot", image["image_type"]!.GetValue<string>());
+        Assert.Equal(server, image["instance_uuid"]!.GetValue<string>());
+        Assert.Equal("/dev/vda", image["root_device_name"]!.GetValue<string>());
+        Assert.Equal("True", image["bdm_v2"]!.GetValue<string>());
+        var mapping = Assert.Single(JsonNode.Parse(image["block_device_mapping"]!.GetValue<string>())!.AsArray())!;
+        Assert.Equal("snapshot", mapping["source_type"]!.GetValue<string>());
+        Assert.Equal("volume", mapping["destination_type"]!.GetValue<string>());
+        Assert.Equal(0, mapping["boot_index"]!.GetValue<int>());
+        Assert.Equal("/dev/vda", mapping["device_name"]!.GetValue<string>());
+        Assert.Equal(1, mapping["volume_size"]!.GetValue<int>());
+        var snapshot = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/snapshots/{mapping["snapshot_id"]!.GetValue<string>()}"))["snapshot"]!;
+        Assert.Equal(volume, snapshot["volume_id"]!.GetValue<string>());
+        Assert.Equal("snapshot for bfv-snap", snapshot["name"]!.GetValue<string>());
+        var actions = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions"))["instanceActions"]!.AsArray();
+        Assert.Equal("createImage", actions[0]!["action"]!.GetValue<string>());
+
+        // The server's vm_state still rules: not while it is in error.
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "error" } },
+            HttpStatusCode.Accepted);
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "again" } });
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal($"Cannot 'createImage' instance {server} while it is in vm_state error", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Ember.Server.Tests.Compute;
 
 /// <summary>
-/// pause/unpause, suspend/resume and lock on one real guest, through Debian's openstack client, with QEMU's own
+/// pause/unpause, suspend/resume, lock and createImage on real guests, through Debian's openstack client, with QEMU's own
 /// run state checked over QMP and every step in the server's action log with its host event.
 /// </summary>
 public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFixture>
@@ -74,6 +74,62 @@ public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFix
 
         await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
         await api.WaitGoneAsync(path, s_wait);
+    }
+
+    [Fact]
+    public async Task A_snapshot_of_a_running_guest_boots_a_new_server_with_the_guests_disk()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var server = await BootAsync(api, "snapped", image);
+        var path = $"/compute/v2.1/servers/{server}";
+        // The root file system is an initramfs: the marker goes to the root disk itself, past the image's own blocks.
+        const string Marker = "ember-snapshot-marker";
+        await api.ExecInGuestAsync(server, $"echo {Marker} | dd of=/dev/vda bs=1M seek=512 conv=sync,fsync 2>/dev/null");
+
+        Task<CliResult> OpenStackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.73", .. args]);
+        var created = (await OpenStackAsync("server", "image", "create", "--name", "snap-of-running", "--wait", server, "-f", "json")).EnsureSuccess().Json();
+        var snapshot = created["id"]!.GetValue<string>();
+        var shown = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{snapshot}");
+        Assert.Equal("active", shown["status"]!.GetValue<string>());
+        Assert.Equal("snapshot", shown["image_type"]!.GetValue<string>());
+        Assert.Equal(server, shown["instance_uuid"]!.GetValue<string>());
+        Assert.Equal(image, shown["base_image_ref"]!.GetValue<string>());
+
+        // The guest was let go again after the copy.
+        var after = await api.WaitForAsync(path, s => s["server"]!["OS-EXT-STS:task_state"] is null, s_wait);
+        Assert.Equal("ACTIVE", Status(after));
+        Assert.Equal("running", await QemuStatusAsync(server));
+        Assert.Equal("still", await api.ExecInGuestAsync(server, "echo still"));
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["createImage", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        var snapshotRequest = events[0]!["Request ID"]!.GetValue<string>();
+        var action = (await api.SendAsync(HttpMethod.Get, $"{path}/os-instance-actions/{snapshotRequest}", apiVersion: "compute 2.62"))["instanceAction"]!;
+        var snapshotEvent = Assert.Single(action["events"]!.AsArray())!;
+        Assert.Equal("compute_snapshot_instance", snapshotEvent["event"]!.GetValue<string>());
+        Assert.Equal("Success", snapshotEvent["result"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(path, s_wait);
+
+        // A new server from the snapshot reads what the first one wrote.
+        var copy = await BootAsync(api, "from-snapshot", snapshot);
+        var copyPath = $"/compute/v2.1/servers/{copy}";
+        Assert.Equal(Marker, await api.ExecInGuestAsync(copy, $"dd if=/dev/vda bs=1M skip=512 count=1 2>/dev/null | head -c {Marker.Length}"));
+        await api.SendAsync(HttpMethod.Delete, copyPath, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(copyPath, s_wait);
+        await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{snapshot}", expect: HttpStatusCode.NoContent);
+    }
+
+    /// <summary>A server of flavor 1 (1 GiB root disk) from <paramref name="image"/>, ACTIVE with its guest agent answering.</summary>
+    private static async Task<string> BootAsync(ApiClient api, string name, string image)
+    {
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject { ["name"] = name, ["imageRef"] = image, ["flavorRef"] = "1" },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/compute/v2.1/servers/{server}", s => Status(s) == "ACTIVE", s_wait);
+        await api.ExecInGuestAsync(server, "true");
+        return server;
     }
 
     private async Task<string> QemuStatusAsync(string server)
