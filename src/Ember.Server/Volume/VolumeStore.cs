@@ -718,7 +718,9 @@ public sealed partial class VolumeStore(Database db)
         var volumeGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @P", new { P = projectId });
         var snapshots = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
         var snapshotGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
-        return new QuotaUsage((int)volumes, (int)snapshots, (int)(volumeGb + snapshotGb));
+        var backups = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volume_backups WHERE project_id = @P", new { P = projectId });
+        var backupGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volume_backups WHERE project_id = @P", new { P = projectId });
+        return new QuotaUsage((int)volumes, (int)snapshots, (int)(volumeGb + snapshotGb), (int)backups, (int)backupGb);
     }
 }
 
@@ -752,5 +754,5 @@ public sealed record QuotaLimits(int Volumes, int Snapshots, int Gigabytes, int 
         overrides.GetValueOrDefault("groups", Groups));
 }
 
-/// <summary>What a project uses; gigabytes counts volumes and snapshots, as Cinder does.</summary>
-public sealed record QuotaUsage(int Volumes, int Snapshots, int Gigabytes);
+/// <summary>What a project uses; gigabytes counts volumes and snapshots, as Cinder does; backups count apart.</summary>
+public sealed record QuotaUsage(int Volumes, int Snapshots, int Gigabytes, int Backups, int BackupGigabytes);

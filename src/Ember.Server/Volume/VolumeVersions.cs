@@ -18,6 +18,7 @@ public static class VolumeVersions
     public static readonly Microversion Messages = new(3, 3);
     public static readonly Microversion MessagesPagination = new(3, 5);
     public static readonly Microversion VolumeSummary = new(3, 12);
+    public static readonly Microversion BackupUpdate = new(3, 9);
     public static readonly Microversion GroupId = new(3, 13);
     public static readonly Microversion ProviderId = new(3, 21);
     public static readonly Microversion NewAttach = new(3, 27);
@@ -25,8 +26,12 @@ public static class VolumeVersions
     public static readonly Microversion ExtendInUse = new(3, 42);
     public static readonly Microversion AttachmentComplete = new(3, 44);
     public static readonly Microversion VolumeListCount = new(3, 45);
+    public static readonly Microversion BackupProjectAttribute = new(3, 18);
+    public static readonly Microversion BackupMetadata = new(3, 43);
+    public static readonly Microversion VolumeFromBackup = new(3, 47);
     public static readonly Microversion SharedTargets = new(3, 48);
     public static readonly Microversion AttachmentMode = new(3, 54);
+    public static readonly Microversion BackupUserId = new(3, 56);
     public static readonly Microversion TimeComparisonFilters = new(3, 60);
     public static readonly Microversion ClusterName = new(3, 61);
     public static readonly Microversion DefaultTypes = new(3, 62);
