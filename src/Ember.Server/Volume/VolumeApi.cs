@@ -29,6 +29,7 @@ public static partial class VolumeApi
             MapAttachments(v3);
             MapSnapshots(v3);
             MapBackups(v3);
+            MapTransfers(v3);
             MapQuotas(v3);
             MapPools(v3);
             MapDefaultTypes(v3);

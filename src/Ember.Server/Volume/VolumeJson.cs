@@ -337,7 +337,8 @@ public static class VolumeJson
 
     /// <summary>
     /// Cinder's backup detail. The project shows from 3.18 to admins (backup:backup_project_attribute), metadata from
-    /// 3.43, user_id from 3.56; parent_id is not in Cinder's view (Tempest's schema allows no other key).
+    /// 3.43, user_id from 3.56; parent_id is not in Cinder's view (Tempest's schema allows no other key), nor is 3.64's
+    /// encryption_key_id for a backup of a volume that is not encrypted.
     /// </summary>
     public static JsonObject Backup(BackupRow b, bool hasDependents, string baseUrl, Microversion version, bool showProject)
     {

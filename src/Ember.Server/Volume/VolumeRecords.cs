@@ -182,3 +182,20 @@ public sealed record BackupFilter
     public string? Name { get; init; }
     public string? Status { get; init; }
 }
+
+/// <summary>An open volume transfer; KeyHash is sha256(Salt + auth_key) in hex.</summary>
+public sealed record TransferRow
+{
+    public string Id { get; init; } = "";
+    public string VolumeId { get; init; } = "";
+    public string ProjectId { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string? Name { get; init; }
+    public string Salt { get; init; } = "";
+    public string KeyHash { get; init; } = "";
+
+    /// <summary>3.55: the snapshots stay with the giving project.</summary>
+    public bool NoSnapshots { get; init; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}

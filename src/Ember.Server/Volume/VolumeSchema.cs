@@ -150,5 +150,21 @@ public static class VolumeSchema
             CREATE INDEX volume_backups_volume ON volume_backups (volume_id);
             CREATE INDEX volume_backups_parent ON volume_backups (parent_id);
             """),
+        // Volume transfers: key_hash is a salted sha256 of the auth_key, which is shown once and never kept.
+        new("volume-009-transfers", """
+            CREATE TABLE volume_transfers (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                salt VARCHAR(64) NOT NULL,
+                key_hash VARCHAR(128) NOT NULL,
+                no_snapshots BOOLEAN NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_transfers_project_order ON volume_transfers (project_id, created_at, id);
+            CREATE INDEX volume_transfers_volume ON volume_transfers (volume_id);
+            """),
     ];
 }

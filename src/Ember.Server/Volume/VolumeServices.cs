@@ -93,6 +93,11 @@ public static class VolumeServices
         ["backup:export-import"] = PolicyRule.Admin,
         ["volume_extension:backup_admin_actions:reset_status"] = PolicyRule.Admin,
         ["volume_extension:backup_admin_actions:force_delete"] = PolicyRule.Admin,
+        ["volume:create_transfer"] = PolicyRule.Member,
+        ["volume:accept_transfer"] = PolicyRule.Member,
+        ["volume:delete_transfer"] = PolicyRule.Member,
+        ["volume:get_transfer"] = PolicyRule.Reader,
+        ["volume:get_all_transfers"] = PolicyRule.Reader,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)

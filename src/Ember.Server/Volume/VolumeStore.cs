@@ -315,6 +315,7 @@ public sealed partial class VolumeStore(Database db)
         await db.LockAsync(c, tx, VolumeLock(id));
         await c.ExecuteAsync("DELETE FROM volume_attachments WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volume_snapshots WHERE volume_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM volume_transfers WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volumes WHERE id = @Id", new { Id = id }, tx);
         await tx.CommitAsync();
     }
