@@ -97,6 +97,13 @@ public sealed class FileBackend(IOptions<EmberOptions> options) : IVolumeBackend
         RunAsync("qemu-img", ["convert", "-q", "-f", "raw", "-O", ImageFiles.QemuFormat(diskFormat),
             ImageFiles.QemuImgSource(ExportPath(volumeId), "raw"), path], cancellationToken);
 
+    public Task CopySnapshotToFileAsync(string volumeId, string snapshotId, string path, CancellationToken cancellationToken) =>
+        RunAsync("qemu-img", ["convert", "-q", "-f", "raw", "-O", "raw", ImageFiles.QemuImgSource(SnapshotPath(snapshotId), "raw"), path], cancellationToken);
+
+    /// <summary>-n writes into the volume's file as it is (never recreated, so its size stays); zero runs are written as zeros.</summary>
+    public Task CopyFromFileAsync(string volumeId, string path, CancellationToken cancellationToken) =>
+        RunAsync("qemu-img", ["convert", "-q", "-n", "-f", "raw", "-O", "raw", ImageFiles.QemuImgSource(path, "raw"), ExportPath(volumeId)], cancellationToken);
+
     /// <summary>cp keeps holes and reflinks where the filesystem can; the target is then grown to the volume size.</summary>
     private async Task CopySparseAsync(string source, string target, long? sizeBytes, CancellationToken cancellationToken)
     {

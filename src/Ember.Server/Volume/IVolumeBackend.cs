@@ -37,6 +37,15 @@ public interface IVolumeBackend
     /// <summary>Writes the volume's data to a new file at <paramref name="path"/> in a Glance <paramref name="diskFormat"/> (qemu-img convert).</summary>
     Task CopyToFileAsync(string volumeId, string path, string diskFormat, CancellationToken cancellationToken);
 
+    /// <summary>Writes the raw bytes of a snapshot of <paramref name="volumeId"/> to a new file at <paramref name="path"/> (what a backup of a snapshot reads).</summary>
+    Task CopySnapshotToFileAsync(string volumeId, string snapshotId, string path, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Overwrites the volume from its start with the bytes of the raw file at <paramref name="path"/>, zeros included
+    /// (what a restore writes); the file is at most the volume's size, and what lies past its end is left as it was.
+    /// </summary>
+    Task CopyFromFileAsync(string volumeId, string path, CancellationToken cancellationToken);
+
     /// <summary>A point-in-time copy of the volume.</summary>
     Task CreateSnapshotAsync(string volumeId, string snapshotId, CancellationToken cancellationToken);
 

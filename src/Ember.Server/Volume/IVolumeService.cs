@@ -82,6 +82,9 @@ public sealed record VolumeCreateRequest(int Size)
     public string? ImageRef { get; init; }
     public string? SnapshotId { get; init; }
     public string? SourceVolid { get; init; }
+
+    /// <summary>3.47: a backup whose data the new volume gets.</summary>
+    public string? BackupId { get; init; }
     public string? AvailabilityZone { get; init; }
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 

@@ -224,6 +224,8 @@ public static partial class VolumeApi
                 "volumes" => usage.Volumes,
                 "snapshots" => usage.Snapshots,
                 "gigabytes" => usage.Gigabytes,
+                "backups" => usage.Backups,
+                "backup_gigabytes" => usage.BackupGigabytes,
                 _ => 0,
             };
             o[resource] = new JsonObject { ["limit"] = limits[resource], ["in_use"] = inUse, ["reserved"] = 0, ["allocated"] = 0 };
@@ -287,8 +289,8 @@ public static partial class VolumeApi
                     ["totalVolumesUsed"] = usage.Volumes,
                     ["totalSnapshotsUsed"] = usage.Snapshots,
                     ["totalGigabytesUsed"] = usage.Gigabytes,
-                    ["totalBackupsUsed"] = 0,
-                    ["totalBackupGigabytesUsed"] = 0,
+                    ["totalBackupsUsed"] = usage.Backups,
+                    ["totalBackupGigabytesUsed"] = usage.BackupGigabytes,
                 },
             },
         });

@@ -34,7 +34,9 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:create");
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "volume");
         var size = Json.OptionalInteger(body, "size");
-        if (size is null && body["snapshot_id"] is null && body["source_volid"] is null && body["imageRef"] is null)
+        // 3.47: a volume made from a backup; the key is ignored below it, as Cinder's schema does.
+        var backupId = http.VolumeVersion() >= VolumeVersions.VolumeFromBackup ? Json.OptionalString(body, "backup_id") : null;
+        if (size is null && body["snapshot_id"] is null && body["source_volid"] is null && body["imageRef"] is null && backupId is null)
         {
             throw ApiException.BadRequest("Invalid input for field/attribute size. Value: None. None is not of type 'integer', 'string'");
         }
@@ -52,6 +54,7 @@ public static partial class VolumeApi
             ImageRef = Json.OptionalString(body, "imageRef") ?? Json.OptionalString(body, "image_id"),
             SnapshotId = Json.OptionalString(body, "snapshot_id"),
             SourceVolid = Json.OptionalString(body, "source_volid"),
+            BackupId = backupId,
             AvailabilityZone = Json.OptionalString(body, "availability_zone"),
             Metadata = Json.OptionalStringMap(body, "metadata") is { } given ? Limits.CinderMetadata(given) : null,
             // The legacy flag (removed from Cinder in 2023.2) is still honoured: 2015 clients send it.

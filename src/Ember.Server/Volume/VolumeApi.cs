@@ -28,6 +28,8 @@ public static partial class VolumeApi
             MapTypes(v3);
             MapAttachments(v3);
             MapSnapshots(v3);
+            MapBackups(v3);
+            MapTransfers(v3);
             MapQuotas(v3);
             MapPools(v3);
             MapDefaultTypes(v3);

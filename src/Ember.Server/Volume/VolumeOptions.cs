@@ -17,6 +17,12 @@ public sealed class VolumeOptions : IValidatableObject
     [Range(1, int.MaxValue)]
     public int MessageTtlSeconds { get; set; } = 2592000;
 
+    /// <summary>
+    /// Where backups keep their chunks and manifests (Cinder's backup_posix_path); null: DATA/backups. A directory of
+    /// its own on another disk is what makes a backup outlive the volume's disk.
+    /// </summary>
+    public string? BackupPath { get; set; }
+
     public bool IsRbd => Backend == "rbd";
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -142,3 +142,60 @@ public sealed record AttachmentFilter
     /// <summary>Cinder accepts both status and attach_status: each given must match.</summary>
     public IReadOnlyList<string> AttachStatuses { get; init; } = [];
 }
+
+/// <summary>A backup row; Metadata holds JSON text, Container is the directory under Volume:BackupPath that holds its files.</summary>
+public sealed record BackupRow
+{
+    public string Id { get; init; } = "";
+    public string ProjectId { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string VolumeId { get; init; } = "";
+    public string? SnapshotId { get; init; }
+
+    /// <summary>The backup an incremental one changes; null for a full backup.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>The volume a running restore writes (for recovery after a restart).</summary>
+    public string? RestoreVolumeId { get; init; }
+    public string? Name { get; init; }
+    public string? Description { get; init; }
+    public string Status { get; init; } = "";
+    public string? FailReason { get; init; }
+    public string Container { get; init; } = "";
+    public string AvailabilityZone { get; init; } = "nova";
+    public int Size { get; init; }
+    public int ObjectCount { get; init; }
+    public bool IsIncremental { get; init; }
+    public string Metadata { get; init; } = "{}";
+
+    /// <summary>When the backed-up data was taken: the snapshot's creation, else the backup's.</summary>
+    public DateTime DataTimestamp { get; init; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}
+
+/// <summary>What GET /backups filters on; null is "any".</summary>
+public sealed record BackupFilter
+{
+    public string? ProjectId { get; init; }
+    public string? VolumeId { get; init; }
+    public string? Name { get; init; }
+    public string? Status { get; init; }
+}
+
+/// <summary>An open volume transfer; KeyHash is sha256(Salt + auth_key) in hex.</summary>
+public sealed record TransferRow
+{
+    public string Id { get; init; } = "";
+    public string VolumeId { get; init; } = "";
+    public string ProjectId { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string? Name { get; init; }
+    public string Salt { get; init; } = "";
+    public string KeyHash { get; init; } = "";
+
+    /// <summary>3.55: the snapshots stay with the giving project.</summary>
+    public bool NoSnapshots { get; init; }
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}

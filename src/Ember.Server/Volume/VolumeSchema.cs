@@ -122,5 +122,49 @@ public static class VolumeSchema
             CREATE INDEX volume_attachments_project_order ON volume_attachments (project_id, created_at, id);
             CREATE INDEX volume_snapshots_project_order ON volume_snapshots (project_id, created_at, id);
             """),
+        // Backups (Cinder's chunked POSIX driver): the chunks and manifest live under Volume:BackupPath; parent_id chains an
+        // incremental to the backup it changes, restore_volume_id names the volume a restore writes.
+        new("volume-008-backups", """
+            CREATE TABLE volume_backups (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                volume_id VARCHAR(36) NOT NULL,
+                snapshot_id VARCHAR(36),
+                parent_id VARCHAR(36),
+                restore_volume_id VARCHAR(36),
+                name VARCHAR(255),
+                description TEXT,
+                status VARCHAR(30) NOT NULL,
+                fail_reason VARCHAR(255),
+                container VARCHAR(255) NOT NULL,
+                availability_zone VARCHAR(255) NOT NULL,
+                size INTEGER NOT NULL,
+                object_count INTEGER NOT NULL,
+                is_incremental BOOLEAN NOT NULL,
+                metadata TEXT NOT NULL,
+                data_timestamp TIMESTAMP NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_backups_project_order ON volume_backups (project_id, created_at, id);
+            CREATE INDEX volume_backups_volume ON volume_backups (volume_id);
+            CREATE INDEX volume_backups_parent ON volume_backups (parent_id);
+            """),
+        // Volume transfers: key_hash is a salted sha256 of the auth_key, which is shown once and never kept.
+        new("volume-009-transfers", """
+            CREATE TABLE volume_transfers (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                salt VARCHAR(64) NOT NULL,
+                key_hash VARCHAR(128) NOT NULL,
+                no_snapshots BOOLEAN NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_transfers_project_order ON volume_transfers (project_id, created_at, id);
+            CREATE INDEX volume_transfers_volume ON volume_transfers (volume_id);
+            """),
     ];
 }

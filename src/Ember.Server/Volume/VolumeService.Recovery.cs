@@ -15,6 +15,7 @@ public sealed partial class VolumeService
     /// </summary>
     public async Task RecoverAsync()
     {
+        await RecoverBackupsAsync();
         foreach (var snapshot in await store.ListSnapshotsAsync(null))
         {
             if (snapshot.Status == "creating" && await store.TransitionSnapshotAsync(snapshot.Id, ["creating"], "error"))
@@ -53,7 +54,11 @@ public sealed partial class VolumeService
                 case "extending":
                     await RecoverToAsync(volume, "error_extending", MessageFields.ExtendVolume, MessageFields.DriverFailedExtend);
                     break;
-                case "uploading" or "attaching" or "detaching" or "reserved":
+                case "restoring-backup" when await store.TransitionAsync(volume.Id, ["restoring-backup"], "error_restoring"):
+                    // A restore whose backup is gone (force-deleted); the backup's own recovery moved the others.
+                    LogRecovered(logger, "volume", volume.Id, "restoring-backup", "error_restoring");
+                    break;
+                case "uploading" or "attaching" or "detaching" or "reserved" or "backing-up":
                     {
                         await store.RecomputeStatusAsync(volume.Id);
                         var now = await store.FindVolumeAsync(volume.Id);

@@ -17,6 +17,7 @@ public sealed partial class VolumeService(
     IVolumeBackend backend,
     VolumeDataPlane dataPlane,
     BackgroundWork work,
+    BackupChunkStore chunks,
     ImageService images,
     Policy policy,
     IServiceProvider services,
@@ -114,6 +115,11 @@ public sealed partial class VolumeService(
     public async Task<VolumeRow> CreateVolumeAsync(RequestContext ctx, VolumeCreateRequest request)
     {
         var projectId = ctx.RequireProject();
+        if (request.BackupId is not null)
+        {
+            return await CreateVolumeFromBackupAsync(ctx, request);
+        }
+
         var size = request.Size;
         SnapshotRow? snapshot = null;
         VolumeRow? source = null;

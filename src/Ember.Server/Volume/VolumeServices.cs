@@ -83,6 +83,21 @@ public static class VolumeServices
         ["volume_extension:snapshot_admin_actions:reset_status"] = PolicyRule.Admin,
         ["volume_extension:snapshot_admin_actions:force_delete"] = PolicyRule.Admin,
         ["snapshot_extension:snapshot_actions:update_snapshot_status"] = PolicyRule.Member,
+        ["backup:create"] = PolicyRule.Member,
+        ["backup:get"] = PolicyRule.Reader,
+        ["backup:get_all"] = PolicyRule.Reader,
+        ["backup:update"] = PolicyRule.Member,
+        ["backup:delete"] = PolicyRule.Member,
+        ["backup:restore"] = PolicyRule.Member,
+        ["backup:backup_project_attribute"] = PolicyRule.Admin,
+        ["backup:export-import"] = PolicyRule.Admin,
+        ["volume_extension:backup_admin_actions:reset_status"] = PolicyRule.Admin,
+        ["volume_extension:backup_admin_actions:force_delete"] = PolicyRule.Admin,
+        ["volume:create_transfer"] = PolicyRule.Member,
+        ["volume:accept_transfer"] = PolicyRule.Member,
+        ["volume:delete_transfer"] = PolicyRule.Member,
+        ["volume:get_transfer"] = PolicyRule.Reader,
+        ["volume:get_all_transfers"] = PolicyRule.Reader,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)
@@ -96,6 +111,7 @@ public static class VolumeServices
             ? sp.GetRequiredService<Rbd.RbdBackend>()
             : sp.GetRequiredService<FileBackend>());
         services.AddSingleton<VolumeDataPlane>();
+        services.AddSingleton<BackupChunkStore>();
         // The volume service reads the current request's id for the messages of the work it starts.
         services.AddHttpContextAccessor();
         services.AddSingleton<VolumeService>();

@@ -315,6 +315,7 @@ public sealed partial class VolumeStore(Database db)
         await db.LockAsync(c, tx, VolumeLock(id));
         await c.ExecuteAsync("DELETE FROM volume_attachments WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volume_snapshots WHERE volume_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM volume_transfers WHERE volume_id = @Id", new { Id = id }, tx);
         await c.ExecuteAsync("DELETE FROM volumes WHERE id = @Id", new { Id = id }, tx);
         await tx.CommitAsync();
     }
@@ -718,7 +719,9 @@ public sealed partial class VolumeStore(Database db)
         var volumeGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @P", new { P = projectId });
         var snapshots = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
         var snapshotGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @P", new { P = projectId });
-        return new QuotaUsage((int)volumes, (int)snapshots, (int)(volumeGb + snapshotGb));
+        var backups = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM volume_backups WHERE project_id = @P", new { P = projectId });
+        var backupGb = await c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(size), 0) FROM volume_backups WHERE project_id = @P", new { P = projectId });
+        return new QuotaUsage((int)volumes, (int)snapshots, (int)(volumeGb + snapshotGb), (int)backups, (int)backupGb);
     }
 }
 
@@ -752,5 +755,5 @@ public sealed record QuotaLimits(int Volumes, int Snapshots, int Gigabytes, int 
         overrides.GetValueOrDefault("groups", Groups));
 }
 
-/// <summary>What a project uses; gigabytes counts volumes and snapshots, as Cinder does.</summary>
-public sealed record QuotaUsage(int Volumes, int Snapshots, int Gigabytes);
+/// <summary>What a project uses; gigabytes counts volumes and snapshots, as Cinder does; backups count apart.</summary>
+public sealed record QuotaUsage(int Volumes, int Snapshots, int Gigabytes, int Backups, int BackupGigabytes);

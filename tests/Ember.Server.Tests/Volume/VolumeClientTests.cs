@@ -287,4 +287,46 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
         await api.WaitGoneAsync($"/volume/v3/snapshots/{snapshot}", s_wait);
         (await CinderAsync("delete", volume)).EnsureSuccess();
     }
+
+    [Fact]
+    public async Task Openstack_and_cinder_clients_create_list_show_restore_and_delete_backups()
+    {
+        var volume = (await fixture.RunClientAsync("openstack", "ember", "volume", "create", "--size", "1", "bk-cli", "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        await WaitStatusAsync(volume, "available");
+        using var api = new ApiClient(await fixture.ClientAsync());
+
+        var full = (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "create", "--name", "bk-cli-full", volume, "-f", "json"))
+            .EnsureSuccess().Json()["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/backups/{full}", j => j["backup"]!["status"]!.GetValue<string>() == "available", s_wait);
+        var listed = (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Contains(listed, b => b!["ID"]!.GetValue<string>() == full && b["Status"]!.GetValue<string>() == "available");
+        var shown = (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "show", full, "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal(volume, shown["volume_id"]!.GetValue<string>());
+        Assert.False(shown["is_incremental"]!.GetValue<bool>());
+
+        // cinder backup-create --incremental builds on the full one.
+        var incremental = (await CinderAsync("backup-create", "--name", "bk-cli-incr", "--incremental", volume)).EnsureSuccess().StdOut;
+        var incrementalId = (await api.SendAsync(HttpMethod.Get, "/volume/v3/backups?name=bk-cli-incr"))["backups"]![0]!["id"]!.GetValue<string>();
+        Assert.Contains(incrementalId, incremental, StringComparison.Ordinal);
+        var incrementalShown = await api.WaitForAsync($"/volume/v3/backups/{incrementalId}", j => j["backup"]!["status"]!.GetValue<string>() == "available", s_wait);
+        Assert.True(incrementalShown["backup"]!["is_incremental"]!.GetValue<bool>());
+
+        // Restore to a new volume named on the command line. python-openstackclient 6.0 then fails to print the answer
+        // ("cannot unpack non-iterable VolumeBackupsRestore object", its ShowOne returns the raw object): the restore
+        // itself is made, as against Cinder.
+        var restore = await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "restore", incrementalId, "bk-cli-restored");
+        Assert.True(restore.ExitCode == 0 || restore.StdErr.Contains("cannot unpack non-iterable VolumeBackupsRestore object", StringComparison.Ordinal),
+            restore.StdOut + restore.StdErr);
+        var restored = (await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes?name=bk-cli-restored"))["volumes"]![0]!["id"]!.GetValue<string>();
+        await WaitStatusAsync(restored, "available");
+        await api.WaitForAsync($"/volume/v3/backups/{incrementalId}", j => j["backup"]!["status"]!.GetValue<string>() == "available", s_wait);
+
+        // The full backup goes only after the incremental.
+        var refused = await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "delete", full);
+        Assert.NotEqual(0, refused.ExitCode);
+        (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "delete", incrementalId)).EnsureSuccess();
+        await api.WaitGoneAsync($"/volume/v3/backups/{incrementalId}", s_wait);
+        (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "delete", full)).EnsureSuccess();
+        await api.WaitGoneAsync($"/volume/v3/backups/{full}", s_wait);
+    }
 }

@@ -316,6 +316,17 @@ public sealed partial class RbdBackend(IOptions<EmberOptions> host, IOptions<Vol
             ImageFiles.QemuImgSource(ImageFiles.QemuRbdFile(_options.QemuFilename(VolumeImage(volumeId))), "raw"), path],
             cancellationToken: cancellationToken)).EnsureSuccess();
 
+    /// <summary>The same read of the volume's RBD snapshot.</summary>
+    public async Task CopySnapshotToFileAsync(string volumeId, string snapshotId, string path, CancellationToken cancellationToken) =>
+        (await ProcessRunner.RunAsync("qemu-img", ["convert", "-q", "-f", "raw", "-O", "raw",
+            ImageFiles.QemuImgSource(ImageFiles.QemuRbdFile(_options.QemuFilename(VolumeImage(volumeId), SnapshotName(snapshotId))), "raw"), path],
+            cancellationToken: cancellationToken)).EnsureSuccess();
+
+    /// <summary>qemu-img writes into the existing image (-n) through QEMU's rbd driver as this backend's user.</summary>
+    public async Task CopyFromFileAsync(string volumeId, string path, CancellationToken cancellationToken) =>
+        (await ProcessRunner.RunAsync("qemu-img", ["convert", "-q", "-n", "-f", "raw", "-O", "raw",
+            ImageFiles.QemuImgSource(path, "raw"), _options.QemuFilename(VolumeImage(volumeId))], cancellationToken: cancellationToken)).EnsureSuccess();
+
     /// <summary>Cinder's _get_pool_stats: free is the pool's max_avail (or what its byte quota leaves); total is free + used.</summary>
     public Task<PoolCapacity> CapacityAsync(CancellationToken cancellationToken) => Connection.RunAsync(_ =>
     {
