@@ -27,7 +27,17 @@ public sealed class CloudApi : IDisposable
         Timeout = TimeSpan.FromSeconds(60),
     };
 
-    public void Dispose() => _client.Dispose();
+    // Image data may take as long as the browser takes to send it: no overall timeout, the browser's disconnect cancels it.
+    private readonly HttpClient _streaming = new(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, UseProxy = false })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _streaming.Dispose();
+    }
 
     /// <summary>Sends one API request; returns the parsed reply body (null when empty) or throws <see cref="CloudApiException"/>.</summary>
     public async Task<JsonNode?> SendAsync(HttpContext http, HttpMethod method, string path, string? token, JsonNode? body = null,
@@ -72,6 +82,27 @@ public sealed class CloudApi : IDisposable
         }
 
         using (reply)
+        {
+            var text = await reply.Content.ReadAsStringAsync(http.RequestAborted);
+            throw new CloudApiException((int)reply.StatusCode, MessageOf(text) ?? $"{(int)reply.StatusCode} {reply.ReasonPhrase}");
+        }
+    }
+
+    /// <summary>
+    /// Sends the browser's request body on as it arrives (image data: never held in memory), with its length when the
+    /// browser gave one; throws <see cref="CloudApiException"/> with the API's message on a refusal.
+    /// </summary>
+    public async Task StreamAsync(HttpContext http, HttpMethod method, string path, string token, string contentType)
+    {
+        using var request = new HttpRequestMessage(method, LoopbackBase(http) + path);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.Add("X-Auth-Token", token);
+        DashboardForwarding.Add(request, http);
+        request.Content = new StreamContent(http.Request.Body);
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        request.Content.Headers.ContentLength = http.Request.ContentLength;
+        using var reply = await _streaming.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+        if (!reply.IsSuccessStatusCode)
         {
             var text = await reply.Content.ReadAsStringAsync(http.RequestAborted);
             throw new CloudApiException((int)reply.StatusCode, MessageOf(text) ?? $"{(int)reply.StatusCode} {reply.ReasonPhrase}");

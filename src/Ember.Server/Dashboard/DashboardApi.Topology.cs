@@ -13,11 +13,13 @@ public static partial class DashboardApi
         app.MapGet(Prefix + "/topology", (Delegate)((HttpContext http) => WithSessionAsync(http, s => Task.FromResult(Page(http, s, "Topology",
             new Html().Raw("<p class=\"muted\">Volumes on the left, servers on the right; an edge per attachment, labelled with its mode and host. Updated every 2 s.</p>")
                 .Raw("<svg id=\"topology\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"attachments\"></svg>"))))));
-        app.MapGet(Prefix + "/topology.json", (Delegate)((HttpContext http) => WithSessionAsync(http, s => TopologyAsync(http, s))));
+        app.MapGet(Prefix + "/topology.json", (Delegate)((HttpContext http) => WithSessionAsync(http, async s => Results.Json(await TopologyAsync(http, s)))));
+        app.MapGet(Prefix + "/topology/events", (Delegate)((HttpContext http) => WithSessionAsync(http, s =>
+            Task.FromResult(LiveEvents(http, s, () => TopologyAsync(http, s), onlyChanges: true)))));
     }
 
     /// <summary>Three list calls whatever the size of the cloud: volumes, servers and attachments (for the mode), joined here.</summary>
-    private static async Task<IResult> TopologyAsync(HttpContext http, DashboardSession session)
+    private static async Task<JsonObject> TopologyAsync(HttpContext http, DashboardSession session)
     {
         var volumesTask = VolumesAsync(http, session);
         var serversTask = ServersAsync(http, session);
@@ -41,7 +43,7 @@ public static partial class DashboardApi
             }
         }
 
-        return Results.Json(new JsonObject
+        return new JsonObject
         {
             ["volumes"] = new JsonArray([.. volumes.Select(v => (JsonNode)new JsonObject
             {
@@ -52,6 +54,6 @@ public static partial class DashboardApi
                 ["id"] = S(s, "id"), ["name"] = S(s, "name"), ["status"] = S(s, "status"), ["host"] = S(s, "OS-EXT-SRV-ATTR:host"),
             })]),
             ["edges"] = edges,
-        });
+        };
     }
 }

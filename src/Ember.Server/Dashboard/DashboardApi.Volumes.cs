@@ -18,7 +18,16 @@ public static partial class DashboardApi
         app.MapPost(Prefix + "/volumes", (Delegate)((HttpContext http) => WithSessionAsync(http, s => CreateVolumeAsync(http, s))));
         app.MapGet(Prefix + "/volumes/{id}", (HttpContext http, string id) => WithSessionAsync(http, s => VolumeDetailAsync(http, s, PathId(id))));
         app.MapPost(Prefix + "/volumes/{id}/action", (HttpContext http, string id) => WithSessionAsync(http, s => VolumeActionAsync(http, s, PathId(id))));
-        app.MapGet(Prefix + "/volumes/{id}/io", (HttpContext http, string id) => WithSessionAsync(http, s => VolumeIoAsync(http, s, PathId(id))));
+        app.MapGet(Prefix + "/volumes/{id}/io", (HttpContext http, string id) => WithSessionAsync(http, async s =>
+        {
+            await ShowVolumeAsync(http, s, PathId(id));
+            return Results.Json(VolumeIo(http, id));
+        }));
+        app.MapGet(Prefix + "/volumes/{id}/io/events", (HttpContext http, string id) => WithSessionAsync(http, async s =>
+        {
+            await ShowVolumeAsync(http, s, PathId(id));
+            return LiveEvents(http, s, () => Task.FromResult(VolumeIo(http, id)), onlyChanges: false);
+        }));
     }
 
     internal static async Task<JsonArray> VolumesAsync(HttpContext http, DashboardSession session) =>
@@ -153,13 +162,16 @@ public static partial class DashboardApi
         return Results.Redirect($"{Prefix}/volumes/{id}");
     }
 
+    /// <summary>The API shows the volume to this session (a member only its own project's) or throws its refusal.</summary>
+    private static Task ShowVolumeAsync(HttpContext http, DashboardSession session, string id) =>
+        GetAsync(http, session, $"{Volume}/volumes/{id}", CloudApi.VolumeVersion);
+
     /// <summary>
-    /// GET …/io: each attachment's NBD counters (the ones /metrics exports), read in-process after the API has shown
-    /// the volume to this session (so a member sees only its own project's). The page turns them into rates.
+    /// …/io: each attachment's NBD counters (the ones /metrics exports), read in-process once <see cref="ShowVolumeAsync"/>
+    /// has let this session see the volume. The page turns them into rates.
     /// </summary>
-    private static async Task<IResult> VolumeIoAsync(HttpContext http, DashboardSession session, string id)
+    private static JsonObject VolumeIo(HttpContext http, string id)
     {
-        await GetAsync(http, session, $"{Volume}/volumes/{id}", CloudApi.VolumeVersion);
         var list = new JsonArray();
         foreach (var t in http.RequestServices.GetRequiredService<VolumeDataPlane>().Totals.Where(t => t.VolumeId == id))
         {
@@ -175,7 +187,7 @@ public static partial class DashboardApi
             });
         }
 
-        return Results.Json(new JsonObject { ["at"] = DateTime.UtcNow.ToString("O"), ["attachments"] = list });
+        return new JsonObject { ["at"] = DateTime.UtcNow.ToString("O"), ["attachments"] = list };
     }
 
     private static (long Count, double Busy) OperationTotals(Nbd.NbdExportStats stats) =>

@@ -34,6 +34,7 @@ public static partial class DashboardApi
         MapVolumePages(app);
         MapTopology(app);
         MapCatalogPages(app);
+        MapHostPages(app);
     }
 
     /// <summary>GET / from a browser (it asks for text/html) goes to the dashboard; API clients asking JSON get the service list.</summary>
@@ -296,6 +297,11 @@ public static partial class DashboardApi
         foreach (var (href, label) in new[] { ("servers", "Servers"), ("volumes", "Volumes"), ("topology", "Topology"), ("images", "Images"), ("flavors", "Flavors") })
         {
             frame.Raw("<a href=\"/dashboard/").Raw(href).Raw("\">").Raw(label).Raw("</a>");
+        }
+
+        if (session.IsCloudAdmin)
+        {
+            frame.Raw("<a href=\"/dashboard/hosts\" id=\"nav-hosts\">Hosts</a>");
         }
 
         frame.Raw("</nav><span class=\"who\">").Text(session.UserName).Raw(" @ ");

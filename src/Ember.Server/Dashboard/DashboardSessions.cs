@@ -21,6 +21,10 @@ public sealed class DashboardSessions
 
     private readonly ConcurrentDictionary<string, DashboardSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _flash = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _streams = new(StringComparer.Ordinal);
+
+    /// <summary>Live event streams one session may hold open at once (a few tabs); each costs a connection and a timer.</summary>
+    public const int MaxStreamsPerSession = 4;
 
     public DashboardSession Create(string token, string userId, string userName, string projectId, string projectName, bool isCloudAdmin, DateTime expiresAt)
     {
@@ -37,6 +41,37 @@ public sealed class DashboardSessions
     {
         _sessions.TryRemove(id, out _);
         _flash.TryRemove(id, out _);
+    }
+
+    /// <summary>Counts a new event stream of the session; false when it holds <see cref="MaxStreamsPerSession"/> already.</summary>
+    public bool TryOpenStream(string id)
+    {
+        lock (_streams)
+        {
+            var open = _streams.GetValueOrDefault(id);
+            if (open >= MaxStreamsPerSession)
+            {
+                return false;
+            }
+
+            _streams[id] = open + 1;
+            return true;
+        }
+    }
+
+    public void CloseStream(string id)
+    {
+        lock (_streams)
+        {
+            if (_streams.TryGetValue(id, out var open) && open > 1)
+            {
+                _streams[id] = open - 1;
+            }
+            else
+            {
+                _streams.Remove(id);
+            }
+        }
     }
 
     /// <summary>A message for the session's next page (an action the API refused, shown after the redirect).</summary>

@@ -19,6 +19,9 @@ public sealed class EmberMetrics
 
     private readonly VolumeStore _volumes;
     private readonly ComputeStore _servers;
+    private readonly ComputeServiceStore _hosts;
+    private readonly ComputeServiceRegistry _registry;
+    private readonly HostInventory _inventory;
     private readonly VirtHost? _virtHost;
     private readonly VolumeDataPlane _dataPlane;
     private readonly TimeProvider _time;
@@ -33,12 +36,16 @@ public sealed class EmberMetrics
     private readonly HashSet<(string Host, string Status)> _serverStates = [];
 
     /// <param name="virtHost">This process's QEMU machines; null on a controller, which runs none.</param>
-    public EmberMetrics(IMeterFactory meters, VolumeStore volumes, ComputeStore servers, VolumeDataPlane dataPlane, IOptions<EmberOptions> host,
-        IOptions<MetricsOptions> options, TimeProvider time, VirtHost? virtHost = null)
+    public EmberMetrics(IMeterFactory meters, VolumeStore volumes, ComputeStore servers, ComputeServiceStore hosts, ComputeServiceRegistry registry,
+        HostInventory inventory, VolumeDataPlane dataPlane, IOptions<EmberOptions> host, IOptions<MetricsOptions> options, TimeProvider time,
+        VirtHost? virtHost = null)
     {
         // Counts with no rules to apply: read from the stores directly, every project at once.
         _volumes = volumes;
         _servers = servers;
+        _hosts = hosts;
+        _registry = registry;
+        _inventory = inventory;
         _virtHost = virtHost;
         _dataPlane = dataPlane;
         _time = time;
@@ -51,6 +58,14 @@ public sealed class EmberMetrics
         meter.CreateObservableGauge("ember.servers", () => _snapshot.Servers, "{server}", "Servers by compute host and API status, every project's.");
         meter.CreateObservableGauge("ember.qemu.processes", () => _snapshot.QemuProcesses, "{process}", "QEMU processes this host runs.");
         meter.CreateObservableGauge("ember.qemu.memory.resident", () => _snapshot.QemuResident, "By", "Resident memory (VmRSS) of each QEMU process of this host.");
+        // Per compute host, the figures os-hypervisors shows (one series each per registered nova-compute service).
+        meter.CreateObservableGauge("ember.host.up", () => _snapshot.Hosts.Select(h => h.Up), null, "1 when the compute host's service is up (heartbeat recent, not forced down), else 0.");
+        meter.CreateObservableGauge("ember.host.servers", () => _snapshot.Hosts.Select(h => h.Servers), "{server}", "Servers placed on the compute host (ERROR ones too), every project's.");
+        meter.CreateObservableGauge("ember.host.vcpus", () => _snapshot.Hosts.Select(h => h.Vcpus), "{vcpu}", "vCPUs the compute host reported.");
+        meter.CreateObservableGauge("ember.host.vcpus.used", () => _snapshot.Hosts.Select(h => h.VcpusUsed), "{vcpu}", "vCPUs of the flavors of its servers.");
+        meter.CreateObservableGauge("ember.host.memory", () => _snapshot.Hosts.Select(h => h.Memory), "By", "Memory the compute host reported.");
+        meter.CreateObservableGauge("ember.host.memory.used", () => _snapshot.Hosts.Select(h => h.MemoryUsed), "By",
+            "Memory of the flavors of its servers plus the host's reserved memory, as os-hypervisors counts memory_mb_used.");
         meter.CreateObservableGauge("ember.nbd.exports", () => new Measurement<long>(_dataPlane.Totals.Count), "{export}", "Live NBD exports (one per attachment of a file volume).");
         meter.CreateObservableCounter("ember.nbd.read", () => PerExport(t => t.Stats.BytesRead), "By", "Bytes read through an NBD export.");
         meter.CreateObservableCounter("ember.nbd.written", () => PerExport(t => t.Stats.BytesWritten), "By", "Bytes written through an NBD export.");
@@ -86,6 +101,7 @@ public sealed class EmberMetrics
     {
         var volumes = await _volumes.CountVolumesByStatusAsync();
         var servers = await _servers.CountServersByStateAsync();
+        var hosts = await HostFiguresAsync();
         var machines = _virtHost?.All ?? [];
         var resident = new List<Measurement<long>>(machines.Count);
         foreach (var machine in machines)
@@ -106,8 +122,30 @@ public sealed class EmberMetrics
             [.. _volumeStatuses.Select(status => new Measurement<long>(volumesByStatus.GetValueOrDefault(status), new KeyValuePair<string, object?>("status", status)))],
             [.. _serverStates.Select(key => new Measurement<long>(serversByState.GetValueOrDefault(key), new("host", key.Host), new("status", key.Status)))],
             [new(machines.Count, new KeyValuePair<string, object?>("host", _hostName))],
-            resident);
+            resident,
+            hosts);
     }
+
+    /// <summary>Every nova-compute service's figures: its row and the servers' use, two queries for all hosts.</summary>
+    private async Task<IReadOnlyList<HostFigures>> HostFiguresAsync()
+    {
+        var nodes = (await _hosts.ListComputeNodesAsync(new ComputeNodeQuery()))!.Items;
+        var usage = await _hosts.UsageAsync();
+        return [.. nodes.Select(node =>
+        {
+            var used = usage.GetValueOrDefault(node.Host) ?? HostUsage.None(node.Host);
+            KeyValuePair<string, object?>[] tags = [new("host", node.Host)];
+            return new HostFigures(
+                new(_registry.IsUp(node) ? 1 : 0, tags),
+                new(used.Servers, tags),
+                new(node.Vcpus, tags),
+                new(used.Vcpus, tags),
+                new(node.MemoryMb * Mebibyte, tags),
+                new((_inventory.ReservedMemoryMb + used.MemoryMb) * Mebibyte, tags));
+        })];
+    }
+
+    private const long Mebibyte = 1024 * 1024;
 
     /// <summary>VmRSS of /proc/PID/status in bytes; null when the process is gone.</summary>
     private static async Task<long?> ResidentBytesAsync(int pid)
@@ -157,8 +195,12 @@ public sealed class EmberMetrics
         IReadOnlyList<Measurement<long>> Volumes,
         IReadOnlyList<Measurement<long>> Servers,
         IReadOnlyList<Measurement<long>> QemuProcesses,
-        IReadOnlyList<Measurement<long>> QemuResident)
+        IReadOnlyList<Measurement<long>> QemuResident,
+        IReadOnlyList<HostFigures> Hosts)
     {
-        public static readonly Snapshot Empty = new(DateTimeOffset.MinValue, [], [], [], []);
+        public static readonly Snapshot Empty = new(DateTimeOffset.MinValue, [], [], [], [], []);
     }
+
+    private sealed record HostFigures(
+        Measurement<long> Up, Measurement<long> Servers, Measurement<long> Vcpus, Measurement<long> VcpusUsed, Measurement<long> Memory, Measurement<long> MemoryUsed);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ember.Server.Tests.Support;
@@ -180,6 +181,244 @@ public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_member_uploads_an_image_that_becomes_active_with_its_size_and_checksum()
+    {
+        using var browser = await Browser.LoginAsync(fixture.BaseUrl, "demo", EmberFixture.DemoPassword, "demo");
+        var csrf = await browser.CsrfAsync();
+        Assert.Contains("id=\"upload-image\"", (await browser.GetAsync("/dashboard/images")).Html, StringComparison.Ordinal);
+        var name = "upload-" + Guid.NewGuid().ToString("N")[..8];
+        using var created = await browser.PostFormAsync("/dashboard/images",
+            new() { ["name"] = name, ["disk_format"] = "raw", ["visibility"] = "private", ["csrf"] = csrf });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var reply = JsonNode.Parse(await created.Content.ReadAsStringAsync())!;
+        var id = reply["id"]!.GetValue<string>();
+        var file = reply["file"]!.GetValue<string>();
+        Assert.Equal($"/dashboard/images/{id}/file", file);
+
+        var data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(300_000);
+        using (var noToken = await browser.PutAsync(file, data, csrf: null))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, noToken.StatusCode);
+        }
+
+        using (var uploaded = await browser.PutAsync(file, data, csrf))
+        {
+            Assert.Equal(HttpStatusCode.OK, uploaded.StatusCode);
+            var image = JsonNode.Parse(await uploaded.Content.ReadAsStringAsync())!;
+            Assert.Equal("active", image["status"]!.GetValue<string>());
+            Assert.Equal(data.Length, image["size"]!.GetValue<long>());
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data)), image["checksum"]!.GetValue<string>());
+        }
+
+        // The Image API holds the same bytes, and a second upload is refused with Glance's own message.
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var stored = await admin.SendAsync(HttpMethod.Get, $"/image/v2/images/{id}");
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA512.HashData(data)), stored["os_hash_value"]!.GetValue<string>());
+        using (var again = await browser.PutAsync(file, data, csrf))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+            Assert.Equal("Image status transition from active to saving is not allowed",
+                JsonNode.Parse(await again.Content.ReadAsStringAsync())!["message"]!.GetValue<string>());
+        }
+
+        var page = (await browser.GetAsync("/dashboard/images")).Html;
+        Assert.Matches(new Regex($"<td>{name}</td><td>active</td>"), page);
+        await admin.SendAsync(HttpMethod.Delete, $"/image/v2/images/{id}", expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task The_hosts_page_shows_each_compute_host_to_an_admin_and_is_a_403_for_a_member()
+    {
+        using var api = new ApiClient(await fixture.ClientAsync());
+        var hypervisors = (await api.SendAsync(HttpMethod.Get, "/compute/v2.1/os-hypervisors/detail", apiVersion: ApiClient.Compute260))["hypervisors"]!.AsArray();
+        Assert.NotEmpty(hypervisors);
+
+        using var admin = await Browser.LoginAsync(fixture.BaseUrl, "admin", EmberFixture.AdminPassword, "admin");
+        var page = await admin.GetAsync("/dashboard/hosts");
+        Assert.Equal(HttpStatusCode.OK, page.Status);
+        Assert.Contains("id=\"nav-hosts\"", page.Html, StringComparison.Ordinal);
+        foreach (var h in hypervisors)
+        {
+            var host = h!["service"]!["host"]!.GetValue<string>();
+            var row = new Regex($"<tr data-host=\"{Regex.Escape(host)}\">(.*?)</tr>").Match(page.Html);
+            Assert.True(row.Success, $"no row for {host}: {page.Html}");
+            var cells = Regex.Matches(row.Groups[1].Value, "<td[^>]*>([^<]*)</td>").Select(m => m.Groups[1].Value).ToList();
+            Assert.Equal([host, $"{h["state"]}", $"{h["status"]}", $"{h["running_vms"]}", $"{h["vcpus_used"]} / {h["vcpus"]}", $"{h["memory_mb_used"]} / {h["memory_mb"]} MiB"], cells[..6]);
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT", cells[6]); // the service's last heartbeat
+        }
+
+        using var member = await Browser.LoginAsync(fixture.BaseUrl, "demo", EmberFixture.DemoPassword, "demo");
+        var refused = await member.GetAsync("/dashboard/hosts");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+        Assert.Contains("<h1>Error</h1>", refused.Html, StringComparison.Ordinal);
+        Assert.Contains("os_compute_api:os-hypervisors", refused.Html, StringComparison.Ordinal); // the API's own message
+        Assert.DoesNotContain("nav-hosts", refused.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("nav-hosts", (await member.GetAsync("/dashboard/servers")).Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Topology_events_push_changes_are_capped_per_session_and_end_with_the_session()
+    {
+        using var browser = await Browser.LoginAsync(fixture.BaseUrl, "demo", EmberFixture.DemoPassword, "demo");
+        var csrf = await browser.CsrfAsync();
+        var first = "sse-" + Guid.NewGuid().ToString("N")[..8];
+        using (await browser.PostFormAsync("/dashboard/volumes", new() { ["name"] = first, ["size"] = "1", ["csrf"] = csrf }))
+        {
+        }
+
+        using var events = await browser.OpenEventsAsync("/dashboard/topology/events");
+        var topology = await events.NextDataAsync(t => Names(t).Contains(first));
+
+        // A change is pushed without the page asking again.
+        var second = "sse-" + Guid.NewGuid().ToString("N")[..8];
+        using (await browser.PostFormAsync("/dashboard/volumes", new() { ["name"] = second, ["size"] = "1", ["csrf"] = csrf }))
+        {
+        }
+
+        topology = await events.NextDataAsync(t => Names(t).Contains(second));
+        Assert.Contains(first, Names(topology));
+
+        // Four streams per session; the fifth is refused (the page polls instead) until one closes.
+        var more = new List<EventReader>();
+        for (var i = 1; i < Ember.Server.Dashboard.DashboardSessions.MaxStreamsPerSession; i++)
+        {
+            more.Add(await browser.OpenEventsAsync("/dashboard/topology/events"));
+        }
+
+        using (var refused = await browser.SendAsync(HttpMethod.Get, "/dashboard/topology/events"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+
+        more[0].Dispose();
+        more[0] = await OpenWhenFreedAsync(browser);
+
+        // Logging out ends every stream of the session: an "end" event, then the server closes it.
+        using (var logout = await browser.PostFormAsync("/dashboard/logout", new() { ["csrf"] = csrf }))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        }
+
+        foreach (var stream in more.Prepend(events))
+        {
+            Assert.Equal("the session ended", await stream.NextEventAsync("end"));
+            Assert.Null(await stream.NextEventAsync(null));
+            stream.Dispose();
+        }
+
+        static List<string> Names(JsonNode t) => [.. t["volumes"]!.AsArray().Select(v => v!["name"]?.GetValue<string>() ?? "")];
+    }
+
+    /// <summary>The server frees a closed stream's slot when it notices the browser went (its next write): retry until then.</summary>
+    private static async Task<EventReader> OpenWhenFreedAsync(Browser browser)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var reply = await browser.SendAsync(HttpMethod.Get, "/dashboard/topology/events", HttpCompletionOption.ResponseHeadersRead);
+            if (reply.StatusCode == HttpStatusCode.OK)
+            {
+                return await EventReader.OpenAsync(reply);
+            }
+
+            reply.Dispose();
+            Assert.True(attempt < 100, "the closed stream's slot was never freed");
+            await Task.Delay(500);
+        }
+    }
+
+    [Fact]
+    public async Task Volume_io_events_push_the_counters_to_whoever_may_see_the_volume()
+    {
+        using var admin = await Browser.LoginAsync(fixture.BaseUrl, "admin", EmberFixture.AdminPassword, "admin");
+        using var created = await admin.PostFormAsync("/dashboard/volumes",
+            new() { ["name"] = "io-events", ["size"] = "1", ["csrf"] = await admin.CsrfAsync() });
+        var id = created.Headers.Location!.OriginalString.Split('/')[^1];
+
+        using var events = await admin.OpenEventsAsync($"/dashboard/volumes/{id}/io/events");
+        var one = await events.NextDataAsync(_ => true);
+        var two = await events.NextDataAsync(_ => true);
+        Assert.Empty(one["attachments"]!.AsArray()); // not attached: no NBD export
+        Assert.True(DateTime.Parse(two["at"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)
+            > DateTime.Parse(one["at"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)); // pushed again, not one reply
+
+        // A member of another project gets the volume API's 404 and no stream.
+        using var demo = await Browser.LoginAsync(fixture.BaseUrl, "demo", EmberFixture.DemoPassword, "demo");
+        using var refused = await demo.SendAsync(HttpMethod.Get, $"/dashboard/volumes/{id}/io/events");
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.StartsWith("text/html", refused.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
+    }
+
+    /// <summary>A Server-Sent Events stream read line by line over the real socket, each read bounded.</summary>
+    private sealed class EventReader : IDisposable
+    {
+        private readonly HttpResponseMessage _reply;
+        private readonly StreamReader _reader;
+
+        private EventReader(HttpResponseMessage reply, Stream body)
+        {
+            _reply = reply;
+            _reader = new StreamReader(body);
+        }
+
+        public static async Task<EventReader> OpenAsync(HttpResponseMessage reply)
+        {
+            Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+            Assert.Equal("text/event-stream", reply.Content.Headers.ContentType!.MediaType);
+            return new EventReader(reply, await reply.Content.ReadAsStreamAsync());
+        }
+
+        /// <summary>The data of the next event of <paramref name="type"/> (null: a data event), or null at the end of the stream.</summary>
+        public async Task<string?> NextEventAsync(string? type)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            string? kind = null;
+            var data = new StringBuilder();
+            while (await _reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.Length == 0)
+                {
+                    if (data.Length > 0 && kind == type)
+                    {
+                        return data.ToString();
+                    }
+
+                    (kind, data) = (null, new StringBuilder());
+                }
+                else if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    kind = line["event: ".Length..];
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    data.Append(line["data: ".Length..]);
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>The next data event whose JSON satisfies <paramref name="wanted"/>.</summary>
+        public async Task<JsonNode> NextDataAsync(Func<JsonNode, bool> wanted)
+        {
+            while (true)
+            {
+                var data = await NextEventAsync(null) ?? throw new Xunit.Sdk.XunitException("the stream ended");
+                var json = JsonNode.Parse(data)!;
+                if (wanted(json))
+                {
+                    return json;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _reader.Dispose();
+            _reply.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_broken_multipart_form_is_a_400_not_a_server_error()
     {
         // Found by the API fuzzer (seed 20261130): a multipart content type over a body that is no multipart.
@@ -234,6 +473,25 @@ public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFix
 
         public Task<HttpResponseMessage> PostFormAsync(string path, Dictionary<string, string> fields) =>
             _http.PostAsync(path, new FormUrlEncodedContent(fields));
+
+        public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead) =>
+            _http.SendAsync(new HttpRequestMessage(method, path), completion);
+
+        public async Task<EventReader> OpenEventsAsync(string path) =>
+            await EventReader.OpenAsync(await SendAsync(HttpMethod.Get, path, HttpCompletionOption.ResponseHeadersRead));
+
+        /// <summary>A PUT of raw bytes as the page's script sends it, with the CSRF token in its header.</summary>
+        public Task<HttpResponseMessage> PutAsync(string path, byte[] body, string? csrf)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, path) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/octet-stream");
+            if (csrf is not null)
+            {
+                request.Headers.Add("X-CSRF-Token", csrf);
+            }
+
+            return _http.SendAsync(request);
+        }
 
         public async Task<(HttpStatusCode Status, string Html, string Csp)> GetAsync(string path)
         {

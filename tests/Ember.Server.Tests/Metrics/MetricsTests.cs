@@ -98,6 +98,34 @@ public sealed class MetricsTests(MetricsFixture fixture) : IClassFixture<Metrics
     }
 
     [Fact]
+    public async Task Each_compute_host_has_gauges_equal_to_what_os_hypervisors_shows()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync("admin"));
+        var hypervisors = (await admin.SendAsync(HttpMethod.Get, "/compute/v2.1/os-hypervisors/detail", apiVersion: ApiClient.Compute260))["hypervisors"]!.AsArray();
+        Assert.Contains(hypervisors, h => h!["service"]!["host"]!.GetValue<string>() == MetricsFixture.ThisHost);
+        var text = await fixture.ScrapeUntilAsync(t => t.Types.ContainsKey("ember_host_up"), "ember_host_up");
+        foreach (var name in new[] { "ember_host_up", "ember_host_servers", "ember_host_vcpus", "ember_host_vcpus_used", "ember_host_memory_bytes", "ember_host_memory_used_bytes" })
+        {
+            Assert.Equal("gauge", text.Types[name]);
+            Assert.Equal(hypervisors.Count, text.Find(name).Count());
+        }
+
+        foreach (var h in hypervisors)
+        {
+            var host = h!["service"]!["host"]!.GetValue<string>();
+            double Value(string name) => Assert.Single(text.Find(name, ("host", host))).Value;
+            Assert.Equal(h["state"]!.GetValue<string>() == "up" ? 1 : 0, Value("ember_host_up"));
+            Assert.Equal(h["running_vms"]!.GetValue<long>(), Value("ember_host_servers"));
+            Assert.Equal(h["vcpus"]!.GetValue<long>(), Value("ember_host_vcpus"));
+            Assert.Equal(h["vcpus_used"]!.GetValue<long>(), Value("ember_host_vcpus_used"));
+            Assert.Equal(h["memory_mb"]!.GetValue<long>() * 1048576.0, Value("ember_host_memory_bytes"));
+            Assert.Equal(h["memory_mb_used"]!.GetValue<long>() * 1048576.0, Value("ember_host_memory_used_bytes"));
+        }
+
+        Assert.Equal(1, Assert.Single(text.Find("ember_host_up", ("host", MetricsFixture.ThisHost))).Value);
+    }
+
+    [Fact]
     public async Task The_volumes_gauge_matches_the_volumes_by_status()
     {
         var project = await fixture.NewProjectClientAsync("metrics");

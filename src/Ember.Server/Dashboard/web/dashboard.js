@@ -1,4 +1,5 @@
-// Ember dashboard: the live parts of the pages (topology and per-attachment I/O), by polling JSON every 2 s.
+// Ember dashboard: the live parts of the pages (topology and per-attachment I/O), pushed by Server-Sent Events, with
+// polling of the same JSON every 2 s when EventSource is missing or the server refuses the stream; and image upload.
 "use strict";
 (() => {
   const SVG = "http://www.w3.org/2000/svg";
@@ -14,12 +15,21 @@
     return reply.json();
   };
   const every = (ms, fn) => { const tick = async () => { try { await fn(); } catch (e) { console.warn(e); } setTimeout(tick, ms); }; tick(); };
+  // Each event's data goes to show(); if the stream cannot be had (or ends for good), poll the JSON URL instead.
+  const live = (eventsUrl, pollUrl, show) => {
+    let polling = false;
+    const poll = () => { if (!polling) { polling = true; every(2000, async () => show(await getJson(pollUrl))); } };
+    if (!window.EventSource) { poll(); return; }
+    const source = new EventSource(eventsUrl);
+    source.onmessage = (e) => { try { show(JSON.parse(e.data)); } catch (err) { console.warn(err); } };
+    source.addEventListener("end", () => { source.close(); poll(); });
+    source.onerror = () => { if (source.readyState === EventSource.CLOSED) poll(); };
+  };
 
   // Topology: volumes left, servers right, one edge per attachment labelled "mode · host".
   const topology = document.getElementById("topology");
   if (topology) {
-    every(2000, async () => {
-      const t = await getJson("/dashboard/topology.json");
+    live("/dashboard/topology/events", "/dashboard/topology.json", (t) => {
       const row = 70, w = 230, h = 48, left = 30, right = 620;
       const place = new Map();
       topology.replaceChildren();
@@ -54,8 +64,8 @@
     const history = new Map();
     let last = null;
     const fmt = (n) => n >= 1048576 ? (n / 1048576).toFixed(1) + " MiB/s" : n >= 1024 ? (n / 1024).toFixed(1) + " KiB/s" : n.toFixed(0) + " B/s";
-    every(2000, async () => {
-      const now = await getJson(`/dashboard/volumes/${encodeURIComponent(io.dataset.volume)}/io`);
+    const ioUrl = `/dashboard/volumes/${encodeURIComponent(io.dataset.volume)}/io`;
+    live(ioUrl + "/events", ioUrl, (now) => {
       const at = Date.parse(now.at);
       io.replaceChildren();
       if (now.attachments.length === 0) { io.append(Object.assign(document.createElement("p"), { className: "muted", textContent: "No NBD export: the volume is not attached (or its backend serves no NBD)." })); }
@@ -81,6 +91,52 @@
         io.append(row);
       }
       last = now;
+    });
+  }
+
+  // Image upload: create the record (the form's fields), then PUT the file with upload progress; errors are the API's message.
+  const upload = document.getElementById("upload-image");
+  if (upload) {
+    const bar = document.getElementById("upload-progress"), status = document.getElementById("upload-status");
+    const csrf = document.querySelector("meta[name=csrf]").content;
+    const say = (text, error) => { status.textContent = text; status.className = error ? "error" : "muted"; };
+    const put = (url, file) => new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) { bar.value = (e.loaded * 100) / e.total; say(`${(e.loaded / 1048576).toFixed(1)} of ${(e.total / 1048576).toFixed(1)} MiB`); } };
+      xhr.onload = () => {
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch { /* not JSON: the status line says it */ }
+        xhr.status >= 200 && xhr.status < 300 ? resolve(body) : reject(new Error(body.message || `${xhr.status} ${xhr.statusText}`));
+      };
+      xhr.onerror = () => reject(new Error("The upload was interrupted."));
+      xhr.send(file);
+    });
+    upload.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = upload.elements.file.files[0];
+      if (!file) return;
+      const button = upload.querySelector("button");
+      button.disabled = true;
+      bar.hidden = false; bar.value = 0;
+      try {
+        const fields = new FormData(upload);
+        fields.delete("file");
+        const reply = await fetch(upload.action, { method: "POST", body: new URLSearchParams(fields), credentials: "same-origin", headers: { Accept: "application/json" } });
+        const created = await reply.json().catch(() => ({}));
+        if (!reply.ok) throw new Error(created.message || `${reply.status} ${reply.statusText}`);
+        const done = await put(created.file, file);
+        bar.value = 100;
+        say(`${done.status}: ${done.size} bytes, md5 ${done.checksum}`);
+        setTimeout(() => location.reload(), 800);
+      } catch (e) {
+        say(e.message, true);
+      } finally {
+        button.disabled = false;
+      }
     });
   }
 })();
