@@ -167,7 +167,7 @@ public sealed partial class DashboardBrowserTests(DashboardBrowserTests.Cloud cl
         return dir?.FullName ?? Directory.GetCurrentDirectory();
     }
 
-        private static async Task WaitForTextAsync(IPage page, string selector, string expected, TimeSpan timeout)
+    private static async Task WaitForTextAsync(IPage page, string selector, string expected, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
         string? seen;
