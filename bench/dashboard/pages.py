@@ -61,10 +61,13 @@ rows = [
     ("`GET /dashboard/volumes` (HTML page)", *timed(browser, "/dashboard/volumes", {"Cookie": cookie})),
     ("`GET /dashboard/servers` (HTML page, no servers)", *timed(browser, "/dashboard/servers", {"Cookie": cookie})),
     ("`GET /dashboard/topology.json`", *timed(browser, "/dashboard/topology.json", {"Cookie": cookie})),
+    ("`GET /dashboard/hosts` (HTML page, one host)", *timed(browser, "/dashboard/hosts", {"Cookie": cookie})),
     ("`GET /volume/v3/volumes/detail` (the API call of the volumes page)",
      *timed(api, "/volume/v3/volumes/detail", {"X-Auth-Token": token, "OpenStack-API-Version": "volume 3.70"})),
 ]
-print(f"{volumes} volumes, {rounds} sequential requests each, `ember serve` on SQLite (bench/dashboard/run.sh):\n")
+load = os.getloadavg()[0]
+print(f"{volumes} volumes, {rounds} sequential requests each, `ember serve` on SQLite (bench/dashboard/run.sh), "
+      f"{time.strftime('%Y-%m-%d', time.gmtime())}, load average {load:.0f} on {os.cpu_count()} cores:\n")
 print("| Request | median | p90 | body |")
 print("|---|---|---|---|")
 for name, median, p90, size in rows:

@@ -4,7 +4,7 @@
 #
 #   bench/dashboard/run.sh [--write-docs]
 #
-# Knobs (env): EMBER_BIN (default: dotnet build -c Release of this work tree), VOLUMES=100, ROUNDS=200, OUT=dir.
+# Knobs (env): EMBER_BIN (default: dotnet build -c Release of this work tree, ember with ember-server beside it), VOLUMES=100, ROUNDS=200, OUT=dir.
 # Prints one table (median and p90 over ROUNDS sequential requests, after 20 warm-up ones); --write-docs also puts
 # it into docs/benchmarks.md. Everything it starts is stopped on exit.
 set -euo pipefail
@@ -15,7 +15,10 @@ bench_args "$@"
 export VOLUMES=${VOLUMES:-100} ROUNDS=${ROUNDS:-200}
 OUT=${OUT:-$(mktemp -d /tmp/ember-dashbench.XXXXXX)}; mkdir -p "$OUT"
 if [[ -z ${EMBER_BIN:-} ]]; then
-  dotnet build "$repo/src/Ember" -c Release -o "$OUT/bin" -v quiet -nologo > "$OUT/build.log"
+  # `ember serve` execs ember-server (src/Ember.Serve) from beside the ember CLI: build both into one directory.
+  for project in Ember Ember.Serve; do
+    dotnet build "$repo/src/$project" -c Release -o "$OUT/bin" -v quiet -nologo >> "$OUT/build.log"
+  done
   EMBER_BIN=$OUT/bin/ember
 fi
 port=$((20000 + RANDOM % 20000))

@@ -25,7 +25,10 @@ public sealed partial class DashboardBrowserTests(DashboardBrowserTests.Cloud cl
         // Never let Playwright fetch a browser: it drives the system chromium.
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
         Assert.True(File.Exists(Chromium), "chromium is in tools/debian-packages.txt: install it with tools/install-deps.sh");
-        var shots = Environment.GetEnvironmentVariable("EMBER_DASHBOARD_SCREENSHOTS") is { Length: > 0 } dir ? dir : Path.Combine(cloud.Root, "screenshots");
+        // A relative directory (docs/images) is the repository's, not the test host's working directory (its bin folder).
+        var shots = Environment.GetEnvironmentVariable("EMBER_DASHBOARD_SCREENSHOTS") is { Length: > 0 } dir
+            ? Path.Combine(RepositoryRoot(), dir)
+            : Path.Combine(cloud.Root, "screenshots");
         Directory.CreateDirectory(shots);
         var profile = Path.Combine(cloud.Root, "chromium-profile");
 
@@ -52,6 +55,16 @@ public sealed partial class DashboardBrowserTests(DashboardBrowserTests.Cloud cl
         await shot("login");
         await page.ClickAsync("#login");
         await page.WaitForURLAsync("**/dashboard/servers");
+
+        // An image uploaded from the page (the bar follows the XHR's progress) ends up active in the list.
+        await page.GotoAsync(baseUrl + "/dashboard/images");
+        await page.FillAsync("#upload-image input[name=name]", "uploaded-by-browser");
+        await page.SelectOptionAsync("#upload-image select[name=disk_format]", "raw");
+        await page.SetInputFilesAsync("#upload-image input[name=file]",
+            new FilePayload { Name = "disk.raw", MimeType = "application/octet-stream", Buffer = new byte[4 * 1024 * 1024] });
+        await page.ClickAsync("#upload-image button");
+        await page.Locator("#images tr", new() { HasText = "uploaded-by-browser" }).Locator("td", new() { HasText = "active" }).WaitForAsync();
+        await shot("images");
 
         // A multiattach volume is one choice of type.
         await page.GotoAsync(baseUrl + "/dashboard/volumes");
@@ -87,9 +100,17 @@ public sealed partial class DashboardBrowserTests(DashboardBrowserTests.Cloud cl
         await page.GotoAsync(baseUrl + "/dashboard/servers");
         await shot("servers");
 
+        // The hosts page (admin): this host is up with the two servers.
+        await page.GotoAsync(baseUrl + "/dashboard/hosts");
+        var host = page.Locator($"#hosts tr[data-host='{cloud.HostName}'] td");
+        Assert.Equal("up", await host.Nth(1).TextContentAsync());
+        Assert.Equal("2", await host.Nth(3).TextContentAsync());
+        await shot("hosts");
+
         // The topology: two edges from the volume, read-write, with the host.
         await page.GotoAsync(baseUrl + "/dashboard/topology");
         await UntilAsync(page, "() => document.getElementById('topology').dataset.edges === '2'");
+        Assert.Equal("events", await page.EvaluateAsync<string>("() => document.body.dataset.live")); // pushed, not polled
         Assert.Equal(2, await page.Locator($"line.edge.rw[data-volume='{volume}']").CountAsync());
         Assert.Equal(2, await page.Locator("text.edge-label", new() { HasText = "rw · " + cloud.HostName }).CountAsync());
         await shot("topology");
@@ -133,6 +154,17 @@ public sealed partial class DashboardBrowserTests(DashboardBrowserTests.Cloud cl
         var metrics = await ScrapeAsync(baseUrl);
         Assert.True(Sum(metrics, "ember_nbd_written_bytes_total", volume) >= 256 * 65536, "written bytes of the volume's attachments");
         Assert.True(Sum(metrics, "ember_nbd_read_bytes_total", volume) > 0, "read bytes of the volume's attachments");
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Ember.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? Directory.GetCurrentDirectory();
     }
 
     private static async Task WaitForTextAsync(IPage page, string selector, string expected, TimeSpan timeout)

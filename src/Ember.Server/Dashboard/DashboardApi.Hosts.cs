@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -31,9 +32,15 @@ public static partial class DashboardApi
                 .Raw("</td><td>").Text(S(h, "status")).Raw("</td><td>").Text(S(h, "running_vms")).Raw("</td><td>")
                 .Text(S(h, "vcpus_used")).Raw(" / ").Text(S(h, "vcpus")).Raw("</td><td>")
                 .Text(S(h, "memory_mb_used")).Raw(" / ").Text(S(h, "memory_mb")).Raw(" MiB</td><td>")
-                .Text(host is not null && heartbeats.TryGetValue(host, out var beat) ? beat : "—").Raw("</td></tr>");
+                .Text(host is not null && heartbeats.TryGetValue(host, out var beat) ? Heartbeat(beat) : "—").Raw("</td></tr>");
         }
 
         return Page(http, session, "Hosts", html.Raw("</tbody></table>"));
     }
+
+    /// <summary>os-services' updated_at (UTC, microseconds) to the second, marked UTC.</summary>
+    private static string? Heartbeat(string? updatedAt) =>
+        DateTime.TryParse(updatedAt, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at)
+            ? at.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)
+            : updatedAt;
 }

@@ -18,9 +18,11 @@
   // Each event's data goes to show(); if the stream cannot be had (or ends for good), poll the JSON URL instead.
   const live = (eventsUrl, pollUrl, show) => {
     let polling = false;
-    const poll = () => { if (!polling) { polling = true; every(2000, async () => show(await getJson(pollUrl))); } };
+    // body[data-live] says which way the page is fed (the browser test checks the events arrive).
+    const poll = () => { if (!polling) { polling = true; document.body.dataset.live = "polling"; every(2000, async () => show(await getJson(pollUrl))); } };
     if (!window.EventSource) { poll(); return; }
     const source = new EventSource(eventsUrl);
+    source.onopen = () => { if (!polling) document.body.dataset.live = "events"; };
     source.onmessage = (e) => { try { show(JSON.parse(e.data)); } catch (err) { console.warn(err); } };
     source.addEventListener("end", () => { source.close(); poll(); });
     source.onerror = () => { if (source.readyState === EventSource.CLOSED) poll(); };
