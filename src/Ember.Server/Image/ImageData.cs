@@ -93,7 +93,15 @@ public sealed class FileImageData(IOptions<EmberOptions> host) : IImageData
 
     public Task DeleteAsync(string imageId, CancellationToken cancellationToken)
     {
-        File.Delete(FileOf(imageId));
+        try
+        {
+            File.Delete(FileOf(imageId));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // No image has had data yet, so there is no directory: a queued image has nothing to delete.
+        }
+
         return Task.CompletedTask;
     }
 
