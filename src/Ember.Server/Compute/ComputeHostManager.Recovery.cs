@@ -69,10 +69,17 @@ public sealed partial class ComputeHostManager
             // A paused or suspended QEMU is adopted as it is: still stopped, with the guest's memory.
             var frozen = server.VmState is VmStates.Paused or VmStates.Suspended;
             var machine = server.VmState == VmStates.Active || frozen ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
+            var snapshotting = await ForgetSnapshotAsync(server);
             if (machine is not null)
             {
                 machines.Add(machine);
                 WatchExit(machine);
+                if (snapshotting && !frozen)
+                {
+                    // The restart came between the snapshot's QMP stop and its cont: let the guest go again.
+                    await machine.ResumeAsync(cancellationToken);
+                }
+
                 await store.SetStateAsync(server.Id, frozen ? server.VmState : VmStates.Active, null,
                     frozen ? server.PowerState : PowerStates.Running);
             }
@@ -88,6 +95,28 @@ public sealed partial class ComputeHostManager
                 await store.SetStateAsync(server.Id, VmStates.Stopped, null, PowerStates.Shutdown);
             }
         }
+    }
+
+    /// <summary>
+    /// A snapshot the restart cut off (task_state image_*, as Nova's init_instance clears it): its partial copy is removed
+    /// and the image it was filling deleted. True when the server was in one.
+    /// </summary>
+    private async Task<bool> ForgetSnapshotAsync(ServerRow server)
+    {
+        if (server.TaskState?.StartsWith("image_", StringComparison.Ordinal) != true)
+        {
+            return false;
+        }
+
+        LogRecovering(logger, server.Id, server.TaskState, "snapshot abandoned");
+        var dir = InstanceDir(server.Id);
+        foreach (var copy in Directory.Exists(dir) ? Directory.GetFiles(dir, "snapshot-*.qcow2") : [])
+        {
+            File.Delete(copy);
+            await TryDiscardImageAsync(Path.GetFileNameWithoutExtension(copy)["snapshot-".Length..]);
+        }
+
+        return true;
     }
 
     /// <summary>

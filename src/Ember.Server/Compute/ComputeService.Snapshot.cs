@@ -67,7 +67,17 @@ public sealed partial class ComputeService
         foreach (var bdm in bdms.Where(b => b.AttachmentId is not null).OrderBy(b => b.BootIndex is 0 ? 0 : 1).ThenBy(b => b.DeviceName, StringComparer.Ordinal))
         {
             var volume = await volumes.GetAsync(ctx, bdm.VolumeId);
-            var snapshotId = await volumes.CreateSnapshotForceAsync(ctx, bdm.VolumeId, $"snapshot for {name}", null);
+            string snapshotId;
+            try
+            {
+                snapshotId = await volumes.CreateSnapshotForceAsync(ctx, bdm.VolumeId, $"snapshot for {name}", null);
+            }
+            catch (ApiException ex) when (ex.Kind == ErrorKind.RequestTooLarge)
+            {
+                // Cinder's 413 for the snapshots quota is Nova's OverQuota here: a 403.
+                throw ApiException.Forbidden("Quota exceeded for resources: snapshots");
+            }
+
             mapping.Add(new JsonObject
             {
                 ["source_type"] = "snapshot",

@@ -11,7 +11,8 @@ namespace Ember.Server.Tests.Compute;
 
 /// <summary>
 /// A compute host on another machine gets its images over the Image API of a real Ember: streamed into its own cache
-/// under the image's sha512, one download however many boots ask at once, inspected again at every use.
+/// under the image's sha512, one download however many boots ask at once, inspected again at every use; a snapshot
+/// goes back the same way into its queued image.
 /// </summary>
 public sealed class ImageApiSourceTests(EmberFixture ember) : IClassFixture<EmberFixture>, IDisposable
 {
@@ -93,6 +94,30 @@ public sealed class ImageApiSourceTests(EmberFixture ember) : IClassFixture<Embe
         Assert.Contains("queued", refused.Message, StringComparison.Ordinal);
         Assert.Equal(0, _requests.Downloads);
         Assert.False(Directory.Exists(CacheDir));
+    }
+
+    [Fact]
+    public async Task A_snapshot_is_uploaded_into_its_queued_image_and_a_failed_one_is_deleted()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var queued = (await api.SendAsync(HttpMethod.Post, "/image/v2/images",
+            new JsonObject { ["name"] = "snap", ["disk_format"] = "qcow2", ["container_format"] = "bare" }, HttpStatusCode.Created))["id"]!
+            .GetValue<string>();
+        var copy = Path.Combine(_work, "snapshot.qcow2");
+        (await Cli.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", copy, "16M"])).EnsureSuccess();
+        (await Cli.RunAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x6d 0 64k", copy])).EnsureSuccess();
+        var bytes = await File.ReadAllBytesAsync(copy);
+        var source = Source();
+
+        await source.UploadAsync(queued, "ignored-by-the-api", copy, default);
+
+        var shown = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{queued}");
+        Assert.Equal("active", shown["status"]!.GetValue<string>());
+        Assert.Equal(bytes.Length, shown["size"]!.GetValue<long>());
+        Assert.False(File.Exists(copy)); // consumed
+        await source.DiscardAsync(queued, default);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{queued}")).Status);
+        await source.DiscardAsync(queued, default); // already gone: no error
     }
 
     public void Dispose()

@@ -488,6 +488,17 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
             new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
 
+        // The volume snapshots count in the project's snapshots quota: Nova's OverQuota, a 403, and no image.
+        await admin.SendAsync(HttpMethod.Put, $"/volume/v3/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["snapshots"] = 0 } });
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "over" } });
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("Quota exceeded for resources: snapshots", json!["forbidden"]!["message"]!.GetValue<string>());
+        Assert.Empty((await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=over"))["images"]!.AsArray());
+        await admin.SendAsync(HttpMethod.Put, $"/volume/v3/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["snapshots"] = 10 } });
+
         var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action",
             new JsonObject { ["createImage"] = new JsonObject { ["name"] = "bfv-snap" } }, HttpStatusCode.Accepted, "compute 2.45");
         var image = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{reply["image_id"]!.GetValue<string>()}");
@@ -512,7 +523,7 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         // The server's vm_state still rules: not while it is in error.
         await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "error" } },
             HttpStatusCode.Accepted);
-        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+        (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
             new JsonObject { ["createImage"] = new JsonObject { ["name"] = "again" } });
         Assert.Equal(HttpStatusCode.Conflict, status);
         Assert.Equal($"Cannot 'createImage' instance {server} while it is in vm_state error", json!["conflictingRequest"]!["message"]!.GetValue<string>());
