@@ -142,7 +142,7 @@ storage_protocol = nbd
 vendor_name = Ember
 
 [volume-feature-enabled]
-backup = False
+backup = True
 snapshot = True
 clone = True
 manage_volume = False

@@ -11,7 +11,7 @@ namespace Ember.Server.Volume;
 /// <summary>
 /// The files of backups, after Cinder's chunked POSIX driver: a backup's data is cut into fixed-size chunks, each
 /// stored zlib-compressed as one file of its container (a directory under Volume:BackupPath), with a manifest listing
-/// every chunk's sha256 and the file that holds it. A chunk of zeros is stored as nothing; an incremental backup
+/// every chunk's sha256 and the file that holds it, and the volume's metadata. A chunk of zeros is stored as nothing; an incremental backup
 /// stores only the chunks whose hash differs from its parent's and names the parent's files for the rest.
 /// Directories are 0700 and files 0600: a backup holds a volume's data.
 /// </summary>
@@ -57,7 +57,7 @@ public sealed partial class BackupChunkStore(IOptions<EmberOptions> host, IOptio
     /// Stores the raw data at <paramref name="rawPath"/> as <paramref name="backup"/>'s chunks (only those that differ
     /// from <paramref name="parent"/>'s, when given) and then its manifest. Returns how many chunk files it wrote.
     /// </summary>
-    public async Task<int> WriteAsync(BackupRow backup, string rawPath, BackupManifest? parent, CancellationToken cancellationToken)
+    public async Task<int> WriteAsync(BackupRow backup, string rawPath, BackupManifest? parent, VolumeRow? volume, CancellationToken cancellationToken)
     {
         var container = Directory.CreateDirectory(ContainerPath(backup.Container), PrivateDirectory).FullName;
         using var source = File.OpenHandle(rawPath);
@@ -96,7 +96,12 @@ public sealed partial class BackupChunkStore(IOptions<EmberOptions> host, IOptio
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        var manifest = new BackupManifest(backup.Id, backup.VolumeId, backup.ParentId, size, ChunkSize, chunks);
+        var manifest = new BackupManifest(backup.Id, backup.VolumeId, backup.ParentId, size, ChunkSize, chunks)
+        {
+            VolumeMetadata = VolumeService.MapOf(volume?.Metadata),
+            ImageMetadata = volume?.ImageMetadata is { } image ? VolumeService.MapOf(image) : null,
+            Bootable = volume?.Bootable ?? false,
+        };
         var manifestPath = ManifestPath(backup);
         var partial = manifestPath + ".partial";
         await using (var file = new FileStream(partial, PrivateWrite()))
@@ -239,6 +244,14 @@ public sealed record BackupChunk(string Sha256, string Object);
 /// <summary>What a backup holds: the size of the data and, per chunk of <see cref="ChunkSize"/> bytes, its chunk (null: zeros).</summary>
 public sealed record BackupManifest(string BackupId, string VolumeId, string? ParentId, long SizeBytes, int ChunkSize, IReadOnlyList<BackupChunk?> Chunks)
 {
+    /// <summary>The volume's metadata when it was backed up, which a restore gives the volume it writes (as Cinder's backup metadata).</summary>
+    public IReadOnlyDictionary<string, string> VolumeMetadata { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The volume's volume_image_metadata, null when it had none; restored with <see cref="Bootable"/>.</summary>
+    public IReadOnlyDictionary<string, string>? ImageMetadata { get; init; }
+
+    public bool Bootable { get; init; }
+
     /// <summary>The chunk at <paramref name="index"/>, null for zeros or past the end (a volume grown since the parent).</summary>
     public BackupChunk? ChunkAt(long index) => index < Chunks.Count ? Chunks[(int)index] : null;
 }

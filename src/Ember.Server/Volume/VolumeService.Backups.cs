@@ -150,7 +150,7 @@ public sealed partial class VolumeService
                 var parent = backup.ParentId is { } parentId && await store.FindBackupAsync(parentId) is { } parentRow
                     ? await chunks.ReadManifestAsync(parentRow, ct)
                     : null;
-                objects = await chunks.WriteAsync(backup, raw, parent, ct);
+                objects = await chunks.WriteAsync(backup, raw, parent, await store.FindVolumeAsync(backup.VolumeId), ct);
             }
             finally
             {
@@ -377,6 +377,7 @@ public sealed partial class VolumeService
                 File.Delete(raw);
             }
 
+            await RestoreVolumeMetadataAsync(volume.Id, manifest);
             await store.TransitionAsync(volume.Id, [volumeStatus], "available");
             await store.EndRestoreAsync(backup.Id);
         }, async e =>
@@ -385,6 +386,32 @@ public sealed partial class VolumeService
             await store.TransitionAsync(volume.Id, [volumeStatus], volumeStatus == "creating" ? "error" : "error_restoring");
             await store.EndRestoreAsync(backup.Id);
         });
+
+    /// <summary>
+    /// Cinder restores the backed-up volume's metadata with its data: the user metadata merged into the volume's,
+    /// and the image metadata with the bootable flag when the volume had them.
+    /// </summary>
+    private async Task RestoreVolumeMetadataAsync(string volumeId, BackupManifest manifest)
+    {
+        await store.ChangeVolumeMetadataAsync(volumeId, current =>
+        {
+            foreach (var (key, value) in manifest.VolumeMetadata)
+            {
+                current[key] = value;
+            }
+
+            return current;
+        });
+        if (manifest.ImageMetadata is { } image)
+        {
+            await store.ChangeVolumeImageMetadataAsync(volumeId, _ => new Dictionary<string, string>(image, StringComparer.Ordinal));
+        }
+
+        if (manifest.Bootable)
+        {
+            await store.SetVolumeFlagAsync(volumeId, "bootable", true);
+        }
+    }
 
     /// <summary>
     /// After Cinder's backup manager's init_host: creating -> error, restoring -> available with its volume (still

@@ -69,6 +69,7 @@ public abstract class VolumeBackupCases(EmberFixture fixture)
     {
         using var api = await ClientAsync();
         var source = await CreateAvailableAsync(api, 1, "backup-source");
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{source}/metadata", new JsonObject { ["metadata"] = new JsonObject { ["kept"] = "yes" } });
         await WritePatternAsync(source, 0xab, 0, MiB);
         await WritePatternAsync(source, 0xcd, 100 * MiB, MiB);
 
@@ -110,6 +111,7 @@ public abstract class VolumeBackupCases(EmberFixture fixture)
         var restored = restore["restore"]!["volume_id"]!.GetValue<string>();
         var restoredVolume = await WaitVolumeAsync(api, restored, "available");
         Assert.Equal(1, restoredVolume["volume"]!["size"]!.GetValue<int>());
+        Assert.Equal("yes", restoredVolume["volume"]!["metadata"]!["kept"]!.GetValue<string>()); // the volume's metadata comes back with its data
         await WaitBackupAsync(api, incrementalId);
         Assert.True(await SameBytesAsync(source, restored), "the volume restored from the incremental differs from its source");
 

@@ -329,4 +329,24 @@ public sealed class VolumeClientTests(EmberFixture fixture) : IClassFixture<Embe
         (await fixture.RunClientAsync("openstack", "ember", "volume", "backup", "delete", full)).EnsureSuccess();
         await api.WaitGoneAsync($"/volume/v3/backups/{full}", s_wait);
     }
+
+    [Fact]
+    public async Task Openstack_client_transfers_a_volume_from_admin_to_demo()
+    {
+        var volume = (await fixture.RunClientAsync("openstack", "ember", "volume", "create", "--size", "1", "xfer-cli", "-f", "json")).EnsureSuccess().Json()["id"]!.GetValue<string>();
+        await WaitStatusAsync(volume, "available");
+        var request = (await fixture.RunClientAsync("openstack", "ember", "volume", "transfer", "request", "create", "--name", "xfer-cli", volume, "-f", "json"))
+            .EnsureSuccess().Json();
+        var transfer = request["id"]!.GetValue<string>();
+        var authKey = request["auth_key"]!.GetValue<string>();
+        await WaitStatusAsync(volume, "awaiting-transfer");
+        var listed = (await fixture.RunClientAsync("openstack", "ember", "volume", "transfer", "request", "list", "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Contains(listed, t => t!["ID"]!.GetValue<string>() == transfer);
+
+        (await fixture.RunClientAsync("openstack", "ember-demo", "volume", "transfer", "request", "accept", "--auth-key", authKey, transfer)).EnsureSuccess();
+        var shown = (await fixture.RunClientAsync("openstack", "ember-demo", "volume", "show", volume, "-f", "json")).EnsureSuccess().Json();
+        Assert.Equal("available", shown["status"]!.GetValue<string>());
+        Assert.NotEqual(0, (await fixture.RunClientAsync("openstack", "ember", "volume", "transfer", "request", "show", transfer)).ExitCode);
+        (await fixture.RunClientAsync("openstack", "ember-demo", "volume", "delete", volume)).EnsureSuccess();
+    }
 }

@@ -161,4 +161,62 @@ public sealed class VolumeRecoveryTests : IAsyncLifetime
             await again.WaitGoneAsync($"/volume/v3/volumes/{volume}", s_wait);
         }
     }
+
+    [Fact]
+    public async Task Backups_caught_by_a_crash_move_on_as_cinders_backup_manager_moves_them()
+    {
+        string source, target, creatingBackup, restoringBackup, deletingBackup;
+        string deletingManifest;
+        await using (var first = await StartAsync())
+        {
+            using var api = await ClientAsync(first);
+            var store = first.Services.GetRequiredService<VolumeStore>();
+            source = await VolumeAsync(api, "backed-up");
+            target = await VolumeAsync(api, "restore-target");
+            var ids = new List<string>();
+            for (var i = 0; i < 3; i++)
+            {
+                var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/backups", new JsonObject { ["backup"] = new JsonObject { ["volume_id"] = source } },
+                    HttpStatusCode.Accepted))["backup"]!["id"]!.GetValue<string>();
+                await api.WaitForAsync($"/volume/v3/backups/{id}", b => b["backup"]!["status"]!.GetValue<string>() == "available", s_wait);
+                ids.Add(id);
+            }
+
+            (creatingBackup, restoringBackup, deletingBackup) = (ids[0], ids[1], ids[2]);
+            var deleting = await store.FindBackupAsync(deletingBackup);
+            deletingManifest = Path.Combine(first.Services.GetRequiredService<BackupChunkStore>().Root, deleting!.Container, $"backup-{deletingBackup}.manifest");
+            Assert.True(File.Exists(deletingManifest));
+
+            // What a kill -9 in the middle of the work leaves: a backup still being made (its volume backing-up), a
+            // restore (its volume restoring-backup), a delete.
+            Assert.True(await store.ResetBackupStatusAsync(creatingBackup, "creating"));
+            Assert.True(await store.TransitionAsync(source, ["available"], "backing-up"));
+            Assert.Equal(RestoreStart.Begun, await store.BeginRestoreAsync(restoringBackup, target, 1));
+            Assert.True(await store.BeginDeleteBackupAsync(deleting, ["available"]));
+        }
+
+        await using var second = await StartAsync();
+        using var again = await ClientAsync(second);
+        var failed = (await again.SendAsync(HttpMethod.Get, $"/volume/v3/backups/{creatingBackup}"))["backup"]!;
+        Assert.Equal("error", failed["status"]!.GetValue<string>());
+        Assert.Equal(FailureReasons.Interrupted, failed["fail_reason"]!.GetValue<string>());
+        Assert.Equal("available", await StatusAsync(again, "volume", source));
+        Assert.Equal("available", await StatusAsync(again, "backup", restoringBackup));
+        Assert.Equal("error_restoring", await StatusAsync(again, "volume", target));
+        await again.WaitGoneAsync($"/volume/v3/backups/{deletingBackup}", s_wait);
+        Assert.False(File.Exists(deletingManifest), "the resumed delete left the backup's files");
+
+        // Nothing stays stuck.
+        foreach (var backup in new[] { creatingBackup, restoringBackup })
+        {
+            await again.SendAsync(HttpMethod.Delete, $"/volume/v3/backups/{backup}", expect: HttpStatusCode.Accepted);
+            await again.WaitGoneAsync($"/volume/v3/backups/{backup}", s_wait);
+        }
+
+        foreach (var volume in new[] { source, target })
+        {
+            await again.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
+            await again.WaitGoneAsync($"/volume/v3/volumes/{volume}", s_wait);
+        }
+    }
 }
