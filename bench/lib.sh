@@ -1,4 +1,4 @@
-# Shared by the bench scripts (sourced): their arguments and how they put a table into docs/benchmarks.md.
+# Shared by the bench scripts (sourced): their arguments, how they build ember and how they put a table into docs/benchmarks.md.
 
 # bench_args "$@": --write-docs sets write_docs=true; -h/--help prints the calling script's header comment.
 bench_args() {
@@ -30,4 +30,12 @@ else:
 open(path, 'w').write(doc)
 PYEOF
   echo "wrote $doc" >&2
+}
+
+# Builds the ember CLI (Release) with ember-server beside it, which `ember serve` execs, into DIR; the log goes to LOG.
+build_ember() { # DIR LOG
+  local project
+  for project in Ember Ember.Serve; do
+    dotnet build "$repo/src/$project" -c Release -o "$1" -v quiet -nologo >> "$2" || return 1
+  done
 }

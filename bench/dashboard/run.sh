@@ -15,10 +15,7 @@ bench_args "$@"
 export VOLUMES=${VOLUMES:-100} ROUNDS=${ROUNDS:-200}
 OUT=${OUT:-$(mktemp -d /tmp/ember-dashbench.XXXXXX)}; mkdir -p "$OUT"
 if [[ -z ${EMBER_BIN:-} ]]; then
-  # `ember serve` execs ember-server (src/Ember.Serve) from beside the ember CLI: build both into one directory.
-  for project in Ember Ember.Serve; do
-    dotnet build "$repo/src/$project" -c Release -o "$OUT/bin" -v quiet -nologo >> "$OUT/build.log"
-  done
+  build_ember "$OUT/bin" "$OUT/build.log"
   EMBER_BIN=$OUT/bin/ember
 fi
 port=$((20000 + RANDOM % 20000))

@@ -5,7 +5,7 @@
 #
 #   bench/multihost/run.sh [--write-docs]
 #
-# Knobs (env): EMBER_BIN (default: dotnet build -c Release of this work tree), BOOTS=16, ATTACH_N=5, OUT=dir.
+# Knobs (env): EMBER_BIN (default: dotnet build -c Release of this work tree, ember with ember-server beside it), BOOTS=16, ATTACH_N=5, OUT=dir.
 # Needs root (ip netns, a bridge); everything it creates (namespaces, bridge, PostgreSQL, processes, files) is
 # removed on exit. Prints one table; --write-docs also puts it into docs/benchmarks.md.
 set -euo pipefail
@@ -20,7 +20,7 @@ say() { printf '\n== %s\n' "$*" >&2; }
 
 if [[ -z ${EMBER_BIN:-} ]]; then
   say "building ember (Release)"
-  dotnet build "$repo/src/Ember" -c Release -o "$OUT/bin" -v quiet -nologo > "$OUT/build.log"
+  build_ember "$OUT/bin" "$OUT/build.log"
   EMBER_BIN=$OUT/bin/ember
 fi
 image=${EMBER_GUEST_IMAGE:-$("$repo/tools/guest-image/build.sh" 2>/dev/null | tail -n 1)}
