@@ -26,6 +26,12 @@ public static partial class ComputeApi
             var context = ImageProxyContext(http);
             return Json.Reply(new JsonObject { ["image"] = NovaImage(http, await ProxiedImageAsync(images, context, id)) });
         });
+        // Nova's router has no DELETE on the collection: "DELETE /images/" (a blank id) is its 404, not a 405.
+        v21.MapDelete("/images", IResult (HttpContext http) =>
+        {
+            ImageProxyContext(http);
+            throw ApiException.NotFound("The resource could not be found.");
+        });
         v21.MapDelete("/images/{id}", async (HttpContext http, ImageService images, string id) =>
         {
             var context = ImageProxyContext(http);

@@ -560,6 +560,8 @@ public static partial class ComputeApi
                 return await ServerSecurityGroupActionAsync(http, compute, context, server, action, argument);
             case "createImage":
                 return await CreateImageAsync(http, store, compute, context, server, argument);
+            case "createBackup":
+                return await CreateBackupAsync(http, compute, context, server, argument);
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));
@@ -611,24 +613,75 @@ public static partial class ComputeApi
 
     /// <summary>
     /// {"createImage":{"name":..., "metadata":{...}}}: 202, the image's URL in Location before 2.45, {"image_id"} from 2.45.
-    /// The name is 1 to 255 characters (from 2.1 without surrounding spaces, as Nova's schema); metadata keys follow Nova's
-    /// pattern, values are at most 255 characters and their number is bounded by the project's metadata_items quota.
     /// </summary>
     private static async Task<IResult> CreateImageAsync(HttpContext http, ComputeStore store, ComputeService compute, RequestContext context,
         ServerRow server, JsonNode? argument)
     {
         http.Enforce(context, "os_compute_api:servers:create_image");
+        var (_, name, metadata) = await SnapshotRequestAsync(http, server, argument, "createImage");
+        var bdms = await store.ListBdmsAsync(server.Id);
+        if (server.ImageId is null || bdms.Any(b => b.BootIndex == 0))
+        {
+            http.Enforce(context, "os_compute_api:servers:create_image:allow_volume_backed");
+        }
+
+        return SnapshotReply(http, await compute.CreateImageAsync(context, RequestId(http), server, name, metadata));
+    }
+
+    /// <summary>
+    /// {"createBackup":{"name":..., "backup_type":..., "rotation": n, "metadata":{...}}}: a createImage kept in a rotation
+    /// of n backups of that type; answered as createImage.
+    /// </summary>
+    private static async Task<IResult> CreateBackupAsync(HttpContext http, ComputeService compute, RequestContext context, ServerRow server, JsonNode? argument)
+    {
+        http.Enforce(context, "os_compute_api:os-create-backup");
+        var (body, name, metadata) = await SnapshotRequestAsync(http, server, argument, "createBackup", "backup_type", "rotation");
+        var backupType = Json.OptionalString(body, "backup_type") ?? throw ApiException.BadRequest("Invalid input for field/attribute createBackup. 'backup_type' is a required property");
+        if (backupType.Length > 255)
+        {
+            throw ApiException.BadRequest("Invalid input for field/attribute backup_type. It must be at most 255 characters.");
+        }
+
+        var rotation = body["rotation"] switch
+        {
+            null => throw ApiException.BadRequest("Invalid input for field/attribute createBackup. 'rotation' is a required property"),
+            JsonValue v when v.TryGetValue<int>(out var n) && n >= 0 => n,
+            JsonValue v when v.TryGetValue<string>(out var text) && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) => n,
+            var other => throw ApiException.BadRequest($"Invalid input for field/attribute rotation. Value: {other.ToJsonString()}. It must be an integer of at least 0."),
+        };
+        return SnapshotReply(http, await compute.CreateBackupAsync(context, RequestId(http), server, name, backupType, rotation, metadata));
+    }
+
+    private static IResult SnapshotReply(HttpContext http, string imageId)
+    {
+        if (ComputeVersion.Of(http).AtLeast(45))
+        {
+            return Json.Reply(new JsonObject { ["image_id"] = imageId }, StatusCodes.Status202Accepted);
+        }
+
+        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{imageId}";
+        return Results.Accepted();
+    }
+
+    /// <summary>
+    /// The body of createImage and createBackup: the name is 1 to 255 characters (from 2.1 without surrounding spaces, as
+    /// Nova's schema); metadata keys follow Nova's pattern, values are at most 255 characters and their number is bounded
+    /// by the project's metadata_items quota.
+    /// </summary>
+    private static async Task<(JsonObject Body, string Name, Dictionary<string, string> Metadata)> SnapshotRequestAsync(HttpContext http, ServerRow server,
+        JsonNode? argument, string action, params string[] otherKeys)
+    {
         if (argument is not JsonObject body)
         {
-            throw ApiException.BadRequest("Invalid input for field/attribute createImage. It must be an object.");
+            throw ApiException.BadRequest($"Invalid input for field/attribute {action}. It must be an object.");
         }
 
-        if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("name" or "metadata")) is { } unknown)
+        if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("name" or "metadata") && !otherKeys.Contains(k)) is { } unknown)
         {
-            throw ApiException.BadRequest($"Invalid input for field/attribute createImage. Additional properties are not allowed ('{unknown}' was unexpected)");
+            throw ApiException.BadRequest($"Invalid input for field/attribute {action}. Additional properties are not allowed ('{unknown}' was unexpected)");
         }
 
-        var name = Json.OptionalString(body, "name") ?? throw ApiException.BadRequest("Invalid input for field/attribute createImage. 'name' is a required property");
+        var name = Json.OptionalString(body, "name") ?? throw ApiException.BadRequest($"Invalid input for field/attribute {action}. 'name' is a required property");
         if (name.Length is 0 or > 255 || name.Trim() != name)
         {
             throw ApiException.BadRequest(
@@ -652,20 +705,7 @@ public static partial class ComputeApi
             throw ApiException.Forbidden("Image metadata limit exceeded");
         }
 
-        var bdms = await store.ListBdmsAsync(server.Id);
-        if (server.ImageId is null || bdms.Any(b => b.BootIndex == 0))
-        {
-            http.Enforce(context, "os_compute_api:servers:create_image:allow_volume_backed");
-        }
-
-        var imageId = await compute.CreateImageAsync(context, RequestId(http), server, name, metadata);
-        if (ComputeVersion.Of(http).AtLeast(45))
-        {
-            return Json.Reply(new JsonObject { ["image_id"] = imageId }, StatusCodes.Status202Accepted);
-        }
-
-        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{imageId}";
-        return Results.Accepted();
+        return (body, name, metadata);
     }
 
     /// <summary>

@@ -37,17 +37,58 @@ public sealed partial class ComputeService
             return await SnapshotVolumeBackedAsync(ctx, requestId, server, bdms, name, metadata);
         }
 
+        return await SnapshotImageBackedAsync(ctx, requestId, server, "createImage",
+            await SnapshotImageAsync(ctx, server, name, metadata, volumeBacked: false));
+    }
+
+    /// <summary>
+    /// createBackup (Nova's backup): a snapshot of an image-backed server marked image_type=backup with its backup_type,
+    /// keeping the newest <paramref name="rotation"/> backups of that type. Nova rotates on the host once the upload is
+    /// done; Ember rotates here, when the new backup is accepted, so the older ones beyond the count go before the new
+    /// one is active. Volume-backed servers are refused, as Nova does.
+    /// </summary>
+    public async Task<string> CreateBackupAsync(RequestContext ctx, string requestId, ServerRow server, string name, string backupType, int rotation,
+        IReadOnlyDictionary<string, string> metadata)
+    {
+        if (server.ImageId is null || (await store.ListBdmsAsync(server.Id)).Any(b => b.BootIndex == 0))
+        {
+            throw ApiException.BadRequest("It's not supported to backup volume backed instance.");
+        }
+
+        var image = await SnapshotImageAsync(ctx, server, name, metadata, volumeBacked: false);
+        var properties = ImageJson.PropertiesOf(image);
+        properties["image_type"] = "backup";
+        properties["backup_type"] = backupType;
+        var id = await SnapshotImageBackedAsync(ctx, requestId, server, "createBackup", image with { Properties = ImageJson.PropertiesText(properties) });
+
+        var older = (await images.ListVisibleAsync(ctx))
+            .Where(i => i.Id != id && ImageJson.PropertiesOf(i) is var p
+                && p.GetValueOrDefault("instance_uuid") == server.Id && p.GetValueOrDefault("image_type") == "backup"
+                && p.GetValueOrDefault("backup_type") == backupType)
+            .OrderByDescending(i => i.CreatedAt)
+            .Skip(Math.Max(rotation - 1, 0));
+        foreach (var stale in older)
+        {
+            await images.DeleteAsync(ctx, stale.Id);
+        }
+
+        return id;
+    }
+
+    /// <summary>The host's part of a snapshot: a queued image now, task_state image_snapshot_pending, the copy cast to the host.</summary>
+    private async Task<string> SnapshotImageBackedAsync(RequestContext ctx, string requestId, ServerRow server, string action, ImageRow newImage)
+    {
         var host = await HostOfAsync(server);
-        RequireState(server, "createImage", s_snapshotStates);
-        var image = await images.CreateAsync(ctx, await SnapshotImageAsync(ctx, server, name, metadata, volumeBacked: false));
+        RequireState(server, action, s_snapshotStates);
+        var image = await images.CreateAsync(ctx, newImage);
         if (!await store.ClaimTaskAsync(server.Id, s_snapshotStates, "image_snapshot_pending"))
         {
             await images.DiscardAsync(image.Id);
-            RequireState(await store.FindServerAsync(server.Id) ?? server with { TaskState = "deleting" }, "createImage", s_snapshotStates);
-            throw InvalidState(server with { TaskState = "image_snapshot_pending" }, "createImage");
+            RequireState(await store.FindServerAsync(server.Id) ?? server with { TaskState = "deleting" }, action, s_snapshotStates);
+            throw InvalidState(server with { TaskState = "image_snapshot_pending" }, action);
         }
 
-        await store.StartActionAsync(server.Id, requestId, "createImage", ctx);
+        await store.StartActionAsync(server.Id, requestId, action, ctx);
         await host.SnapshotAsync(new SnapshotServer(requestId, server.Id, image.Id), CancellationToken.None);
         return image.Id;
     }

@@ -75,6 +75,7 @@ public sealed class ImageProxyTests(EmberFixture ember) : IClassFixture<EmberFix
         // The proxy ends at 2.36, as Nova's does.
         Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"{Images}/{id}", apiVersion: "compute 2.36")).Status);
 
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Delete, $"{Images}/")).Status); // a blank id, as Tempest sends
         await api.SendAsync(HttpMethod.Delete, $"{Images}/{id}", expect: HttpStatusCode.NoContent);
         Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{id}")).Status);
     }

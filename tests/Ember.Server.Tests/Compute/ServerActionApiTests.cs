@@ -431,6 +431,49 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
     }
 
     [Fact]
+    public async Task Create_backup_makes_backup_images_and_keeps_the_newest_of_the_rotation()
+    {
+        using var own = await fixture.NewProjectClientAsync("backup");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "backup");
+        var server = await CreateAsync(api, "bk", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        JsonObject Backup(string name, JsonNode? rotation, string? type = "daily") => new()
+        {
+            ["createBackup"] = new JsonObject { ["name"] = name, ["backup_type"] = type, ["rotation"] = rotation },
+        };
+
+        foreach (var bad in new[] { Backup("b", -1), Backup("b", "x"), Backup("b", null), Backup("b", 1, type: null) })
+        {
+            var (status, _, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", bad);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{bad.ToJsonString()}: {text}");
+        }
+
+        // Three backups with a rotation of 2: the first is deleted when the third is taken.
+        var made = new List<string>();
+        foreach (var name in new[] { "b1", "b2", "b3" })
+        {
+            var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Backup(name, 2), HttpStatusCode.Accepted, "compute 2.45");
+            made.Add(reply["image_id"]!.GetValue<string>());
+            var backup = await api.WaitForAsync($"/image/v2/images/{made[^1]}", i => i["status"]!.GetValue<string>() is "active", Wait);
+            Assert.Equal("backup", backup["image_type"]!.GetValue<string>());
+            Assert.Equal("daily", backup["backup_type"]!.GetValue<string>());
+            Assert.Equal(server, backup["instance_uuid"]!.GetValue<string>());
+            await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{made[0]}")).Status);
+        var backups = (await api.SendAsync(HttpMethod.Get, $"/compute/v2.1/images/detail?server={server}&type=backup"))["images"]!.AsArray();
+        Assert.Equal(made[1..].Order(StringComparer.Ordinal), backups.Select(i => i!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.Contains((await api.SendAsync(HttpMethod.Get, $"/compute/v2.1/servers/{server}/os-instance-actions"))["instanceActions"]!.AsArray(),
+            a => a!["action"]!.GetValue<string>() == "createBackup");
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
     public async Task A_failed_snapshot_deletes_its_image_and_leaves_the_server_as_it_was()
     {
         using var own = await fixture.NewProjectClientAsync("snapfail");
