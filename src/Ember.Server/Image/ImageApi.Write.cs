@@ -181,6 +181,7 @@ public static partial class ImageApi
             rows = rows.Where(i => !i.OsHidden);
         }
 
+        rows = rows.Where(i => MatchesAttributeFilters(i, query));
         rows = Sort(rows, query["sort_key"], query["sort_dir"]);
         var all = rows.ToList();
         if (query["marker"] is { Count: > 0 } marker)
@@ -207,6 +208,47 @@ public static partial class ImageApi
         }
 
         return Json.Reply(body);
+    }
+
+    /// <summary>Query keys of the list that are not attribute filters: paging, sorting and the filters handled above.</summary>
+    private static readonly HashSet<string> s_listKeys =
+        ["limit", "marker", "sort_key", "sort_dir", "sort", "visibility", "member_status", "name", "status", "owner", "tag", "os_hidden",
+         "created_at", "updated_at", "size_min", "size_max"];
+
+    /// <summary>
+    /// Glance filters a list by any other attribute given as key=value: the core ones by their column, any other key by
+    /// the image's additional property of that name (Tempest's createBackup test lists image_type=backup this way).
+    /// </summary>
+    private static bool MatchesAttributeFilters(ImageRow image, IQueryCollection query)
+    {
+        Dictionary<string, string>? properties = null;
+        foreach (var (key, values) in query)
+        {
+            if (s_listKeys.Contains(key))
+            {
+                continue;
+            }
+
+            var wanted = values.ToString();
+            var actual = key switch
+            {
+                "id" => image.Id,
+                "container_format" => image.ContainerFormat,
+                "disk_format" => image.DiskFormat,
+                "checksum" => image.Checksum,
+                "os_hash_value" => image.OsHashValue,
+                "protected" => image.Protected ? "true" : "false",
+                "min_ram" => image.MinRam.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "min_disk" => image.MinDisk.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                _ => (properties ??= ImageJson.PropertiesOf(image)).GetValueOrDefault(key),
+            };
+            if (!string.Equals(actual, wanted, key == "protected" ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static IEnumerable<ImageRow> Sort(IEnumerable<ImageRow> images, string? key, string? direction)

@@ -32,6 +32,11 @@ public sealed class ImageProxyTests(EmberFixture ember) : IClassFixture<EmberFix
         Assert.Equal("debian", shown["metadata"]!["distro"]!.GetValue<string>());
         Assert.Contains(shown["links"]!.AsArray(), l => l!["rel"]!.GetValue<string>() == "alternate");
 
+        // Glance's own list filters by any additional property as key=value.
+        Assert.Contains((await api.SendAsync(HttpMethod.Get, "/image/v2/images?distro=debian&disk_format=raw"))["images"]!.AsArray(),
+            i => i!["id"]!.GetValue<string>() == id);
+        Assert.Empty((await api.SendAsync(HttpMethod.Get, "/image/v2/images?distro=fedora"))["images"]!.AsArray());
+
         var listed = (await api.SendAsync(HttpMethod.Get, $"{Images}/detail?name=proxied"))["images"]!.AsArray();
         Assert.Equal(id, Assert.Single(listed)!["id"]!.GetValue<string>());
         Assert.Empty((await api.SendAsync(HttpMethod.Get, $"{Images}/detail?name=proxied&minRam=65"))["images"]!.AsArray());
