@@ -560,6 +560,8 @@ public static partial class ComputeApi
                 return await ServerSecurityGroupActionAsync(http, compute, context, server, action, argument);
             case "createImage":
                 return await CreateImageAsync(http, store, compute, context, server, argument);
+            case "rebuild":
+                return await RebuildAsync(http, store, compute, context, server, argument);
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));

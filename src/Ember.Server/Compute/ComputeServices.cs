@@ -36,6 +36,7 @@ public static class ComputeServices
         new("os_compute_api:servers:reboot", PolicyRule.Member),
         new("os_compute_api:servers:create_image", PolicyRule.Member),
         new("os_compute_api:servers:create_image:allow_volume_backed", PolicyRule.Member),
+        new("os_compute_api:servers:rebuild", PolicyRule.Member),
         new("os_compute_api:os-console-output", PolicyRule.Member),
         new("os_compute_api:os-admin-password", PolicyRule.Member),
         new("os_compute_api:os-volumes-attachments:index", PolicyRule.Reader),

@@ -279,6 +279,29 @@ public sealed partial class ComputeStore(Database db)
             """, new { server.Id, server.Name, server.Description, server.Metadata, server.AccessIpV4, server.AccessIpV6, Now = Ids.Now() });
     }
 
+    /// <summary>rebuild's changes to the row: the image and what the request may set again (name, metadata, key, user data...).</summary>
+    public async Task UpdateRebuiltServerAsync(ServerRow server)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            UPDATE servers SET image_id = @ImageId, name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
+              access_ip_v6 = @AccessIpV6, key_name = @KeyName, key_data = @KeyData, user_data = @UserData, updated_at = @Now WHERE id = @Id
+            """, new
+        {
+            server.Id,
+            server.ImageId,
+            server.Name,
+            server.Description,
+            server.Metadata,
+            server.AccessIpV4,
+            server.AccessIpV6,
+            server.KeyName,
+            server.KeyData,
+            server.UserData,
+            Now = Ids.Now(),
+        });
+    }
+
     public async Task DeleteServerAsync(string id)
     {
         await using var c = await db.OpenAsync();

@@ -519,6 +519,86 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task Rebuild_checks_like_nova_replaces_the_root_overlay_and_answers_the_server_with_its_new_password()
+    {
+        using var own = await fixture.NewProjectClientAsync("rb");
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "rb");
+        var (newImage, _) = await fixture.ImageAndFlavorAsync(api, "rb2");
+        var server = await CreateAsync(api, "rb", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        JsonObject Rebuild(JsonNode? argument) => new() { ["rebuild"] = argument };
+
+        // Nova's schema and checks: imageRef required, no ephemeral disks to preserve, fields by microversion, a known image and key.
+        foreach (var (bad, version) in new (JsonNode?, string)[]
+        {
+            (null, "compute 2.1"), (new JsonObject(), "compute 2.1"), (new JsonObject { ["imageRef"] = newImage, ["preserve_ephemeral"] = true }, "compute 2.1"),
+            (new JsonObject { ["imageRef"] = newImage, ["description"] = "d" }, "compute 2.18"),
+            (new JsonObject { ["imageRef"] = newImage, ["key_name"] = "nope" }, "compute 2.54"),
+            (new JsonObject { ["imageRef"] = newImage, ["user_data"] = "not base64!" }, "compute 2.57"),
+            (new JsonObject { ["imageRef"] = Guid.NewGuid().ToString() }, "compute 2.1"),
+        })
+        {
+            var (status, _, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(bad?.DeepClone()), version);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{bad?.ToJsonString()} at {version}: {text}");
+        }
+
+        var (preserved, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            Rebuild(new JsonObject { ["imageRef"] = newImage, ["preserve_ephemeral"] = true }));
+        Assert.Equal(HttpStatusCode.BadRequest, preserved);
+        Assert.Equal("The current driver does not support preserving ephemeral partitions.", json!["badRequest"]!["message"]!.GetValue<string>());
+
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        (var locked, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject { ["imageRef"] = newImage }));
+        Assert.Equal(HttpStatusCode.Conflict, locked);
+        Assert.Equal($"Instance {server} is locked", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+
+        // Whatever was on the root disk is gone after the rebuild: the host makes a fresh overlay on the new image.
+        var disk = System.IO.Path.Combine(fixture.DataDir, "instances", server, "disk");
+        Assert.True(File.Exists(disk), disk);
+        await File.WriteAllTextAsync(disk, "marker");
+        var reply = (await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject
+        {
+            ["imageRef"] = $"http://glance.example/v2/images/{newImage}",
+            ["name"] = "rebuilt",
+            ["adminPass"] = "new-secret-1",
+            ["metadata"] = new JsonObject { ["role"] = "web" },
+            ["description"] = "second life",
+            ["user_data"] = Convert.ToBase64String("#!/bin/sh\n"u8),
+            ["accessIPv4"] = "192.0.2.7",
+        }), HttpStatusCode.Accepted, "compute 2.57"))["server"]!;
+        Assert.Equal(newImage, reply["image"]!["id"]!.GetValue<string>());
+        Assert.Equal("new-secret-1", reply["adminPass"]!.GetValue<string>());
+        Assert.Equal("rebuilt", reply["name"]!.GetValue<string>());
+        Assert.Equal("web", reply["metadata"]!["role"]!.GetValue<string>());
+        Assert.Equal("second life", reply["description"]!.GetValue<string>());
+        Assert.Equal("192.0.2.7", reply["accessIPv4"]!.GetValue<string>());
+
+        // QEMU fails on this host, so the rebuilt server goes ERROR again; its event is the rebuild's.
+        var action = await WaitForEventResultAsync(api, server, "rebuild");
+        var rebuildEvent = Assert.Single(action["events"]!.AsArray())!;
+        Assert.Equal("compute_rebuild_instance", rebuildEvent["event"]!.GetValue<string>());
+        var settled = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal(newImage, settled["server"]!["image"]!["id"]!.GetValue<string>());
+        var head = new byte[4];
+        await using (var file = File.OpenRead(disk))
+        {
+            await file.ReadExactlyAsync(head);
+        }
+
+        Assert.Equal(new byte[] { (byte)'Q', (byte)'F', (byte)'I', 0xfb }, head);
+
+        // A generated password when none is given.
+        var again = (await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject { ["imageRef"] = image }),
+            HttpStatusCode.Accepted))["server"]!;
+        Assert.Equal(12, again["adminPass"]!.GetValue<string>().Length);
+        await WaitForEventResultAsync(api, server, "rebuild");
+        await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {
