@@ -53,6 +53,12 @@ public interface IComputeHost
     /// </summary>
     Task RebuildAsync(RebuildServer message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// resize on the same host and its confirm or revert (Nova's resize_instance/finish_resize, confirm_resize,
+    /// revert_resize): the API has claimed the task_state (resize_prep, or resize_reverting) and written the new flavor.
+    /// </summary>
+    Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken);
+
     /// <summary>Stops QEMU, releases the attachments (deleting volumes marked so), removes the files and the row.</summary>
     Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken);
 
@@ -139,6 +145,17 @@ public sealed record DeleteServer(string RequestId, string ServerId);
 /// <summary><see cref="ImageId"/>: the queued image (owned by the server's project) that receives the root disk.</summary>
 public sealed record SnapshotServer(string RequestId, string ServerId, string ImageId);
 
+[JsonConverter(typeof(JsonStringEnumConverter<ResizeStep>))]
+public enum ResizeStep
+{
+    /// <summary>To the flavor now in the row, keeping the root disk as it was until confirmed or reverted.</summary>
+    Resize,
+    Confirm,
+    Revert,
+}
+
+public sealed record ResizeServer(string RequestId, string ServerId, ResizeStep Step);
+
 /// <summary>Rebuild onto the image in the server's row; carries the new admin password (a queue leaves it out, as for spawn).</summary>
 public sealed record RebuildServer(string RequestId, string ServerId, string? AdminPass)
 {
@@ -176,6 +193,7 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(DeleteServer))]
 [JsonSerializable(typeof(SnapshotServer))]
 [JsonSerializable(typeof(RebuildServer))]
+[JsonSerializable(typeof(ResizeServer))]
 [JsonSerializable(typeof(ConsoleOutputRequest))]
 [JsonSerializable(typeof(ConsoleOutputReply))]
 [JsonSerializable(typeof(ExecRequest))]

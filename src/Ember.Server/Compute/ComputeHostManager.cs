@@ -90,6 +90,7 @@ public sealed partial class ComputeHostManager(
         "attach" => "compute_attach_volume",
         "detach" => "compute_detach_volume",
         "delete" => "compute_terminate_instance",
+        "confirm_resize" or "revert_resize" => "compute_" + what,
         nameof(PowerActionKind.SoftReboot) or nameof(PowerActionKind.HardReboot) => "compute_reboot_instance",
         _ => $"compute_{what.ToLowerInvariant()}_instance",
     };

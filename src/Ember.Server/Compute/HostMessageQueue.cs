@@ -33,6 +33,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string Delete = "delete";
     public const string Snapshot = "snapshot";
     public const string Rebuild = "rebuild";
+    public const string Resize = "resize";
 
     /// <summary>
     /// Every cast the queue carries: the kind written in its row, and its message's contract. The one place a cast is
@@ -48,6 +49,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         [Delete] = ComputeHostJson.Default.DeleteServer,
         [Snapshot] = ComputeHostJson.Default.SnapshotServer,
         [Rebuild] = ComputeHostJson.Default.RebuildServer,
+        [Resize] = ComputeHostJson.Default.ResizeServer,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<Type, string> s_kinds = s_contracts.ToFrozenDictionary(c => c.Value.Type, c => c.Key);

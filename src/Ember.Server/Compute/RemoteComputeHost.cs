@@ -70,6 +70,8 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
 
     public Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
+    public Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
+
     public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
     public async Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken)

@@ -123,6 +123,7 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             new DeleteServer("req-5", server),
             new SnapshotServer("req-7", server, "image-2"),
             new RebuildServer("req-8", server, "secret"),
+            new ResizeServer("req-9", server, ResizeStep.Revert),
         ];
         foreach (var cast in casts)
         {
@@ -137,7 +138,8 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
         }, default);
 
         Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.DetachPort, HostMessageQueue.Power,
-            HostMessageQueue.Delete, HostMessageQueue.Snapshot, HostMessageQueue.Rebuild], taken.Select(c => c.Kind));
+            HostMessageQueue.Delete, HostMessageQueue.Snapshot, HostMessageQueue.Rebuild,
+            HostMessageQueue.Resize], taken.Select(c => c.Kind));
         Assert.All(taken, c => Assert.Equal(server, c.ServerId));
         // Records holding lists compare by reference: compare them as JSON. The spawn and the rebuild come back without their password.
         var expected = casts.Select(m => m switch

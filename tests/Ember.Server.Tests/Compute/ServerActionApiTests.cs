@@ -599,6 +599,78 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task Resize_checks_like_nova_keeps_the_old_disk_until_confirm_or_revert()
+    {
+        using var own = await fixture.NewProjectClientAsync("rs");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "rs");
+        var bigger = "rs-big-" + Guid.NewGuid().ToString("N")[..8];
+        var smaller = "rs-small-" + Guid.NewGuid().ToString("N")[..8];
+        var wider = "rs-wide-" + Guid.NewGuid().ToString("N")[..8];
+        foreach (var (id, disk, vcpus) in new[] { (bigger, 2, 1), (smaller, 0, 1), (wider, 1, 4) })
+        {
+            await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
+                new JsonObject { ["flavor"] = new JsonObject { ["name"] = id, ["ram"] = 64, ["vcpus"] = vcpus, ["disk"] = disk, ["id"] = id } });
+        }
+
+        var server = await CreateAsync(api, "rs", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        JsonObject Resize(string flavorRef) => new() { ["resize"] = new JsonObject { ["flavorRef"] = flavorRef } };
+        async Task<(HttpStatusCode, string)> TryAsync(JsonObject body)
+        {
+            var (status, json, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", body);
+            return (status, json is JsonObject o && o.FirstOrDefault().Value?["message"] is { } m ? m.GetValue<string>() : text);
+        }
+
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'resize' instance {server} while it is in vm_state error"), await TryAsync(Resize(bigger)));
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        Assert.Equal((HttpStatusCode.BadRequest, "When resizing, instances must change flavor!"), await TryAsync(Resize(flavor)));
+        Assert.Equal((HttpStatusCode.BadRequest, "Server disk was unable to be resized because: Unable to resize disk down."), await TryAsync(Resize(smaller)));
+        Assert.Equal(HttpStatusCode.BadRequest, (await TryAsync(Resize("no-such-flavor"))).Item1);
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'confirmResize' instance {server} while it is in vm_state active"),
+            await TryAsync(new JsonObject { ["confirmResize"] = null }));
+        await admin.SendAsync(HttpMethod.Put, $"/compute/v2.1/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["cores"] = 2 } });
+        var (overQuota, message) = await TryAsync(Resize(wider));
+        Assert.Equal(HttpStatusCode.Forbidden, overQuota);
+        Assert.StartsWith("Quota exceeded for cores: Requested 3", message, StringComparison.Ordinal);
+
+        // QEMU never ran here: the root disk is kept aside and grown, the server waits in VERIFY_RESIZE on the new flavor.
+        var dir = System.IO.Path.Combine(fixture.DataDir, "instances", server);
+        var rootSize = new FileInfo(System.IO.Path.Combine(dir, "disk")).Length;
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Resize(bigger), HttpStatusCode.Accepted);
+        var resized = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal("VERIFY_RESIZE", Status(resized));
+        Assert.Equal(bigger, resized["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.True(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        var resizeAction = await WaitForEventResultAsync(api, server, "resize");
+        Assert.Equal("compute_resize_instance", resizeAction["events"]![0]!["event"]!.GetValue<string>());
+        Assert.Equal("Success", resizeAction["events"]![0]!["result"]!.GetValue<string>());
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'resize' instance {server} while it is in vm_state resized"), await TryAsync(Resize(flavor)));
+
+        // Revert: the old flavor and the kept disk back.
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["revertResize"] = null }, HttpStatusCode.Accepted);
+        var reverted = await api.WaitForAsync(Path(server), s => Status(s) is not ("VERIFY_RESIZE" or "REVERT_RESIZE"), Wait);
+        Assert.Equal("SHUTOFF", Status(reverted));
+        Assert.Equal(flavor, reverted["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.False(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        Assert.Equal(rootSize, new FileInfo(System.IO.Path.Combine(dir, "disk")).Length);
+
+        // Resize again and confirm (204): the new flavor stays, the kept disk goes.
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Resize(bigger), HttpStatusCode.Accepted);
+        await api.WaitForAsync(Path(server), s => Status(s) == "VERIFY_RESIZE" && s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["confirmResize"] = null }, HttpStatusCode.NoContent);
+        var confirmed = await api.WaitForAsync(Path(server), s => Status(s) == "SHUTOFF", Wait);
+        Assert.Equal(bigger, confirmed["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.False(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        var actions = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions"))["instanceActions"]!.AsArray();
+        Assert.Equal(["confirmResize", "resize", "revertResize", "resize"], actions.Take(4).Select(a => a!["action"]!.GetValue<string>()));
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {

@@ -168,6 +168,38 @@ public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFix
         await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
     }
 
+    [Fact]
+    public async Task A_resize_with_the_openstack_client_boots_the_guest_with_the_new_flavor_and_confirms()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var current = (await api.SendAsync(HttpMethod.Get, "/compute/v2.1/flavors/1"))["flavor"]!;
+        var flavor = "resize-" + Guid.NewGuid().ToString("N")[..8];
+        await api.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors", new JsonObject
+        {
+            ["flavor"] = new JsonObject { ["name"] = flavor, ["id"] = flavor, ["ram"] = current["ram"]!.GetValue<int>() + 128, ["vcpus"] = 2, ["disk"] = 2 },
+        });
+        var server = await BootAsync(api, "resized", image);
+        var path = $"/compute/v2.1/servers/{server}";
+        Assert.Equal("1", await api.ExecInGuestAsync(server, "nproc"));
+
+        Task<CliResult> OpenStackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.73", .. args]);
+        (await OpenStackAsync("server", "resize", "--flavor", flavor, "--wait", server)).EnsureSuccess();
+        var resized = await api.WaitForAsync(path, s => Status(s) == "VERIFY_RESIZE", s_wait);
+        Assert.Equal(flavor, resized["server"]!["flavor"]!["id"]!.GetValue<string>());
+        await api.ExecInGuestAsync(server, "true");
+        Assert.Equal("2", await api.ExecInGuestAsync(server, "nproc"));
+        Assert.Equal((2L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture), await api.ExecInGuestAsync(server, "blockdev --getsize64 /dev/vda"));
+
+        (await OpenStackAsync("server", "resize", "confirm", server)).EnsureSuccess();
+        await api.WaitForAsync(path, s => Status(s) == "ACTIVE", s_wait);
+        Assert.Equal("still", await api.ExecInGuestAsync(server, "echo still"));
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["confirmResize", "resize", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(path, s_wait);
+    }
+
     /// <summary>A server of flavor 1 (1 GiB root disk) from <paramref name="image"/>, ACTIVE with its guest agent answering.</summary>
     private static async Task<string> BootAsync(ApiClient api, string name, string image)
     {
