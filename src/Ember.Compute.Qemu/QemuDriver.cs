@@ -78,6 +78,21 @@ public sealed partial class QemuDriver
         }
     }
 
+    /// <summary>Grows a qcow2 disk (a resize to a flavor with a larger root disk); the guest sees the new size at its next boot.</summary>
+    /// <exception cref="QemuException">qemu-img failed.</exception>
+    public async Task GrowDiskAsync(string disk, long sizeBytes, CancellationToken cancellationToken)
+    {
+        List<string> args = ["resize", "-q", "-f", "qcow2", Path.GetFullPath(disk), sizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        try
+        {
+            (await ProcessRunner.RunAsync(_options.QemuImgBinary, args, TimeSpan.FromMinutes(2), cancellationToken: cancellationToken)).EnsureSuccess();
+        }
+        catch (Exception ex) when (ex is ProcessFailedException or TimeoutException)
+        {
+            throw new QemuException($"qemu-img resize failed: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>The virtual (guest-visible) size of an image, from its header (no qemu-img, nothing else opened).</summary>
     public async Task<long> GetVirtualSizeAsync(string image, string format, CancellationToken cancellationToken)
     {

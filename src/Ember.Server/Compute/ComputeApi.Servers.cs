@@ -562,6 +562,18 @@ public static partial class ComputeApi
                 return await CreateImageAsync(http, store, compute, context, server, argument);
             case "createBackup":
                 return await CreateBackupAsync(http, compute, context, server, argument);
+            case "rebuild":
+                return await RebuildAsync(http, store, compute, context, server, argument);
+            case "resize":
+                return await ResizeAsync(http, store, compute, context, server, argument);
+            case "confirmResize":
+                http.Enforce(context, "os_compute_api:servers:confirm_resize");
+                await compute.ConfirmResizeAsync(context, RequestId(http), server);
+                return Results.NoContent();
+            case "revertResize":
+                http.Enforce(context, "os_compute_api:servers:revert_resize");
+                await compute.RevertResizeAsync(context, RequestId(http), server);
+                return Results.Accepted();
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));

@@ -46,6 +46,19 @@ public interface IComputeHost
     /// </summary>
     Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// rebuild of an image-backed server (Nova's rebuild_instance): the guest stops, its root overlay is replaced by a
+    /// fresh one on the image the row now names (attached volumes stay), and it boots again, or stays off if it was
+    /// stopped. The API has claimed task_state rebuilding; the host clears it.
+    /// </summary>
+    Task RebuildAsync(RebuildServer message, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// resize on the same host and its confirm or revert (Nova's resize_instance/finish_resize, confirm_resize,
+    /// revert_resize): the API has claimed the task_state (resize_prep, or resize_reverting) and written the new flavor.
+    /// </summary>
+    Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken);
+
     /// <summary>Stops QEMU, releases the attachments (deleting volumes marked so), removes the files and the row.</summary>
     Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken);
 
@@ -132,6 +145,24 @@ public sealed record DeleteServer(string RequestId, string ServerId);
 /// <summary><see cref="ImageId"/>: the queued image (owned by the server's project) that receives the root disk.</summary>
 public sealed record SnapshotServer(string RequestId, string ServerId, string ImageId);
 
+[JsonConverter(typeof(JsonStringEnumConverter<ResizeStep>))]
+public enum ResizeStep
+{
+    /// <summary>To the flavor now in the row, keeping the root disk as it was until confirmed or reverted.</summary>
+    Resize,
+    Confirm,
+    Revert,
+}
+
+public sealed record ResizeServer(string RequestId, string ServerId, ResizeStep Step);
+
+/// <summary>Rebuild onto the image in the server's row; carries the new admin password (a queue leaves it out, as for spawn).</summary>
+public sealed record RebuildServer(string RequestId, string ServerId, string? AdminPass)
+{
+    /// <summary>Without the admin password, so a record printed by accident shows no secret.</summary>
+    public override string ToString() => $"RebuildServer {{ RequestId = {RequestId}, ServerId = {ServerId} }}";
+}
+
 /// <summary><see cref="Lines"/>: the last lines only; null for the whole log.</summary>
 public sealed record ConsoleOutputRequest(string RequestId, string ServerId, int? Lines);
 
@@ -161,6 +192,8 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(PowerAction))]
 [JsonSerializable(typeof(DeleteServer))]
 [JsonSerializable(typeof(SnapshotServer))]
+[JsonSerializable(typeof(RebuildServer))]
+[JsonSerializable(typeof(ResizeServer))]
 [JsonSerializable(typeof(ConsoleOutputRequest))]
 [JsonSerializable(typeof(ConsoleOutputReply))]
 [JsonSerializable(typeof(ExecRequest))]

@@ -90,6 +90,7 @@ public sealed partial class ComputeHostManager(
         "attach" => "compute_attach_volume",
         "detach" => "compute_detach_volume",
         "delete" => "compute_terminate_instance",
+        "confirm_resize" or "revert_resize" => "compute_" + what,
         nameof(PowerActionKind.SoftReboot) or nameof(PowerActionKind.HardReboot) => "compute_reboot_instance",
         _ => $"compute_{what.ToLowerInvariant()}_instance",
     };
@@ -197,16 +198,8 @@ public sealed partial class ComputeHostManager(
         }
         else
         {
-            var imageBase = await images.FetchAsync(image ?? throw new InvalidOperationException("The server has neither an image nor a boot volume."),
+            root = await RootOverlayAsync(dir, flavor, image ?? throw new InvalidOperationException("The server has neither an image nor a boot volume."),
                 cancellationToken);
-            var overlay = Path.Combine(dir, "disk");
-            if (!File.Exists(overlay))
-            {
-                long? size = flavor.Disk > 0 ? (long)flavor.Disk << 30 : null;
-                await driver.CreateOverlayAsync(imageBase.Path, imageBase.Format, overlay, size, cancellationToken);
-            }
-
-            root = new FileDisk("vda", overlay, "qcow2", Backing: imageBase);
         }
 
         var nics = await networking.PlugAsync(server.Id, cancellationToken);
@@ -228,6 +221,20 @@ public sealed partial class ComputeHostManager(
         machines.Add(machine);
         WatchExit(machine);
         return machine;
+    }
+
+    /// <summary>The root disk of an image-backed server: its overlay on the cached image, made at the first boot (or after a rebuild removed it).</summary>
+    private async Task<FileDisk> RootOverlayAsync(string dir, FlavorSpec flavor, ImageSpec image, CancellationToken cancellationToken)
+    {
+        var imageBase = await images.FetchAsync(image, cancellationToken);
+        var overlay = Path.Combine(dir, "disk");
+        if (!File.Exists(overlay))
+        {
+            long? size = flavor.Disk > 0 ? (long)flavor.Disk << 30 : null;
+            await driver.CreateOverlayAsync(imageBase.Path, imageBase.Format, overlay, size, cancellationToken);
+        }
+
+        return new FileDisk("vda", overlay, "qcow2", Backing: imageBase);
     }
 
     /// <summary>

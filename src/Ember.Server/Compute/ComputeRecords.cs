@@ -41,6 +41,9 @@ public sealed record ServerRow
 
     /// <summary>The flavor as it was at boot (Nova embeds a copy; the flavor may be deleted later).</summary>
     public string FlavorJson { get; init; } = "{}";
+
+    /// <summary>The flavor before a resize, until it is confirmed or reverted (Nova's old_flavor); null otherwise.</summary>
+    public string? OldFlavorJson { get; init; }
     public string VmState { get; init; } = VmStates.Building;
     public string? TaskState { get; init; }
     public int PowerState { get; init; }
@@ -110,6 +113,9 @@ public static class VmStates
     public const string Suspended = "suspended";
     public const string Error = "error";
     public const string Deleted = "deleted";
+
+    /// <summary>A resize waiting for its confirm or revert (VERIFY_RESIZE).</summary>
+    public const string Resized = "resized";
 }
 
 /// <summary>Nova's power_state numbers.</summary>

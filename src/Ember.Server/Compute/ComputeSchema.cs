@@ -213,5 +213,9 @@ public static class ComputeSchema
             CREATE INDEX servers_project_order ON servers (project_id, created_at, id);
             CREATE INDEX servers_order ON servers (created_at, id);
             """),
+        // resize: the flavor the server had before, kept until the resize is confirmed or reverted (Nova's old_flavor).
+        new("compute-020-resize", """
+            ALTER TABLE servers ADD COLUMN old_flavor_json TEXT;
+            """),
     ];
 }

@@ -279,6 +279,57 @@ public sealed partial class ComputeStore(Database db)
             """, new { server.Id, server.Name, server.Description, server.Metadata, server.AccessIpV4, server.AccessIpV6, Now = Ids.Now() });
     }
 
+    /// <summary>rebuild's changes to the row: the image and what the request may set again (name, metadata, key, user data...).</summary>
+    public async Task UpdateRebuiltServerAsync(ServerRow server)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            UPDATE servers SET image_id = @ImageId, name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
+              access_ip_v6 = @AccessIpV6, key_name = @KeyName, key_data = @KeyData, user_data = @UserData, updated_at = @Now WHERE id = @Id
+            """, new
+        {
+            server.Id,
+            server.ImageId,
+            server.Name,
+            server.Description,
+            server.Metadata,
+            server.AccessIpV4,
+            server.AccessIpV6,
+            server.KeyName,
+            server.KeyData,
+            server.UserData,
+            Now = Ids.Now(),
+        });
+    }
+
+    /// <summary>resize: the new flavor in the row, the old one kept (only while the API's claim of resize_prep holds).</summary>
+    public async Task SetResizedFlavorAsync(string id, FlavorRow flavor, string oldFlavorJson)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            UPDATE servers SET flavor_id = @FlavorId, flavor_json = @FlavorJson, old_flavor_json = @Old, updated_at = @Now
+            WHERE id = @Id AND task_state = 'resize_prep'
+            """, new { Id = id, FlavorId = flavor.Id, FlavorJson = System.Text.Json.JsonSerializer.Serialize(flavor), Old = oldFlavorJson, Now = Ids.Now() });
+    }
+
+    /// <summary>
+    /// The end of a resize: confirm forgets the old flavor, revert puts it back. The server leaves VERIFY_RESIZE for
+    /// <paramref name="vmState"/> with no task.
+    /// </summary>
+    public async Task EndResizeAsync(string id, bool revert, string vmState, int powerState)
+    {
+        await using var c = await db.OpenAsync();
+        var flavor = revert
+            ? await c.QuerySingleOrDefaultAsync<string?>("SELECT old_flavor_json FROM servers WHERE id = @Id", new { Id = id })
+            : null;
+        var flavorId = flavor is null ? null : System.Text.Json.JsonSerializer.Deserialize<FlavorRow>(flavor)?.Id;
+        await c.ExecuteAsync("""
+            UPDATE servers SET flavor_id = COALESCE(@FlavorId, flavor_id), flavor_json = COALESCE(@FlavorJson, flavor_json), old_flavor_json = NULL,
+              vm_state = @VmState, task_state = NULL, power_state = @PowerState, updated_at = @Now
+            WHERE id = @Id
+            """, new { Id = id, FlavorId = flavorId, FlavorJson = flavor, VmState = vmState, PowerState = powerState, Now = Ids.Now() });
+    }
+
     public async Task DeleteServerAsync(string id)
     {
         await using var c = await db.OpenAsync();

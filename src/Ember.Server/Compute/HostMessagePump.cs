@@ -36,6 +36,8 @@ public sealed partial class HostMessagePump(HostMessageQueue queue, ComputeHostM
         PowerAction power => host.PowerAsync(power, CancellationToken.None),
         DeleteServer delete => host.DeleteAsync(delete, CancellationToken.None),
         SnapshotServer snapshot => host.SnapshotAsync(snapshot, CancellationToken.None),
+        RebuildServer rebuild => host.RebuildAsync(rebuild, CancellationToken.None),
+        ResizeServer resize => host.ResizeAsync(resize, CancellationToken.None),
         var other => throw new InvalidOperationException($"No delivery for {other.GetType().Name}."),
     };
 

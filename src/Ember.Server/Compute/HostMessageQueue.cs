@@ -32,6 +32,8 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string Power = "power";
     public const string Delete = "delete";
     public const string Snapshot = "snapshot";
+    public const string Rebuild = "rebuild";
+    public const string Resize = "resize";
 
     /// <summary>
     /// Every cast the queue carries: the kind written in its row, and its message's contract. The one place a cast is
@@ -46,6 +48,8 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         [Power] = ComputeHostJson.Default.PowerAction,
         [Delete] = ComputeHostJson.Default.DeleteServer,
         [Snapshot] = ComputeHostJson.Default.SnapshotServer,
+        [Rebuild] = ComputeHostJson.Default.RebuildServer,
+        [Resize] = ComputeHostJson.Default.ResizeServer,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<Type, string> s_kinds = s_contracts.ToFrozenDictionary(c => c.Value.Type, c => c.Key);
@@ -62,7 +66,12 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         var kind = s_kinds.TryGetValue(message.GetType(), out var found) ? found
             : throw new ArgumentException($"{message.GetType().Name} is not a cast.", nameof(message));
         // The boot password never goes into the database (and so into its WAL and backups).
-        object written = message is SpawnServer spawn ? spawn with { AdminPass = null } : message;
+        object written = message switch
+        {
+            SpawnServer spawn => spawn with { AdminPass = null },
+            RebuildServer rebuild => rebuild with { AdminPass = null },
+            _ => message,
+        };
         var body = JsonSerializer.SerializeToElement(written, s_contracts[kind]);
         // Every cast names its server; the row's column is read from the body so that the two cannot disagree.
         return EnqueueAsync(host, body.GetProperty("serverId").GetString()!, kind, body.GetRawText());

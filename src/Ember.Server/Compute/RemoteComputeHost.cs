@@ -26,11 +26,24 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
     /// <summary>The boot password goes to the host by call first (never into the queue), then the spawn is queued.</summary>
     public async Task SpawnAsync(SpawnServer message, CancellationToken cancellationToken)
     {
-        if (message.AdminPass is { } password)
+        await HandOverPasswordAsync(message.RequestId, message.ServerId, message.AdminPass, cancellationToken);
+        await queue.EnqueueAsync(name, message);
+    }
+
+    /// <summary>As for a spawn: the rebuild's new password goes by call, the rebuild into the queue without it.</summary>
+    public async Task RebuildAsync(RebuildServer message, CancellationToken cancellationToken)
+    {
+        await HandOverPasswordAsync(message.RequestId, message.ServerId, message.AdminPass, cancellationToken);
+        await queue.EnqueueAsync(name, message);
+    }
+
+    private async Task HandOverPasswordAsync(string requestId, string serverId, string? adminPass, CancellationToken cancellationToken)
+    {
+        if (adminPass is { } password)
         {
             try
             {
-                using var held = await CallAsync(HostCalls.BootPassword, message.RequestId, new SetPasswordRequest(message.RequestId, message.ServerId, password),
+                using var held = await CallAsync(HostCalls.BootPassword, requestId, new SetPasswordRequest(requestId, serverId, password),
                     ComputeHostJson.Default.SetPasswordRequest, s_callTimeout, cancellationToken);
             }
             catch (ApiException ex)
@@ -39,8 +52,6 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
                 calls.BootPasswordNotHandedOver(name, ex.Message);
             }
         }
-
-        await queue.EnqueueAsync(name, message);
     }
 
     public Task AttachVolumeAsync(AttachVolume message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
@@ -58,6 +69,8 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
     public Task PowerAsync(PowerAction message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
     public Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
+
+    public Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
     public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 

@@ -266,6 +266,10 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
 
         public Task SnapshotAsync(SnapshotServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
+        public Task RebuildAsync(RebuildServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
+        public Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
         public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
         public Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken) =>

@@ -122,6 +122,8 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             new PowerAction("req-4", server, PowerActionKind.HardReboot),
             new DeleteServer("req-5", server),
             new SnapshotServer("req-7", server, "image-2"),
+            new RebuildServer("req-8", server, "secret"),
+            new ResizeServer("req-9", server, ResizeStep.Revert),
         ];
         foreach (var cast in casts)
         {
@@ -136,10 +138,16 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
         }, default);
 
         Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.DetachPort, HostMessageQueue.Power,
-            HostMessageQueue.Delete, HostMessageQueue.Snapshot], taken.Select(c => c.Kind));
+            HostMessageQueue.Delete, HostMessageQueue.Snapshot, HostMessageQueue.Rebuild,
+            HostMessageQueue.Resize], taken.Select(c => c.Kind));
         Assert.All(taken, c => Assert.Equal(server, c.ServerId));
-        // Records holding lists compare by reference: compare them as JSON. The spawn comes back without its password.
-        var expected = casts.Select(m => m is SpawnServer spawn ? spawn with { AdminPass = null } : m);
+        // Records holding lists compare by reference: compare them as JSON. The spawn and the rebuild come back without their password.
+        var expected = casts.Select(m => m switch
+        {
+            SpawnServer spawn => spawn with { AdminPass = null },
+            RebuildServer rebuild => rebuild with { AdminPass = null },
+            _ => m,
+        });
         Assert.Equal(expected.Select(Json), taken.Select(c => Json(c.Message)));
         await Assert.ThrowsAsync<ArgumentException>(() => fixture.Queue.EnqueueAsync("round-trip", new ConsoleOutputRequest("req-6", server, null)));
     }

@@ -573,6 +573,158 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task Rebuild_checks_like_nova_replaces_the_root_overlay_and_answers_the_server_with_its_new_password()
+    {
+        using var own = await fixture.NewProjectClientAsync("rb");
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "rb");
+        var (newImage, _) = await fixture.ImageAndFlavorAsync(api, "rb2");
+        var server = await CreateAsync(api, "rb", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        JsonObject Rebuild(JsonNode? argument) => new() { ["rebuild"] = argument };
+
+        // Nova's schema and checks: imageRef required, no ephemeral disks to preserve, fields by microversion, a known image and key.
+        foreach (var (bad, version) in new (JsonNode?, string)[]
+        {
+            (null, "compute 2.1"), (new JsonObject(), "compute 2.1"), (new JsonObject { ["imageRef"] = newImage, ["preserve_ephemeral"] = true }, "compute 2.1"),
+            (new JsonObject { ["imageRef"] = newImage, ["description"] = "d" }, "compute 2.18"),
+            (new JsonObject { ["imageRef"] = newImage, ["key_name"] = "nope" }, "compute 2.54"),
+            (new JsonObject { ["imageRef"] = newImage, ["user_data"] = "not base64!" }, "compute 2.57"),
+            (new JsonObject { ["imageRef"] = Guid.NewGuid().ToString() }, "compute 2.1"),
+        })
+        {
+            var (status, _, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(bad?.DeepClone()), version);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{bad?.ToJsonString()} at {version}: {text}");
+        }
+
+        var (preserved, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            Rebuild(new JsonObject { ["imageRef"] = newImage, ["preserve_ephemeral"] = true }));
+        Assert.Equal(HttpStatusCode.BadRequest, preserved);
+        Assert.Equal("The current driver does not support preserving ephemeral partitions.", json!["badRequest"]!["message"]!.GetValue<string>());
+
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        (var locked, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject { ["imageRef"] = newImage }));
+        Assert.Equal(HttpStatusCode.Conflict, locked);
+        Assert.Equal($"Instance {server} is locked", json!["conflictingRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+
+        // Whatever was on the root disk is gone after the rebuild: the host makes a fresh overlay on the new image.
+        var disk = System.IO.Path.Combine(fixture.DataDir, "instances", server, "disk");
+        Assert.True(File.Exists(disk), disk);
+        await File.WriteAllTextAsync(disk, "marker");
+        var reply = (await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject
+        {
+            ["imageRef"] = $"http://glance.example/v2/images/{newImage}",
+            ["name"] = "rebuilt",
+            ["adminPass"] = "new-secret-1",
+            ["metadata"] = new JsonObject { ["role"] = "web" },
+            ["description"] = "second life",
+            ["user_data"] = Convert.ToBase64String("#!/bin/sh\n"u8),
+            ["accessIPv4"] = "192.0.2.7",
+        }), HttpStatusCode.Accepted, "compute 2.57"))["server"]!;
+        Assert.Equal(newImage, reply["image"]!["id"]!.GetValue<string>());
+        Assert.Equal("new-secret-1", reply["adminPass"]!.GetValue<string>());
+        Assert.Equal("rebuilt", reply["name"]!.GetValue<string>());
+        Assert.Equal("web", reply["metadata"]!["role"]!.GetValue<string>());
+        Assert.Equal("second life", reply["description"]!.GetValue<string>());
+        Assert.Equal("192.0.2.7", reply["accessIPv4"]!.GetValue<string>());
+
+        // QEMU fails on this host, so the rebuilt server goes ERROR again; its event is the rebuild's.
+        var action = await WaitForEventResultAsync(api, server, "rebuild");
+        var rebuildEvent = Assert.Single(action["events"]!.AsArray())!;
+        Assert.Equal("compute_rebuild_instance", rebuildEvent["event"]!.GetValue<string>());
+        var settled = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal(newImage, settled["server"]!["image"]!["id"]!.GetValue<string>());
+        var head = new byte[4];
+        await using (var file = File.OpenRead(disk))
+        {
+            await file.ReadExactlyAsync(head);
+        }
+
+        Assert.Equal(new byte[] { (byte)'Q', (byte)'F', (byte)'I', 0xfb }, head);
+
+        // A generated password when none is given.
+        var again = (await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Rebuild(new JsonObject { ["imageRef"] = image }),
+            HttpStatusCode.Accepted))["server"]!;
+        Assert.Equal(12, again["adminPass"]!.GetValue<string>().Length);
+        await WaitForEventResultAsync(api, server, "rebuild");
+        await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task Resize_checks_like_nova_keeps_the_old_disk_until_confirm_or_revert()
+    {
+        using var own = await fixture.NewProjectClientAsync("rs");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "rs");
+        var bigger = "rs-big-" + Guid.NewGuid().ToString("N")[..8];
+        var smaller = "rs-small-" + Guid.NewGuid().ToString("N")[..8];
+        var wider = "rs-wide-" + Guid.NewGuid().ToString("N")[..8];
+        foreach (var (id, disk, vcpus) in new[] { (bigger, 2, 1), (smaller, 0, 1), (wider, 1, 4) })
+        {
+            await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors",
+                new JsonObject { ["flavor"] = new JsonObject { ["name"] = id, ["ram"] = 64, ["vcpus"] = vcpus, ["disk"] = disk, ["id"] = id } });
+        }
+
+        var server = await CreateAsync(api, "rs", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        JsonObject Resize(string flavorRef) => new() { ["resize"] = new JsonObject { ["flavorRef"] = flavorRef } };
+        async Task<(HttpStatusCode, string)> TryAsync(JsonObject body)
+        {
+            var (status, json, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", body);
+            return (status, json is JsonObject o && o.FirstOrDefault().Value?["message"] is { } m ? m.GetValue<string>() : text);
+        }
+
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'resize' instance {server} while it is in vm_state error"), await TryAsync(Resize(bigger)));
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        Assert.Equal((HttpStatusCode.BadRequest, "When resizing, instances must change flavor!"), await TryAsync(Resize(flavor)));
+        Assert.Equal((HttpStatusCode.BadRequest, "Server disk was unable to be resized because: Unable to resize disk down."), await TryAsync(Resize(smaller)));
+        Assert.Equal(HttpStatusCode.BadRequest, (await TryAsync(Resize("no-such-flavor"))).Item1);
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'confirmResize' instance {server} while it is in vm_state active"),
+            await TryAsync(new JsonObject { ["confirmResize"] = null }));
+        await admin.SendAsync(HttpMethod.Put, $"/compute/v2.1/os-quota-sets/{own.ProjectId}",
+            new JsonObject { ["quota_set"] = new JsonObject { ["cores"] = 2 } });
+        var (overQuota, message) = await TryAsync(Resize(wider));
+        Assert.Equal(HttpStatusCode.Forbidden, overQuota);
+        Assert.StartsWith("Quota exceeded for cores: Requested 3", message, StringComparison.Ordinal);
+
+        // QEMU never ran here: the root disk is kept aside and grown, the server waits in VERIFY_RESIZE on the new flavor.
+        var dir = System.IO.Path.Combine(fixture.DataDir, "instances", server);
+        var rootSize = new FileInfo(System.IO.Path.Combine(dir, "disk")).Length;
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Resize(bigger), HttpStatusCode.Accepted);
+        var resized = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal("VERIFY_RESIZE", Status(resized));
+        Assert.Equal(bigger, resized["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.True(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        var resizeAction = await WaitForEventResultAsync(api, server, "resize");
+        Assert.Equal("compute_resize_instance", resizeAction["events"]![0]!["event"]!.GetValue<string>());
+        Assert.Equal("Success", resizeAction["events"]![0]!["result"]!.GetValue<string>());
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'resize' instance {server} while it is in vm_state resized"), await TryAsync(Resize(flavor)));
+
+        // Revert: the old flavor and the kept disk back.
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["revertResize"] = null }, HttpStatusCode.Accepted);
+        var reverted = await api.WaitForAsync(Path(server), s => Status(s) is not ("VERIFY_RESIZE" or "REVERT_RESIZE"), Wait);
+        Assert.Equal("SHUTOFF", Status(reverted));
+        Assert.Equal(flavor, reverted["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.False(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        Assert.Equal(rootSize, new FileInfo(System.IO.Path.Combine(dir, "disk")).Length);
+
+        // Resize again and confirm (204): the new flavor stays, the kept disk goes.
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", Resize(bigger), HttpStatusCode.Accepted);
+        await api.WaitForAsync(Path(server), s => Status(s) == "VERIFY_RESIZE" && s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["confirmResize"] = null }, HttpStatusCode.NoContent);
+        var confirmed = await api.WaitForAsync(Path(server), s => Status(s) == "SHUTOFF", Wait);
+        Assert.Equal(bigger, confirmed["server"]!["flavor"]!["id"]!.GetValue<string>());
+        Assert.False(File.Exists(System.IO.Path.Combine(dir, "disk.resize-orig")));
+        var actions = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions"))["instanceActions"]!.AsArray();
+        Assert.Equal(["confirmResize", "resize", "revertResize", "resize"], actions.Take(4).Select(a => a!["action"]!.GetValue<string>()));
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Ember.Server.Tests.Compute;
 
 /// <summary>
-/// pause/unpause, suspend/resume, lock and createImage on real guests, through Debian's openstack client, with QEMU's own
+/// pause/unpause, suspend/resume, lock, createImage and rebuild on real guests, through Debian's openstack client, with QEMU's own
 /// run state checked over QMP and every step in the server's action log with its host event.
 /// </summary>
 public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFixture>
@@ -118,6 +118,86 @@ public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFix
         await api.SendAsync(HttpMethod.Delete, copyPath, expect: HttpStatusCode.NoContent);
         await api.WaitGoneAsync(copyPath, s_wait);
         await api.SendAsync(HttpMethod.Delete, $"/image/v2/images/{snapshot}", expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task A_rebuild_gives_a_fresh_root_disk_and_keeps_the_attached_volume()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var server = await BootAsync(api, "rebuilt", image);
+        var path = $"/compute/v2.1/servers/{server}";
+        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject
+        {
+            ["volume"] = new JsonObject { ["name"] = "kept", ["size"] = 1 },
+        }, HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        await api.SendAsync(HttpMethod.Post, $"{path}/os-volume_attachments",
+            new JsonObject { ["volumeAttachment"] = new JsonObject { ["volumeId"] = volume } }, apiVersion: ApiClient.Compute260);
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "in-use", s_wait);
+
+        // The marker goes to the root disk itself (the root file system is an initramfs), and one to the volume.
+        const string Marker = "ember-rebuild-marker";
+        await api.ExecInGuestAsync(server, $"echo {Marker} | dd of=/dev/vda bs=1M seek=512 conv=sync,fsync 2>/dev/null");
+        await api.ExecInGuestAsync(server, $"for i in $(seq 50); do [ -b /dev/vdb ] && break; sleep 0.2; done; echo {Marker} | dd of=/dev/vdb bs=1M conv=sync,fsync 2>/dev/null");
+        string ReadMarker(string device) => $"dd if={device} bs=1M count=1 {(device == "/dev/vda" ? "skip=512" : "")} 2>/dev/null | head -c {Marker.Length}";
+        Assert.Equal(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vda")));
+
+        Task<CliResult> OpenStackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.73", .. args]);
+        (await OpenStackAsync("server", "rebuild", "--image", image, "--wait", server)).EnsureSuccess();
+        var after = await api.WaitForAsync(path, s => Status(s) == "ACTIVE" && s["server"]!["OS-EXT-STS:task_state"] is null, s_wait);
+        Assert.Equal(image, after["server"]!["image"]!["id"]!.GetValue<string>());
+        Assert.Equal(volume, after["server"]!["os-extended-volumes:volumes_attached"]![0]!["id"]!.GetValue<string>());
+        // The guest agent answers on the new disk; the root disk's marker is gone, the volume's is still there.
+        Assert.Equal("still", await api.ExecInGuestAsync(server, "echo still"));
+        Assert.NotEqual(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vda")));
+        Assert.Equal(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vdb")));
+        var shownVolume = await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{volume}");
+        Assert.Equal("in-use", shownVolume["volume"]!["status"]!.GetValue<string>());
+
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["rebuild", "attach_volume", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        var rebuildRequest = events[0]!["Request ID"]!.GetValue<string>();
+        var action = (await api.SendAsync(HttpMethod.Get, $"{path}/os-instance-actions/{rebuildRequest}", apiVersion: "compute 2.62"))["instanceAction"]!;
+        var rebuildEvent = Assert.Single(action["events"]!.AsArray())!;
+        Assert.Equal("compute_rebuild_instance", rebuildEvent["event"]!.GetValue<string>());
+        Assert.Equal("Success", rebuildEvent["result"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(path, s_wait);
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        await api.SendAsync(HttpMethod.Delete, $"/volume/v3/volumes/{volume}", expect: HttpStatusCode.Accepted);
+    }
+
+    [Fact]
+    public async Task A_resize_with_the_openstack_client_boots_the_guest_with_the_new_flavor_and_confirms()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var current = (await api.SendAsync(HttpMethod.Get, "/compute/v2.1/flavors/1"))["flavor"]!;
+        var flavor = "resize-" + Guid.NewGuid().ToString("N")[..8];
+        await api.SendAsync(HttpMethod.Post, "/compute/v2.1/flavors", new JsonObject
+        {
+            ["flavor"] = new JsonObject { ["name"] = flavor, ["id"] = flavor, ["ram"] = current["ram"]!.GetValue<int>() + 128, ["vcpus"] = 2, ["disk"] = 2 },
+        });
+        var server = await BootAsync(api, "resized", image);
+        var path = $"/compute/v2.1/servers/{server}";
+        Assert.Equal("1", await api.ExecInGuestAsync(server, "nproc"));
+
+        Task<CliResult> OpenStackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.73", .. args]);
+        (await OpenStackAsync("server", "resize", "--flavor", flavor, "--wait", server)).EnsureSuccess();
+        var resized = await api.WaitForAsync(path, s => Status(s) == "VERIFY_RESIZE", s_wait);
+        Assert.Equal(flavor, resized["server"]!["flavor"]!["id"]!.GetValue<string>());
+        await api.ExecInGuestAsync(server, "true");
+        Assert.Equal("2", await api.ExecInGuestAsync(server, "nproc"));
+        Assert.Equal((2L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture), await api.ExecInGuestAsync(server, "blockdev --getsize64 /dev/vda"));
+
+        (await OpenStackAsync("server", "resize", "confirm", server)).EnsureSuccess();
+        await api.WaitForAsync(path, s => Status(s) == "ACTIVE", s_wait);
+        Assert.Equal("still", await api.ExecInGuestAsync(server, "echo still"));
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["confirmResize", "resize", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(path, s_wait);
     }
 
     /// <summary>A server of flavor 1 (1 GiB root disk) from <paramref name="image"/>, ACTIVE with its guest agent answering.</summary>
