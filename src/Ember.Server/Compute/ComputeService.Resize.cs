@@ -49,32 +49,24 @@ public sealed partial class ComputeService
     }
 
     /// <summary>confirmResize: from VERIFY_RESIZE; the host drops the kept root disk, the server is ACTIVE (or SHUTOFF) on the new flavor.</summary>
-    public async Task ConfirmResizeAsync(RequestContext ctx, string requestId, ServerRow server)
-    {
-        RequireUnlocked(ctx, server);
-        var host = await HostOfAsync(server);
-        RequireState(server, "confirmResize", s_resizedStates);
-        if (!await store.ClaimTaskAsync(server.Id, s_resizedStates, "resize_confirming"))
-        {
-            throw InvalidState(await store.FindServerAsync(server.Id) ?? server, "confirmResize");
-        }
-
-        await store.StartActionAsync(server.Id, requestId, "confirmResize", ctx);
-        await host.ResizeAsync(new ResizeServer(requestId, server.Id, ResizeStep.Confirm), CancellationToken.None);
-    }
+    public Task ConfirmResizeAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        FinishResizeAsync(ctx, requestId, server, "confirmResize", "resize_confirming", ResizeStep.Confirm);
 
     /// <summary>revertResize: from VERIFY_RESIZE; the host puts the kept root disk and the old flavor back.</summary>
-    public async Task RevertResizeAsync(RequestContext ctx, string requestId, ServerRow server)
+    public Task RevertResizeAsync(RequestContext ctx, string requestId, ServerRow server) =>
+        FinishResizeAsync(ctx, requestId, server, "revertResize", "resize_reverting", ResizeStep.Revert);
+
+    private async Task FinishResizeAsync(RequestContext ctx, string requestId, ServerRow server, string action, string taskState, ResizeStep step)
     {
         RequireUnlocked(ctx, server);
         var host = await HostOfAsync(server);
-        RequireState(server, "revertResize", s_resizedStates);
-        if (!await store.ClaimTaskAsync(server.Id, s_resizedStates, "resize_reverting"))
+        RequireState(server, action, s_resizedStates);
+        if (!await store.ClaimTaskAsync(server.Id, s_resizedStates, taskState))
         {
-            throw InvalidState(await store.FindServerAsync(server.Id) ?? server, "revertResize");
+            throw InvalidState(await store.FindServerAsync(server.Id) ?? server, action);
         }
 
-        await store.StartActionAsync(server.Id, requestId, "revertResize", ctx);
-        await host.ResizeAsync(new ResizeServer(requestId, server.Id, ResizeStep.Revert), CancellationToken.None);
+        await store.StartActionAsync(server.Id, requestId, action, ctx);
+        await host.ResizeAsync(new ResizeServer(requestId, server.Id, step), CancellationToken.None);
     }
 }
