@@ -6,8 +6,14 @@ using Ember.Server.Tests.Support;
 
 namespace Ember.Server.Tests.Dashboard;
 
+/// <summary>The dashboard's pages over SQLite.</summary>
+public sealed class DashboardPageTests(EmberFixture fixture) : DashboardPageCases(fixture), IClassFixture<EmberFixture>;
+
+/// <summary>The same pages over PostgreSQL, whose list queries and time types differ.</summary>
+public sealed class PostgresDashboardPageTests(PostgresEmberFixture fixture) : DashboardPageCases(fixture), IClassFixture<PostgresEmberFixture>;
+
 /// <summary>The dashboard's pages over plain HTTP: login errors, CSRF, project scoping, HTML encoding, the / redirect.</summary>
-public sealed partial class DashboardPageTests(EmberFixture fixture) : IClassFixture<EmberFixture>
+public abstract partial class DashboardPageCases(EmberFixture fixture)
 {
     [Fact]
     public async Task Bad_credentials_show_the_identity_api_message_and_set_no_cookie()
