@@ -2,7 +2,7 @@
 import http.client, json, os, re, statistics, sys, time, urllib.parse
 
 base = urllib.parse.urlparse(sys.argv[1])
-volumes, rounds = int(os.environ["VOLUMES"]), int(os.environ["ROUNDS"])
+volumes, servers, rounds = int(os.environ["VOLUMES"]), int(os.environ["SERVERS"]), int(os.environ["ROUNDS"])
 
 
 def connect():
@@ -37,6 +37,23 @@ for i in range(volumes):
             {"Content-Type": "application/json", "X-Auth-Token": token})
     assert reply.status == 202, reply.status
 
+def nova(method, path, body=None):
+    reply, raw = request(api, method, "/compute/v2.1" + path, body and json.dumps(body),
+                         {"Content-Type": "application/json", "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.60"})
+    assert reply.status < 300, (method, path, reply.status, raw[:300])
+    return json.loads(raw) if raw else None
+
+
+# Servers that no host can hold end in ERROR with NoValidHost: real rows with a fault, no VM booted.
+nova("PUT", f"/os-quota-sets/{project}", {"quota_set": {"instances": -1, "cores": -1, "ram": -1}})
+flavor = nova("POST", "/flavors", {"flavor": {"name": "bench-too-big", "ram": 64 * 1024 * 1024, "vcpus": 1, "disk": 1}})["flavor"]["id"]
+reply, raw = request(api, "GET", "/image/v2/images?name=ember-tiny", headers={"X-Auth-Token": token})
+image = json.loads(raw)["images"][0]["id"]
+for i in range(servers):
+    nova("POST", "/servers", {"server": {"name": f"bench-{i:03}", "flavorRef": flavor, "imageRef": image, "networks": "none"}})
+while any(s["status"] == "BUILD" for s in nova("GET", "/servers/detail")["servers"]):
+    time.sleep(0.5)
+
 browser = connect()
 reply, _ = request(browser, "POST", "/dashboard/login", "user=admin&password=bench-secret&project=admin",
                    {"Content-Type": "application/x-www-form-urlencoded"})
@@ -59,14 +76,16 @@ def timed(conn, path, headers):
 
 rows = [
     ("`GET /dashboard/volumes` (HTML page)", *timed(browser, "/dashboard/volumes", {"Cookie": cookie})),
-    ("`GET /dashboard/servers` (HTML page, no servers)", *timed(browser, "/dashboard/servers", {"Cookie": cookie})),
+    ("`GET /dashboard/servers` (HTML page)", *timed(browser, "/dashboard/servers", {"Cookie": cookie})),
     ("`GET /dashboard/topology.json`", *timed(browser, "/dashboard/topology.json", {"Cookie": cookie})),
     ("`GET /dashboard/hosts` (HTML page, one host)", *timed(browser, "/dashboard/hosts", {"Cookie": cookie})),
     ("`GET /volume/v3/volumes/detail` (the API call of the volumes page)",
      *timed(api, "/volume/v3/volumes/detail", {"X-Auth-Token": token, "OpenStack-API-Version": "volume 3.70"})),
+    ("`GET /compute/v2.1/servers/detail` (the API call of the servers page)",
+     *timed(api, "/compute/v2.1/servers/detail", {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.60"})),
 ]
 load = os.getloadavg()[0]
-print(f"{volumes} volumes, {rounds} sequential requests each, `ember serve` on SQLite (bench/dashboard/run.sh), "
+print(f"{volumes} volumes and {servers} servers (ERROR, NoValidHost), {rounds} sequential requests each, `ember serve` on SQLite (bench/dashboard/run.sh), "
       f"{time.strftime('%Y-%m-%d', time.gmtime())}, load average {load:.0f} on {os.cpu_count()} cores:\n")
 print("| Request | median | p90 | body |")
 print("|---|---|---|---|")

@@ -118,6 +118,21 @@ public static partial class ApiPipeline
     /// </summary>
     public static string BaseUrl(this HttpContext http)
     {
+        // A list view asks for it once per link of every item: worked out once per request.
+        if (http.Items.TryGetValue(s_baseUrlKey, out var known))
+        {
+            return (string)known!;
+        }
+
+        var url = WorkOutBaseUrl(http);
+        http.Items[s_baseUrlKey] = url;
+        return url;
+    }
+
+    private static readonly object s_baseUrlKey = new();
+
+    private static string WorkOutBaseUrl(HttpContext http)
+    {
         var configured = http.RequestServices.GetRequiredService<IOptions<EmberOptions>>().Value.PublicUrl;
         if (!string.IsNullOrEmpty(configured))
         {

@@ -165,24 +165,15 @@ internal static class ComputeJson
 
     private static void Extended(JsonObject json, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms, Microversion version, IReadOnlyList<string> securityGroups)
     {
-        var extended = new JsonObject
-        {
-            ["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "",
-            ["config_drive"] = server.ConfigDrive,
-            ["key_name"] = server.KeyName,
-            ["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null,
-            ["OS-SRV-USG:terminated_at"] = null,
-            ["OS-EXT-STS:task_state"] = server.TaskState,
-            ["OS-EXT-STS:vm_state"] = server.VmState,
-            ["OS-EXT-STS:power_state"] = server.PowerState,
-            ["os-extended-volumes:volumes_attached"] = new JsonArray([.. bdms.Select(b => (JsonNode)VolumeAttached(b, version))]),
-        };
-        foreach (var (key, value) in extended.ToList())
-        {
-            extended.Remove(key);
-
-            json[key] = value;
-        }
+        json["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "";
+        json["config_drive"] = server.ConfigDrive;
+        json["key_name"] = server.KeyName;
+        json["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null;
+        json["OS-SRV-USG:terminated_at"] = null;
+        json["OS-EXT-STS:task_state"] = server.TaskState;
+        json["OS-EXT-STS:vm_state"] = server.VmState;
+        json["OS-EXT-STS:power_state"] = server.PowerState;
+        json["os-extended-volumes:volumes_attached"] = new JsonArray([.. bdms.Select(b => (JsonNode)VolumeAttached(b, version))]);
 
         if (securityGroups.Count > 0)
         {
