@@ -254,13 +254,16 @@ public class MultiHostFixture : IAsyncLifetime
         ExecAsync(server, $"for i in $(seq 150); do for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = {volumeId[..20]} ] " +
             "&& echo /dev/$(basename $d) && exit 0; done; sleep 0.2; done; exit 1");
 
-    /// <summary>Polls <paramref name="condition"/> every second until it holds; fails after <paramref name="timeout"/> (3 minutes).</summary>
-    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    /// <summary>
+    /// Polls <paramref name="condition"/> every second until it holds; fails after <paramref name="timeout"/> (3 minutes),
+    /// saying what <paramref name="lastSeen"/> saw at the last poll when given.
+    /// </summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null, Func<string>? lastSeen = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? s_wait);
         while (!await condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            Assert.True(DateTime.UtcNow < deadline, lastSeen is null ? $"timed out waiting for {what}" : $"timed out waiting for {what}; last seen: {lastSeen()}");
             await Task.Delay(TimeSpan.FromSeconds(1));
         }
     }
