@@ -72,6 +72,11 @@ internal static class QemuCommandLine
             args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
         }
 
+        if (spec.RescuedRoot is { } rescued)
+        {
+            args.AddRange(["-blockdev", Blockdev(rescued).ToJsonString(), "-device", Device(rescued, bootIndex: null).ToJsonString()]);
+        }
+
         // The PIIX IDE controller is part of the pc machine; a CD-ROM there leaves the virtio disk names alone.
         if (spec.ConfigDrive is { } configDrive)
         {

@@ -7,6 +7,7 @@ namespace Ember.Compute.Qemu;
 /// <param name="Disks">Extra disks at boot, in guest order (vdb, vdc, ...).</param>
 /// <param name="Nics">Network interfaces at boot, in guest order (eth0, eth1, ...).</param>
 /// <param name="ConfigDrive">A config drive image (ISO 9660), attached read-only as a CD-ROM on the IDE bus, as Nova does.</param>
+/// <param name="RescuedRoot">In a rescue, the server's own root disk, attached second (vdb) behind the rescue disk, as Nova's rescue does.</param>
 public sealed record QemuMachineSpec(
     string Id,
     string InstanceDir,
@@ -15,7 +16,8 @@ public sealed record QemuMachineSpec(
     QemuDisk RootDisk,
     IReadOnlyList<NetworkDisk> Disks,
     IReadOnlyList<QemuNic>? Nics = null,
-    string? ConfigDrive = null);
+    string? ConfigDrive = null,
+    FileDisk? RescuedRoot = null);
 
 /// <summary>
 /// A virtio-net interface on a tap the host's network plane made beforehand (persistent, on the network's bridge):

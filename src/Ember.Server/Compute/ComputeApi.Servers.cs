@@ -574,6 +574,22 @@ public static partial class ComputeApi
                 http.Enforce(context, "os_compute_api:servers:revert_resize");
                 await compute.RevertResizeAsync(context, RequestId(http), server);
                 return Results.Accepted();
+            case "shelve":
+                http.Enforce(context, "os_compute_api:os-shelve:shelve");
+                await compute.ShelveAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "shelveOffload":
+                http.Enforce(context, "os_compute_api:os-shelve:shelve_offload");
+                await compute.ShelveOffloadAsync(context, RequestId(http), server);
+                return Results.Accepted();
+            case "unshelve":
+                return await UnshelveAsync(http, compute, context, server, argument);
+            case "rescue":
+                return await RescueAsync(http, compute, context, server, argument);
+            case "unrescue":
+                http.Enforce(context, "os_compute_api:os-unrescue");
+                await compute.UnrescueAsync(context, RequestId(http), server);
+                return Results.Accepted();
             case "evacuate":
                 http.Enforce(context, "os_compute_api:os-evacuate");
                 return await EvacuateAsync(http, compute, server, argument as JsonObject ?? throw ApiException.BadRequest("'evacuate' must be an object."));

@@ -59,6 +59,19 @@ public interface IComputeHost
     /// </summary>
     Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// shelve, shelveOffload and unshelve (Nova's shelve_instance, shelve_offload_instance, unshelve_instance): the API
+    /// has claimed the task_state (shelving, shelving_offloading or unshelving) and, for an unshelve, moved the server
+    /// onto this host; the host clears the task_state.
+    /// </summary>
+    Task ShelveAsync(ShelveServer message, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// rescue and unrescue (Nova's rescue_instance, unrescue_instance): the guest boots from a fresh disk of the rescue
+    /// image with its own root disk second, or boots its own root disk again. The API has claimed rescuing or unrescuing.
+    /// </summary>
+    Task RescueAsync(RescueServer message, CancellationToken cancellationToken);
+
     /// <summary>Stops QEMU, releases the attachments (deleting volumes marked so), removes the files and the row.</summary>
     Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken);
 
@@ -156,6 +169,32 @@ public enum ResizeStep
 
 public sealed record ResizeServer(string RequestId, string ServerId, ResizeStep Step);
 
+[JsonConverter(typeof(JsonStringEnumConverter<ShelveStep>))]
+public enum ShelveStep
+{
+    /// <summary>Snapshot the root disk into <see cref="ShelveServer.ImageId"/> (none for a volume-backed server), then offload.</summary>
+    Shelve,
+
+    /// <summary>Only the offload, of a server that is shelved but still on its host.</summary>
+    Offload,
+
+    /// <summary>Boot on this host from the shelved image (or the boot volume), reconnecting the volumes.</summary>
+    Unshelve,
+}
+
+/// <summary><see cref="ImageId"/>: the queued image that receives the root disk of a shelve; null otherwise.</summary>
+public sealed record ShelveServer(string RequestId, string ServerId, ShelveStep Step, string? ImageId = null);
+
+/// <summary>
+/// A rescue from <see cref="ImageId"/> with the admin password to set in the rescue guest (a queue leaves it out, as for
+/// spawn), or, with <see cref="Unrescue"/>, the way back.
+/// </summary>
+public sealed record RescueServer(string RequestId, string ServerId, bool Unrescue, string? ImageId = null, string? AdminPass = null)
+{
+    /// <summary>Without the admin password, so a record printed by accident shows no secret.</summary>
+    public override string ToString() => $"RescueServer {{ RequestId = {RequestId}, ServerId = {ServerId}, Unrescue = {Unrescue}, ImageId = {ImageId} }}";
+}
+
 /// <summary>Rebuild onto the image in the server's row; carries the new admin password (a queue leaves it out, as for spawn).</summary>
 public sealed record RebuildServer(string RequestId, string ServerId, string? AdminPass)
 {
@@ -194,6 +233,8 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(SnapshotServer))]
 [JsonSerializable(typeof(RebuildServer))]
 [JsonSerializable(typeof(ResizeServer))]
+[JsonSerializable(typeof(ShelveServer))]
+[JsonSerializable(typeof(RescueServer))]
 [JsonSerializable(typeof(ConsoleOutputRequest))]
 [JsonSerializable(typeof(ConsoleOutputReply))]
 [JsonSerializable(typeof(ExecRequest))]

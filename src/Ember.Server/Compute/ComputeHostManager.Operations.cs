@@ -125,6 +125,11 @@ public sealed partial class ComputeHostManager
             LogPortsReleaseFailed(logger, serverId, ex.Message);
         }
 
+        if (server.ShelvedImageId is { } shelved)
+        {
+            await TryDiscardImageAsync(shelved);
+        }
+
         await store.DeleteServerAsync(serverId);
         TryDeleteDirectory(InstanceDir(serverId));
     }

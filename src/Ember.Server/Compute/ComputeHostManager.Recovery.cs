@@ -33,7 +33,9 @@ public sealed partial class ComputeHostManager
             machines.Remove(machine.Id);
             await File.WriteAllTextAsync(ResumeMarker(machine.Id), "", CancellationToken.None);
             await machine.DisposeAsync();
-            await store.SetStateAsync(machine.Id, VmStates.Stopped, null, PowerStates.Shutdown);
+            // A rescued server stays RESCUED (its guest off): unrescue boots its own disk again.
+            var rescued = (await store.FindServerAsync(machine.Id))?.VmState == VmStates.Rescued;
+            await store.SetStateAsync(machine.Id, rescued ? VmStates.Rescued : VmStates.Stopped, null, PowerStates.Shutdown);
         }
     }
 
@@ -59,6 +61,11 @@ public sealed partial class ComputeHostManager
                 continue;
             }
 
+            if (await ResumeShelveAsync(server, requestId, cancellationToken))
+            {
+                continue;
+            }
+
             if (server.VmState == VmStates.Building)
             {
                 LogRecovering(logger, server.Id, "building", "error");
@@ -66,8 +73,8 @@ public sealed partial class ComputeHostManager
                 continue;
             }
 
-            // A paused or suspended QEMU is adopted as it is: still stopped, with the guest's memory.
-            var frozen = server.VmState is VmStates.Paused or VmStates.Suspended;
+            // A paused or suspended QEMU is adopted as it is: still stopped, with the guest's memory. So is a rescue's.
+            var frozen = server.VmState is VmStates.Paused or VmStates.Suspended or VmStates.Rescued;
             var machine = server.VmState == VmStates.Active || frozen ? await driver.AdoptAsync(server.Id, InstanceDir(server.Id), cancellationToken) : null;
             var snapshotting = await ForgetSnapshotAsync(server);
             if (machine is not null)
@@ -82,6 +89,12 @@ public sealed partial class ComputeHostManager
 
                 await store.SetStateAsync(server.Id, frozen ? server.VmState : VmStates.Active, null,
                     frozen ? server.PowerState : PowerStates.Running);
+            }
+            else if (server.VmState == VmStates.Rescued)
+            {
+                // Its guest is off; unrescue boots its own disk again.
+                File.Delete(ResumeMarker(server.Id));
+                await store.SetStateAsync(server.Id, VmStates.Rescued, null, PowerStates.Shutdown);
             }
             else if (File.Exists(ResumeMarker(server.Id)))
             {
@@ -98,14 +111,53 @@ public sealed partial class ComputeHostManager
     }
 
     /// <summary>
-    /// A snapshot the restart cut off (task_state image_*, as Nova's init_instance clears it): its partial copy is removed
-    /// and the image it was filling deleted. True when the server was in one.
+    /// A shelve the restart cut off after its image was filled (shelving_offloading) finishes its offload; an unshelve
+    /// (unshelving, or spawning of a server still SHELVED_OFFLOADED) starts again from its shelved image, a partial copy
+    /// of it removed first. True when the server was in one of those; the work is cast as the API would.
+    /// </summary>
+    private async Task<bool> ResumeShelveAsync(ServerRow server, string requestId, CancellationToken cancellationToken)
+    {
+        if (server.TaskState == "shelving_offloading")
+        {
+            LogRecovering(logger, server.Id, "shelving_offloading", "offload resumed");
+            await ShelveAsync(new ShelveServer(requestId, server.Id, ShelveStep.Offload), cancellationToken);
+            return true;
+        }
+
+        if (server.VmState == VmStates.ShelvedOffloaded && server.TaskState is "unshelving" or "spawning")
+        {
+            LogRecovering(logger, server.Id, server.TaskState, "unshelve resumed");
+            if (server.ShelvedImageId is not null)
+            {
+                File.Delete(Path.Combine(InstanceDir(server.Id), "disk"));
+                File.Delete(Path.Combine(InstanceDir(server.Id), "disk.part"));
+            }
+
+            await store.SetTaskStateAsync(server.Id, "unshelving");
+            await ShelveAsync(new ShelveServer(requestId, server.Id, ShelveStep.Unshelve), cancellationToken);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A snapshot the restart cut off (task_state image_*, as Nova's init_instance clears it), or a shelve before its image
+    /// was filled (shelving, shelving_image_*): its partial copy is removed and the image it was filling deleted; the
+    /// server stays where it is (SHUTOFF once the shelve had shut it down). True when the server was in one.
     /// </summary>
     private async Task<bool> ForgetSnapshotAsync(ServerRow server)
     {
-        if (server.TaskState?.StartsWith("image_", StringComparison.Ordinal) != true)
+        if (server.TaskState?.StartsWith("image_", StringComparison.Ordinal) != true
+            && server.TaskState is not ("shelving" or "shelving_image_pending_upload" or "shelving_image_uploading"))
         {
             return false;
+        }
+
+        if (server.ShelvedImageId is { } shelved)
+        {
+            await TryDiscardImageAsync(shelved);
+            await store.SetShelvedImageAsync(server.Id, null);
         }
 
         LogRecovering(logger, server.Id, server.TaskState, "snapshot abandoned");

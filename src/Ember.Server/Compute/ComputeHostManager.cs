@@ -223,11 +223,20 @@ public sealed partial class ComputeHostManager(
         return machine;
     }
 
-    /// <summary>The root disk of an image-backed server: its overlay on the cached image, made at the first boot (or after a rebuild removed it).</summary>
+    /// <summary>
+    /// The root disk of an image-backed server: its overlay on the cached image, made at the first boot (or after a rebuild
+    /// removed it). An unshelved server's root disk stands alone (a copy of its shelved image, which is deleted): it
+    /// needs no image.
+    /// </summary>
     private async Task<FileDisk> RootOverlayAsync(string dir, FlavorSpec flavor, ImageSpec image, CancellationToken cancellationToken)
     {
-        var imageBase = await images.FetchAsync(image, cancellationToken);
         var overlay = Path.Combine(dir, "disk");
+        if (File.Exists(overlay) && (await ImageFiles.InspectAsync(overlay, cancellationToken)).BackingFiles.Count == 0)
+        {
+            return new FileDisk("vda", overlay, "qcow2");
+        }
+
+        var imageBase = await images.FetchAsync(image, cancellationToken);
         if (!File.Exists(overlay))
         {
             long? size = flavor.Disk > 0 ? (long)flavor.Disk << 30 : null;

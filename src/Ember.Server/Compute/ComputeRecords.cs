@@ -44,6 +44,9 @@ public sealed record ServerRow
 
     /// <summary>The flavor before a resize, until it is confirmed or reverted (Nova's old_flavor); null otherwise.</summary>
     public string? OldFlavorJson { get; init; }
+
+    /// <summary>The snapshot of a shelved image-backed server's root disk (Nova's shelved_image_id); unshelve boots from it and deletes it.</summary>
+    public string? ShelvedImageId { get; init; }
     public string VmState { get; init; } = VmStates.Building;
     public string? TaskState { get; init; }
     public int PowerState { get; init; }
@@ -116,6 +119,15 @@ public static class VmStates
 
     /// <summary>A resize waiting for its confirm or revert (VERIFY_RESIZE).</summary>
     public const string Resized = "resized";
+
+    /// <summary>Shelved, still on its host (only while its offload runs: Ember offloads at once, as Nova with shelved_offload_time=0).</summary>
+    public const string Shelved = "shelved";
+
+    /// <summary>Shelved and off any host: no QEMU, no disks, no host resources; its root disk is in the shelved image.</summary>
+    public const string ShelvedOffloaded = "shelved_offloaded";
+
+    /// <summary>Running from a rescue disk, its own root disk attached second (RESCUE).</summary>
+    public const string Rescued = "rescued";
 }
 
 /// <summary>Nova's power_state numbers.</summary>

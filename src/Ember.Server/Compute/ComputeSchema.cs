@@ -217,5 +217,9 @@ public static class ComputeSchema
         new("compute-020-resize", """
             ALTER TABLE servers ADD COLUMN old_flavor_json TEXT;
             """),
+        // shelve: the image holding a shelved server's root disk until unshelve boots from it (Nova's shelved_image_id).
+        new("compute-021-shelve", """
+            ALTER TABLE servers ADD COLUMN shelved_image_id VARCHAR(36);
+            """),
     ];
 }

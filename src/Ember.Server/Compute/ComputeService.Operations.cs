@@ -177,8 +177,8 @@ public sealed partial class ComputeService
     public async Task<ExecReply> ExecAsync(string requestId, ServerRow server, IReadOnlyList<string> command, string? stdin, int timeoutSeconds,
         CancellationToken cancellationToken)
     {
-        // A resize waiting for its confirm (VERIFY_RESIZE) runs its guest, as in Nova.
-        if (server.VmState is not (VmStates.Active or VmStates.Resized) || server.PowerState != PowerStates.Running)
+        // A resize waiting for its confirm (VERIFY_RESIZE) and a rescue run their guest, as in Nova.
+        if (server.VmState is not (VmStates.Active or VmStates.Resized or VmStates.Rescued) || server.PowerState != PowerStates.Running)
         {
             throw ApiException.Conflict($"Cannot 'exec' in instance {server.Id} while it is in vm_state {server.VmState}");
         }

@@ -61,9 +61,10 @@ public sealed partial class ComputeService
     }
 
     /// <summary>
-    /// Nova's local delete, for a server that never reached a host or whose host is down or gone: no host to ask, so
-    /// the API side releases its attachments (deleting the volumes marked delete_on_termination) and removes the row;
-    /// group membership goes with it. Whatever a dead host left behind (QEMU, files) is its own to clean up.
+    /// Nova's local delete, for a server that never reached a host, is shelved off any host, or whose host is down or
+    /// gone: no host to ask, so the API side releases its attachments (deleting the volumes marked
+    /// delete_on_termination), deletes a shelved server's image and removes the row; group membership goes with it.
+    /// Whatever a dead host left behind (QEMU, files) is its own to clean up.
     /// </summary>
     private async Task DeleteLocallyAsync(RequestContext ctx, ServerRow server)
     {
@@ -79,6 +80,12 @@ public sealed partial class ComputeService
             {
                 LogReleaseFailed(logger, bdm.VolumeId, ex.Message);
             }
+        }
+
+        if (server.ShelvedImageId is { } shelved)
+        {
+            // A shelved server's root disk goes with it, as Nova deletes the shelved image.
+            await images.DiscardAsync(shelved);
         }
 
         await networks.DeleteServerPortsAsync(server.Id, CancellationToken.None);

@@ -330,6 +330,27 @@ public sealed partial class ComputeStore(Database db)
             """, new { Id = id, FlavorId = flavorId, FlavorJson = flavor, VmState = vmState, PowerState = powerState, Now = Ids.Now() });
     }
 
+    /// <summary>The image a shelve fills with the root disk (Nova's shelved_image_id); null once unshelve deleted it.</summary>
+    public async Task SetShelvedImageAsync(string id, string? imageId)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE servers SET shelved_image_id = @ImageId, updated_at = @Now WHERE id = @Id", new { Id = id, ImageId = imageId, Now = Ids.Now() });
+    }
+
+    /// <summary>
+    /// The end of an offload (or of a failed unshelve): SHELVED_OFFLOADED with no host and no task, so the host's
+    /// resources are free (<see cref="HostUsage"/> counts servers by their host column); the fault when there is one.
+    /// </summary>
+    public async Task OffloadServerAsync(string id, string? faultJson)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            UPDATE servers SET host = '', vm_state = @VmState, task_state = NULL, power_state = @PowerState,
+              fault_json = COALESCE(@FaultJson, fault_json), updated_at = @Now
+            WHERE id = @Id
+            """, new { Id = id, VmState = VmStates.ShelvedOffloaded, PowerState = PowerStates.NoState, FaultJson = faultJson, Now = Ids.Now() });
+    }
+
     public async Task DeleteServerAsync(string id)
     {
         await using var c = await db.OpenAsync();

@@ -38,6 +38,8 @@ public sealed partial class HostMessagePump(HostMessageQueue queue, ComputeHostM
         SnapshotServer snapshot => host.SnapshotAsync(snapshot, CancellationToken.None),
         RebuildServer rebuild => host.RebuildAsync(rebuild, CancellationToken.None),
         ResizeServer resize => host.ResizeAsync(resize, CancellationToken.None),
+        ShelveServer shelve => host.ShelveAsync(shelve, CancellationToken.None),
+        RescueServer rescue => host.RescueAsync(rescue, CancellationToken.None),
         var other => throw new InvalidOperationException($"No delivery for {other.GetType().Name}."),
     };
 

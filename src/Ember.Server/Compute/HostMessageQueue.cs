@@ -34,6 +34,8 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
     public const string Snapshot = "snapshot";
     public const string Rebuild = "rebuild";
     public const string Resize = "resize";
+    public const string Shelve = "shelve";
+    public const string Rescue = "rescue";
 
     /// <summary>
     /// Every cast the queue carries: the kind written in its row, and its message's contract. The one place a cast is
@@ -50,6 +52,8 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         [Snapshot] = ComputeHostJson.Default.SnapshotServer,
         [Rebuild] = ComputeHostJson.Default.RebuildServer,
         [Resize] = ComputeHostJson.Default.ResizeServer,
+        [Shelve] = ComputeHostJson.Default.ShelveServer,
+        [Rescue] = ComputeHostJson.Default.RescueServer,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<Type, string> s_kinds = s_contracts.ToFrozenDictionary(c => c.Value.Type, c => c.Key);
@@ -70,6 +74,7 @@ public sealed class HostMessageQueue(Database db, TimeProvider clock)
         {
             SpawnServer spawn => spawn with { AdminPass = null },
             RebuildServer rebuild => rebuild with { AdminPass = null },
+            RescueServer rescue => rescue with { AdminPass = null },
             _ => message,
         };
         var body = JsonSerializer.SerializeToElement(written, s_contracts[kind]);

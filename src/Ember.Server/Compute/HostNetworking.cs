@@ -92,6 +92,36 @@ public sealed partial class HostNetworking(
     }
 
     /// <summary>
+    /// Removes the server's taps (QEMU has stopped) and keeps its ports, bound to no host: a shelved server's ports wait
+    /// for its unshelve, which binds them to the host it lands on (Nova's cleanup_instance_network_on_host). The bridges
+    /// of networks no server uses any more go at this host's next start.
+    /// </summary>
+    public async Task UnplugAsync(string serverId, CancellationToken cancellationToken)
+    {
+        var ports = await networks.ListServerPortsAsync(serverId, cancellationToken);
+        await networks.BindServerPortsAsync(serverId, "", cancellationToken);
+        if (ports.Count == 0 || !options.Value.HostNetworking)
+        {
+            return;
+        }
+
+        await _lock.WaitAsync(cancellationToken);
+        try
+        {
+            foreach (var port in ports)
+            {
+                await _dataPlane.UnplugTapAsync(port.PortId, cancellationToken);
+            }
+
+            await ApplyPortSecurityAsync(cancellationToken);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
     /// Removes the server's taps (QEMU has stopped) and its ports (those made for it; the others are unbound and kept),
     /// then takes down the bridge and DHCP server of every network no server of this host uses any more.
     /// </summary>

@@ -72,6 +72,15 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
 
     public Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
+    public Task ShelveAsync(ShelveServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
+
+    /// <summary>As for a rebuild: the rescue password goes by call, the rescue into the queue without it.</summary>
+    public async Task RescueAsync(RescueServer message, CancellationToken cancellationToken)
+    {
+        await HandOverPasswordAsync(message.RequestId, message.ServerId, message.AdminPass, cancellationToken);
+        await queue.EnqueueAsync(name, message);
+    }
+
     public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => queue.EnqueueAsync(name, message);
 
     public async Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken)

@@ -270,6 +270,10 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
 
         public Task ResizeAsync(ResizeServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
+        public Task ShelveAsync(ShelveServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
+        public Task RescueAsync(RescueServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
+
         public Task DeleteAsync(DeleteServer message, CancellationToken cancellationToken) => throw new NotSupportedException("casts are queued");
 
         public Task<ConsoleOutputReply> GetConsoleOutputAsync(ConsoleOutputRequest message, CancellationToken cancellationToken) =>

@@ -124,6 +124,8 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
             new SnapshotServer("req-7", server, "image-2"),
             new RebuildServer("req-8", server, "secret"),
             new ResizeServer("req-9", server, ResizeStep.Revert),
+            new ShelveServer("req-10", server, ShelveStep.Shelve, "image-3"),
+            new RescueServer("req-11", server, Unrescue: false, "image-4", "rescue-pw"),
         ];
         foreach (var cast in casts)
         {
@@ -131,7 +133,7 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
         }
 
         var taken = new List<QueuedCast>();
-        await fixture.Queue.ClaimAsync("round-trip", 10, cast =>
+        await fixture.Queue.ClaimAsync("round-trip", 20, cast =>
         {
             taken.Add(cast);
             return Task.CompletedTask;
@@ -139,13 +141,14 @@ public abstract class HostMessageQueueCases(QueuedHostFixture fixture)
 
         Assert.Equal([HostMessageQueue.Spawn, HostMessageQueue.Attach, HostMessageQueue.Detach, HostMessageQueue.DetachPort, HostMessageQueue.Power,
             HostMessageQueue.Delete, HostMessageQueue.Snapshot, HostMessageQueue.Rebuild,
-            HostMessageQueue.Resize], taken.Select(c => c.Kind));
+            HostMessageQueue.Resize, HostMessageQueue.Shelve, HostMessageQueue.Rescue], taken.Select(c => c.Kind));
         Assert.All(taken, c => Assert.Equal(server, c.ServerId));
-        // Records holding lists compare by reference: compare them as JSON. The spawn and the rebuild come back without their password.
+        // Records holding lists compare by reference: compare them as JSON. The spawn, rebuild and rescue come back without their password.
         var expected = casts.Select(m => m switch
         {
             SpawnServer spawn => spawn with { AdminPass = null },
             RebuildServer rebuild => rebuild with { AdminPass = null },
+            RescueServer rescue => rescue with { AdminPass = null },
             _ => m,
         });
         Assert.Equal(expected.Select(Json), taken.Select(c => Json(c.Message)));

@@ -725,6 +725,159 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
+    [Fact]
+    public async Task Shelve_checks_like_nova_snapshots_the_root_disk_and_frees_the_host_and_a_failed_unshelve_goes_back()
+    {
+        using var own = await fixture.NewProjectClientAsync("sh");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "sh");
+        var name = "sh-" + Guid.NewGuid().ToString("N")[..8];
+        var server = await CreateAsync(api, name, image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        async Task<(HttpStatusCode, string)> TryAsync(ApiClient client, string action, JsonNode? argument = null)
+        {
+            var (status, json, text) = await client.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { [action] = argument });
+            return (status, json is JsonObject o && o.FirstOrDefault().Value?["message"] is { } m ? m.GetValue<string>() : text);
+        }
+
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'shelve' instance {server} while it is in vm_state error"), await TryAsync(api, "shelve"));
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'unshelve' instance {server} while it is in vm_state active"), await TryAsync(api, "unshelve"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await TryAsync(api, "shelveOffload")).Item1);
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'shelveOffload' instance {server} while it is in vm_state active"), await TryAsync(admin, "shelveOffload"));
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        Assert.Equal((HttpStatusCode.Conflict, $"Instance {server} is locked"), await TryAsync(api, "shelve"));
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+
+        // QEMU never ran here: the root disk is copied into "<name>-shelved", the server leaves its host and frees its vCPUs.
+        async Task<int> VcpusUsedAsync() =>
+            (await admin.SendAsync(HttpMethod.Get, "/compute/v2.1/os-hypervisors/statistics"))["hypervisor_statistics"]!["vcpus_used"]!.GetValue<int>();
+        var used = await VcpusUsedAsync();
+        var dir = System.IO.Path.Combine(fixture.DataDir, "instances", server);
+        Assert.True(File.Exists(System.IO.Path.Combine(dir, "disk")));
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["shelve"] = null }, HttpStatusCode.Accepted);
+        var shelved = await admin.WaitForAsync(Path(server), s => Status(s) == "SHELVED_OFFLOADED" && s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Null(shelved["server"]!["OS-EXT-SRV-ATTR:host"]);
+        Assert.Equal("shelved_offloaded", shelved["server"]!["OS-EXT-STS:vm_state"]!.GetValue<string>());
+        Assert.False(Directory.Exists(dir));
+        Assert.Equal(used - 1, await VcpusUsedAsync());
+        var snapshot = Assert.Single((await api.SendAsync(HttpMethod.Get, $"/image/v2/images?name={name}-shelved"))["images"]!.AsArray())!;
+        Assert.Equal("active", snapshot["status"]!.GetValue<string>());
+        Assert.Equal(server, snapshot["instance_uuid"]!.GetValue<string>());
+        var shelveAction = await WaitForEventResultAsync(api, server, "shelve");
+        Assert.Equal("compute_shelve_instance", shelveAction["events"]![0]!["event"]!.GetValue<string>());
+        Assert.Equal("Success", shelveAction["events"]![0]!["result"]!.GetValue<string>());
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'shelve' instance {server} while it is in vm_state shelved_offloaded"), await TryAsync(api, "shelve"));
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'rescue' instance {server} while it is in vm_state shelved_offloaded"), await TryAsync(api, "rescue"));
+        // The availability zone comes with 2.77, above Ember's highest compute microversion.
+        Assert.Equal(HttpStatusCode.BadRequest, (await TryAsync(api, "unshelve", new JsonObject { ["availability_zone"] = "nova" })).Item1);
+
+        // unshelve schedules it again; its host cannot start QEMU, so it goes back to SHELVED_OFFLOADED off any host, the image kept.
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unshelve"] = null }, HttpStatusCode.Accepted);
+        var unshelve = await WaitForEventResultAsync(api, server, "unshelve");
+        Assert.Equal("compute_unshelve_instance", unshelve["events"]![0]!["event"]!.GetValue<string>());
+        Assert.Equal("Error", unshelve["events"]![0]!["result"]!.GetValue<string>());
+        var back = await admin.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal("SHELVED_OFFLOADED", Status(back));
+        Assert.Null(back["server"]!["OS-EXT-SRV-ATTR:host"]);
+        Assert.Equal(used - 1, await VcpusUsedAsync());
+        Assert.Equal(HttpStatusCode.OK, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{snapshot["id"]!.GetValue<string>()}")).Status);
+        var actions = (await api.SendAsync(HttpMethod.Get, $"{Path(server)}/os-instance-actions"))["instanceActions"]!.AsArray();
+        Assert.Equal(["unshelve", "shelve"], actions.Take(2).Select(a => a!["action"]!.GetValue<string>()));
+
+        // A shelved server is deleted by the API (no host to ask), and its shelved image with it.
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(Path(server), Wait);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{snapshot["id"]!.GetValue<string>()}")).Status);
+    }
+
+    [Fact]
+    public async Task A_volume_backed_server_shelves_without_an_image_keeping_its_volume_and_is_not_rescued()
+    {
+        using var own = await fixture.NewProjectClientAsync("bfvsh");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvsh");
+        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
+            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        var name = "bfvsh-" + Guid.NewGuid().ToString("N")[..8];
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = name,
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0,
+                    ["uuid"] = volume,
+                    ["source_type"] = "volume",
+                    ["destination_type"] = "volume",
+                }),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: the server active, its root volume in use.
+        await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+            new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["rescue"] = null });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Instance {server} cannot be rescued: Cannot rescue a volume-backed instance", json!["badRequest"]!["message"]!.GetValue<string>());
+
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["shelve"] = null }, HttpStatusCode.Accepted);
+        var shelved = await api.WaitForAsync(Path(server), s => Status(s) == "SHELVED_OFFLOADED" && s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Empty((await api.SendAsync(HttpMethod.Get, $"/image/v2/images?name={name}-shelved"))["images"]!.AsArray());
+        // The volume stays the server's: still listed on it, its attachment replaced by a reservation no host reaches
+        // (Cinder shows the volume reserved, with no attachment made yet).
+        Assert.Equal(volume, Assert.Single(shelved["server"]!["os-extended-volumes:volumes_attached"]!.AsArray())!["id"]!.GetValue<string>());
+        var reserved = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{volume}"))["volume"]!;
+        Assert.Equal("reserved", reserved["status"]!.GetValue<string>());
+        Assert.Empty(reserved["attachments"]!.AsArray());
+
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(Path(server), Wait);
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+    }
+
+    [Fact]
+    public async Task Rescue_checks_like_nova_answers_the_admin_password_and_boots_a_rescue_disk()
+    {
+        using var own = await fixture.NewProjectClientAsync("rsc");
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "rsc");
+        var server = await CreateAsync(api, "rsc", image, flavor);
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        async Task<(HttpStatusCode, string)> TryAsync(string action, JsonNode? argument = null)
+        {
+            var (status, json, text) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { [action] = argument });
+            return (status, json is JsonObject o && o.FirstOrDefault().Value?["message"] is { } m ? m.GetValue<string>() : text);
+        }
+
+        Assert.Equal((HttpStatusCode.Conflict, $"Cannot 'unrescue' instance {server} while it is in vm_state error"), await TryAsync("unrescue"));
+        Assert.Equal(HttpStatusCode.BadRequest, (await TryAsync("rescue", new JsonObject { ["rescue_image_ref"] = Guid.NewGuid().ToString() })).Item1);
+        Assert.Equal(HttpStatusCode.BadRequest, (await TryAsync("rescue", new JsonObject { ["bogus"] = 1 })).Item1);
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["lock"] = null }, HttpStatusCode.Accepted);
+        Assert.Equal((HttpStatusCode.Conflict, $"Instance {server} is locked"), await TryAsync("rescue"));
+        await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["unlock"] = null }, HttpStatusCode.Accepted);
+
+        // Nova rescues from ERROR too. The rescue disk is made; QEMU cannot start here, so the server ends in ERROR again.
+        var reply = await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["rescue"] = new JsonObject { ["adminPass"] = "Rescue-Pw-1" } });
+        Assert.Equal("Rescue-Pw-1", reply["adminPass"]!.GetValue<string>());
+        var rescue = await WaitForEventResultAsync(api, server, "rescue");
+        Assert.Equal("compute_rescue_instance", rescue["events"]![0]!["event"]!.GetValue<string>());
+        Assert.True(File.Exists(System.IO.Path.Combine(fixture.DataDir, "instances", server, "disk.rescue")));
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR" && s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        var generated = await api.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["rescue"] = null });
+        Assert.Equal(12, generated["adminPass"]!.GetValue<string>().Length);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
     /// <summary>Waits until the action's events have all finished, then returns its 2.62 view.</summary>
     private static async Task<JsonNode> WaitForEventResultAsync(ApiClient api, string server, string action)
     {

@@ -200,6 +200,48 @@ public class ServerPowerActionTests(CloudFixture ember) : IClassFixture<CloudFix
         await api.WaitGoneAsync(path, s_wait);
     }
 
+    [Fact]
+    public async Task Shelve_unshelve_rescue_and_unrescue_a_running_guest_with_the_openstack_client_keep_its_root_disk()
+    {
+        using var api = new ApiClient(await ember.ClientAsync());
+        var image = (await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=ember-tiny"))["images"]![0]!["id"]!.GetValue<string>();
+        var server = await BootAsync(api, "shelved", image);
+        var path = $"/compute/v2.1/servers/{server}";
+        // The root file system is an initramfs: the marker goes to the root disk itself, past the image's own blocks.
+        const string Marker = "ember-shelve-marker";
+        await api.ExecInGuestAsync(server, $"echo {Marker} | dd of=/dev/vda bs=1M seek=512 conv=sync,fsync 2>/dev/null");
+        string ReadMarker(string device) => $"dd if={device} bs=1M skip=512 count=1 2>/dev/null | head -c {Marker.Length}";
+
+        Task<CliResult> OpenStackAsync(params string[] args) => ember.RunClientAsync("openstack", "ember", ["--os-compute-api-version", "2.73", .. args]);
+        (await OpenStackAsync("server", "shelve", "--wait", server)).EnsureSuccess();
+        var shelved = await api.WaitForAsync(path, s => Status(s) == "SHELVED_OFFLOADED" && s["server"]!["OS-EXT-STS:task_state"] is null, s_wait);
+        Assert.Null(shelved["server"]!["OS-EXT-SRV-ATTR:host"]);
+        Assert.Null(ember.Host.Services.GetRequiredService<VirtHost>().Find(server));
+        var snapshot = Assert.Single((await api.SendAsync(HttpMethod.Get, "/image/v2/images?name=shelved-shelved"))["images"]!.AsArray())!["id"]!.GetValue<string>();
+
+        (await OpenStackAsync("server", "unshelve", "--wait", server)).EnsureSuccess();
+        var unshelved = await api.WaitForAsync(path, s => Status(s) == "ACTIVE", s_wait);
+        Assert.False(string.IsNullOrEmpty(unshelved["server"]!["OS-EXT-SRV-ATTR:host"]!.GetValue<string>()));
+        Assert.Equal(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vda")));
+        Assert.Equal(HttpStatusCode.NotFound, (await api.TrySendAsync(HttpMethod.Get, $"/image/v2/images/{snapshot}")).Status);
+
+        // Rescue: the guest runs from a fresh disk of the image, its own root disk (with the marker) second.
+        (await OpenStackAsync("server", "rescue", "--image", image, "--password", "Rescue-Pw-1", server)).EnsureSuccess();
+        await api.WaitForAsync(path, s => Status(s) == "RESCUE" && s["server"]!["OS-EXT-STS:task_state"] is null, s_wait);
+        await api.ExecInGuestAsync(server, "true");
+        Assert.Equal(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vdb")));
+        Assert.NotEqual(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vda")));
+
+        (await OpenStackAsync("server", "unrescue", server)).EnsureSuccess();
+        await api.WaitForAsync(path, s => Status(s) == "ACTIVE" && s["server"]!["OS-EXT-STS:task_state"] is null, s_wait);
+        await api.ExecInGuestAsync(server, "true");
+        Assert.Equal(Marker, await api.ExecInGuestAsync(server, ReadMarker("/dev/vda")));
+        var events = (await OpenStackAsync("server", "event", "list", server, "-f", "json")).EnsureSuccess().Json().AsArray();
+        Assert.Equal(["unrescue", "rescue", "unshelve", "shelve", "create"], events.Select(e => e!["Action"]!.GetValue<string>()));
+        await api.SendAsync(HttpMethod.Delete, path, expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync(path, s_wait);
+    }
+
     /// <summary>A server of flavor 1 (1 GiB root disk) from <paramref name="image"/>, ACTIVE with its guest agent answering.</summary>
     private static async Task<string> BootAsync(ApiClient api, string name, string image)
     {
