@@ -126,7 +126,7 @@ disk_formats = raw,qcow2
 [image-feature-enabled]
 api_v1 = False
 api_v2 = True
-import_image = False
+import_image = True
 os_glance_reserved = False
 manage_locations = False
 

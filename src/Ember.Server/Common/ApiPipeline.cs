@@ -200,14 +200,15 @@ public static partial class ApiPipeline
     private static bool IsHexId(string text) => text.Length == 32 && text.All(char.IsAsciiHexDigitLower);
 
     /// <summary>
-    /// PUT /image/v2/images/{id}/file, the one API route whose body is not JSON, and the dashboard's upload that
-    /// streams on to it (PUT /dashboard/images/{id}/file).
+    /// PUT /image/v2/images/{id}/file and .../stage, the API routes whose body is not JSON, and the dashboard's upload
+    /// that streams on to the first (PUT /dashboard/images/{id}/file).
     /// </summary>
     private static bool IsImageData(HttpRequest request) =>
         HttpMethods.IsPut(request.Method)
         && (request.Path.StartsWithSegments("/image/v2/images", StringComparison.Ordinal, out var rest)
             || request.Path.StartsWithSegments("/dashboard/images", StringComparison.Ordinal, out rest))
-        && rest.Value is { } tail && tail.Count(c => c == '/') == 2 && tail.EndsWith("/file", StringComparison.Ordinal);
+        && rest.Value is { } tail && tail.Count(c => c == '/') == 2
+        && (tail.EndsWith("/file", StringComparison.Ordinal) || tail.EndsWith("/stage", StringComparison.Ordinal));
 
     public static async Task WriteErrorAsync(HttpContext http, int status, string message, string? type = null)
     {

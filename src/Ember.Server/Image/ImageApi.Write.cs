@@ -55,6 +55,7 @@ public static partial class ImageApi
 
         image = await images.CreateAsync(context, image with { Properties = ImageJson.PropertiesText(properties) });
         http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
+        http.Response.Headers[ImportMethodsHeader] = string.Join(',', ImageService.ImportMethods);
         return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
     }
 
@@ -138,9 +139,23 @@ public static partial class ImageApi
         var context = Authorize(http, "image:get_images");
         var query = http.Request.Query;
         var limit = Math.Min(QueryParams.Limit(query) ?? DefaultPageSize, MaxPageSize);
+        string? visibility = query["visibility"];
+        if (visibility is { Length: > 0 } && visibility != "all" && !Visibilities.Contains(visibility))
+        {
+            throw ApiException.BadRequest($"Invalid visibility value: {(visibility.Length > 255 ? visibility[..255] : visibility)}");
+        }
+
+        var memberStatus = query["member_status"] is { Count: > 0 } asked ? asked.ToString() : "accepted";
+        if (memberStatus is not ("pending" or "accepted" or "rejected" or "all"))
+        {
+            throw ApiException.BadRequest($"Invalid status: {(memberStatus.Length > 255 ? memberStatus[..255] : memberStatus)}");
+        }
+
+        var filters = ImageListQuery.Filters(query);
+        // Sorting is lazy: this only checks the sort parameters before anything is read.
+        _ = ImageListQuery.Sort([], query);
         var memberships = await images.MembershipsAsync(context);
         var rows = await images.ListVisibleAsync(context, memberships);
-        string? visibility = query["visibility"];
         rows = visibility switch
         {
             null or "" => rows.Where(i => i.Visibility != "community" || i.Owner == context.ProjectId),
@@ -149,23 +164,13 @@ public static partial class ImageApi
         };
 
         // Glance: a shared image reaches a member's list once accepted, unless member_status asks otherwise (or "all").
-        var memberStatus = query["member_status"] is { Count: > 0 } asked ? OneOf(asked.ToString(), ["pending", "accepted", "rejected", "all"], "member_status") : "accepted";
         rows = rows.Where(i => i.Owner == context.ProjectId || !memberships.TryGetValue(i.Id, out var answer) || memberStatus == "all" || answer == memberStatus);
         if (query.ContainsKey("member_status") && visibility == "shared")
         {
             // Only images shared with the caller carry a member status.
             rows = rows.Where(i => memberships.ContainsKey(i.Id));
         }
-        if (query["name"] is { Count: > 0 } name)
-        {
-            rows = rows.Where(i => i.Name == name.ToString());
-        }
-
-        if (query["status"] is { Count: > 0 } status)
-        {
-            rows = rows.Where(i => i.Status == status.ToString());
-        }
-
+        rows = rows.Where(i => filters.All(matches => matches(i)));
         if (query["owner"] is { Count: > 0 } owner)
         {
             rows = rows.Where(i => i.Owner == owner.ToString());
@@ -176,13 +181,8 @@ public static partial class ImageApi
             rows = rows.Where(i => tags.All(t => ImageJson.TagsOf(i).Contains(t!)));
         }
 
-        if (!(Json.ParseBoolean(query["os_hidden"]) ?? false))
-        {
-            rows = rows.Where(i => !i.OsHidden);
-        }
-
         rows = rows.Where(i => MatchesAttributeFilters(i, query));
-        rows = Sort(rows, query["sort_key"], query["sort_dir"]);
+        rows = ImageListQuery.Sort(rows, query);
         var all = rows.ToList();
         if (query["marker"] is { Count: > 0 } marker)
         {
@@ -210,10 +210,8 @@ public static partial class ImageApi
         return Json.Reply(body);
     }
 
-    /// <summary>Query keys of the list that are not attribute filters: paging, sorting and the filters handled above.</summary>
-    private static readonly HashSet<string> s_listKeys =
-        ["limit", "marker", "sort_key", "sort_dir", "sort", "visibility", "member_status", "name", "status", "owner", "tag", "os_hidden",
-         "created_at", "updated_at", "size_min", "size_max"];
+    /// <summary>Query keys of the list that are not attribute filters: paging and the filters handled above.</summary>
+    private static readonly HashSet<string> s_listKeys = ["limit", "marker", "visibility", "member_status", "owner", "tag", .. ImageListQuery.Keys];
 
     /// <summary>
     /// Glance filters a list by any other attribute given as key=value: the core ones by their column, any other key by
@@ -232,38 +230,19 @@ public static partial class ImageApi
             var wanted = values.ToString();
             var actual = key switch
             {
-                "id" => image.Id,
-                "container_format" => image.ContainerFormat,
-                "disk_format" => image.DiskFormat,
                 "checksum" => image.Checksum,
                 "os_hash_value" => image.OsHashValue,
-                "protected" => image.Protected ? "true" : "false",
                 "min_ram" => image.MinRam.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "min_disk" => image.MinDisk.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 _ => (properties ??= ImageJson.PropertiesOf(image)).GetValueOrDefault(key),
             };
-            if (!string.Equals(actual, wanted, key == "protected" ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            if (!string.Equals(actual, wanted, StringComparison.Ordinal))
             {
                 return false;
             }
         }
 
         return true;
-    }
-
-    private static IEnumerable<ImageRow> Sort(IEnumerable<ImageRow> images, string? key, string? direction)
-    {
-        var descending = direction != "asc";
-        Func<ImageRow, object?> selector = key switch
-        {
-            "name" => i => i.Name,
-            "size" => i => i.Size,
-            "status" => i => i.Status,
-            "updated_at" => i => i.UpdatedAt,
-            null or "" or "created_at" => i => i.CreatedAt,
-            _ => throw ApiException.BadRequest($"Invalid sort key: {key}."),
-        };
-        return descending ? images.OrderByDescending(selector).ThenByDescending(i => i.Id) : images.OrderBy(selector).ThenBy(i => i.Id);
     }
 
     /// <summary>PATCH /v2/images/{id} with a JSON patch (add/replace/remove on top-level fields).</summary>

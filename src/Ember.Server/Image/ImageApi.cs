@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ember.Server.Image;
 
-/// <summary>The Glance v2 subset: discovery, schemas, images, data upload and download, tags, deactivate/reactivate.</summary>
+/// <summary>The Glance v2 subset: discovery, schemas, images, data upload and download, import, tags, deactivate/reactivate.</summary>
 public static partial class ImageApi
 {
     internal static readonly string[] DiskFormats = [.. Ember.Image.Format.DiskFormats.Names];
@@ -42,6 +42,7 @@ public static partial class ImageApi
         v2.MapPut("/images/{id}/tags/{tag}", AddTagAsync);
         v2.MapDelete("/images/{id}/tags/{tag}", RemoveTagAsync);
         MapMembers(v2);
+        MapImport(v2);
     }
 
     private static JsonObject VersionsBody(HttpContext http)

@@ -89,6 +89,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
             throw ApiException.Conflict($"Image {id} could not be deleted because it is in use: {e.Message}");
         }
 
+        DeleteStaged(id);
         await using var c = await db.OpenAsync();
         return await c.ExecuteAsync("DELETE FROM images WHERE id = @Id", new { Id = id }) == 1;
     }
@@ -111,7 +112,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     /// that would pass the quota.
     /// </remarks>
     public Task<ImageRow> UploadAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, CancellationToken cancellationToken) =>
-        ReceiveAsync(image, source, expectedSize, announcedSize, null, cancellationToken);
+        ReceiveAsync(image, source, expectedSize, announcedSize, null, "saving", cancellationToken);
 
     /// <summary>
     /// The same for data already written to <paramref name="stagedFile"/> (from <see cref="NewStagingPath"/>): it is
@@ -120,21 +121,25 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
     public async Task<ImageRow> UploadStagedAsync(ImageRow image, string stagedFile, CancellationToken cancellationToken)
     {
         await using var source = new FileStream(stagedFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
-        return await ReceiveAsync(image, source, null, source.Length, stagedFile, cancellationToken);
+        return await ReceiveAsync(image, source, null, source.Length, stagedFile, "saving", cancellationToken);
     }
 
-    /// <summary>Hashes, inspects and stores <paramref name="source"/>, copied to a temp file unless it is <paramref name="stagedFile"/>.</summary>
+    /// <summary>
+    /// Hashes, inspects and stores <paramref name="source"/>, copied to a temp file unless it is <paramref name="stagedFile"/>.
+    /// The image is in <paramref name="working"/> meanwhile: "saving" (an upload; this moves it there from queued) or
+    /// "importing" (the import API has already moved it).
+    /// </summary>
     private async Task<ImageRow> ReceiveAsync(ImageRow image, Stream source, long? expectedSize, long? announcedSize, string? stagedFile,
-        CancellationToken cancellationToken)
+        string working, CancellationToken cancellationToken)
     {
         var quota = options.Value.StorageQuotaBytes;
-        var stored = quota < 0 ? 0 : await StoredBytesAsync(image.Owner);
+        var stored = quota < 0 ? 0 : await StoredBytesAsync(image.Owner, image.Id);
         if (quota >= 0 && announcedSize is { } announced && stored + announced > quota)
         {
             throw StorageQuotaFull(announced, quota - stored);
         }
 
-        if (!await TransitionAsync(image.Id, "queued", "saving"))
+        if (working == "saving" && !await TransitionAsync(image.Id, "queued", "saving"))
         {
             throw ApiException.Conflict($"Image status transition from {image.Status} to saving is not allowed");
         }
@@ -172,8 +177,8 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
             await using var c = await db.OpenAsync(CancellationToken.None);
             var updated = await c.ExecuteAsync("""
                 UPDATE images SET status = 'active', size = @Size, virtual_size = @VirtualSize, checksum = @Md5,
-                  os_hash_algo = 'sha512', os_hash_value = @Sha512, updated_at = @Now WHERE id = @Id AND status = 'saving'
-                """, new { image.Id, Size = size, verdict.Inspection.VirtualSize, Md5 = md5, Sha512 = sha512, Now = Ids.Now() });
+                  os_hash_algo = 'sha512', os_hash_value = @Sha512, updated_at = @Now WHERE id = @Id AND status = @Working
+                """, new { image.Id, Size = size, verdict.Inspection.VirtualSize, Md5 = md5, Sha512 = sha512, Now = Ids.Now(), Working = working });
             if (updated == 0)
             {
                 // The image was deleted while uploading.
@@ -185,7 +190,7 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
         }
         catch
         {
-            await TransitionAsync(image.Id, "saving", "queued");
+            await RequeueAsync(image.Id, working);
             throw;
         }
         finally
@@ -195,11 +200,16 @@ public sealed partial class ImageStore(Database db, IImageData data, IOptions<Em
         }
     }
 
-    /// <summary>Bytes of the project's active images (Glance counts stored data, not virtual sizes).</summary>
-    private async Task<long> StoredBytesAsync(string owner)
+    /// <summary>
+    /// Bytes of the project's active images and staged data (Glance counts stored data, not virtual sizes), but for
+    /// image <paramref name="exceptId"/>, whose bytes the caller is counting as they arrive.
+    /// </summary>
+    private async Task<long> StoredBytesAsync(string owner, string exceptId)
     {
         await using var c = await db.OpenAsync();
-        return await c.ExecuteScalarAsync<long?>("SELECT SUM(size) FROM images WHERE owner = @Owner AND status = 'active'", new { Owner = owner }) ?? 0;
+        return await c.ExecuteScalarAsync<long?>(
+            "SELECT SUM(size) FROM images WHERE owner = @Owner AND status IN ('active', 'uploading', 'importing') AND id <> @Id",
+            new { Owner = owner, Id = exceptId }) ?? 0;
     }
 
     private static ApiException StorageQuotaFull(long size, long remaining) => new(ErrorKind.RequestTooLarge,

@@ -116,6 +116,49 @@ public abstract class ImageQuotaCases(ImageQuotaFixture ember)
         Assert.Equal(HttpStatusCode.NoContent, (await UploadAsync(demo, second, new UnknownLengthContent(1 << 20))).StatusCode);
     }
 
+    [Fact]
+    public async Task Staged_data_counts_against_the_storage_quota_and_a_refused_stage_leaves_the_image_queued()
+    {
+        // A project of its own: the other cases fill the demo project's quota.
+        var project = await ember.NewProjectClientAsync("stage-quota");
+        using var client = project.Api;
+        client.Http.DefaultRequestHeaders.Accept.Add(ApiClient.JsonMedia);
+        var first = await QueuedImageAsync(client.Http);
+        using (var staged = await StageAsync(client.Http, first, new ByteArrayContent(new byte[3 << 19]))) // 1.5 MiB
+        {
+            Assert.Equal(HttpStatusCode.NoContent, staged.StatusCode);
+        }
+
+        // The staged 1.5 MiB leave 0.5 MiB: an announced MiB is refused before it is read, a chunked one at the byte past the quota.
+        var second = await QueuedImageAsync(client.Http);
+        using (var refused = await StageAsync(client.Http, second, new ByteArrayContent(new byte[1 << 20])))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+            Assert.StartsWith("Denying attempt to upload image because it exceeds the quota", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["message"]!.GetValue<string>());
+        }
+
+        using (var refused = await StageAsync(client.Http, second, new UnknownLengthContent(1 << 20)))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        }
+
+        Assert.Equal("queued", JsonNode.Parse(await client.Http.GetStringAsync($"/image/v2/images/{second}"))!["status"]!.GetValue<string>());
+        Assert.False(File.Exists(Path.Combine(ember.DataDir, "images", "staging", second)));
+
+        // Deleting the staged image gives its bytes back.
+        Assert.Equal(HttpStatusCode.NoContent, (await client.Http.DeleteAsync($"/image/v2/images/{first}")).StatusCode);
+        using (var staged = await StageAsync(client.Http, second, new UnknownLengthContent(1 << 20)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, staged.StatusCode);
+        }
+    }
+
+    private static Task<HttpResponseMessage> StageAsync(HttpClient client, string id, HttpContent content)
+    {
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return client.PutAsync($"/image/v2/images/{id}/stage", content);
+    }
+
     private static async Task<(HttpStatusCode Status, JsonNode Body)> CreateAsync(HttpClient client, string json)
     {
         using var response = await client.PostAsync("/image/v2/images", new StringContent(json, Encoding.UTF8, "application/json"));
