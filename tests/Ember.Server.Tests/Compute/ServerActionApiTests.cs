@@ -574,6 +574,113 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
     }
 
     [Fact]
+    public async Task A_volume_backed_snapshot_image_boots_a_server_on_new_volumes_of_its_snapshots_merged_with_the_request()
+    {
+        using var own = await fixture.NewProjectClientAsync("bfvboot");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvboot");
+        async Task<string> VolumeAsync(string name)
+        {
+            var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = name } },
+                HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+            await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+            return id;
+        }
+
+        static JsonObject Mapping(string volume, int bootIndex, string? device, bool deleteOnTermination) => new()
+        {
+            ["boot_index"] = bootIndex,
+            ["uuid"] = volume,
+            ["source_type"] = "volume",
+            ["destination_type"] = "volume",
+            ["device_name"] = device,
+            ["delete_on_termination"] = deleteOnTermination,
+        };
+
+        // The first server: a root volume (deleted with its server) and a data volume on vdb.
+        var (root, data, other) = (await VolumeAsync("root"), await VolumeAsync("data"), await VolumeAsync("other"));
+        var first = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv-first",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(Mapping(root, 0, null, true), Mapping(data, 1, "/dev/vdb", false)),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(first), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: the server active, its volumes in use.
+        await admin.SendAsync(HttpMethod.Post, Path(first) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        foreach (var volume in new[] { root, data })
+        {
+            await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+                new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+        }
+
+        var imageId = (await api.SendAsync(HttpMethod.Post, Path(first) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "bfv-boot-snap" } }, HttpStatusCode.Accepted, "compute 2.45"))["image_id"]!
+            .GetValue<string>();
+        var image = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{imageId}");
+        var mappings = JsonNode.Parse(image["block_device_mapping"]!.GetValue<string>())!.AsArray();
+        Assert.Equal(2, mappings.Count);
+        var snapshots = mappings.ToDictionary(m => m!["device_name"]!.GetValue<string>(), m => m!["snapshot_id"]!.GetValue<string>());
+        foreach (var snapshot in snapshots.Values)
+        {
+            await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", s => s["snapshot"]!["status"]!.GetValue<string>() == "available", Wait);
+        }
+
+        // Booting the image: the root comes from the root's snapshot; the request's own vdb overrides the image's.
+        var second = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv-second",
+                ["imageRef"] = imageId,
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(Mapping(other, 1, "/dev/vdb", false)),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        var shown = await api.WaitForAsync(Path(second), s => Status(s) == "ERROR", Wait);
+        Assert.Equal(imageId, shown["server"]!["image"]!["id"]!.GetValue<string>());
+        var attachments = (await api.SendAsync(HttpMethod.Get, $"{Path(second)}/os-volume_attachments"))["volumeAttachments"]!
+            .AsArray().ToDictionary(a => a!["device"]!.GetValue<string>(), a => a!["volumeId"]!.GetValue<string>());
+        Assert.Equal(["/dev/vda", "/dev/vdb"], attachments.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(other, attachments["/dev/vdb"]);
+        var newRoot = attachments["/dev/vda"];
+        Assert.NotEqual(root, newRoot);
+        var rootVolume = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{newRoot}"))["volume"]!;
+        Assert.Equal(snapshots["/dev/vda"], rootVolume["snapshot_id"]!.GetValue<string>());
+        Assert.Equal(1, rootVolume["size"]!.GetValue<int>());
+        Assert.DoesNotContain((await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail"))["volumes"]!.AsArray(),
+            v => v!["snapshot_id"]?.GetValue<string>() == snapshots["/dev/vdb"]);
+
+        // delete_on_termination as the image recorded it: the new root goes with the server, the request's volume stays.
+        await api.SendAsync(HttpMethod.Delete, Path(second), expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{newRoot}", Wait);
+        await api.WaitForAsync($"/volume/v3/volumes/{other}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+
+        // The image's size checks: a root volume smaller than the image's min_disk is Nova's 400.
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{imageId}"))
+        {
+            patch.Content = new StringContent("""[{"op":"replace","path":"/min_disk","value":5}]""", System.Text.Encoding.UTF8,
+                "application/openstack-images-v2.1-json-patch");
+            using var patched = await api.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject { ["name"] = "bfv-small", ["imageRef"] = imageId, ["flavorRef"] = flavor },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Volume is smaller than the minimum size specified in image metadata. Volume size is {1L << 30} bytes, minimum size is {5L << 30} bytes.",
+            json!["badRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, Path(first), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
     public async Task Rebuild_checks_like_nova_replaces_the_root_overlay_and_answers_the_server_with_its_new_password()
     {
         using var own = await fixture.NewProjectClientAsync("rb");
