@@ -95,7 +95,7 @@ public static partial class ComputeApi
         }
 
         var adminPass = Json.OptionalString(body, "adminPass") ?? NewAdminPass();
-        var row = await compute.RebuildAsync(context, RequestId(http), server, rebuilt, adminPass);
+        var row = await compute.RebuildAsync(context, RequestId(http), server, rebuilt, adminPass, reimageBootVolume: version.AtLeast(93));
         var view = await ServerViewAsync(http, store, context, row, updateView: true);
         view["adminPass"] = adminPass;
         return Json.Reply(new JsonObject { ["server"] = view }, StatusCodes.Status202Accepted);

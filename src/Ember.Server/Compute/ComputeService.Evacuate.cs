@@ -45,7 +45,7 @@ public sealed partial class ComputeService
         await store.StartActionAsync(server.Id, requestId, "evacuate", ctx);
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
         var bdms = (await store.ListBdmsAsync(server.Id)).Where(b => b.AttachmentId is not null).ToList();
-        var resources = ResourceRequest.Of(flavor, bootFromVolume: server.ImageId is null);
+        var resources = ResourceRequest.Of(flavor, bootFromVolume: server.ImageId is null || bdms.Any(b => b.BootIndex == 0));
         var request = new SchedulingRequest(server.Id, server.ProjectId, new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk),
             server.ImageId is { } image ? new ImageSpec(image) : null, resources, force ? new ZoneRequest(null, targetHost) : ZoneRequest.None,
             await serverGroups.GroupOfAsync(server.Id));

@@ -44,6 +44,7 @@ public sealed partial class ComputeService(
 
         var bootFromVolume = request.Volumes.Any(v => v.BootIndex == 0);
         ImageRow? image = null;
+        List<ImageMapping> imageMappings = [];
         if (!bootFromVolume)
         {
             if (string.IsNullOrEmpty(request.ImageId))
@@ -58,8 +59,19 @@ public sealed partial class ComputeService(
                 throw ApiException.BadRequest($"Image {image.Id} is not active.");
             }
 
+            // A volume-backed server's snapshot image: its root (and other disks) become new volumes of its snapshots.
+            imageMappings = MergeImageMappings(ImageMappingsOf(image), request.Volumes);
             var flavorBytes = (long)flavor.Disk << 30;
-            if (flavor.Disk > 0 && image.VirtualSize is { } virtualSize && virtualSize > flavorBytes)
+            if (imageMappings.FirstOrDefault(m => m.BootIndex == 0) is { } rootMapping)
+            {
+                bootFromVolume = true;
+                if (rootMapping.VolumeSize > 0 && image.MinDisk > rootMapping.VolumeSize)
+                {
+                    throw ApiException.BadRequest(
+                        $"Volume is smaller than the minimum size specified in image metadata. Volume size is {(long)rootMapping.VolumeSize << 30} bytes, minimum size is {(long)image.MinDisk << 30} bytes.");
+                }
+            }
+            else if (flavor.Disk > 0 && image.VirtualSize is { } virtualSize && virtualSize > flavorBytes)
             {
                 throw ApiException.BadRequest($"Flavor's disk is too small for requested image. Flavor disk is {flavorBytes} bytes, image is {virtualSize} bytes.");
             }
@@ -81,11 +93,22 @@ public sealed partial class ComputeService(
         var group = request.GroupId is { } groupId ? await serverGroups.ForBootAsync(ctx, groupId) : null;
         var serverId = Ids.NewUuid();
         var flavorSpec = new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk);
-        var imageSpec = image is null ? null : new ImageSpec(image.Id);
+        // A root from the image's mappings is a volume: the host makes no overlay (the row keeps the image, as Nova's image_ref).
+        var imageSpec = image is null || bootFromVolume ? null : new ImageSpec(image.Id);
         var resources = ResourceRequest.Of(flavor, bootFromVolume);
         var candidates = await scheduler.SelectHostsAsync(
             new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, resources, request.Zone, group), CancellationToken.None);
-        var bdms = await ReserveBootVolumesAsync(ctx, serverId, request.Volumes, version);
+        var madeVolumes = await CreateImageVolumesAsync(ctx, imageMappings);
+        List<BdmRow> bdms;
+        try
+        {
+            bdms = await ReserveBootVolumesAsync(ctx, serverId, [.. request.Volumes, .. madeVolumes], version);
+        }
+        catch
+        {
+            await DeleteVolumesAsync(ctx, madeVolumes);
+            throw;
+        }
 
         var now = Ids.Now();
         var server = new ServerRow
@@ -121,6 +144,7 @@ public sealed partial class ComputeService(
         catch
         {
             await ReleaseAttachmentsAsync(ctx, bdms);
+            await DeleteVolumesAsync(ctx, madeVolumes);
             throw;
         }
 

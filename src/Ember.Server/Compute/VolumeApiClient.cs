@@ -7,7 +7,7 @@ namespace Ember.Server.Compute;
 
 /// <summary>
 /// <see cref="IVolumeService"/> for a compute host on another machine: the same calls Nova makes to Cinder, over the
-/// controller's Block Storage API at 3.54 (attachments with connectors, os-complete, detach actions). The request
+/// controller's Block Storage API at 3.54 (attachments with connectors, os-complete, detach actions; os-reimage at 3.68). The request
 /// context is not sent: the host acts as its own Keystone user, which must be a cloud admin to detach attachments
 /// a server still uses (the rule an in-process call passes as a service request). Errors come back as
 /// <see cref="ApiException"/>s with Cinder's status and message.
@@ -15,6 +15,9 @@ namespace Ember.Server.Compute;
 public sealed class VolumeApiClient(OpenStackClient controller) : IVolumeService
 {
     private const string Version = "volume 3.54";
+
+    /// <summary>os-reimage needs 3.68.</summary>
+    private const string ReimageVersion = "volume 3.68";
 
     public async Task<VolumeInfo> GetAsync(RequestContext ctx, string volumeId) =>
         VolumeOf((await SendAsync(HttpMethod.Get, $"volumes/{Escape(volumeId)}"))!["volume"]!.AsObject());
@@ -87,15 +90,19 @@ public sealed class VolumeApiClient(OpenStackClient controller) : IVolumeService
 
     public Task DeleteAttachmentAsync(RequestContext ctx, string attachmentId) => SendAsync(HttpMethod.Delete, $"attachments/{Escape(attachmentId)}");
 
+    public Task ReimageAsync(RequestContext ctx, string volumeId, string imageId, bool reimageReserved) =>
+        SendAsync(HttpMethod.Post, $"volumes/{Escape(volumeId)}/action",
+            new JsonObject { ["os-reimage"] = new JsonObject { ["image_id"] = imageId, ["reimage_reserved"] = reimageReserved } }, ReimageVersion);
+
     private static string Escape(string id) => Uri.EscapeDataString(id);
 
     /// <summary>One call; a reply outside 2xx becomes an ApiException with Cinder's status and message.</summary>
-    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body = null)
+    private async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body = null, string version = Version)
     {
         var url = await controller.EndpointAsync("block-storage", CancellationToken.None) + "/" + path;
         try
         {
-            return await controller.RequestJsonAsync(method, url, body, Version, CancellationToken.None);
+            return await controller.RequestJsonAsync(method, url, body, version, CancellationToken.None);
         }
         catch (OpenStackException ex)
         {

@@ -41,6 +41,12 @@ public interface IVolumeService
     /// too; returns the new snapshot's id at once, with status creating.
     /// </summary>
     Task<string> CreateSnapshotForceAsync(RequestContext ctx, string volumeId, string name, string? description);
+
+    /// <summary>
+    /// os-reimage (3.68) with reimage_reserved (Nova's rebuild of a volume-backed server, 2.93): the image written over the
+    /// volume in place; returns at once with status downloading, then the volume is back in its status (reserved) or error.
+    /// </summary>
+    Task ReimageAsync(RequestContext ctx, string volumeId, string imageId, bool reimageReserved);
 }
 
 /// <summary>A volume as a caller of <see cref="IVolumeService"/> needs it.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Ember.Server.Tests.Fuzz;
 using Ember.Server.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ember.Server.Tests.Compute;
 
@@ -574,6 +575,113 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
     }
 
     [Fact]
+    public async Task A_volume_backed_snapshot_image_boots_a_server_on_new_volumes_of_its_snapshots_merged_with_the_request()
+    {
+        using var own = await fixture.NewProjectClientAsync("bfvboot");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvboot");
+        async Task<string> VolumeAsync(string name)
+        {
+            var id = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1, ["name"] = name } },
+                HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+            await api.WaitForAsync($"/volume/v3/volumes/{id}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+            return id;
+        }
+
+        static JsonObject Mapping(string volume, int bootIndex, string? device, bool deleteOnTermination) => new()
+        {
+            ["boot_index"] = bootIndex,
+            ["uuid"] = volume,
+            ["source_type"] = "volume",
+            ["destination_type"] = "volume",
+            ["device_name"] = device,
+            ["delete_on_termination"] = deleteOnTermination,
+        };
+
+        // The first server: a root volume (deleted with its server) and a data volume on vdb.
+        var (root, data, other) = (await VolumeAsync("root"), await VolumeAsync("data"), await VolumeAsync("other"));
+        var first = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv-first",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(Mapping(root, 0, null, true), Mapping(data, 1, "/dev/vdb", false)),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(first), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: the server active, its volumes in use.
+        await admin.SendAsync(HttpMethod.Post, Path(first) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
+            HttpStatusCode.Accepted);
+        foreach (var volume in new[] { root, data })
+        {
+            await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+                new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+        }
+
+        var imageId = (await api.SendAsync(HttpMethod.Post, Path(first) + "/action",
+            new JsonObject { ["createImage"] = new JsonObject { ["name"] = "bfv-boot-snap" } }, HttpStatusCode.Accepted, "compute 2.45"))["image_id"]!
+            .GetValue<string>();
+        var image = await api.SendAsync(HttpMethod.Get, $"/image/v2/images/{imageId}");
+        var mappings = JsonNode.Parse(image["block_device_mapping"]!.GetValue<string>())!.AsArray();
+        Assert.Equal(2, mappings.Count);
+        var snapshots = mappings.ToDictionary(m => m!["device_name"]!.GetValue<string>(), m => m!["snapshot_id"]!.GetValue<string>());
+        foreach (var snapshot in snapshots.Values)
+        {
+            await api.WaitForAsync($"/volume/v3/snapshots/{snapshot}", s => s["snapshot"]!["status"]!.GetValue<string>() == "available", Wait);
+        }
+
+        // Booting the image: the root comes from the root's snapshot; the request's own vdb overrides the image's.
+        var second = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfv-second",
+                ["imageRef"] = imageId,
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(Mapping(other, 1, "/dev/vdb", false)),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        var shown = await api.WaitForAsync(Path(second), s => Status(s) == "ERROR", Wait);
+        Assert.Equal(imageId, shown["server"]!["image"]!["id"]!.GetValue<string>());
+        var attachments = (await api.SendAsync(HttpMethod.Get, $"{Path(second)}/os-volume_attachments"))["volumeAttachments"]!
+            .AsArray().ToDictionary(a => a!["device"]!.GetValue<string>(), a => a!["volumeId"]!.GetValue<string>());
+        Assert.Equal(["/dev/vda", "/dev/vdb"], attachments.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(other, attachments["/dev/vdb"]);
+        var newRoot = attachments["/dev/vda"];
+        Assert.NotEqual(root, newRoot);
+        var rootVolume = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{newRoot}"))["volume"]!;
+        Assert.Equal(snapshots["/dev/vda"], rootVolume["snapshot_id"]!.GetValue<string>());
+        Assert.Equal(1, rootVolume["size"]!.GetValue<int>());
+        Assert.DoesNotContain((await api.SendAsync(HttpMethod.Get, "/volume/v3/volumes/detail"))["volumes"]!.AsArray(),
+            v => v!["snapshot_id"]?.GetValue<string>() == snapshots["/dev/vdb"]);
+
+        // delete_on_termination as the image recorded it: the new root goes with the server, the request's volume stays.
+        await api.SendAsync(HttpMethod.Delete, Path(second), expect: HttpStatusCode.NoContent);
+        await api.WaitGoneAsync($"/volume/v3/volumes/{newRoot}", Wait);
+        await api.WaitForAsync($"/volume/v3/volumes/{other}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+
+        // The image's size checks: a root volume smaller than the image's min_disk is Nova's 400.
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{imageId}"))
+        {
+            patch.Content = new StringContent("""[{"op":"replace","path":"/min_disk","value":5}]""", System.Text.Encoding.UTF8,
+                "application/openstack-images-v2.1-json-patch");
+            using var patched = await api.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject { ["name"] = "bfv-small", ["imageRef"] = imageId, ["flavorRef"] = flavor },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Volume is smaller than the minimum size specified in image metadata. Volume size is {1L << 30} bytes, minimum size is {5L << 30} bytes.",
+            json!["badRequest"]!["message"]!.GetValue<string>());
+        await api.SendAsync(HttpMethod.Delete, Path(first), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
     public async Task Rebuild_checks_like_nova_replaces_the_root_overlay_and_answers_the_server_with_its_new_password()
     {
         using var own = await fixture.NewProjectClientAsync("rb");
@@ -650,6 +758,102 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         Assert.Equal(12, again["adminPass"]!.GetValue<string>().Length);
         await WaitForEventResultAsync(api, server, "rebuild");
         await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task A_volume_backed_rebuild_re_images_the_root_volume_in_place_from_2_93_only()
+    {
+        using var own = await fixture.NewProjectClientAsync("vbrb");
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var api = own.Api;
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(api, "vbrb");
+        var root = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
+            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{root}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "vbrb",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0,
+                    ["uuid"] = root,
+                    ["source_type"] = "volume",
+                    ["destination_type"] = "volume",
+                }),
+            },
+        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        // As if the guest had run: its root volume in use.
+        await admin.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{root}/action",
+            new JsonObject { ["os-reset_status"] = new JsonObject { ["status"] = "in-use" } }, HttpStatusCode.Accepted);
+
+        // Below 2.93 Nova refuses a new image for a volume-backed server.
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, Path(server) + "/action",
+            new JsonObject { ["rebuild"] = new JsonObject { ["imageRef"] = image } }, "compute 2.73");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Image {image} is unacceptable: Unable to rebuild with a different image for a volume-backed server.",
+            json!["badRequest"]!["message"]!.GetValue<string>());
+
+        // 2.93 is beyond the API's microversions today: its rebuild is asked of the compute service as the API would.
+        var services = fixture.Host.Services;
+        var compute = services.GetRequiredService<Ember.Server.Compute.ComputeService>();
+        var store = services.GetRequiredService<Ember.Server.Compute.ComputeStore>();
+        var userId = (await admin.SendAsync(HttpMethod.Get, "/identity/v3/users?name=admin"))["users"]![0]!["id"]!.GetValue<string>();
+        var caller = new Ember.Server.Common.RequestContext(userId, "admin", "default", own.ProjectId, null, ["member"], DateTime.MaxValue);
+        var row = (await store.FindServerAsync(server))!;
+        var oldAttachment = Assert.Single(await store.ListBdmsAsync(server)).AttachmentId;
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{image}"))
+        {
+            patch.Content = new StringContent("""[{"op":"replace","path":"/min_disk","value":2}]""", System.Text.Encoding.UTF8,
+                "application/openstack-images-v2.1-json-patch");
+            using var patched = await api.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        var tooSmall = await Assert.ThrowsAsync<Ember.Server.Common.ApiException>(() =>
+            compute.RebuildAsync(caller, "req-" + Guid.NewGuid(), row, row with { ImageId = image }, "pw-1", reimageBootVolume: true));
+        Assert.Equal($"Volume is smaller than the minimum size specified in image metadata. Volume size is {1L << 30} bytes, minimum size is {2L << 30} bytes.",
+            tooSmall.Message);
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{image}"))
+        {
+            patch.Content = new StringContent("""[{"op":"replace","path":"/min_disk","value":0}]""", System.Text.Encoding.UTF8,
+                "application/openstack-images-v2.1-json-patch");
+            using var patched = await api.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        // The volume's data is replaced by the image's (4 KiB of zeros); it keeps its id and gets a new attachment.
+        var volumeFile = fixture.VolumeTarget(root);
+        await using (var file = new FileStream(volumeFile, FileMode.Open, FileAccess.Write))
+        {
+            await file.WriteAsync("marker"u8.ToArray());
+        }
+
+        var rebuilt = await compute.RebuildAsync(caller, "req-" + Guid.NewGuid(), row, row with { ImageId = image, Name = "vbrb-2" }, "pw-1",
+            reimageBootVolume: true);
+        Assert.Equal(image, rebuilt.ImageId);
+        var action = await WaitForEventResultAsync(api, server, "rebuild");
+        Assert.Equal("compute_rebuild_instance", action["events"]![0]!["event"]!.GetValue<string>());
+        var settled = await api.WaitForAsync(Path(server), s => s["server"]!["OS-EXT-STS:task_state"] is null, Wait);
+        Assert.Equal(image, settled["server"]!["image"]!["id"]!.GetValue<string>());
+        Assert.Equal("vbrb-2", settled["server"]!["name"]!.GetValue<string>());
+        var volume = (await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{root}"))["volume"]!;
+        Assert.Equal(image, volume["volume_image_metadata"]!["image_id"]!.GetValue<string>());
+        var attachment = Assert.Single(volume["attachments"]!.AsArray())!;
+        Assert.Equal(server, attachment["server_id"]!.GetValue<string>());
+        Assert.NotEqual(oldAttachment, attachment["attachment_id"]!.GetValue<string>());
+        Assert.Equal(attachment["attachment_id"]!.GetValue<string>(), Assert.Single(await store.ListBdmsAsync(server)).AttachmentId);
+        var head = new byte[6];
+        await using (var file = File.OpenRead(volumeFile))
+        {
+            await file.ReadExactlyAsync(head);
+        }
+
+        Assert.Equal(new byte[6], head);
         await api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
