@@ -19,7 +19,8 @@ public static partial class ComputeApi
             var context = Authorize(http, "os_compute_api:os-attach-interfaces:list");
             var server = await FindServerAsync(store, context, id);
             var ports = await networks.ServerPortViewsAsync(server.Id, http.RequestAborted);
-            return Json.Reply(new JsonObject { ["interfaceAttachments"] = new JsonArray([.. ports.Select(p => (JsonNode)InterfaceAttachment(p))]) });
+            var version = ComputeVersion.Of(http);
+            return Json.Reply(new JsonObject { ["interfaceAttachments"] = new JsonArray([.. ports.Select(p => (JsonNode)InterfaceAttachment(p, version))]) });
         });
         v21.MapGet(collection + "/{portId}", async (HttpContext http, ComputeStore store, NetworkService networks, string id, string portId) =>
         {
@@ -27,7 +28,7 @@ public static partial class ComputeApi
             var server = await FindServerAsync(store, context, id);
             var port = (await networks.ServerPortViewsAsync(server.Id, http.RequestAborted)).FirstOrDefault(p => p.Port.Id == portId)
                 ?? throw ApiException.NotFound($"Instance {server.Id} does not have a port with id {portId}");
-            return Json.Reply(new JsonObject { ["interfaceAttachment"] = InterfaceAttachment(port) });
+            return Json.Reply(new JsonObject { ["interfaceAttachment"] = InterfaceAttachment(port, ComputeVersion.Of(http)) });
         });
         v21.MapPost(collection, async (HttpContext http, ComputeStore store, ComputeService compute, string id) =>
         {
@@ -36,15 +37,16 @@ public static partial class ComputeApi
             var root = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
             // Nova's schema makes the body optional: no interfaceAttachment attaches to the project's network.
             var body = root.ContainsKey("interfaceAttachment") ? Json.RequiredObject(root, "interfaceAttachment") : [];
-            if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("net_id" or "port_id" or "fixed_ips" or "tag")) is { } unknown)
+            var version = ComputeVersion.Of(http);
+            if (body.Select(p => p.Key).FirstOrDefault(k => k is not ("net_id" or "port_id" or "fixed_ips") && !(k == "tag" && version.AtLeast(49))) is { } unknown)
             {
                 throw ApiException.BadRequest($"Additional properties are not allowed ('{unknown}' was unexpected)");
             }
 
             var networkId = UuidField(body, "net_id");
             var portId = UuidField(body, "port_id");
-            var port = await compute.AttachInterfaceAsync(context, RequestId(http), server, networkId, portId, RequestedFixedIp(body));
-            return Json.Reply(new JsonObject { ["interfaceAttachment"] = InterfaceAttachment(port) });
+            var port = await compute.AttachInterfaceAsync(context, RequestId(http), server, networkId, portId, RequestedFixedIp(body), DeviceTag(body));
+            return Json.Reply(new JsonObject { ["interfaceAttachment"] = InterfaceAttachment(port, version) });
         });
         v21.MapDelete(collection + "/{portId}", async (HttpContext http, ComputeStore store, ComputeService compute, string id, string portId) =>
         {
@@ -134,15 +136,33 @@ public static partial class ComputeApi
             : throw ApiException.BadRequest($"Invalid input for field/attribute ip_address. Value: {address ?? "None"}. It is not an IPv4 address");
     }
 
-    /// <summary>Nova's interfaceAttachment: the port's addresses with their subnets, MAC, network, id and state.</summary>
-    private static JsonObject InterfaceAttachment(PortView port) => new()
+    /// <summary>Nova's interfaceAttachment: the port's addresses with their subnets, MAC, network, id and state; the device tag from 2.70.</summary>
+    private static JsonObject InterfaceAttachment(PortView port, Microversion version)
     {
-        ["fixed_ips"] = new JsonArray([.. port.FixedIps.Select(ip => (JsonNode)new JsonObject { ["subnet_id"] = ip.SubnetId, ["ip_address"] = ip.IpAddress })]),
-        ["mac_addr"] = port.Port.MacAddress,
-        ["net_id"] = port.Port.NetworkId,
-        ["port_id"] = port.Port.Id,
-        ["port_state"] = port.Port.Status,
-    };
+        var json = new JsonObject
+        {
+            ["fixed_ips"] = new JsonArray([.. port.FixedIps.Select(ip => (JsonNode)new JsonObject { ["subnet_id"] = ip.SubnetId, ["ip_address"] = ip.IpAddress })]),
+            ["mac_addr"] = port.Port.MacAddress,
+            ["net_id"] = port.Port.NetworkId,
+            ["port_id"] = port.Port.Id,
+            ["port_state"] = port.Port.Status,
+        };
+        if (version.AtLeast(70))
+        {
+            json["tag"] = port.Port.DeviceTag;
+        }
+
+        return json;
+    }
+
+    /// <summary>Nova's device tag (os-interface 2.49+, networks[].tag 2.32+): 1 to 60 characters, no ',' or '/'; null when absent.</summary>
+    internal static string? DeviceTag(JsonObject body)
+    {
+        var tag = Json.OptionalString(body, "tag");
+        return tag is null || (tag.Length is >= 1 and <= 60 && tag.IndexOfAny([',', '/']) < 0)
+            ? tag
+            : throw ApiException.BadRequest($"Invalid input for field/attribute tag. Value: {tag[..Math.Min(tag.Length, 60)]}. It must be 1 to 60 characters without ',' or '/'.");
+    }
 
     private static JsonArray Ips(IEnumerable<ServerAddress> addresses) =>
         new([.. addresses.Select(a => (JsonNode)new JsonObject { ["version"] = 4, ["addr"] = a.Address })]);

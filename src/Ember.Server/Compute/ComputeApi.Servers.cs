@@ -407,7 +407,7 @@ public static partial class ComputeApi
                     }
 
                     nics.Add(new NicRequest(portId is null ? networkId : null, portId, fixedIp,
-                        version.AtLeast(32) ? Limits.Text(Json.OptionalString(entry, "tag"), "tag") : null));
+                        version.AtLeast(32) ? DeviceTag(entry) : null));
                 }
 
                 return (nics.Count == 0 ? NetworkMode.None : NetworkMode.Explicit, nics);

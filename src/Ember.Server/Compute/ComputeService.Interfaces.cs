@@ -13,9 +13,11 @@ public sealed partial class ComputeService
     /// <summary>
     /// POST os-interface: the port (<paramref name="portId"/>, or a new one on <paramref name="networkId"/>, or on the
     /// project's one network when neither is given) is bound to the server and plugged by its host; the reply waits for
-    /// the hot-plug, as Nova's attach_interface call does. A failure releases the port again.
+    /// the hot-plug, as Nova's attach_interface call does. A failure releases the port again. <paramref name="tag"/> is the
+    /// device tag the guest finds in its metadata's devices list.
     /// </summary>
-    public async Task<PortView> AttachInterfaceAsync(RequestContext ctx, string requestId, ServerRow server, string? networkId, string? portId, string? fixedIp)
+    public async Task<PortView> AttachInterfaceAsync(RequestContext ctx, string requestId, ServerRow server, string? networkId, string? portId, string? fixedIp,
+        string? tag = null)
     {
         RequireInterfaceState(server, "attach_interface");
         if (networkOptions.Value is not { Enabled: true, HostNetworking: true })
@@ -56,7 +58,7 @@ public sealed partial class ComputeService
         }
 
         var host = await HostOfAsync(server);
-        var plugged = await networks.CreatePortForServerAsync(server.ProjectId, networkId, portId, fixedIp, server.Id, server.Host, CancellationToken.None);
+        var plugged = await networks.CreatePortForServerAsync(server.ProjectId, networkId, portId, fixedIp, server.Id, server.Host, CancellationToken.None, tag: tag);
         try
         {
             await host.AttachInterfaceAsync(new AttachInterface(requestId, server.Id, plugged.PortId), CancellationToken.None);

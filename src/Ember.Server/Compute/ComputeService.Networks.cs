@@ -88,7 +88,7 @@ public sealed partial class ComputeService
             foreach (var nic in nics)
             {
                 await networks.CreatePortForServerAsync(server.ProjectId, nic.NetworkId, nic.PortId, nic.FixedIp, server.Id, server.Host, CancellationToken.None,
-                    securityGroups);
+                    securityGroups, nic.Tag);
             }
         }
         catch

@@ -66,6 +66,9 @@ public sealed class PortRow
 
     /// <summary>Made by a server boot (deleted with the server) rather than handed to it (only unbound).</summary>
     public bool CreatedForServer { get; set; }
+
+    /// <summary>Nova's device tag of the server interface this port is (null: none); cleared when the server lets the port go.</summary>
+    public string? DeviceTag { get; set; }
     public long RevisionNumber { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }

@@ -23,12 +23,13 @@ public sealed record IpRequest(string? SubnetId, string? IpAddress);
 public sealed record PortCreate(
     string NetworkId, string? ProjectId, string Name, string Description, bool? AdminStateUp, string? MacAddress, IReadOnlyList<IpRequest>? FixedIps,
     string DeviceOwner, string DeviceId, IReadOnlyList<string>? SecurityGroups, bool? PortSecurityEnabled, IReadOnlyList<AddressPairText>? AllowedAddressPairs,
-    string? BindingHostId, bool CreatedForServer = false);
+    string? BindingHostId, bool CreatedForServer = false, string? DeviceTag = null);
 
 /// <summary>A port's changes; null fields stay as they are.</summary>
 public sealed record PortUpdate(
     string? Name, string? Description, bool? AdminStateUp, string? MacAddress, IReadOnlyList<IpRequest>? FixedIps, string? DeviceOwner, string? DeviceId,
-    IReadOnlyList<string>? SecurityGroups, bool? PortSecurityEnabled, IReadOnlyList<AddressPairText>? AllowedAddressPairs, string? BindingHostId);
+    IReadOnlyList<string>? SecurityGroups, bool? PortSecurityEnabled, IReadOnlyList<AddressPairText>? AllowedAddressPairs, string? BindingHostId,
+    string? DeviceTag = null);
 
 /// <summary>A security group rule to create, as given (validated by the service).</summary>
 public sealed record RuleCreate(

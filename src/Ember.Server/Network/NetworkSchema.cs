@@ -165,5 +165,10 @@ public static class NetworkSchema
                 revision BIGINT NOT NULL);
             INSERT INTO network_revision (id, revision) VALUES (1, 0);
             """),
+        // Nova's device tag of a server's interface (os-interface 2.49+, networks[].tag 2.32+): Nova keeps it on its
+        // virtual interface; here the port is the interface, so the port holds it until the server lets it go.
+        new("network-005-port-tag", """
+            ALTER TABLE ports ADD COLUMN device_tag VARCHAR(60);
+            """),
     ];
 }

@@ -34,10 +34,10 @@ public sealed partial class NetworkService
     /// <paramref name="portId"/> of the project, which must not be attached to another device (only unbound later).
     /// Either way device_owner compute:nova, device_id the server, bound to <paramref name="host"/>. A new port gets
     /// <paramref name="fixedIp"/> when one is asked for (Nova's networks[].fixed_ip) and <paramref name="securityGroups"/>
-    /// (ids; null: the project's default group).
+    /// (ids; null: the project's default group). <paramref name="tag"/> is Nova's device tag of the interface (null: none).
     /// </summary>
     public async Task<ServerPort> CreatePortForServerAsync(string projectId, string? networkId, string? portId, string? fixedIp, string serverId, string host,
-        CancellationToken cancellationToken, IReadOnlyList<string>? securityGroups = null)
+        CancellationToken cancellationToken, IReadOnlyList<string>? securityGroups = null, string? tag = null)
     {
         var ctx = MemberOf(projectId);
         PortView view;
@@ -45,7 +45,7 @@ public sealed partial class NetworkService
         {
             var id = networkId ?? throw new ArgumentException("A network or a port is needed.", nameof(networkId));
             view = await CreatePortAsync(ctx, new PortCreate(id, null, "", "", null, null, fixedIp is null ? null : [new IpRequest(null, fixedIp)],
-                ComputeOwner, serverId, securityGroups, null, null, host, CreatedForServer: true), cancellationToken);
+                ComputeOwner, serverId, securityGroups, null, null, host, CreatedForServer: true, DeviceTag: tag), cancellationToken);
         }
         else
         {
@@ -55,7 +55,7 @@ public sealed partial class NetworkService
                 throw NetworkErrors.PortInUse(existing.Port.NetworkId, portId, existing.Port.DeviceId);
             }
 
-            view = await UpdatePortAsync(ctx, portId, new PortUpdate(null, null, null, null, null, ComputeOwner, serverId, null, null, null, host), cancellationToken);
+            view = await UpdatePortAsync(ctx, portId, new PortUpdate(null, null, null, null, null, ComputeOwner, serverId, null, null, null, host, tag), cancellationToken);
         }
 
         var network = await store.ReadAsync(s => s.NetworkAsync(view.Port.NetworkId), cancellationToken);
@@ -120,6 +120,7 @@ public sealed partial class NetworkService
                 port.DeviceId = "";
                 port.DeviceOwner = "";
                 port.BindingHostId = "";
+                port.DeviceTag = null;
                 port.Status = PortDown;
                 port.UpdatedAt = Ids.Now();
                 await s.UpdatePortAsync(port);

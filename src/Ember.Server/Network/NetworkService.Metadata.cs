@@ -2,8 +2,8 @@ using System.Text.Json;
 
 namespace Ember.Server.Network;
 
-/// <summary>One interface of a server as its metadata's network_data.json describes it.</summary>
-public sealed record MetadataNic(string PortId, string NetworkId, string MacAddress, int Mtu, IReadOnlyList<MetadataAddress> Addresses);
+/// <summary>One interface of a server as its metadata describes it (network_data.json; meta_data.json's devices when tagged).</summary>
+public sealed record MetadataNic(string PortId, string NetworkId, string MacAddress, int Mtu, IReadOnlyList<MetadataAddress> Addresses, string? Tag = null);
 
 /// <summary>A fixed address with its subnet's settings.</summary>
 public sealed record MetadataAddress(string IpAddress, string Cidr, string? GatewayIp, bool EnableDhcp, IReadOnlyList<string> DnsNameservers,
@@ -41,7 +41,7 @@ public sealed partial class NetworkService
                         JsonSerializer.Deserialize(subnet.DnsNameservers, NetworkStoredJson.Default.ListString)!,
                         JsonSerializer.Deserialize(subnet.HostRoutes, NetworkStoredJson.Default.ListHostRouteText)!);
                 }).ToList();
-                result.Add(new MetadataNic(port.Port.Id, port.Port.NetworkId, port.Port.MacAddress, network?.Mtu ?? 0, addresses));
+                result.Add(new MetadataNic(port.Port.Id, port.Port.NetworkId, port.Port.MacAddress, network?.Mtu ?? 0, addresses, port.Port.DeviceTag));
             }
 
             return result;

@@ -62,6 +62,7 @@ public sealed partial class NetworkService
                 PortSecurityEnabled = request.PortSecurityEnabled ?? network.PortSecurityEnabled,
                 BindingHostId = request.BindingHostId ?? "",
                 CreatedForServer = request.CreatedForServer,
+                DeviceTag = request.DeviceTag,
                 Status = string.IsNullOrEmpty(request.BindingHostId) ? PortDown : PortActive,
                 CreatedAt = now,
                 UpdatedAt = now,
@@ -93,6 +94,7 @@ public sealed partial class NetworkService
             port.DeviceOwner = update.DeviceOwner ?? port.DeviceOwner;
             port.DeviceId = update.DeviceId ?? port.DeviceId;
             port.PortSecurityEnabled = update.PortSecurityEnabled ?? port.PortSecurityEnabled;
+            port.DeviceTag = update.DeviceTag ?? port.DeviceTag;
             if (update.BindingHostId is { } bindingHost)
             {
                 port.BindingHostId = bindingHost;

@@ -14,7 +14,7 @@ public sealed partial class NetworkStore(Database db)
 
     private const string NetworkColumns = "id, project_id, name, description, admin_state_up, shared, external, mtu, port_security_enabled, auto_allocated, segmentation_id, revision_number, created_at, updated_at";
     private const string SubnetColumns = "id, network_id, project_id, name, description, cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, revision_number, created_at, updated_at";
-    private const string PortColumns = "id, network_id, project_id, name, description, mac_address, admin_state_up, status, device_owner, device_id, port_security_enabled, allowed_address_pairs, binding_host_id, created_for_server, revision_number, created_at, updated_at";
+    private const string PortColumns = "id, network_id, project_id, name, description, mac_address, admin_state_up, status, device_owner, device_id, port_security_enabled, allowed_address_pairs, binding_host_id, created_for_server, device_tag, revision_number, created_at, updated_at";
     private const string GroupColumns = "id, project_id, name, description, default_for, revision_number, created_at, updated_at";
     private const string RuleColumns = "id, security_group_id, project_id, direction, ethertype, protocol, port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, revision_number, created_at, updated_at";
 
@@ -203,12 +203,12 @@ public sealed partial class NetworkStore(Database db)
         public Task<long> CountMacAsync(string networkId, string mac) => CountAsync(
             "SELECT COUNT(*) FROM ports WHERE network_id = @N AND mac_address = @M", new { N = networkId, M = mac });
 
-        public Task InsertPortAsync(PortRow p) => ExecuteAsync($"INSERT INTO ports ({PortColumns}) VALUES (@Id, @NetworkId, @ProjectId, @Name, @Description, @MacAddress, @AdminStateUp, @Status, @DeviceOwner, @DeviceId, @PortSecurityEnabled, @AllowedAddressPairs, @BindingHostId, @CreatedForServer, @RevisionNumber, @CreatedAt, @UpdatedAt)", p);
+        public Task InsertPortAsync(PortRow p) => ExecuteAsync($"INSERT INTO ports ({PortColumns}) VALUES (@Id, @NetworkId, @ProjectId, @Name, @Description, @MacAddress, @AdminStateUp, @Status, @DeviceOwner, @DeviceId, @PortSecurityEnabled, @AllowedAddressPairs, @BindingHostId, @CreatedForServer, @DeviceTag, @RevisionNumber, @CreatedAt, @UpdatedAt)", p);
 
         public Task UpdatePortAsync(PortRow p) => ExecuteAsync("""
             UPDATE ports SET name = @Name, description = @Description, mac_address = @MacAddress, admin_state_up = @AdminStateUp, status = @Status,
                 device_owner = @DeviceOwner, device_id = @DeviceId, port_security_enabled = @PortSecurityEnabled, allowed_address_pairs = @AllowedAddressPairs,
-                binding_host_id = @BindingHostId, created_for_server = @CreatedForServer, revision_number = revision_number + 1, updated_at = @UpdatedAt WHERE id = @Id
+                binding_host_id = @BindingHostId, created_for_server = @CreatedForServer, device_tag = @DeviceTag, revision_number = revision_number + 1, updated_at = @UpdatedAt WHERE id = @Id
             """, p);
 
         public async Task DeletePortAsync(string id)

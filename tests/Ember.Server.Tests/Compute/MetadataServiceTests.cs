@@ -78,6 +78,24 @@ public sealed class MetadataServiceTests
     }
 
     [Fact]
+    public void Devices_list_the_tagged_interfaces_from_2016_06_30_as_nova_does()
+    {
+        var tagged = new MetadataNic("ccddeeff-0011-4233-8455-667788990011", "net-3", "fa:16:3e:00:00:03", 1450, [], Tag: "data-plane");
+        var metadata = new InstanceMetadata(s_server, [.. s_nics, tagged]);
+        var device = Assert.Single(JsonNode.Parse(metadata.Answer("/openstack/latest/meta_data.json").Body)!["devices"]!.AsArray())!;
+        Assert.Equal("nic", device["type"]!.GetValue<string>());
+        Assert.Equal("fa:16:3e:00:00:03", device["mac"]!.GetValue<string>());
+        Assert.Equal(["data-plane"], device["tags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.False(device["vf_trusted"]!.GetValue<bool>());
+
+        // vf_trusted is Rocky's (2018-08-27); devices themselves Newton's (2016-06-30): older versions have neither.
+        var newton = Assert.Single(JsonNode.Parse(metadata.Answer("/openstack/2016-06-30/meta_data.json").Body)!["devices"]!.AsArray())!;
+        Assert.Null(newton["vf_trusted"]);
+        Assert.Null(JsonNode.Parse(metadata.Answer("/openstack/2015-10-15/meta_data.json").Body)!["devices"]);
+        Assert.Empty(JsonNode.Parse(new InstanceMetadata(s_server, s_nics).Answer("/openstack/latest/meta_data.json").Body)!["devices"]!.AsArray());
+    }
+
+    [Fact]
     public void Ec2_tree_lists_and_serves_what_cloud_init_reads()
     {
         var metadata = new InstanceMetadata(s_server, s_nics);

@@ -335,13 +335,18 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Equal(network, await service.GetOrCreateAutoNetworkAsync(project.ProjectId, CancellationToken.None));
 
         var serverId = Guid.NewGuid().ToString();
-        var created = await service.CreatePortForServerAsync(project.ProjectId, network, null, null, serverId, "node-a", CancellationToken.None);
+        var created = await service.CreatePortForServerAsync(project.ProjectId, network, null, null, serverId, "node-a", CancellationToken.None, tag: "made-nic");
         Assert.True(created.CreatedForServer);
         Assert.Equal(1450, created.Mtu);
         var given = await CreateAsync(project.Api, "ports", "port", new JsonObject { ["network_id"] = network });
-        var claimed = await service.CreatePortForServerAsync(project.ProjectId, null, given, null, serverId, "node-a", CancellationToken.None);
+        var claimed = await service.CreatePortForServerAsync(project.ProjectId, null, given, null, serverId, "node-a", CancellationToken.None, tag: "given-nic");
         Assert.False(claimed.CreatedForServer);
         Assert.Equal(2, (await service.ListServerPortsAsync(serverId, CancellationToken.None)).Count);
+
+        // Nova's device tags are kept with the interfaces and read back for the metadata's devices list.
+        var tags = (await service.ServerNetworkInfoAsync(serverId, CancellationToken.None)).ToDictionary(n => n.PortId, n => n.Tag);
+        Assert.Equal("made-nic", tags[created.PortId]);
+        Assert.Equal("given-nic", tags[claimed.PortId]);
         var other = Guid.NewGuid().ToString();
         await Assert.ThrowsAsync<Common.ApiException>(() => service.CreatePortForServerAsync(project.ProjectId, null, given, null, other, "node-a", CancellationToken.None));
 
@@ -356,5 +361,10 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         var kept = (await project.Api.SendAsync(HttpMethod.Get, $"{V2}/ports/{given}"))["port"]!;
         Assert.Equal("", kept["device_id"]!.GetValue<string>());
         await project.Api.SendAsync(HttpMethod.Get, $"{V2}/ports/{created.PortId}", expect: HttpStatusCode.NotFound);
+
+        // The kept port left its tag with the server it left: the next server that takes it without one has none.
+        await service.CreatePortForServerAsync(project.ProjectId, null, given, null, other, "node-a", CancellationToken.None);
+        Assert.Null(Assert.Single(await service.ServerNetworkInfoAsync(other, CancellationToken.None)).Tag);
+        await service.DeleteServerPortsAsync(other, CancellationToken.None);
     }
 }

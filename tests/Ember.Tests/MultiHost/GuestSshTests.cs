@@ -10,7 +10,8 @@ namespace Ember.Tests.MultiHost;
 /// router, each with a floating IP on <c>public</c>; a namespace the test makes plays the outside world. `ssh -i key`
 /// through the floating IP is refused until `security group rule create` opens tcp/22, then runs the seed's in-guest
 /// commands on a multiattach volume (format and write in vm-001, read in vm-002); deleting the rule stops a live SSH
-/// connection at its next packet. `server add/remove port|network` hot-plug NICs over QMP and survive a stop and start.
+/// connection at its next packet. `server add/remove port|network` hot-plug NICs over QMP (the guest takes the port's
+/// address over DHCP at once, and its tag is in the metadata's devices) and survive a stop and start.
 /// Deleting everything leaves no interface, nftables table or namespace of Ember's. The steps share the booted guests
 /// (<see cref="GuestSshFixture"/>) and run in the order of their names.
 /// </summary>
@@ -82,14 +83,25 @@ public sealed class GuestSshTests(GuestSshFixture cloud) : IClassFixture<GuestSs
         (await cloud.OpenStackAsync("subnet", "create", "--network", "iface-net", "--subnet-range", "10.93.8.0/24", "--gateway", "none", "iface-v4", "-f", "json"))
             .EnsureSuccess();
 
-        // server add network: a port made for the server on iface-net, hot-plugged: the guest sees a NIC with its MAC.
-        (await cloud.OpenStackAsync("server", "add", "network", "vm-002", "iface-net")).EnsureSuccess();
+        // server add network (with a device tag, 2.49+): a port made for the server on iface-net, hot-plugged: the guest
+        // sees a NIC with its MAC and, without a reboot, asks DHCP on it (mdev runs udhcpc on the new ethN).
+        (await cloud.OpenStackAsync("--os-compute-api-version", "2.49", "server", "add", "network", "--tag", "iface-tag", "vm-002", "iface-net")).EnsureSuccess();
         var made = Assert.Single(await ServerPortsOnAsync("vm-002", network));
         var madeMac = Text(made, "MAC Address");
+        var madeIp = made["Fixed IP Addresses"]![0]!["ip_address"]!.GetValue<string>();
         await WaitForNicAsync("vm-002", madeMac, present: true);
-        var interfaces = (await cloud.NovaAsync("interface-list", "vm-002")).EnsureSuccess().StdOut;
+        var dhcpIp = (await cloud.OpenStackAsync("port", "list", "--network", "iface-net", "--device-owner", "network:dhcp", "-f", "json")).EnsureSuccess()
+            .Json()[0]!["Fixed IP Addresses"]![0]!["ip_address"]!.GetValue<string>();
+        await WaitForAsync(async () => (await cloud.ExecAsync("vm-002", $"ip -4 -o addr show | grep -q ' {madeIp}/24 ' && echo yes || echo no")) == "yes",
+            $"the hot-plugged NIC to get {madeIp} from DHCP");
+        Assert.Equal("up", await cloud.ExecAsync("vm-002", $"ping -c 1 -W 5 {dhcpIp} >/dev/null && echo up || echo down"));
+        var interfaces = (await cloud.NovaAsync("--os-compute-api-version", "2.70", "interface-list", "vm-002")).EnsureSuccess().StdOut;
         Assert.Contains(madeMac, interfaces, StringComparison.Ordinal);
         Assert.Contains("ACTIVE", interfaces, StringComparison.Ordinal);
+        Assert.Contains("iface-tag", interfaces, StringComparison.Ordinal); // the Tag column, shown from 2.70
+        var devices = await cloud.ExecAsync("vm-002", "wget -qO- http://169.254.169.254/openstack/latest/meta_data.json");
+        Assert.Contains("\"tags\":[\"iface-tag\"]", devices, StringComparison.Ordinal);
+        Assert.Contains(madeMac, devices, StringComparison.Ordinal);
         var ips = (await cloud.OpenStackAsync("server", "show", "vm-002", "-f", "json")).EnsureSuccess().Json()["addresses"]!.ToJsonString();
         Assert.Contains("iface-net", ips, StringComparison.Ordinal);
 

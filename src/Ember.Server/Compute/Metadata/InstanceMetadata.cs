@@ -132,7 +132,7 @@ public sealed class InstanceMetadata
     {
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {
-            ["meta_data.json"] = JsonSerializer.SerializeToUtf8Bytes(MetaDataJson(), s_json),
+            ["meta_data.json"] = JsonSerializer.SerializeToUtf8Bytes(MetaDataJson(version), s_json),
             ["vendor_data.json"] = "{}"u8.ToArray(),
         };
         if (version == "latest" || string.CompareOrdinal(version, "2015-10-15") >= 0)
@@ -169,7 +169,7 @@ public sealed class InstanceMetadata
         return files;
     }
 
-    private JsonObject MetaDataJson()
+    private JsonObject MetaDataJson(string version)
     {
         var meta = JsonSerializer.Deserialize<Dictionary<string, string>>(_server.Metadata) ?? [];
         var json = new JsonObject
@@ -189,8 +189,41 @@ public sealed class InstanceMetadata
         json["availability_zone"] = _server.AvailabilityZone ?? "nova";
         json["random_seed"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(512));
         json["project_id"] = _server.ProjectId;
-        json["devices"] = new JsonArray();
+        if (AtLeast(version, "2016-06-30"))
+        {
+            json["devices"] = Devices(version);
+        }
+
         return json;
+    }
+
+    private static bool AtLeast(string version, string since) => version == "latest" || string.CompareOrdinal(version, since) >= 0;
+
+    /// <summary>
+    /// Nova's device metadata (2016-06-30 on): one entry per tagged interface, so a guest can tell its NICs apart by the
+    /// tag the user gave (os-interface or networks[].tag). Ember does not know the guest's PCI address of a NIC (QEMU
+    /// picks the slot), so bus and address are Nova's "none" for an unknown bus; the MAC identifies the NIC.
+    /// </summary>
+    private JsonArray Devices(string version)
+    {
+        var devices = new JsonArray();
+        foreach (var nic in _nics.Where(n => n.Tag is not null))
+        {
+            var device = new JsonObject();
+            if (AtLeast(version, "2018-08-27"))
+            {
+                device["vf_trusted"] = false;
+            }
+
+            device["type"] = "nic";
+            device["mac"] = nic.MacAddress;
+            device["bus"] = "none";
+            device["address"] = "none";
+            device["tags"] = new JsonArray(nic.Tag);
+            devices.Add(device);
+        }
+
+        return devices;
     }
 
     /// <summary>
