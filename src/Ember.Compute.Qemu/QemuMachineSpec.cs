@@ -7,6 +7,7 @@ namespace Ember.Compute.Qemu;
 /// <param name="Disks">Extra disks at boot, in guest order (vdb, vdc, ...).</param>
 /// <param name="Nics">Network interfaces at boot, in guest order (eth0, eth1, ...).</param>
 /// <param name="ConfigDrive">A config drive image (ISO 9660), attached read-only as a CD-ROM on the IDE bus, as Nova does.</param>
+/// <param name="Kernel">Boot this kernel directly instead of the root disk's boot loader.</param>
 public sealed record QemuMachineSpec(
     string Id,
     string InstanceDir,
@@ -15,7 +16,19 @@ public sealed record QemuMachineSpec(
     QemuDisk RootDisk,
     IReadOnlyList<NetworkDisk> Disks,
     IReadOnlyList<QemuNic>? Nics = null,
-    string? ConfigDrive = null);
+    string? ConfigDrive = null,
+    KernelBoot? Kernel = null);
+
+/// <summary>
+/// Direct kernel boot (<c>-kernel/-initrd/-append</c>): QEMU loads the kernel and initramfs itself, so neither the
+/// firmware's disk boot nor a boot loader runs. Nova's libvirt driver boots an image with Glance's kernel_id and
+/// ramdisk_id properties this way, with its os_command_line.
+/// </summary>
+public sealed record KernelBoot(string KernelPath, string? RamdiskPath, string CommandLine)
+{
+    /// <summary>x86's COMMAND_LINE_SIZE, terminating NUL included: a longer line would be cut by the kernel.</summary>
+    public const int MaxCommandLineLength = 2047;
+}
 
 /// <summary>
 /// A virtio-net interface on a tap the host's network plane made beforehand (persistent, on the network's bridge):

@@ -9,6 +9,7 @@
 #
 # Layout: MBR (syslinux mbr.bin) + one FAT partition holding syslinux, the Debian cloud kernel
 # and an initramfs that is the whole root filesystem (busybox, e2fsprogs, qemu-guest-agent, dropbear).
+# The kernel and the initramfs are also left beside the image as NAME.vmlinuz and NAME.initrd (direct kernel boot).
 # Packages are fetched with `apt-get download` and unpacked with `dpkg-deb -x`: nothing is
 # installed on the host and nothing is mounted.
 set -euo pipefail
@@ -35,7 +36,8 @@ packages=(
 # Kernel modules loaded at boot (with their dependencies). ext4 (which serves ext3), jbd2,
 # crc16 and crc32c are built into Debian's cloud kernel; the virtio drivers are modules.
 # button + evdev let busybox acpid see the ACPI power button (graceful system_powerdown).
-modules=(virtio_pci virtio_blk virtio_console virtio_net virtio-rng button evdev)
+# virtio-rng right after virtio_pci: the host's entropy then seeds the kernel RNG (rcS).
+modules=(virtio_pci virtio-rng virtio_blk virtio_console virtio_net button evdev)
 # Loaded by ember-firstboot, in the background, to look for a config drive (an ISO 9660 CD-ROM on the IDE bus,
 # as Nova attaches it): not at boot, so a guest without one does not wait for the IDE probe.
 cdrom_modules=(ata_piix sr_mod isofs)
@@ -75,6 +77,7 @@ image=$cache/ember-tiny-$hash.qcow2
 finish() {
   if [[ -n $out_copy ]]; then
     cp -f "$image" "$out_copy"
+    for ext in vmlinuz initrd; do cp -f "${image%.qcow2}.$ext" "${out_copy%.qcow2}.$ext"; done
   fi
   echo "$image"
 }
@@ -216,6 +219,10 @@ syslinux --offset "$offset" --install "$disk"
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$disk" bs=440 count=1 conv=notrunc status=none
 
 qemu-img convert -f raw -O qcow2 "$disk" "$work/image.qcow2"
+# The kernel and initramfs also beside the image, for direct kernel boot (Ember registers them as the image's
+# kernel_id / ramdisk_id). The qcow2 goes last: its presence means the build is complete.
+cp "$vmlinuz" "${image%.qcow2}.vmlinuz"
+cp "$initrd" "${image%.qcow2}.initrd"
 mv "$work/image.qcow2" "$image"
 log "kernel $kver, initramfs $(du -k "$initrd" | cut -f1) KiB, image $(du -k "$image" | cut -f1) KiB"
 finish
