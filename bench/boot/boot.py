@@ -8,8 +8,8 @@
 
 Each variant is the same qcow2 registered as its own image; the kernel variants also carry Glance's kernel_id /
 ramdisk_id (the image's kernel and initramfs, registered as aki / ari images) and os_command_line, the way Nova's
-libvirt driver boots AMI-style images. The kernel and initramfs sit beside the qcow2 (NAME.vmlinuz, NAME.initrd, as
-tools/guest-image/build.sh leaves them); an older image has them extracted from its FAT partition with mtools.
+libvirt driver boots AMI-style images. The bzImage and initramfs are copied out of the image's FAT partition with
+mtools; the uncompressed kernel sits beside the qcow2 (NAME.kernel, as tools/guest-image/build.sh leaves it).
 """
 import datetime
 import json
@@ -32,12 +32,13 @@ BASE_CMDLINE = 'console=ttyS0,115200 panic=5 quiet'
 TUNED_CMDLINE = BASE_CMDLINE + ' cryptomgr.notests no_timer_check tsc=reliable audit=0 rcupdate.rcu_expedited=1 ' \
     '8250.nr_uarts=1 i8042.noaux'
 VARIANTS = {
-    # name: (the qcow2: BEFORE_IMAGE or IMAGE_FILE, image properties or None for the disk alone, what it is)
-    'before': ('BEFORE_IMAGE', None, 'the guest image before this work (BEFORE_IMAGE), SeaBIOS -> syslinux -> kernel'),
-    'bios': ('IMAGE_FILE', None, 'this guest image, SeaBIOS -> syslinux on the disk -> kernel'),
-    'kernel': ('IMAGE_FILE', {'os_command_line': BASE_CMDLINE}, 'direct kernel boot (kernel_id / ramdisk_id), the boot loader\'s command line'),
-    'tuned': ('IMAGE_FILE', {'os_command_line': TUNED_CMDLINE}, 'direct kernel boot, command line + `%s`' % TUNED_CMDLINE[len(BASE_CMDLINE) + 1:]),
-    'nomitig': ('IMAGE_FILE', {'os_command_line': TUNED_CMDLINE + ' mitigations=off'}, 'as `tuned`, + `mitigations=off`'),
+    # name: (the qcow2: BEFORE_IMAGE or IMAGE_FILE, the kernel: None (the disk's boot loader), 'bzImage' (the
+    #        compressed one syslinux loads) or 'kernel' (NAME.kernel: the uncompressed ELF, PVH entry), the command line, what it is)
+    'before': ('BEFORE_IMAGE', None, None, 'the guest image before this work (BEFORE_IMAGE): SeaBIOS -> syslinux on the disk -> kernel'),
+    'bios': ('IMAGE_FILE', None, None, 'this guest image (rcS: virtio-rng first, the /dev/random read after the modules), same boot'),
+    'kernel': ('IMAGE_FILE', 'bzImage', BASE_CMDLINE, 'direct kernel boot of the bzImage (kernel_id / ramdisk_id), the boot loader\'s command line'),
+    'tuned': ('IMAGE_FILE', 'bzImage', TUNED_CMDLINE, 'as `kernel`, command line + `%s`' % TUNED_CMDLINE[len(BASE_CMDLINE) + 1:]),
+    'pvh': ('IMAGE_FILE', 'kernel', TUNED_CMDLINE, 'as `tuned`, with the uncompressed kernel (PVH entry: no decompression); what ember-tiny boots now'),
 }
 PHASES = [
     ('api', 'API + scheduling (POST -> spawn starts on the host)'),
@@ -57,17 +58,20 @@ def log(*a):
 
 
 def kernel_files(qcow2, work):
-    """(vmlinuz, initrd) of the image: beside it, or copied out of its FAT partition (1 MiB in)."""
-    stem = qcow2[:-len('.qcow2')] if qcow2.endswith('.qcow2') else qcow2
-    if os.path.isfile(stem + '.vmlinuz') and os.path.isfile(stem + '.initrd'):
-        return stem + '.vmlinuz', stem + '.initrd'
+    """{'bzImage', 'kernel', 'initrd'}: the bzImage and initrd copied out of the image's FAT partition (1 MiB in), and
+    NAME.kernel / NAME.initrd beside the image when there (tools/guest-image/build.sh)."""
     raw = os.path.join(work, 'disk.raw')
     subprocess.run(['qemu-img', 'convert', '-O', 'raw', qcow2, raw], check=True)
     env = dict(os.environ, MTOOLS_SKIP_CHECK='1')
-    for name, dest in (('vmlinuz', 'vmlinuz'), ('initrd.img', 'initrd')):
-        subprocess.run(['mcopy', '-o', '-i', raw + '@@1048576', '::/' + name, os.path.join(work, dest)], check=True, env=env)
+    files = {}
+    for name, key in (('vmlinuz', 'bzImage'), ('initrd.img', 'initrd')):
+        files[key] = os.path.join(work, key)
+        subprocess.run(['mcopy', '-o', '-i', raw + '@@1048576', '::/' + name, files[key]], check=True, env=env)
     os.remove(raw)
-    return os.path.join(work, 'vmlinuz'), os.path.join(work, 'initrd')
+    stem = qcow2[:-len('.qcow2')] if qcow2.endswith('.qcow2') else qcow2
+    if os.path.isfile(stem + '.kernel') and os.path.isfile(stem + '.initrd'):
+        files['kernel'], files['initrd'] = stem + '.kernel', stem + '.initrd'
+    return files
 
 
 class Bench:
@@ -207,16 +211,18 @@ def run(out):
     flavor = js['flavor']['id']
     images = {}
     with tempfile.TemporaryDirectory() as work:
-        kernel = ramdisk = None
+        files = kernel_files(qcow2, work)
+        kernels = {}
+        ramdisk = b.upload('boot-ramdisk', files['initrd'], 'ari', None)
         for name in names:
-            file_var, props, _ = VARIANTS[name]
-            if props is not None and kernel is None:
-                vmlinuz, initrd = kernel_files(qcow2, work)
-                kernel = b.upload('boot-kernel', vmlinuz, 'aki', None)
-                ramdisk = b.upload('boot-ramdisk', initrd, 'ari', None)
-            images[name] = b.upload('boot-' + name, os.environ[file_var], 'qcow2',
-                                    None if props is None else dict(props, kernel_id=kernel, ramdisk_id=ramdisk))
-    R = {'boots': boots, 'variants': {n: {'about': VARIANTS[n][2], 'runs': []} for n in names}}
+            file_var, kernel, cmdline, _ = VARIANTS[name]
+            if kernel is not None and kernel not in kernels:
+                if kernel not in files:
+                    raise RuntimeError('variant %s needs %s beside %s (tools/guest-image/build.sh)' % (name, kernel, qcow2))
+                kernels[kernel] = b.upload('boot-' + kernel, files[kernel], 'aki', None)
+            props = None if kernel is None else {'kernel_id': kernels[kernel], 'ramdisk_id': ramdisk, 'os_command_line': cmdline}
+            images[name] = b.upload('boot-' + name, os.environ[file_var], 'qcow2', props)
+    R = {'boots': boots, 'variants': {n: {'about': VARIANTS[n][3], 'runs': []} for n in names}}
     # One warm-up boot (page cache, the accelerator probe), not counted.
     r = b.boot(images[names[0]], flavor, 'warm-up')
     b.delete(r['id'])

@@ -29,13 +29,13 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
 
         var owner = (await identity.FindProjectAsync(null, "admin", IdentityStore.DefaultDomainId))?.Id ?? "admin";
         var properties = new Dictionary<string, string>();
-        // The kernel and initramfs beside the disk (tools/guest-image/build.sh leaves NAME.vmlinuz and NAME.initrd):
+        // The kernel and initramfs beside the disk (tools/guest-image/build.sh leaves NAME.kernel and NAME.initrd):
         // registered as aki / ari images and named by the disk's kernel_id / ramdisk_id, the guest boots without
         // firmware disk boot and boot loader (docs/guest-image.md). The disk keeps its boot loader for other clouds.
         var stem = Path.ChangeExtension(options.Image.DefaultImagePath, null);
-        if (File.Exists(stem + ".vmlinuz") && File.Exists(stem + ".initrd"))
+        if (File.Exists(stem + ".kernel") && File.Exists(stem + ".initrd"))
         {
-            properties["kernel_id"] = await RegisterAsync(DefaultImageName + "-kernel", "aki", stem + ".vmlinuz", owner, [], cancellationToken);
+            properties["kernel_id"] = await RegisterAsync(DefaultImageName + "-kernel", "aki", stem + ".kernel", owner, [], cancellationToken);
             properties["ramdisk_id"] = await RegisterAsync(DefaultImageName + "-ramdisk", "ari", stem + ".initrd", owner, [], cancellationToken);
             properties["os_command_line"] = GuestCommandLine;
         }
@@ -47,7 +47,8 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
     /// The guest image's kernel command line for direct kernel boot: its boot loader's line (serial console, reboot 5 s
     /// after a panic, quiet), then what spares an emulated CPU work this guest has no use for (bench/boot measures it).
     /// </summary>
-    public const string GuestCommandLine = "console=ttyS0,115200 panic=5 quiet";
+    public const string GuestCommandLine = "console=ttyS0,115200 panic=5 quiet cryptomgr.notests no_timer_check tsc=reliable audit=0 "
+        + "rcupdate.rcu_expedited=1 8250.nr_uarts=1 i8042.noaux";
 
     private async Task<string> RegisterAsync(string name, string format, string path, string owner, Dictionary<string, string> properties,
         CancellationToken cancellationToken)
