@@ -47,7 +47,7 @@ public sealed partial class ImageBootstrap(ImageStore images, IdentityStore iden
     /// The guest image's kernel command line for direct kernel boot: its boot loader's line (serial console, reboot 5 s
     /// after a panic, quiet), then what spares an emulated CPU work this guest has no use for (bench/boot measures it).
     /// </summary>
-    public const string GuestCommandLine = "console=ttyS0,115200 panic=5 quiet cryptomgr.notests no_timer_check tsc=reliable audit=0 "
+    public const string GuestCommandLine = "console=ttyS0,115200 panic=5 quiet cryptomgr.notests no_timer_check audit=0 "
         + "rcupdate.rcu_expedited=1 8250.nr_uarts=1 i8042.noaux";
 
     private async Task<string> RegisterAsync(string name, string format, string path, string owner, Dictionary<string, string> properties,
