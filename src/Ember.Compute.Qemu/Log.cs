@@ -26,8 +26,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5111, Level = LogLevel.Information, Message = "Starting QEMU for {ServerId}: {CommandLine}")]
     public static partial void Starting(ILogger logger, string serverId, string commandLine);
 
-    [LoggerMessage(EventId = 5112, Level = LogLevel.Information, Message = "QEMU for {ServerId} running as pid {Pid}")]
-    public static partial void Started(ILogger logger, string serverId, int pid);
+    [LoggerMessage(EventId = 5112, Level = LogLevel.Information,
+        Message = "QEMU for {ServerId} running as pid {Pid}: QMP answered {QmpMs} ms after the exec, CPUs started {CpusMs} ms after it")]
+    public static partial void Started(ILogger logger, string serverId, int pid, long qmpMs, long cpusMs);
 
     [LoggerMessage(EventId = 5113, Level = LogLevel.Information, Message = "QEMU for {ServerId} (pid {Pid}) exited")]
     public static partial void Exited(ILogger logger, string serverId, int pid);

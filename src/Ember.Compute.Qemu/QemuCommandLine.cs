@@ -67,9 +67,20 @@ internal static class QemuCommandLine
         // order, so the root disk is vda and the boot-time volumes follow as vdb, vdc, ... NBD disks are not
         // here: their export names are credentials and /proc/PID/cmdline is readable by every local user. The
         // driver adds them over QMP before the CPUs start (QemuMachine.AddBootDisksAsync).
+        if (spec.Kernel is { } kernel)
+        {
+            args.AddRange(["-kernel", Path.GetFullPath(kernel.KernelPath), "-append", kernel.CommandLine]);
+            if (kernel.RamdiskPath is { } ramdisk)
+            {
+                args.AddRange(["-initrd", Path.GetFullPath(ramdisk)]);
+            }
+        }
+
+        // With a kernel to boot the root disk is no boot device: the firmware runs QEMU's kernel loader (bootindex 0).
         if (spec.RootDisk is FileDisk)
         {
-            args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(), "-device", Device(spec.RootDisk, bootIndex: 0).ToJsonString()]);
+            args.AddRange(["-blockdev", Blockdev(spec.RootDisk).ToJsonString(),
+                "-device", Device(spec.RootDisk, bootIndex: spec.Kernel is null ? 0 : null).ToJsonString()]);
         }
 
         if (spec.RescuedRoot is { } rescued)

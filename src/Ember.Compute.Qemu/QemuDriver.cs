@@ -139,6 +139,7 @@ public sealed partial class QemuDriver
             startInfo.ArgumentList.Add(arg);
         }
 
+        var started = Stopwatch.StartNew(); // boot trace (bench/boot): exec -> QMP -> CPUs running
         var process = StartQemu(startInfo);
         var stderrTail = new ConcurrentQueue<string>();
         process.ErrorDataReceived += (_, e) =>
@@ -161,6 +162,7 @@ public sealed partial class QemuDriver
         try
         {
             qmp = await ConnectWhileStartingAsync(process, qmpPath, () => string.Join("; ", stderrTail), cancellationToken);
+            var qmpMs = started.ElapsedMilliseconds;
             var machine = new QemuMachine(spec.Id, dir, process.Id, process, qmp, _loggerFactory);
             qmp = null; // owned by the machine now
             try
@@ -179,7 +181,7 @@ public sealed partial class QemuDriver
                 throw;
             }
 
-            Log.Started(_logger, spec.Id, process.Id);
+            Log.Started(_logger, spec.Id, process.Id, qmpMs, started.ElapsedMilliseconds);
             return machine;
         }
         catch (Exception ex)
@@ -294,6 +296,12 @@ public sealed partial class QemuDriver
         if (spec.MemoryMiB <= 0 || spec.Vcpus <= 0)
         {
             throw new QemuException($"invalid machine size: {spec.MemoryMiB} MiB, {spec.Vcpus} vCPUs");
+        }
+
+        if (spec.Kernel is { } kernel
+            && (kernel.CommandLine.Length > KernelBoot.MaxCommandLineLength || kernel.CommandLine.Any(char.IsControl)))
+        {
+            throw new QemuException($"the kernel command line must be at most {KernelBoot.MaxCommandLineLength} characters without control characters");
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);

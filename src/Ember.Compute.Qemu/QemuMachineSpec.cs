@@ -8,6 +8,7 @@ namespace Ember.Compute.Qemu;
 /// <param name="Nics">Network interfaces at boot, in guest order (eth0, eth1, ...).</param>
 /// <param name="ConfigDrive">A config drive image (ISO 9660), attached read-only as a CD-ROM on the IDE bus, as Nova does.</param>
 /// <param name="RescuedRoot">In a rescue, the server's own root disk, attached second (vdb) behind the rescue disk, as Nova's rescue does.</param>
+/// <param name="Kernel">Boot this kernel directly instead of the root disk's boot loader.</param>
 public sealed record QemuMachineSpec(
     string Id,
     string InstanceDir,
@@ -17,7 +18,19 @@ public sealed record QemuMachineSpec(
     IReadOnlyList<NetworkDisk> Disks,
     IReadOnlyList<QemuNic>? Nics = null,
     string? ConfigDrive = null,
-    FileDisk? RescuedRoot = null);
+    FileDisk? RescuedRoot = null,
+    KernelBoot? Kernel = null);
+
+/// <summary>
+/// Direct kernel boot (<c>-kernel/-initrd/-append</c>): QEMU loads the kernel and initramfs itself, so neither the
+/// firmware's disk boot nor a boot loader runs. Nova's libvirt driver boots an image with Glance's kernel_id and
+/// ramdisk_id properties this way, with its os_command_line.
+/// </summary>
+public sealed record KernelBoot(string KernelPath, string? RamdiskPath, string CommandLine)
+{
+    /// <summary>x86's COMMAND_LINE_SIZE, terminating NUL included: a longer line would be cut by the kernel.</summary>
+    public const int MaxCommandLineLength = 2047;
+}
 
 /// <summary>
 /// A virtio-net interface on a tap the host's network plane made beforehand (persistent, on the network's bridge):

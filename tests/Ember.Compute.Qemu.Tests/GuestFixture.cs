@@ -49,7 +49,8 @@ public sealed class GuestFixture : IAsyncLifetime
                     256,
                     1,
                     new FileDisk("vda", Path.Combine(dir, "disk.qcow2"), "qcow2"),
-                    [new NbdDisk("vdb", "vol-boot-0123456789-extra", boot.ExportName, boot.SocketPath, null, 0, ReadOnly: false, Shareable: true)]),
+                    [new NbdDisk("vdb", "vol-boot-0123456789-extra", boot.ExportName, boot.SocketPath, null, 0, ReadOnly: false, Shareable: true)],
+                    Kernel: KernelOf(ImagePath)),
                 default);
             _cleanup.Add(_machine);
             if (!await _machine.Agent.PingAsync(BootTimeout, default))
@@ -64,6 +65,18 @@ public sealed class GuestFixture : IAsyncLifetime
         {
             _failure = ex;
         }
+    }
+
+    /// <summary>
+    /// Direct kernel boot, as Ember boots ember-tiny, when the image has its kernel and initramfs beside it
+    /// (tools/guest-image/build.sh); an older image boots through its boot loader.
+    /// </summary>
+    private static KernelBoot? KernelOf(string image)
+    {
+        var stem = Path.ChangeExtension(image, null);
+        return File.Exists(stem + ".kernel") && File.Exists(stem + ".initrd")
+            ? new KernelBoot(stem + ".kernel", stem + ".initrd", "console=ttyS0,115200 panic=5 quiet")
+            : null;
     }
 
     public async Task DisposeAsync()

@@ -33,6 +33,36 @@ public class QemuCommandLineTests
     }
 
     [Fact]
+    public void Kernel_boot_passes_kernel_initrd_and_command_line_and_takes_the_boot_index_off_the_root_disk()
+    {
+        var spec = s_spec with { Kernel = new KernelBoot("/images/k", "/images/r", "console=ttyS0 quiet panic=5") };
+        var args = QemuCommandLine.Build(spec, "tcg");
+        Assert.Equal(["/images/k"], Values(args, "-kernel"));
+        Assert.Equal(["/images/r"], Values(args, "-initrd"));
+        Assert.Equal(["console=ttyS0 quiet panic=5"], Values(args, "-append")); // one argument, spaces and all
+        var root = JsonNode.Parse(Values(args, "-device").Single(d => d.StartsWith('{')))!;
+        Assert.Null(root["bootindex"]); // QEMU's kernel loader is what the firmware boots
+
+        var noRamdisk = QemuCommandLine.Build(spec with { Kernel = spec.Kernel! with { RamdiskPath = null } }, "tcg");
+        Assert.DoesNotContain("-initrd", noRamdisk);
+        Assert.DoesNotContain("-kernel", QemuCommandLine.Build(s_spec, "tcg"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_kernel_command_line_with_a_control_character_or_too_long_is_refused_before_qemu_starts(bool tooLong)
+    {
+        var line = tooLong ? new string('x', KernelBoot.MaxCommandLineLength + 1) : "console=ttyS0\ninit=/bin/sh";
+        using var dir = new TempDir();
+        var driver = new QemuDriver(new QemuDriverOptions { Accelerator = "tcg", QemuBinary = "/nonexistent/qemu" },
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var spec = s_spec with { InstanceDir = dir["vm"], Disks = [], Kernel = new KernelBoot("/images/k", null, line) };
+        var ex = await Assert.ThrowsAsync<QemuException>(() => driver.StartAsync(spec, default));
+        Assert.Contains("kernel command line", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Tcp_nbd_disk_with_tls_credentials_names_its_tls_creds_object()
     {
         var disk = (NbdDisk)s_spec.Disks[1] with { TlsCredentialsDir = "/data/nbd-tls/client" };

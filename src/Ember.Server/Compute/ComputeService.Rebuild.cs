@@ -56,6 +56,8 @@ public sealed partial class ComputeService
             throw ApiException.BadRequest("Flavor's memory is too small for requested image.");
         }
 
+        await CheckKernelImagesAsync(ctx, image);
+
         if (!await store.ClaimTaskAsync(server.Id, s_rebuildStates, "rebuilding"))
         {
             RequireState(await store.FindServerAsync(server.Id) ?? server with { TaskState = "rebuilding" }, "rebuild", s_rebuildStates);

@@ -29,6 +29,23 @@ public sealed partial class ComputeService(
     ILogger<ComputeService> logger)
 {
     /// <summary>
+    /// The kernel and ramdisk an image names (kernel_id, ramdisk_id) must be active images the caller may see, as in Nova's
+    /// API (_handle_kernel_and_ramdisk): the host loads them as a service, so this is where another project's private
+    /// image is kept out of a guest.
+    /// </summary>
+    private async Task CheckKernelImagesAsync(RequestContext ctx, ImageRow image)
+    {
+        var properties = ImageJson.PropertiesOf(image);
+        foreach (var key in (string[])["kernel_id", "ramdisk_id"])
+        {
+            if (properties.GetValueOrDefault(key) is { Length: > 0 } id && await images.FindVisibleAsync(ctx, id) is not { Status: "active" })
+            {
+                throw ApiException.BadRequest($"Image {id} could not be found.");
+            }
+        }
+    }
+
+    /// <summary>
     /// Validates, picks the candidate hosts, reserves the boot volumes, stores the server in BUILD on the first candidate
     /// it still fits on (a member of its group, if it names one) and sends the spawn to that host. When no host takes it
     /// the server is stored in ERROR without a host instead, as Nova does (ComputeService.Placement.cs).
@@ -80,6 +97,8 @@ public sealed partial class ComputeService(
             {
                 throw ApiException.BadRequest("Flavor's memory is too small for requested image.");
             }
+
+            await CheckKernelImagesAsync(ctx, image);
         }
 
         // Nova checks the zone only when no host is forced (the forced host's own zone applies then; a forced node alone does not skip it).

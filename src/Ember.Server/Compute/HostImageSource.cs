@@ -8,6 +8,9 @@ public interface IHostImageSource
 {
     Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken);
 
+    /// <summary>The image's properties as strings; the host reads the additional ones (kernel_id, ramdisk_id, os_command_line).</summary>
+    Task<IReadOnlyDictionary<string, string>> PropertiesAsync(ImageSpec image, CancellationToken cancellationToken);
+
     /// <summary>
     /// Fills the queued image <paramref name="imageId"/> of <paramref name="projectId"/> with the qcow2 file
     /// <paramref name="file"/> (a snapshot), with every check of an upload; the image is active when this returns.
@@ -36,6 +39,9 @@ public sealed class LocalImageSource(ImageStore store, ImageService images, Imag
                 async ct => await store.OpenDataAsync(row.Id, ct) ?? throw new InvalidOperationException($"Image {row.Id} has no data."),
                 cancellationToken);
     }
+
+    public async Task<IReadOnlyDictionary<string, string>> PropertiesAsync(ImageSpec image, CancellationToken cancellationToken) =>
+        ImageJson.PropertiesOf(await store.FindAsync(image.Id) ?? throw new InvalidOperationException($"Image {image.Id} is gone."));
 
     public Task UploadAsync(string imageId, string projectId, string file, CancellationToken cancellationToken) =>
         images.UploadFromFileAsync(ServiceContext(projectId), imageId, (staged, _) =>

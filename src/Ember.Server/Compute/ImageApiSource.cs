@@ -12,8 +12,7 @@ public sealed class ImageApiSource(OpenStackClient controller, ImageCache cache)
 {
     public async Task<ImageBase> FetchAsync(ImageSpec image, CancellationToken cancellationToken)
     {
-        var meta = await controller.RequestJsonAsync(HttpMethod.Get, await ImageUrlAsync(image.Id, "", cancellationToken), null, null, cancellationToken) as JsonObject
-            ?? throw new InvalidDataException($"Image {image.Id}: the Image API's reply is not a JSON object.");
+        var meta = await MetadataAsync(image, cancellationToken);
         if (meta["status"]?.GetValue<string>() != "active")
         {
             throw new InvalidOperationException($"Image {image.Id} is {meta["status"]}, not active.");
@@ -24,6 +23,26 @@ public sealed class ImageApiSource(OpenStackClient controller, ImageCache cache)
         var diskFormat = meta["disk_format"]?.GetValue<string>() ?? "raw";
         return await cache.FetchAsync(image.Id, hash, size, diskFormat, ct => DownloadAsync(image.Id, ct), cancellationToken);
     }
+
+    /// <summary>Glance v2 shows additional properties as top-level string members beside its own (<see cref="Image.ImageJson"/>).</summary>
+    public async Task<IReadOnlyDictionary<string, string>> PropertiesAsync(ImageSpec image, CancellationToken cancellationToken)
+    {
+        var meta = await MetadataAsync(image, cancellationToken);
+        var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in meta)
+        {
+            if (value is JsonValue v && v.TryGetValue<string>(out var text))
+            {
+                properties[key] = text;
+            }
+        }
+
+        return properties;
+    }
+
+    private async Task<JsonObject> MetadataAsync(ImageSpec image, CancellationToken cancellationToken) =>
+        await controller.RequestJsonAsync(HttpMethod.Get, await ImageUrlAsync(image.Id, "", cancellationToken), null, null, cancellationToken) as JsonObject
+            ?? throw new InvalidDataException($"Image {image.Id}: the Image API's reply is not a JSON object.");
 
     public async Task UploadAsync(string imageId, string projectId, string file, CancellationToken cancellationToken)
     {
