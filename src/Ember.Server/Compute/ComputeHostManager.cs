@@ -222,7 +222,7 @@ public sealed partial class ComputeHostManager(
         }
 
         var spec = new QemuMachineSpec(server.Id, dir, flavor.Ram, flavor.Vcpus, root, [.. disks.OrderBy(d => d.DeviceName, StringComparer.Ordinal)], nics,
-            configDrive, kernel);
+            configDrive, Kernel: kernel);
         var prepareMs = clock.ElapsedMilliseconds;
         var machine = await driver.StartAsync(spec, cancellationToken);
         machines.Add(machine);
