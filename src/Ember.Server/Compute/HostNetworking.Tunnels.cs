@@ -66,10 +66,18 @@ public sealed partial class HostNetworking
             }
         }
 
-        // A network that left this host took its VXLAN device with its bridge (DeleteNetworkAsync).
+        // A network that left this host normally took its VXLAN device with its bridge (DeleteNetworkAsync, which forgets
+        // the tunnel only once they are gone); one whose delete failed midway is removed again here, every round until done.
         foreach (var gone in _appliedTunnels.Keys.Except(wanted.Select(t => t.NetworkId)).ToList())
         {
-            _appliedTunnels.Remove(gone);
+            if (await networks.CountHostPortsAsync(gone, host.Value.HostName, cancellationToken) == 0)
+            {
+                await DeleteNetworkAsync(gone, cancellationToken);
+            }
+            else
+            {
+                _appliedTunnels.Remove(gone);
+            }
         }
     }
 

@@ -380,8 +380,8 @@ public sealed partial class HostNetworking(
     private async Task DeleteNetworkAsync(string networkId, CancellationToken cancellationToken)
     {
         await StopMetadataAsync(networkId);
-        _appliedTunnels.Remove(networkId);
         await _dataPlane.DeleteNetworkAsync(networkId, cancellationToken);
+        _appliedTunnels.Remove(networkId);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Metadata service of network {NetworkId} listening in {Namespace}")]
