@@ -4,6 +4,10 @@
 #   conformance/tempest.sh --url URL         an Ember already running at URL; its admin password in EMBER_ADMIN_PASSWORD.
 #                                            Tempest's dynamic credentials make admins of fresh projects: that Ember must
 #                                            run with Identity:AdminProjectName "" (docs/conformance.md), as a fresh one does
+#   conformance/tempest.sh --openstack AUTH_URL
+#                                            a real OpenStack cloud instead, e.g. the Keystone + Cinder anchor
+#                                            (../shared/anchors/openstack): AUTH_URL is Keystone's v3 root, the admin
+#                                            password in OS_PASSWORD (`. /tmp/osanchor/adminrc`); identity and volume only
 #   --subset smoke                           the fast identity + volume list of conformance/tempest-smoke.txt
 #   --regex REGEX                            only the tests of the four services that match REGEX as well (not with --subset)
 #   --workspace DIR                          the Tempest workspace (config, logs, results); default a new temp dir
@@ -17,10 +21,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 PY=/usr/bin/python3  # a pyenv shim may shadow python3
 
-url="" subset="" regex="" workspace="" concurrency=1
+url="" openstack="" subset="" regex="" workspace="" concurrency=1
 while (($#)); do
   case $1 in
     --url) url=${2:?--url needs a URL}; shift 2 ;;
+    --openstack) openstack=${2:?--openstack needs the Keystone v3 URL}; shift 2 ;;
     --subset) subset=${2:?--subset needs a name}; shift 2 ;;
     --regex) regex=${2:?--regex needs a regex}; shift 2 ;;
     --workspace) workspace=${2:?--workspace needs a directory}; shift 2 ;;
@@ -31,6 +36,8 @@ while (($#)); do
 done
 [[ $concurrency =~ ^[12]$ ]] || { echo "tempest.sh: --concurrency is 1 or 2" >&2; exit 2; }
 [[ -z $subset || -f $here/tempest-$subset.txt ]] || { echo "tempest.sh: no subset $subset ($here/tempest-$subset.txt)" >&2; exit 2; }
+[[ -z $url || -z $openstack ]] || { echo "tempest.sh: --url and --openstack do not combine" >&2; exit 2; }
+[[ -z $openstack || -n ${OS_PASSWORD:-} ]] || { echo "tempest.sh: with --openstack, set OS_PASSWORD to the cloud's admin password" >&2; exit 2; }
 [[ -z $subset || -z $regex ]] || { echo "tempest.sh: --subset and --regex do not combine" >&2; exit 2; }
 say() { printf 'tempest.sh: %s\n' "$*" >&2; }
 
@@ -58,7 +65,9 @@ stop_ember() {
 }
 trap stop_ember EXIT
 
-if [[ -z $url ]]; then
+if [[ -n $openstack ]]; then
+  "$PY" "$here/tempest_setup.py" --openstack "$openstack" "$workspace"
+elif [[ -z $url ]]; then
   ember=${EMBER_BIN:-$repo/artifacts/ember/ember}
   [[ -x $ember ]] || (cd "$repo" && ./run.sh --setup-only)
   image=$("$repo/tools/guest-image/build.sh" | tail -n 1)
@@ -85,9 +94,10 @@ if [[ -z $url ]]; then
   done
   $up || { echo "tempest.sh: ember serve did not come up:" >&2; tail -20 "$workspace/ember-serve.log" >&2; exit 1; }
 fi
-[[ -n ${EMBER_ADMIN_PASSWORD:-} ]] || { echo "tempest.sh: with --url, set EMBER_ADMIN_PASSWORD to the cloud's admin password" >&2; exit 2; }
-
-"$PY" "$here/tempest_setup.py" "$url" "$workspace"
+if [[ -z $openstack ]]; then
+  [[ -n ${EMBER_ADMIN_PASSWORD:-} ]] || { echo "tempest.sh: with --url, set EMBER_ADMIN_PASSWORD to the cloud's admin password" >&2; exit 2; }
+  "$PY" "$here/tempest_setup.py" "$url" "$workspace"
+fi
 
 # The four services, narrowed by --regex through a lookahead (tempest run takes one --regex); or the subset's list
 # alone (stestr adds an include list's tests to those of --regex rather than narrowing them).
