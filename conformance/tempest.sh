@@ -10,6 +10,8 @@
 #                                            password in OS_PASSWORD (`. /tmp/osanchor/adminrc`); identity and volume only
 #   --subset smoke                           the fast identity + volume list of conformance/tempest-smoke.txt
 #   --regex REGEX                            only the tests of the four services that match REGEX as well (not with --subset)
+#   --no-exclude                             run the tests conformance/tempest-exclude.txt lists too (to see which of
+#                                            them a real cloud passes)
 #   --workspace DIR                          the Tempest workspace (config, logs, results); default a new temp dir
 #   --concurrency N                          test workers, 1 (default) or 2: this is a 2-core machine
 # Tests listed in conformance/tempest-exclude.txt (one regex and its reason per line) are not run.
@@ -21,11 +23,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 PY=/usr/bin/python3  # a pyenv shim may shadow python3
 
-url="" openstack="" subset="" regex="" workspace="" concurrency=1
+url="" openstack="" exclude=$here/tempest-exclude.txt subset="" regex="" workspace="" concurrency=1
 while (($#)); do
   case $1 in
     --url) url=${2:?--url needs a URL}; shift 2 ;;
     --openstack) openstack=${2:?--openstack needs the Keystone v3 URL}; shift 2 ;;
+    --no-exclude) exclude=/dev/null; shift ;;
     --subset) subset=${2:?--subset needs a name}; shift 2 ;;
     --regex) regex=${2:?--regex needs a regex}; shift 2 ;;
     --workspace) workspace=${2:?--workspace needs a directory}; shift 2 ;;
@@ -107,12 +110,12 @@ select=(--regex "^${regex:+(?=.*(${regex}))}tempest\.api\.(identity\.(admin\.)?v
 (cd "$workspace" && tempest run --list-tests "${select[@]}" | grep '^tempest\.' > selected.txt)
 say "running Tempest (concurrency $concurrency), workspace $workspace"
 set +e
-(cd "$workspace" && tempest run --concurrency "$concurrency" "${select[@]}" --exclude-list "$here/tempest-exclude.txt") \
+(cd "$workspace" && tempest run --concurrency "$concurrency" "${select[@]}" --exclude-list "$exclude") \
   > "$workspace/tempest-run.log" 2>&1
 set -e
 # stestr last and subunit2csv exit 1 when the run had failures; the summary below counts them.
 (cd "$workspace" && stestr last --subunit | subunit2csv > results.csv) || true
-"$PY" - "$workspace/results.csv" "$workspace/selected.txt" "$here/tempest-exclude.txt" <<'PYEOF'
+"$PY" - "$workspace/results.csv" "$workspace/selected.txt" "$exclude" <<'PYEOF'
 import csv, re, sys
 names = [("identity", r"tempest\.api\.identity\."), ("image", r"tempest\.api\.image\."),
          ("volume", r"tempest\.api\.volume\."), ("compute", r"tempest\.api\.compute\.")]
