@@ -4,8 +4,14 @@
 #   conformance/tempest.sh --url URL         an Ember already running at URL; its admin password in EMBER_ADMIN_PASSWORD.
 #                                            Tempest's dynamic credentials make admins of fresh projects: that Ember must
 #                                            run with Identity:AdminProjectName "" (docs/conformance.md), as a fresh one does
+#   conformance/tempest.sh --openstack AUTH_URL
+#                                            a real OpenStack cloud instead, e.g. the Keystone + Cinder anchor
+#                                            (../shared/anchors/openstack): AUTH_URL is Keystone's v3 root, the admin
+#                                            password in OS_PASSWORD (`. /tmp/osanchor/adminrc`); identity and volume only
 #   --subset smoke                           the fast identity + volume list of conformance/tempest-smoke.txt
 #   --regex REGEX                            only the tests of the four services that match REGEX as well (not with --subset)
+#   --no-exclude                             run the tests conformance/tempest-exclude.txt lists too (to see which of
+#                                            them a real cloud passes)
 #   --workspace DIR                          the Tempest workspace (config, logs, results); default a new temp dir
 #   --concurrency N                          test workers, 1 (default) or 2: this is a 2-core machine
 # Tests listed in conformance/tempest-exclude.txt (one regex and its reason per line) are not run.
@@ -17,10 +23,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 PY=/usr/bin/python3  # a pyenv shim may shadow python3
 
-url="" subset="" regex="" workspace="" concurrency=1
+url="" openstack="" exclude=$here/tempest-exclude.txt subset="" regex="" workspace="" concurrency=1
 while (($#)); do
   case $1 in
     --url) url=${2:?--url needs a URL}; shift 2 ;;
+    --openstack) openstack=${2:?--openstack needs the Keystone v3 URL}; shift 2 ;;
+    --no-exclude) exclude=/dev/null; shift ;;
     --subset) subset=${2:?--subset needs a name}; shift 2 ;;
     --regex) regex=${2:?--regex needs a regex}; shift 2 ;;
     --workspace) workspace=${2:?--workspace needs a directory}; shift 2 ;;
@@ -31,6 +39,8 @@ while (($#)); do
 done
 [[ $concurrency =~ ^[12]$ ]] || { echo "tempest.sh: --concurrency is 1 or 2" >&2; exit 2; }
 [[ -z $subset || -f $here/tempest-$subset.txt ]] || { echo "tempest.sh: no subset $subset ($here/tempest-$subset.txt)" >&2; exit 2; }
+[[ -z $url || -z $openstack ]] || { echo "tempest.sh: --url and --openstack do not combine" >&2; exit 2; }
+[[ -z $openstack || -n ${OS_PASSWORD:-} ]] || { echo "tempest.sh: with --openstack, set OS_PASSWORD to the cloud's admin password" >&2; exit 2; }
 [[ -z $subset || -z $regex ]] || { echo "tempest.sh: --subset and --regex do not combine" >&2; exit 2; }
 say() { printf 'tempest.sh: %s\n' "$*" >&2; }
 
@@ -58,7 +68,9 @@ stop_ember() {
 }
 trap stop_ember EXIT
 
-if [[ -z $url ]]; then
+if [[ -n $openstack ]]; then
+  "$PY" "$here/tempest_setup.py" --openstack "$openstack" "$workspace"
+elif [[ -z $url ]]; then
   ember=${EMBER_BIN:-$repo/artifacts/ember/ember}
   [[ -x $ember ]] || (cd "$repo" && ./run.sh --setup-only)
   image=$("$repo/tools/guest-image/build.sh" | tail -n 1)
@@ -85,9 +97,10 @@ if [[ -z $url ]]; then
   done
   $up || { echo "tempest.sh: ember serve did not come up:" >&2; tail -20 "$workspace/ember-serve.log" >&2; exit 1; }
 fi
-[[ -n ${EMBER_ADMIN_PASSWORD:-} ]] || { echo "tempest.sh: with --url, set EMBER_ADMIN_PASSWORD to the cloud's admin password" >&2; exit 2; }
-
-"$PY" "$here/tempest_setup.py" "$url" "$workspace"
+if [[ -z $openstack ]]; then
+  [[ -n ${EMBER_ADMIN_PASSWORD:-} ]] || { echo "tempest.sh: with --url, set EMBER_ADMIN_PASSWORD to the cloud's admin password" >&2; exit 2; }
+  "$PY" "$here/tempest_setup.py" "$url" "$workspace"
+fi
 
 # The four services, narrowed by --regex through a lookahead (tempest run takes one --regex); or the subset's list
 # alone (stestr adds an include list's tests to those of --regex rather than narrowing them).
@@ -97,12 +110,12 @@ select=(--regex "^${regex:+(?=.*(${regex}))}tempest\.api\.(identity\.(admin\.)?v
 (cd "$workspace" && tempest run --list-tests "${select[@]}" | grep '^tempest\.' > selected.txt)
 say "running Tempest (concurrency $concurrency), workspace $workspace"
 set +e
-(cd "$workspace" && tempest run --concurrency "$concurrency" "${select[@]}" --exclude-list "$here/tempest-exclude.txt") \
+(cd "$workspace" && tempest run --concurrency "$concurrency" "${select[@]}" --exclude-list "$exclude") \
   > "$workspace/tempest-run.log" 2>&1
 set -e
 # stestr last and subunit2csv exit 1 when the run had failures; the summary below counts them.
 (cd "$workspace" && stestr last --subunit | subunit2csv > results.csv) || true
-"$PY" - "$workspace/results.csv" "$workspace/selected.txt" "$here/tempest-exclude.txt" <<'PYEOF'
+"$PY" - "$workspace/results.csv" "$workspace/selected.txt" "$exclude" <<'PYEOF'
 import csv, re, sys
 names = [("identity", r"tempest\.api\.identity\."), ("image", r"tempest\.api\.image\."),
          ("volume", r"tempest\.api\.volume\."), ("compute", r"tempest\.api\.compute\.")]
