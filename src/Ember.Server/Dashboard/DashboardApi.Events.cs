@@ -19,6 +19,8 @@ public static partial class DashboardApi
     /// <summary>A stream ends after this long; the browser's EventSource opens a new one (and the session is checked again).</summary>
     internal static readonly TimeSpan EventStreamLifetime = TimeSpan.FromMinutes(30);
 
+    private const string SessionEnded = "event: end\ndata: the session ended\n\n";
+
     /// <summary>
     /// An event stream for the session: <paramref name="read"/> every <see cref="EventPeriod"/>, sent as a data event
     /// (only when it changed, with <paramref name="onlyChanges"/>). It ends when the browser goes, the session ends
@@ -67,7 +69,7 @@ public static partial class DashboardApi
             {
                 if (sessions.Find(session.Id) is null)
                 {
-                    await WriteAsync(response, "event: end\ndata: the session ended\n\n", ended.Token);
+                    await WriteAsync(response, SessionEnded, ended.Token);
                     return;
                 }
 
@@ -78,7 +80,9 @@ public static partial class DashboardApi
                 }
                 catch (CloudApiException ex)
                 {
-                    await WriteAsync(response, "event: end\ndata: " + ex.Message.ReplaceLineEndings(" ") + "\n\n", ended.Token);
+                    // A logout during the read revoked the token after it forgot the session: that is the reason to give.
+                    await WriteAsync(response, sessions.Find(session.Id) is null ? SessionEnded : "event: end\ndata: " + ex.Message.ReplaceLineEndings(" ") + "\n\n",
+                        ended.Token);
                     return;
                 }
 

@@ -257,17 +257,11 @@ public static partial class DashboardApi
     /// <summary>POST /dashboard/logout: revokes the token (DELETE /v3/auth/tokens) and forgets the session.</summary>
     private static Task<IResult> LogoutAsync(HttpContext http) => WithSessionAsync(http, async session =>
     {
-        var cloud = http.RequestServices.GetRequiredService<CloudApi>();
-        try
-        {
-            await cloud.SendAsync(http, HttpMethod.Delete, "/identity/v3/auth/tokens", session.Token,
-                headers: new Dictionary<string, string> { ["X-Subject-Token"] = session.Token });
-        }
-        finally
-        {
-            http.RequestServices.GetRequiredService<DashboardSessions>().Remove(session.Id);
-            http.Response.Cookies.Delete(DashboardSessions.CookieName, new CookieOptions { Path = Prefix });
-        }
+        // Forgotten before the token is revoked, so that a live view refused by the API from then on knows why.
+        http.RequestServices.GetRequiredService<DashboardSessions>().Remove(session.Id);
+        http.Response.Cookies.Delete(DashboardSessions.CookieName, new CookieOptions { Path = Prefix });
+        await http.RequestServices.GetRequiredService<CloudApi>().SendAsync(http, HttpMethod.Delete, "/identity/v3/auth/tokens", session.Token,
+            headers: new Dictionary<string, string> { ["X-Subject-Token"] = session.Token });
 
         return Results.Redirect(Prefix + "/login");
     });
