@@ -36,6 +36,19 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         Assert.Contains($"maximum is {s_max}", json!["computeFault"]!["message"]!.GetValue<string>());
     }
 
+    /// <summary>novaclient 18.1 negotiates its own maximum, 2.92 (2.75's strict list query, 2.88's hypervisor shape, 2.90's hostname).</summary>
+    [Fact]
+    public async Task Clients_list_at_their_newest_microversion()
+    {
+        var nova = (await Cli.RunAsync("nova", ["--debug", "list"], ember.OpenRc())).EnsureSuccess();
+        Assert.Contains("compute 2.92", nova.StdErr, StringComparison.Ordinal);
+        (await Cli.RunAsync("nova", ["hypervisor-list"], ember.OpenRc())).EnsureSuccess();
+        (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.92", "server", "list", "-f", "json"], ember.OpenRc())).EnsureSuccess();
+        var hypervisors = (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.92", "hypervisor", "list", "--long", "-f", "json"], ember.OpenRc()))
+            .EnsureSuccess().Json().AsArray();
+        Assert.NotEmpty(hypervisors);
+    }
+
     [Fact]
     public async Task Novaclient_flavor_create_auto_prints_the_seed_columns()
     {
