@@ -37,9 +37,15 @@ public static partial class ComputeApi
             var flavor = await FindFlavorAsync(store, id);
             var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
             var added = Json.OptionalStringMap(body, "extra_specs") ?? throw ApiException.BadRequest("Missing 'extra_specs' in request body.");
+            var validate = ComputeVersion.Of(http).AtLeast(86);
             var specs = ComputeJson.ExtraSpecs(flavor);
             foreach (var (key, value) in added)
             {
+                if (validate)
+                {
+                    FlavorExtraSpecs.Validate(key, value);
+                }
+
                 specs[key] = value;
             }
 
@@ -62,6 +68,11 @@ public static partial class ComputeApi
             if (body.Count != 1 || Json.OptionalString(body, key) is not { } value)
             {
                 throw ApiException.BadRequest("Request body and URI mismatch");
+            }
+
+            if (ComputeVersion.Of(http).AtLeast(86))
+            {
+                FlavorExtraSpecs.Validate(key, value);
             }
 
             var specs = ComputeJson.ExtraSpecs(flavor);

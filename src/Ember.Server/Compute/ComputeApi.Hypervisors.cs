@@ -19,6 +19,9 @@ public static partial class ComputeApi
     /// <summary>2.33: the hypervisor lists page with limit and marker.</summary>
     private const int HypervisorPagingVersion = 33;
 
+    /// <summary>2.88: no capacity fields in the views (placement has them), uptime in them instead, and no statistics or uptime routes.</summary>
+    private const int NoCapacityFieldsVersion = 88;
+
     private static void MapHypervisors(RouteGroupBuilder v21)
     {
         v21.MapGet("/os-hypervisors", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
@@ -27,6 +30,7 @@ public static partial class ComputeApi
             ListHypervisorsAsync(http, store, registry, inventory, detail: true));
         v21.MapGet("/os-hypervisors/statistics", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory) =>
         {
+            RequireBelow(http, NoCapacityFieldsVersion);
             Authorize(http, "os_compute_api:os-hypervisors:statistics");
             var all = (await store.ListComputeNodesAsync(new ComputeNodeQuery()))!.Items;
             return Json.Reply(new JsonObject { ["hypervisor_statistics"] = Statistics(await HypervisorsAsync(store, registry, inventory, all, withServers: false)) });
@@ -40,9 +44,10 @@ public static partial class ComputeApi
             return Json.Reply(new JsonObject { ["hypervisor"] = HypervisorJson(hypervisor, version, detail: true, withServers) });
         });
         // Nova asks the host to run uptime; Ember's hosts put that line in their registry row at each heartbeat. The route
-        // is gone from 2.88, above Ember's maximum.
+        // is gone from 2.88, where show and detail carry the uptime.
         v21.MapGet("/os-hypervisors/{id}/uptime", async (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string id) =>
         {
+            RequireBelow(http, NoCapacityFieldsVersion);
             Authorize(http, "os_compute_api:os-hypervisors:uptime");
             var version = ComputeVersion.Of(http);
             var hypervisor = await FindHypervisorAsync(store, registry, inventory, version, id, withServers: false);
@@ -189,7 +194,12 @@ public static partial class ComputeApi
             ["state"] = h.Up ? "up" : "down",
             ["status"] = node.Disabled ? "disabled" : "enabled",
         };
-        if (detail)
+        if (detail && version.AtLeast(NoCapacityFieldsVersion))
+        {
+            // Nova gives no uptime of a host that is down.
+            json["uptime"] = h.Up ? node.Uptime : null;
+        }
+        else if (detail)
         {
             json["vcpus"] = node.Vcpus;
             json["memory_mb"] = node.MemoryMb;
@@ -202,10 +212,14 @@ public static partial class ComputeApi
             json["disk_available_least"] = node.DiskAvailableGb;
             json["current_workload"] = h.Used.Workload;
             json["running_vms"] = h.Used.Servers;
+            json["cpu_info"] = version.AtLeast(CpuInfoObjectVersion) ? JsonNode.Parse(node.CpuInfo) : node.CpuInfo;
+        }
+
+        if (detail)
+        {
             json["hypervisor_type"] = node.HypervisorType;
             json["hypervisor_version"] = 0;
             json["host_ip"] = node.HostIp;
-            json["cpu_info"] = version.AtLeast(CpuInfoObjectVersion) ? JsonNode.Parse(node.CpuInfo) : node.CpuInfo;
             json["service"] = new JsonObject
             {
                 ["host"] = node.Host,
@@ -214,7 +228,8 @@ public static partial class ComputeApi
             };
         }
 
-        if (withServers && h.Servers.Count > 0)
+        // From 2.75 with_servers always gives the list, empty when the hypervisor has no server.
+        if (withServers && (h.Servers.Count > 0 || version.AtLeast(75)))
         {
             json["servers"] = new JsonArray([.. h.Servers.Select(s => (JsonNode)new JsonObject { ["name"] = s.InstanceName, ["uuid"] = s.Id })]);
         }

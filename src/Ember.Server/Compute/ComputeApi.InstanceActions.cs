@@ -63,6 +63,7 @@ public static partial class ComputeApi
         var admin = http.Allows(context, "os_compute_api:os-instance-actions:events");
         if (admin || version.AtLeast(51))
         {
+            var showDetails = http.Allows(context, "os_compute_api:os-instance-actions:events:details");
             var events = new JsonArray();
             foreach (var e in await store.ListActionEventsAsync(action.Id))
             {
@@ -76,6 +77,12 @@ public static partial class ComputeApi
                 if (admin)
                 {
                     view["traceback"] = e.Traceback;
+                }
+
+                // 2.84: a failed event's fault message (events recorded before details were kept have it as traceback).
+                if (version.AtLeast(84) && showDetails)
+                {
+                    view["details"] = e.Details ?? (e.Result == "Error" ? e.Traceback : null);
                 }
 
                 if (version.AtLeast(62))

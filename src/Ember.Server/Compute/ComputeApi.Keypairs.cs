@@ -17,6 +17,12 @@ public static partial class ComputeApi
     private static readonly System.Buffers.SearchValues<char> s_keypairNameChars =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-");
 
+    /// <summary>2.92: public_key is required (no more generated key pairs) and names may also hold '@' and '.'.</summary>
+    private const int ImportOnlyVersion = 92;
+
+    private static readonly System.Buffers.SearchValues<char> s_keypairNameChars292 =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-@.");
+
     private static void MapKeypairs(RouteGroupBuilder v21)
     {
         v21.MapGet("/os-keypairs", ListKeypairsAsync);
@@ -100,9 +106,11 @@ public static partial class ComputeApi
         }
 
         var name = Json.OptionalString(body, "name") ?? throw ApiException.BadRequest("Invalid input for field/attribute keypair. 'name' is a required property");
-        if (name.Length is 0 or > 255 || name.AsSpan().ContainsAnyExcept(s_keypairNameChars))
+        // 2.92 allows '@' and '.' in the name too.
+        var nameChars = version.AtLeast(ImportOnlyVersion) ? s_keypairNameChars292 : s_keypairNameChars;
+        if (name.Length is 0 or > 255 || name.AsSpan().ContainsAnyExcept(nameChars))
         {
-            throw ApiException.BadRequest($"Invalid input for field/attribute name. Value: {name}. '{name}' is not a 'keypair_name_20'");
+            throw ApiException.BadRequest($"Invalid input for field/attribute name. Value: {name}. '{name}' is not a '{(version.AtLeast(ImportOnlyVersion) ? "keypair_name_292" : "keypair_name_20")}'");
         }
 
         var type = Json.OptionalString(body, "type") ?? "ssh";
@@ -119,6 +127,12 @@ public static partial class ComputeApi
         var userId = KeypairUser(http, context, action, Json.OptionalString(body, "user_id"));
         var publicKey = Json.OptionalString(body, "public_key");
         string? privateKey = null;
+        if (publicKey is null && version.AtLeast(ImportOnlyVersion))
+        {
+            // 2.92: Nova no longer generates key pairs (a private key should never leave through an API).
+            throw ApiException.BadRequest("Invalid input for field/attribute keypair. 'public_key' is a required property");
+        }
+
         if (publicKey is null)
         {
             (publicKey, privateKey) = SshKeys.Generate();

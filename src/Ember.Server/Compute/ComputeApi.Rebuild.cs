@@ -12,7 +12,7 @@ public static partial class ComputeApi
     /// {"rebuild":{"imageRef":..., "name", "adminPass", "metadata", "accessIPv4", "accessIPv6", "preserve_ephemeral",
     /// "description" (2.19), "key_name" (2.54, null removes), "user_data" (2.57, null removes)}}: 202 with the server's
     /// update view and its new adminPass. Fields left out keep their values. Ember has no ephemeral disks, so
-    /// preserve_ephemeral=true is refused; hostname (2.90) is not taken (Ember keeps no hostname apart from the name).
+    /// preserve_ephemeral=true is refused. hostname (2.90) sets the hostname the guest's metadata gives.
     /// </summary>
     private static async Task<IResult> RebuildAsync(HttpContext http, ComputeStore store, ComputeService compute, RequestContext context,
         ServerRow server, JsonNode? argument)
@@ -30,6 +30,7 @@ public static partial class ComputeApi
             .. version.AtLeast(19) ? ["description"] : Array.Empty<string>(),
             .. version.AtLeast(54) ? ["key_name"] : Array.Empty<string>(),
             version.AtLeast(57) ? "user_data" : "personality",
+            .. version.AtLeast(HostnameVersion) ? ["hostname"] : Array.Empty<string>(),
         ];
         if (body.Select(p => p.Key).FirstOrDefault(k => !allowed.Contains(k)) is { } unknown)
         {
@@ -74,6 +75,11 @@ public static partial class ComputeApi
             rebuilt = rebuilt with { AccessIpV6 = AccessIp(body, "accessIPv6", System.Net.Sockets.AddressFamily.InterNetworkV6) };
         }
 
+        if (HostnameField(body, version) is { } hostname)
+        {
+            rebuilt = rebuilt with { Hostname = hostname };
+        }
+
         if (body.ContainsKey("description"))
         {
             rebuilt = rebuilt with { Description = Limits.Text(Json.OptionalString(body, "description"), "description") };
@@ -96,7 +102,7 @@ public static partial class ComputeApi
 
         var adminPass = Json.OptionalString(body, "adminPass") ?? NewAdminPass();
         var row = await compute.RebuildAsync(context, RequestId(http), server, rebuilt, adminPass, reimageBootVolume: version.AtLeast(93));
-        var view = await ServerViewAsync(http, store, context, row, updateView: true);
+        var view = await UpdatedViewAsync(http, store, context, row);
         view["adminPass"] = adminPass;
         return Json.Reply(new JsonObject { ["server"] = view }, StatusCodes.Status202Accepted);
     }

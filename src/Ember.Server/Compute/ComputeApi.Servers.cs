@@ -30,6 +30,12 @@ public static partial class ComputeApi
                 server = server with { Name = ServerName(Json.OptionalString(body, "name")) };
             }
 
+            RefuseLaterFields(body, ComputeVersion.Of(http), "server", ("hostname", HostnameVersion));
+            if (HostnameField(body, ComputeVersion.Of(http)) is { } hostname)
+            {
+                server = server with { Hostname = hostname };
+            }
+
             if (body.ContainsKey("description") && ComputeVersion.Of(http).AtLeast(19))
             {
                 server = server with { Description = Limits.Text(Json.OptionalString(body, "description"), "description") };
@@ -49,7 +55,7 @@ public static partial class ComputeApi
             // Read again for the reply: a delete that raced the update makes it a 404, not a null row (fuzz seed 20261130).
             return Json.Reply(new JsonObject
             {
-                ["server"] = await ServerViewAsync(http, store, context, await FindServerAsync(store, context, id), updateView: true),
+                ["server"] = await UpdatedViewAsync(http, store, context, await FindServerAsync(store, context, id)),
             });
         });
         v21.MapDelete("/servers/{id}", async (HttpContext http, ComputeStore store, ComputeService compute, string id) =>
@@ -62,7 +68,7 @@ public static partial class ComputeApi
         v21.MapPost("/servers/{id}/action", ServerActionAsync);
     }
 
-    /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update does not, as Nova before 2.75.</param>
+    /// <param name="hostStatus">Show and detail give it (<see cref="HostStatusesAsync"/>); update and rebuild do from 2.75, as Nova.</param>
     /// <param name="page">A list reads what its servers' views need for the whole page at once; a single server reads its own.</param>
     /// <param name="single">Show and update: from 2.71 with the server's group (Nova's list leaves it out).</param>
     private static async Task<JsonObject> ServerViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server,
@@ -77,6 +83,12 @@ public static partial class ComputeApi
             hostStatus: hostStatus?.Invoke(server),
             extras: new ComputeJson.ServerExtras([.. page.Tags[server.Id]], group, updateView, [.. page.SecurityGroups[server.Id]]));
     }
+
+    /// <summary>The reply of update and rebuild: Nova's shorter update view before 2.75, the show view from 2.75.</summary>
+    private static async Task<JsonObject> UpdatedViewAsync(HttpContext http, ComputeStore store, RequestContext context, ServerRow server) =>
+        ComputeVersion.Of(http).AtLeast(75)
+            ? await ServerViewAsync(http, store, context, server, await HostStatusesAsync(http, context))
+            : await ServerViewAsync(http, store, context, server, updateView: true);
 
     /// <summary>What the views of a page of servers read besides their rows, a few queries for the whole page.</summary>
     private sealed record ServerPage(ILookup<string, BdmRow> Bdms, ILookup<string, Network.ServerAddress> Addresses, ILookup<string, string> Tags,
@@ -126,11 +138,15 @@ public static partial class ComputeApi
         var version = ComputeVersion.Of(http);
         var root = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
         var body = Json.RequiredObject(root, "server");
+        RefuseLaterFields(body, version, "server", ("host", RequestedDestinationVersion), ("hypervisor_hostname", RequestedDestinationVersion),
+            ("hostname", HostnameVersion));
         var request = ParseCreate(body, version) with { GroupId = GroupHint(root), Zone = ZoneRequest.Parse(ZoneName(body)) };
         if (request.Zone.IsForced)
         {
             http.Enforce(context, "os_compute_api:servers:create:forced_host");
         }
+
+        request = request with { Zone = await RequestedDestinationAsync(http, context, body, request.Zone) };
 
         // The key must be one of the caller's key pairs (Nova's KeypairNotFound is a 400 here); the server keeps its public key.
         if (request.KeyName is { } keyName)
@@ -141,6 +157,11 @@ public static partial class ComputeApi
         }
 
         var (minCount, maxCount) = ServerCount(body);
+        if (request.Hostname is not null && maxCount > 1)
+        {
+            throw ApiException.BadRequest("Unable to allocate a single hostname to multiple instances");
+        }
+
         if (maxCount > 1 && (request.Volumes.Count > 0 || request.Nics.Any(n => n.PortId is not null)))
         {
             throw ApiException.BadRequest(request.Volumes.Count > 0
@@ -306,6 +327,7 @@ public static partial class ComputeApi
         return new ServerCreateRequest
         {
             Name = ServerName(Json.OptionalString(body, "name")),
+            Hostname = HostnameField(body, version),
             Description = version.AtLeast(19) ? Limits.Text(Json.OptionalString(body, "description"), "description") : null,
             ImageId = string.IsNullOrEmpty(imageRef) ? imageFromBdm : imageRef,
             FlavorRef = FlavorIdFromRef(Json.RequiredString(body, "flavorRef")),

@@ -16,12 +16,21 @@ public static partial class ComputeApi
         var version = ComputeVersion.Of(http);
         string? zone = null;
         string? host = null;
+        var unpinZone = false;
         if (argument is JsonObject body)
         {
             string[] allowed = [.. version.AtLeast(77) ? ["availability_zone"] : Array.Empty<string>(), .. version.AtLeast(91) ? ["host"] : Array.Empty<string>()];
             if (body.Select(p => p.Key).FirstOrDefault(k => !allowed.Contains(k)) is { } unknown)
             {
                 throw ApiException.BadRequest($"Invalid input for field/attribute unshelve. Additional properties are not allowed ('{unknown}' was unexpected)");
+            }
+
+            // 2.91 lets the zone be null: unpin the server from any zone (below, Nova's schema wants a string).
+            if (body.ContainsKey("availability_zone") && body["availability_zone"] is null)
+            {
+                unpinZone = version.AtLeast(91)
+                    ? true
+                    : throw ApiException.BadRequest("Invalid input for field/attribute availability_zone. Value: None. None is not of type 'string'");
             }
 
             zone = Limits.Text(Json.OptionalString(body, "availability_zone"), "availability_zone");
@@ -36,7 +45,7 @@ public static partial class ComputeApi
             throw ApiException.BadRequest("Invalid input for field/attribute unshelve. It must be null or an object.");
         }
 
-        await compute.UnshelveAsync(context, RequestId(http), server, zone, host);
+        await compute.UnshelveAsync(context, RequestId(http), server, zone, host, unpinZone);
         return Results.Accepted();
     }
 
@@ -65,7 +74,7 @@ public static partial class ComputeApi
         }
 
         var password = adminPass ?? NewAdminPass();
-        await compute.RescueAsync(context, RequestId(http), server, imageRef, password);
+        await compute.RescueAsync(context, RequestId(http), server, imageRef, password, volumeBackedAllowed: ComputeVersion.Of(http).AtLeast(87));
         return Json.Reply(new JsonObject { ["adminPass"] = password });
     }
 }

@@ -41,6 +41,7 @@ public static partial class ComputeApi
         MapServerGroups(v21);
         MapKeypairs(v21);
         MapQuotas(v21);
+        MapTopologyAndImageCache(v21);
         MapConsoles(compute, v21);
     }
 

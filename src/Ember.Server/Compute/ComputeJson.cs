@@ -29,7 +29,7 @@ internal static class ComputeJson
             ["OS-FLV-EXT-DATA:ephemeral"] = flavor.Ephemeral,
             ["OS-FLV-DISABLED:disabled"] = false,
             // Nova shows a zero swap as "" before 2.75.
-            ["swap"] = flavor.Swap == 0 ? "" : flavor.Swap,
+            ["swap"] = flavor.Swap == 0 && !version.AtLeast(75) ? "" : flavor.Swap,
             ["rxtx_factor"] = flavor.RxtxFactor,
             ["os-flavor-access:is_public"] = flavor.IsPublic,
             ["links"] = Links(http, "flavors", flavor.Id),
@@ -194,14 +194,21 @@ internal static class ComputeJson
             {
                 json["OS-EXT-SRV-ATTR:reservation_id"] = server.ReservationId ?? "r-" + server.Id[..8];
                 json["OS-EXT-SRV-ATTR:launch_index"] = server.LaunchIndex;
-                json["OS-EXT-SRV-ATTR:hostname"] = server.Name;
+                json["OS-EXT-SRV-ATTR:hostname"] = Hostname(server);
                 json["OS-EXT-SRV-ATTR:kernel_id"] = "";
                 json["OS-EXT-SRV-ATTR:ramdisk_id"] = "";
                 json["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda";
                 json["OS-EXT-SRV-ATTR:user_data"] = server.UserData;
             }
         }
+        else if (version.AtLeast(90))
+        {
+            // 2.90 shows the hostname to everyone, as the server's owner may now set it.
+            json["OS-EXT-SRV-ATTR:hostname"] = Hostname(server);
+        }
     }
+
+    public static string Hostname(ServerRow server) => server.Hostname ?? Metadata.InstanceMetadata.DefaultHostname(server.Name, server.Id);
 
     /// <summary>The fields of every view (show, list detail and update) by microversion.</summary>
     private static void ExtendedCommon(JsonObject json, ServerRow server, Microversion version, string? hostStatus, ServerExtras extras)
@@ -258,19 +265,35 @@ internal static class ComputeJson
         return json;
     }
 
-    /// <summary>One volumeAttachment: id is the volume id (before 2.89, which is above Ember's maximum).</summary>
+    /// <summary>
+    /// One volumeAttachment: id is the volume id before 2.89, which drops it for the Cinder attachment_id and the
+    /// mapping's bdm_uuid; delete_on_termination from 2.79.
+    /// </summary>
     public static JsonObject VolumeAttachment(BdmRow bdm, Microversion version)
     {
-        var json = new JsonObject
+        var json = new JsonObject();
+        if (!version.AtLeast(89))
         {
-            ["id"] = bdm.VolumeId,
-            ["serverId"] = bdm.ServerId,
-            ["volumeId"] = bdm.VolumeId,
-            ["device"] = "/dev/" + bdm.DeviceName,
-        };
+            json["id"] = bdm.VolumeId;
+        }
+
+        json["serverId"] = bdm.ServerId;
+        json["volumeId"] = bdm.VolumeId;
+        json["device"] = "/dev/" + bdm.DeviceName;
         if (version.AtLeast(70))
         {
             json["tag"] = bdm.Tag;
+        }
+
+        if (version.AtLeast(79))
+        {
+            json["delete_on_termination"] = bdm.DeleteOnTermination;
+        }
+
+        if (version.AtLeast(89))
+        {
+            json["attachment_id"] = bdm.AttachmentId;
+            json["bdm_uuid"] = bdm.Id;
         }
 
         return json;

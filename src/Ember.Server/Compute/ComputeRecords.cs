@@ -33,6 +33,9 @@ public sealed record ServerRow
     public string Id { get; init; } = "";
     public int InstanceNumber { get; init; }
     public string Name { get; init; } = "";
+
+    /// <summary>Nova's instance hostname (2.90 sets it); null for a server of an Ember before compute-024, which uses its name's.</summary>
+    public string? Hostname { get; init; }
     public string? Description { get; init; }
     public string ProjectId { get; init; } = "";
     public string UserId { get; init; } = "";

@@ -47,7 +47,7 @@ public sealed class ComputeScheduler(
         }
 
         var passing = new List<HostState>();
-        foreach (var state in states)
+        foreach (var state in states.Where(s => IsRequested(s.Node, request.Zone)))
         {
             var passes = true;
             foreach (var filter in filters)
@@ -77,6 +77,14 @@ public sealed class ComputeScheduler(
     /// </summary>
     private static bool IsForced(ServiceRow node, ZoneRequest zone) =>
         (zone.ForcedHost is null || node.Host == zone.ForcedHost) && (zone.ForcedNode is null || node.HypervisorHostname == zone.ForcedNode);
+
+    /// <summary>The availability zone of the compute host <paramref name="host"/>, or null when there is no such host.</summary>
+    public async Task<string?> ZoneOfHostAsync(string host) =>
+        (await services.ListAsync(host, ComputeServiceStore.ComputeBinary)).FirstOrDefault()?.Zone;
+
+    /// <summary>2.74's requested destination narrows the candidates; the filters still decide.</summary>
+    private static bool IsRequested(ServiceRow node, ZoneRequest zone) =>
+        (zone.RequestedHost is null || node.Host == zone.RequestedHost) && (zone.RequestedNode is null || node.HypervisorHostname == zone.RequestedNode);
 
     /// <summary>Every host <see cref="IComputeHosts"/> offers that has a nova-compute row, with what its servers use.</summary>
     private async Task<List<HostState>> HostStatesAsync(CancellationToken cancellationToken)

@@ -221,5 +221,10 @@ public static class ComputeSchema
         new("compute-021-shelve", """
             ALTER TABLE servers ADD COLUMN shelved_image_id VARCHAR(36);
             """),
+        // 2.90: the hostname a user gives at create, update or rebuild (Nova's instances.hostname); null for the
+        // servers before it, whose hostname stays the one made from the name.
+        new("compute-024-mv-hostname", """
+            ALTER TABLE servers ADD COLUMN hostname VARCHAR(255);
+            """),
     ];
 }

@@ -10,18 +10,21 @@ public sealed partial class ComputeService
     private static readonly string[] s_rescuedStates = [VmStates.Rescued];
 
     /// <summary>
-    /// rescue: the lock, the states (so a shelved server hears about its state), the host; a volume-backed server is refused as Nova refuses it below 2.87 (Ember's
-    /// highest compute microversion is lower; stable device rescue is not done). The rescue image is
-    /// <paramref name="rescueImageId"/> or the server's own, and must be active.
+    /// rescue: the lock, the states (so a shelved server hears about its state), the host. A volume-backed server is
+    /// refused: below 2.87 as Nova refuses it, from 2.87 (<paramref name="volumeBackedAllowed"/>) as Nova refuses it on a
+    /// host without the COMPUTE_RESCUE_BFV trait, which no Ember host has (stable device rescue is not done). The rescue
+    /// image is <paramref name="rescueImageId"/> or the server's own, and must be active.
     /// </summary>
-    public async Task RescueAsync(RequestContext ctx, string requestId, ServerRow server, string? rescueImageId, string? adminPass)
+    public async Task RescueAsync(RequestContext ctx, string requestId, ServerRow server, string? rescueImageId, string? adminPass,
+        bool volumeBackedAllowed = false)
     {
         RequireUnlocked(ctx, server);
         RequireState(server, "rescue", s_rescueStates);
         var host = await HostOfAsync(server);
         if (server.ImageId is null || (await store.ListBdmsAsync(server.Id)).Any(b => b.BootIndex == 0))
         {
-            throw ApiException.BadRequest($"Instance {server.Id} cannot be rescued: Cannot rescue a volume-backed instance");
+            throw ApiException.BadRequest($"Instance {server.Id} cannot be rescued: "
+                + (volumeBackedAllowed ? "Host unable to rescue a volume-backed instance" : "Cannot rescue a volume-backed instance"));
         }
 
         var imageId = rescueImageId ?? server.ImageId;

@@ -59,14 +59,15 @@ public sealed partial class ComputeService
     /// <summary>
     /// unshelve: from SHELVED or SHELVED_OFFLOADED. An offloaded server is scheduled again, in its availability zone
     /// unless <paramref name="zone"/> names another (2.77), on <paramref name="targetHost"/> when an admin names one
-    /// (2.91), claims room there and is moved onto it with its ports; the host boots it. With no host to take it the
+    /// (2.91; the scheduler's filters still run there), anywhere when <paramref name="unpinZone"/> (2.91's null zone),
+    /// claims room there and is moved onto it with its ports; the host boots it. With no host to take it the
     /// server stays SHELVED_OFFLOADED with Nova's NoValidHost fault (the API has answered 202 already, as Nova's has).
     /// </summary>
-    public async Task UnshelveAsync(RequestContext ctx, string requestId, ServerRow server, string? zone, string? targetHost)
+    public async Task UnshelveAsync(RequestContext ctx, string requestId, ServerRow server, string? zone, string? targetHost, bool unpinZone = false)
     {
         RequireUnlocked(ctx, server);
         RequireState(server, "unshelve", s_unshelveStates);
-        if ((zone is not null || targetHost is not null) && server.VmState != VmStates.ShelvedOffloaded)
+        if ((zone is not null || targetHost is not null || unpinZone) && server.VmState != VmStates.ShelvedOffloaded)
         {
             // Nova's UnshelveInstanceInvalidState: a server still on its host is not scheduled again.
             throw ApiException.Conflict(
@@ -76,6 +77,16 @@ public sealed partial class ComputeService
         if (zone is not null && !await scheduler.IsAvailableZoneAsync(zone))
         {
             throw ApiException.BadRequest("The requested availability zone is not available");
+        }
+
+        var expectedZone = unpinZone ? null : zone ?? server.AvailabilityZone;
+        if (targetHost is not null)
+        {
+            var hostZone = await scheduler.ZoneOfHostAsync(targetHost) ?? throw ApiException.BadRequest($"Compute host {targetHost} could not be found.");
+            if (expectedZone is not null && hostZone != expectedZone)
+            {
+                throw ApiException.Conflict($"Host {targetHost} is not in availability zone {expectedZone}.");
+            }
         }
 
         if (!await store.ClaimTaskAsync(server.Id, s_unshelveStates, "unshelving"))
@@ -95,7 +106,7 @@ public sealed partial class ComputeService
         var resources = ResourceRequest.Of(flavor, volumeBacked);
         var request = new SchedulingRequest(server.Id, server.ProjectId, new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk),
             server.ShelvedImageId is { } image ? new ImageSpec(image) : null, resources,
-            targetHost is not null ? new ZoneRequest(null, targetHost) : new ZoneRequest(zone ?? server.AvailabilityZone),
+            new ZoneRequest(expectedZone) { RequestedHost = targetHost },
             await serverGroups.GroupOfAsync(server.Id));
         var candidates = await scheduler.SelectHostsAsync(request, CancellationToken.None);
         var newHost = await MoveToFirstFittingHostAsync(server, candidates, resources, []);

@@ -134,6 +134,7 @@ public sealed partial class ComputeService(
         {
             Id = serverId,
             Name = request.Name,
+            Hostname = request.Hostname ?? Metadata.InstanceMetadata.DefaultHostname(request.Name, serverId),
             Description = request.Description,
             ProjectId = ctx.ProjectId!,
             UserId = ctx.UserId,

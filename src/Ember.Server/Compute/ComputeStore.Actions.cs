@@ -42,7 +42,10 @@ public sealed partial class ComputeStore
             new { ActionId = actionId, Event = eventName(action.Action), Host = host, Now = now });
     }
 
-    /// <summary>Finishes an event with "Success" or "Error"; an error marks its action's message "Error", as Nova does.</summary>
+    /// <summary>
+    /// Finishes an event with "Success" or "Error"; an error marks its action's message "Error", as Nova does, and keeps
+    /// its message as the event's details (2.84; Ember's failures are messages, so traceback and details agree).
+    /// </summary>
     public async Task FinishActionEventAsync(long eventId, bool success, string? traceback)
     {
         await using var c = await db.OpenAsync();
@@ -50,8 +53,8 @@ public sealed partial class ComputeStore
         var now = Ids.Now();
         var actionId = await c.ExecuteScalarAsync<long>("SELECT action_id FROM instance_action_events WHERE id = @Id", new { Id = eventId }, tx);
         await c.ExecuteAsync(
-            "UPDATE instance_action_events SET finish_time = @Now, result = @Result, traceback = @Traceback WHERE id = @Id",
-            new { Id = eventId, Now = now, Result = success ? "Success" : "Error", Traceback = traceback }, tx);
+            "UPDATE instance_action_events SET finish_time = @Now, result = @Result, traceback = @Traceback, details = @Details WHERE id = @Id",
+            new { Id = eventId, Now = now, Result = success ? "Success" : "Error", Traceback = traceback, Details = success ? null : traceback }, tx);
         await c.ExecuteAsync(
             "UPDATE instance_actions SET finish_time = @Now, updated_at = @Now, message = CASE WHEN @Error THEN 'Error' ELSE message END WHERE id = @Id",
             new { Id = actionId, Now = now, Error = !success }, tx);

@@ -143,10 +143,10 @@ public sealed partial class ComputeStore(Database db)
                 await c.ExecuteAsync("""
                     INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
                       vm_state, task_state, power_state, metadata, user_data, key_name, key_data, config_drive, fault_json, host,
-                      availability_zone, created_at, updated_at, launched_at, access_ip_v4, access_ip_v6, reservation_id, launch_index)
+                      availability_zone, created_at, updated_at, launched_at, access_ip_v4, access_ip_v6, reservation_id, launch_index, hostname)
                     VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
                       @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @KeyData, @ConfigDrive, @FaultJson, @Host,
-                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt, @AccessIpV4, @AccessIpV6, @ReservationId, @LaunchIndex)
+                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt, @AccessIpV4, @AccessIpV6, @ReservationId, @LaunchIndex, @Hostname)
                     """, row, tx);
                 foreach (var bdm in bdms)
                 {
@@ -275,8 +275,8 @@ public sealed partial class ComputeStore(Database db)
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("""
             UPDATE servers SET name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
-              access_ip_v6 = @AccessIpV6, updated_at = @Now WHERE id = @Id
-            """, new { server.Id, server.Name, server.Description, server.Metadata, server.AccessIpV4, server.AccessIpV6, Now = Ids.Now() });
+              access_ip_v6 = @AccessIpV6, hostname = @Hostname, updated_at = @Now WHERE id = @Id
+            """, new { server.Id, server.Name, server.Description, server.Metadata, server.AccessIpV4, server.AccessIpV6, server.Hostname, Now = Ids.Now() });
     }
 
     /// <summary>rebuild's changes to the row: the image and what the request may set again (name, metadata, key, user data...).</summary>
@@ -285,10 +285,12 @@ public sealed partial class ComputeStore(Database db)
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("""
             UPDATE servers SET image_id = @ImageId, name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
-              access_ip_v6 = @AccessIpV6, key_name = @KeyName, key_data = @KeyData, user_data = @UserData, updated_at = @Now WHERE id = @Id
+              access_ip_v6 = @AccessIpV6, key_name = @KeyName, key_data = @KeyData, user_data = @UserData, hostname = @Hostname,
+              updated_at = @Now WHERE id = @Id
             """, new
         {
             server.Id,
+            server.Hostname,
             server.ImageId,
             server.Name,
             server.Description,
@@ -404,6 +406,14 @@ public sealed partial class ComputeStore(Database db)
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("UPDATE block_device_mappings SET attachment_id = @AttachmentId, connection_json = @ConnectionJson WHERE id = @Id",
             new { Id = id, AttachmentId = attachmentId, ConnectionJson = connectionJson });
+    }
+
+    /// <summary>2.85: whether the volume is deleted with its server.</summary>
+    public async Task UpdateBdmDeleteOnTerminationAsync(string id, bool deleteOnTermination)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE block_device_mappings SET delete_on_termination = @DeleteOnTermination WHERE id = @Id",
+            new { Id = id, DeleteOnTermination = deleteOnTermination });
     }
 
     public async Task DeleteBdmAsync(string id)

@@ -10,9 +10,10 @@ public static class ComputeVersion
 
     /// <summary>
     /// The newest microversion Ember implements: 2.60 enables multi-attach volumes, 2.62 the hosts of instance action
-    /// events, 2.64 server group policy/rules, 2.71 server_groups in show, 2.73 the lock's reason.
+    /// events, 2.64 server group policy/rules, 2.71 server_groups in show, 2.73 the lock's reason; docs/compute.md
+    /// lists what each version above 2.73 changes.
     /// </summary>
-    public static readonly Microversion Max = new(2, 73);
+    public static readonly Microversion Max = new(2, 93);
 
     private const string LegacyHeader = "X-OpenStack-Nova-API-Version";
     private const string ItemKey = "ember.compute-version";

@@ -28,6 +28,9 @@ public enum NetworkMode
 public sealed record ServerCreateRequest
 {
     public required string Name { get; init; }
+
+    /// <summary>2.90's hostname; null: made from the name.</summary>
+    public string? Hostname { get; init; }
     public string? Description { get; init; }
     public string? ImageId { get; init; }
     public required string FlavorRef { get; init; }
@@ -73,6 +76,12 @@ public sealed record ServerCreateRequest
 public sealed record ZoneRequest(string? Name, string? ForcedHost = null, string? ForcedNode = null)
 {
     public static ZoneRequest None { get; } = new(Name: null);
+
+    /// <summary>2.74's host: the only host the scheduler may pick, its filters still run (unlike a forced host).</summary>
+    public string? RequestedHost { get; init; }
+
+    /// <summary>2.74's hypervisor_hostname: the only compute node the scheduler may pick.</summary>
+    public string? RequestedNode { get; init; }
 
     /// <summary>A host or node is forced: Nova's os_compute_api:servers:create:forced_host, and no scheduler filters.</summary>
     public bool IsForced => ForcedHost is not null || ForcedNode is not null;

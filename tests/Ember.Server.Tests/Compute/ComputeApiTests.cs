@@ -7,13 +7,15 @@ namespace Ember.Server.Tests.Compute;
 /// <summary>Nova's wire format and rules: discovery, microversions, flavors, and the attach checks of reference §3.5.</summary>
 public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
 {
+    private static readonly string s_max = Ember.Server.Compute.ComputeVersion.Max.ToString();
+
     [Fact]
-    public async Task Discovery_advertises_v21_up_to_273()
+    public async Task Discovery_advertises_v21_up_to_the_maximum()
     {
         using var http = new HttpClient();
         var versions = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute"))!["versions"]![0]!;
         Assert.Equal("v2.1", versions["id"]!.GetValue<string>());
-        Assert.Equal("2.73", versions["version"]!.GetValue<string>());
+        Assert.Equal(s_max, versions["version"]!.GetValue<string>());
         Assert.Equal("2.1", versions["min_version"]!.GetValue<string>());
         var version = JsonNode.Parse(await http.GetStringAsync($"{ember.BaseUrl}/compute/v2.1"))!["version"]!;
         Assert.Equal("CURRENT", version["status"]!.GetValue<string>());
@@ -26,12 +28,25 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         using var request = new HttpRequestMessage(HttpMethod.Get, "/compute/v2.1/flavors");
         request.Headers.Add("OpenStack-API-Version", "compute latest");
         using var response = await api.Http.SendAsync(request);
-        Assert.Equal("compute 2.73", response.Headers.GetValues("OpenStack-API-Version").Single());
-        Assert.Equal("2.73", response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
+        Assert.Equal($"compute {s_max}", response.Headers.GetValues("OpenStack-API-Version").Single());
+        Assert.Equal(s_max, response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
 
         var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/compute/v2.1/flavors", apiVersion: "compute 2.99");
         Assert.Equal(HttpStatusCode.NotAcceptable, status);
-        Assert.Contains("maximum is 2.73", json!["computeFault"]!["message"]!.GetValue<string>());
+        Assert.Contains($"maximum is {s_max}", json!["computeFault"]!["message"]!.GetValue<string>());
+    }
+
+    /// <summary>novaclient 18.1 negotiates its own maximum, 2.92 (2.75's strict list query, 2.88's hypervisor shape, 2.90's hostname).</summary>
+    [Fact]
+    public async Task Clients_list_at_their_newest_microversion()
+    {
+        var nova = (await Cli.RunAsync("nova", ["--debug", "list"], ember.OpenRc())).EnsureSuccess();
+        Assert.Contains("compute 2.92", nova.StdErr, StringComparison.Ordinal);
+        (await Cli.RunAsync("nova", ["hypervisor-list"], ember.OpenRc())).EnsureSuccess();
+        (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.92", "server", "list", "-f", "json"], ember.OpenRc())).EnsureSuccess();
+        var hypervisors = (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.92", "hypervisor", "list", "--long", "-f", "json"], ember.OpenRc()))
+            .EnsureSuccess().Json().AsArray();
+        Assert.NotEmpty(hypervisors);
     }
 
     [Fact]

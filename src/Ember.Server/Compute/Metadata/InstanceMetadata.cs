@@ -46,21 +46,21 @@ public sealed class InstanceMetadata
         _userData = server.UserData is { } encoded ? Convert.FromBase64String(encoded) : null;
     }
 
-    /// <summary>Nova's hostname: the display name made a DNS label (lowercase, letters, digits and '-', at most 63).</summary>
-    public string Hostname
-    {
-        get
-        {
-            var name = new StringBuilder();
-            foreach (var c in _server.Name.ToLowerInvariant())
-            {
-                name.Append(char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-');
-            }
+    /// <summary>The server's hostname: given at create, update or rebuild (2.90), else made from its name.</summary>
+    public string Hostname => _server.Hostname ?? DefaultHostname(_server.Name, _server.Id);
 
-            var label = name.ToString().Trim('-');
-            label = label.Length > 63 ? label[..63].TrimEnd('-') : label;
-            return label.Length == 0 ? "server-" + _server.Id : label;
+    /// <summary>Nova's hostname of a server given none: the display name made a DNS label (lowercase, letters, digits and '-', at most 63).</summary>
+    public static string DefaultHostname(string serverName, string serverId)
+    {
+        var name = new StringBuilder();
+        foreach (var c in serverName.ToLowerInvariant())
+        {
+            name.Append(char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-');
         }
+
+        var label = name.ToString().Trim('-');
+        label = label.Length > 63 ? label[..63].TrimEnd('-') : label;
+        return label.Length == 0 ? "server-" + serverId : label;
     }
 
     /// <summary>The EC2 id of the instance (Nova's <c>i-%08x</c> of its instance number).</summary>
