@@ -219,8 +219,9 @@ public static class Json
         return result;
     }
 
+    /// <summary>The body written as UTF-8 straight from the tree (not through a UTF-16 string and back).</summary>
     public static IResult Reply(JsonNode body, int status = StatusCodes.Status200OK) =>
-        Results.Text(body.ToJsonString(s_compact), "application/json", System.Text.Encoding.UTF8, status);
+        Results.Text(JsonSerializer.SerializeToUtf8Bytes(body, s_compact), "application/json; charset=utf-8", status);
 
     public static string Serialize(JsonNode body) => body.ToJsonString(s_compact);
 }

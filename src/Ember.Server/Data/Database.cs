@@ -19,6 +19,8 @@ public sealed class Database : IAsyncDisposable
     static Database()
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
+        ListParameter<string>.Register();
+        ListParameter<long>.Register();
     }
 
     /// <summary>SQLite in the file at <paramref name="path"/>.</summary>

@@ -48,10 +48,10 @@ public sealed partial class SqlDialect
     public string? LockStatement => Engine == DatabaseEngine.Sqlite ? null : "SELECT pg_advisory_xact_lock(hashtextextended(@Name, 0))";
 
     /// <summary>
-    /// "column IN list" for a collection parameter: Dapper expands <c>IN @P</c> into one parameter per item, except on
-    /// Npgsql, where it sends the collection as one array parameter, which PostgreSQL takes as <c>= ANY(@P)</c>.
+    /// "column IN list" for a <c>string[]</c> or <c>long[]</c> parameter, which <see cref="ListParameter{T}"/> sends as
+    /// one value: a JSON array that SQLite unpacks with json_each, an array PostgreSQL takes as <c>= ANY(@P)</c>.
     /// </summary>
-    public string In(string parameter) => Engine == DatabaseEngine.Sqlite ? $"IN {parameter}" : $"= ANY({parameter})";
+    public string In(string parameter) => Engine == DatabaseEngine.Sqlite ? $"IN (SELECT value FROM json_each({parameter}))" : $"= ANY({parameter})";
 
     /// <summary>
     /// "the JSON object in a TEXT column holds the string <paramref name="valueParameter"/> at <paramref name="keyParameter"/>":
