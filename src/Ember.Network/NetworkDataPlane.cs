@@ -275,9 +275,14 @@ public sealed partial class NetworkDataPlane
 
     private async Task DeleteLinkAsync(string? ns, string name, CancellationToken cancellationToken)
     {
-        if (await LinkExistsAsync(ns, name, cancellationToken))
+        // A veth whose peer's namespace was deleted goes by itself, but later: the kernel tears a namespace down
+        // asynchronously (seconds on a loaded host). Gone between the check and the delete is done, not a failure that
+        // would stop a network's delete before its VXLAN device and bridge.
+        if (await LinkExistsAsync(ns, name, cancellationToken)
+            && (await IpAsync(ns, ["link", "delete", "dev", name], cancellationToken)) is { ExitCode: not 0 } failed
+            && await LinkExistsAsync(ns, name, cancellationToken))
         {
-            await IpOkAsync(ns, ["link", "delete", "dev", name], cancellationToken);
+            failed.EnsureSuccess();
         }
     }
 
