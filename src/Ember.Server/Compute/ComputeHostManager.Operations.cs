@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Ember.Compute.Qemu;
+using Ember.Processes;
 using Ember.Server.Common;
 using Microsoft.Extensions.Logging;
 
@@ -119,9 +120,10 @@ public sealed partial class ComputeHostManager
         {
             await networking.ReleaseAsync(serverId, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is ApiException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is ApiException or InvalidOperationException or IOException or ProcessFailedException or TimeoutException)
         {
-            // The server goes anyway; what the data plane kept is removed by the next start's clean-up.
+            // The server goes anyway (a failed `ip` command once left it deleting for good); what the data plane kept is
+            // removed by the tunnels watch or the next start's clean-up.
             LogPortsReleaseFailed(logger, serverId, ex.Message);
         }
 
