@@ -968,26 +968,8 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         using var admin = new ApiClient(await fixture.ClientAsync());
         var api = own.Api;
         var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "bfvsh");
-        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
-            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
-        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
         var name = "bfvsh-" + Guid.NewGuid().ToString("N")[..8];
-        var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
-        {
-            ["server"] = new JsonObject
-            {
-                ["name"] = name,
-                ["flavorRef"] = flavor,
-                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
-                {
-                    ["boot_index"] = 0,
-                    ["uuid"] = volume,
-                    ["source_type"] = "volume",
-                    ["destination_type"] = "volume",
-                }),
-            },
-        }, HttpStatusCode.Accepted))["server"]!["id"]!.GetValue<string>();
-        await api.WaitForAsync(Path(server), s => Status(s) == "ERROR", Wait);
+        var (server, volume) = await VolumeBackedServerAsync(api, flavor, name);
         // As if the guest had run: the server active, its root volume in use.
         await admin.SendAsync(HttpMethod.Post, Path(server) + "/action", new JsonObject { ["os-resetState"] = new JsonObject { ["state"] = "active" } },
             HttpStatusCode.Accepted);
