@@ -170,17 +170,22 @@ public sealed partial class NetworkDataPlane
         var present = document.RootElement.EnumerateArray()
             .Where(e => e.TryGetProperty("dst", out _))
             .ToDictionary(e => e.GetProperty("dst").GetString() ?? "", e => e.TryGetProperty("lladdr", out var mac) ? mac.GetString() ?? "" : "", StringComparer.Ordinal);
-        foreach (var (address, mac) in wanted)
+        // One `ip -batch` for all changes: a subnet may hold thousands of ports.
+        var batch = new StringBuilder();
+        foreach (var (address, mac) in wanted.Where(w => !present.TryGetValue(w.Key, out var current) || current != w.Value))
         {
-            if (!present.TryGetValue(address, out var current) || current != mac)
-            {
-                await IpOkAsync(ns, ["neigh", "replace", address, "lladdr", mac, "dev", device, "nud", "permanent"], cancellationToken);
-            }
+            batch.Append(CultureInfo.InvariantCulture, $"neigh replace {address} lladdr {mac} dev {device} nud permanent\n");
         }
 
         foreach (var gone in present.Keys.Where(a => !wanted.ContainsKey(a)))
         {
-            await IpAsync(ns, ["neigh", "del", gone, "dev", device], cancellationToken); // already gone is fine
+            batch.Append(CultureInfo.InvariantCulture, $"neigh del {gone} dev {device}\n");
+        }
+
+        if (batch.Length > 0)
+        {
+            (await ProcessRunner.RunAsync(_options.IpBinary, ["-n", ns, "-batch", "-"], s_commandTimeout, stdin: batch.ToString(),
+                cancellationToken: cancellationToken)).EnsureSuccess();
         }
     }
 

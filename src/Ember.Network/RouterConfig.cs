@@ -14,7 +14,7 @@ public sealed record RouterConfig(IReadOnlyList<RouterInterface> Interfaces, Rou
 /// </param>
 public sealed record RouterInterface(string PortId, string NetworkId, string MacAddress, string Address, int Mtu, IReadOnlyList<RouterNeighbour>? Neighbours = null)
 {
-    public const int MaxNeighbours = 4096;
+    public const int MaxNeighbours = 8192; // their listing (`ip -j neigh`, ~90 bytes each) stays under the 1 MiB output limit
 }
 
 /// <summary>A permanent ARP entry of a router interface: a port's IPv4 address and MAC.</summary>
