@@ -201,8 +201,9 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
         (await cloud.OpenStackAsync("security group", "delete", "dvr-closed")).EnsureSuccess();
         foreach (var host in MultiHostFixture.ComputeHosts)
         {
-            await WaitForAsync(async () => !(await HostLinksAsync(host)).Any(l => l.StartsWith("emb", StringComparison.Ordinal)),
-                $"{host} to remove its links");
+            var left = new List<string>();
+            await WaitForAsync(async () => (left = [.. (await HostLinksAsync(host)).Where(l => l.StartsWith("emb", StringComparison.Ordinal))]).Count == 0,
+                $"{host} to remove its links", lastSeen: () => string.Join(", ", left));
             Assert.DoesNotContain(await NamespacesAsync(), ns => ns.StartsWith(cloud.NamespacePrefixOf(host) + "-", StringComparison.Ordinal));
             var tables = (await Cli.RunAsync("ip", ["netns", "exec", cloud.NamespaceOf(host), "nft", "list", "tables"])).EnsureSuccess().StdOut;
             Assert.DoesNotContain("emb", tables, StringComparison.Ordinal);
