@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using Ember.Processes;
 
 namespace Ember.Network;
@@ -35,6 +36,7 @@ public sealed partial class NetworkDataPlane
             throw new ArgumentException("Floating IPs need the router's gateway.", nameof(config));
         }
 
+        var neighbours = config.Interfaces.Select(i => ParseNeighbours(i.Neighbours ?? [])).ToList();
         var floating = config.FloatingIps.Select(f => (Floating: ParseIpv4(f.FloatingIp, "FloatingIp"), Fixed: ParseIpv4(f.FixedIp, "FixedIp"))).ToList();
         if (interfaces.Concat(gateway is null ? [] : [gateway.Value]).GroupBy(p => p.Inside).Any(same => same.Count() > 1))
         {
@@ -54,9 +56,10 @@ public sealed partial class NetworkDataPlane
             await IpOkAsync(ns, ["link", "set", "dev", "lo", "up"], cancellationToken);
             // Forwarding in the router's namespace only: the host's own setting is left alone.
             (await RunInNamespaceAsync(ns, "sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"], null, cancellationToken)).EnsureSuccess();
-            foreach (var port in interfaces)
+            foreach (var (port, entries) in interfaces.Zip(neighbours))
             {
                 await PlugRouterPortAsync(ns, port, [port.Address], cancellationToken);
+                await SyncNeighboursAsync(ns, port.Inside, entries, cancellationToken);
             }
 
             if (gateway is { } gw)
@@ -138,6 +141,52 @@ public sealed partial class NetworkDataPlane
         await IpOkAsync(_options.HostNamespace, ["link", "set", "dev", port.Veth, "mtu", mtu, "master", _names.Bridge(port.NetworkId), "up"], cancellationToken);
         await IpOkAsync(ns, ["link", "set", "dev", port.Inside, "address", port.Mac, "mtu", mtu, "up"], cancellationToken);
         await SyncAddressesAsync(ns, port.Inside, addresses, cancellationToken);
+    }
+
+    private static Dictionary<string, string> ParseNeighbours(IReadOnlyList<RouterNeighbour> neighbours)
+    {
+        if (neighbours.Count > RouterInterface.MaxNeighbours)
+        {
+            throw new ArgumentException($"At most {RouterInterface.MaxNeighbours} neighbours per router interface.", nameof(neighbours));
+        }
+
+        var parsed = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var n in neighbours)
+        {
+            parsed[ParseIpv4(n.IpAddress, "neighbour")] = DataPlaneNames.ParseMac(n.MacAddress, "neighbour");
+        }
+
+        return parsed;
+    }
+
+    /// <summary>
+    /// The permanent ARP entries of a router interface are exactly <paramref name="wanted"/>: the guests of the subnet, on
+    /// this host or another, are known without an ARP request (which the tunnel filter would not let cross).
+    /// </summary>
+    private async Task SyncNeighboursAsync(string ns, string device, Dictionary<string, string> wanted, CancellationToken cancellationToken)
+    {
+        var json = (await IpOkAsync(ns, ["-j", "-4", "neigh", "show", "dev", device, "nud", "permanent"], cancellationToken)).StdOut;
+        using var document = JsonDocument.Parse(json.Length == 0 ? "[]" : json);
+        var present = document.RootElement.EnumerateArray()
+            .Where(e => e.TryGetProperty("dst", out _))
+            .ToDictionary(e => e.GetProperty("dst").GetString() ?? "", e => e.TryGetProperty("lladdr", out var mac) ? mac.GetString() ?? "" : "", StringComparer.Ordinal);
+        // One `ip -batch` for all changes: a subnet may hold thousands of ports.
+        var batch = new StringBuilder();
+        foreach (var (address, mac) in wanted.Where(w => !present.TryGetValue(w.Key, out var current) || current != w.Value))
+        {
+            batch.Append(CultureInfo.InvariantCulture, $"neigh replace {address} lladdr {mac} dev {device} nud permanent\n");
+        }
+
+        foreach (var gone in present.Keys.Where(a => !wanted.ContainsKey(a)))
+        {
+            batch.Append(CultureInfo.InvariantCulture, $"neigh del {gone} dev {device}\n");
+        }
+
+        if (batch.Length > 0)
+        {
+            (await ProcessRunner.RunAsync(_options.IpBinary, ["-n", ns, "-batch", "-"], s_commandTimeout, stdin: batch.ToString(),
+                cancellationToken: cancellationToken)).EnsureSuccess();
+        }
     }
 
     /// <summary>

@@ -12,7 +12,11 @@ namespace Ember.Network;
 /// <param name="LocalAddress">This host's tunnel address (IPv4): the source of the UDP packets.</param>
 /// <param name="Port">The UDP destination port (IANA's 4789 by default).</param>
 /// <param name="Peers">The tunnel addresses of the other hosts that have ports on the network.</param>
-public sealed record VxlanConfig(int Vni, string LocalAddress, int Port, IReadOnlyList<string> Peers)
+/// <param name="DvrMac">
+/// This host's DVR MAC (Neutron's DVR host MAC): the source a frame routed by this host's router copies gets when it
+/// enters a tunnel, the only router frames the tunnel filter lets through; null lets none through.
+/// </param>
+public sealed record VxlanConfig(int Vni, string LocalAddress, int Port, IReadOnlyList<string> Peers, string? DvrMac = null)
 {
     public const int MaxPeers = 1024;
 }
@@ -53,6 +57,7 @@ public sealed partial class NetworkDataPlane
         }
 
         var peers = config.Peers.Select(p => ParseIpv4(p, "peer")).Where(p => p != local).ToHashSet(StringComparer.Ordinal);
+        var dvrMac = config.DvrMac is { } mac ? DataPlaneNames.ParseMac(mac, nameof(config.DvrMac)) : null;
         var device = _names.Vxlan(id);
         await _lock.WaitAsync(cancellationToken);
         try
@@ -83,6 +88,7 @@ public sealed partial class NetworkDataPlane
                 await BridgeOkAsync(["fdb", "del", AllZeroMac, "dev", device, "dst", gone], cancellationToken);
             }
 
+            _dvrMac = dvrMac;
             await ApplyTunnelFilterAsync(present: true, cancellationToken);
         }
         finally
@@ -125,8 +131,11 @@ public sealed partial class NetworkDataPlane
     /// The nftables table that keeps host-local services off the tunnels: every host runs the network's DHCP server and
     /// its routers' interfaces with the same MAC and address (DVR-like), so frames between them and a VXLAN device are
     /// dropped both ways, and each guest is served by its own host. One static table for all networks.
+    /// With <paramref name="dvrMac"/>, one exception: an IPv4 frame a router copy sends into a tunnel (it routed it to a
+    /// guest on another host) leaves with this host's DVR MAC as its source, so no other host learns the router's shared
+    /// MAC on its tunnel port and the gateway stays local everywhere. ARP and everything else of the router's stays home.
     /// </summary>
-    internal static string TunnelFilter(string interfacePrefix, bool present)
+    internal static string TunnelFilter(string interfacePrefix, bool present, string? dvrMac = null)
     {
         var table = TunnelTable(interfacePrefix);
         var text = $"table bridge {table}\ndelete table bridge {table}\n";
@@ -136,7 +145,10 @@ public sealed partial class NetworkDataPlane
         }
 
         var vxlan = $"\"{interfacePrefix}{DataPlaneNames.VxlanKind}*\"";
-        var rules = string.Concat(new[] { DataPlaneNames.DhcpVethKind, DataPlaneNames.RouterVethKind }.Select(kind =>
+        var router = $"\"{interfacePrefix}{DataPlaneNames.RouterVethKind}*\"";
+        var routed = dvrMac is null ? "" :
+            $"\t\tiifname {router} oifname {vxlan} ether type ip ether saddr set {dvrMac}\n\t\tiifname {router} oifname {vxlan} ether saddr {dvrMac} accept\n";
+        var rules = routed + string.Concat(new[] { DataPlaneNames.DhcpVethKind, DataPlaneNames.RouterVethKind }.Select(kind =>
         {
             var service = $"\"{interfacePrefix}{kind}*\"";
             return $"\t\tiifname {service} oifname {vxlan} drop\n\t\tiifname {vxlan} oifname {service} drop\n";
@@ -147,8 +159,11 @@ public sealed partial class NetworkDataPlane
     /// <summary>The tunnel filter's table: <c>{InterfacePrefix}_tunnel</c>, owned entirely by Ember.</summary>
     public static string TunnelTable(string interfacePrefix) => interfacePrefix + "_tunnel";
 
+    /// <summary>The DVR MAC the last <see cref="SyncVxlanAsync"/> gave (under the lock).</summary>
+    private string? _dvrMac;
+
     private async Task ApplyTunnelFilterAsync(bool present, CancellationToken cancellationToken) =>
-        (await RunInHostNamespaceAsync(_options.NftBinary, ["-f", "/dev/stdin"], TunnelFilter(_names.InterfacePrefix, present), cancellationToken)).EnsureSuccess();
+        (await RunInHostNamespaceAsync(_options.NftBinary, ["-f", "/dev/stdin"], TunnelFilter(_names.InterfacePrefix, present, _dvrMac), cancellationToken)).EnsureSuccess();
 
     /// <summary>The VNI, local address and port of an existing VXLAN device; null when there is none.</summary>
     private async Task<(int Vni, string Local, int Port)?> VxlanSettingsAsync(string device, CancellationToken cancellationToken)

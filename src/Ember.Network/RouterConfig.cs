@@ -8,7 +8,17 @@ namespace Ember.Network;
 public sealed record RouterConfig(IReadOnlyList<RouterInterface> Interfaces, RouterGateway? Gateway, bool EnableSnat, IReadOnlyList<FloatingIpNat> FloatingIps);
 
 /// <summary>A router interface: its port (veth named after it), network (bridge), MAC and address with prefix, e.g. <c>10.0.0.1/24</c>.</summary>
-public sealed record RouterInterface(string PortId, string NetworkId, string MacAddress, string Address, int Mtu);
+/// <param name="Neighbours">
+/// The ports of the interface's subnet as permanent ARP entries on the <c>qr-</c> device (Neutron's DVR does the same): a
+/// router copy never ARPs for a guest, because its ARP could not cross the tunnels (only routed IPv4 frames do).
+/// </param>
+public sealed record RouterInterface(string PortId, string NetworkId, string MacAddress, string Address, int Mtu, IReadOnlyList<RouterNeighbour>? Neighbours = null)
+{
+    public const int MaxNeighbours = 8192; // their listing (`ip -j neigh`, ~90 bytes each) stays under the 1 MiB output limit
+}
+
+/// <summary>A permanent ARP entry of a router interface: a port's IPv4 address and MAC.</summary>
+public sealed record RouterNeighbour(string IpAddress, string MacAddress);
 
 /// <summary>
 /// The router's gateway port on the external network's bridge: address with prefix (<c>172.24.4.10/24</c>), the

@@ -92,7 +92,106 @@ public sealed class VxlanTests : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => dp.SyncVxlanAsync(Network, 1450, new VxlanConfig(1 << 24, Underlay1, 4789, [])));
         await Assert.ThrowsAsync<ArgumentException>(() => dp.SyncVxlanAsync(Network, 1450, new VxlanConfig(7, "2001:db8::1", 4789, [])));
         await Assert.ThrowsAsync<ArgumentException>(() => dp.SyncVxlanAsync(Network, 1450, new VxlanConfig(7, Underlay1, 4789, ["10.0.0.1; reboot"])));
+        await Assert.ThrowsAsync<ArgumentException>(() => dp.SyncVxlanAsync(Network, 1450, new VxlanConfig(7, Underlay1, 4789, [], DvrMac: "01:00:5e:00:00:01")));
         Assert.DoesNotContain(await _host1.HostLinksAsync(), l => l.StartsWith("emb", StringComparison.Ordinal));
+    }
+
+    private const string Router = "6d5c4b3a-2918-4f07-9e6d-5c4b3a291807";
+    private const string Red = "7e6d5c4b-3a29-4180-8f7e-6d5c4b3a2918";
+    private const string Green = "8f7e6d5c-4b3a-4291-807f-7e6d5c4b3a29";
+    private const string RedInterface = "9a8f7e6d-5c4b-43a2-9180-8f7e6d5c4b3a";
+    private const string GreenInterface = "ab9a8f7e-6d5c-44b3-a291-908f7e6d5c4b";
+    private const string RedMac = "fa:16:3e:00:01:01";
+    private const string GreenMac = "fa:16:3e:00:02:01";
+    private const string VmA = "fa:16:3e:10:00:05";
+    private const string VmB = "fa:16:3e:20:00:05";
+
+    [Fact]
+    public async Task A_router_on_both_hosts_routes_between_networks_whose_vms_are_on_different_hosts()
+    {
+        // Each host's copy of the router has both interfaces (the same MACs and addresses) and both VMs as neighbours.
+        var router = new RouterConfig(
+            [
+                new RouterInterface(RedInterface, Red, RedMac, "10.95.1.1/24", 1450, [new RouterNeighbour("10.95.1.5", VmA)]),
+                new RouterInterface(GreenInterface, Green, GreenMac, "10.95.2.1/24", 1450, [new RouterNeighbour("10.95.2.5", VmB)]),
+            ], null, EnableSnat: false, []);
+        var dp1 = _host1.NewDataPlane();
+        var dp2 = _host2.NewDataPlane();
+        await dp1.SyncRouterAsync(Router, router);
+        await dp2.SyncRouterAsync(Router, router);
+        var a = await _host1.AddVmAsync("a", VmA, dp1.BridgeName(Red));
+        var b = await _host2.AddVmAsync("b", VmB, dp2.BridgeName(Green));
+        foreach (var (vm, address, gateway) in new[] { (a, "10.95.1.5/24", "10.95.1.1"), (b, "10.95.2.5/24", "10.95.2.1") })
+        {
+            await Cli.RunOkAsync("ip", "-n", vm, "addr", "add", address, "dev", "eth0");
+            await Cli.RunOkAsync("ip", "-n", vm, "route", "add", "default", "via", gateway);
+        }
+
+        // Peers as the database gives them: the hosts with servers on the network (host-1 has a only, host-2 b only).
+        async Task TunnelsAsync(string? dvr1, string? dvr2)
+        {
+            await dp1.SyncVxlanAsync(Red, 1450, new VxlanConfig(4301, Underlay1, 4789, [], dvr1));
+            await dp1.SyncVxlanAsync(Green, 1450, new VxlanConfig(4302, Underlay1, 4789, [Underlay2], dvr1));
+            await dp2.SyncVxlanAsync(Red, 1450, new VxlanConfig(4301, Underlay2, 4789, [Underlay1], dvr2));
+            await dp2.SyncVxlanAsync(Green, 1450, new VxlanConfig(4302, Underlay2, 4789, [], dvr2));
+        }
+
+        // Without DVR MACs the router copies' frames stay home, as every host-local service's do.
+        await TunnelsAsync(null, null);
+        Assert.True(await PingsAsync(a, "10.95.1.1"), "a does not reach its own host's router copy");
+        Assert.False(await PingsAsync(a, "10.95.2.5"), "a reaches b through the router without DVR MACs");
+
+        // With them, a's request goes through host-1's copy and b's answer through host-2's, each leaving with its host's MAC.
+        await TunnelsAsync("fa:16:3f:00:00:01", "fa:16:3f:00:00:02");
+        Assert.True(await PingsAsync(a, "10.95.2.5"), "a does not reach b through the router across hosts");
+        Assert.True(await PingsAsync(b, "10.95.1.5"), "b does not reach a through the router across hosts");
+        Assert.Contains("fa:16:3f:00:00:01", await Cli.RunOkAsync("bridge", "-n", _host2.HostNamespace, "fdb", "show", "dev", dp2.VxlanName(Green)), StringComparison.Ordinal);
+        Assert.Contains("fa:16:3f:00:00:02", await Cli.RunOkAsync("bridge", "-n", _host1.HostNamespace, "fdb", "show", "dev", dp1.VxlanName(Red)), StringComparison.Ordinal);
+        foreach (var (host, dp) in new[] { (_host1, dp1), (_host2, dp2) })
+        {
+            foreach (var network in new[] { Red, Green })
+            {
+                // The router's shared MACs never cross: each host's guests find their gateway at home.
+                var learned = await Cli.RunOkAsync("bridge", "-n", host.HostNamespace, "fdb", "show", "dev", dp.VxlanName(network));
+                Assert.DoesNotContain(RedMac, learned, StringComparison.Ordinal);
+                Assert.DoesNotContain(GreenMac, learned, StringComparison.Ordinal);
+            }
+        }
+
+        // The router's neighbours are permanent entries, and follow the config.
+        var neighbours = await Cli.RunOkAsync("ip", "-n", dp1.RouterNamespaceName(Router), "neigh", "show", "nud", "permanent");
+        Assert.Contains($"10.95.2.5 dev qr-{GreenInterface[..8]}{GreenInterface[9..12]} lladdr {VmB} PERMANENT", neighbours, StringComparison.Ordinal);
+        await dp1.SyncRouterAsync(Router, router with { Interfaces = [router.Interfaces[0], router.Interfaces[1] with { Neighbours = [] }] });
+        Assert.False(await PingsAsync(a, "10.95.2.5"), "host-1's copy still knows b");
+
+        foreach (var dp in new[] { dp1, dp2 })
+        {
+            await dp.DeleteRouterAsync(Router);
+            await dp.DeleteNetworkAsync(Red);
+            await dp.DeleteNetworkAsync(Green);
+        }
+
+        foreach (var host in new[] { _host1, _host2 })
+        {
+            Assert.DoesNotContain(await host.HostLinksAsync(), l => l.StartsWith("emb", StringComparison.Ordinal));
+            Assert.DoesNotContain("emb", await Cli.RunOkAsync("ip", "netns", "exec", host.HostNamespace, "nft", "list", "tables"), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void The_tunnel_filter_lets_through_only_routed_ipv4_frames_given_the_hosts_dvr_mac()
+    {
+        var plain = NetworkDataPlane.TunnelFilter("emb", present: true);
+        Assert.DoesNotContain("saddr", plain, StringComparison.Ordinal);
+        Assert.Contains("iifname \"embr*\" oifname \"embv*\" drop", plain, StringComparison.Ordinal);
+
+        var dvr = NetworkDataPlane.TunnelFilter("emb", present: true, "fa:16:3f:aa:bb:cc");
+        var rewrite = dvr.IndexOf("iifname \"embr*\" oifname \"embv*\" ether type ip ether saddr set fa:16:3f:aa:bb:cc", StringComparison.Ordinal);
+        var pass = dvr.IndexOf("iifname \"embr*\" oifname \"embv*\" ether saddr fa:16:3f:aa:bb:cc accept", StringComparison.Ordinal);
+        var drop = dvr.IndexOf("iifname \"embr*\" oifname \"embv*\" drop", StringComparison.Ordinal);
+        Assert.True(rewrite >= 0 && rewrite < pass && pass < drop, dvr);
+        Assert.Contains("iifname \"embv*\" oifname \"embr*\" drop", dvr, StringComparison.Ordinal); // nothing comes in to a router copy
+        Assert.Equal("table bridge emb_tunnel\ndelete table bridge emb_tunnel\n", NetworkDataPlane.TunnelFilter("emb", present: false, "fa:16:3f:aa:bb:cc"));
     }
 
     private static async Task<bool> PingsAsync(string ns, string address) =>

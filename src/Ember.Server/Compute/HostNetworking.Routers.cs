@@ -3,8 +3,8 @@ using Ember.Server.Network;
 
 namespace Ember.Server.Compute;
 
-// Routers on a compute host (Neutron's L3 agent, distributed like DVR while networks do not span hosts): each router
-// with an interface on a network that has a server here is a qrouter namespace here.
+// Routers on a compute host (Neutron's L3 agent in DVR mode): each router with an interface on a network that has a server
+// here is a qrouter namespace here, with all the router's interfaces.
 public sealed partial class HostNetworking
 {
     /// <summary>Each router realized here with what it was last given (under the lock).</summary>
@@ -16,11 +16,14 @@ public sealed partial class HostNetworking
     /// </summary>
     public Task WatchRoutersAsync(CancellationToken cancellationToken) => WatchAsync("routers", SyncRoutersAsync, cancellationToken);
 
-    /// <summary>Realizes the routers this host should have, removes the others, and the external bridges no router here uses.</summary>
+    /// <summary>
+    /// Realizes the routers this host should have, removes the others, and the networks only routers had here (an external
+    /// bridge, a network whose guests are all on other hosts) once no router here uses them.
+    /// </summary>
     private async Task SyncRoutersAsync(CancellationToken cancellationToken)
     {
         var wanted = await networks.HostRoutersAsync(host.Value.HostName, options.Value.External.BridgeHasGateway, cancellationToken);
-        var externalBefore = _appliedRouters.Values.Select(r => r.Config.Gateway?.NetworkId).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var networksBefore = RouterNetworks();
         foreach (var router in wanted)
         {
             if (!_appliedRouters.TryGetValue(router.RouterId, out var applied) || !Same(applied, router))
@@ -36,15 +39,19 @@ public sealed partial class HostNetworking
             _appliedRouters.Remove(gone);
         }
 
-        var externalNow = _appliedRouters.Values.Select(r => r.Config.Gateway?.NetworkId).OfType<string>().ToHashSet(StringComparer.Ordinal);
-        foreach (var network in externalBefore.Except(externalNow))
+        foreach (var network in networksBefore.Except(RouterNetworks()))
         {
             if (await networks.CountHostPortsAsync(network, host.Value.HostName, cancellationToken) == 0)
             {
-                await _dataPlane.DeleteNetworkAsync(network, cancellationToken);
+                await DeleteNetworkAsync(network, cancellationToken);
             }
         }
     }
+
+    /// <summary>The networks the routers applied here are plugged into: their interfaces' and gateways'.</summary>
+    private HashSet<string> RouterNetworks() =>
+        _appliedRouters.Values.SelectMany(r => r.Config.Interfaces.Select(i => i.NetworkId).Concat(r.Config.Gateway is { } g ? [g.NetworkId] : []))
+            .ToHashSet(StringComparer.Ordinal);
 
     private static bool Same(HostRouter a, HostRouter b) =>
         System.Text.Json.JsonSerializer.Serialize(a) == System.Text.Json.JsonSerializer.Serialize(b);

@@ -15,6 +15,9 @@ public sealed partial class HostNetworking
 
     private string? _tunnelAddress;
 
+    /// <summary>This host's DVR MAC: the source of the frames its router copies route into a tunnel (null: none pass).</summary>
+    private string? _dvrMac;
+
     /// <summary>
     /// Registers this host's network agent (its tunnel address and port, whether it has a data plane and why not); logs the
     /// reason when it has none, so `ember serve` says it as well as `openstack network agent list`.
@@ -28,6 +31,10 @@ public sealed partial class HostNetworking
         if (!available)
         {
             LogUnavailable(_logger, host.Value.HostName, reason);
+        }
+        else
+        {
+            _dvrMac = await networks.GetOrCreateDvrHostMacAsync(host.Value.HostName, cancellationToken);
         }
 
         await networks.RegisterAgentAsync(new NetworkAgentRow
@@ -61,13 +68,14 @@ public sealed partial class HostNetworking
             if (!_appliedTunnels.TryGetValue(tunnel.NetworkId, out var applied) || (applied.Vni, applied.Mtu) != (tunnel.Vni, tunnel.Mtu) || !applied.Peers.SequenceEqual(tunnel.Peers))
             {
                 await _dataPlane.SyncVxlanAsync(tunnel.NetworkId, tunnel.Mtu,
-                    new VxlanConfig(tunnel.Vni, _tunnelAddress, options.Value.VxlanPort, tunnel.Peers), cancellationToken);
+                    new VxlanConfig(tunnel.Vni, _tunnelAddress, options.Value.VxlanPort, tunnel.Peers, _dvrMac), cancellationToken);
                 _appliedTunnels[tunnel.NetworkId] = tunnel;
             }
         }
 
         // A network that left this host normally took its VXLAN device with its bridge (DeleteNetworkAsync, which forgets
-        // the tunnel only once they are gone); one whose delete failed midway is removed again here, every round until done.
+        // the tunnel only once they are gone; a network only a router had here goes with the router, SyncRoutersAsync); one
+        // whose delete failed midway is removed again here, every round until done.
         foreach (var gone in _appliedTunnels.Keys.Except(wanted.Select(t => t.NetworkId)).ToList())
         {
             if (await networks.CountHostPortsAsync(gone, host.Value.HostName, cancellationToken) == 0)

@@ -170,5 +170,12 @@ public static class NetworkSchema
         new("network-005-port-tag", """
             ALTER TABLE ports ADD COLUMN device_tag VARCHAR(60);
             """),
+        // Neutron's dvr_host_macs: one MAC per compute host, the source of the frames its router copies route into a
+        // tunnel (docs/network.md, "Cross-host east-west routing"). Unique, so two hosts never share one.
+        new("network-006-dvr-host-mac", """
+            CREATE TABLE dvr_host_macs (
+                host VARCHAR(255) PRIMARY KEY,
+                mac_address VARCHAR(17) NOT NULL UNIQUE);
+            """),
     ];
 }

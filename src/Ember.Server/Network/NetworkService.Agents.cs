@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
 namespace Ember.Server.Network;
 
 /// <summary>A tenant network as one host spans it: its VNI and MTU, and the other hosts' tunnel addresses.</summary>
@@ -14,17 +17,51 @@ public sealed partial class NetworkService
         await s.CommitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The host's DVR MAC (Neutron's dvr_host_macs): made the first time the host asks, <c>fa:16:3f</c> (Neutron's
+    /// dvr_base_mac) and three random bytes, unique among the hosts.
+    /// </summary>
+    public async Task<string> GetOrCreateDvrHostMacAsync(string host, CancellationToken cancellationToken)
+    {
+        await using var s = await store.BeginAsync(cancellationToken, DvrMacLock);
+        if (await s.DvrHostMacAsync(host) is { } known)
+        {
+            return known;
+        }
+
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            var bytes = RandomNumberGenerator.GetBytes(3);
+            var mac = string.Create(CultureInfo.InvariantCulture, $"fa:16:3f:{bytes[0]:x2}:{bytes[1]:x2}:{bytes[2]:x2}");
+            if (await s.CountDvrHostMacAsync(mac) == 0)
+            {
+                await s.InsertDvrHostMacAsync(host, mac);
+                await s.CommitAsync(cancellationToken);
+                return mac;
+            }
+        }
+
+        throw new InvalidOperationException("Unable to generate a unique DVR host MAC address.");
+    }
+
+    private const string DvrMacLock = "network-dvr-mac";
+
     public async Task<List<NetworkAgentRow>> ListAgentsAsync(CancellationToken cancellationToken) =>
         await store.ReadAsync(s => s.AgentsAsync(), cancellationToken);
 
     /// <summary>
-    /// The tunnelled networks <paramref name="host"/> has server ports on, each with the tunnel addresses of the other hosts
-    /// that have server ports on it. External networks are not tunnelled (each host's external bridge is its own segment).
+    /// The tunnelled networks <paramref name="host"/> has server ports on, or that a router realized there has an interface on
+    /// (DVR: the router copy sends to those networks' guests on other hosts), each with the tunnel addresses of the other
+    /// hosts that have server ports on it. A host that only has a router's interface on a network is nobody's peer there:
+    /// no one sends that network's frames to it (its guests' replies leave through their own host's router copy).
+    /// External networks are not tunnelled (each host's external bridge is its own segment).
     /// </summary>
     public async Task<List<HostTunnel>> HostTunnelsAsync(string host, CancellationToken cancellationToken) =>
         await store.ReadAsync(async s =>
         {
-            var local = (await s.HostServerPortsAsync(host)).Select(p => p.NetworkId).Distinct(StringComparer.Ordinal).ToList();
+            var servers = (await s.HostServerPortsAsync(host)).Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
+            var routed = (await RoutersOnNetworksAsync(s, servers)).SelectMany(r => r.Interfaces.Select(p => p.NetworkId));
+            var local = servers.Union(routed).Order(StringComparer.Ordinal).ToList();
             var peers = (await s.TunnelPeersAsync(local, host)).ToLookup(p => p.NetworkId, p => p.Address, StringComparer.Ordinal);
             var result = new List<HostTunnel>();
             foreach (var id in local)

@@ -12,50 +12,55 @@ public sealed record HostRouter(string RouterId, RouterConfig Config, string Loc
 public sealed partial class NetworkService
 {
     /// <summary>
-    /// The routers <paramref name="host"/> realizes while networks do not span hosts (DVR-like): each router with an
-    /// interface on a network that has a server port bound there, with those interfaces only, its gateway, and the
-    /// floating IPs of ports bound there. Routers with admin_state_up false are not realized.
+    /// The routers <paramref name="host"/> realizes (DVR-like): each router with an interface on a network that has a server
+    /// port bound there, with every interface of the router (a guest here reaches the router's other networks through
+    /// this copy, their guests on other hosts over the tunnels), each with the subnet's ports as permanent neighbours, its
+    /// gateway, and the floating IPs of ports bound there. Routers with admin_state_up false are not realized.
     /// </summary>
     /// <param name="bridgeHasGateway">The external bridge gets the external subnet's gateway address (the all-in-one host).</param>
     public async Task<List<HostRouter>> HostRoutersAsync(string host, bool bridgeHasGateway, CancellationToken cancellationToken) =>
         await store.ReadAsync(async s =>
         {
-            // Two narrow reads every watch round, not the whole port table: this host's server ports, then the router
-            // interfaces on their networks.
+            // Narrow reads every watch round, not the whole port table: this host's server ports, the routers on their
+            // networks, then the ports of those routers' networks (the neighbours).
             var local = await s.HostServerPortsAsync(host);
-            var localNetworks = local.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
             var localPorts = local.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
-            var interfaces = await s.OwnedPortsOnNetworksAsync(RouterInterfaceOwner, localNetworks);
-            if (interfaces.Count == 0)
+            var routers = await RoutersOnNetworksAsync(s, local.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal));
+            if (routers.Count == 0)
             {
                 return [];
             }
 
-            var ips = (await s.PortIpsAsync([.. interfaces.Select(p => p.Id)])).ToLookup(ip => ip.PortId, StringComparer.Ordinal);
+            var routerNetworks = routers.SelectMany(r => r.Interfaces.Select(p => p.NetworkId)).ToHashSet(StringComparer.Ordinal);
+            var neighbourPorts = new List<PortRow>();
+            foreach (var networkId in routerNetworks)
+            {
+                neighbourPorts.AddRange(await s.PortsAsync(null, networkId));
+            }
+
+            var ips = (await s.PortIpsAsync([.. neighbourPorts.Select(p => p.Id)])).ToLookup(ip => ip.PortId, StringComparer.Ordinal);
             var subnets = new Dictionary<string, SubnetRow?>(StringComparer.Ordinal);
             var networks = new Dictionary<string, NetworkRow?>(StringComparer.Ordinal);
             async Task<SubnetRow?> SubnetAsync(string id) => subnets.TryGetValue(id, out var known) ? known : subnets[id] = await s.SubnetAsync(id);
             async Task<NetworkRow?> NetworkAsync(string id) => networks.TryGetValue(id, out var known) ? known : networks[id] = await s.NetworkAsync(id);
-            async Task<string?> AddressAsync(PortIpRow ip) => await SubnetAsync(ip.SubnetId) is { } subnet ? $"{ip.IpAddress}/{subnet.Cidr.Split('/')[1]}" : null;
 
             var result = new List<HostRouter>();
-            foreach (var group in interfaces.GroupBy(p => p.DeviceId, StringComparer.Ordinal))
+            foreach (var (router, interfacePorts) in routers)
             {
-                if (await s.RouterAsync(group.Key) is not { AdminStateUp: true } router)
-                {
-                    continue;
-                }
-
+                var own = interfacePorts.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
                 var inside = new List<RouterInterface>();
-                foreach (var port in group)
+                foreach (var port in interfacePorts)
                 {
-                    foreach (var ip in ips[port.Id])
+                    // One address per interface port: the first subnet's.
+                    if (ips[port.Id].FirstOrDefault() is { } ip && await SubnetAsync(ip.SubnetId) is { } subnet)
                     {
-                        if (await AddressAsync(ip) is { } address)
-                        {
-                            inside.Add(new RouterInterface(port.Id, port.NetworkId, port.MacAddress, address, (await NetworkAsync(port.NetworkId))?.Mtu ?? options.Value.DefaultMtu));
-                            break; // one address per interface port: the first subnet's
-                        }
+                        var neighbours = neighbourPorts
+                            .Where(p => p.NetworkId == port.NetworkId && !own.Contains(p.Id))
+                            .SelectMany(p => ips[p.Id].Where(i => i.SubnetId == subnet.Id).Select(i => new RouterNeighbour(i.IpAddress, p.MacAddress)))
+                            .OrderBy(n => n.IpAddress, StringComparer.Ordinal)
+                            .ToList();
+                        inside.Add(new RouterInterface(port.Id, port.NetworkId, port.MacAddress, $"{ip.IpAddress}/{subnet.Cidr.Split('/')[1]}",
+                            (await NetworkAsync(port.NetworkId))?.Mtu ?? options.Value.DefaultMtu, neighbours));
                     }
                 }
 
@@ -74,11 +79,30 @@ public sealed partial class NetworkService
                         .Select(f => new FloatingIpNat(f.FloatingIpAddress, f.FixedIpAddress!)));
                 }
 
-                var onNetworks = group.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
+                var onNetworks = interfacePorts.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
                 var localPortsKey = string.Join(',', local.Where(p => onNetworks.Contains(p.NetworkId)).Select(p => p.Id).Order(StringComparer.Ordinal));
                 result.Add(new HostRouter(router.Id, new RouterConfig(inside, gateway, router.EnableSnat, floating), localPortsKey));
             }
 
             return result;
         }, cancellationToken);
+
+    /// <summary>
+    /// The routers (admin_state_up) with an interface on one of <paramref name="networkIds"/>, each with all its interfaces:
+    /// as in Neutron's DVR, a host that realizes a router has every interface of it.
+    /// </summary>
+    private static async Task<List<(RouterRow Router, List<PortRow> Interfaces)>> RoutersOnNetworksAsync(NetworkStore.Session s, IReadOnlyCollection<string> networkIds)
+    {
+        var result = new List<(RouterRow, List<PortRow>)>();
+        var touching = await s.OwnedPortsOnNetworksAsync(RouterInterfaceOwner, networkIds);
+        foreach (var routerId in touching.Select(p => p.DeviceId).Distinct(StringComparer.Ordinal))
+        {
+            if (await s.RouterAsync(routerId) is { AdminStateUp: true } router)
+            {
+                result.Add((router, await s.RouterPortsAsync(router.Id, RouterInterfaceOwner)));
+            }
+        }
+
+        return result;
+    }
 }

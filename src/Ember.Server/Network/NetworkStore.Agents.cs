@@ -42,5 +42,13 @@ public sealed partial class NetworkStore
                 SELECT DISTINCT p.network_id, a.tunnel_address FROM ports p JOIN network_agents a ON a.host = p.binding_host_id
                 WHERE p.network_id {dialect.In("@Ids")} AND p.device_owner = @Owner AND p.binding_host_id <> @H AND a.available = @True AND a.tunnel_address IS NOT NULL
                 """, new { Ids = networkIds.ToArray(), Owner = NetworkService.ComputeOwner, H = host, True = true })];
+
+        /// <summary>The host's DVR MAC; null when it has none yet.</summary>
+        public Task<string?> DvrHostMacAsync(string host) => FirstAsync<string>("SELECT mac_address FROM dvr_host_macs WHERE host = @H", new { H = host });
+
+        public Task<long> CountDvrHostMacAsync(string mac) => CountAsync("SELECT COUNT(*) FROM dvr_host_macs WHERE mac_address = @M", new { M = mac });
+
+        public Task InsertDvrHostMacAsync(string host, string mac) =>
+            ExecuteAsync("INSERT INTO dvr_host_macs (host, mac_address) VALUES (@H, @M)", new { H = host, M = mac });
     }
 }

@@ -367,4 +367,66 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Null(Assert.Single(await service.ServerNetworkInfoAsync(other, CancellationToken.None)).Tag);
         await service.DeleteServerPortsAsync(other, CancellationToken.None);
     }
+
+    [Fact]
+    public async Task Hosts_realize_every_interface_of_their_routers_with_tunnels_neighbours_and_a_dvr_mac_each()
+    {
+        using var project = await fixture.NewProjectClientAsync("netdvr");
+        var service = fixture.Host.Services.GetRequiredService<NetworkService>();
+        var (host1, host2) = ("dvr-1-" + Guid.NewGuid().ToString("N")[..8], "dvr-2-" + Guid.NewGuid().ToString("N")[..8]);
+
+        // Neutron's dvr_host_macs: one per host, stable, from fa:16:3f, never shared.
+        var mac1 = await service.GetOrCreateDvrHostMacAsync(host1, CancellationToken.None);
+        Assert.Matches("^fa:16:3f(:[0-9a-f]{2}){3}$", mac1);
+        Assert.Equal(mac1, await service.GetOrCreateDvrHostMacAsync(host1, CancellationToken.None));
+        Assert.NotEqual(mac1, await service.GetOrCreateDvrHostMacAsync(host2, CancellationToken.None));
+
+        foreach (var (host, address) in new[] { (host1, "192.0.2.21"), (host2, "192.0.2.22") })
+        {
+            await service.RegisterAgentAsync(new NetworkAgentRow { Host = host, TunnelAddress = address, TunnelPort = 4789, Available = true, StartedAt = DateTime.UtcNow }, CancellationToken.None);
+        }
+
+        // red's server on host-1, green's on host-2, one router joining both.
+        var networks = new Dictionary<string, (string Network, string Subnet)>();
+        foreach (var (name, cidr) in new[] { ("red", "10.61.1.0/24"), ("green", "10.61.2.0/24") })
+        {
+            var network = await CreateAsync(project.Api, "networks", "network", new JsonObject { ["name"] = name });
+            networks[name] = (network, await CreateAsync(project.Api, "subnets", "subnet",
+                new JsonObject { ["network_id"] = network, ["ip_version"] = 4, ["cidr"] = cidr }));
+        }
+
+        var router = await CreateAsync(project.Api, "routers", "router", new JsonObject { ["name"] = "dvr" });
+        foreach (var (_, subnet) in networks.Values)
+        {
+            await project.Api.SendAsync(HttpMethod.Put, $"{V2}/routers/{router}/add_router_interface", new JsonObject { ["subnet_id"] = subnet });
+        }
+
+        var (server1, server2) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        var red = await service.CreatePortForServerAsync(project.ProjectId, networks["red"].Network, null, null, server1, host1, CancellationToken.None);
+        var green = await service.CreatePortForServerAsync(project.ProjectId, networks["green"].Network, null, null, server2, host2, CancellationToken.None);
+
+        // Host-1's copy has green's interface too, with green's server as a permanent neighbour.
+        var copy = Assert.Single(await service.HostRoutersAsync(host1, bridgeHasGateway: false, CancellationToken.None));
+        Assert.Equal(router, copy.RouterId);
+        Assert.Equal(2, copy.Config.Interfaces.Count);
+        var greenInterface = Assert.Single(copy.Config.Interfaces, i => i.NetworkId == networks["green"].Network);
+        Assert.Equal("10.61.2.1/24", greenInterface.Address);
+        Assert.Contains(new Ember.Network.RouterNeighbour(green.FixedIps[0].IpAddress, green.MacAddress), greenInterface.Neighbours!);
+        Assert.DoesNotContain(greenInterface.Neighbours!, n => n.IpAddress == "10.61.2.1"); // not the router's own address
+        var redInterface = Assert.Single(copy.Config.Interfaces, i => i.NetworkId == networks["red"].Network);
+        Assert.Contains(new Ember.Network.RouterNeighbour(red.FixedIps[0].IpAddress, red.MacAddress), redInterface.Neighbours!);
+
+        // Both networks are tunnelled on host-1; each floods only to the hosts with servers on it.
+        var tunnels = (await service.HostTunnelsAsync(host1, CancellationToken.None)).ToDictionary(t => t.NetworkId);
+        Assert.Empty(tunnels[networks["red"].Network].Peers);
+        Assert.Equal(["192.0.2.22"], tunnels[networks["green"].Network].Peers);
+        Assert.Equal(["192.0.2.21"], (await service.HostTunnelsAsync(host2, CancellationToken.None)).Single(t => t.NetworkId == networks["red"].Network).Peers);
+
+        // Without servers, the host realizes no copy and tunnels nothing.
+        await service.DeleteServerPortsAsync(server1, CancellationToken.None);
+        Assert.Empty(await service.HostRoutersAsync(host1, bridgeHasGateway: false, CancellationToken.None));
+        Assert.Empty(await service.HostTunnelsAsync(host1, CancellationToken.None));
+        Assert.Single(await service.HostRoutersAsync(host2, bridgeHasGateway: false, CancellationToken.None));
+        await service.DeleteServerPortsAsync(server2, CancellationToken.None);
+    }
 }

@@ -142,6 +142,75 @@ public sealed class NetworkTests(NetworkMultiHostFixture cloud) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_router_joins_networks_whose_servers_are_on_different_hosts_as_neutrons_dvr_does()
+    {
+        // red's server on host-1, green's on host-2: each host's copy of the router gets both interfaces.
+        var hosts = new Dictionary<string, (string Host, string Cidr)> { ["dred"] = ("host-1", "10.91.11.0/24"), ["dgreen"] = ("host-2", "10.91.12.0/24") };
+        var addresses = new Dictionary<string, string>();
+        var networkIds = new Dictionary<string, string>();
+        foreach (var (name, (host, cidr)) in hosts)
+        {
+            networkIds[name] = Id((await cloud.OpenStackAsync("network", "create", name, "-f", "json")).EnsureSuccess().Json());
+            (await cloud.OpenStackAsync("subnet", "create", "--network", name, "--subnet-range", cidr, name + "-v4", "-f", "json")).EnsureSuccess();
+            (await cloud.OpenStackAsync("server", "create", "--flavor", "m1.tiny", "--image", "ember-tiny", "--network", name,
+                "--availability-zone", $"nova:{host}", "--wait", name, "-f", "json")).EnsureSuccess();
+            var port = Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", name, "-f", "json")).EnsureSuccess().Json().AsArray());
+            addresses[name] = Text(Assert.Single(port!["Fixed IP Addresses"]!.AsArray()), "ip_address");
+        }
+
+        foreach (var (name, address) in addresses)
+        {
+            Assert.Equal("leased", await cloud.ExecAsync(name,
+                $"for i in $(seq 120); do ip -4 addr show eth0 | grep -q ' {address}/24 ' && echo leased && exit 0; sleep 0.5; done; ip addr; exit 1"));
+        }
+
+        Assert.True(await PingFailsAsync("dred", addresses["dgreen"], attempts: 1), "dred reaches dgreen without a router");
+        var router = Id((await cloud.OpenStackAsync("router", "create", "dvr", "-f", "json")).EnsureSuccess().Json());
+        (await cloud.OpenStackAsync("router", "add", "subnet", "dvr", "dred-v4")).EnsureSuccess();
+        (await cloud.OpenStackAsync("router", "add", "subnet", "dvr", "dgreen-v4")).EnsureSuccess();
+
+        // The request is routed by host-1's copy, the answer by host-2's; both ways.
+        await WaitForAsync(async () => !await PingFailsAsync("dred", addresses["dgreen"], attempts: 1), "dred to reach dgreen through the router across hosts");
+        Assert.Contains("3 packets received", await cloud.ExecAsync("dgreen", $"ping -c 3 -W 5 {addresses["dred"]}"), StringComparison.Ordinal);
+        foreach (var (host, other) in new[] { ("host-1", "dgreen"), ("host-2", "dred") })
+        {
+            Assert.Contains($"{cloud.NamespacePrefixOf(host)}-qrouter-{router}", await NamespacesAsync());
+            // The network only the router has here is tunnelled to the host with its server.
+            var fdb = (await Cli.RunAsync("bridge", ["-n", cloud.NamespaceOf(host), "fdb", "show", "dev", "embv" + networkIds[other].Replace("-", "", StringComparison.Ordinal)[..11]])).EnsureSuccess().StdOut;
+            Assert.Contains("00:00:00:00:00:00 dst ", fdb, StringComparison.Ordinal);
+            // Routed frames enter the tunnels with the host's DVR MAC (fa:16:3f, Neutron's dvr_base_mac), nothing else of the router.
+            var filter = (await Cli.RunAsync("ip", ["netns", "exec", cloud.NamespaceOf(host), "nft", "list", "table", "bridge", "emb_tunnel"])).EnsureSuccess().StdOut;
+            Assert.Contains("ether saddr set fa:16:3f:", filter, StringComparison.Ordinal);
+        }
+
+        // Security groups still apply to routed traffic from another host: dgreen in a group without ingress rules stops
+        // answering dred; an icmp rule lets it in again.
+        var greenPort = Text(Assert.Single((await cloud.OpenStackAsync("port", "list", "--server", "dgreen", "-f", "json")).EnsureSuccess().Json().AsArray()), "ID");
+        (await cloud.OpenStackAsync("security group", "create", "dvr-closed", "-f", "json")).EnsureSuccess();
+        (await cloud.OpenStackAsync("port", "set", "--no-security-group", "--security-group", "dvr-closed", greenPort)).EnsureSuccess();
+        Assert.True(await PingFailsAsync("dred", addresses["dgreen"]), "dgreen still answers dred with no ingress rule");
+        (await cloud.OpenStackAsync("security group", "rule", "create", "--protocol", "icmp", "--ingress", "dvr-closed", "-f", "json")).EnsureSuccess();
+        await WaitForAsync(async () => !await PingFailsAsync("dred", addresses["dgreen"], attempts: 1), "the icmp rule to let dred's ping in");
+
+        // Deleting it all leaves nothing of Ember's on either host: no link, namespace or nftables table.
+        (await cloud.OpenStackAsync("router", "remove", "subnet", "dvr", "dred-v4")).EnsureSuccess();
+        (await cloud.OpenStackAsync("router", "remove", "subnet", "dvr", "dgreen-v4")).EnsureSuccess();
+        (await cloud.OpenStackAsync("router", "delete", "dvr")).EnsureSuccess();
+        (await cloud.OpenStackAsync("server", "delete", "--wait", "dred", "dgreen")).EnsureSuccess();
+        (await cloud.OpenStackAsync("network", "delete", "dred", "dgreen")).EnsureSuccess();
+        (await cloud.OpenStackAsync("security group", "delete", "dvr-closed")).EnsureSuccess();
+        foreach (var host in MultiHostFixture.ComputeHosts)
+        {
+            var left = new List<string>();
+            await WaitForAsync(async () => (left = [.. (await HostLinksAsync(host)).Where(l => l.StartsWith("emb", StringComparison.Ordinal))]).Count == 0,
+                $"{host} to remove its links", lastSeen: () => string.Join(", ", left));
+            Assert.DoesNotContain(await NamespacesAsync(), ns => ns.StartsWith(cloud.NamespacePrefixOf(host) + "-", StringComparison.Ordinal));
+            var tables = (await Cli.RunAsync("ip", ["netns", "exec", cloud.NamespaceOf(host), "nft", "list", "tables"])).EnsureSuccess().StdOut;
+            Assert.DoesNotContain("emb", tables, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_server_booted_without_a_network_gets_the_projects_auto_allocated_one()
     {
         // openstack server create without --network sends Nova's "networks": "auto" (2.37 and later).
