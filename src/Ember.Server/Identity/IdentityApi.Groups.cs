@@ -143,29 +143,126 @@ public static partial class IdentityApi
             }
         }
 
+        MapInheritedGrants(v3);
+        MapSystemGrants(v3);
         v3.MapGet("/role_assignments", ListRoleAssignmentsAsync);
     }
 
-    /// <summary>GET /v3/role_assignments: user.id, group.id, role.id, scope.project.id, scope.domain.id, effective, include_names.</summary>
+    /// <summary>
+    /// OS-INHERIT: /OS-INHERIT/{domains|projects}/{target}/{users|groups}/{actor}/roles/{role}/inherited_to_projects (and the
+    /// list of a domain's), a role for every project under the target; the same policies as direct grants.
+    /// </summary>
+    private static void MapInheritedGrants(RouteGroupBuilder v3)
+    {
+        foreach (var (targets, targetKind) in new[] { ("projects", GrantRow.Project), ("domains", GrantRow.Domain) })
+        {
+            foreach (var (actors, actorKind) in new[] { ("users", GrantRow.User), ("groups", GrantRow.Group) })
+            {
+                var list = $"/OS-INHERIT/{targets}/{{targetId}}/{actors}/{{actorId}}/roles/inherited_to_projects";
+                var one = $"/OS-INHERIT/{targets}/{{targetId}}/{actors}/{{actorId}}/roles/{{roleId}}/inherited_to_projects";
+                GrantRow Grant(string targetId, string actorId, string roleId) => new(actorKind, actorId, targetKind, targetId, roleId) { Inherited = true };
+                v3.MapPut(one, async (HttpContext http, IdentityService identity, string targetId, string actorId, string roleId) =>
+                {
+                    Authorize(http, "identity:create_grant");
+                    await identity.GrantAsync(Grant(targetId, actorId, roleId));
+                    return Results.NoContent();
+                });
+                v3.MapMethods(one, [HttpMethods.Head, HttpMethods.Get], async (HttpContext http, IdentityService identity, string targetId, string actorId, string roleId) =>
+                {
+                    Authorize(http, "identity:check_grant");
+                    await identity.CheckGrantAsync(Grant(targetId, actorId, roleId));
+                    return Results.NoContent();
+                });
+                v3.MapDelete(one, async (HttpContext http, IdentityService identity, string targetId, string actorId, string roleId) =>
+                {
+                    Authorize(http, "identity:revoke_grant");
+                    await identity.RevokeGrantAsync(Grant(targetId, actorId, roleId));
+                    return Results.NoContent();
+                });
+                v3.MapGet(list, async (HttpContext http, IdentityService identity, string targetId, string actorId) =>
+                {
+                    Authorize(http, "identity:list_grants");
+                    var roles = await identity.InheritedRolesAsync(actorKind, actorId, targetKind, targetId);
+                    return Json.Reply(new JsonObject
+                    {
+                        ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)RoleJson(http, r))]),
+                        ["links"] = Links(http, $"/OS-INHERIT/{targets}/{targetId}/{actors}/{actorId}/roles/inherited_to_projects"),
+                    });
+                });
+            }
+        }
+    }
+
+    /// <summary>System role assignments: /system/{users|groups}/{actor}/roles[/{role}], the target always the system "all".</summary>
+    private static void MapSystemGrants(RouteGroupBuilder v3)
+    {
+        foreach (var (actors, actorKind, noun) in new[] { ("users", GrantRow.User, "user"), ("groups", GrantRow.Group, "group") })
+        {
+            var list = $"/system/{actors}/{{actorId}}/roles";
+            GrantRow Grant(string actorId, string roleId) => new(actorKind, actorId, GrantRow.System, GrantRow.SystemAll, roleId);
+            v3.MapPut(list + "/{roleId}", async (HttpContext http, IdentityService identity, string actorId, string roleId) =>
+            {
+                Authorize(http, $"identity:create_system_grant_for_{noun}");
+                await identity.GrantAsync(Grant(actorId, roleId));
+                return Results.NoContent();
+            });
+            v3.MapMethods(list + "/{roleId}", [HttpMethods.Head, HttpMethods.Get], async (HttpContext http, IdentityService identity, string actorId, string roleId) =>
+            {
+                Authorize(http, $"identity:check_system_grant_for_{noun}");
+                await identity.CheckGrantAsync(Grant(actorId, roleId));
+                return Results.NoContent();
+            });
+            v3.MapDelete(list + "/{roleId}", async (HttpContext http, IdentityService identity, string actorId, string roleId) =>
+            {
+                Authorize(http, $"identity:revoke_system_grant_for_{noun}");
+                await identity.RevokeGrantAsync(Grant(actorId, roleId));
+                return Results.NoContent();
+            });
+            v3.MapGet(list, async (HttpContext http, IdentityService identity, string actorId) =>
+            {
+                Authorize(http, $"identity:list_system_grants_for_{noun}");
+                var roles = await identity.DirectRolesAsync(actorKind, actorId, GrantRow.System, GrantRow.SystemAll);
+                return Json.Reply(new JsonObject
+                {
+                    ["roles"] = new JsonArray([.. roles.Select(r => (JsonNode)RoleJson(http, r))]),
+                    ["links"] = Links(http, $"/system/{actors}/{actorId}/roles"),
+                });
+            });
+        }
+    }
+
+    /// <summary>
+    /// GET /v3/role_assignments: user.id, group.id, role.id, scope.project.id (with include_subtree), scope.domain.id,
+    /// scope.system, scope.OS-INHERIT:inherited_to, effective, include_names.
+    /// </summary>
     private static async Task<IResult> ListRoleAssignmentsAsync(HttpContext http, IdentityService identity)
     {
         Authorize(http, "identity:list_role_assignments");
         var query = http.Request.Query;
         var includeNames = QueryFlag(query, "include_names");
         var effective = QueryFlag(query, "effective");
+        var includeSubtree = QueryFlag(query, "include_subtree");
         var projectId = NullIfEmpty(query["scope.project.id"]);
         var domainId = NullIfEmpty(query["scope.domain.id"]);
+        var system = query.ContainsKey("scope.system");
         if (effective && query.ContainsKey("group.id"))
         {
             throw ApiException.BadRequest("Combining effective and group filter will always result in an empty list.");
         }
 
-        // Ember has no system scope: a filter on it matches nothing; a project and a domain filter together neither.
-        IReadOnlyList<AssignmentView> assignments = query.ContainsKey("scope.system") || projectId is not null && domainId is not null
+        if (includeSubtree && projectId is null)
+        {
+            throw ApiException.BadRequest("scope.project.id needs to be specified if include_subtree is also specified.");
+        }
+
+        var inheritedOnly = query.ContainsKey("scope.OS-INHERIT:inherited_to");
+        // Two scopes at once match nothing, nor does an inherited assignment on the system.
+        var scopes = (projectId is null ? 0 : 1) + (domainId is null ? 0 : 1) + (system ? 1 : 0);
+        IReadOnlyList<AssignmentView> assignments = scopes > 1 || system && inheritedOnly
             ? []
             : await identity.ListAssignmentsAsync(new AssignmentQuery(NullIfEmpty(query["user.id"]), NullIfEmpty(query["group.id"]),
-                projectId is not null ? GrantRow.Project : domainId is not null ? GrantRow.Domain : null, projectId ?? domainId,
-                NullIfEmpty(query["role.id"]), effective));
+                projectId is not null ? GrantRow.Project : domainId is not null ? GrantRow.Domain : system ? GrantRow.System : null,
+                projectId ?? domainId, NullIfEmpty(query["role.id"]), effective, includeSubtree, inheritedOnly));
         var names = new NameCache(identity);
         var list = new JsonArray();
         foreach (var view in assignments)
@@ -199,18 +296,16 @@ public static partial class IdentityApi
                 target["name"] = projectName;
                 target["domain"] = await names.DomainJsonAsync(projectDomain);
             }
-            else
+            else if (grant.TargetKind == GrantRow.Domain)
             {
                 target["name"] = (await names.DomainAsync(grant.TargetId))?.Name;
             }
         }
 
-        var source = view.ViaGroupId is null ? grant : grant with { ActorKind = GrantRow.Group, ActorId = view.ViaGroupId };
+        // The grant the row comes from: an inherited one, the group's, the role that implies the one shown.
+        var source = view.Source ?? (view.ViaGroupId is null ? grant : grant with { ActorKind = GrantRow.Group, ActorId = view.ViaGroupId });
         source = view.PriorRoleId is null ? source : source with { RoleId = view.PriorRoleId };
-        var links = new JsonObject
-        {
-            ["assignment"] = $"{http.BaseUrl()}/identity/v3/{source.TargetKind}s/{source.TargetId}/{source.ActorKind}s/{source.ActorId}/roles/{source.RoleId}",
-        };
+        var links = new JsonObject { ["assignment"] = $"{http.BaseUrl()}/identity/v3{GrantPath(source)}" };
         if (view.PriorRoleId is not null)
         {
             links["prior_role"] = $"{http.BaseUrl()}/identity/v3/roles/{view.PriorRoleId}";
@@ -221,14 +316,30 @@ public static partial class IdentityApi
             links["membership"] = $"{http.BaseUrl()}/identity/v3/groups/{view.ViaGroupId}/users/{grant.ActorId}";
         }
 
+        var scope = grant.TargetKind == GrantRow.System
+            ? new JsonObject { ["system"] = new JsonObject { ["all"] = true } }
+            : new JsonObject { [grant.TargetKind] = target };
+        if (grant.Inherited)
+        {
+            scope["OS-INHERIT:inherited_to"] = "projects";
+        }
+
         return new JsonObject
         {
             ["role"] = role,
             [grant.ActorKind] = actor,
-            ["scope"] = new JsonObject { [grant.TargetKind] = target },
+            ["scope"] = scope,
             ["links"] = links,
         };
     }
+
+    /// <summary>The API path of a grant: /{target}s/..., /system/..., or OS-INHERIT's .../inherited_to_projects.</summary>
+    private static string GrantPath(GrantRow grant) => grant switch
+    {
+        { TargetKind: GrantRow.System } => $"/system/{grant.ActorKind}s/{grant.ActorId}/roles/{grant.RoleId}",
+        { Inherited: true } => $"/OS-INHERIT/{grant.TargetKind}s/{grant.TargetId}/{grant.ActorKind}s/{grant.ActorId}/roles/{grant.RoleId}/inherited_to_projects",
+        _ => $"/{grant.TargetKind}s/{grant.TargetId}/{grant.ActorKind}s/{grant.ActorId}/roles/{grant.RoleId}",
+    };
 
     internal static JsonObject GroupJson(HttpContext http, GroupRow g) => new()
     {

@@ -196,8 +196,9 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:list_roles");
             var query = http.Request.Query;
+            // As Keystone: the global roles, or with domain_id those of that domain.
             var rows = (await identity.ListRolesAsync(name)).Where(r => IdentityFilter.Text(query, "name", r.Name)
-                && IdentityFilter.Text(query, "domain_id", null));
+                && (query.ContainsKey("domain_id") || r.DomainId is null) && IdentityFilter.Text(query, "domain_id", r.DomainId));
             return Json.Reply(new JsonObject
             {
                 ["roles"] = new JsonArray([.. rows.Select(r => (JsonNode)RoleJson(http, r))]),
@@ -213,7 +214,7 @@ public static partial class IdentityApi
         {
             Authorize(http, "identity:create_role");
             var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "role");
-            var role = await identity.CreateRoleAsync(RequireName(body), Json.OptionalString(body, "description"));
+            var role = await identity.CreateRoleAsync(RequireName(body), Json.OptionalString(body, "description"), BoundedText(body, "domain_id", 64));
             return Json.Reply(new JsonObject { ["role"] = RoleJson(http, role) }, StatusCodes.Status201Created);
         });
         v3.MapDelete("/roles/{id}", async (HttpContext http, IdentityService identity, string id) =>

@@ -95,8 +95,8 @@ public static partial class IdentityApi
         holder["domain"] is JsonObject domain ? new DomainReference(Json.OptionalString(domain, "id"), Json.OptionalString(domain, "name")) : null;
 
     /// <summary>
-    /// "scope": absent (the default project), "unscoped", {"project": {...}}, {"domain": {...}} or {"OS-TRUST:trust": {"id": ...}};
-    /// Ember has no system scope.
+    /// "scope": absent (the default project), "unscoped", {"project": {...}}, {"domain": {...}}, {"system": {"all": true}} or
+    /// {"OS-TRUST:trust": {"id": ...}}.
     /// </summary>
     private static (ScopeRequest? Requested, bool Unscoped, string? TrustId) ScopeOf(JsonNode? scope)
     {
@@ -120,6 +120,16 @@ public static partial class IdentityApi
             return (null, false, BoundedText(trustRef, "id", 64, required: true));
         }
 
+        if (scopeObject["system"] is JsonObject systemRef)
+        {
+            if (Json.OptionalBoolean(systemRef, "all") != true)
+            {
+                throw ApiException.BadRequest("Invalid scope: the system scope is {\"all\": true}.");
+            }
+
+            return (new ScopeRequest(null, null, System: true), false, null);
+        }
+
         if (scopeObject["domain"] is JsonObject domainRef)
         {
             return (new ScopeRequest(null, new DomainReference(Json.OptionalString(domainRef, "id"), Json.OptionalString(domainRef, "name"))), false, null);
@@ -127,7 +137,7 @@ public static partial class IdentityApi
 
         if (scopeObject["project"] is not JsonObject projectRef)
         {
-            throw ApiException.Unauthorized("Ember supports project-scoped, domain-scoped, trust-scoped and unscoped tokens only.");
+            throw ApiException.Unauthorized("Ember supports project-scoped, domain-scoped, system-scoped, trust-scoped and unscoped tokens only.");
         }
 
         return (new ScopeRequest(new ProjectReference(Json.OptionalString(projectRef, "id"), Json.OptionalString(projectRef, "name"), DomainOf(projectRef)), null),
@@ -188,6 +198,15 @@ public static partial class IdentityApi
             if (withCatalog)
             {
                 token["catalog"] = await ServiceCatalog.BuildAsync(http, project.Id);
+            }
+        }
+        else if (valid.Row.SystemScope)
+        {
+            token["system"] = new JsonObject { ["all"] = true };
+            token["roles"] = new JsonArray([.. valid.Roles.Select(r => (JsonNode)new JsonObject { ["id"] = r.Id, ["name"] = r.Name })]);
+            if (withCatalog)
+            {
+                token["catalog"] = await ServiceCatalog.BuildAsync(http, null);
             }
         }
         else if (valid.Domain is { } scopeDomain)

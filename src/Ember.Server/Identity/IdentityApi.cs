@@ -6,7 +6,10 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ember.Server.Identity;
 
-/// <summary>The Keystone v3 subset: discovery, tokens, catalog, projects, users, roles and assignments.</summary>
+/// <summary>
+/// The Keystone v3 subset: discovery, tokens, catalog, projects, users, roles and assignments (OS-INHERIT and system ones too),
+/// policies, OAuth1 consumers, endpoint groups and domain configuration.
+/// </summary>
 public static partial class IdentityApi
 {
     public static void MapIdentityApi(this IEndpointRouteBuilder app)
@@ -23,6 +26,7 @@ public static partial class IdentityApi
         v3.MapGet("/auth/catalog", (Delegate)Catalog);
         v3.MapGet("/auth/projects", AuthProjectsAsync);
         v3.MapGet("/auth/domains", AuthDomainsAsync);
+        v3.MapGet("/auth/system", AuthSystemAsync);
 
         MapProjects(v3);
         MapUsers(v3);
@@ -35,6 +39,10 @@ public static partial class IdentityApi
         MapApplicationCredentials(v3);
         MapTrusts(v3);
         MapImpliedRoles(v3);
+        MapPolicies(v3);
+        MapOAuthConsumers(v3);
+        MapEndpointFilter(v3);
+        MapDomainConfig(v3);
     }
 
     private static JsonObject VersionEntry(HttpContext http) => new()
@@ -88,6 +96,18 @@ public static partial class IdentityApi
         {
             ["domains"] = new JsonArray([.. domains.Where(d => d.Enabled).Select(d => (JsonNode)DomainJson(http, d))]),
             ["links"] = Links(http, "/auth/domains"),
+        });
+    }
+
+    /// <summary>GET /v3/auth/system: [{"all": true}] when the user holds a role on the system, directly or through a group.</summary>
+    private static async Task<IResult> AuthSystemAsync(HttpContext http, IdentityStore store)
+    {
+        var context = http.RequireContext();
+        var roles = await store.EffectiveRolesAsync(context.UserId, GrantRow.System, GrantRow.SystemAll);
+        return Json.Reply(new JsonObject
+        {
+            ["system"] = roles.Count > 0 ? new JsonArray(new JsonObject { ["all"] = true }) : new JsonArray(),
+            ["links"] = Links(http, "/auth/system"),
         });
     }
 
@@ -169,7 +189,7 @@ public static partial class IdentityApi
     {
         ["id"] = r.Id,
         ["name"] = r.Name,
-        ["domain_id"] = null,
+        ["domain_id"] = r.DomainId,
         ["description"] = r.Description,
         ["options"] = new JsonObject(),
         ["links"] = new JsonObject { ["self"] = $"{http.BaseUrl()}/identity/v3/roles/{r.Id}" },

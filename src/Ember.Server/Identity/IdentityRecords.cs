@@ -21,12 +21,16 @@ public sealed record UserRow(
     public UserRow() : this("", "", "", null, false, null, null, null, default) { }
 }
 
-public sealed record RoleRow(string Id, string Name, string? Description)
+/// <summary>A role: global, or domain-specific (<see cref="DomainId"/>), which tokens never carry, only the roles it implies.</summary>
+public sealed record RoleRow(string Id, string Name, string? Description, string? DomainId = null)
 {
     public RoleRow() : this("", "", null) { }
 }
 
-/// <summary>A role given to a user or a group ("user"/"group") on a project or a domain ("project"/"domain").</summary>
+/// <summary>
+/// A role given to a user or a group ("user"/"group") on a project, a domain or the system ("project"/"domain"/"system",
+/// the system's id always "all"). <see cref="Inherited"/>: an OS-INHERIT grant, for the projects under the target only.
+/// </summary>
 public sealed record GrantRow(string ActorKind, string ActorId, string TargetKind, string TargetId, string RoleId)
 {
     public GrantRow() : this("", "", "", "", "") { }
@@ -35,6 +39,10 @@ public sealed record GrantRow(string ActorKind, string ActorId, string TargetKin
     public const string Group = "group";
     public const string Project = "project";
     public const string Domain = "domain";
+    public const string System = "system";
+    public const string SystemAll = "all";
+
+    public bool Inherited { get; init; }
 }
 
 public sealed record GroupRow(string Id, string Name, string DomainId, string? Description)
@@ -43,12 +51,14 @@ public sealed record GroupRow(string Id, string Name, string DomainId, string? D
 }
 
 /// <summary>
-/// An issued token: scoped to a project, to a domain (<see cref="DomainId"/>), or to neither; made with an application
+/// An issued token: scoped to a project, to a domain (<see cref="DomainId"/>), to the system (<see cref="SystemScope"/>), or to
+/// none; made with an application
 /// credential (<see cref="AppCredId"/>) or scoped to a trust (<see cref="TrustId"/>), it lives only while that does.
 /// </summary>
 public sealed record TokenRow(
     string TokenHash, string UserId, string? ProjectId, string Methods, string AuditId,
-    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked, string? DomainId = null, string? AppCredId = null, string? TrustId = null)
+    DateTime IssuedAt, DateTime ExpiresAt, bool Revoked, string? DomainId = null, string? AppCredId = null, string? TrustId = null,
+    bool SystemScope = false)
 {
     public TokenRow() : this("", "", null, "", "", default, default, false) { }
 }

@@ -182,6 +182,67 @@ public static class IdentitySchema
                 implied_role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
                 PRIMARY KEY (prior_role_id, implied_role_id));
             """),
+        // OS-INHERIT: a role given on a domain or a project for the projects under it, not for the target itself; kept apart
+        // from grants since a role may be given both ways at once. Also roles' domain_id (domain-specific roles: none of the
+        // reserved migration names covers them); role names stay unique across domains (SQLite cannot drop the column's UNIQUE).
+        new("identity-012-inherited-grants", """
+            CREATE TABLE inherited_grants (
+                actor_kind VARCHAR(8) NOT NULL,
+                actor_id VARCHAR(64) NOT NULL,
+                target_kind VARCHAR(8) NOT NULL,
+                target_id VARCHAR(64) NOT NULL,
+                role_id VARCHAR(64) NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+                PRIMARY KEY (actor_kind, actor_id, target_kind, target_id, role_id));
+            CREATE INDEX inherited_grants_target ON inherited_grants (target_kind, target_id);
+            ALTER TABLE roles ADD COLUMN domain_id VARCHAR(64) REFERENCES domains(id) ON DELETE CASCADE;
+            """),
+        // System role assignments live in grants (target_kind 'system', target_id 'all'); a token may be system-scoped.
+        new("identity-013-system-grants", """
+            ALTER TABLE tokens ADD COLUMN system_scope BOOLEAN NOT NULL DEFAULT FALSE;
+            """),
+        // Keystone's policies (/v3/policies): a blob of a type, stored and shown, enforced by nothing (as in Keystone).
+        new("identity-014-policies", """
+            CREATE TABLE policies (
+                id VARCHAR(64) PRIMARY KEY,
+                type VARCHAR(255) NOT NULL,
+                blob TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            """),
+        // OS-OAUTH1 consumers; the secret is shown once and kept as a PasswordHasher hash.
+        new("identity-015-oauth-consumers", """
+            CREATE TABLE oauth_consumers (
+                id VARCHAR(64) PRIMARY KEY,
+                description TEXT,
+                secret_hash TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL);
+            """),
+        // OS-EP-FILTER: endpoint groups (filters as a JSON object), and the endpoints and groups associated with projects.
+        new("identity-016-endpoint-groups", """
+            CREATE TABLE endpoint_groups (
+                id VARCHAR(64) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                description TEXT,
+                filters TEXT NOT NULL);
+            CREATE TABLE project_endpoint_groups (
+                endpoint_group_id VARCHAR(64) NOT NULL REFERENCES endpoint_groups(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                PRIMARY KEY (endpoint_group_id, project_id));
+            CREATE TABLE project_endpoints (
+                endpoint_id VARCHAR(64) NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+                project_id VARCHAR(64) NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                PRIMARY KEY (endpoint_id, project_id));
+            CREATE INDEX project_endpoint_groups_project ON project_endpoint_groups (project_id);
+            CREATE INDEX project_endpoints_project ON project_endpoints (project_id);
+            """),
+        // Domain-specific configuration (/v3/domains/{id}/config): an option's value as JSON, per domain and group.
+        new("identity-017-domain-config", """
+            CREATE TABLE domain_config (
+                domain_id VARCHAR(64) NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+                group_name VARCHAR(64) NOT NULL,
+                option_name VARCHAR(255) NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY (domain_id, group_name, option_name));
+            """),
     ];
 
     /// <summary>The catalog as it was before it became tables: each service under all three interfaces in RegionOne.</summary>

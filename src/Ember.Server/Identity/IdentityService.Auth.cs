@@ -12,11 +12,11 @@ public sealed record UserReference(string? Id, string? Name, DomainReference? Do
 /// <summary>The project a token is asked to be scoped to: by id, or by name in a domain.</summary>
 public sealed record ProjectReference(string? Id, string? Name, DomainReference? Domain);
 
-/// <summary>The scope a token is asked for: a project, a domain, or neither (the user's default project).</summary>
-public sealed record ScopeRequest(ProjectReference? Project, DomainReference? Domain);
+/// <summary>The scope a token is asked for: a project, a domain, the system, or none (the user's default project).</summary>
+public sealed record ScopeRequest(ProjectReference? Project, DomainReference? Domain, bool System = false);
 
-/// <summary>The scope a token got: a project, a domain, or neither (unscoped).</summary>
-public sealed record TokenScope(ProjectRow? Project, DomainRow? Domain)
+/// <summary>The scope a token got: a project, a domain, the system ("all"), or none (unscoped).</summary>
+public sealed record TokenScope(ProjectRow? Project, DomainRow? Domain, bool System = false)
 {
     public static TokenScope None { get; } = new(null, null);
 }
@@ -108,6 +108,13 @@ public sealed partial class IdentityService
                 && (await store.RolesOnProjectAsync(user.Id, fallback.Id)).Count > 0
                 ? new TokenScope(fallback, null)
                 : TokenScope.None;
+        }
+
+        if (requested.System)
+        {
+            return (await store.EffectiveRolesAsync(user.Id, GrantRow.System, GrantRow.SystemAll)).Count > 0
+                ? new TokenScope(null, null, System: true)
+                : throw ApiException.Unauthorized($"User {user.Id} has no access to the system.");
         }
 
         if (requested.Domain is { } domainRef)

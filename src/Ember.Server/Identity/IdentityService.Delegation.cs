@@ -305,6 +305,12 @@ public sealed partial class IdentityService
             throw ApiException.Forbidden($"{implied.Id} is not permitted to be an implied role.");
         }
 
+        // Keystone's rule: a global role never implies a domain-specific one (the other way round, and across domains, is fine).
+        if (prior.DomainId is null && implied.DomainId is not null)
+        {
+            throw ApiException.Forbidden($"Implication of a domain-specific role {implied.Id} by the global role {prior.Id} is not allowed.");
+        }
+
         await store.CreateImpliedRoleAsync(new ImpliedRoleRow(prior.Id, implied.Id));
         return (prior, implied);
     }

@@ -12,8 +12,12 @@ public sealed record ProjectUpdate(string? Name, Optional<string?> Description, 
 public sealed record UserCreate(string Name, string? DomainId, string? Password, bool Enabled, string? DefaultProjectId, string? Email, string? Description,
     string? Extra = null);
 
-/// <summary>The filters of GET /v3/role_assignments (null: any).</summary>
-public sealed record AssignmentQuery(string? UserId, string? GroupId, string? TargetKind, string? TargetId, string? RoleId, bool Effective);
+/// <summary>
+/// The filters of GET /v3/role_assignments (null: any). <see cref="IncludeSubtree"/>: a project target also matches the
+/// projects under it; <see cref="InheritedOnly"/>: scope.OS-INHERIT:inherited_to=projects.
+/// </summary>
+public sealed record AssignmentQuery(string? UserId, string? GroupId, string? TargetKind, string? TargetId, string? RoleId, bool Effective,
+    bool IncludeSubtree = false, bool InheritedOnly = false);
 
 /// <summary>A user PATCH: what is not given stays; a new password is hashed here, never stored as given.</summary>
 public sealed record UserUpdate(string? Name, string? Password, bool? Enabled, Optional<string?> DefaultProjectId, Optional<string?> Email, Optional<string?> Description,
@@ -27,6 +31,9 @@ public sealed record AssignmentView(GrantRow Grant, string? ViaGroupId = null)
 {
     /// <summary>For an implied role in the effective list: the granted role that implies it.</summary>
     public string? PriorRoleId { get; init; }
+
+    /// <summary>In the effective list, for a project assignment an inherited grant amounts to: that grant.</summary>
+    public GrantRow? Source { get; init; }
 }
 
 /// <summary>
@@ -194,12 +201,22 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         await tokens.RevokeAsync(id, null);
     }
 
+    /// <summary>Every role, global and domain-specific.</summary>
     public Task<IReadOnlyList<RoleRow>> ListRolesAsync(string? name) => store.ListRolesAsync(name);
 
     public async Task<RoleRow> GetRoleAsync(string id) =>
         await store.FindRoleAsync(id, null) ?? throw RoleNotFound(id);
 
-    public Task<RoleRow> CreateRoleAsync(string name, string? description) => store.CreateRoleAsync(name, description);
+    /// <summary>A global role, or a domain-specific one when <paramref name="domainId"/> names an existing domain.</summary>
+    public async Task<RoleRow> CreateRoleAsync(string name, string? description, string? domainId = null)
+    {
+        if (domainId is not null)
+        {
+            _ = await GetDomainAsync(domainId);
+        }
+
+        return await store.CreateRoleAsync(name, description, domainId);
+    }
 
     /// <summary>Deleting a role removes every assignment of it: each holder's tokens on that project end.</summary>
     public async Task DeleteRoleAsync(string id)
@@ -216,16 +233,26 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         }
     }
 
+    /// <summary>Gives a role (an OS-INHERIT grant when <see cref="GrantRow.Inherited"/>).</summary>
     public async Task GrantAsync(GrantRow grant)
     {
-        await RequireGrantPartsAsync(grant);
-        await store.GrantAsync(grant);
+        var projectDomainId = await RequireGrantPartsAsync(grant);
+        // Keystone's rule: a domain-specific role is given on a project only in the role's domain.
+        if (projectDomainId is not null && (await GetRoleAsync(grant.RoleId)).DomainId is { } roleDomainId && roleDomainId != projectDomainId)
+        {
+            throw ApiException.Forbidden($"Project {grant.TargetId} must be in the same domain as the role {grant.RoleId} being assigned.");
+        }
+
+        await (grant.Inherited ? store.GrantInheritedAsync(grant) : store.GrantAsync(grant));
     }
 
     public async Task CheckGrantAsync(GrantRow grant)
     {
-        await RequireGrantPartsAsync(grant);
-        if ((await store.ListGrantsAsync(grant.ActorKind, grant.ActorId, grant.TargetKind, grant.TargetId, grant.RoleId)).Count == 0)
+        _ = await RequireGrantPartsAsync(grant);
+        var found = grant.Inherited
+            ? await store.ListInheritedGrantsAsync(grant.ActorKind, grant.ActorId, grant.TargetKind, grant.TargetId, grant.RoleId)
+            : await store.ListGrantsAsync(grant.ActorKind, grant.ActorId, grant.TargetKind, grant.TargetId, grant.RoleId);
+        if (found.Count == 0)
         {
             throw AssignmentNotFound(grant);
         }
@@ -237,7 +264,7 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
     /// </summary>
     public async Task RevokeGrantAsync(GrantRow grant)
     {
-        if (!await store.RevokeGrantAsync(grant))
+        if (!await (grant.Inherited ? store.RevokeInheritedAsync(grant) : store.RevokeGrantAsync(grant)))
         {
             throw AssignmentNotFound(grant);
         }
@@ -253,40 +280,69 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
     /// <summary>The roles given to the actor itself on the target (GET .../users/{id}/roles).</summary>
     public async Task<IReadOnlyList<RoleRow>> DirectRolesAsync(string actorKind, string actorId, string targetKind, string targetId)
     {
-        await RequireGrantPartsAsync(new GrantRow(actorKind, actorId, targetKind, targetId, ""), checkRole: false);
+        _ = await RequireGrantPartsAsync(new GrantRow(actorKind, actorId, targetKind, targetId, ""), checkRole: false);
         return await store.DirectRolesAsync(actorKind, actorId, targetKind, targetId);
     }
 
+    /// <summary>The roles given to the actor for the target's projects (GET .../roles/inherited_to_projects).</summary>
+    public async Task<IReadOnlyList<RoleRow>> InheritedRolesAsync(string actorKind, string actorId, string targetKind, string targetId)
+    {
+        _ = await RequireGrantPartsAsync(new GrantRow(actorKind, actorId, targetKind, targetId, ""), checkRole: false);
+        return await store.InheritedRolesAsync(actorKind, actorId, targetKind, targetId);
+    }
+
     /// <summary>
-    /// Keystone's role assignment list: grants filtered by actor, target and role; with <paramref name="effective"/>,
-    /// a group's grants are shown as each member's (and the group rows themselves go).
+    /// Keystone's role assignment list: grants (system, domain, project, and OS-INHERIT ones) filtered by actor, target
+    /// and role. With <see cref="AssignmentQuery.Effective"/>, a group's grants are shown as each member's (the group rows
+    /// go), an inherited grant as a project assignment on each project it reaches, implied roles are added and
+    /// domain-specific roles left out (tokens carry neither those nor inherited grants on the target itself).
     /// </summary>
     public async Task<IReadOnlyList<AssignmentView>> ListAssignmentsAsync(AssignmentQuery query)
     {
-        var rows = await store.ListGrantsAsync(null, null, query.TargetKind, query.TargetId, query.RoleId);
-        var views = new List<AssignmentView>();
-        foreach (var row in rows)
+        var grants = new List<GrantRow>();
+        if (!query.InheritedOnly)
         {
-            if (query.Effective && row.ActorKind == GrantRow.Group)
+            grants.AddRange(await store.ListGrantsAsync(null, null, null, null, query.Effective ? null : query.RoleId));
+        }
+
+        grants.AddRange(await store.ListInheritedGrantsAsync(null, null, null, null, query.Effective ? null : query.RoleId));
+        var views = new List<AssignmentView>();
+        foreach (var row in grants)
+        {
+            IEnumerable<(GrantRow Grant, GrantRow? Source)> placed = query.Effective && row.Inherited
+                ? (await store.ProjectsReachedAsync(row.TargetKind, row.TargetId))
+                    .Select(p => (row with { TargetKind = GrantRow.Project, TargetId = p, Inherited = false }, (GrantRow?)row))
+                : [(row, null)];
+            foreach (var (grant, source) in placed)
             {
-                foreach (var member in await store.ListMembersAsync(row.ActorId))
+                if (query.Effective && grant.ActorKind == GrantRow.Group)
                 {
-                    views.Add(new AssignmentView(row with { ActorKind = GrantRow.User, ActorId = member.Id }, row.ActorId));
+                    foreach (var member in await store.ListMembersAsync(grant.ActorId))
+                    {
+                        views.Add(new AssignmentView(grant with { ActorKind = GrantRow.User, ActorId = member.Id }, grant.ActorId) { Source = source });
+                    }
                 }
-            }
-            else
-            {
-                views.Add(new AssignmentView(row));
+                else
+                {
+                    views.Add(new AssignmentView(grant) { Source = source });
+                }
             }
         }
 
         if (query.Effective)
         {
-            views = await WithImpliedRolesAsync(views);
+            var domainRoles = (await store.ListRolesAsync(null)).Where(r => r.DomainId is not null).Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+            views = [.. (await WithImpliedRolesAsync(views)).Where(v => !domainRoles.Contains(v.Grant.RoleId))];
         }
 
+        var projects = query is { TargetKind: GrantRow.Project, TargetId: { } projectId }
+            ? (query.IncludeSubtree ? await store.SubtreeAsync(projectId) : [projectId]).ToHashSet(StringComparer.Ordinal)
+            : null;
         return [.. views.Where(v => (query.UserId is null || v.Grant is { ActorKind: GrantRow.User } && v.Grant.ActorId == query.UserId)
-            && (query.GroupId is null || v.Grant is { ActorKind: GrantRow.Group } && v.Grant.ActorId == query.GroupId))];
+            && (query.GroupId is null || v.Grant is { ActorKind: GrantRow.Group } && v.Grant.ActorId == query.GroupId)
+            && (query.RoleId is null || v.Grant.RoleId == query.RoleId)
+            && (query.TargetKind is null || v.Grant.TargetKind == query.TargetKind
+                && (projects?.Contains(v.Grant.TargetId) ?? query.TargetId is null || v.Grant.TargetId == query.TargetId)))];
     }
 
     /// <summary>Each assignment followed by the roles its role implies, transitively (as Keystone's effective list), without repeats.</summary>
@@ -323,13 +379,15 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
 
     public Task<GroupRow?> FindGroupAsync(string id) => store.FindGroupAsync(id);
 
-    private async Task RequireGrantPartsAsync(GrantRow grant, bool checkRole = true)
+    /// <summary>The actor, target and role must exist; the target's domain when it is a project, else null.</summary>
+    private async Task<string?> RequireGrantPartsAsync(GrantRow grant, bool checkRole = true)
     {
+        string? projectDomainId = null;
         if (grant.TargetKind == GrantRow.Project)
         {
-            _ = await GetProjectAsync(grant.TargetId);
+            projectDomainId = (await GetProjectAsync(grant.TargetId)).DomainId;
         }
-        else
+        else if (grant.TargetKind == GrantRow.Domain)
         {
             _ = await GetDomainAsync(grant.TargetId);
         }
@@ -347,6 +405,8 @@ public sealed partial class IdentityService(IdentityStore store, TokenService to
         {
             _ = await GetRoleAsync(grant.RoleId);
         }
+
+        return projectDomainId;
     }
 
     private static ApiException ProjectNotFound(string id) => ApiException.NotFound($"Could not find project: {id}.");

@@ -79,6 +79,45 @@ public static class IdentityServices
         new("identity:delete_implied_role", PolicyRule.Admin),
         new("identity:list_implied_roles", PolicyRule.Admin),
         new("identity:list_role_inference_rules", PolicyRule.Admin),
+        new("identity:create_system_grant_for_user", PolicyRule.Admin),
+        new("identity:check_system_grant_for_user", PolicyRule.Admin),
+        new("identity:list_system_grants_for_user", PolicyRule.Admin),
+        new("identity:revoke_system_grant_for_user", PolicyRule.Admin),
+        new("identity:create_system_grant_for_group", PolicyRule.Admin),
+        new("identity:check_system_grant_for_group", PolicyRule.Admin),
+        new("identity:list_system_grants_for_group", PolicyRule.Admin),
+        new("identity:revoke_system_grant_for_group", PolicyRule.Admin),
+        new("identity:list_policies", PolicyRule.Admin),
+        new("identity:get_policy", PolicyRule.Admin),
+        new("identity:create_policy", PolicyRule.Admin),
+        new("identity:update_policy", PolicyRule.Admin),
+        new("identity:delete_policy", PolicyRule.Admin),
+        new("identity:list_consumers", PolicyRule.Admin),
+        new("identity:get_consumer", PolicyRule.Admin),
+        new("identity:create_consumer", PolicyRule.Admin),
+        new("identity:update_consumer", PolicyRule.Admin),
+        new("identity:delete_consumer", PolicyRule.Admin),
+        new("identity:list_endpoint_groups", PolicyRule.Admin),
+        new("identity:get_endpoint_group", PolicyRule.Admin),
+        new("identity:create_endpoint_group", PolicyRule.Admin),
+        new("identity:update_endpoint_group", PolicyRule.Admin),
+        new("identity:delete_endpoint_group", PolicyRule.Admin),
+        new("identity:list_endpoints_associated_with_endpoint_group", PolicyRule.Admin),
+        new("identity:list_projects_associated_with_endpoint_group", PolicyRule.Admin),
+        new("identity:add_endpoint_group_to_project", PolicyRule.Admin),
+        new("identity:get_endpoint_group_in_project", PolicyRule.Admin),
+        new("identity:remove_endpoint_group_from_project", PolicyRule.Admin),
+        new("identity:list_endpoint_groups_for_project", PolicyRule.Admin),
+        new("identity:list_endpoints_for_project", PolicyRule.Admin),
+        new("identity:add_endpoint_to_project", PolicyRule.Admin),
+        new("identity:check_endpoint_in_project", PolicyRule.Admin),
+        new("identity:remove_endpoint_from_project", PolicyRule.Admin),
+        new("identity:list_projects_for_endpoint", PolicyRule.Admin),
+        new("identity:get_domain_config", PolicyRule.Admin),
+        new("identity:get_domain_config_default", PolicyRule.Admin),
+        new("identity:create_domain_config", PolicyRule.Admin),
+        new("identity:update_domain_config", PolicyRule.Admin),
+        new("identity:delete_domain_config", PolicyRule.Admin),
     ]);
 
     public static IServiceCollection AddIdentityServices(this IServiceCollection services) => services
@@ -88,6 +127,9 @@ public static class IdentityServices
         .AddSingleton<RegionStore>()
         .AddSingleton<CatalogStore>()
         .AddSingleton<CredentialStore>()
+        .AddSingleton<PolicyStore>()
+        .AddSingleton<EndpointFilterStore>()
+        .AddSingleton<DomainConfigStore>()
         .AddSingleton<TokenService>()
         .AddSingleton<IdentityService>()
         .AddSingleton<LoginGuard>()

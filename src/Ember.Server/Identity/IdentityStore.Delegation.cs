@@ -28,7 +28,9 @@ public sealed partial class IdentityStore
 
         var rules = (await c.QueryAsync<ImpliedRoleRow>("SELECT prior_role_id AS PriorRoleId, implied_role_id AS ImpliedRoleId FROM implied_roles")).ToList();
         var all = ImpliedClosure(roleIds, rules);
-        return [.. await c.QueryAsync<RoleRow>($"SELECT * FROM roles WHERE id {db.Dialect.In("@Ids")} ORDER BY name", new { Ids = all.ToArray() })];
+        // Domain-specific roles are never carried themselves, only the global roles they imply (Keystone's rule).
+        return [.. await c.QueryAsync<RoleRow>($"SELECT * FROM roles WHERE id {db.Dialect.In("@Ids")} AND domain_id IS NULL ORDER BY name",
+            new { Ids = all.ToArray() })];
     }
 
     /// <summary>The role ids and everything they imply through <paramref name="rules"/>.</summary>

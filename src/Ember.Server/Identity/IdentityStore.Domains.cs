@@ -31,6 +31,12 @@ public sealed partial class IdentityStore
         await using var tx = await c.BeginTransactionAsync();
         var args = new { Id = id };
         await c.ExecuteAsync("""
+            DELETE FROM inherited_grants WHERE target_kind = 'domain' AND target_id = @Id
+              OR target_kind = 'project' AND target_id IN (SELECT p.id FROM projects p WHERE p.domain_id = @Id)
+              OR actor_kind = 'user' AND actor_id IN (SELECT u.id FROM users u WHERE u.domain_id = @Id)
+              OR actor_kind = 'group' AND actor_id IN (SELECT g.id FROM identity_groups g WHERE g.domain_id = @Id)
+            """, args, tx);
+        await c.ExecuteAsync("""
             DELETE FROM grants WHERE target_kind = 'domain' AND target_id = @Id
               OR target_kind = 'project' AND target_id IN (SELECT p.id FROM projects p WHERE p.domain_id = @Id)
               OR actor_kind = 'user' AND actor_id IN (SELECT u.id FROM users u WHERE u.domain_id = @Id)
@@ -80,6 +86,7 @@ public sealed partial class IdentityStore
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await c.ExecuteAsync("DELETE FROM grants WHERE actor_kind = 'group' AND actor_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM inherited_grants WHERE actor_kind = 'group' AND actor_id = @Id", new { Id = id }, tx);
         var deleted = await c.ExecuteAsync("DELETE FROM identity_groups WHERE id = @Id", new { Id = id }, tx);
         await BumpGenerationAsync(c, tx);
         await tx.CommitAsync();

@@ -58,9 +58,16 @@ public sealed partial class IdentityStore(Database db)
     public async Task<IReadOnlyList<ProjectRow>> ListProjectsOfUserAsync(string userId)
     {
         await using var c = await db.OpenAsync();
-        return [.. await c.QueryAsync<ProjectRow>(
-            $"SELECT p.* FROM projects p WHERE p.id IN (SELECT g.target_id FROM grants g WHERE g.target_kind = 'project' AND {ActorIsUser}) ORDER BY p.name",
-            new { UserId = userId })];
+        // Also the projects an inherited grant reaches: every project of the domain, every project under the project.
+        return [.. await c.QueryAsync<ProjectRow>($"""
+            WITH RECURSIVE below (id) AS (
+              SELECT p.id FROM projects p JOIN inherited_grants g ON g.target_kind = 'project' AND p.parent_id = g.target_id WHERE {ActorIsUser}
+              UNION SELECT p.id FROM projects p JOIN below b ON p.parent_id = b.id)
+            SELECT p.* FROM projects p WHERE p.id IN (SELECT g.target_id FROM grants g WHERE g.target_kind = 'project' AND {ActorIsUser})
+              OR p.domain_id IN (SELECT g.target_id FROM inherited_grants g WHERE g.target_kind = 'domain' AND {ActorIsUser})
+              OR p.id IN (SELECT b.id FROM below b)
+            ORDER BY p.name
+            """, new { UserId = userId })];
     }
 
     /// <summary>Domains where the user holds a role, directly or through a group.</summary>
@@ -94,6 +101,7 @@ public sealed partial class IdentityStore(Database db)
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await c.ExecuteAsync("DELETE FROM grants WHERE target_kind = 'project' AND target_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM inherited_grants WHERE target_kind = 'project' AND target_id = @Id", new { Id = id }, tx);
         var deleted = await c.ExecuteAsync("DELETE FROM projects WHERE id = @Id", new { Id = id }, tx);
         await BumpGenerationAsync(c, tx);
         await tx.CommitAsync();
@@ -149,6 +157,7 @@ public sealed partial class IdentityStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await c.ExecuteAsync("DELETE FROM grants WHERE actor_kind = 'user' AND actor_id = @Id", new { Id = id });
+        await c.ExecuteAsync("DELETE FROM inherited_grants WHERE actor_kind = 'user' AND actor_id = @Id", new { Id = id });
         return await BumpGenerationAsync(c, await c.ExecuteAsync("DELETE FROM users WHERE id = @Id", new { Id = id }));
     }
 
@@ -166,11 +175,11 @@ public sealed partial class IdentityStore(Database db)
         return [.. await c.QueryAsync<RoleRow>("SELECT * FROM roles WHERE (@Name IS NULL OR name = @Name) ORDER BY name", new { Name = name })];
     }
 
-    public async Task<RoleRow> CreateRoleAsync(string name, string? description)
+    public async Task<RoleRow> CreateRoleAsync(string name, string? description, string? domainId = null)
     {
-        var row = new RoleRow(Ids.NewHexId(), name, description);
+        var row = new RoleRow(Ids.NewHexId(), name, description, domainId);
         await using var c = await db.OpenAsync();
-        await InsertUniqueAsync(c, "INSERT INTO roles (id, name, description) VALUES (@Id, @Name, @Description)",
+        await InsertUniqueAsync(c, "INSERT INTO roles (id, name, description, domain_id) VALUES (@Id, @Name, @Description, @DomainId)",
             row, $"Duplicate entry found with name {name}.");
         return row;
     }
@@ -228,11 +237,30 @@ public sealed partial class IdentityStore(Database db)
     public async Task<IReadOnlyList<RoleRow>> EffectiveRolesAsync(string userId, string targetKind, string targetId)
     {
         await using var c = await db.OpenAsync();
-        var granted = await c.QueryAsync<string>(
+        var granted = (await c.QueryAsync<string>(
             $"SELECT DISTINCT g.role_id FROM grants g WHERE g.target_kind = @Kind AND g.target_id = @TargetId AND {ActorIsUser}",
-            new { UserId = userId, Kind = targetKind, TargetId = targetId });
-        return await RolesWithImpliedAsync(c, [.. granted]);
+            new { UserId = userId, Kind = targetKind, TargetId = targetId })).ToHashSet(StringComparer.Ordinal);
+        if (targetKind == GrantRow.Project)
+        {
+            // OS-INHERIT: what is given for the projects of the project's domain or of one of its ancestors.
+            granted.UnionWith(await c.QueryAsync<string>($"""
+                {AncestorsCte}
+                SELECT DISTINCT g.role_id FROM inherited_grants g
+                WHERE (g.target_kind = 'domain' AND g.target_id = (SELECT p.domain_id FROM projects p WHERE p.id = @TargetId)
+                    OR g.target_kind = 'project' AND g.target_id IN (SELECT a.id FROM ancestors a WHERE a.id <> @TargetId))
+                  AND {ActorIsUser}
+                """, new { UserId = userId, TargetId = targetId }));
+        }
+
+        return await RolesWithImpliedAsync(c, granted);
     }
+
+    /// <summary>The project @TargetId and its ancestors, as the CTE "ancestors" (id).</summary>
+    private const string AncestorsCte = """
+        WITH RECURSIVE ancestors (id, parent_id) AS (
+          SELECT p.id, p.parent_id FROM projects p WHERE p.id = @TargetId
+          UNION SELECT p.id, p.parent_id FROM projects p JOIN ancestors a ON p.id = a.parent_id)
+        """;
 
     public Task<IReadOnlyList<RoleRow>> RolesOnProjectAsync(string userId, string projectId) => EffectiveRolesAsync(userId, GrantRow.Project, projectId);
 
@@ -252,8 +280,10 @@ public sealed partial class IdentityStore(Database db)
         try
         {
             await c.ExecuteAsync("""
-                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked, domain_id, app_cred_id, trust_id)
-                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked, @DomainId, @AppCredId, @TrustId)
+                INSERT INTO tokens (token_hash, user_id, project_id, methods, audit_id, issued_at, expires_at, revoked, domain_id, app_cred_id, trust_id,
+                  system_scope)
+                VALUES (@TokenHash, @UserId, @ProjectId, @Methods, @AuditId, @IssuedAt, @ExpiresAt, @Revoked, @DomainId, @AppCredId, @TrustId,
+                  @SystemScope)
                 """, row);
         }
         catch (System.Data.Common.DbException ex) when (Database.IsForeignKeyViolation(ex))

@@ -39,11 +39,15 @@ public static class ServiceCatalog
     public static bool IsShown(HttpContext http, ServiceRow service) =>
         service.Id != StableId("network") || http.RequestServices.GetRequiredService<IOptions<Network.NetworkOptions>>().Value.Enabled;
 
-    /// <summary>The catalog for a request: endpoints whose URL needs a project are left out without one, as are services left with none.</summary>
+    /// <summary>
+    /// The catalog for a request: endpoints whose URL needs a project are left out without one, as are services left with
+    /// none; a project with endpoint filter associations (OS-EP-FILTER) sees only its endpoints.
+    /// </summary>
     public static async Task<JsonArray> BuildAsync(HttpContext http, string? projectId)
     {
         var store = http.RequestServices.GetRequiredService<CatalogStore>();
-        var endpoints = (await store.ListEndpointsAsync()).Where(e => e.Enabled).ToLookup(e => e.ServiceId);
+        var all = projectId is null ? null : await http.RequestServices.GetRequiredService<EndpointFilterStore>().EndpointsOfProjectAsync(projectId);
+        var endpoints = (all ?? await store.ListEndpointsAsync()).Where(e => e.Enabled).ToLookup(e => e.ServiceId);
         var catalog = new JsonArray();
         foreach (var service in (await store.ListServicesAsync()).Where(s => s.Enabled && IsShown(http, s)))
         {

@@ -53,10 +53,11 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
         var lifetimeEnd = now.AddSeconds(options.Value.TokenLifetimeSeconds);
         var expiry = expiresAt is { } limit && Ids.AsUtc(limit) < lifetimeEnd ? Ids.AsUtc(limit) : lifetimeEnd;
         var row = new TokenRow(IdentityStore.HashToken(token), user.Id, project?.Id, string.Join(',', methods),
-            auditId ?? Ids.NewSecret(16), now, expiry, false, scope.Domain?.Id, delegation?.AppCredentialId, delegation?.TrustId);
+            auditId ?? Ids.NewSecret(16), now, expiry, false, scope.Domain?.Id, delegation?.AppCredentialId, delegation?.TrustId, scope.System);
         await store.InsertTokenAsync(row);
         var granted = project is not null ? await ProjectRolesAsync(row, project.Id)
             : scope.Domain is { } domain ? new Granted(await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id))
+            : scope.System ? new Granted(await store.EffectiveRolesAsync(user.Id, GrantRow.System, GrantRow.SystemAll))
             : new Granted([]);
         // The credentials were checked just before: a role or delegation gone in between fails this login like a wrong secret.
         if (granted is null)
@@ -140,6 +141,16 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
             // A domain-scoped token lives while the domain is enabled and the user holds a role on it.
             domain = await store.FindDomainAsync(row.DomainId, null);
             roles = domain is { Enabled: true } ? await store.EffectiveRolesAsync(user.Id, GrantRow.Domain, domain.Id) : [];
+            if (roles.Count == 0)
+            {
+                return null;
+            }
+        }
+
+        if (row.SystemScope)
+        {
+            // A system-scoped token lives while the user holds a role on the system.
+            roles = await store.EffectiveRolesAsync(user.Id, GrantRow.System, GrantRow.SystemAll);
             if (roles.Count == 0)
             {
                 return null;
@@ -233,9 +244,11 @@ public sealed class TokenService(IdentityStore store, IOptions<IdentityOptions> 
         return project.DomainId == adminDomainId;
     }
 
+    /// <summary>A request's context; a system-scoped token's admin is the cloud admin, as in Keystone.</summary>
     private static RequestContext ContextOf(TokenRow row, UserRow user, ProjectRow? project, DomainRow? domain, Granted granted,
         bool isAdminProject) =>
-        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. granted.Roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt), isAdminProject)
+        new(user.Id, user.Name, user.DomainId, project?.Id, project?.Name, [.. granted.Roles.Select(r => r.Name)], Ids.AsUtc(row.ExpiresAt),
+            isAdminProject || row.SystemScope)
         {
             ScopeDomainId = domain?.Id,
             ApplicationCredentialId = granted.AppCredential?.Id,
