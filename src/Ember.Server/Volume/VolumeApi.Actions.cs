@@ -49,6 +49,22 @@ public static partial class VolumeApi
                     return accepted;
                 }
 
+            case "os-retype":
+                {
+                    http.Enforce(ctx, "volume:retype");
+                    var newType = Json.OptionalString(args, "new_type") is { Length: > 0 and <= 255 } type
+                        ? type
+                        : throw ApiException.BadRequest("Invalid input for field/attribute new_type. 'new_type' is a required property");
+                    var policy = Json.OptionalString(args, "migration_policy") ?? "never";
+                    if (policy is not ("never" or "on-demand"))
+                    {
+                        throw ApiException.BadRequest($"Invalid input received: migration_policy must be 'on-demand' or 'never', passed: {policy}");
+                    }
+
+                    await service.RetypeAsync(ctx, id, newType);
+                    return accepted;
+                }
+
             case "os-force_delete":
                 http.Enforce(ctx, "volume_extension:volume_admin_actions:force_delete");
                 await service.DeleteVolumeAsync(ctx, id, cascade: false, force: true);

@@ -29,11 +29,17 @@ public static partial class VolumeApi
     private static void MapQuotas(RouteGroupBuilder v3)
     {
         v3.MapGet("/os-quota-sets/{target}", (Delegate)(ShowQuotasAsync));
-        v3.MapGet("/os-quota-sets/{target}/defaults", (HttpContext http, string target) =>
+        v3.MapGet("/os-quota-sets/{target}/defaults", async (HttpContext http, string target) =>
         {
             Authorize(http, "volume_extension:quotas:show");
-            return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(QuotaLimits.Defaults, null, target) });
+            return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await Service(http).DefaultLimitsAsync(), null, target) });
         });
+        v3.MapGet("/os-quota-class-sets/{className}", async (HttpContext http, string className) =>
+        {
+            Authorize(http, "volume_extension:quota_classes");
+            return Json.Reply(new JsonObject { ["quota_class_set"] = QuotaSet(await Service(http).ClassLimitsAsync(QuotaClassName(className)), null, className) });
+        });
+        v3.MapPut("/os-quota-class-sets/{className}", (Delegate)(UpdateQuotaClassAsync));
         v3.MapPut("/os-quota-sets/{target}", (Delegate)(UpdateQuotasAsync));
         v3.MapDelete("/os-quota-sets/{target}", async (HttpContext http, string target) =>
         {
@@ -269,6 +275,42 @@ public static partial class VolumeApi
 
         return Json.Reply(new JsonObject { ["quota_set"] = QuotaSet(await Service(http).SetQuotasAsync(target, limits), null, null) });
     }
+
+    /// <summary>
+    /// PUT /os-quota-class-sets/{class} (cinder/api/contrib/quota_classes.py): the resources given, each -1 or more; keys
+    /// Cinder does not know are ignored as Cinder does, but per-volume-type ones are refused, since Ember has no quotas per type.
+    /// </summary>
+    private static async Task<IResult> UpdateQuotaClassAsync(HttpContext http, string className)
+    {
+        Authorize(http, "volume_extension:quota_classes");
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "quota_class_set");
+        var limits = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (key, _) in body)
+        {
+            if (key.StartsWith("volumes_", StringComparison.Ordinal) || key.StartsWith("snapshots_", StringComparison.Ordinal) || key.StartsWith("gigabytes_", StringComparison.Ordinal))
+            {
+                throw ApiException.BadRequest($"Invalid input received: {key}: Ember has no quotas per volume type.");
+            }
+
+            if (!QuotaLimits.Resources.Contains(key))
+            {
+                continue;
+            }
+
+            var value = Json.OptionalInteger(body, key) ?? throw ApiException.BadRequest($"Invalid input for field/attribute {key}.");
+            if (value < -1 || value > int.MaxValue)
+            {
+                throw ApiException.BadRequest($"Invalid input received: Quota limit {value} for {key} must be -1 or greater.");
+            }
+
+            limits[key] = (int)value;
+        }
+
+        return Json.Reply(new JsonObject { ["quota_class_set"] = QuotaSet(await Service(http).SetClassLimitsAsync(QuotaClassName(className), limits), null, null) });
+    }
+
+    private static string QuotaClassName(string className) =>
+        className.Length is > 0 and <= 255 ? className : throw ApiException.BadRequest("Invalid input received: a quota class name has 1 to 255 characters.");
 
     private static async Task<IResult> LimitsAsync(HttpContext http)
     {

@@ -401,7 +401,7 @@ public static class VolumeJson
         };
         if (ctx.IsCloudAdmin)
         {
-            o["qos_specs_id"] = null;
+            o["qos_specs_id"] = t.QosSpecsId;
         }
 
         return o;

@@ -16,6 +16,7 @@ public static class MessageFields
 
     public sealed record Field(string Id, string Text);
 
+    public static readonly Field ScheduleAllocateVolume = new("001", "schedule allocate volume");
     public static readonly Field CopyVolumeToImage = new("003", "copy volume to image");
     public static readonly Field CopyImageToVolume = new("005", "copy image to volume");
     public static readonly Field ExtendVolume = new("007", "extend volume");
@@ -24,6 +25,7 @@ public static class MessageFields
     public static readonly Field SnapshotDelete = new("010", "delete snapshot");
 
     public static readonly Field UnknownError = new("001", "An unknown error occurred.");
+    public static readonly Field NoBackendAvailable = new("002", "Could not find any available weighted backend.");
     public static readonly Field FailedToUploadVolume = new("004", "Failed to upload volume to image at backend.");
     public static readonly Field DriverFailedExtend = new("010", "Volume Driver failed to extend volume.");
     public static readonly Field DriverFailedCreate = new("012", "Driver failed to create the volume.");
@@ -31,8 +33,8 @@ public static class MessageFields
     public static readonly Field SnapshotIsBusy = new("015", "Snapshot is busy.");
     public static readonly Field SnapshotDeleteError = new("016", "Snapshot failed to delete.");
 
-    private static readonly Field[] s_actions = [CopyVolumeToImage, CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate, SnapshotDelete];
-    private static readonly Field[] s_details = [UnknownError, FailedToUploadVolume, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError, SnapshotIsBusy, SnapshotDeleteError];
+    private static readonly Field[] s_actions = [ScheduleAllocateVolume, CopyVolumeToImage, CopyImageToVolume, ExtendVolume, CreateVolumeFromBackend, SnapshotCreate, SnapshotDelete];
+    private static readonly Field[] s_details = [UnknownError, NoBackendAvailable, FailedToUploadVolume, DriverFailedExtend, DriverFailedCreate, SnapshotCreateError, SnapshotIsBusy, SnapshotDeleteError];
 
     public static string EventId(string resourceType, string actionId, string detailId) => $"VOLUME_{resourceType}_{actionId}_{detailId}";
 

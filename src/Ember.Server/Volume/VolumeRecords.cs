@@ -46,8 +46,35 @@ public sealed record VolumeTypeRow
     public string? Description { get; init; }
     public bool IsPublic { get; init; } = true;
     public string ExtraSpecs { get; init; } = "{}";
+
+    /// <summary>The QoS specs associated with the type, if any.</summary>
+    public string? QosSpecsId { get; init; }
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
+}
+
+/// <summary>A QoS specs entity: Consumer is front-end, back-end or both; Specs holds a JSON object of strings.</summary>
+public sealed record QosSpecsRow
+{
+    public string Id { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string Consumer { get; init; } = "back-end";
+    public string Specs { get; init; } = "{}";
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}
+
+/// <summary>A volume type's encryption spec (Cinder's encryption table); Ember keeps it and encrypts nothing.</summary>
+public sealed record EncryptionRow
+{
+    public string VolumeTypeId { get; init; } = "";
+    public string EncryptionId { get; init; } = "";
+    public string Provider { get; init; } = "";
+    public string? Cipher { get; init; }
+    public int? KeySize { get; init; }
+    public string ControlLocation { get; init; } = "front-end";
+    public DateTime CreatedAt { get; init; }
+    public DateTime? UpdatedAt { get; init; }
 }
 
 /// <summary>An attachment row; AttachStatus is Cinder's attach_status.</summary>

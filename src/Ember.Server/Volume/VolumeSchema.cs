@@ -166,5 +166,48 @@ public static class VolumeSchema
             CREATE INDEX volume_transfers_project_order ON volume_transfers (project_id, created_at, id);
             CREATE INDEX volume_transfers_volume ON volume_transfers (volume_id);
             """),
+        // QoS specs (qos-specs): a type names at most one, as Cinder's volume_types.qos_specs_id; specs is a JSON object of strings.
+        new("volume-010-qos-specs", """
+            CREATE TABLE volume_qos_specs (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                consumer VARCHAR(16) NOT NULL,
+                specs TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            ALTER TABLE volume_types ADD COLUMN qos_specs_id VARCHAR(36);
+            CREATE INDEX volume_types_qos_specs ON volume_types (qos_specs_id);
+            """),
+        // A volume type's encryption spec (Cinder's encryption table), kept as given: Ember has no key manager to use it.
+        new("volume-011-encryption-types", """
+            CREATE TABLE volume_type_encryption (
+                volume_type_id VARCHAR(36) PRIMARY KEY,
+                encryption_id VARCHAR(36) NOT NULL,
+                provider VARCHAR(255) NOT NULL,
+                cipher VARCHAR(255),
+                key_size INTEGER,
+                control_location VARCHAR(16) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP);
+            """),
+        // os-services enable/disable/freeze: the state an admin set on a service (host, binary); no row is enabled and not frozen.
+        new("volume-012-service-state", """
+            CREATE TABLE volume_service_state (
+                service_binary VARCHAR(64) NOT NULL,
+                host VARCHAR(255) NOT NULL,
+                disabled BOOLEAN NOT NULL,
+                disabled_reason VARCHAR(255),
+                frozen BOOLEAN NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (service_binary, host));
+            """),
+        // os-quota-class-sets: a class's limits; the "default" class's replace Cinder's built-in defaults for every project.
+        new("volume-013-quota-classes", """
+            CREATE TABLE volume_quota_classes (
+                class_name VARCHAR(255) NOT NULL,
+                resource VARCHAR(64) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (class_name, resource));
+            """),
     ];
 }

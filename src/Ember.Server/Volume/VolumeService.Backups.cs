@@ -310,10 +310,7 @@ public sealed partial class VolumeService
                 $"VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum allowed limit {limits.PerVolumeGigabytes}G.");
         }
 
-        if (!await store.InsertVolumeWithinQuotaAsync(row, limits))
-        {
-            throw await OverQuotaAsync(projectId, limits, size, "volumes");
-        }
+        await InsertVolumeAsync(row, type, limits);
 
         return row;
     }

@@ -188,6 +188,18 @@ public sealed partial class VolumeService
         return await store.LimitsOfAsync(projectId);
     }
 
+    /// <summary>The limits a project has where it sets none: the default quota class's.</summary>
+    public Task<QuotaLimits> DefaultLimitsAsync() => store.ClassLimitsAsync(QuotaLimits.DefaultClass);
+
+    public Task<QuotaLimits> ClassLimitsAsync(string className) => store.ClassLimitsAsync(className);
+
+    /// <summary>Sets a quota class's limits (-1 is unlimited) and returns all of them.</summary>
+    public async Task<QuotaLimits> SetClassLimitsAsync(string className, IReadOnlyDictionary<string, int> limits)
+    {
+        await store.SetClassLimitsAsync(className, limits);
+        return await store.ClassLimitsAsync(className);
+    }
+
     /// <summary>Back to the defaults.</summary>
     public Task DeleteQuotasAsync(string projectId) => store.DeleteLimitsAsync(projectId);
 

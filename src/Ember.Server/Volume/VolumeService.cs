@@ -225,9 +225,18 @@ public sealed partial class VolumeService(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        if (!await store.InsertVolumeWithinQuotaAsync(row, limits))
+        await InsertVolumeAsync(row, type, limits);
+        if (await NoBackendReasonAsync(type) is { } noBackend)
         {
-            throw await OverQuotaAsync(projectId, limits, size, "volumes");
+            // Cinder's scheduler finds no valid backend: the volume goes to error, and its project gets a message.
+            if (await store.TransitionAsync(row.Id, ["creating"], "error"))
+            {
+                await RecordFailureAsync(projectId, CurrentRequestId(), MessageFields.VolumeResource, row.Id, MessageFields.ScheduleAllocateVolume,
+                    MessageFields.NoBackendAvailable, noBackend);
+            }
+
+            LogNotScheduled(logger, row.Id, noBackend);
+            return row;
         }
 
         LogCreating(logger, row.Id, size, type.Name, multiattach);
@@ -513,6 +522,9 @@ public sealed partial class VolumeService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Creating volume {VolumeId}: {Size} GiB, type {Type}, multiattach {Multiattach}")]
     private static partial void LogCreating(ILogger logger, string volumeId, int size, string type, bool multiattach);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No backend for volume {VolumeId}: {Reason}")]
+    private static partial void LogNotScheduled(ILogger logger, string volumeId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleting volume {VolumeId}")]
     private static partial void LogDeleting(ILogger logger, string volumeId);

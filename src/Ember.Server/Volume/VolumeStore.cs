@@ -15,7 +15,7 @@ namespace Ember.Server.Volume;
 public sealed partial class VolumeStore(Database db)
 {
     private const string VolumeColumns = "id, project_id, user_id, name, description, size, status, attach_status, volume_type_id, availability_zone, bootable, multiattach, readonly, readonly_shown, snapshot_id, source_volid, image_metadata, metadata, legacy_export, created_at, updated_at";
-    private const string TypeColumns = "id, name, description, is_public, extra_specs, created_at, updated_at";
+    private const string TypeColumns = "id, name, description, is_public, extra_specs, qos_specs_id, created_at, updated_at";
     private const string AttachmentColumns = "id, volume_id, project_id, instance_uuid, attach_status, attach_mode, mountpoint, attached_host, connector, export_name, attach_time, detach_time, created_at, updated_at";
     private const string SnapshotColumns = "id, volume_id, project_id, user_id, name, description, size, status, metadata, progress, created_at, updated_at";
 
@@ -24,6 +24,9 @@ public sealed partial class VolumeStore(Database db)
 
     /// <summary>The lock over a project's volume quota usage (volumes, snapshots, gigabytes).</summary>
     private static string QuotaLock(string projectId) => "volume-quota:" + projectId;
+
+    /// <summary>The lock over a volume type's row and its encryption spec.</summary>
+    private static string TypeLock(string typeId) => "volume-type:" + typeId;
 
     /// <summary>The lock over one volume's attachments and snapshots.</summary>
     private static string VolumeLock(string volumeId) => "volume:" + volumeId;
@@ -50,7 +53,7 @@ public sealed partial class VolumeStore(Database db)
         await using var c = await db.OpenAsync();
         try
         {
-            await c.ExecuteAsync($"INSERT INTO volume_types ({TypeColumns}) VALUES (@Id, @Name, @Description, @IsPublic, @ExtraSpecs, @CreatedAt, @UpdatedAt)", row);
+            await c.ExecuteAsync($"INSERT INTO volume_types ({TypeColumns}) VALUES (@Id, @Name, @Description, @IsPublic, @ExtraSpecs, @QosSpecsId, @CreatedAt, @UpdatedAt)", row);
         }
         catch (DbException ex) when (Database.IsUniqueViolation(ex))
         {
@@ -66,7 +69,7 @@ public sealed partial class VolumeStore(Database db)
     {
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        await db.LockAsync(c, tx, "volume-type:" + id);
+        await db.LockAsync(c, tx, TypeLock(id));
         var current = await c.QuerySingleOrDefaultAsync<VolumeTypeRow>($"SELECT {TypeColumns} FROM volume_types WHERE id = @Id", new { Id = id }, tx);
         if (current is null)
         {
@@ -88,7 +91,7 @@ public sealed partial class VolumeStore(Database db)
         return changed;
     }
 
-    /// <summary>False when a volume still uses the type. Its project access goes with it.</summary>
+    /// <summary>False when a volume still uses the type. Its project access and encryption spec go with it.</summary>
     public async Task<bool> DeleteTypeAsync(string id)
     {
         await using var c = await db.OpenAsync();
@@ -99,6 +102,7 @@ public sealed partial class VolumeStore(Database db)
         }
 
         await c.ExecuteAsync("DELETE FROM volume_type_projects WHERE volume_type_id = @Id", new { Id = id }, tx);
+        await c.ExecuteAsync("DELETE FROM volume_type_encryption WHERE volume_type_id = @Id", new { Id = id }, tx);
         await tx.CommitAsync();
         return true;
     }
@@ -141,7 +145,10 @@ public sealed partial class VolumeStore(Database db)
 
     // ---- volumes ----
 
-    /// <summary>Inserts the volume only if the project's quotas allow it, in one statement; false when over quota.</summary>
+    /// <summary>
+    /// Inserts the volume only if the project's quotas allow it and its type has no encryption spec, in one statement
+    /// under the type's lock (lock order: project quota, then type); false otherwise.
+    /// </summary>
     public async Task<bool> InsertVolumeWithinQuotaAsync(VolumeRow row, QuotaLimits limits)
     {
         var p = new DynamicParameters(row);
@@ -150,6 +157,7 @@ public sealed partial class VolumeStore(Database db)
         await using var c = await db.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         await db.LockAsync(c, tx, QuotaLock(row.ProjectId));
+        await db.LockAsync(c, tx, TypeLock(row.VolumeTypeId));
         var inserted = await c.ExecuteAsync($"""
             INSERT INTO volumes ({VolumeColumns})
             SELECT @Id, @ProjectId, @UserId, @Name, @Description, @Size, @Status, @AttachStatus, @VolumeTypeId, @AvailabilityZone, @Bootable,
@@ -157,6 +165,7 @@ public sealed partial class VolumeStore(Database db)
             WHERE (@MaxVolumes < 0 OR (SELECT COUNT(*) FROM volumes WHERE project_id = @ProjectId) < @MaxVolumes)
               AND (@MaxGigabytes < 0 OR (SELECT COALESCE(SUM(size), 0) FROM volumes WHERE project_id = @ProjectId)
                    + (SELECT COALESCE(SUM(size), 0) FROM volume_snapshots WHERE project_id = @ProjectId) + @Size <= @MaxGigabytes)
+              AND NOT EXISTS (SELECT 1 FROM volume_type_encryption e WHERE e.volume_type_id = @VolumeTypeId)
             """, p, tx) == 1;
         await tx.CommitAsync();
         return inserted;
@@ -247,6 +256,24 @@ public sealed partial class VolumeStore(Database db)
         await using var c = await db.OpenAsync();
         return await c.ExecuteAsync("UPDATE volumes SET status = @To, updated_at = @Now WHERE id = @Id AND status = @From AND attach_status = @AttachStatus",
             new { Id = id, From = from, AttachStatus = fromAttachStatus, To = to, Now = Ids.Now() }) == 1;
+    }
+
+    /// <summary>
+    /// os-retype: the new type and multiattach flag, if the volume still has the status and type it was checked with
+    /// and the new type has no encryption spec (under the new type's lock, as a volume create).
+    /// </summary>
+    public async Task<bool> RetypeAsync(VolumeRow volume, string newTypeId, bool multiattach)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await db.LockAsync(c, tx, TypeLock(newTypeId));
+        var done = await c.ExecuteAsync("""
+            UPDATE volumes SET volume_type_id = @New, multiattach = @Multiattach, updated_at = @Now
+            WHERE id = @Id AND status = @Status AND volume_type_id = @Old
+              AND NOT EXISTS (SELECT 1 FROM volume_type_encryption e WHERE e.volume_type_id = @New)
+            """, new { volume.Id, volume.Status, Old = volume.VolumeTypeId, New = newTypeId, Multiattach = multiattach, Now = Ids.Now() }, tx) == 1;
+        await tx.CommitAsync();
+        return done;
     }
 
     /// <summary>Ends the background creation: creating -> available with what the work produced.</summary>
@@ -701,7 +728,31 @@ public sealed partial class VolumeStore(Database db)
     // ---- quotas ----
 
     public async Task<QuotaLimits> LimitsOfAsync(string projectId) =>
-        QuotaLimits.Defaults.With(await QuotaRows.ReadAsync(db, "volume_quotas", projectId));
+        (await ClassLimitsAsync(QuotaLimits.DefaultClass)).With(await QuotaRows.ReadAsync(db, "volume_quotas", projectId));
+
+    /// <summary>A quota class's limits: Cinder's defaults where the class sets none.</summary>
+    public async Task<QuotaLimits> ClassLimitsAsync(string className)
+    {
+        await using var c = await db.OpenAsync();
+        var rows = await c.QueryAsync<(string Resource, long HardLimit)>("SELECT resource, hard_limit FROM volume_quota_classes WHERE class_name = @C", new { C = className });
+        return QuotaLimits.Defaults.With(rows.ToDictionary(r => r.Resource, r => (int)r.HardLimit, StringComparer.Ordinal));
+    }
+
+    /// <summary>Sets the given limits of a quota class together.</summary>
+    public async Task SetClassLimitsAsync(string className, IReadOnlyDictionary<string, int> limits)
+    {
+        await using var c = await db.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        foreach (var (resource, limit) in limits)
+        {
+            await c.ExecuteAsync("""
+                INSERT INTO volume_quota_classes (class_name, resource, hard_limit) VALUES (@C, @R, @L)
+                ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit
+                """, new { C = className, R = resource, L = limit }, tx);
+        }
+
+        await tx.CommitAsync();
+    }
 
     /// <summary>Sets the given limits together: all or (on an error) none.</summary>
     public Task SetLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits) => QuotaRows.WriteAsync(db, "volume_quotas", projectId, limits);
@@ -728,7 +779,10 @@ public sealed partial class VolumeStore(Database db)
 /// <summary>A project's hard limits; -1 is unlimited.</summary>
 public sealed record QuotaLimits(int Volumes, int Snapshots, int Gigabytes, int PerVolumeGigabytes, int Backups, int BackupGigabytes, int Groups)
 {
-    /// <summary>Cinder's defaults (quota_volumes, quota_snapshots, quota_gigabytes, ...).</summary>
+    /// <summary>The quota class whose limits every project starts from (Cinder's default quota class).</summary>
+    public const string DefaultClass = "default";
+
+    /// <summary>Cinder's defaults (quota_volumes, quota_snapshots, quota_gigabytes, ...), where the default class sets none.</summary>
     public static QuotaLimits Defaults { get; } = new(10, 10, 1000, -1, 10, 1000, 10);
 
     public static readonly string[] Resources = ["volumes", "snapshots", "gigabytes", "per_volume_gigabytes", "backups", "backup_gigabytes", "groups"];
