@@ -112,6 +112,7 @@ public sealed partial class EmberHost : IAsyncDisposable
         await app.Services.GetRequiredService<IImageData>().StartAsync(cancellationToken);
         // Stages and imports a stop interrupted are undone before a new one can begin.
         await app.Services.GetRequiredService<ImageStore>().RecoverStagingAsync();
+        await app.Services.GetRequiredService<ImageService>().FailInterruptedTasksAsync();
         // Volume crash recovery runs before compute recovers its servers and before any request is served.
         await app.Services.GetRequiredService<VolumeBootstrap>().RunAsync();
         await app.StartAsync(cancellationToken);

@@ -24,7 +24,9 @@ public static partial class ComputeApi
         {
             var context = Authorize(http, "os_compute_api:servers:update");
             var server = await FindServerAsync(store, context, id);
-            var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "server");
+            var root = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+            RefuseUnknownUpdateFields(root, ComputeVersion.Of(http));
+            var body = Json.RequiredObject(root, "server");
             if (body.ContainsKey("name"))
             {
                 server = server with { Name = ServerName(Json.OptionalString(body, "name")) };

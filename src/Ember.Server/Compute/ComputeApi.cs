@@ -25,6 +25,7 @@ public static partial class ComputeApi
         v21.AddEndpointFilter(async (context, next) =>
         {
             ComputeVersion.Of(context.HttpContext);
+            RefuseUnknownQuery(context.HttpContext);
             return await next(context);
         });
         MapFlavors(v21);

@@ -42,12 +42,40 @@ internal sealed class ServerListFilter
         "pci_devices", "limit", "marker", "tags", "tags-any", "not-tags", "not-tags-any", "changes-before", "locked",
     };
 
-    /// <summary>2.75: 400 for a query parameter Nova's schema does not know.</summary>
+    /// <summary>Nova's sort keys (VALID_SORT_KEYS); those it ignores below 2.75 (SERVER_LIST_IGNORE_SORT_KEY) follow.</summary>
+    private static readonly HashSet<string> s_sortKeys = new(StringComparer.Ordinal)
+    {
+        "access_ip_v4", "access_ip_v6", "auto_disk_config", "availability_zone", "config_drive", "created_at", "display_description",
+        "display_name", "host", "hostname", "image_ref", "instance_type_id", "kernel_id", "key_name", "launch_index", "launched_at",
+        "locked_by", "node", "power_state", "progress", "project_id", "ramdisk_id", "root_device_name", "task_state", "terminated_at",
+        "updated_at", "user_id", "uuid", "vm_state",
+    };
+
+    private static readonly HashSet<string> s_ignoredSortKeys = new(StringComparer.Ordinal)
+    {
+        "architecture", "cell_name", "cleaned", "default_ephemeral_device", "default_swap_device", "deleted", "deleted_at",
+        "disable_terminate", "ephemeral_gb", "ephemeral_key_uuid", "id", "key_data", "launched_on", "locked", "memory_mb", "os_type",
+        "reservation_id", "root_gb", "shutdown_terminate", "user_data", "vcpus", "vm_mode",
+    };
+
+    /// <summary>
+    /// 2.75: 400 for a query parameter Nova's schema does not know, and for the sort keys Nova ignored before (2.73 made
+    /// locked a real one). A sort key outside Nova's list is a 400 on every version, as its schema's enum.
+    /// </summary>
     public static void RefuseUnknown(IQueryCollection query, Microversion version)
     {
         if (version.AtLeast(75) && query.Keys.FirstOrDefault(k => !s_known.Contains(k)) is { } unknown)
         {
             throw ApiException.BadRequest($"Invalid input for query parameters {unknown}. Additional properties are not allowed ('{unknown}' was unexpected)");
+        }
+
+        foreach (var key in query["sort_key"].OfType<string>())
+        {
+            var valid = s_sortKeys.Contains(key) || key == "locked" && version.AtLeast(73) || s_ignoredSortKeys.Contains(key) && !version.AtLeast(75);
+            if (!valid)
+            {
+                throw ApiException.BadRequest($"Invalid input for query parameters sort_key. Value: {key}. '{key}' is not one of the sort keys Nova allows at {version}");
+            }
         }
     }
 

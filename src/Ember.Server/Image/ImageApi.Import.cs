@@ -84,7 +84,7 @@ public static partial class ImageApi
             throw ApiException.BadRequest("All_stores_must_succeed can only be set with enabled_backends");
         }
 
-        await images.ImportAsync(context, id, name);
+        await images.ImportAsync(context, id, name, body, RequestId(http));
         return Results.Accepted();
     }
 

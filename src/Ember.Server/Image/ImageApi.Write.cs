@@ -15,6 +15,15 @@ public static partial class ImageApi
     {
         var context = Authorize(http, "image:add_image");
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        var image = await images.CreateAsync(context, NewImage(context, body));
+        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
+        http.Response.Headers[ImportMethodsHeader] = string.Join(',', ImageService.ImportMethods);
+        return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
+    }
+
+    /// <summary>A queued image record as POST /v2/images makes it from <paramref name="body"/> (also an import task's image_properties).</summary>
+    private static ImageRow NewImage(RequestContext context, JsonObject body)
+    {
         var now = Ids.Now();
         var id = Json.OptionalString(body, "id") ?? Ids.NewUuid();
         if (!Ids.IsUuid(id))
@@ -53,10 +62,7 @@ public static partial class ImageApi
             image = Apply(image, properties, key, value);
         }
 
-        image = await images.CreateAsync(context, image with { Properties = ImageJson.PropertiesText(properties) });
-        http.Response.Headers.Location = $"{http.BaseUrl()}/image/v2/images/{image.Id}";
-        http.Response.Headers[ImportMethodsHeader] = string.Join(',', ImageService.ImportMethods);
-        return Json.Reply(ImageJson.Of(image), StatusCodes.Status201Created);
+        return image with { Properties = ImageJson.PropertiesText(properties) };
     }
 
     /// <summary>Sets one field from a create body or a patch; custom properties must be strings.</summary>

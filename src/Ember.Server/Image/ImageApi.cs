@@ -43,13 +43,15 @@ public static partial class ImageApi
         v2.MapDelete("/images/{id}/tags/{tag}", RemoveTagAsync);
         MapMembers(v2);
         MapImport(v2);
+        MapTasks(v2);
     }
 
     private static JsonObject VersionsBody(HttpContext http)
     {
         var list = new JsonArray();
-        // Glance lists every minor version it speaks; clients pick the newest CURRENT one.
-        foreach (var (id, status) in new[] { ("v2.16", "CURRENT"), ("v2.15", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.0", "SUPPORTED") })
+        // Glance lists every minor version it speaks; clients pick the newest CURRENT one. 2.12 is the image's tasks
+        // (GET /v2/images/{id}/tasks), which Tempest looks for before it checks an import's task.
+        foreach (var (id, status) in new[] { ("v2.16", "CURRENT"), ("v2.15", "SUPPORTED"), ("v2.12", "SUPPORTED"), ("v2.9", "SUPPORTED"), ("v2.0", "SUPPORTED") })
         {
             list.Add(new JsonObject
             {

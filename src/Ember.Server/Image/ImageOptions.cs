@@ -40,6 +40,10 @@ public sealed class ImageOptions : IValidatableObject
     [Range(-1, long.MaxValue)]
     public long StorageQuotaBytes { get; set; } = 1000L << 30;
 
+    /// <summary>Hours a task is kept after it ends, then it is gone (Glance's task_time_to_live, 48).</summary>
+    [Range(1, 24 * 365)]
+    public int TaskTimeToLiveHours { get; set; } = 48;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
         IsRbd ? Rbd.ValidateCluster("Image:Rbd") : [];
 }

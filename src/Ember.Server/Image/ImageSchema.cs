@@ -42,5 +42,26 @@ public static class ImageSchema
                 PRIMARY KEY (image_id, member_id));
             CREATE INDEX image_members_member ON image_members (member_id);
             """),
+        // Glance's tasks: legacy "import" tasks (POST /v2/tasks) and the "api_image_import" task each interoperable
+        // import records (GET /v2/images/{id}/tasks). No foreign key: a task outlives its image, as in Glance, until it
+        // expires. input and result are JSON text.
+        new("image-003-tasks", """
+            CREATE TABLE image_tasks (
+                id VARCHAR(36) PRIMARY KEY,
+                type VARCHAR(30) NOT NULL,
+                status VARCHAR(30) NOT NULL,
+                owner VARCHAR(64) NOT NULL,
+                image_id VARCHAR(36),
+                user_id VARCHAR(64),
+                request_id VARCHAR(64),
+                input TEXT NOT NULL,
+                result TEXT,
+                message TEXT NOT NULL,
+                expires_at TIMESTAMP,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX image_tasks_owner ON image_tasks (owner);
+            CREATE INDEX image_tasks_image ON image_tasks (image_id);
+            """),
     ];
 }

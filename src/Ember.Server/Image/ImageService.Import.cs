@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Ember.Server.Common;
 
 namespace Ember.Server.Image;
@@ -17,8 +18,9 @@ public sealed partial class ImageService
     /// <summary>
     /// Glance's import with glance-direct, checked in Glance's order (status, formats, then ownership): the image
     /// goes uploading → importing here, and active (or back to queued without its staged data) in the background.
+    /// The import is recorded as Glance's api_image_import task of the image, with the request's id and body.
     /// </summary>
-    public async Task ImportAsync(RequestContext context, string id, string method)
+    public async Task ImportAsync(RequestContext context, string id, string method, JsonObject request, string requestId)
     {
         var image = await GetVisibleAsync(context, id);
         if (image.Status == "active")
@@ -56,7 +58,13 @@ public sealed partial class ImageService
             throw ApiException.Conflict($"New operation on image '{id}' is not permitted as prior operation is still in progress");
         }
 
-        work.Run("image import", ("ImageId", id), token => store.ImportStagedAsync(image with { Status = "importing" }, token));
+        var task = await RecordImportTaskAsync(context, requestId, id, request);
+        work.Run("image import", ("ImageId", id), async token =>
+        {
+            await tasks.StartAsync(task.Id);
+            var failure = await store.ImportStagedAsync(image with { Status = "importing" }, token);
+            await tasks.FinishAsync(task.Id, failure, ImageIdResult(id), TaskTimeToLive);
+        }, onError: _ => tasks.FinishAsync(task.Id, InternalTaskError, null, TaskTimeToLive));
     }
 
     /// <summary>The caller's project's image storage, for /v2/info/usage.</summary>

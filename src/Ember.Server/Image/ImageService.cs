@@ -9,7 +9,8 @@ namespace Ember.Server.Image;
 /// quotas, protected images, uploads, and the check an image passes again before it is used. The API reads and
 /// writes bodies; the store runs SQL and owns the files.
 /// </summary>
-public sealed partial class ImageService(ImageStore store, ImageMemberStore members, Policy policy, IOptions<ImageOptions> options, BackgroundWork work)
+public sealed partial class ImageService(ImageStore store, ImageMemberStore members, ImageTaskStore tasks, Policy policy, IOptions<ImageOptions> options,
+    BackgroundWork work)
 {
     /// <summary>Visible: the caller's own images, public and community ones; admins see all.</summary>
     public static bool CanSee(RequestContext context, ImageRow image) =>

@@ -24,6 +24,11 @@ public static class ImageServices
         new("image:add_member", PolicyRule.Member),
         new("image:modify_member", PolicyRule.Member),
         new("image:delete_member", PolicyRule.Member),
+        // Glance's tasks API is the admin's (tasks_api_access); the task rules behind it are its "default".
+        new("image:tasks_api_access", PolicyRule.Admin),
+        new("image:get_tasks", PolicyRule.Reader),
+        new("image:get_task", PolicyRule.Reader),
+        new("image:add_task", PolicyRule.Member),
     ]);
 
     public static IServiceCollection AddImageServices(this IServiceCollection services) => services
@@ -35,6 +40,7 @@ public static class ImageServices
             : sp.GetRequiredService<FileImageData>())
         .AddSingleton<ImageStore>()
         .AddSingleton<ImageMemberStore>()
+        .AddSingleton<ImageTaskStore>()
         .AddSingleton<ImageService>()
         .AddSingleton<ImageBootstrap>();
 }

@@ -110,9 +110,9 @@ public sealed partial class ImageStore
     /// <summary>
     /// The glance-direct import of an image the caller has moved to "importing": the staged file is hashed, inspected
     /// against the disk_format and becomes the image's data (active). On any failure the image goes back to queued
-    /// and the staged data is removed, as Glance's import flow reverts.
+    /// and the staged data is removed, as Glance's import flow reverts. Returns null, or why the data was refused.
     /// </summary>
-    public async Task ImportStagedAsync(ImageRow image, CancellationToken cancellationToken)
+    public async Task<string?> ImportStagedAsync(ImageRow image, CancellationToken cancellationToken)
     {
         var path = StagedFileOf(image.Id);
         try
@@ -120,6 +120,7 @@ public sealed partial class ImageStore
             await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
             await ReceiveAsync(image, source, null, source.Length, path, "importing", cancellationToken);
             LogImported(logger, image.Id, source.Length);
+            return null;
         }
         catch (Exception e)
         {
@@ -129,6 +130,8 @@ public sealed partial class ImageStore
             {
                 throw; // the background runner logs what is not a refusal of the data
             }
+
+            return e.Message;
         }
         finally
         {
