@@ -66,12 +66,6 @@ public static partial class ComputeApi
             SearchHypervisorsAsync(http, store, registry, inventory, pattern, "os_compute_api:os-hypervisors:search", withServers: false));
         v21.MapGet("/os-hypervisors/{pattern}/servers", (HttpContext http, ComputeServiceStore store, ComputeServiceRegistry registry, HostInventory inventory, string pattern) =>
             SearchHypervisorsAsync(http, store, registry, inventory, pattern, "os_compute_api:os-hypervisors:servers", withServers: true));
-        // OpenStackClient's "hypervisor show" lists the aggregates a host is in; Ember has none yet.
-        v21.MapGet("/os-aggregates", (HttpContext http) =>
-        {
-            Authorize(http, "os_compute_api:os-aggregates:index");
-            return Json.Reply(new JsonObject { ["aggregates"] = new JsonArray() });
-        });
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ember.Server.Compute;
 
-// Microversion routes that answer for something Ember does not have: a guest NUMA topology (2.78) and host
-// aggregates to cache images on (2.81). They give what Nova gives when there is none.
+// Microversion routes that answer for something Ember does not do: a guest NUMA topology (2.78) and caching images
+// on an aggregate's hosts ahead of boots (2.81). They give what Nova gives when there is nothing to do.
 public static partial class ComputeApi
 {
     private static void MapTopologyAndImageCache(RouteGroupBuilder v21)
@@ -21,8 +21,9 @@ public static partial class ComputeApi
             await FindServerAsync(store, context, id);
             return Json.Reply(new JsonObject { ["nodes"] = new JsonArray(), ["pagesize_kb"] = null });
         });
-        // 2.81: os-aggregates lists none, so every aggregate is Nova's AggregateNotFound, after its request checks.
-        v21.MapPost("/os-aggregates/{id}/images", async Task<IResult> (HttpContext http, string id) =>
+        // 2.81: Nova asks the aggregate's hosts to fetch the images ahead of boots. Ember's hosts fetch an image at
+        // its first boot and keep it in their cache, so an existing aggregate is accepted with nothing to do.
+        v21.MapPost("/os-aggregates/{id}/images", async Task<IResult> (HttpContext http, AggregateStore aggregates, string id) =>
         {
             RequireVersion(http, 81);
             Authorize(http, "compute:aggregates:images");
@@ -33,9 +34,11 @@ public static partial class ComputeApi
                 throw ApiException.BadRequest("Invalid input for field/attribute cache. It must be a non-empty list of {\"id\": image uuid}.");
             }
 
-            return int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
-                ? throw ApiException.NotFound($"Aggregate {id} could not be found.")
-                : throw ApiException.BadRequest($"Invalid input for field/attribute id. Value: {id}. It must be an integer.");
+            return !long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                ? throw ApiException.BadRequest($"Invalid input for field/attribute id. Value: {id}. It must be an integer.")
+                : await aggregates.FindAsync(number) is null
+                    ? throw ApiException.NotFound($"Aggregate {id} could not be found.")
+                    : Results.Accepted();
         });
     }
 

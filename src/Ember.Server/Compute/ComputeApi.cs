@@ -43,6 +43,11 @@ public static partial class ComputeApi
         MapKeypairs(v21);
         MapQuotas(v21);
         MapTopologyAndImageCache(v21);
+        MapAvailabilityZones(v21);
+        MapAggregates(v21);
+        MapUsage(v21);
+        MapMigrations(v21);
+        MapHostsAndAuditLog(v21);
         MapConsoles(compute, v21);
     }
 

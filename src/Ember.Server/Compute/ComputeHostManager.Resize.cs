@@ -60,12 +60,15 @@ public sealed partial class ComputeHostManager
                 await BootAsync(server, flavor, image, volumeDisks, cancellationToken);
             }
 
+            // The migration's status first: the server's state lets the next request (confirm, revert) in.
+            await store.SetMigrationStatusAsync(server.Id, "resize", "finished");
             await store.SetStateAsync(server.Id, VmStates.Resized, null, wasRunning ? PowerStates.Running : PowerStates.Shutdown);
             LogResized(logger, server.Id, server.FlavorId);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LogResizeFailed(logger, server.Id, ex);
+            await store.SetMigrationStatusAsync(server.Id, "resize", "error");
             await FailAsync(server.Id, ex);
         }
     }
@@ -80,6 +83,7 @@ public sealed partial class ComputeHostManager
 
         File.Delete(Path.Combine(InstanceDir(server.Id), KeptDisk));
         var running = server.PowerState == PowerStates.Running;
+        await store.SetMigrationStatusAsync(server.Id, "resize", "confirmed");
         await store.EndResizeAsync(server.Id, revert: false, running ? VmStates.Active : VmStates.Stopped, server.PowerState);
     }
 
@@ -101,6 +105,7 @@ public sealed partial class ComputeHostManager
                 File.Move(kept, Path.Combine(dir, "disk"), overwrite: true);
             }
 
+            await store.SetMigrationStatusAsync(server.Id, "resize", "reverted");
             await store.EndResizeAsync(server.Id, revert: true, wasRunning ? VmStates.Active : VmStates.Stopped,
                 wasRunning ? PowerStates.Running : PowerStates.Shutdown);
             if (wasRunning && await store.FindServerAsync(server.Id) is { } reverted)
@@ -114,6 +119,7 @@ public sealed partial class ComputeHostManager
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LogResizeFailed(logger, server.Id, ex);
+            await store.SetMigrationStatusAsync(server.Id, "resize", "error");
             await FailAsync(server.Id, ex);
         }
     }

@@ -19,13 +19,13 @@ public static class ComputeRegistryServices
         new("os_compute_api:os-hypervisors:search", PolicyRule.Admin),
         new("os_compute_api:os-hypervisors:servers", PolicyRule.Admin),
         new("os_compute_api:os-hypervisors:uptime", PolicyRule.Admin),
-        new("os_compute_api:os-aggregates:index", PolicyRule.Admin),
     ];
 
     public static IServiceCollection AddComputeServiceRegistry(this IServiceCollection services) =>
         services
             .AddSingleton(new PolicyRules(s_policy))
             .AddSingleton<ComputeServiceStore>()
+            .AddComputeAdmin()
             // Every process's certificate for calls between processes; the registry publishes its fingerprint.
             .AddSingleton<ServiceCertificate>()
             .AddSingleton<ComputeServiceRegistry>()

@@ -226,5 +226,55 @@ public static class ComputeSchema
         new("compute-024-mv-hostname", """
             ALTER TABLE servers ADD COLUMN hostname VARCHAR(255);
             """),
+        // os-aggregates: named groups of compute hosts with metadata (Nova's aggregates, aggregate_hosts and
+        // aggregate_metadata, the metadata here as one JSON object). A host's zone is written through to its
+        // nova-compute row (AggregateStore).
+        new("compute-026-aggregates", """
+            CREATE TABLE aggregates (
+                id SEQUENCE_KEY,
+                uuid VARCHAR(36) NOT NULL UNIQUE,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                metadata TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP);
+            CREATE TABLE aggregate_hosts (
+                aggregate_id BIGINT NOT NULL REFERENCES aggregates(id) ON DELETE CASCADE,
+                host VARCHAR(255) NOT NULL,
+                PRIMARY KEY (aggregate_id, host));
+            """),
+        // os-migrations: each resize and evacuation of a server (Nova's migrations), deleted with the server as Nova
+        // soft-deletes them with the instance. Flavors are named by their flavor id (Nova keeps its internal integer ids).
+        new("compute-027-migrations", """
+            CREATE TABLE migrations (
+                id SEQUENCE_KEY,
+                uuid VARCHAR(36) NOT NULL UNIQUE,
+                server_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                source_compute VARCHAR(255),
+                dest_compute VARCHAR(255),
+                dest_host VARCHAR(64),
+                old_flavor_id VARCHAR(255),
+                new_flavor_id VARCHAR(255),
+                migration_type VARCHAR(32) NOT NULL,
+                status VARCHAR(32) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP);
+            CREATE INDEX migrations_server ON migrations (server_id);
+            CREATE INDEX migrations_order ON migrations (created_at, id);
+            """),
+        // os-simple-tenant-usage: a deleted server that ran, with the time it ended (Nova keeps its soft-deleted
+        // instance row with terminated_at), so usage over a window still counts the hours it ran in it.
+        new("compute-028-usage", """
+            CREATE TABLE terminated_servers (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                flavor_json TEXT NOT NULL,
+                launched_at TIMESTAMP NOT NULL,
+                terminated_at TIMESTAMP NOT NULL);
+            CREATE INDEX terminated_servers_ended ON terminated_servers (terminated_at);
+            """),
     ];
 }

@@ -44,6 +44,17 @@ public sealed partial class ComputeService
 
         await store.StartActionAsync(server.Id, requestId, "evacuate", ctx);
         var flavor = JsonSerializer.Deserialize<FlavorRow>(server.FlavorJson)!;
+        await store.StartMigrationAsync(new MigrationRow
+        {
+            ServerId = server.Id,
+            ProjectId = server.ProjectId,
+            UserId = ctx.UserId,
+            SourceCompute = server.Host,
+            OldFlavorId = flavor.Id,
+            NewFlavorId = flavor.Id,
+            MigrationType = "evacuation",
+            Status = "accepted",
+        });
         var bdms = (await store.ListBdmsAsync(server.Id)).Where(b => b.AttachmentId is not null).ToList();
         var resources = ResourceRequest.Of(flavor, bootFromVolume: server.ImageId is null || bdms.Any(b => b.BootIndex == 0));
         var request = new SchedulingRequest(server.Id, server.ProjectId, new FlavorSpec(flavor.Ram, flavor.Vcpus, flavor.Disk),
@@ -66,6 +77,7 @@ public sealed partial class ComputeService
         {
             await ReleaseAttachmentsAsync(ctx, moved.Select(m => m.Bdm with { AttachmentId = m.NewAttachment }));
             await store.SetTaskStateAsync(server.Id, null);
+            await store.SetMigrationStatusAsync(server.Id, "evacuation", "error");
             throw;
         }
 
@@ -76,6 +88,7 @@ public sealed partial class ComputeService
             LogNoValidHost(logger, server.Id, "no host to evacuate to");
             await ReleaseAttachmentsAsync(ctx, moved.Select(m => m.Bdm with { AttachmentId = m.NewAttachment }));
             await store.SetStateAsync(server.Id, server.VmState, null, server.PowerState, NoValidHostFault());
+            await store.SetMigrationStatusAsync(server.Id, "evacuation", "error");
             return;
         }
 
@@ -86,6 +99,8 @@ public sealed partial class ComputeService
         await networks.BindServerPortsAsync(server.Id, newHost, CancellationToken.None);
         var spawn = new SpawnServer(requestId, server.Id, request.Flavor, request.Image, disks, adminPass);
         await (await hosts.GetAsync(newHost, CancellationToken.None)).SpawnAsync(spawn, CancellationToken.None);
+        // Nova's compute marks it done once the rebuild on the destination ends; Ember once the destination took the spawn.
+        await store.SetMigrationStatusAsync(server.Id, "evacuation", "done", newHost);
     }
 
     private static ApiException EvacuateConflict(ServerRow server) => ApiException.Conflict(server.Host.Length == 0

@@ -45,18 +45,31 @@ public sealed partial class ComputeService
 
         await store.SetResizedFlavorAsync(server.Id, flavor, server.FlavorJson);
         await store.StartActionAsync(server.Id, requestId, "resize", ctx);
+        await store.StartMigrationAsync(new MigrationRow
+        {
+            ServerId = server.Id,
+            ProjectId = server.ProjectId,
+            UserId = ctx.UserId,
+            SourceCompute = server.Host,
+            DestCompute = server.Host,
+            OldFlavorId = current.Id,
+            NewFlavorId = flavor.Id,
+            MigrationType = "resize",
+            Status = "pre-migrating",
+        });
         await host.ResizeAsync(new ResizeServer(requestId, server.Id, ResizeStep.Resize), CancellationToken.None);
     }
 
     /// <summary>confirmResize: from VERIFY_RESIZE; the host drops the kept root disk, the server is ACTIVE (or SHUTOFF) on the new flavor.</summary>
     public Task ConfirmResizeAsync(RequestContext ctx, string requestId, ServerRow server) =>
-        FinishResizeAsync(ctx, requestId, server, "confirmResize", "resize_confirming", ResizeStep.Confirm);
+        FinishResizeAsync(ctx, requestId, server, "confirmResize", "resize_confirming", ResizeStep.Confirm, "confirming");
 
     /// <summary>revertResize: from VERIFY_RESIZE; the host puts the kept root disk and the old flavor back.</summary>
     public Task RevertResizeAsync(RequestContext ctx, string requestId, ServerRow server) =>
-        FinishResizeAsync(ctx, requestId, server, "revertResize", "resize_reverting", ResizeStep.Revert);
+        FinishResizeAsync(ctx, requestId, server, "revertResize", "resize_reverting", ResizeStep.Revert, "reverting");
 
-    private async Task FinishResizeAsync(RequestContext ctx, string requestId, ServerRow server, string action, string taskState, ResizeStep step)
+    private async Task FinishResizeAsync(RequestContext ctx, string requestId, ServerRow server, string action, string taskState, ResizeStep step,
+        string migrationStatus)
     {
         RequireUnlocked(ctx, server);
         var host = await HostOfAsync(server);
@@ -67,6 +80,7 @@ public sealed partial class ComputeService
         }
 
         await store.StartActionAsync(server.Id, requestId, action, ctx);
+        await store.SetMigrationStatusAsync(server.Id, "resize", migrationStatus);
         await host.ResizeAsync(new ResizeServer(requestId, server.Id, step), CancellationToken.None);
     }
 }

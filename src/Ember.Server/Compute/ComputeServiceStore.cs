@@ -234,9 +234,12 @@ public sealed class ComputeServiceStore(Database db)
             new { Id = id, ForcedDown = forcedDown, Now = now }) == 1;
     }
 
+    /// <summary>Deletes a service; a nova-compute one also leaves its aggregates, as Nova's service delete does.</summary>
     public async Task<bool> DeleteAsync(string id)
     {
         await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("DELETE FROM aggregate_hosts WHERE host IN (SELECT host FROM compute_services WHERE id = @Id AND binary_name = @Compute)",
+            new { Id = id, Compute = ComputeBinary });
         return await c.ExecuteAsync("DELETE FROM compute_services WHERE id = @Id", new { Id = id }) == 1;
     }
 

@@ -353,9 +353,19 @@ public sealed partial class ComputeStore(Database db)
             """, new { Id = id, VmState = VmStates.ShelvedOffloaded, PowerState = PowerStates.NoState, FaultJson = faultJson, Now = Ids.Now() });
     }
 
+    /// <summary>
+    /// Deletes the server's rows. A server that ever ran is kept in terminated_servers with the time it ended (Nova's
+    /// terminated_at), so os-simple-tenant-usage still counts it for the windows it ran in.
+    /// </summary>
     public async Task DeleteServerAsync(string id)
     {
         await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("""
+            INSERT INTO terminated_servers (id, name, project_id, user_id, flavor_json, launched_at, terminated_at)
+            SELECT id, name, project_id, user_id, flavor_json, launched_at, @Now FROM servers WHERE id = @Id AND launched_at IS NOT NULL
+            ON CONFLICT (id) DO NOTHING
+            """, new { Id = id, Now = Ids.Now() });
+        await c.ExecuteAsync("DELETE FROM migrations WHERE server_id = @Id", new { Id = id });
         await c.ExecuteAsync("DELETE FROM block_device_mappings WHERE server_id = @Id", new { Id = id });
         await c.ExecuteAsync("DELETE FROM server_tags WHERE server_id = @Id", new { Id = id });
         await c.ExecuteAsync("DELETE FROM servers WHERE id = @Id", new { Id = id });

@@ -122,15 +122,20 @@ public abstract class MicroversionApiCases(FuzzFixture fixture)
         Assert.Null(topology["pagesize_kb"]);
         Assert.Equal(HttpStatusCode.NotFound, (await other.Api.TrySendAsync(HttpMethod.Get, Path(server) + "/topology", apiVersion: V(78))).Status);
 
-        // 2.81: no aggregate exists, so caching an image on one is Nova's AggregateNotFound (after policy and body checks).
+        // 2.81: caching an image on an aggregate that does not exist is Nova's AggregateNotFound (after policy and body checks).
         var cache = new JsonObject { ["cache"] = new JsonArray(new JsonObject { ["id"] = image }) };
         Assert.Equal(HttpStatusCode.NotFound, (await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates/1/images", cache, V(80))).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await own.Api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates/1/images", cache, V(81))).Status);
         Assert.Equal(HttpStatusCode.BadRequest,
             (await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates/1/images", new JsonObject { ["cache"] = new JsonArray() }, V(81))).Status);
-        var (status, json, _) = await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates/1/images", cache, V(81));
+        var (status, json, _) = await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates/987654/images", cache, V(81));
         Assert.Equal(HttpStatusCode.NotFound, status);
-        Assert.Equal("Aggregate 1 could not be found.", Message(json));
+        Assert.Equal("Aggregate 987654 could not be found.", Message(json));
+        // An existing one takes the request: Ember's hosts fetch an image at its first boot, so there is nothing to do ahead.
+        var aggregate = (await admin.SendAsync(HttpMethod.Post, "/compute/v2.1/os-aggregates",
+            new JsonObject { ["aggregate"] = new JsonObject { ["name"] = "mv-cache-" + Guid.NewGuid().ToString("N")[..8] } }))["aggregate"]!["id"]!.GetValue<long>();
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.TrySendAsync(HttpMethod.Post, $"/compute/v2.1/os-aggregates/{aggregate}/images", cache, V(81))).Status);
+        await admin.SendAsync(HttpMethod.Delete, $"/compute/v2.1/os-aggregates/{aggregate}");
         await own.Api.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
     }
 
