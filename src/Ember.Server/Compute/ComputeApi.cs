@@ -42,6 +42,11 @@ public static partial class ComputeApi
         MapKeypairs(v21);
         MapQuotas(v21);
         MapTopologyAndImageCache(v21);
+        MapVolumeProxy(v21);
+        MapExtensions(v21);
+        MapServerPassword(v21);
+        MapExternalEvents(v21);
+        MapDiagnostics(v21);
         MapConsoles(compute, v21);
     }
 

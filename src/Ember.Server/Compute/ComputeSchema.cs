@@ -226,5 +226,10 @@ public static class ComputeSchema
         new("compute-024-mv-hostname", """
             ALTER TABLE servers ADD COLUMN hostname VARCHAR(255);
             """),
+        // os-server-password: what the guest posted to the metadata service, encrypted with its key (Nova keeps it in
+        // the instance's system metadata); null until then and after a clear.
+        new("compute-029-server-password", """
+            ALTER TABLE servers ADD COLUMN password TEXT;
+            """),
     ];
 }
