@@ -580,6 +580,10 @@ public static partial class ComputeApi
             case "ember-exec":
                 http.Enforce(context, "ember:servers:exec");
                 return await ExecAsync(http, compute, server, argument as JsonObject);
+            case "restore":
+                return RestoreServer(http, context, server);
+            case "forceDelete":
+                return await ForceDeleteServerAsync(http, compute, context, server);
             case "addSecurityGroup" or "removeSecurityGroup":
                 return await ServerSecurityGroupActionAsync(http, compute, context, server, action, argument);
             case "createImage":

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ember.Server.Common;
+using Ember.Server.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -59,7 +60,7 @@ public static partial class ComputeApi
     /// "delete_on_termination": bool}} changes whether the volume goes with the server; the other fields of the view
     /// may be given but not changed. Another volumeId (and any PUT before 2.85) is Nova's swap, which Ember does not do.
     /// </summary>
-    private static async Task<IResult> UpdateVolumeAttachmentAsync(HttpContext http, ComputeStore store, string id, string volumeId)
+    private static async Task<IResult> UpdateVolumeAttachmentAsync(HttpContext http, ComputeStore store, VolumeService volumes, string id, string volumeId)
     {
         var version = ComputeVersion.Of(http);
         var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "volumeAttachment");
@@ -67,7 +68,7 @@ public static partial class ComputeApi
         if (!version.AtLeast(85) || newVolumeId != volumeId)
         {
             var admin = Authorize(http, "os_compute_api:os-volumes-attachments:swap");
-            await FindServerAsync(store, admin, id);
+            await CheckSwapVolumeAsync(volumes, store, admin, id, volumeId, newVolumeId);
             throw new ApiException(ErrorKind.NotImplemented, "Ember does not swap a server's volume for another: detach it and attach the other.");
         }
 

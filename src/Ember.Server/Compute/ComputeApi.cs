@@ -48,6 +48,12 @@ public static partial class ComputeApi
         MapUsage(v21);
         MapMigrations(v21);
         MapHostsAndAuditLog(v21);
+
+        MapVolumeProxy(v21);
+        MapExtensions(v21);
+        MapServerPassword(v21);
+        MapExternalEvents(v21);
+        MapDiagnostics(v21);
         MapConsoles(compute, v21);
     }
 

@@ -84,6 +84,9 @@ public interface IComputeHost
     /// <summary>changePassword through the guest agent.</summary>
     Task SetPasswordAsync(SetPasswordRequest message, CancellationToken cancellationToken);
 
+    /// <summary>Counters of the running QEMU (vCPU times, memory, block and NIC statistics); 409 when it does not run here.</summary>
+    Task<DiagnosticsReply> GetDiagnosticsAsync(DiagnosticsRequest message, CancellationToken cancellationToken);
+
     /// <summary>
     /// A byte stream to the guest's serial port. The one call whose reply is a stream rather than a record:
     /// in-process it is QEMU's console socket; across the network the transport proxies it.
@@ -221,6 +224,31 @@ public sealed record SetPasswordRequest(string RequestId, string ServerId, strin
 
 public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 
+public sealed record DiagnosticsRequest(string RequestId, string ServerId);
+
+/// <summary>
+/// What QEMU and the host kernel count for a running guest. <see cref="State"/> is QMP's run state (running, paused, ...),
+/// <see cref="Hypervisor"/> kvm or qemu (TCG); a counter the host could not read is null.
+/// </summary>
+public sealed record DiagnosticsReply(
+    string State,
+    string Hypervisor,
+    long? UptimeSeconds,
+    long? MemoryMaximumMiB,
+    long? MemoryUsedMiB,
+    IReadOnlyList<CpuCounters> Cpus,
+    IReadOnlyList<DiskCounters> Disks,
+    IReadOnlyList<NicCounters> Nics);
+
+/// <summary><see cref="TimeNanoseconds"/>: the vCPU thread's user and system time.</summary>
+public sealed record CpuCounters(int Id, long? TimeNanoseconds);
+
+public sealed record DiskCounters(string Device, long ReadBytes, long ReadRequests, long WriteBytes, long WriteRequests, long Errors);
+
+/// <summary>Seen from the guest: rx is what the guest received (what its tap <see cref="Tap"/> sent).</summary>
+public sealed record NicCounters(string Tap, string MacAddress, long? RxOctets, long? RxPackets, long? RxErrors, long? RxDrop,
+    long? TxOctets, long? TxPackets, long? TxErrors, long? TxDrop);
+
 /// <summary>The contract's messages for System.Text.Json's source generator: a message that cannot be serialized does not compile here.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(SpawnServer))]
@@ -241,5 +269,7 @@ public sealed record SerialConsoleRequest(string RequestId, string ServerId);
 [JsonSerializable(typeof(ExecReply))]
 [JsonSerializable(typeof(SetPasswordRequest))]
 [JsonSerializable(typeof(SerialConsoleRequest))]
+[JsonSerializable(typeof(DiagnosticsRequest))]
+[JsonSerializable(typeof(DiagnosticsReply))]
 [JsonSerializable(typeof(Volume.VolumeConnection))]
 public sealed partial class ComputeHostJson : JsonSerializerContext;

@@ -27,6 +27,7 @@ public static class HostCalls
     public const string SetPassword = "/set-password";
     public const string BootPassword = "/boot-password";
     public const string AttachInterface = "/attach-interface";
+    public const string Diagnostics = "/diagnostics";
 
     /// <summary>The websocket of a server's serial port: this prefix and the server id.</summary>
     public const string SerialConsole = "/serial-console/";
@@ -162,6 +163,12 @@ public sealed partial class HostCallServer : IAsyncDisposable
         {
             var request = await ReadAsync(http, ComputeHostJson.Default.ExecRequest);
             await http.Response.WriteAsJsonAsync(await host.ExecAsync(request, http.RequestAborted), ComputeHostJson.Default.ExecReply,
+                cancellationToken: http.RequestAborted);
+        });
+        app.MapPost(HostCalls.Diagnostics, async http =>
+        {
+            var request = await ReadAsync(http, ComputeHostJson.Default.DiagnosticsRequest);
+            await http.Response.WriteAsJsonAsync(await host.GetDiagnosticsAsync(request, http.RequestAborted), ComputeHostJson.Default.DiagnosticsReply,
                 cancellationToken: http.RequestAborted);
         });
         app.MapPost(HostCalls.SetPassword, async http =>

@@ -276,5 +276,10 @@ public static class ComputeSchema
                 terminated_at TIMESTAMP NOT NULL);
             CREATE INDEX terminated_servers_ended ON terminated_servers (terminated_at);
             """),
+        // os-server-password: what the guest posted to the metadata service, encrypted with its key (Nova keeps it in
+        // the instance's system metadata); null until then and after a clear.
+        new("compute-029-server-password", """
+            ALTER TABLE servers ADD COLUMN password TEXT;
+            """),
     ];
 }

@@ -130,6 +130,7 @@ public static class ComputeServices
         services.TryAddSingleton<ComputeStore>();
         return services
             .AddSingleton(new PolicyRules(s_policy))
+            .AddSingleton(new PolicyRules(ComputeApi.ProxyAndEventPolicy))
             // API side, reaching each host through the contract: this process's own in-process, others through the database.
             .AddSingleton<ComputeHostStatus>()
             .AddSingleton<IComputeHosts, RegisteredComputeHosts>()

@@ -359,7 +359,8 @@ public sealed partial class HostNetworking(
         {
             var socket = NamespaceSockets.ListenTcp(ns, new IPEndPoint(IPAddress.Parse(MetadataEndpoint.Address), MetadataEndpoint.Port), backlog: 64);
             _metadata[networkId] = new MetadataListener(identity, socket,
-                (source, path, token) => metadata.AnswerAsync(networkId, source, path, token), _logger);
+                (source, path, token) => metadata.AnswerAsync(networkId, source, path, token), _logger,
+                (source, path, body, token) => metadata.PostAsync(networkId, source, path, body, token));
             LogMetadataListening(_logger, networkId, ns);
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)

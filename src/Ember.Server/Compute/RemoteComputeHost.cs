@@ -98,6 +98,13 @@ public sealed class RemoteComputeHost(string name, HostMessageQueue queue, HostC
         return await ReadAsync(reply, ComputeHostJson.Default.ExecReply, cancellationToken);
     }
 
+    public async Task<DiagnosticsReply> GetDiagnosticsAsync(DiagnosticsRequest message, CancellationToken cancellationToken)
+    {
+        using var reply = await CallAsync(HostCalls.Diagnostics, message.RequestId, message, ComputeHostJson.Default.DiagnosticsRequest, s_callTimeout,
+            cancellationToken);
+        return await ReadAsync(reply, ComputeHostJson.Default.DiagnosticsReply, cancellationToken);
+    }
+
     public async Task SetPasswordAsync(SetPasswordRequest message, CancellationToken cancellationToken)
     {
         using var reply = await CallAsync(HostCalls.SetPassword, message.RequestId, message, ComputeHostJson.Default.SetPasswordRequest, s_callTimeout,

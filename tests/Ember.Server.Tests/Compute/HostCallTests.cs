@@ -63,6 +63,19 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
     }
 
     [Fact]
+    public async Task Diagnostics_come_back_with_every_counter()
+    {
+        using var calls = Client(_controllerCertificate);
+        var server = Guid.NewGuid().ToString();
+        var reply = await Remote(calls).GetDiagnosticsAsync(new DiagnosticsRequest("req-d", server), default);
+        Assert.Equal(("running", "qemu", 42L, 256L), (reply.State, reply.Hypervisor, reply.UptimeSeconds, reply.MemoryMaximumMiB));
+        Assert.Equal(new CpuCounters(0, 1_000_000), Assert.Single(reply.Cpus));
+        Assert.Equal(new DiskCounters("vda", 4096, 1, 512, 2, 0), Assert.Single(reply.Disks));
+        Assert.Equal(new NicCounters("tap0", "fa:16:3e:00:00:01", 10, 1, 0, 0, 20, 2, 0, 0), Assert.Single(reply.Nics));
+        Assert.Contains(_host.Received, m => m is DiagnosticsRequest { RequestId: "req-d" } d && d.ServerId == server);
+    }
+
+    [Fact]
     public async Task The_hosts_errors_come_back_with_their_kind_and_message()
     {
         using var calls = Client(_controllerCertificate);
@@ -283,6 +296,10 @@ public sealed class HostCallTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
             Answer(message, () => new ExecReply(3, string.Join(' ', message.Command) + " <" + message.Stdin, "err", false));
 
         public Task SetPasswordAsync(SetPasswordRequest message, CancellationToken cancellationToken) => Answer(message, () => true);
+
+        public Task<DiagnosticsReply> GetDiagnosticsAsync(DiagnosticsRequest message, CancellationToken cancellationToken) =>
+            Answer(message, () => new DiagnosticsReply("running", "qemu", 42, 256, 256, [new CpuCounters(0, 1_000_000)],
+                [new DiskCounters("vda", 4096, 1, 512, 2, 0)], [new NicCounters("tap0", "fa:16:3e:00:00:01", 10, 1, 0, 0, 20, 2, 0, 0)]));
 
         public Task<Stream> OpenSerialConsoleAsync(SerialConsoleRequest message, CancellationToken cancellationToken) =>
             Answer(message, () => Serial ?? throw new InvalidOperationException("no serial stream set"));

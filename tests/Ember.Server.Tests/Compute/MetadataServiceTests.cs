@@ -175,6 +175,35 @@ public sealed class MetadataServiceTests
         Assert.Contains("429", statuses);
     }
 
+    [Fact]
+    public async Task Listener_takes_a_small_post_body_by_its_content_length()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        socket.Listen(16);
+        var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        var posted = new List<(string Path, string Body)>();
+        await using var listener = new MetadataListener("net:[1]", socket, (_, _, _) => Task.FromResult(MetadataReply.NotFound), NullLogger.Instance,
+            (_, path, body, _) =>
+            {
+                lock (posted)
+                {
+                    posted.Add((path, Encoding.UTF8.GetString(body)));
+                }
+
+                return Task.FromResult(MetadataReply.Text(200, ""));
+            });
+
+        Assert.StartsWith("HTTP/1.1 200 ", await SendAsync(port, "POST /openstack/latest/password HTTP/1.1\r\ncontent-length: 6\r\n\r\nsecret"),
+            StringComparison.Ordinal);
+        Assert.Equal(("/openstack/latest/password", "secret"), Assert.Single(posted));
+        // Too big is refused from its Content-Length, before a byte of it is read (none is sent: unread bytes would reset the reply).
+        Assert.StartsWith("HTTP/1.1 400 ", await SendAsync(port, $"POST /p HTTP/1.1\r\nContent-Length: {MetadataListener.MaxPostBytes + 1}\r\n\r\n"),
+            StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 400 ", await SendAsync(port, "POST /p HTTP/1.1\r\n\r\n"), StringComparison.Ordinal);
+        Assert.Single(posted);
+    }
+
     private static async Task<string> SendAsync(int port, string request)
     {
         using var client = new TcpClient();
