@@ -70,6 +70,11 @@ public sealed class EvacuateTests(FuzzFixture fixture) : IClassFixture<FuzzFixtu
         var moved = await admin.SendAsync(HttpMethod.Get, $"/compute/v2.1/servers/{server}");
         var local = services.GetRequiredService<ComputeHostManager>().Name;
         Assert.Equal(local, moved["server"]!["OS-EXT-SRV-ATTR:host"]!.GetValue<string>());
+        // os-migrations has the evacuation, from the dead host to the new one.
+        var migration = (await admin.SendAsync(HttpMethod.Get, $"/compute/v2.1/os-migrations?instance_uuid={server}", apiVersion: "compute 2.23"))["migrations"]!.AsArray().Single()!;
+        Assert.Equal(("evacuation", "done", DeadHost, local),
+            (migration["migration_type"]!.GetValue<string>(), migration["status"]!.GetValue<string>(),
+             migration["source_compute"]!.GetValue<string>(), migration["dest_compute"]!.GetValue<string>()));
 
         // The local host's QEMU is /bin/false: the rebuild fails there, and the server can be deleted as usual.
         await admin.WaitForAsync($"/compute/v2.1/servers/{server}", s => s["server"]!["status"]!.GetValue<string>() == "ERROR", TimeSpan.FromSeconds(60));
