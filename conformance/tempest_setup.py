@@ -169,6 +169,23 @@ horizon = False
     return conf, f"volume {volume_min}-{volume_max} at {volume}"
 
 
+def network_settings(catalog, token):
+    """Neutron's sections when Ember's network service has what Tempest's network tests need, else None: an external
+    network (made at start with Network:External:Name) and a compute host whose network agents are alive (its data plane
+    is on, so servers get interfaces). Without root neither is there and Tempest runs without Neutron."""
+    network = catalog.get("network")
+    if not network:
+        return None
+    network = network.rstrip("/") + "/v2.0"
+    externals = call("GET", network + "/networks?router:external=True", token)[2]["networks"]
+    public = next((n for n in externals if n["name"] == "public"), externals[0] if externals else None)
+    agents = call("GET", network + "/agents?agent_type=Linux+bridge+agent", token)[2]["agents"]
+    if public is None or not any(a["alive"] for a in agents):
+        return None
+    extensions = sorted(e["alias"] for e in call("GET", network + "/extensions", token)[2]["extensions"])
+    return public, extensions
+
+
 def write_conf(workspace, conf):
     conf_file = os.path.join(workspace, "etc", "tempest.conf")
     with open(os.open(conf_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
@@ -196,6 +213,7 @@ def main():
     image_ref = images[0]["id"] if images else ""
     volume_min, volume_max = version_range(service_root(catalog["block-storage"], "/volume"))
     compute_min, compute_max = version_range(service_root(compute, "/compute"))
+    neutron = network_settings(catalog, token)
 
     conf = common_conf(workspace, password, identity, volume_min, volume_max, "nbd", "Ember") + f"""
 [volume-feature-enabled]
@@ -250,11 +268,7 @@ config_drive = False
 volume_multiattach = True
 swap_volume = False
 
-[network]
-catalog_type = network
-
-[network-feature-enabled]
-floating_ips = False
+{network_sections(neutron)}
 
 [validation]
 run_validation = False
@@ -265,13 +279,45 @@ security_group_rules = False
 cinder = True
 glance = True
 nova = True
-neutron = False
+neutron = {neutron is not None}
 swift = False
 horizon = False
 """
+    if neutron:
+        # Each test class's projects get a network, a subnet and a router on the external network, as on DevStack.
+        conf = conf.replace("create_isolated_networks = False", "create_isolated_networks = True", 1)
     write_conf(workspace, conf)
     print(f"tempest_setup: volume {volume_min}-{volume_max}, compute {compute_min}-{compute_max}, "
-          f"image {image_ref or 'none'}, flavors {flavor_ref}/{flavor_ref_alt}")
+          f"image {image_ref or 'none'}, flavors {flavor_ref}/{flavor_ref_alt}, "
+          f"network {'public ' + neutron[0]['id'] if neutron else 'off'}")
+
+
+def network_sections(neutron):
+    """[network] and [network-feature-enabled]: the external network, the projects' networks' range, the extensions Ember
+    lists (so Tempest skips what it has not), IPv4 only; or, without the network service, no floating IPs."""
+    if neutron is None:
+        return """[network]
+catalog_type = network
+
+[network-feature-enabled]
+floating_ips = False"""
+    public, extensions = neutron
+    return f"""[network]
+catalog_type = network
+public_network_id = {public["id"]}
+floating_network_name = {public["name"]}
+project_network_cidr = 10.100.0.0/16
+project_network_mask_bits = 28
+project_networks_reachable = False
+shared_physical_network = False
+
+[network-feature-enabled]
+api_extensions = {",".join(extensions)}
+ipv6 = False
+ipv6_subnet_attributes = False
+floating_ips = True
+port_security = True
+port_admin_state_change = True"""
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ public static partial class ComputeApi
         MapVolumeAttachments(v21);
         MapInterfaces(v21);
         MapSecurityGroupProxy(v21);
+        MapNetworkProxies(v21);
         MapImageProxy(v21);
         MapServices(v21);
         MapHypervisors(v21);

@@ -26,17 +26,20 @@ public static partial class NetworkApi
 
     private static void MapAgents(RouteGroupBuilder v2)
     {
+        // Neutron filters what the policy hides: a caller without get_agent lists none and finds none (not a 403).
+        // (Block bodies: an expression-bodied async lambda of HttpContext alone would bind as a RequestDelegate and drop the result.)
         v2.MapGet("/agents", async (HttpContext http) =>
         {
-            Authorize(http, "get_agent");
-            return ReplyList(http, "agents", await AgentsAsync(http));
+            return ReplyList(http, "agents", MaySeeAgents(http) ? await AgentsAsync(http) : []);
         });
         v2.MapGet("/agents/{id}", async (HttpContext http, string id) =>
         {
-            Authorize(http, "get_agent");
-            return Reply(http, "agent", (await AgentsAsync(http)).FirstOrDefault(a => IdOf(a) == id) ?? throw NetworkErrors.AgentNotFound(Limits.Text(id, "id")!));
+            var agents = MaySeeAgents(http) ? await AgentsAsync(http) : [];
+            return Reply(http, "agent", agents.FirstOrDefault(a => IdOf(a) == id) ?? throw NetworkErrors.AgentNotFound(Limits.Text(id, "id")!));
         });
     }
+
+    private static bool MaySeeAgents(HttpContext http) => http.Allows(http.RequireProjectContext(), "get_agent");
 
     private static async Task<List<JsonObject>> AgentsAsync(HttpContext http)
     {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Ember.Server.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -29,21 +30,8 @@ public static partial class NetworkApi
         v2.MapPost("/networks", async (HttpContext http) =>
         {
             var ctx = Authorize(http, "create_network");
-            var body = await ReadResourceAsync(http, "network", s_networkFields);
-            var shared = Json.OptionalBoolean(body, "shared");
-            var external = Json.OptionalBoolean(body, "router:external");
-            AuthorizeAttribute(http, ctx, "create_network:shared", shared == true);
-            AuthorizeAttribute(http, ctx, "create_network:router:external", external == true);
-            AuthorizeAttribute(http, ctx, "create_network:provider:network_type", body.ContainsKey("provider:network_type"));
-            if (Json.OptionalString(body, "provider:network_type") is { } type && type != "vxlan")
-            {
-                throw NetworkErrors.InvalidInput($"Network type {Limits.Text(type, "provider:network_type")} is not supported; only vxlan");
-            }
-
-            var request = new NetworkCreate(ProjectOf(body), Text(body, "name"), Text(body, "description"), Json.OptionalBoolean(body, "admin_state_up"),
-                shared, external, Mtu(body), Json.OptionalBoolean(body, "port_security_enabled"));
-            var created = await Service(http).CreateNetworkAsync(ctx, request, http.RequestAborted);
-            return Reply(http, "network", NetworkJson.Network(created, ctx), StatusCodes.Status201Created);
+            return await CreateAsync(http, "network", "networks", s_networkFields, body => CreateNetworkAsync(http, ctx, body),
+                id => Service(http).DeleteNetworkAsync(ctx, id, CancellationToken.None));
         });
         v2.MapPut("/networks/{id}", async (HttpContext http, string id) =>
         {
@@ -65,8 +53,25 @@ public static partial class NetworkApi
         });
     }
 
+    private static async Task<JsonObject> CreateNetworkAsync(HttpContext http, RequestContext ctx, JsonObject body)
+    {
+        var shared = Json.OptionalBoolean(body, "shared");
+        var external = Json.OptionalBoolean(body, "router:external");
+        AuthorizeAttribute(http, ctx, "create_network:shared", shared == true);
+        AuthorizeAttribute(http, ctx, "create_network:router:external", external == true);
+        AuthorizeAttribute(http, ctx, "create_network:provider:network_type", body.ContainsKey("provider:network_type"));
+        if (Json.OptionalString(body, "provider:network_type") is { } type && type != "vxlan")
+        {
+            throw NetworkErrors.InvalidInput($"Network type {Limits.Text(type, "provider:network_type")} is not supported; only vxlan");
+        }
+
+        var request = new NetworkCreate(ProjectOf(body), Text(body, "name"), Text(body, "description"), Json.OptionalBoolean(body, "admin_state_up"),
+            shared, external, Mtu(body), Json.OptionalBoolean(body, "port_security_enabled"));
+        return NetworkJson.Network(await Service(http).CreateNetworkAsync(ctx, request, http.RequestAborted), ctx);
+    }
+
     /// <summary>project_id or tenant_id of a create body (they must agree when both are given).</summary>
-    private static string? ProjectOf(System.Text.Json.Nodes.JsonObject body)
+    private static string? ProjectOf(JsonObject body)
     {
         var project = Json.OptionalString(body, "project_id");
         var tenant = Json.OptionalString(body, "tenant_id");
@@ -75,7 +80,7 @@ public static partial class NetworkApi
             : project ?? tenant;
     }
 
-    private static int? Mtu(System.Text.Json.Nodes.JsonObject body) => Json.OptionalInteger(body, "mtu") switch
+    private static int? Mtu(JsonObject body) => Json.OptionalInteger(body, "mtu") switch
     {
         null => null,
         >= 68 and <= 9000 and var mtu => (int)mtu,

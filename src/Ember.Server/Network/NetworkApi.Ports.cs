@@ -32,14 +32,8 @@ public static partial class NetworkApi
         v2.MapPost("/ports", async (HttpContext http) =>
         {
             var ctx = Authorize(http, "create_port");
-            var body = await ReadResourceAsync(http, "port", s_portFields);
-            CheckPortAttributes(http, ctx, body, "create_port");
-            var request = new PortCreate(
-                Json.OptionalString(body, "network_id") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'network_id' not specified"),
-                ProjectOf(body), Text(body, "name"), Text(body, "description"), Json.OptionalBoolean(body, "admin_state_up"), Json.OptionalString(body, "mac_address"),
-                FixedIps(body), Text(body, "device_owner"), Text(body, "device_id"), StringList(body, "security_groups"),
-                Json.OptionalBoolean(body, "port_security_enabled"), AddressPairs(body), OptionalText(body, "binding:host_id"));
-            return Reply(http, "port", NetworkJson.Port(await Service(http).CreatePortAsync(ctx, request, http.RequestAborted), ctx), StatusCodes.Status201Created);
+            return await CreateAsync(http, "port", "ports", s_portFields, body => CreatePortAsync(http, ctx, body),
+                id => Service(http).DeletePortAsync(ctx, id, CancellationToken.None));
         });
         v2.MapPut("/ports/{id}", async (HttpContext http, string id) =>
         {
@@ -62,6 +56,17 @@ public static partial class NetworkApi
             await Service(http).DeletePortAsync(ctx, id, http.RequestAborted);
             return Results.NoContent();
         });
+    }
+
+    private static async Task<JsonObject> CreatePortAsync(HttpContext http, RequestContext ctx, JsonObject body)
+    {
+        CheckPortAttributes(http, ctx, body, "create_port");
+        var request = new PortCreate(
+            Json.OptionalString(body, "network_id") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'network_id' not specified"),
+            ProjectOf(body), Text(body, "name"), Text(body, "description"), Json.OptionalBoolean(body, "admin_state_up"), Json.OptionalString(body, "mac_address"),
+            FixedIps(body), Text(body, "device_owner"), Text(body, "device_id"), StringList(body, "security_groups"),
+            Json.OptionalBoolean(body, "port_security_enabled"), AddressPairs(body), OptionalText(body, "binding:host_id"));
+        return NetworkJson.Port(await Service(http).CreatePortAsync(ctx, request, http.RequestAborted), ctx);
     }
 
     private static string? SingleQuery(HttpContext http, string key) => http.Request.Query[key] is { Count: 1 } values ? values[0] : null;

@@ -11,6 +11,26 @@ public static partial class NetworkApi
 {
     private static void MapQuotas(RouteGroupBuilder v2)
     {
+        // The projects whose quotas differ from the defaults (admin): each with all its limits and its project_id.
+        v2.MapGet("/quotas", async (HttpContext http) =>
+        {
+            Authorize(http, "get_quota");
+            if (!http.RequireProjectContext().IsCloudAdmin)
+            {
+                throw NetworkErrors.PolicyNotAuthorized("rule:get_quota");
+            }
+
+            var quotas = await Service(http).ListQuotaLimitsAsync(http.RequestAborted);
+            return ReplyList(http, "quotas", quotas.Select(q =>
+            {
+                var quota = new JsonObject([.. q.Limits.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))])
+                {
+                    ["project_id"] = q.ProjectId,
+                    ["tenant_id"] = q.ProjectId,
+                };
+                return quota;
+            }));
+        });
         v2.MapGet("/quotas/{projectId}", async (HttpContext http, string projectId) =>
         {
             AuthorizeQuotaRead(http, projectId);
@@ -22,19 +42,9 @@ public static partial class NetworkApi
             AuthorizeQuotaRead(http, projectId);
             return Json.Reply(new JsonObject { ["quota"] = new JsonObject([.. NetworkService.DefaultQuotas.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))]) });
         });
-        v2.MapGet("/quotas/{projectId}/details", async (HttpContext http, string projectId) =>
-        {
-            AuthorizeQuotaRead(http, projectId);
-            var limits = await Service(http).QuotaLimitsAsync(projectId);
-            var used = await Service(http).QuotaUsageAsync(projectId, http.RequestAborted);
-            var quota = new JsonObject();
-            foreach (var (resource, limit) in limits)
-            {
-                quota[resource] = new JsonObject { ["limit"] = limit, ["used"] = used.GetValueOrDefault(resource), ["reserved"] = 0 };
-            }
-
-            return Json.Reply(new JsonObject { ["quota"] = quota });
-        });
+        // Neutron takes a format suffix on any path; Tempest's quota client asks for details.json.
+        v2.MapGet("/quotas/{projectId}/details.json", (HttpContext http, string projectId) => QuotaDetailsAsync(http, projectId));
+        v2.MapGet("/quotas/{projectId}/details", (HttpContext http, string projectId) => QuotaDetailsAsync(http, projectId));
         v2.MapPut("/quotas/{projectId}", async (HttpContext http, string projectId) =>
         {
             Authorize(http, "update_quota");
@@ -57,6 +67,20 @@ public static partial class NetworkApi
             await Service(http).ResetQuotaLimitsAsync(projectId, http.RequestAborted);
             return Results.NoContent();
         });
+    }
+
+    private static async Task<IResult> QuotaDetailsAsync(HttpContext http, string projectId)
+    {
+        AuthorizeQuotaRead(http, projectId);
+        var limits = await Service(http).QuotaLimitsAsync(projectId);
+        var used = await Service(http).QuotaUsageAsync(projectId, http.RequestAborted);
+        var quota = new JsonObject();
+        foreach (var (resource, limit) in limits)
+        {
+            quota[resource] = new JsonObject { ["limit"] = limit, ["used"] = used.GetValueOrDefault(resource), ["reserved"] = 0 };
+        }
+
+        return Json.Reply(new JsonObject { ["quota"] = quota });
     }
 
     private static void AuthorizeQuotaRead(HttpContext http, string projectId)

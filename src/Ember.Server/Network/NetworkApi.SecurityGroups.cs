@@ -72,7 +72,7 @@ public static partial class NetworkApi
                 Json.OptionalString(body, "security_group_id") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'security_group_id' not specified"),
                 ProjectOf(body),
                 Json.OptionalString(body, "direction") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'direction' not specified"),
-                Json.OptionalString(body, "ethertype"), Json.OptionalString(body, "protocol") ?? ProtocolNumber(body),
+                Json.OptionalString(body, "ethertype"), ProtocolNumber(body) ?? Json.OptionalString(body, "protocol"),
                 Port(body, "port_range_min"), Port(body, "port_range_max"), Json.OptionalString(body, "remote_ip_prefix"), Json.OptionalString(body, "remote_group_id"),
                 Text(body, "description"));
             return Reply(http, "security_group_rule", NetworkJson.Rule(await Service(http).CreateRuleAsync(ctx, request, http.RequestAborted)), StatusCodes.Status201Created);
@@ -87,7 +87,9 @@ public static partial class NetworkApi
 
     /// <summary>A protocol given as a JSON number (6) rather than a string ("6").</summary>
     private static string? ProtocolNumber(System.Text.Json.Nodes.JsonObject body) =>
-        body["protocol"] is null ? null : Json.OptionalInteger(body, "protocol")?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        body["protocol"] is System.Text.Json.Nodes.JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? Json.OptionalInteger(body, "protocol")?.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : null;
 
     private static int? Port(System.Text.Json.Nodes.JsonObject body, string key) => Json.OptionalInteger(body, key) switch
     {

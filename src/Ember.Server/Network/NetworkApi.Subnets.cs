@@ -30,15 +30,8 @@ public static partial class NetworkApi
         v2.MapPost("/subnets", async (HttpContext http) =>
         {
             var ctx = Authorize(http, "create_subnet");
-            var body = await ReadResourceAsync(http, "subnet", s_subnetFields);
-            RefuseUnsupportedSubnetAttributes(body);
-            var request = new SubnetCreate(
-                Json.OptionalString(body, "network_id") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'network_id' not specified"),
-                ProjectOf(body), Text(body, "name"), Text(body, "description"),
-                Json.OptionalString(body, "cidr") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'cidr' not specified"),
-                body.ContainsKey("gateway_ip"), Json.OptionalString(body, "gateway_ip"), Pools(body), Json.OptionalBoolean(body, "enable_dhcp"),
-                StringList(body, "dns_nameservers"), Routes(body));
-            return Reply(http, "subnet", NetworkJson.Subnet(await Service(http).CreateSubnetAsync(ctx, request, http.RequestAborted)), StatusCodes.Status201Created);
+            return await CreateAsync(http, "subnet", "subnets", s_subnetFields, body => CreateSubnetAsync(http, ctx, body),
+                id => Service(http).DeleteSubnetAsync(ctx, id, CancellationToken.None));
         });
         v2.MapPut("/subnets/{id}", async (HttpContext http, string id) =>
         {
@@ -62,6 +55,18 @@ public static partial class NetworkApi
             await Service(http).DeleteSubnetAsync(ctx, id, http.RequestAborted);
             return Results.NoContent();
         });
+    }
+
+    private static async Task<JsonObject> CreateSubnetAsync(HttpContext http, RequestContext ctx, JsonObject body)
+    {
+        RefuseUnsupportedSubnetAttributes(body);
+        var request = new SubnetCreate(
+            Json.OptionalString(body, "network_id") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'network_id' not specified"),
+            ProjectOf(body), Text(body, "name"), Text(body, "description"),
+            Json.OptionalString(body, "cidr") ?? throw NetworkErrors.BadRequest("Failed to parse request. Required attribute 'cidr' not specified"),
+            body.ContainsKey("gateway_ip"), Json.OptionalString(body, "gateway_ip"), Pools(body), Json.OptionalBoolean(body, "enable_dhcp"),
+            StringList(body, "dns_nameservers"), Routes(body));
+        return NetworkJson.Subnet(await Service(http).CreateSubnetAsync(ctx, request, http.RequestAborted));
     }
 
     private static void RefuseUnsupportedSubnetAttributes(JsonObject body)

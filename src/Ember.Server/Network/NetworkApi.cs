@@ -34,6 +34,7 @@ public static partial class NetworkApi
         ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
         ("l3_agent", "L3 agent scheduler", "Schedule routers among l3 agents"),
         ("agent", "agent", "The agent management extension."),
+        ("ip-substring-filtering", "IP address substring filtering", "Provides IP address substring filtering when listing ports"),
     ];
 
     public static void MapNetworkApi(this IEndpointRouteBuilder app)
@@ -112,15 +113,75 @@ public static partial class NetworkApi
     private static async Task<JsonObject> ReadResourceAsync(HttpContext http, string key, IReadOnlySet<string> allowed)
     {
         var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
-        if (body[key] is not JsonObject resource)
-        {
-            throw NetworkErrors.BadRequest($"Resource body required: '{key}' is missing or not an object.");
-        }
+        return body[key] is JsonObject resource
+            ? Known(resource, allowed)
+            : throw NetworkErrors.BadRequest($"Resource body required: '{key}' is missing or not an object.");
+    }
 
+    private static JsonObject Known(JsonObject resource, IReadOnlySet<string> allowed)
+    {
         var unknown = resource.Select(p => p.Key).Where(k => !allowed.Contains(k)).ToList();
         return unknown.Count > 0
             ? throw NetworkErrors.BadRequest($"Unrecognized attribute(s) '{Limits.Text(string.Join(", ", unknown), "attributes")}'")
             : resource;
+    }
+
+    /// <summary>The most resources one bulk create makes.</summary>
+    public const int MaxBulk = 100;
+
+    /// <summary>
+    /// A create of one resource ({"network": {...}}) or Neutron's bulk create of several ({"networks": [{...}, ...]}): each is
+    /// made in turn, and when one fails those made before it are deleted again and its error is the answer, so the bulk
+    /// makes all or nothing (Neutron's emulated bulk for plugins without native bulk support).
+    /// </summary>
+    private static async Task<IResult> CreateAsync(HttpContext http, string key, string collection, IReadOnlySet<string> allowed,
+        Func<JsonObject, Task<JsonObject>> create, Func<string, Task> delete)
+    {
+        var body = await Json.ReadObjectAsync(http.Request, http.RequestAborted);
+        if (body[collection] is not JsonArray items)
+        {
+            return body[key] is JsonObject resource
+                ? Reply(http, key, await create(Known(resource, allowed)), StatusCodes.Status201Created)
+                : throw NetworkErrors.BadRequest($"Resource body required: '{key}' is missing or not an object.");
+        }
+
+        if (items.Count is 0 or > MaxBulk)
+        {
+            throw NetworkErrors.BadRequest($"Bulk create takes 1 to {MaxBulk} {collection}, not {items.Count}.");
+        }
+
+        var resources = items.Select(item => item is JsonObject o ? Known(o, allowed) : throw NetworkErrors.BadRequest($"Each of '{collection}' must be an object.")).ToList();
+        var made = new List<JsonObject>();
+        try
+        {
+            foreach (var resource in resources)
+            {
+                made.Add(await create(resource));
+            }
+        }
+        catch
+        {
+            for (var i = made.Count - 1; i >= 0; i--)
+            {
+                await UndoAsync(delete, IdOf(made[i])!);
+            }
+
+            throw;
+        }
+
+        return Json.Reply(new JsonObject { [collection] = new JsonArray([.. made.Select(m => (JsonNode)Fields(http, m))]) }, StatusCodes.Status201Created);
+    }
+
+    /// <summary>Deletes what a failed bulk create made; a resource someone else took away meanwhile is already gone.</summary>
+    private static async Task UndoAsync(Func<string, Task> delete, string id)
+    {
+        try
+        {
+            await delete(id);
+        }
+        catch (ApiException)
+        {
+        }
     }
 
     private static string Text(JsonObject body, string key) => Limits.Text(Json.OptionalString(body, key), key) ?? "";

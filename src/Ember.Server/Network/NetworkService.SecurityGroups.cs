@@ -129,8 +129,9 @@ public sealed partial class NetworkService
     {
         await using var s = await store.BeginAsync(cancellationToken);
         var group = await OwnGroupAsync(s, ctx, id);
-        if (group.DefaultFor is not null)
+        if (group.DefaultFor is not null && !ctx.IsCloudAdmin)
         {
+            // The cloud admin may, as in Neutron: a project's clean-up (Tempest's, openstack project purge) removes it.
             throw NetworkErrors.CannotRemoveDefault();
         }
 
@@ -287,9 +288,14 @@ public sealed partial class NetworkService
         if (protocol is "icmp" or "icmpv6" or "ipv6-icmp" or "1" or "58")
         {
             // For ICMP the range is the type (min) and the code (max); a code needs a type.
-            if (min is < 0 or > 255 || max is < 0 or > 255)
+            if (min is < 0 or > 255)
             {
-                throw new ApiException(ErrorKind.BadRequest, $"Invalid value for ICMP field (port_range_min or port_range_max) {(min is < 0 or > 255 ? min : max)}. It must be 0 to 255.") { Type = "SecurityGroupInvalidIcmpValue" };
+                throw InvalidIcmpValue("type", "port_range_min", min.Value);
+            }
+
+            if (max is < 0 or > 255)
+            {
+                throw InvalidIcmpValue("code", "port_range_max", max.Value);
             }
 
             if (min is null && max is not null)
@@ -303,9 +309,19 @@ public sealed partial class NetworkService
         throw new ApiException(ErrorKind.BadRequest, $"Invalid protocol {protocol} for port range, only supported for TCP, UDP, UDPLITE, SCTP, DCCP and ICMP protocols.") { Type = "SecurityGroupInvalidProtocolForPort" };
     }
 
+    private static ApiException InvalidIcmpValue(string field, string attribute, int value) =>
+        new(ErrorKind.BadRequest, $"Invalid value for ICMP {field} ({attribute}) {value}. It must be 0 to 255.") { Type = "SecurityGroupInvalidIcmpValue" };
+
     /// <summary>A prefix of the rule's family, with host bits cleared as Neutron stores it.</summary>
     private static string NormalizePrefix(string text, string ethertype)
     {
+        // An IPv4 address has its four parts: .NET would read "256" as 0.0.1.0, where Neutron's netaddr refuses it.
+        var address = text.Split('/', 2)[0];
+        if (!address.Contains(':', StringComparison.Ordinal) && address.Split('.').Length != 4)
+        {
+            throw NetworkErrors.InvalidAttribute("remote_ip_prefix", $"'{Limits.Text(text, "remote_ip_prefix")}' is not a valid IP subnet");
+        }
+
         if (System.Net.IPNetwork.TryParse(text.Contains('/', StringComparison.Ordinal) ? text : text + (text.Contains(':', StringComparison.Ordinal) ? "/128" : "/32"), out var network) is false)
         {
             // IPNetwork refuses host bits; Neutron takes them and stores the network.

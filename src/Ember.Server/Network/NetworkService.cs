@@ -90,6 +90,19 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
         return limits;
     }
 
+    /// <summary>The projects with limits of their own, each with all its limits (the defaults filled in).</summary>
+    public async Task<List<(string ProjectId, Dictionary<string, int> Limits)>> ListQuotaLimitsAsync(CancellationToken cancellationToken)
+    {
+        var projects = await store.ReadAsync(s => s.QuotaProjectsAsync(), cancellationToken);
+        var quotas = new List<(string, Dictionary<string, int>)>();
+        foreach (var projectId in projects)
+        {
+            quotas.Add((projectId, await QuotaLimitsAsync(projectId)));
+        }
+
+        return quotas;
+    }
+
     public Task SetQuotaLimitsAsync(string projectId, IReadOnlyDictionary<string, int> limits) =>
         QuotaRows.WriteAsync(store.Database, NetworkStore.QuotaTable, projectId, limits);
 
@@ -197,7 +210,17 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
     {
         await using (var s = await store.BeginAsync(cancellationToken, NetworkLock(id)))
         {
-            await OwnNetworkAsync(s, ctx, id, "delete_network");
+            var network = await OwnNetworkAsync(s, ctx, id, "delete_network");
+            if (network.External)
+            {
+                // Neutron deletes an external network's disassociated floating IPs with it; one a port holds keeps it in use.
+                foreach (var floating in await s.DisassociatedFloatingIpsAsync(id))
+                {
+                    await s.DeleteFloatingIpAsync(floating.Id);
+                    await s.DeletePortAsync(floating.FloatingPortId);
+                }
+            }
+
             if (await s.CountUserPortsOnNetworkAsync(id) > 0)
             {
                 throw NetworkErrors.NetworkInUse(id);
@@ -214,7 +237,8 @@ public sealed partial class NetworkService(NetworkStore store, IOptions<NetworkO
 
     private static async Task<SubnetRow> VisibleSubnetAsync(NetworkStore.Session s, RequestContext ctx, string id)
     {
-        if (await s.SubnetAsync(id) is { } subnet && (Owns(ctx, subnet.ProjectId) || await s.NetworkAsync(subnet.NetworkId) is { } n && Sees(ctx, n)))
+        // Neutron's get_subnet: the owner's, or on a shared network; an external network's subnets stay the admin's.
+        if (await s.SubnetAsync(id) is { } subnet && (Owns(ctx, subnet.ProjectId) || await s.NetworkAsync(subnet.NetworkId) is { Shared: true }))
         {
             return subnet;
         }

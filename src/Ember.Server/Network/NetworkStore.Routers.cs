@@ -56,6 +56,10 @@ public sealed partial class NetworkStore
                 revision_number = revision_number + 1, updated_at = @UpdatedAt WHERE id = @Id
             """, f);
 
+        /// <summary>The floating IPs on an external network that no port holds.</summary>
+        public async Task<List<FloatingIpRow>> DisassociatedFloatingIpsAsync(string networkId) => [.. await QueryAsync<FloatingIpRow>(
+            $"SELECT {FloatingIpColumns} FROM floating_ips WHERE floating_network_id = @N AND port_id IS NULL ORDER BY created_at, id", new { N = networkId })];
+
         public Task DeleteFloatingIpAsync(string id) => ExecuteAsync("DELETE FROM floating_ips WHERE id = @Id", new { Id = id });
 
         public Task<long> CountFloatingIpsAsync(string projectId) => CountAsync("SELECT COUNT(*) FROM floating_ips WHERE project_id = @P", new { P = projectId });

@@ -123,7 +123,7 @@ public sealed partial class NetworkStore(Database db)
         /// <summary>Subnets of the networks <paramref name="projectId"/> may see (its own, shared, external); all when null.</summary>
         public async Task<List<SubnetRow>> SubnetsAsync(string? projectId) => [.. await QueryAsync<SubnetRow>($"""
             SELECT {SubnetColumns} FROM subnets WHERE @P IS NULL OR project_id = @P
-                OR network_id IN (SELECT id FROM networks WHERE shared = @True OR external = @True) ORDER BY created_at, id
+                OR network_id IN (SELECT id FROM networks WHERE shared = @True) ORDER BY created_at, id
             """, new { P = projectId, True = true })];
 
         public async Task<List<string>> AllCidrsOfAutoNetworksAsync() => [.. await QueryAsync<string>(
@@ -260,6 +260,9 @@ public sealed partial class NetworkStore(Database db)
         /// <summary>The networks of the ports in the group: what a rule change reaches.</summary>
         public async Task<List<string>> NetworksUsingGroupAsync(string groupId) => [.. await QueryAsync<string>(
             "SELECT DISTINCT p.network_id FROM ports p JOIN port_security_groups g ON g.port_id = p.id WHERE g.security_group_id = @G", new { G = groupId })];
+
+        /// <summary>The projects that have limits of their own (Neutron's quota list), in id order.</summary>
+        public async Task<List<string>> QuotaProjectsAsync() => [.. await QueryAsync<string>($"SELECT DISTINCT project_id FROM {QuotaTable} ORDER BY project_id", null)];
 
         public Task ResetQuotasAsync(string projectId) => ExecuteAsync($"DELETE FROM {QuotaTable} WHERE project_id = @P", new { P = projectId });
 
