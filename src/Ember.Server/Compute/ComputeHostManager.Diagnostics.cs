@@ -48,9 +48,11 @@ public sealed partial class ComputeHostManager
     {
         var stats = block.GetProperty("stats");
         long Stat(string name) => stats.TryGetProperty(name, out var value) ? value.GetInt64() : 0;
-        // A disk's qdev is its device id ("disk-vda"), or a QOM path for one QEMU named itself (the config drive).
-        var qdev = block.GetProperty("qdev").GetString()!;
-        var device = qdev.StartsWith("disk-", StringComparison.Ordinal) ? qdev["disk-".Length..] : qdev;
+        // qdev is the device's QOM path: /machine/peripheral/disk-vda/virtio-backend for a virtio disk (our id "disk-vda"),
+        // /machine/peripheral/config-drive for the config drive.
+        var segments = block.GetProperty("qdev").GetString()!.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var device = segments.FirstOrDefault(s => s.StartsWith("disk-", StringComparison.Ordinal)) is { } disk ? disk["disk-".Length..]
+            : segments.Length > 2 ? segments[2] : string.Join('/', segments);
         return new DiskCounters(device, Stat("rd_bytes"), Stat("rd_operations"), Stat("wr_bytes"), Stat("wr_operations"),
             Stat("failed_rd_operations") + Stat("failed_wr_operations") + Stat("failed_flush_operations"));
     }
