@@ -278,6 +278,12 @@ public static partial class ComputeApi
             : throw ApiException.BadRequest($"Invalid input for field/attribute max_count. Value: {max}. Ember creates at most {MaxServersPerCreate} servers per request.");
     }
 
+    /// <summary>Nova's block_device validation: a volume made from an image or blank needs its size in GiB.</summary>
+    private static int NewVolumeSize(JsonObject mapping) =>
+        Json.OptionalInteger(mapping, "volume_size") is { } size and > 0 and <= int.MaxValue
+            ? (int)size
+            : throw ApiException.BadRequest("Block Device Mapping is Invalid: Images with destination_type 'volume' need to have a non-zero size specified");
+
     private static ServerCreateRequest ParseCreate(JsonObject body, Microversion version)
     {
         if (version.AtLeast(37) && !body.ContainsKey("networks"))
@@ -288,6 +294,7 @@ public static partial class ComputeApi
         var (networkMode, nics) = ParseNetworks(body["networks"], version);
 
         var volumes = new List<BootVolume>();
+        var newVolumes = new List<ImageMapping>();
         string? imageFromBdm = null;
         if (body["block_device_mapping"] is JsonArray legacy)
         {
@@ -318,9 +325,15 @@ public static partial class ComputeApi
                     case ("image", "local") when bootIndex == 0 && uuid is not null:
                         imageFromBdm = uuid;
                         break;
+                    case ("image", "volume") when uuid is not null:
+                    case ("blank", "volume"):
+                        newVolumes.Add(new ImageMapping(null, NewVolumeSize(item), bootIndex, Json.OptionalString(item, "device_name"),
+                            Json.OptionalBoolean(item, "delete_on_termination") ?? false, Json.OptionalString(item, "tag"))
+                        { ImageId = source == "image" ? uuid : null });
+                        break;
                     default:
                         throw ApiException.BadRequest(
-                            $"Block Device Mapping is Invalid: Ember supports volume->volume mappings and image->local as the boot disk, not {source}->{destination}.");
+                            $"Block Device Mapping is Invalid: Ember supports volume->volume, image->volume and blank->volume mappings and image->local as the boot disk, not {source}->{destination}.");
                 }
             }
         }
@@ -341,6 +354,7 @@ public static partial class ComputeApi
             ConfigDrive = Json.OptionalBoolean(body, "config_drive") ?? false,
             AdminPass = Json.OptionalString(body, "adminPass"),
             Volumes = volumes,
+            NewVolumes = newVolumes,
             NetworkMode = networkMode,
             Nics = nics,
             SecurityGroups = SecurityGroupNames(body),

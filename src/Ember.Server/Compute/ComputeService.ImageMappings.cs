@@ -8,10 +8,14 @@ using Microsoft.Extensions.Logging;
 namespace Ember.Server.Compute;
 
 /// <summary>
-/// One entry of an image's <c>block_device_mapping</c> property (what createImage of a volume-backed server writes):
-/// a new volume made from <paramref name="SnapshotId"/> at boot.
+/// A volume made at boot: from <paramref name="SnapshotId"/> (an entry of an image's <c>block_device_mapping</c>
+/// property, what createImage of a volume-backed server writes), from <see cref="ImageId"/> (a request's image->volume
+/// mapping, `openstack server create --boot-from-volume N`), or blank when it names neither.
 /// </summary>
-public sealed record ImageMapping(string SnapshotId, int VolumeSize, int? BootIndex, string? DeviceName, bool DeleteOnTermination, string? Tag);
+public sealed record ImageMapping(string? SnapshotId, int VolumeSize, int? BootIndex, string? DeviceName, bool DeleteOnTermination, string? Tag)
+{
+    public string? ImageId { get; init; }
+}
 
 // Booting an image that carries a block device mapping (nova/compute/api.py _check_and_transform_bdm and
 // _merge_bdms_lists): the image's mappings, less those the request overrides by device name, become new volumes.
@@ -91,8 +95,31 @@ public sealed partial class ComputeService
     }
 
     /// <summary>
-    /// Makes a volume of each snapshot as the caller (Nova's DriverSnapshotBlockDevice: no name, the mapping's size or the
-    /// snapshot's) and waits until each is available. On failure the volumes made so far are deleted.
+    /// The images a request's image->volume mappings name: each visible and active, and no larger a minimum disk than the
+    /// volume (Nova's _validate_bdm and _check_requested_image).
+    /// </summary>
+    private async Task CheckNewVolumeImagesAsync(RequestContext ctx, IReadOnlyList<ImageMapping> mappings)
+    {
+        foreach (var mapping in mappings.Where(m => m.ImageId is not null))
+        {
+            var image = await images.FindVisibleAsync(ctx, mapping.ImageId!) ?? throw ApiException.BadRequest($"Image {mapping.ImageId} could not be found.");
+            if (image.Status != "active")
+            {
+                throw ApiException.BadRequest($"Image {image.Id} is not active.");
+            }
+
+            if (image.MinDisk > mapping.VolumeSize)
+            {
+                throw ApiException.BadRequest(
+                    $"Volume is smaller than the minimum size specified in image metadata. Volume size is {(long)mapping.VolumeSize << 30} bytes, minimum size is {(long)image.MinDisk << 30} bytes.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes each volume as the caller (Nova's DriverSnapshotBlockDevice, DriverImageBlockDevice and DriverBlankBlockDevice:
+    /// no name, the mapping's size or the snapshot's) and waits until each is available. On failure the volumes made so far
+    /// are deleted.
     /// </summary>
     private async Task<List<BootVolume>> CreateImageVolumesAsync(RequestContext ctx, IReadOnlyList<ImageMapping> mappings)
     {
@@ -104,7 +131,7 @@ public sealed partial class ComputeService
                 VolumeInfo volume;
                 try
                 {
-                    volume = await volumes.CreateAsync(ctx, new VolumeCreateRequest(mapping.VolumeSize) { SnapshotId = mapping.SnapshotId, Name = "", Description = "" });
+                    volume = await volumes.CreateAsync(ctx, new VolumeCreateRequest(mapping.VolumeSize) { SnapshotId = mapping.SnapshotId, ImageRef = mapping.ImageId, Name = "", Description = "" });
                 }
                 catch (ApiException ex) when (ex.Kind == ErrorKind.RequestTooLarge)
                 {

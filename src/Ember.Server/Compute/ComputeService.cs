@@ -59,9 +59,10 @@ public sealed partial class ComputeService(
             throw ApiException.BadRequest("Invalid flavorRef provided.");
         }
 
-        var bootFromVolume = request.Volumes.Any(v => v.BootIndex == 0);
+        var bootFromVolume = request.Volumes.Any(v => v.BootIndex == 0) || request.NewVolumes.Any(m => m.BootIndex == 0);
         ImageRow? image = null;
         List<ImageMapping> imageMappings = [];
+        await CheckNewVolumeImagesAsync(ctx, request.NewVolumes);
         if (!bootFromVolume)
         {
             if (string.IsNullOrEmpty(request.ImageId))
@@ -117,7 +118,7 @@ public sealed partial class ComputeService(
         var resources = ResourceRequest.Of(flavor, bootFromVolume);
         var candidates = await scheduler.SelectHostsAsync(
             new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, resources, request.Zone, group), CancellationToken.None);
-        var madeVolumes = await CreateImageVolumesAsync(ctx, imageMappings);
+        var madeVolumes = await CreateImageVolumesAsync(ctx, [.. imageMappings, .. request.NewVolumes]);
         List<BdmRow> bdms;
         try
         {

@@ -54,6 +54,9 @@ public sealed record ServerCreateRequest
     public string? AdminPass { get; init; }
     public List<BootVolume> Volumes { get; init; } = [];
 
+    /// <summary>Volumes the request asks to be made at boot (block_device_mapping_v2 image->volume and blank->volume).</summary>
+    public List<ImageMapping> NewVolumes { get; init; } = [];
+
     public NetworkMode NetworkMode { get; init; } = NetworkMode.Default;
 
     /// <summary>The interfaces asked for when <see cref="NetworkMode"/> is <see cref="NetworkMode.Explicit"/>.</summary>

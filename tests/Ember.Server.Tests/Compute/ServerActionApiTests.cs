@@ -1113,6 +1113,61 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
     protected static string Status(JsonNode server) => (server["server"] ?? server)["status"]!.GetValue<string>();
 
     /// <summary>A server of <paramref name="api"/>'s project booted from a new 1 GiB volume; no guest runs here, so it ends in ERROR.</summary>
+    /// <summary>`openstack server create --boot-from-volume N`: Nova makes the root volume from the image (image->volume).</summary>
+    [Fact]
+    public async Task Boot_from_volume_makes_the_root_volume_from_the_image_as_nova_does()
+    {
+        using var admin = new ApiClient(await fixture.ClientAsync());
+        var (image, flavor) = await fixture.ImageAndFlavorAsync(admin, "bfvimg");
+        var created = (await Cli.RunAsync("openstack",
+            ["server", "create", "--image", image, "--flavor", flavor, "--boot-from-volume", "1", "-f", "json", "bfvimg-" + Guid.NewGuid().ToString("N")[..6]],
+            fixture.OpenRc())).EnsureSuccess().Json();
+        var server = created["id"]!.GetValue<string>();
+        var shown = (await admin.SendAsync(HttpMethod.Get, Path(server)))["server"]!;
+        Assert.Equal("", shown["image"]!.GetValue<string>());
+        var root = Assert.Single(shown["os-extended-volumes:volumes_attached"]!.AsArray())!["id"]!.GetValue<string>();
+        var volume = (await admin.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{root}"))["volume"]!;
+        Assert.Equal(1, volume["size"]!.GetValue<int>());
+        Assert.Equal("true", volume["bootable"]!.GetValue<string>());
+        Assert.Equal(image, volume["volume_image_metadata"]!["image_id"]!.GetValue<string>());
+
+        // Nova's validation: a size is needed, and the image's min_disk must fit in it.
+        var body = new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "bfvimg-bad",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0,
+                    ["uuid"] = image,
+                    ["source_type"] = "image",
+                    ["destination_type"] = "volume",
+                }),
+            },
+        };
+        var (status, json, _) = await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Block Device Mapping is Invalid: Images with destination_type 'volume' need to have a non-zero size specified",
+            json!["badRequest"]!["message"]!.GetValue<string>());
+        using (var patch = new HttpRequestMessage(HttpMethod.Patch, $"/image/v2/images/{image}"))
+        {
+            patch.Content = new StringContent("""[{"op":"replace","path":"/min_disk","value":2}]""", System.Text.Encoding.UTF8,
+                "application/openstack-images-v2.1-json-patch");
+            using var patched = await admin.Http.SendAsync(patch);
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        }
+
+        body["server"]!["block_device_mapping_v2"]![0]!["volume_size"] = 1;
+        (status, json, _) = await admin.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("Volume is smaller than the minimum size specified in image metadata.", json!["badRequest"]!["message"]!.GetValue<string>());
+
+        await admin.SendAsync(HttpMethod.Delete, Path(server), expect: HttpStatusCode.NoContent);
+        await admin.WaitGoneAsync(Path(server), Wait);
+    }
+
     private static async Task<(string Server, string Volume)> VolumeBackedServerAsync(ApiClient api, string flavor, string name)
     {
         var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
