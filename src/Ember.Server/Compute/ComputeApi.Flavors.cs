@@ -20,6 +20,7 @@ public static partial class ComputeApi
             return Json.Reply(new JsonObject { ["flavor"] = ComputeJson.Flavor(http, flavor, ComputeVersion.Of(http)) });
         });
         v21.MapPost("/flavors", CreateFlavorAsync);
+        v21.MapPut("/flavors/{id}", UpdateFlavorAsync);
         v21.MapDelete("/flavors/{id}", async (HttpContext http, ComputeStore store, string id) =>
         {
             Authorize(http, "os_compute_api:os-flavor-manage:delete");
@@ -202,10 +203,37 @@ public static partial class ComputeApi
             Swap = Positive(SwapOf(body), "swap", minimum: 0),
             RxtxFactor = body["rxtx_factor"] is JsonValue r && r.TryGetValue(out double factor) ? factor : 1.0,
             IsPublic = Json.OptionalBoolean(body, "os-flavor-access:is_public") ?? true,
-            Description = version.AtLeast(55) ? Json.OptionalString(body, "description") : null,
+            Description = version.AtLeast(55) ? Limits.Text(Json.OptionalString(body, "description"), "description") : null,
             CreatedAt = Ids.Now(),
         };
         await store.InsertFlavorAsync(flavor);
+        return Json.Reply(new JsonObject { ["flavor"] = ComputeJson.Flavor(http, flavor, version) });
+    }
+
+    /// <summary>PUT /flavors/{id} (2.55, admin): the description is all a flavor lets change, as in Nova.</summary>
+    private static async Task<IResult> UpdateFlavorAsync(HttpContext http, ComputeStore store, string id)
+    {
+        var version = ComputeVersion.Of(http);
+        if (!version.AtLeast(55))
+        {
+            // Nova's update exists from 2.55 only: below it the route is not there.
+            throw ApiException.NotFound("The resource could not be found.");
+        }
+
+        Authorize(http, "os_compute_api:os-flavor-manage:update");
+        var body = Json.RequiredObject(await Json.ReadObjectAsync(http.Request, http.RequestAborted), "flavor");
+        if (!body.ContainsKey("description"))
+        {
+            throw ApiException.BadRequest("Invalid input for field/attribute flavor. Value: {}. 'description' is a required property");
+        }
+
+        if (body.Select(p => p.Key).FirstOrDefault(k => k != "description") is { } unexpected)
+        {
+            throw ApiException.BadRequest($"Invalid input for field/attribute flavor. Additional properties are not allowed ('{unexpected}' was unexpected)");
+        }
+
+        var description = Limits.Text(Json.OptionalString(body, "description"), "description");
+        var flavor = await store.UpdateFlavorDescriptionAsync(id, description) ?? throw ApiException.NotFound($"Flavor {id} could not be found.");
         return Json.Reply(new JsonObject { ["flavor"] = ComputeJson.Flavor(http, flavor, version) });
     }
 

@@ -15,6 +15,7 @@ public static class ComputeServices
         new("os_compute_api:flavors:show", PolicyRule.Reader),
         new("os_compute_api:os-flavor-manage:create", PolicyRule.Admin),
         new("os_compute_api:os-flavor-manage:delete", PolicyRule.Admin),
+        new("os_compute_api:os-flavor-manage:update", PolicyRule.Admin),
         new("os_compute_api:os-flavor-extra-specs:index", PolicyRule.Reader),
         new("os_compute_api:os-flavor-extra-specs:show", PolicyRule.Reader),
         new("os_compute_api:os-flavor-extra-specs:create", PolicyRule.Admin),

@@ -48,6 +48,15 @@ public sealed partial class ComputeStore(Database db)
         await c.ExecuteAsync("UPDATE flavors SET description = @Description, extra_specs = @ExtraSpecs WHERE id = @Id", flavor);
     }
 
+    /// <summary>Sets a flavor's description (by its id only); null when there is no such flavor.</summary>
+    public async Task<FlavorRow?> UpdateFlavorDescriptionAsync(string id, string? description)
+    {
+        await using var c = await db.OpenAsync();
+        return await c.ExecuteAsync("UPDATE flavors SET description = @Description WHERE id = @Id", new { Id = id, Description = description }) == 0
+            ? null
+            : await c.QueryFirstAsync<FlavorRow>("SELECT * FROM flavors WHERE id = @Id", new { Id = id });
+    }
+
     public async Task<bool> DeleteFlavorAsync(string id)
     {
         await using var c = await db.OpenAsync();

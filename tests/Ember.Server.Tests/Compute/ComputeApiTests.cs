@@ -49,6 +49,40 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         Assert.NotEmpty(hypervisors);
     }
 
+    /// <summary>2.55's flavor update: only the description, admin only, not below 2.55 (Tempest's FlavorsV255TestJSON).</summary>
+    [Fact]
+    public async Task A_flavors_description_is_updated_from_2_55_by_an_admin()
+    {
+        var name = "desc-" + Guid.NewGuid().ToString("N")[..8];
+        (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.55", "flavor", "create", "--ram", "64", "--description", "first", name],
+            ember.OpenRc())).EnsureSuccess();
+        (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.55", "flavor", "set", "--description", "second", name], ember.OpenRc()))
+            .EnsureSuccess();
+        var shown = (await Cli.RunAsync("openstack", ["--os-compute-api-version", "2.55", "flavor", "show", "-f", "json", name], ember.OpenRc()))
+            .EnsureSuccess().Json();
+        Assert.Equal("second", shown["description"]!.GetValue<string>());
+        var id = shown["id"]!.GetValue<string>();
+
+        using var admin = new ApiClient(await ember.ClientAsync());
+        var update = new JsonObject { ["flavor"] = new JsonObject { ["description"] = null } };
+        var reply = await admin.SendAsync(HttpMethod.Put, $"/compute/v2.1/flavors/{id}", update, apiVersion: "compute 2.55");
+        Assert.Null(reply["flavor"]!["description"]);
+        Assert.Equal(name, reply["flavor"]!["name"]!.GetValue<string>());
+
+        var (status, _, _) = await admin.TrySendAsync(HttpMethod.Put, $"/compute/v2.1/flavors/{id}", update, apiVersion: "compute 2.54");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        (status, var json, _) = await admin.TrySendAsync(HttpMethod.Put, $"/compute/v2.1/flavors/{id}",
+            new JsonObject { ["flavor"] = new JsonObject { ["description"] = "x", ["ram"] = 128 } }, apiVersion: "compute 2.55");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("'ram' was unexpected", json!["badRequest"]!["message"]!.GetValue<string>());
+        (status, _, _) = await admin.TrySendAsync(HttpMethod.Put, "/compute/v2.1/flavors/no-such-flavor", update, apiVersion: "compute 2.55");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+
+        using var demo = new ApiClient(await ember.ClientAsync("demo"));
+        (status, _, _) = await demo.TrySendAsync(HttpMethod.Put, $"/compute/v2.1/flavors/{id}", update, apiVersion: "compute 2.55");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+    }
+
     [Fact]
     public async Task Novaclient_flavor_create_auto_prints_the_seed_columns()
     {
