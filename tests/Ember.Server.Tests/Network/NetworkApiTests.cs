@@ -160,8 +160,10 @@ public abstract class NetworkApiCases(EmberFixture fixture)
         Assert.Contains("L3 agent", types);
         Assert.Contains("Metadata agent", types);
 
-        // This process's host runs without Network:HostNetworking: its agents are not alive and say why.
-        var bridge = agents.First(a => a!["agent_type"]!.GetValue<string>() == "Linux bridge agent")!;
+        // This process's host runs without Network:HostNetworking: its agents are not alive and say why. (Other tests of
+        // the class register agents of made-up hosts, so pick this host's.)
+        var hostName = fixture.Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmberOptions>>().Value.HostName;
+        var bridge = agents.First(a => a!["agent_type"]!.GetValue<string>() == "Linux bridge agent" && a["host"]!.GetValue<string>() == hostName)!;
         Assert.False(bridge["alive"]!.GetValue<bool>());
         Assert.Equal("neutron-linuxbridge-agent", bridge["binary"]!.GetValue<string>());
         Assert.Contains("HostNetworking is off", bridge["configurations"]!["unavailable_reason"]!.GetValue<string>(), StringComparison.Ordinal);

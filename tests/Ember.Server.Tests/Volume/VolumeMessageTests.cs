@@ -239,7 +239,9 @@ public sealed class VolumeMessageTtlTests(VolumeMessageTtlTests.HourTtlFixture f
         await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{id}/action", new JsonObject { ["os-extend"] = new JsonObject { ["new_size"] = 2 } }, HttpStatusCode.Accepted);
         await api.WaitForAsync($"/volume/v3/volumes/{id}", j => j["volume"]!["status"]!.GetValue<string>() == "error_extending", TimeSpan.FromSeconds(60));
 
-        var message = (await api.SendAsync(HttpMethod.Get, "/volume/v3/messages", apiVersion: "volume 3.3"))["messages"]!.AsArray().Single()!;
+        // The message is written just after the status changes (as in VolumeMessageCases' FailedExtendAsync).
+        var message = (await api.WaitForAsync("/volume/v3/messages", j => j["messages"]!.AsArray().Count > 0, TimeSpan.FromSeconds(60), "volume 3.3"))
+            ["messages"]!.AsArray().Single()!;
         static DateTime At(JsonNode m, string key) =>
             DateTime.Parse(m[key]!.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
         Assert.Equal(TimeSpan.FromHours(1), At(message, "guaranteed_until") - At(message, "created_at"));
