@@ -94,6 +94,10 @@ public sealed partial class ComputeService
             : throw ApiException.BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.");
     }
 
+    /// <summary>Nova's message for a root volume smaller than its image's min_disk (GiB).</summary>
+    private static string VolumeTooSmall(long volumeBytes, long minDiskGigabytes) =>
+        $"Volume is smaller than the minimum size specified in image metadata. Volume size is {volumeBytes} bytes, minimum size is {minDiskGigabytes << 30} bytes.";
+
     /// <summary>
     /// The images a request's image->volume mappings name: each visible and active, and no larger a minimum disk than the
     /// volume (Nova's _validate_bdm and _check_requested_image).
@@ -111,7 +115,7 @@ public sealed partial class ComputeService
             if (image.MinDisk > mapping.VolumeSize)
             {
                 throw ApiException.BadRequest(
-                    $"Volume is smaller than the minimum size specified in image metadata. Volume size is {(long)mapping.VolumeSize << 30} bytes, minimum size is {(long)image.MinDisk << 30} bytes.");
+                    VolumeTooSmall((long)mapping.VolumeSize << 30, image.MinDisk));
             }
         }
     }

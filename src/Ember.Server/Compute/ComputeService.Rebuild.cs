@@ -81,7 +81,7 @@ public sealed partial class ComputeService
         if ((long)image.MinDisk << 30 > volumeBytes)
         {
             throw ApiException.BadRequest(
-                $"Volume is smaller than the minimum size specified in image metadata. Volume size is {volumeBytes} bytes, minimum size is {(long)image.MinDisk << 30} bytes.");
+                VolumeTooSmall(volumeBytes, image.MinDisk));
         }
 
         if (image.VirtualSize is { } virtualSize && virtualSize > volumeBytes)

@@ -86,7 +86,7 @@ public sealed partial class ComputeService(
                 if (rootMapping.VolumeSize > 0 && image.MinDisk > rootMapping.VolumeSize)
                 {
                     throw ApiException.BadRequest(
-                        $"Volume is smaller than the minimum size specified in image metadata. Volume size is {(long)rootMapping.VolumeSize << 30} bytes, minimum size is {(long)image.MinDisk << 30} bytes.");
+                        VolumeTooSmall((long)rootMapping.VolumeSize << 30, image.MinDisk));
                 }
             }
             else if (flavor.Disk > 0 && image.VirtualSize is { } virtualSize && virtualSize > flavorBytes)
