@@ -60,6 +60,11 @@ public sealed partial class ComputeService(
         }
 
         var bootFromVolume = request.Volumes.Any(v => v.BootIndex == 0) || request.NewVolumes.Any(m => m.BootIndex == 0);
+        if (string.IsNullOrEmpty(request.ImageId) && request.Volumes.FirstOrDefault(v => v.BootIndex == 0) is { } root)
+        {
+            await CheckBootableAsync(ctx, root.VolumeId);
+        }
+
         ImageRow? image = null;
         List<ImageMapping> imageMappings = [];
         await CheckNewVolumeImagesAsync(ctx, request.NewVolumes);
@@ -233,6 +238,25 @@ public sealed partial class ComputeService(
         {
             await ReleaseAttachmentsAsync(ctx, bdms);
             throw;
+        }
+    }
+
+    /// <summary>With no image, the root volume gives the boot metadata: Nova refuses one Cinder does not mark bootable.</summary>
+    private async Task CheckBootableAsync(RequestContext ctx, string volumeId)
+    {
+        VolumeInfo volume;
+        try
+        {
+            volume = await volumes.GetAsync(ctx, volumeId);
+        }
+        catch (ApiException ex) when (ex.Kind == ErrorKind.NotFound)
+        {
+            throw ApiException.NotFound($"Volume {volumeId} could not be found.");
+        }
+
+        if (!volume.Bootable)
+        {
+            throw ApiException.BadRequest($"Block Device {volumeId} is not bootable.");
         }
     }
 

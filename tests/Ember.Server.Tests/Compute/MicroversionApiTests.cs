@@ -387,6 +387,9 @@ public abstract class MicroversionApiCases(FuzzFixture fixture)
         var root = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
             HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
         await api.WaitForAsync($"/volume/v3/volumes/{root}", v => v["volume"]!["status"]!.GetValue<string>() == "available", s_wait);
+        // A blank volume is not bootable until marked so (Nova refuses such a root without an image).
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{root}/action",
+            new JsonObject { ["os-set_bootable"] = new JsonObject { ["bootable"] = true } }, HttpStatusCode.OK);
         var create = new JsonObject
         {
             ["name"] = "vb93",

@@ -583,6 +583,8 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
 
         // The first server: a root volume (deleted with its server) and a data volume on vdb.
         var (root, data, other) = (await VolumeAsync("root"), await VolumeAsync("data"), await VolumeAsync("other"));
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{root}/action",
+            new JsonObject { ["os-set_bootable"] = new JsonObject { ["bootable"] = true } }, HttpStatusCode.OK);
         var first = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
         {
             ["server"] = new JsonObject
@@ -1168,11 +1170,47 @@ public abstract class ServerActionApiCases(FuzzFixture fixture)
         await admin.WaitGoneAsync(Path(server), Wait);
     }
 
+    [Fact]
+    public async Task A_blank_root_volume_is_refused_without_an_image_until_marked_bootable()
+    {
+        using var own = await fixture.NewProjectClientAsync("notboot");
+        var api = own.Api;
+        var (_, flavor) = await fixture.ImageAndFlavorAsync(api, "notboot");
+        var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
+            HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
+        await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        var create = new JsonObject
+        {
+            ["server"] = new JsonObject
+            {
+                ["name"] = "notboot",
+                ["flavorRef"] = flavor,
+                ["block_device_mapping_v2"] = new JsonArray(new JsonObject
+                {
+                    ["boot_index"] = 0,
+                    ["uuid"] = volume,
+                    ["source_type"] = "volume",
+                    ["destination_type"] = "volume",
+                }),
+            },
+        };
+
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Post, "/compute/v2.1/servers", create);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"Block Device {volume} is not bootable.", json!["badRequest"]!["message"]!.GetValue<string>());
+        var detail = await api.SendAsync(HttpMethod.Get, $"/volume/v3/volumes/{volume}");
+        Assert.Equal("available", detail["volume"]!["status"]!.GetValue<string>());
+        Assert.Empty(detail["volume"]!["attachments"]!.AsArray());
+    }
+
     private static async Task<(string Server, string Volume)> VolumeBackedServerAsync(ApiClient api, string flavor, string name)
     {
         var volume = (await api.SendAsync(HttpMethod.Post, "/volume/v3/volumes", new JsonObject { ["volume"] = new JsonObject { ["size"] = 1 } },
             HttpStatusCode.Accepted))["volume"]!["id"]!.GetValue<string>();
         await api.WaitForAsync($"/volume/v3/volumes/{volume}", v => v["volume"]!["status"]!.GetValue<string>() == "available", Wait);
+        // A blank volume is not bootable until marked so (Nova refuses such a root without an image).
+        await api.SendAsync(HttpMethod.Post, $"/volume/v3/volumes/{volume}/action",
+            new JsonObject { ["os-set_bootable"] = new JsonObject { ["bootable"] = true } }, HttpStatusCode.OK);
         var server = (await api.SendAsync(HttpMethod.Post, "/compute/v2.1/servers", new JsonObject
         {
             ["server"] = new JsonObject
