@@ -8,6 +8,7 @@
 #   bench/nbd/run.sh                 # defaults: 512 MiB file, 10 s per job, 3 rounds
 #   SIZE_MB=1024 RUNTIME=20 ROUNDS=5 bench/nbd/run.sh
 #   BASE=/tmp/ember-main bench/nbd/run.sh   # also runs the server built from another checkout (before/after, same run)
+#   SKIP="file ember-pipelines ember-tuned" bench/nbd/run.sh   # leaves those servers out
 #
 # Needs fio (with the nbd engine), qemu-nbd (qemu-utils), nbdkit, the .NET SDK, python3.
 set -euo pipefail
@@ -49,6 +50,8 @@ servers=(file ember ember-pipelines ember-tuned qemu-nbd nbdkit)
 tcp_servers=(ember-tcp ember-tls qemu-nbd-tcp qemu-nbd-tls)
 # With BASE: the same default server and TLS server built from that checkout, interleaved in the same rounds.
 [[ -n ${BASE:-} ]] && servers+=(ember-base) && tcp_servers+=(ember-tls-base)
+# SKIP="ember-pipelines ember-tuned": leave those servers out (a shorter run on a busy machine).
+skip=" ${SKIP:-} "
 port=$((20000 + RANDOM % 20000))
 # TLS: Ember makes the CA, server and client certificates (as `ember serve` does) and qemu-nbd serves with the same.
 # fio's nbd engine (libnbd) may not read a certificate directory named in the URI, and as root only looks in
@@ -89,7 +92,7 @@ start_server() { # $1 = server; sets target (fio args) and runner (what fio runs
   esac
   case $1 in
     *-tcp) target=(--ioengine=nbd "--uri=nbd://127.0.0.1:$port/bench") ;;
-    *-tls) target=(--ioengine=nbd "--uri=nbds://127.0.0.1:$port/bench"); runner=("${tls_fio[@]}") ;;
+    *-tls|*-tls-base) target=(--ioengine=nbd "--uri=nbds://127.0.0.1:$port/bench"); runner=("${tls_fio[@]}") ;;
   esac
 }
 
@@ -107,6 +110,7 @@ results="$work/results.tsv"
 : >"$results"
 for round in $(seq 1 "$ROUNDS"); do
   for server in "${servers[@]}" "${tcp_servers[@]}"; do
+    [[ $skip == *" $server "* ]] && continue
     start_server "$server"
     for job in "${jobs[@]}"; do
       IFS='|' read -r name rw bs depth numjobs <<<"$job"
