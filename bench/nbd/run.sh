@@ -7,6 +7,8 @@
 #
 #   bench/nbd/run.sh                 # defaults: 512 MiB file, 10 s per job, 3 rounds
 #   SIZE_MB=1024 RUNTIME=20 ROUNDS=5 bench/nbd/run.sh
+#   BASE=/tmp/ember-main bench/nbd/run.sh   # also runs the server built from another checkout (before/after, same run)
+#   SKIP="file ember-pipelines ember-tuned" bench/nbd/run.sh   # leaves those servers out
 #
 # Needs fio (with the nbd engine), qemu-nbd (qemu-utils), nbdkit, the .NET SDK, python3.
 set -euo pipefail
@@ -26,6 +28,7 @@ trap cleanup EXIT
 
 fio --enghelp 2>/dev/null | grep -qx $'\tnbd' || { echo "fio has no nbd engine" >&2; exit 1; }
 dotnet build -c Release "$here/EmberNbdBench/EmberNbdBench.csproj" -o "$work/ember" >/dev/null
+[[ -n ${BASE:-} ]] && dotnet build -c Release "$BASE/bench/nbd/EmberNbdBench/EmberNbdBench.csproj" -o "$work/ember-base" >/dev/null
 file="$work/disk.raw"
 # Fully allocated random data, so no server gets a free ride from holes.
 dd if=/dev/urandom of="$file" bs=1M count="$SIZE_MB" status=none
@@ -45,6 +48,10 @@ jobs=(
 # thread) plus NbdServerOptions.InlineBufferedWrites: the fastest Pipelines setup, which needs a process-wide switch.
 servers=(file ember ember-pipelines ember-tuned qemu-nbd nbdkit)
 tcp_servers=(ember-tcp ember-tls qemu-nbd-tcp qemu-nbd-tls)
+# With BASE: the same default server and TLS server built from that checkout, interleaved in the same rounds.
+[[ -n ${BASE:-} ]] && servers+=(ember-base) && tcp_servers+=(ember-tls-base)
+# SKIP="ember-pipelines ember-tuned": leave those servers out (a shorter run on a busy machine).
+skip=" ${SKIP:-} "
 port=$((20000 + RANDOM % 20000))
 # TLS: Ember makes the CA, server and client certificates (as `ember serve` does) and qemu-nbd serves with the same.
 # fio's nbd engine (libnbd) may not read a certificate directory named in the URI, and as root only looks in
@@ -71,9 +78,11 @@ start_server() { # $1 = server; sets target (fio args) and runner (what fio runs
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
     nbdkit) nbdkit -f -U "$sock" file "$file" >"$work/nbdkit.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///?socket=$sock") ;;
-    ember-tcp|ember-tls)
-           local extra=(); [[ $1 == ember-tls ]] && extra=(--tls-dir "$tls")
-           dotnet "$work/ember/EmberNbdBench.dll" --file "$file" --tcp "$port" --name bench "${extra[@]}" >"$work/$1.log" 2>&1 &
+    ember-base) dotnet "$work/ember-base/EmberNbdBench.dll" --file "$file" --socket "$sock" --name bench >"$work/ember-base.log" 2>&1 &
+           pids+=($!); server_pid=$!; wait_socket "$sock"; target=(--ioengine=nbd "--uri=nbd+unix:///bench?socket=$sock") ;;
+    ember-tcp|ember-tls|ember-tls-base)
+           local extra=() bin=ember; [[ $1 == ember-tls* ]] && extra=(--tls-dir "$tls"); [[ $1 == *-base ]] && bin=ember-base
+           dotnet "$work/$bin/EmberNbdBench.dll" --file "$file" --tcp "$port" --name bench "${extra[@]}" >"$work/$1.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_port ;;
     qemu-nbd-tcp) qemu-nbd -f raw -e 0 -t -b 127.0.0.1 -p "$port" -x bench "$file" >"$work/$1.log" 2>&1 &
            pids+=($!); server_pid=$!; wait_port ;;
@@ -83,7 +92,7 @@ start_server() { # $1 = server; sets target (fio args) and runner (what fio runs
   esac
   case $1 in
     *-tcp) target=(--ioengine=nbd "--uri=nbd://127.0.0.1:$port/bench") ;;
-    *-tls) target=(--ioengine=nbd "--uri=nbds://127.0.0.1:$port/bench"); runner=("${tls_fio[@]}") ;;
+    *-tls|*-tls-base) target=(--ioengine=nbd "--uri=nbds://127.0.0.1:$port/bench"); runner=("${tls_fio[@]}") ;;
   esac
 }
 
@@ -101,6 +110,7 @@ results="$work/results.tsv"
 : >"$results"
 for round in $(seq 1 "$ROUNDS"); do
   for server in "${servers[@]}" "${tcp_servers[@]}"; do
+    [[ $skip == *" $server "* ]] && continue
     start_server "$server"
     for job in "${jobs[@]}"; do
       IFS='|' read -r name rw bs depth numjobs <<<"$job"
@@ -150,4 +160,14 @@ for name in order:
     fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
     r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
     print(f"| {name} | {fmt(v[0])} | {fmt(v[1])} | {fmt(v[2])} | {fmt(v[3])} | {r(v[1], v[0])} | {r(v[3], v[2])} | {r(v[1], v[3])} |")
+if any(s == "ember-base" for s, _ in med):
+    print(f"\nBefore/after in the same rounds: the server built from BASE against this tree; median of {rounds} rounds\n")
+    print("| job | Ember unix (base) | Ember unix | after/base | nbdkit | base/nbdkit | after/nbdkit | Ember TLS (base) | Ember TLS | after/base | TLS/TCP base | TLS/TCP after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in order:
+        b, a, k = (med.get((s, name), 0) for s in ("ember-base", "ember", "nbdkit"))
+        tb, ta, tcp0 = (med.get((s, name), 0) for s in ("ember-tls-base", "ember-tls", "ember-tcp"))
+        fmt = lambda x: f"{x/1000:.1f}k" if "4k" in name else f"{x:.0f}"
+        r = lambda a, b: f"{a/b:.2f}x" if b else "n/a"
+        print(f"| {name} | {fmt(b)} | {fmt(a)} | {r(a, b)} | {fmt(k)} | {r(b, k)} | {r(a, k)} | {fmt(tb)} | {fmt(ta)} | {r(ta, tb)} | {r(tb, tcp0)} | {r(ta, tcp0)} |")
 PY

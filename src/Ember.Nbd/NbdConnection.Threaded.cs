@@ -130,7 +130,7 @@ internal sealed partial class NbdConnection
     /// </summary>
     private async Task WriteRepliesThreadedAsync(bool mayBlock)
     {
-        var w = _sendBuffer ??= new ArrayBufferWriter<byte>(SendBatchBytes + 4096);
+        var w = _sendBuffer ??= new ArrayBufferWriter<byte>(SendBatchBytes + DirectIoThreshold + 4096); // a batch may end on a small reply or a large one's head
         while (true)
         {
             var written = 0;
@@ -144,9 +144,9 @@ internal sealed partial class NbdConnection
                     {
                         if (reply.Kind == ReplyKind.ReadData && reply.Length >= DirectIoThreshold && reply.Error == NbdError.None)
                         {
-                            WriteReply(w, reply, headerOnly: true);
+                            var head = WriteReplyHead(w, reply);
                             await SendBufferedAsync(w, mayBlock);
-                            await SendAsync(reply.Buffer.AsMemory(0, reply.Length), mayBlock);
+                            await SendAsync(reply.Buffer.AsMemory(head, reply.Length - head), mayBlock);
                         }
                         else
                         {

@@ -13,6 +13,13 @@ internal sealed partial class NbdConnection
     /// <summary>Payloads from this size on bypass the pipes (read into / sent from their own pooled buffer).</summary>
     private const int DirectIoThreshold = 64 * 1024;
 
+    /// <summary>
+    /// Bytes of a large READ's data sent together with its reply header (copied behind it) before the rest goes out
+    /// from the data's own buffer: with TLS the header then rides in the first full record (16 KiB of plaintext)
+    /// instead of a record and a send of its own; without TLS it saves that send.
+    /// </summary>
+    private const int ReplyHeadBytes = 16 * 1024 - 64;
+
     /// <summary>Largest WRITE done on the request loop with <see cref="NbdServerOptions.InlineBufferedWrites"/>.</summary>
     private const int InlineWriteLimit = 64 * 1024;
 
@@ -520,11 +527,11 @@ internal sealed partial class NbdConnection
                     {
                         if (reply.Kind == ReplyKind.ReadData && reply.Length >= DirectIoThreshold && reply.Error == NbdError.None)
                         {
-                            // Large data: flush what is queued plus this header, then send the data from its own
-                            // buffer instead of copying it through the pipe.
-                            WriteReply(_output, reply, headerOnly: true);
+                            // Large data: flush what is queued plus this header and the data's head, then send the
+                            // rest from its own buffer instead of copying it through the pipe.
+                            var head = WriteReplyHead(_output, reply);
                             await _output.FlushAsync();
-                            await _stream.WriteAsync(reply.Buffer.AsMemory(0, reply.Length));
+                            await _stream.WriteAsync(reply.Buffer.AsMemory(head, reply.Length - head));
                         }
                         else
                         {
@@ -569,6 +576,15 @@ internal sealed partial class NbdConnection
         // The peer is gone: keep draining so every slot is released, and stop the request loop.
         _writeFailed = true;
         Abort();
+    }
+
+    /// <summary>Writes a large READ reply's header and the first <see cref="ReplyHeadBytes"/> of its data; returns how many data bytes.</summary>
+    private int WriteReplyHead(IBufferWriter<byte> w, in Reply reply)
+    {
+        WriteReply(w, reply, headerOnly: true);
+        var head = Math.Min(reply.Length, ReplyHeadBytes);
+        w.Write(reply.Buffer.AsSpan(0, head));
+        return head;
     }
 
     private void WriteReply(IBufferWriter<byte> w, in Reply reply, bool headerOnly)

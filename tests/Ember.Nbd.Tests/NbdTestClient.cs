@@ -173,7 +173,11 @@ public sealed class NbdTestClient : IAsyncDisposable
     }
 
     /// <summary>Reads one whole reply (all chunks up to DONE). Returns its error and any data/hole/extents.</summary>
-    public async Task<Reply> ReadReplyAsync(uint readLength = 0)
+    /// <summary>
+    /// Reads one reply. A simple reply's data length is not on the wire: <paramref name="readLength"/> gives it, or
+    /// <paramref name="readLengthOf"/> by cookie when replies come out of order.
+    /// </summary>
+    public async Task<Reply> ReadReplyAsync(uint readLength = 0, Func<ulong, uint>? readLengthOf = null)
     {
         var reply = new Reply();
         while (true)
@@ -187,6 +191,8 @@ public sealed class NbdTestClient : IAsyncDisposable
             {
                 reply.Error = header.Error;
                 reply.Simple = true;
+                if (readLengthOf is not null)
+                    readLength = readLengthOf(header.Cookie);
                 if (header.Error == NbdError.None && readLength > 0)
                     reply.Data = await ReadExactlyAsync((int)readLength);
                 return reply;

@@ -153,6 +153,26 @@ public class TlsTests(TlsCredentialsFixture tls) : IClassFixture<TlsCredentialsF
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task Pipelined_reads_of_mixed_sizes_each_come_back_whole_over_tls(bool structured)
+    {
+        await using var server = await tls.StartServerAsync();
+        await using var client = await server.ConnectAsync("tcp");
+        await client.SendClientFlagsAsync(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes);
+        using var cert = tls.ClientCertificate(tls.Credentials);
+        await client.StartTlsAsync(tls.Credentials.CertificateAuthority, cert);
+        if (structured)
+        {
+            await client.SendOptionAsync(NbdOption.StructuredReply, []);
+            Assert.Equal(NbdOptionReplyType.Ack, (await client.ReadOptionReplyAsync()).Type);
+        }
+        Assert.Equal(NbdOptionReplyType.Ack, (await client.GoAsync(server.ExportName))[^1].Type);
+        Assert.Equal(structured, client.Structured);
+        await TransmissionTests.PipelinedReadsOfMixedSizesAsync(client);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task Tls_without_a_certificate_of_our_ca_gets_no_export(bool stranger)
     {
         await using var server = await tls.StartServerAsync();

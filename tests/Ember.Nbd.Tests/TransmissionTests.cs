@@ -112,6 +112,50 @@ public class TransmissionTests
             Assert.Equal(Pattern(4096, (byte)i), await c.ReadAsync((ulong)i * 4096, 4096));
     }
 
+    public static TheoryData<string, bool> TransportsAndReplyStyles => new() { { "unix", false }, { "unix", true }, { "tcp", false }, { "tcp", true } };
+
+    [Theory]
+    [MemberData(nameof(TransportsAndReplyStyles))]
+    public async Task Pipelined_reads_of_mixed_sizes_each_come_back_whole(string transport, bool structured)
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var c = await NbdTestClient.OpenAsync(server, transport, structured);
+        await PipelinedReadsOfMixedSizesAsync(c);
+    }
+
+    /// <summary>
+    /// A large READ's reply goes out as its header with the data's head, then the rest from the data's own buffer,
+    /// behind whatever small replies were queued: every reply must stay framed whole and carry its own bytes. Sizes
+    /// straddle the direct-send threshold (64 KiB) and the head (16 KiB less 64).
+    /// </summary>
+    internal static async Task PipelinedReadsOfMixedSizesAsync(NbdTestClient c)
+    {
+        const int region = 8 << 20;
+        var data = new byte[region]; // random, so a reply carrying the wrong range cannot match by repetition
+        new Random(11).NextBytes(data);
+        await c.WriteAsync(0, data);
+        uint[] sizes = [4096, 64 * 1024, 512, 1 << 20, 64 * 1024 + 1, 16 * 1024 - 64, 64 * 1024 - 1, 4096, 3 << 20, 16 * 1024 - 63, 100 * 1024];
+        var offsets = sizes.Select((size, i) => (ulong)((i * 1_048_573L) % (region - size))).ToArray();
+        await c.SendAsync(w =>
+        {
+            for (var i = 0; i < sizes.Length; i++)
+                NbdWriter.WriteRequest(w, new NbdRequest(NbdCommandFlags.None, NbdCommand.Read, (ulong)(500 + i), offsets[i], sizes[i]));
+        });
+        var seen = new HashSet<ulong>();
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            var reply = await c.ReadReplyAsync(readLengthOf: cookie => sizes[(int)cookie - 500]);
+            Assert.Equal(NbdError.None, reply.Error);
+            Assert.True(seen.Add(reply.Cookie));
+            var index = (int)reply.Cookie - 500;
+            if (!c.Structured)
+                Assert.True(reply.Simple);
+            else
+                Assert.Equal(offsets[index], reply.DataOffset);
+            Assert.Equal(data.AsSpan((int)offsets[index], (int)sizes[index]).ToArray(), reply.Data);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Transports.All), MemberType = typeof(Transports))]
     public async Task Large_pipelined_requests_beyond_the_byte_budget_all_complete(string transport)
