@@ -294,7 +294,7 @@ public static partial class ComputeApi
         var (networkMode, nics) = ParseNetworks(body["networks"], version);
 
         var volumes = new List<BootVolume>();
-        var newVolumes = new List<ImageMapping>();
+        var newVolumes = new List<NewVolumeMapping>();
         string? imageFromBdm = null;
         if (body["block_device_mapping"] is JsonArray legacy)
         {
@@ -327,7 +327,7 @@ public static partial class ComputeApi
                         break;
                     case ("image", "volume") when uuid is not null:
                     case ("blank", "volume"):
-                        newVolumes.Add(new ImageMapping(null, NewVolumeSize(item), bootIndex, Json.OptionalString(item, "device_name"),
+                        newVolumes.Add(new NewVolumeMapping(null, NewVolumeSize(item), bootIndex, Json.OptionalString(item, "device_name"),
                             Json.OptionalBoolean(item, "delete_on_termination") ?? false, Json.OptionalString(item, "tag"))
                         { ImageId = source == "image" ? uuid : null });
                         break;

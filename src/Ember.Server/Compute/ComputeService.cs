@@ -66,7 +66,7 @@ public sealed partial class ComputeService(
         }
 
         ImageRow? image = null;
-        List<ImageMapping> imageMappings = [];
+        List<NewVolumeMapping> imageMappings = [];
         await CheckNewVolumeImagesAsync(ctx, request.NewVolumes);
         if (!bootFromVolume)
         {
@@ -83,7 +83,7 @@ public sealed partial class ComputeService(
             }
 
             // A volume-backed server's snapshot image: its root (and other disks) become new volumes of its snapshots.
-            imageMappings = MergeImageMappings(ImageMappingsOf(image), request.Volumes);
+            imageMappings = MergeNewVolumeMappings(NewVolumeMappingsOf(image), request.Volumes);
             var flavorBytes = (long)flavor.Disk << 30;
             if (imageMappings.FirstOrDefault(m => m.BootIndex == 0) is { } rootMapping)
             {
@@ -123,7 +123,7 @@ public sealed partial class ComputeService(
         var resources = ResourceRequest.Of(flavor, bootFromVolume);
         var candidates = await scheduler.SelectHostsAsync(
             new SchedulingRequest(serverId, ctx.ProjectId!, flavorSpec, imageSpec, resources, request.Zone, group), CancellationToken.None);
-        var madeVolumes = await CreateImageVolumesAsync(ctx, [.. imageMappings, .. request.NewVolumes]);
+        var madeVolumes = await CreateNewVolumesAsync(ctx, [.. imageMappings, .. request.NewVolumes]);
         List<BdmRow> bdms;
         try
         {

@@ -55,7 +55,7 @@ public sealed record ServerCreateRequest
     public List<BootVolume> Volumes { get; init; } = [];
 
     /// <summary>Volumes the request asks to be made at boot (block_device_mapping_v2 image->volume and blank->volume).</summary>
-    public List<ImageMapping> NewVolumes { get; init; } = [];
+    public List<NewVolumeMapping> NewVolumes { get; init; } = [];
 
     public NetworkMode NetworkMode { get; init; } = NetworkMode.Default;
 

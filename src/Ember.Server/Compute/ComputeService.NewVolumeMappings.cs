@@ -12,7 +12,7 @@ namespace Ember.Server.Compute;
 /// property, what createImage of a volume-backed server writes), from <see cref="ImageId"/> (a request's image->volume
 /// mapping, `openstack server create --boot-from-volume N`), or blank when it names neither.
 /// </summary>
-public sealed record ImageMapping(string? SnapshotId, int VolumeSize, int? BootIndex, string? DeviceName, bool DeleteOnTermination, string? Tag)
+public sealed record NewVolumeMapping(string? SnapshotId, int VolumeSize, int? BootIndex, string? DeviceName, bool DeleteOnTermination, string? Tag)
 {
     public string? ImageId { get; init; }
 }
@@ -22,7 +22,7 @@ public sealed record ImageMapping(string? SnapshotId, int VolumeSize, int? BootI
 public sealed partial class ComputeService
 {
     /// <summary>At most one mapping per device name Ember gives (vda..vdz).</summary>
-    private const int MaxImageMappings = 26;
+    private const int MaxNewVolumeMappings = 26;
 
     /// <summary>How long a create waits for a volume from a snapshot: Nova's block_device_allocate_retries (60) times 3 s.</summary>
     private static readonly TimeSpan s_volumeCreateWait = TimeSpan.FromMinutes(3);
@@ -31,7 +31,7 @@ public sealed partial class ComputeService
     /// The image's mappings in Nova's image form: bdm_v2 entries (source_type snapshot, destination_type volume) or legacy
     /// ones (a snapshot_id, the root being the one on root_device_name). Empty when the image has none.
     /// </summary>
-    public static List<ImageMapping> ImageMappingsOf(ImageRow image)
+    public static List<NewVolumeMapping> NewVolumeMappingsOf(ImageRow image)
     {
         var properties = ImageJson.PropertiesOf(image);
         if (properties.GetValueOrDefault("block_device_mapping") is not { Length: > 0 } text)
@@ -49,14 +49,14 @@ public sealed partial class ComputeService
             throw ApiException.BadRequest($"Block Device Mapping is Invalid: the block_device_mapping of image {image.Id} is not a list of mappings ({ex.Message}).");
         }
 
-        if (entries.Count > MaxImageMappings)
+        if (entries.Count > MaxNewVolumeMappings)
         {
-            throw ApiException.BadRequest($"Block Device Mapping is Invalid: image {image.Id} maps {entries.Count} devices, more than {MaxImageMappings}.");
+            throw ApiException.BadRequest($"Block Device Mapping is Invalid: image {image.Id} maps {entries.Count} devices, more than {MaxNewVolumeMappings}.");
         }
 
         var v2 = string.Equals(properties.GetValueOrDefault("bdm_v2"), "true", StringComparison.OrdinalIgnoreCase);
         var rootDevice = DeviceOf(properties.GetValueOrDefault("root_device_name")) ?? "vda";
-        var mappings = new List<ImageMapping>();
+        var mappings = new List<NewVolumeMapping>();
         foreach (var entry in entries)
         {
             if (entry is not JsonObject item)
@@ -74,7 +74,7 @@ public sealed partial class ComputeService
 
             var device = Json.OptionalString(item, "device_name");
             var bootIndex = v2 ? (int?)Json.OptionalInteger(item, "boot_index") : DeviceOf(device) == rootDevice ? 0 : null;
-            mappings.Add(new ImageMapping(snapshotId, (int)(Json.OptionalInteger(item, "volume_size") ?? 0), bootIndex, device,
+            mappings.Add(new NewVolumeMapping(snapshotId, (int)(Json.OptionalInteger(item, "volume_size") ?? 0), bootIndex, device,
                 Json.OptionalBoolean(item, "delete_on_termination") ?? false, Json.OptionalString(item, "tag")));
         }
 
@@ -85,7 +85,7 @@ public sealed partial class ComputeService
     /// Nova's _merge_bdms_lists: the request's mappings override the image's by device name; the root is the image's
     /// when the request names none (a request with its own root never reads the image).
     /// </summary>
-    public static List<ImageMapping> MergeImageMappings(IReadOnlyList<ImageMapping> image, IReadOnlyList<BootVolume> requested)
+    public static List<NewVolumeMapping> MergeNewVolumeMappings(IReadOnlyList<NewVolumeMapping> image, IReadOnlyList<BootVolume> requested)
     {
         var overridden = requested.Select(v => DeviceOf(v.DeviceName)).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var kept = image.Where(m => DeviceOf(m.DeviceName) is not { } device || !overridden.Contains(device)).ToList();
@@ -102,7 +102,7 @@ public sealed partial class ComputeService
     /// The images a request's image->volume mappings name: each visible and active, and no larger a minimum disk than the
     /// volume (Nova's _validate_bdm and _check_requested_image).
     /// </summary>
-    private async Task CheckNewVolumeImagesAsync(RequestContext ctx, IReadOnlyList<ImageMapping> mappings)
+    private async Task CheckNewVolumeImagesAsync(RequestContext ctx, IReadOnlyList<NewVolumeMapping> mappings)
     {
         foreach (var mapping in mappings.Where(m => m.ImageId is not null))
         {
@@ -125,7 +125,7 @@ public sealed partial class ComputeService
     /// no name, the mapping's size or the snapshot's) and waits until each is available. On failure the volumes made so far
     /// are deleted.
     /// </summary>
-    private async Task<List<BootVolume>> CreateImageVolumesAsync(RequestContext ctx, IReadOnlyList<ImageMapping> mappings)
+    private async Task<List<BootVolume>> CreateNewVolumesAsync(RequestContext ctx, IReadOnlyList<NewVolumeMapping> mappings)
     {
         var made = new List<BootVolume>();
         try
