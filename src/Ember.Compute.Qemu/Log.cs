@@ -54,6 +54,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5124, Level = LogLevel.Information, Message = "Detached NIC {Device} from {ServerId}")]
     public static partial void NicDetached(ILogger logger, string serverId, string device);
 
+    [LoggerMessage(EventId = 5125, Level = LogLevel.Information, Message = "Swapped disk {Device} of {ServerId} onto node {Node}")]
+    public static partial void DiskSwapped(ILogger logger, string serverId, string device, string node);
+
     [LoggerMessage(EventId = 5130, Level = LogLevel.Information, Message = "{ServerId}: {Action}")]
     public static partial void PowerAction(ILogger logger, string serverId, string action);
 

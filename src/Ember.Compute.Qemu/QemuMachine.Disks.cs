@@ -151,13 +151,17 @@ public sealed partial class QemuMachine
         }
 
         await wait.CancelAsync(); // drop the other waiter
-        try
+        // A swapped disk's node has the other name (MirrorDiskAsync); the one that is not there is "not found".
+        foreach (var node in new[] { nodeName, SwappedNodeName(deviceName) })
         {
-            await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = nodeName }, cancellationToken);
-        }
-        catch (QmpErrorException ex) when (ex.Description.Contains("Failed to find node", StringComparison.OrdinalIgnoreCase))
-        {
-            // Already removed by an earlier call.
+            try
+            {
+                await Qmp.ExecuteAsync("blockdev-del", new JsonObject { ["node-name"] = node }, cancellationToken);
+            }
+            catch (QmpErrorException ex) when (ex.Description.Contains("Failed to find node", StringComparison.OrdinalIgnoreCase))
+            {
+                // Already removed by an earlier call, or never there.
+            }
         }
 
         foreach (var credential in NetworkDisk.CredentialObjectIds(deviceName))

@@ -107,6 +107,56 @@ public sealed class BiosMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mirror_moves_a_disk_onto_a_new_export_and_switches_the_device_to_it_twice()
+    {
+        var old = await ServeAsync("old.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var moved = await ServeAsync("new.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var back = await ServeAsync("back.raw", Ember.Nbd.NbdExportRegistry.NewExportName());
+        var pattern = System.Security.Cryptography.RandomNumberGenerator.GetBytes(8192);
+        await using (var file = new FileStream(_dir["old.raw"], FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 1 << 20;
+            await file.WriteAsync(pattern);
+        }
+
+        var machine = await StartAsync("vm1");
+        NbdDisk Disk(QemuNbd nbd) => new("vdb", "vol", nbd.ExportName, nbd.SocketPath, null, 0, ReadOnly: false, Shareable: false);
+        await machine.AttachDiskAsync(Disk(old), default);
+
+        await machine.MirrorDiskAsync("vdb", Disk(moved), s_wait, default).WaitAsync(s_wait);
+        Assert.Equal(pattern, await ReadAtAsync("new.raw", 1 << 20, pattern.Length));
+        // The device reads the new node; the old one is closed.
+        var nodes = await InsertedNodesAsync(machine);
+        Assert.Contains("node-vdb-swap", nodes);
+        Assert.DoesNotContain("node-vdb", nodes);
+
+        // A second swap takes the plain name again.
+        await machine.MirrorDiskAsync("vdb", Disk(back), s_wait, default).WaitAsync(s_wait);
+        Assert.Equal(pattern, await ReadAtAsync("back.raw", 1 << 20, pattern.Length));
+        nodes = await InsertedNodesAsync(machine);
+        Assert.Contains("node-vdb", nodes);
+        Assert.DoesNotContain("node-vdb-swap", nodes);
+
+        // A device that is not there is refused before anything is opened.
+        await Assert.ThrowsAsync<QemuException>(() => machine.MirrorDiskAsync("vdc", Disk(moved) with { DeviceName = "vdc" }, s_wait, default));
+    }
+
+    private async Task<byte[]> ReadAtAsync(string file, long offset, int length)
+    {
+        var data = new byte[length];
+        await using var stream = File.OpenRead(_dir[file]);
+        stream.Position = offset;
+        await stream.ReadExactlyAsync(data);
+        return data;
+    }
+
+    private static async Task<List<string>> InsertedNodesAsync(QemuMachine machine) =>
+        [.. (await machine.Qmp.ExecuteAsync("query-block")).EnumerateArray()
+            .Where(b => b.TryGetProperty("inserted", out _))
+            .Select(b => b.GetProperty("inserted").GetProperty("node-name").GetString()!)
+            .Order(StringComparer.Ordinal)];
+
+    [Fact]
     public async Task Nbd_disks_at_boot_are_attached_in_order_and_a_second_attach_of_a_name_fails_cleanly()
     {
         var nbd1 = await ServeAsync("v1.raw", Ember.Nbd.NbdExportRegistry.NewExportName());

@@ -63,7 +63,13 @@ public static partial class ComputeApi
     [System.Text.RegularExpressions.GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$")]
     private static partial System.Text.RegularExpressions.Regex HostnameLabel();
 
-    /// <summary>The hostname of a create, update or rebuild body: null when not given (or below 2.90), else a valid label.</summary>
+    /// <summary>2.94: the hostname may be a fully qualified domain name (Nova's fqdn type, as host's).</summary>
+    private const int FqdnHostnameVersion = 94;
+
+    /// <summary>
+    /// The hostname of a create, update or rebuild body: null when not given (or below 2.90), else a valid label, or
+    /// from 2.94 a valid FQDN (which the metadata service gives the guest whole).
+    /// </summary>
     private static string? HostnameField(JsonObject body, Microversion version)
     {
         if (!version.AtLeast(HostnameVersion) || !body.ContainsKey("hostname"))
@@ -72,6 +78,13 @@ public static partial class ComputeApi
         }
 
         var value = Json.OptionalString(body, "hostname");
+        if (version.AtLeast(FqdnHostnameVersion))
+        {
+            return value is not null && Fqdn().IsMatch(value)
+                ? value
+                : throw ApiException.BadRequest($"Invalid input for field/attribute hostname. Value: {value}. It must be 1 to 255 letters, digits or '-._'.");
+        }
+
         return value is not null && HostnameLabel().IsMatch(value)
             ? value
             : throw ApiException.BadRequest(

@@ -142,7 +142,12 @@ public static partial class ComputeApi
         var body = Json.RequiredObject(root, "server");
         RefuseLaterFields(body, version, "server", ("host", RequestedDestinationVersion), ("hypervisor_hostname", RequestedDestinationVersion),
             ("hostname", HostnameVersion));
-        var request = ParseCreate(body, version) with { GroupId = GroupHint(root), Zone = ZoneRequest.Parse(ZoneName(body)) };
+        var request = ParseCreate(body, version) with
+        {
+            GroupId = GroupHint(root),
+            SchedulerHints = ServerRequestSpec.HintsOf((root["os:scheduler_hints"] ?? root["OS-SCH-HNT:scheduler_hints"]) as JsonObject),
+            Zone = ZoneRequest.Parse(ZoneName(body)),
+        };
         if (request.Zone.IsForced)
         {
             http.Enforce(context, "os_compute_api:servers:create:forced_host");
@@ -673,7 +678,7 @@ public static partial class ComputeApi
 
         var adminPass = Json.OptionalString(argument, "adminPass");
         var password = adminPass ?? (version.AtLeast(14) ? null : NewAdminPass());
-        await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password);
+        await compute.EvacuateAsync(http.RequireProjectContext(), RequestId(http), server, host, force, password, stopAtDestination: version.AtLeast(95));
         return version.AtLeast(14) ? Results.Ok() : Json.Reply(new JsonObject { ["adminPass"] = password });
     }
 

@@ -55,6 +55,7 @@ public static partial class ComputeApi
         MapServerPassword(v21);
         MapExternalEvents(v21);
         MapDiagnostics(v21);
+        MapShares(v21);
         MapConsoles(compute, v21);
     }
 

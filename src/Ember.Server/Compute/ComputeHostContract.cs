@@ -125,6 +125,9 @@ public sealed record SpawnServer(
     IReadOnlyList<VolumeDisk> Volumes,
     string? AdminPass)
 {
+    /// <summary>Power the server off once it runs (evacuate from 2.95, or of a server that was stopped), as Nova's rebuild does.</summary>
+    public bool StopWhenBuilt { get; init; }
+
     /// <summary>Without the admin password, so a record printed by accident shows no secret.</summary>
     public override string ToString() => $"SpawnServer {{ RequestId = {RequestId}, ServerId = {ServerId}, Flavor = {Flavor}, Image = {Image}, Volumes = {Volumes.Count} }}";
 }

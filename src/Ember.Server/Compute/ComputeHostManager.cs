@@ -164,6 +164,12 @@ public sealed partial class ComputeHostManager(
 
             await store.SetStateAsync(server.Id, VmStates.Active, null, PowerStates.Running, launched: true);
             LogServerActive(logger, server.Id, machine.Pid);
+            if (message.StopWhenBuilt)
+            {
+                await PowerOffAsync(server.Id, cancellationToken);
+                return;
+            }
+
             if (adminPass is { } password)
             {
                 work.Run("admin password", ("ServerId", server.Id), token => SetPasswordWhenAgentReadyAsync(machine, password, token));

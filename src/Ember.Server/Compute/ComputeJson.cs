@@ -121,11 +121,7 @@ internal static class ComputeJson
             ["hostId"] = HostId(server),
             ["image"] = server.ImageId is null
                 ? ""
-                : new JsonObject
-                {
-                    ["id"] = server.ImageId,
-                    ["links"] = new JsonArray(new JsonObject { ["rel"] = "bookmark", ["href"] = $"{http.BaseUrl()}/compute/images/{server.ImageId}" }),
-                },
+                : Image(http, server, version),
             ["flavor"] = version.AtLeast(47)
                 ? new JsonObject
                 {
@@ -166,9 +162,31 @@ internal static class ComputeJson
         return json;
     }
 
+    /// <summary>The server's image: its id and link, and from 2.98 the standard properties it had at boot or rebuild.</summary>
+    private static JsonObject Image(HttpContext http, ServerRow server, Microversion version)
+    {
+        var image = new JsonObject
+        {
+            ["id"] = server.ImageId,
+            ["links"] = new JsonArray(new JsonObject { ["rel"] = "bookmark", ["href"] = $"{http.BaseUrl()}/compute/images/{server.ImageId}" }),
+        };
+        if (version.AtLeast(98))
+        {
+            image["properties"] = ServerRequestSpec.ImageProperties(server.ImageProperties);
+        }
+
+        return image;
+    }
+
     private static void Extended(JsonObject json, RequestContext ctx, ServerRow server, IReadOnlyList<BdmRow> bdms, Microversion version, IReadOnlyList<string> securityGroups)
     {
         json["OS-EXT-AZ:availability_zone"] = server.AvailabilityZone ?? "";
+        if (version.AtLeast(96))
+        {
+            // The zone the create (or an unshelve) asked for: the server stays in it when it moves; null when none was asked.
+            json["pinned_availability_zone"] = server.PinnedAvailabilityZone;
+        }
+
         json["config_drive"] = server.ConfigDrive;
         json["key_name"] = server.KeyName;
         json["OS-SRV-USG:launched_at"] = server.LaunchedAt is { } launched ? Ids.CinderTime(launched) : null;
@@ -221,6 +239,11 @@ internal static class ComputeJson
         if (version.AtLeast(73))
         {
             json["locked_reason"] = server.LockedReason;
+        }
+
+        if (version.AtLeast(100))
+        {
+            json["scheduler_hints"] = ServerRequestSpec.Hints(server.SchedulerHints);
         }
 
         if (version.AtLeast(16) && hostStatus is not null)

@@ -85,6 +85,15 @@ public sealed record ServerRow
     /// <summary>The server's index among those of its create (0 for a single create).</summary>
     public int LaunchIndex { get; init; }
 
+    /// <summary>The zone the create asked for (Nova's request spec availability_zone, shown from 2.96); null: none.</summary>
+    public string? PinnedAvailabilityZone { get; init; }
+
+    /// <summary>The create's scheduler hints as JSON, each value a list (shown from 2.100); null for a server before compute-030.</summary>
+    public string? SchedulerHints { get; init; }
+
+    /// <summary>The image's standard properties at boot as JSON (shown from 2.98); null when none were kept.</summary>
+    public string? ImageProperties { get; init; }
+
     public bool Locked => LockedBy is not null;
 
     public string InstanceName => $"instance-{InstanceNumber:x8}";

@@ -281,5 +281,13 @@ public static class ComputeSchema
         new("compute-029-server-password", """
             ALTER TABLE servers ADD COLUMN password TEXT;
             """),
+        // 2.96, 2.98 and 2.100: what Nova's request spec and system metadata keep from a create: the zone asked for
+        // (pinned_availability_zone; unshelve re-pins or unpins it), the scheduler hints (JSON, each value a list) and
+        // the image's standard properties at boot (JSON). Null for the servers before it: no zone, {} and {}.
+        new("compute-030-microversions", """
+            ALTER TABLE servers ADD COLUMN pinned_availability_zone VARCHAR(255);
+            ALTER TABLE servers ADD COLUMN scheduler_hints TEXT;
+            ALTER TABLE servers ADD COLUMN image_properties TEXT;
+            """),
     ];
 }

@@ -19,7 +19,9 @@ public sealed partial class ComputeService
     /// <summary>Checks as Nova's API does, claims the task, picks and claims a host, moves the volumes, casts the spawn.</summary>
     /// <param name="targetHost">The admin's choice (validated by the scheduler, as from 2.29); null lets the scheduler pick.</param>
     /// <param name="force">2.29-2.67's force: the target host skips the scheduler's filters (it must still be up and have room).</param>
-    public async Task EvacuateAsync(RequestContext ctx, string requestId, ServerRow server, string? targetHost, bool force, string? adminPass)
+    /// <param name="stopAtDestination">2.95: the server ends SHUTOFF on its new host whatever its state was.</param>
+    public async Task EvacuateAsync(RequestContext ctx, string requestId, ServerRow server, string? targetHost, bool force, string? adminPass,
+        bool stopAtDestination = false)
     {
         // Nova's order: the instance's state (409) before its host (400).
         if (server.Host.Length == 0 || !s_evacuable.Contains(server.VmState) || server.TaskState is not null)
@@ -97,7 +99,11 @@ public sealed partial class ComputeService
         var disks = moved.Select(m => DiskOf(m.Bdm with { AttachmentId = m.NewAttachment })).ToList();
         // Its ports follow it (Nova's setup_networks_on_host for the destination): the new host plugs and filters them.
         await networks.BindServerPortsAsync(server.Id, newHost, CancellationToken.None);
-        var spawn = new SpawnServer(requestId, server.Id, request.Flavor, request.Image, disks, adminPass);
+        // Nova's rebuild on the destination brings a stopped server back stopped, and from 2.95 every server.
+        var spawn = new SpawnServer(requestId, server.Id, request.Flavor, request.Image, disks, adminPass)
+        {
+            StopWhenBuilt = stopAtDestination || server.VmState == VmStates.Stopped,
+        };
         await (await hosts.GetAsync(newHost, CancellationToken.None)).SpawnAsync(spawn, CancellationToken.None);
         // Nova's compute marks it done once the rebuild on the destination ends; Ember once the destination took the spawn.
         await store.SetMigrationStatusAsync(server.Id, "evacuation", "done", newHost);

@@ -64,7 +64,7 @@ public sealed partial class ComputeService
             throw InvalidState(server with { TaskState = "rebuilding" }, "rebuild");
         }
 
-        await store.UpdateRebuiltServerAsync(rebuilt with { ImageId = image.Id });
+        await store.UpdateRebuiltServerAsync(rebuilt with { ImageId = image.Id, ImageProperties = ServerRequestSpec.ImagePropertiesOf(image.Properties) });
         await store.StartActionAsync(server.Id, requestId, "rebuild", ctx);
         await host.RebuildAsync(new RebuildServer(requestId, server.Id, adminPass), CancellationToken.None);
         return await store.FindServerAsync(server.Id) ?? throw ApiException.NotFound($"Instance {server.Id} could not be found.");

@@ -94,6 +94,12 @@ public sealed partial class ComputeService
             throw InvalidState(await store.FindServerAsync(server.Id) ?? server, "unshelve");
         }
 
+        if (zone is not null || unpinZone)
+        {
+            // Nova re-pins the request spec to the zone asked for, or unpins it (2.91's null zone): 2.96 shows it.
+            await store.SetPinnedZoneAsync(server.Id, zone);
+        }
+
         await store.StartActionAsync(server.Id, requestId, "unshelve", ctx);
         if (server.VmState == VmStates.Shelved)
         {

@@ -152,10 +152,12 @@ public sealed partial class ComputeStore(Database db)
                 await c.ExecuteAsync("""
                     INSERT INTO servers (id, instance_number, name, description, project_id, user_id, image_id, flavor_id, flavor_json,
                       vm_state, task_state, power_state, metadata, user_data, key_name, key_data, config_drive, fault_json, host,
-                      availability_zone, created_at, updated_at, launched_at, access_ip_v4, access_ip_v6, reservation_id, launch_index, hostname)
+                      availability_zone, created_at, updated_at, launched_at, access_ip_v4, access_ip_v6, reservation_id, launch_index, hostname,
+                      pinned_availability_zone, scheduler_hints, image_properties)
                     VALUES (@Id, @InstanceNumber, @Name, @Description, @ProjectId, @UserId, @ImageId, @FlavorId, @FlavorJson,
                       @VmState, @TaskState, @PowerState, @Metadata, @UserData, @KeyName, @KeyData, @ConfigDrive, @FaultJson, @Host,
-                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt, @AccessIpV4, @AccessIpV6, @ReservationId, @LaunchIndex, @Hostname)
+                      @AvailabilityZone, @CreatedAt, @UpdatedAt, @LaunchedAt, @AccessIpV4, @AccessIpV6, @ReservationId, @LaunchIndex, @Hostname,
+                      @PinnedAvailabilityZone, @SchedulerHints, @ImageProperties)
                     """, row, tx);
                 foreach (var bdm in bdms)
                 {
@@ -295,12 +297,13 @@ public sealed partial class ComputeStore(Database db)
         await c.ExecuteAsync("""
             UPDATE servers SET image_id = @ImageId, name = @Name, description = @Description, metadata = @Metadata, access_ip_v4 = @AccessIpV4,
               access_ip_v6 = @AccessIpV6, key_name = @KeyName, key_data = @KeyData, user_data = @UserData, hostname = @Hostname,
-              updated_at = @Now WHERE id = @Id
+              image_properties = @ImageProperties, updated_at = @Now WHERE id = @Id
             """, new
         {
             server.Id,
             server.Hostname,
             server.ImageId,
+            server.ImageProperties,
             server.Name,
             server.Description,
             server.Metadata,
@@ -339,6 +342,13 @@ public sealed partial class ComputeStore(Database db)
               vm_state = @VmState, task_state = NULL, power_state = @PowerState, updated_at = @Now
             WHERE id = @Id
             """, new { Id = id, FlavorId = flavorId, FlavorJson = flavor, VmState = vmState, PowerState = powerState, Now = Ids.Now() });
+    }
+
+    /// <summary>The zone a server is pinned to (Nova's request spec availability_zone): unshelve re-pins it, or unpins with null.</summary>
+    public async Task SetPinnedZoneAsync(string id, string? zone)
+    {
+        await using var c = await db.OpenAsync();
+        await c.ExecuteAsync("UPDATE servers SET pinned_availability_zone = @Zone, updated_at = @Now WHERE id = @Id", new { Id = id, Zone = zone, Now = Ids.Now() });
     }
 
     /// <summary>The image a shelve fills with the root disk (Nova's shelved_image_id); null once unshelve deleted it.</summary>

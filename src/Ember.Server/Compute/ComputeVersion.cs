@@ -11,9 +11,9 @@ public static class ComputeVersion
     /// <summary>
     /// The newest microversion Ember implements: 2.60 enables multi-attach volumes, 2.62 the hosts of instance action
     /// events, 2.64 server group policy/rules, 2.71 server_groups in show, 2.73 the lock's reason; docs/compute.md
-    /// lists what each version above 2.73 changes.
+    /// lists what each version above 2.73 changes, up to 2.100 (the maximum of Nova 2025.1 and 2025.2).
     /// </summary>
-    public static readonly Microversion Max = new(2, 93);
+    public static readonly Microversion Max = new(2, 100);
 
     private const string LegacyHeader = "X-OpenStack-Nova-API-Version";
     private const string ItemKey = "ember.compute-version";

@@ -65,6 +65,9 @@ public sealed record ServerCreateRequest
     /// <summary>Nova's security_groups (names or ids of the project's groups) for the ports Nova makes; empty: the project's default group.</summary>
     public List<string> SecurityGroups { get; init; } = [];
 
+    /// <summary>os:scheduler_hints as Nova's request spec keeps them (each value a list), shown from 2.100; null: none given.</summary>
+    public string? SchedulerHints { get; init; }
+
     /// <summary>The server group of os:scheduler_hints' "group".</summary>
     public string? GroupId { get; init; }
 

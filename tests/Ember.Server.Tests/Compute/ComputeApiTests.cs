@@ -31,7 +31,7 @@ public class ComputeApiTests(CloudFixture ember) : IClassFixture<CloudFixture>
         Assert.Equal($"compute {s_max}", response.Headers.GetValues("OpenStack-API-Version").Single());
         Assert.Equal(s_max, response.Headers.GetValues("X-OpenStack-Nova-API-Version").Single());
 
-        var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/compute/v2.1/flavors", apiVersion: "compute 2.99");
+        var (status, json, _) = await api.TrySendAsync(HttpMethod.Get, "/compute/v2.1/flavors", apiVersion: "compute 2.101");
         Assert.Equal(HttpStatusCode.NotAcceptable, status);
         Assert.Contains($"maximum is {s_max}", json!["computeFault"]!["message"]!.GetValue<string>());
     }
