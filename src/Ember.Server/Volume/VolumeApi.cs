@@ -26,6 +26,7 @@ public static partial class VolumeApi
             var v3 = app.MapGroup(prefix).AddEndpointFilter(MicroversionFilterAsync);
             MapVolumes(v3);
             MapTypes(v3);
+            MapGroupTypes(v3);
             MapQosSpecs(v3);
             MapEncryption(v3);
             MapAttachments(v3);

@@ -226,3 +226,15 @@ public sealed record TransferRow
     public DateTime CreatedAt { get; init; }
     public DateTime UpdatedAt { get; init; }
 }
+
+/// <summary>A group type (3.11); GroupSpecs holds a JSON object of strings.</summary>
+public sealed record GroupTypeRow
+{
+    public string Id { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string? Description { get; init; }
+    public bool IsPublic { get; init; } = true;
+    public string GroupSpecs { get; init; } = "{}";
+    public DateTime CreatedAt { get; init; }
+    public DateTime UpdatedAt { get; init; }
+}

@@ -209,5 +209,50 @@ public static class VolumeSchema
                 hard_limit INTEGER NOT NULL,
                 PRIMARY KEY (class_name, resource));
             """),
+        // Generic volume groups (3.11-3.38): group types with their group specs, groups (volume_type_ids is a JSON array of
+        // the volume types a group's volumes may have), group snapshots; a volume names its group, a snapshot its group snapshot.
+        new("volume-014-groups", """
+            CREATE TABLE volume_group_types (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description TEXT,
+                is_public BOOLEAN NOT NULL,
+                group_specs TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE TABLE volume_groups (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                description TEXT,
+                status VARCHAR(30) NOT NULL,
+                group_type_id VARCHAR(36) NOT NULL,
+                volume_type_ids TEXT NOT NULL,
+                availability_zone VARCHAR(255) NOT NULL,
+                group_snapshot_id VARCHAR(36),
+                source_group_id VARCHAR(36),
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_groups_project_order ON volume_groups (project_id, created_at, id);
+            CREATE INDEX volume_groups_group_type ON volume_groups (group_type_id);
+            CREATE TABLE volume_group_snapshots (
+                id VARCHAR(36) PRIMARY KEY,
+                group_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(64) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                name VARCHAR(255),
+                description TEXT,
+                status VARCHAR(30) NOT NULL,
+                group_type_id VARCHAR(36) NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL);
+            CREATE INDEX volume_group_snapshots_project_order ON volume_group_snapshots (project_id, created_at, id);
+            CREATE INDEX volume_group_snapshots_group ON volume_group_snapshots (group_id);
+            ALTER TABLE volumes ADD COLUMN group_id VARCHAR(36);
+            CREATE INDEX volumes_group ON volumes (group_id);
+            ALTER TABLE volume_snapshots ADD COLUMN group_snapshot_id VARCHAR(36);
+            CREATE INDEX volume_snapshots_group_snapshot ON volume_snapshots (group_snapshot_id);
+            """),
     ];
 }

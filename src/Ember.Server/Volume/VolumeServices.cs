@@ -114,6 +114,15 @@ public static class VolumeServices
         ["volume:delete_transfer"] = PolicyRule.Member,
         ["volume:get_transfer"] = PolicyRule.Reader,
         ["volume:get_all_transfers"] = PolicyRule.Reader,
+        ["group:group_types:create"] = PolicyRule.Admin,
+        ["group:group_types:update"] = PolicyRule.Admin,
+        ["group:group_types:delete"] = PolicyRule.Admin,
+        ["group:access_group_types_specs"] = PolicyRule.Admin,
+        ["group:group_types_specs:get"] = PolicyRule.Admin,
+        ["group:group_types_specs:get_all"] = PolicyRule.Admin,
+        ["group:group_types_specs:create"] = PolicyRule.Admin,
+        ["group:group_types_specs:update"] = PolicyRule.Admin,
+        ["group:group_types_specs:delete"] = PolicyRule.Admin,
     };
 
     public static IServiceCollection AddVolumeServices(this IServiceCollection services)

@@ -19,6 +19,7 @@ public static class VolumeVersions
     public static readonly Microversion MessagesPagination = new(3, 5);
     public static readonly Microversion VolumeSummary = new(3, 12);
     public static readonly Microversion BackupUpdate = new(3, 9);
+    public static readonly Microversion GroupTypes = new(3, 11);
     public static readonly Microversion GroupId = new(3, 13);
     public static readonly Microversion ProviderId = new(3, 21);
     public static readonly Microversion NewAttach = new(3, 27);
