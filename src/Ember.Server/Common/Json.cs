@@ -224,4 +224,26 @@ public static class Json
         Results.Text(JsonSerializer.SerializeToUtf8Bytes(body, s_compact), "application/json; charset=utf-8", status);
 
     public static string Serialize(JsonNode body) => body.ToJsonString(s_compact);
+
+    /// <summary>
+    /// A body written straight into the response's pipe, without a tree or a whole-body buffer (the large list pages).
+    /// <paramref name="write"/> runs once the data is read, so nothing it writes can fail half way.
+    /// </summary>
+    public static IResult Reply(Action<Utf8JsonWriter> write, int status = StatusCodes.Status200OK) => new WrittenReply(write, status);
+
+    private sealed class WrittenReply(Action<Utf8JsonWriter> write, int status) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var response = httpContext.Response;
+            response.StatusCode = status;
+            response.ContentType = "application/json; charset=utf-8";
+            using (var writer = new Utf8JsonWriter(response.BodyWriter))
+            {
+                write(writer);
+            }
+
+            await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+        }
+    }
 }

@@ -62,10 +62,7 @@ public static partial class VolumeApi
         };
         var service = Service(http);
         var row = await service.CreateVolumeAsync(ctx, request);
-        return Json.Reply(new JsonObject
-        {
-            ["volume"] = VolumeJson.Detail(row, await service.TypeNameOfAsync(row), [], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: false),
-        }, StatusCodes.Status202Accepted);
+        return await VolumeReplyAsync(http, service, ctx, row, attachments: [], withExtensions: false, StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> ListVolumesAsync(HttpContext http, bool detail)
@@ -75,28 +72,41 @@ public static partial class VolumeApi
         var filter = VolumeFilterOf(http);
         var withCount = http.VolumeVersion() >= VolumeVersions.VolumeListCount && IsTrue(http.Request, "with_count");
         var page = await service.ListVolumesAsync(ctx, IsTrue(http.Request, "all_tenants"), filter, PageRequestOf(http.Request), withCount);
-        var reply = new JsonArray();
         var types = detail ? await service.TypeNamesAsync() : null;
         var attachments = detail ? await service.AttachmentsOfAsync([.. page.Items.Select(v => v.Id)]) : null;
-        foreach (var v in page.Items)
+        var baseUrl = http.BaseUrl();
+        var view = new VolumeJson.DetailView(ctx, http.VolumeVersion(), baseUrl, service.Backend.HostName, WithExtensions: true);
+        var next = QueryParams.NextLink(http, page, v => v.Id, QueryParams.Limit(http.Request.Query));
+        return Json.Reply(w =>
         {
-            reply.Add(detail
-                ? VolumeJson.Detail(v, types!.GetValueOrDefault(v.VolumeTypeId, ""), attachments![v.Id], ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions: true)
-                : VolumeJson.Summary(v, http.BaseUrl()));
-        }
+            w.WriteStartObject();
+            w.WriteStartArray("volumes"u8);
+            foreach (var v in page.Items)
+            {
+                if (detail)
+                {
+                    VolumeJson.WriteDetail(w, v, types!.GetValueOrDefault(v.VolumeTypeId, ""), attachments![v.Id], view);
+                }
+                else
+                {
+                    VolumeJson.WriteSummary(w, v, baseUrl);
+                }
+            }
 
-        var body = new JsonObject { ["volumes"] = reply };
-        if (QueryParams.NextLink(http, page, v => v.Id, QueryParams.Limit(http.Request.Query)) is { } next)
-        {
-            body["volumes_links"] = next;
-        }
+            w.WriteEndArray();
+            if (next is not null)
+            {
+                w.WritePropertyName("volumes_links"u8);
+                next.WriteTo(w);
+            }
 
-        if (page.Count is { } count)
-        {
-            body["count"] = count;
-        }
+            if (page.Count is { } count)
+            {
+                w.WriteNumber("count"u8, count);
+            }
 
-        return Json.Reply(body);
+            w.WriteEndObject();
+        });
     }
 
     private static VolumeFilter VolumeFilterOf(HttpContext http)
@@ -195,13 +205,23 @@ public static partial class VolumeApi
         var ctx = Authorize(http, "volume:get");
         var service = Service(http);
         var volume = await service.FindVisibleAsync(ctx, id);
-        return Json.Reply(new JsonObject { ["volume"] = await DetailAsync(http, service, ctx, volume, withExtensions: true) });
+        return await VolumeReplyAsync(http, service, ctx, volume, attachments: null, withExtensions: true);
     }
 
-    private static async Task<JsonObject> DetailAsync(HttpContext http, VolumeService service, RequestContext ctx, VolumeRow volume, bool withExtensions)
+    /// <summary>{"volume": detail}; null <paramref name="attachments"/> reads the volume's own.</summary>
+    private static async Task<IResult> VolumeReplyAsync(HttpContext http, VolumeService service, RequestContext ctx, VolumeRow volume,
+        IEnumerable<AttachmentRow>? attachments, bool withExtensions, int status = StatusCodes.Status200OK)
     {
-        var attachments = (await service.AttachmentsOfAsync([volume.Id]))[volume.Id];
-        return VolumeJson.Detail(volume, await service.TypeNameOfAsync(volume), attachments, ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions);
+        var shown = attachments ?? (await service.AttachmentsOfAsync([volume.Id]))[volume.Id];
+        var typeName = await service.TypeNameOfAsync(volume);
+        var view = new VolumeJson.DetailView(ctx, http.VolumeVersion(), http.BaseUrl(), service.Backend.HostName, withExtensions);
+        return Json.Reply(w =>
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("volume"u8);
+            VolumeJson.WriteDetail(w, volume, typeName, shown, view);
+            w.WriteEndObject();
+        }, status);
     }
 
     private static async Task<IResult> UpdateVolumeAsync(HttpContext http, string id)
@@ -213,7 +233,7 @@ public static partial class VolumeApi
         var description = TextField(body, "description", "display_description");
         var metadata = Json.OptionalStringMap(body, "metadata") is { } m ? Limits.CinderMetadata(m) : null;
         var updated = await service.UpdateVolumeAsync(ctx, id, name, description, metadata);
-        return Json.Reply(new JsonObject { ["volume"] = await DetailAsync(http, service, ctx, updated, withExtensions: false) });
+        return await VolumeReplyAsync(http, service, ctx, updated, attachments: null, withExtensions: false);
     }
 
     private static async Task<IResult> DeleteVolumeAsync(HttpContext http, string id)

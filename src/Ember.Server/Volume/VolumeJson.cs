@@ -4,7 +4,7 @@ using Ember.Server.Common;
 namespace Ember.Server.Volume;
 
 /// <summary>Cinder's view builders: which keys appear for which caller at which microversion.</summary>
-public static class VolumeJson
+public static partial class VolumeJson
 {
     /// <summary>_get_volume_status: the managing states show as their public counterparts.</summary>
     public static string DisplayStatus(string status) => status switch
@@ -21,138 +21,8 @@ public static class VolumeJson
         new JsonObject { ["href"] = $"{baseUrl}/volume/{projectId}/{kind}/{id}", ["rel"] = "bookmark" },
     ];
 
-    public static JsonObject Summary(VolumeRow v, string baseUrl) => new()
-    {
-        ["id"] = v.Id,
-        ["links"] = Links(baseUrl, v.ProjectId, "volumes", v.Id),
-        ["name"] = v.Name,
-    };
-
-    /// <summary>
-    /// The detail view. <paramref name="withExtensions"/> adds what Cinder's extension controllers add to show and
-    /// detail (tenant, host, migration attributes, volume_image_metadata); the create reply has none of them.
-    /// </summary>
-    public static JsonObject Detail(VolumeRow v, string typeName, IEnumerable<AttachmentRow> attachments, RequestContext ctx, Microversion version,
-        string baseUrl, string hostName, bool withExtensions)
-    {
-        var o = new JsonObject
-        {
-            ["id"] = v.Id,
-            ["status"] = DisplayStatus(v.Status),
-            ["size"] = v.Size,
-            ["availability_zone"] = v.AvailabilityZone,
-            ["created_at"] = Ids.CinderTime(v.CreatedAt),
-            ["updated_at"] = Ids.CinderTime(v.UpdatedAt),
-            ["name"] = v.Name,
-            ["description"] = v.Description,
-            ["volume_type"] = typeName,
-            ["snapshot_id"] = v.SnapshotId,
-            ["source_volid"] = v.SourceVolid,
-            ["metadata"] = Json.ToJson(MetadataWithVisibleAdminKeys(v)),
-            ["links"] = Links(baseUrl, v.ProjectId, "volumes", v.Id),
-            ["user_id"] = v.UserId,
-            ["bootable"] = v.Bootable ? "true" : "false",
-            ["encrypted"] = false,
-            ["replication_status"] = "disabled",
-            ["consistencygroup_id"] = null,
-            ["multiattach"] = v.Multiattach,
-            ["attachments"] = AttachmentsOf(v, attachments, ctx),
-        };
-        if (ctx.IsCloudAdmin)
-        {
-            o["migration_status"] = null;
-        }
-
-        if (version >= VolumeVersions.GroupId)
-        {
-            o["group_id"] = null;
-        }
-
-        if (version >= VolumeVersions.ProviderId && ctx.IsCloudAdmin)
-        {
-            o["provider_id"] = null;
-        }
-
-        if (version >= VolumeVersions.ClusterName && ctx.IsCloudAdmin)
-        {
-            o["cluster_name"] = null;
-        }
-
-        if (version >= VolumeVersions.VolumeTypeId)
-        {
-            o["volume_type_id"] = v.VolumeTypeId;
-        }
-
-        // 3.64's encryption_key_id is shown only for an encrypted volume, and Ember has none.
-        if (version >= VolumeVersions.ConsumesQuota)
-        {
-            o["consumes_quota"] = true;
-        }
-
-        if (version >= VolumeVersions.SharedTargets)
-        {
-            // Below 3.69 Cinder shows a null shared_targets as true; the NBD export is per attachment, so false.
-            o["shared_targets"] = false;
-            o["service_uuid"] = ServiceUuid;
-        }
-
-        if (withExtensions)
-        {
-            o["os-vol-tenant-attr:tenant_id"] = v.ProjectId;
-            if (ctx.IsCloudAdmin)
-            {
-                o["os-vol-host-attr:host"] = hostName;
-                o["os-vol-mig-status-attr:migstat"] = null;
-                o["os-vol-mig-status-attr:name_id"] = null;
-            }
-
-            if (v.ImageMetadata is not null)
-            {
-                o["volume_image_metadata"] = Json.ToJson(VolumeService.MapOf(v.ImageMetadata));
-            }
-        }
-
-        return o;
-    }
-
-    /// <summary>
-    /// The user's metadata plus the admin metadata Cinder makes visible to everyone (add_visible_admin_metadata):
-    /// "readonly" as "True"/"False" once os-update_readonly_flag has set it.
-    /// </summary>
-    private static Dictionary<string, string> MetadataWithVisibleAdminKeys(VolumeRow v)
-    {
-        var metadata = VolumeService.MapOf(v.Metadata);
-        if (v.ReadonlyShown)
-        {
-            metadata["readonly"] = v.Readonly ? "True" : "False";
-        }
-
-        return metadata;
-    }
-
     /// <summary>The id of this host's volume service, stable across restarts.</summary>
     public static string ServiceUuid { get; } = new Guid(System.Security.Cryptography.SHA256.HashData("ember-volume-service"u8)[..16]).ToString("D");
-
-    /// <summary>_get_attachments: only attached ones; "id" is the volume id; host_name for admins only.</summary>
-    private static JsonArray AttachmentsOf(VolumeRow v, IEnumerable<AttachmentRow> attachments, RequestContext ctx)
-    {
-        var list = new JsonArray();
-        foreach (var a in attachments.Where(a => a.AttachStatus == "attached"))
-        {
-            list.Add(new JsonObject
-            {
-                ["id"] = v.Id,
-                ["attachment_id"] = a.Id,
-                ["volume_id"] = v.Id,
-                ["server_id"] = a.InstanceUuid,
-                ["host_name"] = ctx.IsCloudAdmin ? a.AttachedHost : null,
-                ["device"] = a.Mountpoint,
-                ["attached_at"] = a.AttachTime is { } t ? Ids.CinderTime(t) : null,
-            });
-        }
-
-        return list;
-    }
 
     public static JsonObject AttachmentSummary(AttachmentRow a) => new()
     {
