@@ -77,19 +77,16 @@ internal static class ComputeJson
         ? ""
         : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(server.ProjectId + server.Host))[..28]);
 
-    /// <summary>Nova's addresses: network name to its fixed IPs, each with version, type and the port's MAC.</summary>
-    private static JsonObject Addresses(IReadOnlyList<Network.ServerAddress> addresses)
+    /// <summary>Nova's addresses: network name to its fixed IPs, each with version, and type and the port's MAC when
+    /// <paramref name="extended"/> (Nova's update and rebuild views before 2.75 leave those two out).</summary>
+    private static JsonObject Addresses(IReadOnlyList<Network.ServerAddress> addresses, bool extended)
     {
         var json = new JsonObject();
         foreach (var group in addresses.GroupBy(a => a.NetworkName, StringComparer.Ordinal))
         {
-            json[group.Key] = new JsonArray([.. group.Select(a => (JsonNode)new JsonObject
-            {
-                ["version"] = 4,
-                ["addr"] = a.Address,
-                ["OS-EXT-IPS:type"] = "fixed",
-                ["OS-EXT-IPS-MAC:mac_addr"] = a.MacAddress,
-            })]);
+            json[group.Key] = new JsonArray([.. group.Select(a => (JsonNode)(extended
+                ? new JsonObject { ["version"] = 4, ["addr"] = a.Address, ["OS-EXT-IPS:type"] = "fixed", ["OS-EXT-IPS-MAC:mac_addr"] = a.MacAddress }
+                : new JsonObject { ["version"] = 4, ["addr"] = a.Address }))]);
         }
 
         return json;
@@ -140,7 +137,7 @@ internal static class ComputeJson
                 },
             ["created"] = Ids.ZuluSeconds(server.CreatedAt),
             ["updated"] = Ids.ZuluSeconds(server.UpdatedAt),
-            ["addresses"] = Addresses(addresses),
+            ["addresses"] = Addresses(addresses, extended: !extras.UpdateView),
             ["accessIPv4"] = server.AccessIpV4 ?? "",
             ["accessIPv6"] = server.AccessIpV6 ?? "",
             ["links"] = Links(http, "servers", server.Id),
