@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Ember.Server.Common;
 
@@ -99,7 +100,11 @@ public sealed class SqlList
     /// The page of rows matching <paramref name="where"/>. Null when the marker is not among the rows its scope lets
     /// the caller see (filters aside, as in Cinder: the marker only fixes a position).
     /// </summary>
-    public async Task<Page<T>?> QueryAsync<T>(Database db, SqlWhere where, PageRequest page, bool withCount = false)
+    public Task<Page<T>?> QueryAsync<T>(Database db, SqlWhere where, PageRequest page, bool withCount = false) =>
+        QueryAsync<T>(db, where, page, read: null, withCount);
+
+    /// <summary>As above, each row read by <paramref name="read"/> (null: Dapper's mapping).</summary>
+    public async Task<Page<T>?> QueryAsync<T>(Database db, SqlWhere where, PageRequest page, Func<DbDataReader, T>? read, bool withCount = false)
     {
         var order = OrderOf(page.Sort);
         var args = where.Args;
@@ -121,11 +126,12 @@ public sealed class SqlList
         // One row more than the page tells whether another page follows.
         args.Add("Take", page.Limit is { } limit ? limit + 1L : long.MaxValue);
         args.Add("Skip", (long)page.Offset);
-        var rows = (await c.QueryAsync<T>($"""
+        var sql = $"""
             SELECT {_columns} FROM {_table} WHERE {filter} {keyset}
             ORDER BY {string.Join(", ", order.Select(k => k.Sql + (k.Descending ? " DESC" : " ASC")))}
             LIMIT @Take OFFSET @Skip
-            """, args)).ToList();
+            """;
+        var rows = read is null ? (await c.QueryAsync<T>(sql, args)).ToList() : await c.QueryRowsAsync(sql, args, read);
         var hasMore = page.Limit is { } max && rows.Count > max;
         var count = withCount ? await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {_table} WHERE {filter}", args) : (long?)null;
         return new Page<T>(hasMore ? [.. rows.Take(page.Limit!.Value)] : rows, hasMore, count);
@@ -179,4 +185,23 @@ public sealed class SqlList
 
         return string.Join(" OR ", alternatives);
     }
+}
+
+/// <summary>Rows read with a typed row reader instead of Dapper's mapping (which boxes every column).</summary>
+public static class TypedRows
+{
+    /// <summary>The rows of <paramref name="sql"/> (its parameters bound by Dapper), each read by <paramref name="read"/>.</summary>
+    public static async Task<List<T>> QueryRowsAsync<T>(this DbConnection c, string sql, object? args, Func<DbDataReader, T> read)
+    {
+        var rows = new List<T>();
+        await using var reader = await c.ExecuteReaderAsync(sql, args);
+        while (await reader.ReadAsync())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    public static string? NullableString(this DbDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
 }
